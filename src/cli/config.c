@@ -1,0 +1,108 @@
+#include "cli/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/parse.h"
+#include "vmm/mem.h"
+#include "vmm/vm.h"
+
+void config_usage_run(void)
+{
+	printf(
+"Usage: amalgam run --kernel FILE [options]\n"
+"\n"
+"Boot a guest. Its serial console (COM1) is on stdout; amalgam exits 0 when\n"
+"the guest powers off or resets, with the guest's status when a test guest\n"
+"writes one to port 0xf4, and non-zero when the guest crashes.\n"
+"\n"
+"Options:\n"
+"  -k, --kernel FILE   Linux bzImage (boot protocol >= 2.12) or ELF64 test guest\n"
+"  -i, --initrd FILE   initial ramdisk\n"
+"  -a, --append STR    kernel command line\n"
+"  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
+"  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
+"  -v, --verbose       more log output (repeat for debug)\n"
+"  -q, --quiet         errors only\n"
+"      --stats         print counters at exit\n"
+"  -h, --help          this text\n", VM_MAX_VCPUS);
+}
+
+int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
+		     size_t errlen)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint64_t v;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = 1;
+	cfg->memory = CONFIG_DEFAULT_MEMORY;
+	cfg->log_level = LOG_WARN;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":k:i:a:c:m:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': cfg->kernel = optarg; break;
+		case 'i': cfg->initrd = optarg; break;
+		case 'a': cfg->append = optarg; break;
+		case 'c':
+			if (parse_uint(optarg, 1, VM_MAX_VCPUS, &v)) {
+				snprintf(err, errlen, "--cpus must be a number from 1 to %d, not '%s'",
+					 VM_MAX_VCPUS, optarg);
+				return -EINVAL;
+			}
+			cfg->cpus = (unsigned)v;
+			break;
+		case 'm':
+			if (parse_size(optarg, &v) || v < MEM_MIN_SIZE || v > MEM_MAX_SIZE ||
+			    (v & 0xfff)) {
+				snprintf(err, errlen,
+					 "--memory must be a size from 16M to 1T in whole pages (e.g. 512M, 2G), not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->memory = v;
+			break;
+		case 'v':
+			if (cfg->log_level < LOG_DEBUG)
+				cfg->log_level++;
+			break;
+		case 'q': cfg->log_level = LOG_ERROR; break;
+		case 's': cfg->stats = 1; break;
+		case 'h':
+			config_usage_run();
+			return 1;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			snprintf(err, errlen, "unknown option '%s' (see 'amalgam run --help')",
+				 argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see 'amalgam run --help')",
+			 argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->kernel) {
+		snprintf(err, errlen, "no kernel given: use --kernel FILE");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* The one typed configuration of a run, filled by the command line (and
+ * later by the API). Everything the user can set lives here. */
+#ifndef AMALGAM_CLI_CONFIG_H
+#define AMALGAM_CLI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/log.h"
+
+#define CONFIG_DEFAULT_MEMORY (256ULL << 20)
+
+struct config {
+	unsigned cpus;
+	uint64_t memory;
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	enum log_level log_level;
+	int stats;		/* print counters at exit */
+};
+
+/* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help
+ * was printed, or -EINVAL with a one-line message in err. */
+int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
+		     size_t errlen);
+void config_usage_run(void);
+
+#endif

@@ -1,0 +1,27 @@
+/* 82093AA-style IOAPIC with 24 pins at 0xFEC00000: indirect register
+ * access (IOREGSEL/IOWIN), redirection table, edge and level trigger with
+ * remote IRR, EOI from the lapics. Thread-safe (own lock). */
+#ifndef AMALGAM_IRQ_IOAPIC_H
+#define AMALGAM_IRQ_IOAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IOAPIC_BASE_DEFAULT 0xFEC00000ULL
+#define IOAPIC_MMIO_SIZE 0x1000
+#define IOAPIC_PINS 24
+
+struct apicbus;
+struct vcpu;
+struct ioapic;
+
+struct ioapic *ioapic_new(struct apicbus *bus, uint8_t id);
+void ioapic_free(struct ioapic *io);
+/* An io_fn (vmm/iobus.h) for its MMIO page; opaque is the ioapic. */
+int ioapic_mmio(void *opaque, struct vcpu *vcpu, uint64_t offset, void *data,
+		unsigned len, bool is_write);
+void ioapic_set_irq(struct ioapic *io, unsigned pin, int level);
+/* A lapic EOI'd a level-triggered vector. */
+void ioapic_eoi(struct ioapic *io, uint8_t vector);
+
+#endif

@@ -1,0 +1,130 @@
+/* User-space local APIC, one per vCPU: xAPIC MMIO at 0xFEE00000 and x2APIC
+ * MSRs, timer in one-shot, periodic and TSC-deadline modes, fixed, lowest
+ * priority, NMI, INIT and SIPI delivery.
+ *
+ * Threading contract: registers are read and written only by the owning
+ * vCPU's thread (lapic_mmio, lapic_msr_*, lapic_poll, lapic_get_interrupt,
+ * lapic_ack, lapic_has_work, lapic_reset). lapic_deliver, lapic_match,
+ * lapic_set_lint, lapic_arb_priority, lapic_id, lapic_is_x2apic and
+ * lapic_stats may be called from any thread (other vCPUs, the IOAPIC, the
+ * PIC, the network): they touch the IRR, TMR and pending-event word only
+ * under the lapic's own lock, and read the few routing registers (ID, LDR,
+ * DFR, mode, TPR, SVR, LVT LINTn) with atomic loads.
+ * After lapic_deliver the lapic calls ops->kick so the owner notices. */
+#ifndef AMALGAM_IRQ_LAPIC_H
+#define AMALGAM_IRQ_LAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "irq/apic_msg.h"
+
+#define LAPIC_BASE_DEFAULT 0xFEE00000ULL
+#define LAPIC_MMIO_SIZE 0x1000
+
+#define MSR_IA32_APICBASE 0x1b
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_FIRST 0x800
+#define MSR_X2APIC_LAST 0x8ff
+
+struct lapic;
+
+struct lapic_ops {
+	/* Something became pending: make the owning vCPU look (signal it out
+	 * of KVM_RUN or wake it from halt). Any thread. */
+	void (*kick)(void *opaque);
+	/* Arm the vCPU's timer for an absolute CLOCK_MONOTONIC deadline in ns;
+	 * 0 disarms. Owner thread. When it expires the vCPU calls lapic_poll. */
+	void (*arm_timer)(void *opaque, uint64_t deadline_ns);
+	/* An ICR write: route this message (the bus). Owner thread. */
+	void (*send)(void *opaque, const struct apic_msg *msg);
+	/* EOI of a level-triggered vector: tell the IOAPIC. Owner thread. */
+	void (*eoi)(void *opaque, uint8_t vector);
+	/* Optional time sources, NULL for the real ones (CLOCK_MONOTONIC ns
+	 * and the host TSC). Tests set them to drive a synthetic clock; they
+	 * must agree with the now_ns given to lapic_poll. Owner thread. */
+	uint64_t (*clock_ns)(void *opaque);
+	uint64_t (*host_tsc)(void *opaque);
+};
+
+struct lapic_config {
+	uint32_t apic_id;
+	bool bsp;
+	uint64_t tsc_khz;	/* guest TSC frequency, for TSC-deadline mode */
+	int64_t tsc_offset;	/* guest TSC = host rdtsc + tsc_offset */
+	uint32_t timer_hz;	/* APIC timer input clock (bus clock), e.g. 1 GHz;
+				 * 0 means 1 GHz */
+	int32_t index;		/* vCPU index: apic_msg.source of our IPIs */
+};
+
+struct lapic *lapic_new(const struct lapic_config *cfg,
+			const struct lapic_ops *ops, void *opaque);
+void lapic_free(struct lapic *l);
+
+/* Architectural reset (power-on or INIT): registers to reset values. */
+void lapic_reset(struct lapic *l, bool init_only);
+
+/* xAPIC MMIO; offset within the 4 KiB page. Returns 0 or -errno. Accesses
+ * while in x2APIC mode read as zero / are ignored. */
+int lapic_mmio(struct lapic *l, uint64_t offset, void *data, unsigned len,
+	       bool is_write);
+
+/* MSRs handled: IA32_APIC_BASE, IA32_TSC_DEADLINE, 0x800-0x8ff.
+ * Return 0, -ENOENT if the MSR is not the lapic's, or -EINVAL if the access
+ * must raise #GP (e.g. x2APIC MSR while not in x2APIC mode, reserved). */
+int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val);
+int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val);
+
+/* Does this message target this lapic (destination, mode, shorthand)?
+ * my_index is this lapic's vCPU index, compared with msg->source for the
+ * SELF and OTHERS shorthands. Any thread. */
+bool lapic_match(struct lapic *l, const struct apic_msg *msg, int my_index);
+
+/* Accept a message already matched to this lapic. Any thread. */
+void lapic_deliver(struct lapic *l, const struct apic_msg *msg);
+
+/* Events the vCPU must act on, returned (and cleared) by lapic_poll. */
+enum {
+	LAPIC_EV_NMI = 1 << 0,
+	LAPIC_EV_INIT = 1 << 1,
+	LAPIC_EV_SIPI = 1 << 2,
+	LAPIC_EV_EXTINT = 1 << 3,	/* ask the PIC for the vector */
+};
+struct lapic_events {
+	unsigned flags;
+	uint8_t sipi_vector;
+};
+
+/* An edge or level change on LINT0/LINT1 (pin 0 or 1), handled as the
+ * LVT LINT entry says (mask, delivery mode). The PIC's INTR output goes to
+ * the BSP's LINT0. While the lapic is globally disabled the pins act as on a
+ * processor without APIC: LINT0 is INTR (ExtINT), LINT1 is NMI. Any thread. */
+void lapic_set_lint(struct lapic *l, int pin, int level);
+
+/* Owner thread: fire an expired timer (now_ns CLOCK_MONOTONIC) and collect
+ * pending NMI/INIT/SIPI events. */
+void lapic_poll(struct lapic *l, uint64_t now_ns, struct lapic_events *ev);
+
+/* Highest fixed vector deliverable now (above PPR, not masked by software
+ * disable), or -1. Owner thread. */
+int lapic_get_interrupt(struct lapic *l);
+/* The vCPU injected 'vector': IRR -> ISR. Owner thread. */
+void lapic_ack(struct lapic *l, int vector);
+/* True if anything would wake a halted vCPU (deliverable vector or event). */
+bool lapic_has_work(struct lapic *l, uint64_t now_ns);
+
+uint32_t lapic_id(struct lapic *l);
+/* Priority for lowest-priority arbitration: the TPR, or 0x100 when the
+ * lapic is software-disabled (it would drop the interrupt). Any thread. */
+unsigned lapic_arb_priority(struct lapic *l);
+bool lapic_is_x2apic(struct lapic *l);
+
+struct lapic_stats {
+	uint64_t ipis_sent, irqs_accepted, timer_fires, eois;
+	uint64_t timer_coalesced;	/* periodic ticks missed and merged */
+	uint64_t irqs_dropped;		/* fixed while software-disabled */
+	uint64_t errors;		/* ESR bits raised */
+};
+void lapic_stats(struct lapic *l, struct lapic_stats *out);
+
+#endif

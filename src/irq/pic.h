@@ -1,0 +1,26 @@
+/* A pair of cascaded 8259A PICs, as far as Linux needs them: the ICW/OCW
+ * programming sequences, IMR, IRR/ISR reads, edge/level (ELCR at
+ * 0x4d0/0x4d1), auto-EOI, and the INTR output as ExtINT to the BSP's LINT0.
+ * Thread-safe (own lock). */
+#ifndef AMALGAM_IRQ_PIC_H
+#define AMALGAM_IRQ_PIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vcpu;
+struct pic;
+
+/* intr(opaque, level) is called when the INTR output changes. */
+struct pic *pic_new(void (*intr)(void *opaque, int level), void *opaque);
+void pic_free(struct pic *p);
+/* io_fn (vmm/iobus.h) for ports 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1:
+ * register each range with the same opaque; the handler uses 'offset' plus
+ * the range, so register through pic_register(). */
+struct iobus;
+int pic_register(struct pic *p, struct iobus *bus);
+void pic_set_irq(struct pic *p, unsigned irq, int level);
+/* INTA cycle: the vector to inject, or -1 if nothing (spurious: 7/15). */
+int pic_ack(struct pic *p);
+
+#endif

@@ -1,0 +1,79 @@
+#include "vmm/board.h"
+
+#include <stdlib.h>
+
+#include "dev/i8042.h"
+#include "dev/rtc.h"
+#include "dev/testdev.h"
+#include "dev/uart.h"
+#include "irq/irqline.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+struct board {
+	struct vm *vm;
+	struct uart *com1;
+	struct rtc *rtc;
+	struct i8042 *kbc;
+	struct testdev *testdev;
+};
+
+static void on_reset(void *opaque)
+{
+	struct board *b = opaque;
+
+	vm_stop(b->vm, 0, "guest reset via i8042");
+}
+
+static void on_test_exit(void *opaque, int status)
+{
+	struct board *b = opaque;
+
+	vm_stop(b->vm, status, "test guest exited with status %d", status);
+}
+
+struct board *board_create(struct vm *vm, int console_out, int console_in)
+{
+	struct board *b = calloc(1, sizeof(*b));
+	struct irq_line com1_irq = { vm_set_irq, vm, 4 };
+
+	if (!b)
+		return NULL;
+	b->vm = vm;
+	b->com1 = uart_new(0x3f8, com1_irq, console_out, console_in);
+	b->rtc = rtc_new(vm->mem.size);
+	b->kbc = i8042_new(on_reset, b);
+	b->testdev = testdev_new(on_test_exit, b);
+	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev)
+		goto fail;
+	if (uart_register(b->com1, vm->iobus) || rtc_register(b->rtc, vm->iobus) ||
+	    i8042_register(b->kbc, vm->iobus) ||
+	    testdev_register(b->testdev, vm->iobus))
+		goto fail;
+	return b;
+fail:
+	pr_err("cannot create the board's devices");
+	board_destroy(b);
+	return NULL;
+}
+
+void board_flush(struct board *b)
+{
+	if (b && b->com1)
+		uart_flush(b->com1);
+}
+
+void board_destroy(struct board *b)
+{
+	if (!b)
+		return;
+	if (b->com1)
+		uart_free(b->com1);
+	if (b->rtc)
+		rtc_free(b->rtc);
+	if (b->kbc)
+		i8042_free(b->kbc);
+	if (b->testdev)
+		testdev_free(b->testdev);
+	free(b);
+}

@@ -1,0 +1,69 @@
+/* One vCPU: its KVM fd, its thread and its run loop.
+ *
+ * The thread is a small state machine: RUNNABLE (in or around KVM_RUN),
+ * HALTED (guest executed HLT; sleeps until an interrupt or its timer),
+ * WAIT_SIPI (an AP after reset or INIT). Other threads never touch its
+ * registers; they post interrupts to its lapic and call vcpu_kick, which
+ * wakes a halted vCPU or signals a running one out of KVM_RUN (the signal
+ * handler sets kvm_run.immediate_exit, so a kick that lands just before
+ * KVM_RUN is not lost). */
+#ifndef AMALGAM_VMM_VCPU_H
+#define AMALGAM_VMM_VCPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+
+struct vm;
+struct lapic;
+struct kvm_run;
+
+enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_WAIT_SIPI };
+
+struct vcpu_stats {
+	uint64_t exits, io_exits, mmio_exits, msr_exits, hlt_exits,
+		 irq_window_exits, intr_exits, injected, nmis;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	uint32_t apic_id;
+	int fd;
+	struct kvm_run *run;
+	struct lapic *lapic;
+	int64_t tsc_offset;
+
+	pthread_t thread;
+	pid_t tid;
+	bool started;
+	timer_t timer;
+	bool timer_valid;
+
+	/* Owner thread only. */
+	enum vcpu_state state;
+	bool extint_pending;
+	uint64_t timer_deadline;	/* CLOCK_MONOTONIC ns, 0 = none */
+	struct vcpu_stats stats;
+
+	/* Halt wait. 'kicked' is also read lock-free by the run loop. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int kicked;
+};
+
+int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out);
+void vcpu_destroy(struct vcpu *v);
+int vcpu_start(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+/* Any thread: make the vCPU re-examine its pending interrupts. */
+void vcpu_kick(struct vcpu *v);
+/* Print general and segment registers to stderr (owner thread or stopped). */
+void vcpu_dump(struct vcpu *v);
+/* Process-wide setup (the kick signal). Call once before vcpu_start. */
+int vcpu_global_init(void);
+uint64_t vcpu_now_ns(void);
+
+#endif

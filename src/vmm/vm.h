@@ -1,0 +1,70 @@
+/* The KVM VM of one node: the VM fd, guest RAM, the I/O registry, the
+ * interrupt controllers and the vCPUs. It is the owner of those parts, not
+ * a bag every module reaches into: devices get an iobus and irq lines,
+ * vCPUs get the few things listed here.
+ *
+ * Lifecycle: vm_create -> (load guest, add devices) -> vm_start ->
+ * vm_wait (returns when something called vm_stop) -> vm_destroy. */
+#ifndef AMALGAM_VMM_VM_H
+#define AMALGAM_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/mem.h"
+
+#define VM_MAX_VCPUS 64
+
+struct iobus;
+struct apicbus;
+struct ioapic;
+struct pic;
+struct vcpu;
+struct kvm_cpuid2;
+
+struct vm_config {
+	unsigned nr_vcpus;
+	uint64_t mem_size;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;			/* mmap size of struct kvm_run */
+	struct guest_mem mem;
+	struct iobus *iobus;
+	struct apicbus *apicbus;
+	struct ioapic *ioapic;
+	struct pic *pic;
+	struct kvm_cpuid2 *cpuid;	/* template, patched per vCPU */
+	uint64_t tsc_khz;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	/* Stop state: the first vm_stop wins and fixes the exit status. */
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	bool stopping;
+	int exit_status;
+	char stop_reason[160];
+};
+
+/* Opens /dev/kvm and creates the VM, RAM, interrupt controllers and vCPUs.
+ * Errors: -ENOENT/-EACCES for /dev/kvm, -EINVAL for bad sizes. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+
+/* Route GSI 'gsi' to the PIC (if < 16) and the IOAPIC: an irq_line set fn. */
+void vm_set_irq(void *vm, unsigned gsi, int level);
+
+int vm_start(struct vm *vm);
+/* Ask every vCPU to stop; 'status' becomes the process exit status. Any
+ * thread; only the first call counts. */
+void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool vm_stopping(struct vm *vm);
+/* Block until vm_stop, then join the vCPU threads. Returns exit status. */
+int vm_wait(struct vm *vm);
+
+#endif

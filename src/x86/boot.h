@@ -1,0 +1,37 @@
+/* Loading a guest: a Linux bzImage (x86 boot protocol >= 2.12, 64-bit
+ * entry) with initrd and command line, or one of our ELF64 test guests
+ * entered the same way (guests/README.md). Builds the zero page with the
+ * e820 map, the boot GDT, the identity-mapped page tables and the MP
+ * table, all through the hypervisor view. */
+#ifndef AMALGAM_X86_BOOT_H
+#define AMALGAM_X86_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "x86/regs.h"
+
+struct guest_mem;
+
+/* Fixed low-memory layout (below 1 MiB). */
+#define BOOT_GDT_ADDR 0x1000ULL
+#define BOOT_ZEROPAGE_ADDR 0x7000ULL
+#define BOOT_PML4_ADDR 0x9000ULL	/* PML4, PDPT, 4 PDs: 0x9000-0xEFFF */
+#define BOOT_CMDLINE_ADDR 0x20000ULL
+#define BOOT_CMDLINE_MAX 0x10000
+#define BOOT_EBDA_ADDR 0x9FC00ULL
+
+struct boot_config {
+	const char *kernel;
+	const char *initrd;	/* may be NULL */
+	const char *cmdline;	/* may be NULL */
+	unsigned nr_cpus;
+	uint64_t ioapic_base;
+};
+
+/* Returns 0 and the BSP entry state, or -errno with a one-line reason in
+ * err (for the user: which file, what is wrong). */
+int boot_load(struct guest_mem *mem, const struct boot_config *cfg,
+	      struct boot_entry *entry, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,17 @@
+/* CPUID seen by the guest: KVM_GET_SUPPORTED_CPUID, filtered to what
+ * Amalgam emulates (no in-kernel LAPIC features), with the APIC ids and
+ * topology of this VM and the TSC frequency in leaf 0x40000010. */
+#ifndef AMALGAM_X86_CPUID_H
+#define AMALGAM_X86_CPUID_H
+
+#include <stdint.h>
+
+struct kvm_cpuid2;
+
+/* Allocates the template; free() it. */
+int cpuid_template(int kvm_fd, struct kvm_cpuid2 **out);
+/* Patch a copy of the template for one vCPU and KVM_SET_CPUID2 it. */
+int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
+		unsigned nr_vcpus, uint64_t tsc_khz);
+
+#endif

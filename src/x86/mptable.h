@@ -1,0 +1,19 @@
+/* Intel MultiProcessor Specification 1.4 tables: the floating pointer and
+ * the configuration table, listing every vCPU of the cluster, the ISA bus,
+ * the IOAPIC and the ISA IRQ routing. With the MP table alone Linux brings
+ * up exactly the processors listed, so every vCPU is listed. */
+#ifndef AMALGAM_X86_MPTABLE_H
+#define AMALGAM_X86_MPTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MPTABLE_BASE 0xF0000ULL
+#define MPTABLE_MAX 0x10000
+
+/* Build into buf (guest-physical address 'gpa'). Returns bytes used or
+ * -ENOSPC. IOAPIC id is nr_cpus. */
+int mptable_build(void *buf, size_t size, uint64_t gpa, unsigned nr_cpus,
+		  uint64_t ioapic_base);
+
+#endif
