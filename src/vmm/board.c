@@ -35,14 +35,27 @@ static void on_test_exit(void *opaque, int status)
 struct board *board_create(struct vm *vm, int console_out, int console_in)
 {
 	struct board *b = calloc(1, sizeof(*b));
-	struct irq_line com1_irq = { vm_set_irq, vm, 4 };
+	struct uart_config com1 = {
+		.base = 0x3f8, .irq = { vm_set_irq, vm, 4 },
+		.out_fd = console_out, .in_fd = console_in, .name = "com1",
+	};
+	struct rtc_config rtc = {
+		.mem_below_4g = vm->mem.low_size,
+		.mem_above_4g = vm->mem.size - vm->mem.low_size,
+	};
+	struct i8042_config kbc = {
+		.kbd_irq = { vm_set_irq, vm, 1 },
+		.aux_irq = { vm_set_irq, vm, 12 },
+		.reset = on_reset,
+	};
 
 	if (!b)
 		return NULL;
+	kbc.reset_opaque = b;
 	b->vm = vm;
-	b->com1 = uart_new(0x3f8, com1_irq, console_out, console_in);
-	b->rtc = rtc_new(vm->mem.size);
-	b->kbc = i8042_new(on_reset, b);
+	b->com1 = uart_new(&com1);
+	b->rtc = rtc_new(&rtc);
+	b->kbc = i8042_new(&kbc);
 	b->testdev = testdev_new(on_test_exit, b);
 	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev)
 		goto fail;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Every bad input gets exactly one clear line on stderr and exit status 2,
+# never a crash or a hang. Usage: bad-input.sh AMALGAM GUEST_ELF
+set -uo pipefail
+AMALGAM=$1
+GOOD=${2:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect NAME PATTERN -- ARGS...: status 2, one stderr line matching PATTERN.
+expect() {
+	local name=$1 pattern=$2
+	shift 3
+	timeout 20 "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [[ $rc -ne 2 || $lines -ne 1 ]] || ! grep -qiE -- "$pattern" "$tmp/err"; then
+		echo "FAIL $name: status $rc, $lines stderr lines:"
+		sed 's/^/    /' "$tmp/err"
+		fails=$((fails + 1))
+	else
+		echo "ok   $name: $(cat "$tmp/err")"
+	fi
+}
+
+printf 'not a kernel at all' >"$tmp/junk"
+head -c 100000 /dev/urandom >"$tmp/random"
+
+expect "no command"        "usage|command"        -- "$AMALGAM"
+expect "unknown command"   "unknown command"      -- "$AMALGAM" frobnicate
+expect "unknown flag"      "unknown option"       -- "$AMALGAM" run --kernel x --frob
+expect "missing value"     "needs a value"        -- "$AMALGAM" run --kernel
+expect "no kernel"         "no kernel"            -- "$AMALGAM" run --cpus 1
+expect "missing kernel"    "cannot read kernel"   -- "$AMALGAM" run --kernel "$tmp/none"
+expect "kernel is a dir"   "not a regular file"   -- "$AMALGAM" run --kernel "$tmp"
+expect "not a bzImage"     "not a Linux bzImage"  -- "$AMALGAM" run --kernel "$tmp/junk"
+expect "random kernel"     "not a Linux bzImage"  -- "$AMALGAM" run --kernel "$tmp/random"
+expect "cpus 0"            "--cpus"               -- "$AMALGAM" run --cpus 0 --kernel "$tmp/junk"
+expect "cpus too many"     "--cpus"               -- "$AMALGAM" run --cpus 65 --kernel "$tmp/junk"
+expect "cpus not a number" "--cpus"               -- "$AMALGAM" run --cpus two --kernel "$tmp/junk"
+expect "bad size"          "--memory"             -- "$AMALGAM" run --memory 12X --kernel "$tmp/junk"
+expect "size too small"    "--memory"             -- "$AMALGAM" run --memory 1M --kernel "$tmp/junk"
+expect "size too big"      "--memory"             -- "$AMALGAM" run --memory 9T --kernel "$tmp/junk"
+expect "missing initrd"    "cannot read initrd"   -- "$AMALGAM" run --kernel "$tmp/junk" --initrd "$tmp/none"
+if [[ -n $GOOD ]]; then
+	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+		cp "$GOOD" "$tmp/guest.elf"; chmod 755 "$tmp"; chmod 644 "$tmp/guest.elf"
+		expect "no permission" "permission.*/dev/kvm" -- \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups "$AMALGAM" run --kernel "$tmp/guest.elf"
+	fi
+	if command -v unshare >/dev/null && [[ $(id -u) -eq 0 ]]; then
+		expect "no /dev/kvm" "/dev/kvm does not exist" -- \
+			unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" run --kernel "$1"' "$AMALGAM" "$GOOD"
+	fi
+fi
+echo "bad-input: $fails failure(s)"
+[[ $fails -eq 0 ]]
