@@ -450,6 +450,23 @@ static void wait_for_work(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* A vCPU that only another vCPU can wake. */
+static bool is_stuck(struct vcpu *v)
+{
+	return v->state == VCPU_WAIT_SIPI ||
+	       (v->state == VCPU_HALTED && !v->run->if_flag && !v->extint_pending);
+}
+
+static void stuck_wait(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (__atomic_add_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST) == vm->nr_vcpus)
+		vm_stop(vm, 0, "guest halted: every vCPU stopped with interrupts off");
+	wait_for_work(v);
+	__atomic_sub_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST);
+}
+
 static bool halted_has_work(struct vcpu *v)
 {
 	/* Interrupts wake HLT only when the guest can take them. */
@@ -472,12 +489,15 @@ static void *vcpu_thread(void *arg)
 		__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
 		handle_events(v);
 		if (v->state == VCPU_WAIT_SIPI) {
-			wait_for_work(v);
+			stuck_wait(v);
 			continue;
 		}
 		if (v->state == VCPU_HALTED) {
 			if (!halted_has_work(v)) {
-				wait_for_work(v);
+				if (is_stuck(v))
+					stuck_wait(v);
+				else
+					wait_for_work(v);
 				continue;
 			}
 			v->state = VCPU_RUNNABLE;

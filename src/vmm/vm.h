@@ -42,6 +42,11 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 
+	/* vCPUs that nothing but an IPI from another vCPU can wake (waiting for
+	 * SIPI, or halted with interrupts off). When it reaches nr_vcpus the
+	 * machine is dead: that is how a guest without ACPI powers off. */
+	unsigned stuck;
+
 	/* Stop state: the first vm_stop wins and fixes the exit status. */
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
