@@ -54,7 +54,8 @@ struct lapic_config {
 	int64_t tsc_offset;	/* guest TSC = host rdtsc + tsc_offset */
 	uint32_t timer_hz;	/* APIC timer input clock (bus clock), e.g. 1 GHz;
 				 * 0 means 1 GHz */
-	int32_t index;		/* vCPU index: apic_msg.source of our IPIs */
+	int32_t index;		/* vCPU index: apic_msg.source of our IPIs;
+				 * apicbus_attach() sets it too */
 };
 
 struct lapic *lapic_new(const struct lapic_config *cfg,
@@ -112,6 +113,15 @@ int lapic_get_interrupt(struct lapic *l);
 void lapic_ack(struct lapic *l, int vector);
 /* True if anything would wake a halted vCPU (deliverable vector or event). */
 bool lapic_has_work(struct lapic *l, uint64_t now_ns);
+
+/* CR8 is TPR[7:4]: KVM reports the guest's CR8 in kvm_run->cr8 and takes
+ * ours back, since without an in-kernel lapic it keeps no TPR. Owner. */
+uint8_t lapic_get_cr8(struct lapic *l);
+void lapic_set_cr8(struct lapic *l, uint8_t cr8);
+
+/* Bind the lapic to its vCPU index, the apic_msg.source of its IPIs and
+ * what SELF/OTHERS shorthands compare with. apicbus_attach calls it. */
+void lapic_set_index(struct lapic *l, int32_t index);
 
 uint32_t lapic_id(struct lapic *l);
 /* Priority for lowest-priority arbitration: the TPR, or 0x100 when the

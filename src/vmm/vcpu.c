@@ -99,14 +99,37 @@ static const struct lapic_ops lapic_cbs = {
 
 /* ---- creation ----------------------------------------------------------- */
 
-static int read_tsc_offset(struct vcpu *v)
+/* All vCPUs must see one TSC, or Linux declares it unstable. KVM only
+ * synchronizes vCPUs created close together in time, which nested or slow
+ * hosts do not guarantee, so give every vCPU vCPU 0's offset explicitly. */
+static int sync_tsc(struct vcpu *v)
 {
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+	};
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
 	} m = { .hdr.nmsrs = 1, .e.index = 0x10 };
-	uint64_t before = __rdtsc();
+	uint64_t off, before;
 
+	attr.addr = (uint64_t)(uintptr_t)&off;
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) == 0) {
+		if (v->index == 0) {
+			if (ioctl(v->fd, KVM_GET_DEVICE_ATTR, &attr) < 0)
+				return -errno;
+			v->vm->tsc_offset = (int64_t)off;
+		} else {
+			off = (uint64_t)v->vm->tsc_offset;
+			if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+				return -errno;
+		}
+		v->tsc_offset = v->vm->tsc_offset;
+		return 0;
+	}
+	/* Older KVM: estimate the offset; KVM's own matching keeps them equal. */
+	before = __rdtsc();
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
 		return -EIO;
 	v->tsc_offset = (int64_t)(m.e.data - before);
@@ -146,11 +169,12 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 	err = cpuid_apply(v->fd, vm->cpuid, v->apic_id, vm->nr_vcpus, vm->tsc_khz);
 	if (err)
 		goto fail;
-	err = read_tsc_offset(v);
+	err = sync_tsc(v);
 	if (err)
 		goto fail;
 	lc = (struct lapic_config){
 		.apic_id = v->apic_id,
+		.index = index,
 		.bsp = index == 0,
 		.tsc_khz = vm->tsc_khz,
 		.tsc_offset = v->tsc_offset,

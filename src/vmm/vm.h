@@ -39,6 +39,9 @@ struct vm {
 	struct pic *pic;
 	struct kvm_cpuid2 *cpuid;	/* template, patched per vCPU */
 	uint64_t tsc_khz;
+	/* One TSC for every vCPU: the offset (guest TSC - host TSC) of vCPU 0,
+	 * imposed on the others at creation. */
+	int64_t tsc_offset;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 

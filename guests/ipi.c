@@ -1,0 +1,200 @@
+/* Inter-processor interrupts, counted exactly per CPU: fixed physical
+ * (BSP to each AP, AP to AP, self by ID and by shorthand), shorthand
+ * broadcasts, physical broadcast ID, flat logical destinations (xAPIC) or
+ * cluster logical destinations (x2APIC), and NMI.
+ * Command line: "x2apic" runs everything with every LAPIC in x2APIC mode. */
+#include "libguest.h"
+
+#define VEC_TEST 0x40
+#define ROUNDS 5
+
+static volatile uint32_t count[MAX_CPUS], nmis[MAX_CPUS];
+static bool x2;
+
+static void test_handler(struct irq_frame *f)
+{
+	unsigned c = smp_id();
+
+	count[c]++;
+	apic_eoi();
+	if (c)
+		wake_cpu(0);
+}
+
+static void nmi_handler(struct irq_frame *f)
+{
+	unsigned c = smp_id();
+
+	nmis[c]++;
+	if (c)
+		wake_cpu(0);
+}
+
+static bool reached(const uint32_t *want)
+{
+	for (unsigned c = 0; c < nr_cpus; c++)
+		if (READ_ONCE(count[c]) < want[c])
+			return false;
+	return true;
+}
+
+/* Wait until every CPU got at least want[], let stragglers arrive, then
+ * require exactly want[] and reset the counts. */
+static void expect(const uint32_t *want, const char *what)
+{
+	char got[8 * MAX_CPUS] = "", *p = got;
+	bool exact = true;
+
+	wait_until(reached(want), 2000);
+	msleep(20);
+	for (unsigned c = 0; c < nr_cpus; c++) {
+		exact &= count[c] == want[c];
+		p += snprintf(p, sizeof(got) - (size_t)(p - got), "%s%u/%u",
+			      c ? " " : "", count[c], want[c]);
+		count[c] = 0;
+	}
+	report(exact, "%s: received/expected per CPU: %s", what, got);
+}
+
+static void set_flat_ldr(void *arg)
+{
+	apic_write(APIC_DFR, 0xffffffff);
+	apic_write(APIC_LDR, (1u << smp_id()) << 24);
+}
+
+static void to_x2apic(void *arg)
+{
+	apic_enable_x2apic();
+}
+
+static void ap_sends(void *arg)
+{
+	apic_send_ipi(percpu[(uintptr_t)arg].apic_id, VEC_TEST);
+}
+
+/* Logical destination for a set of CPUs: flat xAPIC (LDR bit = CPU
+ * number) or x2APIC cluster (cluster = id >> 4, bit = id & 15; all our IDs
+ * are in cluster 0 for < 16 CPUs). */
+static uint32_t logical(uint32_t cpus)
+{
+	if (!x2)
+		return cpus;
+	uint32_t bits = 0;
+
+	for (unsigned c = 0; c < nr_cpus; c++)
+		if (cpus & (1u << c))
+			bits |= 1u << (percpu[c].apic_id & 15);
+	return bits;
+}
+
+int main(void)
+{
+	uint32_t want[MAX_CPUS] = { 0 };
+	unsigned n;
+
+	x2 = cmdline_has("x2apic");
+	irq_set_handler(VEC_TEST, test_handler);
+	irq_set_handler(2, nmi_handler);
+	n = smp_init(5000);
+	report(n == nr_cpus && n >= 3, "%u CPUs online (need 3+)", n);
+	if (n != nr_cpus || n < 3)
+		return report_summary();
+
+	if (x2) {
+		bool ok = apic_enable_x2apic();
+
+		for (unsigned c = 1; c < n; c++)
+			ok &= on_cpu(c, to_x2apic, NULL);
+		report(ok && apic_x2apic_mode(), "all LAPICs in x2APIC mode");
+		if (!ok)
+			return report_summary();
+	}
+
+	/* Fixed, physical, BSP to each AP, one at a time so none coalesce. */
+	for (unsigned t = 1; t < n; t++) {
+		char what[64];
+
+		for (uint32_t k = 1; k <= ROUNDS; k++) {
+			apic_send_ipi(percpu[t].apic_id, VEC_TEST);
+			wait_until(count[t] >= k, 1000);
+		}
+		want[t] = ROUNDS;
+		snprintf(what, sizeof(what), "fixed physical to cpu %u x%d",
+			 t, ROUNDS);
+		expect(want, what);
+		want[t] = 0;
+	}
+
+	/* AP to AP. */
+	on_cpu(1, ap_sends, (void *)2);
+	want[2] = 1;
+	expect(want, "fixed physical cpu 1 -> cpu 2");
+	want[2] = 0;
+
+	/* To self, by ID and by shorthand. */
+	apic_send_ipi(percpu[0].apic_id, VEC_TEST);
+	want[0] = 1;
+	expect(want, "fixed physical to self by ID");
+	apic_send_ipi(0, VEC_TEST | APIC_DEST_SELF);
+	expect(want, "self shorthand");
+	want[0] = 0;
+
+	/* All excluding self. */
+	for (unsigned c = 1; c < n; c++)
+		want[c] = 3;
+	for (uint32_t k = 1; k <= 3; k++) {
+		uint32_t step[MAX_CPUS] = { 0 };
+
+		for (unsigned c = 1; c < n; c++)
+			step[c] = k;
+		apic_send_ipi(0, VEC_TEST | APIC_DEST_ALLBUT);
+		wait_until(reached(step), 1000);
+	}
+	expect(want, "all-excluding-self shorthand x3");
+
+	/* All including self, and the physical broadcast ID. */
+	for (unsigned c = 0; c < n; c++)
+		want[c] = 1;
+	apic_send_ipi(0, VEC_TEST | APIC_DEST_ALL);
+	expect(want, "all-including-self shorthand");
+	apic_send_ipi(x2 ? 0xffffffff : 0xff, VEC_TEST);
+	expect(want, "physical broadcast ID");
+	for (unsigned c = 0; c < n; c++)
+		want[c] = 0;
+
+	/* Logical destinations. */
+	if (x2) {
+		/* x2APIC LDR is read-only, derived from the ID. */
+		uint32_t id = percpu[0].apic_id;
+
+		report(apic_read(APIC_LDR) == ((id >> 4) << 16 | 1u << (id & 15)),
+		       "x2APIC LDR %#x derived from the APIC ID",
+		       apic_read(APIC_LDR));
+	} else {
+		bool ok = true;
+
+		for (unsigned c = 0; c < n; c++)
+			ok &= on_cpu(c, set_flat_ldr, NULL);
+		report(ok && apic_read(APIC_LDR) == 1u << 24,
+		       "flat model, LDR = 1 << cpu on every CPU");
+	}
+	apic_send_ipi(logical(0x6), VEC_TEST | APIC_DEST_LOGICAL);
+	want[1] = want[2] = 1;
+	expect(want, "logical destination {cpu1, cpu2}");
+	want[1] = want[2] = 0;
+	if (n >= 4) {
+		apic_send_ipi(logical(0x9), VEC_TEST | APIC_DEST_LOGICAL);
+		want[0] = want[3] = 1;
+		expect(want, "logical destination {cpu0, cpu3} (incl. self)");
+		want[0] = want[3] = 0;
+	}
+
+	/* NMI, physical, to cpu 1. */
+	apic_send_ipi(percpu[1].apic_id, APIC_DM_NMI);
+	wait_until(nmis[1] == 1, 1000);
+	msleep(20);
+	report(nmis[0] == 0 && nmis[1] == 1 && count[1] == 0,
+	       "NMI to cpu 1: cpu1 %u NMIs, cpu0 %u", nmis[1], nmis[0]);
+
+	return report_summary();
+}

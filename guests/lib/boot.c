@@ -1,0 +1,120 @@
+#include "boot.h"
+
+#include "kstring.h"
+#include "x86.h"
+
+#define BP_E820_ENTRIES 0x1e8
+#define BP_CMD_LINE_PTR 0x228
+#define BP_E820_TABLE 0x2d0
+#define E820_MAX 128
+
+void *boot_params;
+extern char __image_end[];
+static uint64_t heap_next;
+
+unsigned e820_count(void)
+{
+	unsigned n = *((uint8_t *)boot_params + BP_E820_ENTRIES);
+
+	return n > E820_MAX ? E820_MAX : n;
+}
+
+const struct e820_entry *e820_table(void)
+{
+	return (const struct e820_entry *)((char *)boot_params + BP_E820_TABLE);
+}
+
+uint64_t e820_ram(void)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < e820_count(); i++)
+		if (e820_table()[i].type == 1)
+			sum += e820_table()[i].size;
+	return sum;
+}
+
+const char *cmdline(void)
+{
+	uint32_t p = *(uint32_t *)((char *)boot_params + BP_CMD_LINE_PTR);
+
+	return p ? (const char *)(uintptr_t)p : "";
+}
+
+/* Start of the word key (followed by '=', space or end) in the command
+ * line, or NULL. */
+static const char *find(const char *key)
+{
+	const char *s = cmdline();
+	size_t n = strlen(key);
+
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		if (!strncmp(s, key, n) &&
+		    (s[n] == '=' || s[n] == ' ' || s[n] == '\0'))
+			return s;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return NULL;
+}
+
+bool cmdline_has(const char *word)
+{
+	return find(word) != NULL;
+}
+
+long cmdline_int(const char *key, long def)
+{
+	const char *s = find(key);
+	unsigned base = 10;
+	long v = 0;
+
+	if (!s || s[strlen(key)] != '=')
+		return def;
+	s += strlen(key) + 1;
+	if (s[0] == '0' && s[1] == 'x') {
+		base = 16;
+		s += 2;
+	}
+	for (;; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else
+			break;
+		v = v * (long)base + (long)d;
+	}
+	return v;
+}
+
+static bool is_ram(uint64_t start, uint64_t end)
+{
+	for (unsigned i = 0; i < e820_count(); i++) {
+		const struct e820_entry *e = &e820_table()[i];
+
+		if (e->type == 1 && e->addr <= start && end <= e->addr + e->size)
+			return true;
+	}
+	return false;
+}
+
+void *alloc(size_t size, size_t align)
+{
+	uint64_t p, next;
+
+	if (!heap_next)
+		heap_next = (uintptr_t)__image_end;
+	if (align < 16)
+		align = 16;
+	p = (heap_next + align - 1) & ~(uint64_t)(align - 1);
+	next = p + size;
+	if (!is_ram(p, next))
+		return NULL;
+	heap_next = next;
+	return (void *)(uintptr_t)p;
+}

@@ -1,0 +1,246 @@
+/* Kit entry points in assembly: BSP entry, GDT/segment reload, exception and
+ * interrupt stubs, the ring-3 round trip and the AP real-mode trampoline.
+ * Every instruction here runs in ring 0 or real mode, i.e. emulated under
+ * PVM: keep the paths short. */
+#include "layout.h"
+
+/* ---- BSP entry (64-bit, from amalgam: RSI = boot_params, no stack) ---- */
+	.section .text.entry, "ax"
+	.code64
+	.globl _start
+_start:
+	cli
+	movq $(kstacks + STACK_SIZE), %rsp
+	movq %rsi, %r12
+	/* Zero .bss (small by design, see guest.ld). */
+	movq $__bss_start, %rdi
+	movq $__bss_end, %rcx
+	subq %rdi, %rcx
+	shrq $3, %rcx
+	xorl %eax, %eax
+	rep stosq
+	movq %r12, %rdi
+	call kit_main
+1:	cli
+	hlt
+	jmp 1b
+
+	.text
+/* void load_gdt(const struct desc_ptr *gdtr): lgdt and reload every
+ * segment register (CS with a far return). FS/GS are null. */
+	.globl load_gdt
+load_gdt:
+	lgdt (%rdi)
+	pushq $SEL_KCODE
+	leaq 1f(%rip), %rax
+	pushq %rax
+	lretq
+1:	movl $SEL_KDATA, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %ss
+	xorl %eax, %eax
+	movl %eax, %fs
+	movl %eax, %gs
+	ret
+
+/* ---- Interrupt and exception entry ----
+ * One 16-byte stub per vector pushes a dummy error code when the CPU does
+ * not, then the vector. Exceptions (0-31) save every GPR for the dump;
+ * interrupts save only the caller-saved ones (C preserves the rest) and
+ * leave the callee-saved slots of struct irq_frame unwritten. */
+	.p2align 4
+	.globl irq_stubs
+irq_stubs:
+	vec = 0
+	.rept 256
+	.p2align 4
+	.if !(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21 || vec == 29 || vec == 30)
+	pushq $0
+	.endif
+	pushq $vec
+	.if vec < 32
+	jmp exc_common
+	.else
+	jmp irq_common
+	.endif
+	vec = vec + 1
+	.endr
+
+exc_common:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rbx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rsp, %rdi
+	call irq_dispatch
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rbx
+	popq %rdx
+	popq %rcx
+	popq %rax
+	addq $16, %rsp
+	iretq
+
+irq_common:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	subq $16, %rsp		/* rbx, rbp slots */
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	subq $32, %rsp		/* r12-r15 slots */
+	movq %rsp, %rdi
+	call irq_dispatch
+	addq $32, %rsp
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	addq $16, %rsp
+	popq %rdx
+	popq %rcx
+	popq %rax
+	addq $16, %rsp
+	iretq
+
+/* ---- Ring 3 ----
+ * uint64_t run_user(uint64_t (*fn)(uint64_t), uint64_t arg)
+ * Saves the callee-saved registers on this kernel stack, points TSS.RSP0
+ * just below them, and irets to user_entry in ring 3 with IF=1 on this
+ * CPU's user stack. user_entry calls fn(arg) and executes int $0x80;
+ * syscall_entry lands at TSS.RSP0 - 40 (no error code), so it discards
+ * the frame, restores the registers and returns fn's result (in RAX). */
+	.globl run_user
+run_user:
+	pushq %rbx
+	pushq %rbp
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	subq $8, %rsp		/* RSP0 must be 16-byte aligned */
+	movq %rsp, %rax
+	andq $-STACK_SIZE, %rax
+	movq (%rax), %rax	/* struct percpu * */
+	movq PERCPU_TSS(%rax), %rcx
+	movq %rsp, 4(%rcx)	/* tss.rsp0 */
+	pushq $SEL_UDATA
+	pushq PERCPU_USTACK_TOP(%rax)
+	pushq $0x202
+	pushq $SEL_UCODE
+	pushq $user_entry
+	iretq
+
+user_entry:
+	movq %rdi, %rax
+	movq %rsi, %rdi
+	call *%rax
+	int $VEC_SYSCALL
+	ud2
+
+	.globl syscall_entry
+syscall_entry:
+	addq $48, %rsp		/* iret frame + alignment pad */
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbp
+	popq %rbx
+	ret
+
+/* ---- AP bring-up ----
+ * The trampoline is copied to TRAMPOLINE_ADDR and entered in real mode at
+ * CS:IP = 0x0800:0000 after SIPI. It goes straight to long mode (PAE, CR3,
+ * EFER.LME, then CR0.PE|PG together) using the BSP's control register
+ * values patched into it, and far-jumps to ap_entry64 through the kit's
+ * GDT. */
+	.section .rodata, "a"
+	.code16
+	.globl tramp_start, tramp_end, tramp_cr0, tramp_cr3, tramp_cr4, tramp_efer
+tramp_start:
+	movl %cs:tramp_cr4 - tramp_start, %eax
+	movl %eax, %cr4
+	movl %cs:tramp_cr3 - tramp_start, %eax
+	movl %eax, %cr3
+	movl $0xc0000080, %ecx
+	movl %cs:tramp_efer - tramp_start, %eax
+	xorl %edx, %edx
+	wrmsr
+	lgdtl %cs:tramp_gdtr - tramp_start
+	movl %cs:tramp_cr0 - tramp_start, %eax
+	movl %eax, %cr0
+	ljmpl *%cs:tramp_far - tramp_start
+	.p2align 2
+tramp_cr0:	.long 0
+tramp_cr3:	.long 0
+tramp_cr4:	.long 0
+tramp_efer:	.long 0
+tramp_far:	.long ap_entry64
+		.word SEL_KCODE
+tramp_gdtr:	.word GDT_ENTRIES * 8 - 1
+		.long gdt
+tramp_end:
+
+	.text
+	.code64
+/* Long mode, on the kit's GDT. Find our CPU index from the xAPIC ID
+ * (after INIT the APIC is in xAPIC mode), take that CPU's kernel stack. */
+ap_entry64:
+	movl $SEL_KDATA, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %ss
+	xorl %eax, %eax
+	movl %eax, %fs
+	movl %eax, %gs
+	movl $(XAPIC_BASE + 0x20), %edx
+	movl (%rdx), %eax
+	shrl $24, %eax
+	movzbl apic_to_cpu(%rax), %edi
+	movl %edi, %eax
+	shlq $STACK_SHIFT, %rax
+	leaq (kstacks + STACK_SIZE)(%rax), %rsp
+	lidt idt_desc
+	call ap_main
+1:	cli
+	hlt
+	jmp 1b
+
+/* Stacks: not zeroed (see guest.ld). */
+	.section .noinit, "aw", @nobits
+	.p2align STACK_SHIFT
+	.globl kstacks, ustacks, istacks
+kstacks:	.skip STACK_SIZE * MAX_CPUS
+ustacks:	.skip STACK_SIZE * MAX_CPUS
+istacks:	.skip STACK_SIZE * MAX_CPUS
+
+	.section .note.GNU-stack, "", @progbits

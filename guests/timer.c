@@ -1,0 +1,182 @@
+/* LAPIC timer: one-shot (divide 1 and 128), current-count readout, masked
+ * LVT, periodic at 1 kHz over 200 ms (200 +- 30%), and TSC-deadline
+ * (fires once at or after the deadline, MSR cleared on expiry, disarm by
+ * writing 0, a deadline in the past fires at once, 20 back-to-back).
+ * The CPU waits in ring 3 (native) while ring 0 takes the interrupts; all
+ * timestamps are ring-0 TSC reads. Bounds are generous: the host is noisy
+ * and every ring-0 instruction is emulated. */
+#include "libguest.h"
+
+#define VEC_TIMER 0x41
+
+static volatile uint32_t ticks;
+static volatile uint64_t first_tsc, last_tsc;
+
+static void timer_handler(struct irq_frame *f)
+{
+	uint64_t t = rdtsc();
+
+	if (!ticks)
+		first_tsc = t;
+	last_tsc = t;
+	ticks++;
+	apic_eoi();
+}
+
+static void reset(void)
+{
+	ticks = 0;
+	first_tsc = last_tsc = 0;
+}
+
+/* One-shot of ms milliseconds at the given divider: one interrupt, not
+ * early, at most slack_ms late. */
+static void oneshot(unsigned ms, uint32_t tdcr, unsigned div, unsigned slack_ms)
+{
+	uint64_t count = ms * apic_timer_khz / div, t0, lat;
+
+	reset();
+	t0 = rdtsc();
+	apic_timer_start(APIC_TIMER_ONESHOT | VEC_TIMER, tdcr, (uint32_t)count);
+	spin_user_while(&ticks, 0, ms_to_tsc(ms + slack_ms));
+	spin_user(ms_to_tsc(ms));	/* a second one would show up here */
+	lat = ticks ? tsc_to_us(first_tsc - t0) : 0;
+	report(ticks == 1 && lat >= ms * 990 && lat <= (ms + slack_ms) * 1000,
+	       "one-shot %u ms, divide %u: %u interrupt(s), fired after %lu us",
+	       ms, div, ticks, lat);
+	report(apic_read(APIC_TMCCT) == 0, "one-shot current count 0 after expiry");
+	apic_timer_stop();
+}
+
+static void current_count(void)
+{
+	uint32_t c0, c1;
+	uint64_t t0, t1, rate;
+
+	apic_timer_start(APIC_LVT_MASKED | VEC_TIMER, APIC_TDCR_128, 0xffffffff);
+	t0 = rdtsc();
+	c0 = apic_read(APIC_TMCCT);
+	spin_user(ms_to_tsc(5));
+	t1 = rdtsc();
+	c1 = apic_read(APIC_TMCCT);
+	rate = tsc_to_us(t1 - t0) ? (uint64_t)(c0 - c1) * 128 * 1000 /
+					    tsc_to_us(t1 - t0)
+				  : 0;
+	report(c1 < c0 && rate >= apic_timer_khz * 8 / 10 &&
+	       rate <= apic_timer_khz * 12 / 10,
+	       "current count runs down at %lu kHz (expected %lu kHz +-20%%)",
+	       rate, apic_timer_khz);
+	apic_write(APIC_TMICT, 0);
+	report(apic_read(APIC_TMCCT) == 0, "writing initial count 0 stops it");
+	apic_timer_stop();
+}
+
+static void masked(void)
+{
+	reset();
+	apic_timer_start(APIC_LVT_MASKED | APIC_TIMER_ONESHOT | VEC_TIMER,
+			 APIC_TDCR_1, (uint32_t)(2 * apic_timer_khz));
+	spin_user(ms_to_tsc(20));
+	report(ticks == 0 && apic_read(APIC_TMCCT) == 0,
+	       "masked one-shot expires without an interrupt");
+	apic_timer_stop();
+}
+
+static void periodic(void)
+{
+	const unsigned hz = 1000, ms = 200, want = hz * ms / 1000;
+	uint64_t t0;
+	uint32_t n;
+
+	reset();
+	t0 = rdtsc();
+	apic_timer_start(APIC_TIMER_PERIODIC | VEC_TIMER, APIC_TDCR_1,
+			 (uint32_t)(apic_timer_khz * 1000 / hz));
+	spin_user(ms_to_tsc(ms));
+	apic_timer_stop();
+	n = ticks;
+	report(n >= want * 7 / 10 && n <= want * 13 / 10,
+	       "periodic %u Hz for %u ms: %u interrupts (expected %u +-30%%)",
+	       hz, ms, n, want);
+	if (n > 1)
+		report_info("periodic: first after %lu us, mean interval %lu us",
+			    tsc_to_us(first_tsc - t0),
+			    tsc_to_us((last_tsc - first_tsc) / (n - 1)));
+	spin_user(ms_to_tsc(10));
+	report(ticks == n, "periodic timer stops when the initial count is 0");
+}
+
+static void tsc_deadline(void)
+{
+	uint64_t deadline, msr;
+	unsigned late = 0, missed = 0;
+
+	if (!(cpuid(1, 0).c & (1u << 24))) {
+		report_skip("TSC-deadline mode not in CPUID");
+		return;
+	}
+	apic_write(APIC_LVTT, APIC_TIMER_TSCDEADLINE | VEC_TIMER);
+
+	reset();
+	deadline = rdtsc() + ms_to_tsc(10);
+	wrmsr(MSR_TSC_DEADLINE, deadline);
+	msr = rdmsr(MSR_TSC_DEADLINE);
+	spin_user_while(&ticks, 0, ms_to_tsc(60));
+	spin_user(ms_to_tsc(10));
+	report(msr == deadline, "TSC deadline MSR reads back while armed");
+	report(ticks == 1 && first_tsc >= deadline &&
+	       first_tsc - deadline <= ms_to_tsc(50),
+	       "TSC deadline +10 ms: %u interrupt(s), %lu us after the deadline",
+	       ticks, ticks ? tsc_to_us(first_tsc - deadline) : 0);
+	report(rdmsr(MSR_TSC_DEADLINE) == 0, "deadline MSR is 0 after firing");
+
+	reset();
+	wrmsr(MSR_TSC_DEADLINE, rdtsc() + ms_to_tsc(20));
+	wrmsr(MSR_TSC_DEADLINE, 0);
+	spin_user(ms_to_tsc(40));
+	report(ticks == 0, "writing 0 disarms the deadline");
+
+	reset();
+	deadline = rdtsc();
+	wrmsr(MSR_TSC_DEADLINE, deadline - 1);
+	spin_user_while(&ticks, 0, ms_to_tsc(50));
+	report(ticks == 1, "a deadline in the past fires at once (%lu us)",
+	       ticks ? tsc_to_us(first_tsc - deadline) : 0);
+
+	for (int i = 0; i < 20; i++) {
+		reset();
+		deadline = rdtsc() + ms_to_tsc(2);
+		wrmsr(MSR_TSC_DEADLINE, deadline);
+		if (!spin_user_while(&ticks, 0, ms_to_tsc(50)))
+			missed++;
+		else if (first_tsc < deadline)
+			late = ~0u;	/* early: always wrong */
+		else if (first_tsc - deadline > ms_to_tsc(20))
+			late++;
+	}
+	report(!missed && late != ~0u && late <= 2,
+	       "20 back-to-back 2 ms deadlines: %u missed, %s, %u > 20 ms late",
+	       missed, late == ~0u ? "some EARLY" : "none early",
+	       late == ~0u ? 0 : late);
+	wrmsr(MSR_TSC_DEADLINE, 0);
+	apic_timer_stop();
+}
+
+int main(void)
+{
+	timing_kit_timer(false);
+	irq_set_handler(VEC_TIMER, timer_handler);
+	report_info("TSC %lu kHz (%s), LAPIC timer %lu kHz (%s)", tsc_khz,
+		    tsc_source, apic_timer_khz, apic_timer_source);
+	report(tsc_khz && apic_timer_khz, "TSC and LAPIC timer rates known");
+	if (!tsc_khz || !apic_timer_khz)
+		return report_summary();
+
+	oneshot(10, APIC_TDCR_1, 1, 50);
+	oneshot(10, APIC_TDCR_128, 128, 50);
+	current_count();
+	masked();
+	periodic();
+	tsc_deadline();
+	return report_summary();
+}

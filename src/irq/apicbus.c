@@ -1,0 +1,114 @@
+/* The APIC bus: a table of lapics by vCPU index, and the routing of one
+ * message to the lapics it targets.
+ *
+ * Concurrency: slots are read with atomic loads and written by
+ * apicbus_attach, so a vCPU can be attached or detached (set to NULL when it
+ * leaves the node) while others send. The bus does not own the lapics: a
+ * lapic must stay alive until every send that may have loaded its pointer
+ * has returned; the vCPU layer detaches it and quiesces senders before
+ * lapic_free. The bus takes no lock of its own; lapic_deliver takes the
+ * target's. */
+#include "irq/apicbus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "irq/lapic.h"
+#include "util/log.h"
+
+struct apicbus {
+	unsigned max;
+	struct lapic **slot;
+	unsigned rr;		/* lowest-priority tie breaker, atomic */
+};
+
+struct apicbus *apicbus_new(unsigned max_vcpus)
+{
+	struct apicbus *bus = calloc(1, sizeof(*bus));
+
+	if (!bus)
+		return NULL;
+	bus->slot = calloc(max_vcpus ? max_vcpus : 1, sizeof(*bus->slot));
+	if (!bus->slot) {
+		free(bus);
+		return NULL;
+	}
+	bus->max = max_vcpus;
+	return bus;
+}
+
+void apicbus_free(struct apicbus *bus)
+{
+	if (!bus)
+		return;
+	free(bus->slot);
+	free(bus);
+}
+
+int apicbus_attach(struct apicbus *bus, unsigned index, struct lapic *l)
+{
+	if (index >= bus->max)
+		return -EINVAL;
+	/* The bus position is the vCPU index the lapic signs its IPIs with,
+	 * so shorthands stay right whatever its config said. */
+	if (l)
+		lapic_set_index(l, index);
+	__atomic_store_n(&bus->slot[index], l, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static struct lapic *slot(struct apicbus *bus, unsigned i)
+{
+	return __atomic_load_n(&bus->slot[i], __ATOMIC_ACQUIRE);
+}
+
+/* Lowest priority: one target among those matching, the one with the
+ * lowest TPR; ties are broken by a rotating start so that equal-priority
+ * cpus share the load. (The focus-processor rule is not modelled: modern
+ * guests disable it, and Linux uses fixed delivery anyway.) */
+static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
+{
+	unsigned start, i, k, prio, best_prio = ~0u;
+	struct lapic *l, *best = NULL;
+
+	if (!bus->max)
+		return 0;
+	start = __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max;
+	for (k = 0; k < bus->max; k++) {
+		i = (start + k) % bus->max;
+		l = slot(bus, i);
+		if (!l || !lapic_match(l, msg, i))
+			continue;
+		prio = lapic_arb_priority(l);
+		if (prio < best_prio) {
+			best = l;
+			best_prio = prio;
+		}
+	}
+	if (!best)
+		return 0;
+	lapic_deliver(best, msg);
+	return 1;
+}
+
+int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
+{
+	struct lapic *l;
+	int n = 0;
+
+	if (msg->delivery == APIC_DM_LOWEST)
+		n = send_lowest(bus, msg);
+	else
+		for (unsigned i = 0; i < bus->max; i++) {
+			l = slot(bus, i);
+			if (l && lapic_match(l, msg, i)) {
+				lapic_deliver(l, msg);
+				n++;
+			}
+		}
+	if (!n)
+		pr_debug("apicbus: vector %#x mode %u dest %#x%s reached no lapic",
+			 msg->vector, msg->delivery, msg->dest,
+			 msg->dest_logical ? " (logical)" : "");
+	return n;
+}

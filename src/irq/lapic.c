@@ -1,0 +1,792 @@
+/* User-space local APIC (xAPIC and x2APIC): registers, delivery and
+ * matching. The timer is in lapic_timer.c; the locking rules are with
+ * struct lapic in lapic_priv.h. */
+#include "irq/lapic_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+/* Offsets in the xAPIC page; the x2APIC MSR of a register is 0x800 + off/16. */
+enum {
+	REG_ID = 0x20, REG_VER = 0x30, REG_TPR = 0x80, REG_APR = 0x90,
+	REG_PPR = 0xa0, REG_EOI = 0xb0, REG_RRD = 0xc0, REG_LDR = 0xd0,
+	REG_DFR = 0xe0, REG_SVR = 0xf0, REG_ISR = 0x100, REG_TMR = 0x180,
+	REG_IRR = 0x200, REG_ESR = 0x280, REG_ICR = 0x300, REG_ICR2 = 0x310,
+	REG_LVT_TIMER = 0x320, REG_LVT_ERROR = 0x370, REG_TIMER_ICR = 0x380,
+	REG_TIMER_CCR = 0x390, REG_TIMER_DCR = 0x3e0, REG_SELF_IPI = 0x3f0,
+};
+
+/* Writable bits of each LVT entry: delivery status and remote IRR are
+ * read-only; the timer has no delivery mode but a 2-bit timer mode. */
+static const uint32_t lvt_writable[NR_LVT] = {
+	0x700ff, 0x107ff, 0x107ff, 0x1a7ff, 0x1a7ff, 0x100ff,
+};
+
+#define APIC_VERSION	0x00050014u	/* version 0x14, max LVT entry 5 */
+#define LVT_LEVEL	(1u << 15)
+#define LVT_DM(v)	(((v) >> 8) & 7)
+
+#define SVR_ENABLE	(1u << 8)
+#define SVR_WRITABLE	0x3ffu		/* vector, enable, focus disable */
+
+#define BASE_BSP	(1ull << 8)
+#define BASE_EXTD	(1ull << 10)
+#define BASE_EN		(1ull << 11)
+#define BASE_ADDR	0x000ffffffffff000ull
+#define BASE_RESERVED	(~(BASE_ADDR | BASE_BSP | BASE_EXTD | BASE_EN))
+
+#define ESR_SEND_ILLEGAL (1u << 5)
+#define ESR_RECV_ILLEGAL (1u << 6)
+
+#define ICR_WRITABLE	0x000ccfffu	/* delivery status is read-only */
+#define ICR_X2_RESERVED	0xfff33000ull	/* x2APIC: #GP if any is set */
+
+enum mode { MODE_DISABLED, MODE_XAPIC, MODE_X2APIC };
+
+static void set_bit(uint32_t *v, unsigned n) { v[n >> 5] |= 1u << (n & 31); }
+static void clr_bit(uint32_t *v, unsigned n) { v[n >> 5] &= ~(1u << (n & 31)); }
+static bool test_bit(const uint32_t *v, unsigned n)
+{
+	return v[n >> 5] >> (n & 31) & 1;
+}
+
+static int highest_bit(const uint32_t *v)
+{
+	for (int i = 7; i >= 0; i--)
+		if (v[i])
+			return i * 32 + 31 - __builtin_clz(v[i]);
+	return -1;
+}
+
+static enum mode mode_of(uint64_t base)
+{
+	if (!(base & BASE_EN))
+		return MODE_DISABLED;
+	return base & BASE_EXTD ? MODE_X2APIC : MODE_XAPIC;
+}
+
+static enum mode cur_mode(struct lapic *l)
+{
+	return mode_of(LD(l->apic_base));
+}
+
+static uint32_t x2apic_ldr(uint32_t id)
+{
+	return (id >> 4) << 16 | 1u << (id & 0xf);
+}
+
+/* ---- interrupt acceptance (any thread, lock held) ---- */
+
+/* An error is reported through the ESR and, if unmasked, the error LVT. */
+static void record_error_locked(struct lapic *l, uint32_t bits)
+{
+	uint32_t lvt = LD(l->lvt[LVT_ERROR]);
+
+	l->esr_pending |= bits;
+	COUNT(l, errors, 1);
+	/* An illegal error vector would raise another error: drop it. */
+	if (!(lvt & LVT_MASKED) && (lvt & 0xff) >= 16) {
+		set_bit(l->irr, lvt & 0xff);
+		clr_bit(l->tmr, lvt & 0xff);
+	}
+}
+
+static bool accept_fixed_locked(struct lapic *l, unsigned vector, bool level)
+{
+	/* Vectors 0-15 are exceptions and cannot arrive as interrupts. */
+	if (vector < 16) {
+		record_error_locked(l, ESR_RECV_ILLEGAL);
+		return false;
+	}
+	set_bit(l->irr, vector);
+	if (level)
+		set_bit(l->tmr, vector);
+	else
+		clr_bit(l->tmr, vector);
+	return true;
+}
+
+/* A local source (timer, error, self IPI) on the owner thread: no kick. */
+void lapic_local_irq(struct lapic *l, unsigned vector)
+{
+	pthread_mutex_lock(&l->lock);
+	if (accept_fixed_locked(l, vector, false))
+		COUNT(l, irqs_accepted, 1);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void kick(struct lapic *l)
+{
+	if (l->ops.kick)
+		l->ops.kick(l->opaque);
+}
+
+void lapic_deliver(struct lapic *l, const struct apic_msg *msg)
+{
+	bool wake = false;
+
+	pthread_mutex_lock(&l->lock);
+	switch (msg->delivery) {
+	case APIC_DM_FIXED:
+	case APIC_DM_LOWEST:
+		/* A software-disabled lapic does not accept fixed interrupts
+		 * (only NMI, INIT, SIPI); the sender's message is lost. */
+		if (!(LD(l->svr) & SVR_ENABLE)) {
+			COUNT(l, irqs_dropped, 1);
+			break;
+		}
+		wake = accept_fixed_locked(l, msg->vector, msg->trigger_level);
+		if (wake)
+			COUNT(l, irqs_accepted, 1);
+		break;
+	case APIC_DM_NMI:
+		l->events |= LAPIC_EV_NMI;
+		wake = true;
+		break;
+	case APIC_DM_INIT:
+		/* The level de-assert INIT only synchronised arbitration IDs on
+		 * old parts; it does nothing to the target. */
+		if (msg->trigger_level && !msg->level)
+			break;
+		l->events |= LAPIC_EV_INIT;
+		wake = true;
+		break;
+	case APIC_DM_SIPI:
+		l->events |= LAPIC_EV_SIPI;
+		l->sipi_vector = msg->vector;
+		wake = true;
+		break;
+	case APIC_DM_EXTINT:
+		l->events |= LAPIC_EV_EXTINT;
+		wake = true;
+		break;
+	default:
+		pr_debug("lapic %u: delivery mode %u ignored", l->cfg.apic_id,
+			 msg->delivery);
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (wake)
+		kick(l);
+}
+
+/* Apply a LINT pin's level through its LVT entry (or the no-APIC wiring). */
+static bool lint_apply(struct lapic *l, int pin, uint32_t lvt, int level,
+		       bool rising)
+{
+	bool extint = LVT_DM(lvt) == APIC_DM_EXTINT && !(lvt & LVT_MASKED);
+	bool wake = false;
+
+	pthread_mutex_lock(&l->lock);
+	/* INTR (on LINT0) is a level: ExtINT is pending while it is high and
+	 * the LVT lets it through, and withdrawn as soon as either stops.
+	 * The PIC re-asserts after each INTA that leaves a request behind. */
+	if (pin == 0 && !(extint && level))
+		l->events &= ~LAPIC_EV_EXTINT;
+	switch (LVT_DM(lvt)) {
+	case APIC_DM_EXTINT:
+		if (extint && level) {
+			l->events |= LAPIC_EV_EXTINT;
+			wake = true;
+		}
+		break;
+	case APIC_DM_NMI:
+		if (rising && !(lvt & LVT_MASKED)) {
+			l->events |= LAPIC_EV_NMI;
+			wake = true;
+		}
+		break;
+	case APIC_DM_INIT:
+		if (rising && !(lvt & LVT_MASKED)) {
+			l->events |= LAPIC_EV_INIT;
+			wake = true;
+		}
+		break;
+	case APIC_DM_FIXED:
+		if (lvt & LVT_MASKED || !(LD(l->svr) & SVR_ENABLE))
+			break;
+		if (lvt & LVT_LEVEL ? level : rising)
+			wake = accept_fixed_locked(l, lvt & 0xff,
+						   lvt & LVT_LEVEL);
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return wake;
+}
+
+/* The LVT a LINT pin obeys: while globally disabled the processor behaves
+ * as one without APIC, LINT0 being INTR and LINT1 being NMI. */
+static uint32_t lint_lvt(struct lapic *l, int pin)
+{
+	if (cur_mode(l) == MODE_DISABLED)
+		return pin ? APIC_DM_NMI << 8 : APIC_DM_EXTINT << 8;
+	return LD(l->lvt[LVT_LINT0 + pin]);
+}
+
+void lapic_set_lint(struct lapic *l, int pin, int level)
+{
+	int old;
+
+	if (pin < 0 || pin > 1)
+		return;
+	level = !!level;
+	old = __atomic_exchange_n(&l->lint_level[pin], level, __ATOMIC_RELAXED);
+	if (lint_apply(l, pin, lint_lvt(l, pin), level, level && !old))
+		kick(l);
+}
+
+/* ---- destination matching (any thread) ---- */
+
+bool lapic_match(struct lapic *l, const struct apic_msg *msg, int my_index)
+{
+	enum mode mode = cur_mode(l);
+	uint32_t bcast = msg->x2apic ? 0xffffffffu : 0xffu;
+	uint32_t ldr;
+
+	if (mode == MODE_DISABLED)
+		return false;
+	switch (msg->shorthand) {
+	case APIC_SH_SELF:
+		return msg->source == my_index;
+	case APIC_SH_ALL:
+		return true;
+	case APIC_SH_OTHERS:
+		return msg->source != my_index;
+	}
+	/* An xAPIC-format 0xff is broadcast to x2APIC targets too (an
+	 * IOAPIC or a not yet switched sender talking to switched cpus). */
+	if (msg->dest == bcast)
+		return true;
+	if (!msg->dest_logical)
+		return msg->dest == LD(l->id);
+
+	ldr = LD(l->ldr);
+	if (mode == MODE_X2APIC)
+		return (msg->dest >> 16) == (ldr >> 16) &&
+		       (msg->dest & ldr & 0xffff);
+
+	uint8_t mda = msg->dest, lid = ldr >> 24;
+	if ((LD(l->dfr) >> 28) == 0xf)		/* flat */
+		return mda & lid;
+	return (mda >> 4) == (lid >> 4) && (mda & lid & 0xf);	/* cluster */
+}
+
+unsigned lapic_arb_priority(struct lapic *l)
+{
+	if (!(LD(l->svr) & SVR_ENABLE))
+		return 0x100;
+	return LD(l->tpr) & 0xff;
+}
+
+/* ---- priorities (owner) ---- */
+
+static unsigned isrv(struct lapic *l)
+{
+	int v = highest_bit(l->isr);
+	return v < 0 ? 0 : v;
+}
+
+static uint32_t ppr(struct lapic *l)
+{
+	uint32_t tpr = l->tpr & 0xff, isv = isrv(l);
+
+	return (tpr >> 4) >= (isv >> 4) ? tpr : isv & 0xf0;
+}
+
+static uint32_t apr(struct lapic *l)
+{
+	uint32_t tpr = l->tpr & 0xff, isv = isrv(l), irv, m;
+	int v;
+
+	pthread_mutex_lock(&l->lock);
+	v = highest_bit(l->irr);
+	pthread_mutex_unlock(&l->lock);
+	irv = v < 0 ? 0 : v;
+	if ((tpr >> 4) >= (irv >> 4) && (tpr >> 4) > (isv >> 4))
+		return tpr;
+	m = tpr > isv ? tpr : isv;
+	m = m > irv ? m : irv;
+	return m & 0xf0;
+}
+
+int lapic_get_interrupt(struct lapic *l)
+{
+	int v;
+
+	if (cur_mode(l) == MODE_DISABLED || !(l->svr & SVR_ENABLE))
+		return -1;
+	pthread_mutex_lock(&l->lock);
+	v = highest_bit(l->irr);
+	pthread_mutex_unlock(&l->lock);
+	if (v < 0 || (unsigned)(v & 0xf0) <= (ppr(l) & 0xf0))
+		return -1;
+	return v;
+}
+
+void lapic_ack(struct lapic *l, int vector)
+{
+	if (vector < 0 || vector > 255)
+		return;
+	pthread_mutex_lock(&l->lock);
+	clr_bit(l->irr, vector);
+	pthread_mutex_unlock(&l->lock);
+	set_bit(l->isr, vector);
+}
+
+static void do_eoi(struct lapic *l)
+{
+	int v = highest_bit(l->isr);
+	bool level;
+
+	if (v < 0)
+		return;
+	clr_bit(l->isr, v);
+	COUNT(l, eois, 1);
+	pthread_mutex_lock(&l->lock);
+	level = test_bit(l->tmr, v);
+	pthread_mutex_unlock(&l->lock);
+	if (level && l->ops.eoi)
+		l->ops.eoi(l->opaque, v);
+}
+
+/* ---- register writes (owner) ---- */
+
+static void write_lvt(struct lapic *l, unsigned idx, uint32_t v)
+{
+	uint32_t old = l->lvt[idx];
+
+	v &= lvt_writable[idx];
+	if (!(l->svr & SVR_ENABLE))
+		v |= LVT_MASKED;
+	if (idx == LVT_TIMER)
+		lapic_timer_lvt_write(l, old, v);
+	ST(l->lvt[idx], v);
+	if (idx == LVT_LINT0 || idx == LVT_LINT1) {
+		/* Unmasking ExtINT with INTR already high makes it pending;
+		 * masking it withdraws a pending one. */
+		int pin = idx - LVT_LINT0;
+		lint_apply(l, pin, v, LD(l->lint_level[pin]), false);
+	}
+}
+
+static void write_svr(struct lapic *l, uint32_t v)
+{
+	v &= SVR_WRITABLE;
+	ST(l->svr, v);
+	if (v & SVR_ENABLE)
+		return;
+	/* Software disable masks every LVT, withdrawing a pending ExtINT. */
+	for (int i = 0; i < NR_LVT; i++)
+		ST(l->lvt[i], l->lvt[i] | LVT_MASKED);
+	for (int pin = 0; pin < 2; pin++)
+		lint_apply(l, pin, l->lvt[LVT_LINT0 + pin],
+			   LD(l->lint_level[pin]), false);
+}
+
+static void send_icr(struct lapic *l, uint32_t lo, uint32_t dest, bool x2)
+{
+	struct apic_msg m = {
+		.dest = dest,
+		.source = LD(l->index),
+		.vector = lo & 0xff,
+		.delivery = (lo >> 8) & 7,
+		.dest_logical = (lo >> 11) & 1,
+		.shorthand = (lo >> 18) & 3,
+		.level = (lo >> 14) & 1,
+		.trigger_level = (lo >> 15) & 1,
+		.x2apic = x2,
+	};
+
+	if ((m.delivery == APIC_DM_FIXED || m.delivery == APIC_DM_LOWEST) &&
+	    m.vector < 16) {
+		pthread_mutex_lock(&l->lock);
+		record_error_locked(l, ESR_SEND_ILLEGAL);
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	COUNT(l, ipis_sent, 1);
+	if (l->ops.send)
+		l->ops.send(l->opaque, &m);
+}
+
+/* Registers shared by MMIO (x2 false, 32-bit) and MSRs (x2 true). Returns
+ * -EINVAL where an x2APIC access must #GP; xAPIC oddities are ignored. */
+static int reg_read(struct lapic *l, unsigned off, bool x2, uint64_t *out)
+{
+	uint32_t v = 0;
+
+	switch (off) {
+	case REG_ID:	v = x2 ? l->id : l->id << 24; break;
+	case REG_VER:	v = APIC_VERSION; break;
+	case REG_TPR:	v = l->tpr; break;
+	case REG_PPR:	v = ppr(l); break;
+	case REG_LDR:	v = l->ldr; break;
+	case REG_SVR:	v = l->svr; break;
+	case REG_ESR:	v = l->esr; break;
+	case REG_TIMER_ICR: v = l->timer_icr; break;
+	case REG_TIMER_CCR: v = lapic_timer_ccr(l); break;
+	case REG_TIMER_DCR: v = l->timer_dcr; break;
+	case REG_LVT_TIMER ... REG_LVT_ERROR:
+		v = l->lvt[(off - REG_LVT_TIMER) >> 4];
+		break;
+	case REG_ISR ... REG_ISR + 0x70:
+		v = l->isr[(off - REG_ISR) >> 4];
+		break;
+	case REG_TMR ... REG_TMR + 0x70:
+	case REG_IRR ... REG_IRR + 0x70:
+		pthread_mutex_lock(&l->lock);
+		v = off >= REG_IRR ? l->irr[(off - REG_IRR) >> 4]
+				   : l->tmr[(off - REG_TMR) >> 4];
+		pthread_mutex_unlock(&l->lock);
+		break;
+	case REG_ICR:
+		if (x2) {
+			*out = (uint64_t)l->icr_hi << 32 | l->icr_lo;
+			return 0;
+		}
+		v = l->icr_lo;
+		break;
+	/* Present in xAPIC only. */
+	case REG_APR:	if (x2) return -EINVAL; v = apr(l); break;
+	case REG_DFR:	if (x2) return -EINVAL; v = l->dfr; break;
+	case REG_ICR2:	if (x2) return -EINVAL; v = l->icr_hi; break;
+	default:
+		/* Reserved, write-only (EOI, SELF IPI) or RRD. */
+		if (x2)
+			return -EINVAL;
+		break;
+	}
+	*out = v;
+	return 0;
+}
+
+static int reg_write(struct lapic *l, unsigned off, uint64_t val, bool x2)
+{
+	uint32_t v = val;
+
+	/* Only the ICR has 64 bits; elsewhere the upper half is reserved. */
+	if (x2 && off != REG_ICR && val >> 32)
+		return -EINVAL;
+	switch (off) {
+	case REG_TPR:
+		ST(l->tpr, v & 0xff);
+		break;
+	case REG_EOI:
+		if (x2 && v)
+			return -EINVAL;
+		do_eoi(l);
+		break;
+	case REG_SVR:
+		write_svr(l, v);
+		break;
+	case REG_ESR:
+		if (x2 && v)
+			return -EINVAL;
+		pthread_mutex_lock(&l->lock);
+		l->esr = l->esr_pending;
+		l->esr_pending = 0;
+		pthread_mutex_unlock(&l->lock);
+		break;
+	case REG_ICR:
+		if (x2) {
+			if (val & ICR_X2_RESERVED)
+				return -EINVAL;
+			l->icr_lo = val & ICR_WRITABLE;
+			l->icr_hi = val >> 32;
+			send_icr(l, l->icr_lo, l->icr_hi, true);
+		} else {
+			l->icr_lo = v & ICR_WRITABLE;
+			send_icr(l, l->icr_lo, l->icr_hi >> 24, false);
+		}
+		break;
+	case REG_LVT_TIMER ... REG_LVT_ERROR:
+		write_lvt(l, (off - REG_LVT_TIMER) >> 4, v);
+		break;
+	case REG_TIMER_ICR:
+		lapic_timer_write_icr(l, v);
+		break;
+	case REG_TIMER_DCR:
+		lapic_timer_write_dcr(l, v);
+		break;
+	/* Writable in xAPIC mode only (read-only or absent in x2APIC). */
+	case REG_ID:
+		if (x2)
+			return -EINVAL;
+		ST(l->id, v >> 24);
+		break;
+	case REG_LDR:
+		if (x2)
+			return -EINVAL;
+		ST(l->ldr, v & 0xff000000u);
+		break;
+	case REG_DFR:
+		if (x2)
+			return -EINVAL;
+		ST(l->dfr, v | 0x0fffffffu);
+		break;
+	case REG_ICR2:
+		if (x2)
+			return -EINVAL;
+		l->icr_hi = v & 0xff000000u;
+		break;
+	case REG_SELF_IPI:
+		if (!x2)
+			break;		/* reserved in xAPIC */
+		if (v & ~0xffu)
+			return -EINVAL;
+		COUNT(l, ipis_sent, 1);
+		lapic_local_irq(l, v);
+		break;
+	default:
+		/* Read-only or reserved. */
+		if (x2)
+			return -EINVAL;
+		break;
+	}
+	return 0;
+}
+
+/* ---- reset and mode changes ---- */
+
+/* The register state common to RESET, INIT and the global disable; ID,
+ * APIC base and (in x2APIC mode) the derived LDR are the caller's. */
+static void reset_regs(struct lapic *l, bool clear_events)
+{
+	ST(l->tpr, 0);
+	ST(l->dfr, 0xffffffffu);
+	ST(l->svr, 0xff);
+	for (int i = 0; i < NR_LVT; i++)
+		ST(l->lvt[i], LVT_MASKED);
+	memset(l->isr, 0, sizeof(l->isr));
+	l->esr = l->icr_lo = l->icr_hi = 0;
+	lapic_timer_reset(l);
+
+	pthread_mutex_lock(&l->lock);
+	memset(l->irr, 0, sizeof(l->irr));
+	memset(l->tmr, 0, sizeof(l->tmr));
+	l->esr_pending = 0;
+	/* On INIT the vCPU is acting on events it already collected; a SIPI
+	 * that arrived meanwhile must survive the reset it triggered. */
+	if (clear_events) {
+		l->events = 0;
+		l->sipi_vector = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	/* The LINT pins now obey masked LVTs, or the no-APIC wiring when
+	 * globally disabled: re-evaluate what a high INTR means. */
+	for (int pin = 0; pin < 2; pin++)
+		lint_apply(l, pin, lint_lvt(l, pin), LD(l->lint_level[pin]),
+			   false);
+}
+
+void lapic_reset(struct lapic *l, bool init_only)
+{
+	if (!init_only) {
+		ST(l->apic_base, LAPIC_BASE_DEFAULT | BASE_EN |
+				 (l->cfg.bsp ? BASE_BSP : 0));
+		/* The xAPIC ID is the low byte of the initial x2APIC ID. */
+		ST(l->id, l->cfg.apic_id & 0xff);
+	}
+	/* INIT keeps the mode and the ID; in x2APIC mode the LDR derives
+	 * from the ID and so survives too. */
+	ST(l->ldr, cur_mode(l) == MODE_X2APIC ? x2apic_ldr(l->id) : 0);
+	reset_regs(l, !init_only);
+}
+
+static int write_apic_base(struct lapic *l, uint64_t val)
+{
+	uint64_t old = l->apic_base;
+	enum mode from = mode_of(old), to = mode_of(val);
+
+	if (val & BASE_RESERVED)
+		return -EINVAL;
+	/* EN=0 with EXTD=1 is the invalid state; x2APIC may only be left by
+	 * disabling, and only entered from xAPIC mode (SDM state diagram). */
+	if ((val & BASE_EXTD) && !(val & BASE_EN))
+		return -EINVAL;
+	if (from == MODE_X2APIC && to == MODE_XAPIC)
+		return -EINVAL;
+	if (from == MODE_DISABLED && to == MODE_X2APIC)
+		return -EINVAL;
+	if ((val & BASE_ADDR) != LAPIC_BASE_DEFAULT && !l->warned_base) {
+		pr_warn("lapic %u: guest moves the APIC base to %#llx; only "
+			"the default %#llx is supported, ignored", l->cfg.apic_id,
+			(unsigned long long)(val & BASE_ADDR), LAPIC_BASE_DEFAULT);
+		l->warned_base = true;
+	}
+	/* The BSP flag is the platform's, not the guest's. */
+	ST(l->apic_base, LAPIC_BASE_DEFAULT | (old & BASE_BSP) |
+			 (val & (BASE_EN | BASE_EXTD)));
+	if (from == to)
+		return 0;
+	if (to == MODE_DISABLED) {
+		/* Re-enabling later finds power-up register state. */
+		reset_regs(l, false);
+		ST(l->ldr, 0);
+	} else if (to == MODE_XAPIC) {
+		/* Back from disabled: the xAPIC view of the ID. */
+		ST(l->id, l->id & 0xff);
+	} else {
+		ST(l->id, l->cfg.apic_id);
+		ST(l->ldr, x2apic_ldr(l->cfg.apic_id));
+	}
+	return 0;
+}
+
+/* ---- public entry points ---- */
+
+struct lapic *lapic_new(const struct lapic_config *cfg,
+			const struct lapic_ops *ops, void *opaque)
+{
+	struct lapic *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->cfg = *cfg;
+	if (ops)
+		l->ops = *ops;
+	l->opaque = opaque;
+	l->index = cfg->index;
+	pthread_mutex_init(&l->lock, NULL);
+	lapic_reset(l, false);
+	return l;
+}
+
+void lapic_free(struct lapic *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+int lapic_mmio(struct lapic *l, uint64_t offset, void *data, unsigned len,
+	       bool is_write)
+{
+	unsigned reg = offset & ~0xfull, byte = offset & 0xf;
+	uint64_t v = 0;
+	uint32_t v32;
+
+	if (!len || len > 8 || offset + len > LAPIC_MMIO_SIZE)
+		return -EINVAL;
+	if (cur_mode(l) != MODE_XAPIC) {
+		if (!is_write)
+			memset(data, 0, len);
+		return 0;
+	}
+	if (!is_write) {
+		/* Registers are 32 bits at 16-byte strides; narrower reads of
+		 * them are harmless, the rest of the stride reads as zero. */
+		memset(data, 0, len);
+		reg_read(l, reg, false, &v);
+		if (byte < 4) {
+			v32 = (uint32_t)v >> (byte * 8);
+			memcpy(data, &v32, len < 4 - byte ? len : 4 - byte);
+		}
+		return 0;
+	}
+	/* Anything but an aligned 32-bit write is undefined: drop it. */
+	if (byte || len != 4) {
+		pr_debug("lapic %u: %u-byte write at %#x dropped",
+			 l->cfg.apic_id, len, (unsigned)offset);
+		return 0;
+	}
+	memcpy(&v32, data, 4);
+	return reg_write(l, reg, v32, false);
+}
+
+int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val)
+{
+	switch (msr) {
+	case MSR_IA32_APICBASE:
+		*val = l->apic_base;
+		return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		*val = lapic_timer_read_tsc_deadline(l);
+		return 0;
+	}
+	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
+		return -ENOENT;
+	if (cur_mode(l) != MODE_X2APIC)
+		return -EINVAL;
+	return reg_read(l, (msr - MSR_X2APIC_FIRST) << 4, true, val);
+}
+
+int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val)
+{
+	switch (msr) {
+	case MSR_IA32_APICBASE:
+		return write_apic_base(l, val);
+	case MSR_IA32_TSC_DEADLINE:
+		lapic_timer_write_tsc_deadline(l, val);
+		return 0;
+	}
+	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
+		return -ENOENT;
+	if (cur_mode(l) != MODE_X2APIC)
+		return -EINVAL;
+	return reg_write(l, (msr - MSR_X2APIC_FIRST) << 4, val, true);
+}
+
+void lapic_poll(struct lapic *l, uint64_t now_ns, struct lapic_events *ev)
+{
+	lapic_timer_poll(l, now_ns);
+	pthread_mutex_lock(&l->lock);
+	ev->flags = l->events;
+	ev->sipi_vector = l->sipi_vector;
+	l->events = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+bool lapic_has_work(struct lapic *l, uint64_t now_ns)
+{
+	unsigned events;
+
+	if (lapic_timer_due(l, now_ns))
+		return true;
+	pthread_mutex_lock(&l->lock);
+	events = l->events;
+	pthread_mutex_unlock(&l->lock);
+	return events || lapic_get_interrupt(l) >= 0;
+}
+
+uint8_t lapic_get_cr8(struct lapic *l)
+{
+	return (l->tpr >> 4) & 0xf;
+}
+
+void lapic_set_cr8(struct lapic *l, uint8_t cr8)
+{
+	ST(l->tpr, (uint32_t)(cr8 & 0xf) << 4);
+}
+
+void lapic_set_index(struct lapic *l, int32_t index)
+{
+	ST(l->index, index);
+}
+
+uint32_t lapic_id(struct lapic *l)
+{
+	return LD(l->id);
+}
+
+bool lapic_is_x2apic(struct lapic *l)
+{
+	return cur_mode(l) == MODE_X2APIC;
+}
+
+void lapic_stats(struct lapic *l, struct lapic_stats *out)
+{
+	out->ipis_sent = LD(l->st.ipis_sent);
+	out->irqs_accepted = LD(l->st.irqs_accepted);
+	out->timer_fires = LD(l->st.timer_fires);
+	out->eois = LD(l->st.eois);
+	out->timer_coalesced = LD(l->st.timer_coalesced);
+	out->irqs_dropped = LD(l->st.irqs_dropped);
+	out->errors = LD(l->st.errors);
+}

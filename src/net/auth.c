@@ -1,0 +1,336 @@
+#include "net/auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "util/log.h"
+
+static_assert(AUTH_KEY_BYTES == crypto_auth_hmacsha512256_KEYBYTES, "key size");
+static_assert(NET_MAC_BYTES == crypto_auth_hmacsha512256_BYTES, "mac size");
+
+#define KEY_FILE_MAX 4096
+static const char mac_label[] = "AMLG-auth-v1";
+
+static bool all_hex(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit(p[i]))
+			return false;
+	return true;
+}
+
+int auth_key_parse(const void *buf, size_t len, struct auth_key *key,
+		   const char **why)
+{
+	const uint8_t *p = buf;
+	size_t n = len;
+	size_t bin_len;
+	const char *end;
+
+	*why = NULL;
+	if (len == 0) {
+		*why = "key file is empty";
+		return -EINVAL;
+	}
+	if (len == AUTH_KEY_BYTES) {
+		if (all_hex(p, len)) {
+			*why = "key has 32 hex digits (128 bits); need 64 hex digits or 32 raw bytes";
+			return -EINVAL;
+		}
+		memcpy(key->k, p, AUTH_KEY_BYTES);
+		goto check_zero;
+	}
+	while (n && isspace(p[n - 1]))
+		n--;
+	if (!all_hex(p, n)) {
+		*why = len < AUTH_KEY_BYTES ?
+		       "key file is too short: need 32 raw bytes or 64 hex digits" :
+		       "key file is neither 32 raw bytes nor 64 hex digits";
+		return -EINVAL;
+	}
+	if (n != 2 * AUTH_KEY_BYTES) {
+		*why = n < 2 * AUTH_KEY_BYTES ?
+		       "key is too short: need 64 hex digits" :
+		       "key is too long: need 64 hex digits";
+		return -EINVAL;
+	}
+	if (sodium_hex2bin(key->k, sizeof(key->k), (const char *)p, n, NULL,
+			   &bin_len, &end) || bin_len != AUTH_KEY_BYTES) {
+		*why = "key is not valid hex";
+		return -EINVAL;
+	}
+check_zero:
+	if (sodium_is_zero(key->k, sizeof(key->k))) {
+		sodium_memzero(key, sizeof(*key));
+		*why = "key is all zero bytes";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int auth_key_load(const char *path, struct auth_key *key)
+{
+	uint8_t buf[KEY_FILE_MAX + 1];
+	const char *why;
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cluster key %s: cannot open: %s", path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		pr_err("cluster key %s: not a regular file", path);
+		err = -EINVAL;
+		goto out;
+	}
+	if (st.st_mode & 077)
+		pr_warn("cluster key %s is readable by group or others (mode %03o)",
+			path, (unsigned)(st.st_mode & 0777));
+	while (len < sizeof(buf)) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			pr_err("cluster key %s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > KEY_FILE_MAX) {
+		pr_err("cluster key %s: file too large for a key", path);
+		err = -EINVAL;
+		goto out;
+	}
+	err = auth_key_parse(buf, len, key, &why);
+	if (err)
+		pr_err("cluster key %s: %s", path, why);
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return err;
+}
+
+int auth_key_generate(const char *path)
+{
+	uint8_t k[AUTH_KEY_BYTES];
+	char hex[2 * AUTH_KEY_BYTES + 2];
+	size_t len;
+	int fd, err = 0;
+
+	if (sodium_init() < 0)
+		return -ENOSYS;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cluster key %s: cannot create: %s", path, strerror(errno));
+		return err;
+	}
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
+	len = strlen(hex);
+	hex[len++] = '\n';
+	if (write(fd, hex, len) != (ssize_t)len) {
+		err = errno ? -errno : -EIO;
+		pr_err("cluster key %s: write failed", path);
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(hex, sizeof(hex));
+	if (err)
+		unlink(path);
+	return err;
+}
+
+void auth_key_wipe(struct auth_key *key)
+{
+	sodium_memzero(key, sizeof(*key));
+}
+
+/* --- handshake ----------------------------------------------------------- */
+
+void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
+	      uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
+	      const uint8_t nonce_r[NET_NONCE_BYTES],
+	      uint8_t mac[NET_MAC_BYTES])
+{
+	crypto_auth_hmacsha512256_state st;
+	uint8_t r = (uint8_t)role;
+
+	/* ids go in as LE u32, which on this (LE-only, see wire.h) host is
+	 * their memory image. */
+	crypto_auth_hmacsha512256_init(&st, key->k, sizeof(key->k));
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)mac_label,
+					 sizeof(mac_label) - 1);
+	crypto_auth_hmacsha512256_update(&st, &r, 1);
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)&id_i, 4);
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)&id_r, 4);
+	crypto_auth_hmacsha512256_update(&st, nonce_i, NET_NONCE_BYTES);
+	crypto_auth_hmacsha512256_update(&st, nonce_r, NET_NONCE_BYTES);
+	crypto_auth_hmacsha512256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int auth_init(struct auth_hs *hs, enum auth_role role,
+	      const struct auth_key *key, uint32_t self_id, int expect_peer)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->state = AUTH_FAILED;
+	if (sodium_init() < 0) {
+		hs->error = "libsodium failed to initialise";
+		return -ENOSYS;
+	}
+	if (self_id >= NET_MAX_NODES || expect_peer >= NET_MAX_NODES) {
+		hs->error = "node id out of range";
+		return -EINVAL;
+	}
+	hs->role = role;
+	hs->key = key;
+	hs->self_id = self_id;
+	hs->expect_peer = expect_peer;
+	randombytes_buf(hs->nonce_self, sizeof(hs->nonce_self));
+	hs->state = AUTH_WAIT_HELLO;
+	return 0;
+}
+
+static void make_hello(const struct auth_hs *hs, struct net_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = NET_MSG_HELLO;
+	m->u.hello.node_id = hs->self_id;
+	memcpy(m->u.hello.nonce, hs->nonce_self, NET_NONCE_BYTES);
+}
+
+/* The proof `role` must present, computed from this side's view. */
+static void expected_mac(const struct auth_hs *hs, char role,
+			 uint8_t mac[NET_MAC_BYTES])
+{
+	if (hs->role == AUTH_INITIATOR)
+		auth_mac(hs->key, role, hs->self_id, hs->peer_id,
+			 hs->nonce_self, hs->nonce_peer, mac);
+	else
+		auth_mac(hs->key, role, hs->peer_id, hs->self_id,
+			 hs->nonce_peer, hs->nonce_self, mac);
+}
+
+static void make_auth(const struct auth_hs *hs, struct net_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = NET_MSG_AUTH;
+	expected_mac(hs, hs->role == AUTH_INITIATOR ? 'I' : 'R', m->u.auth.mac);
+}
+
+static int fail(struct auth_hs *hs, int err, const char *why)
+{
+	hs->state = AUTH_FAILED;
+	hs->error = why;
+	sodium_memzero(hs->nonce_self, sizeof(hs->nonce_self));
+	return err;
+}
+
+int auth_start(struct auth_hs *hs, struct net_msg out[AUTH_MAX_OUT])
+{
+	if (hs->role != AUTH_INITIATOR || hs->state != AUTH_WAIT_HELLO)
+		return 0;
+	make_hello(hs, &out[0]);
+	return 1;
+}
+
+static int take_hello(struct auth_hs *hs, const struct net_hello *h)
+{
+	if (h->node_id == hs->self_id)
+		return fail(hs, -EPERM, "peer claims our own node id");
+	if (hs->expect_peer >= 0 && h->node_id != (uint32_t)hs->expect_peer)
+		return fail(hs, -EPERM, "peer is not the node we expected");
+	hs->peer_id = h->node_id;
+	memcpy(hs->nonce_peer, h->nonce, NET_NONCE_BYTES);
+	return 0;
+}
+
+static int check_proof(struct auth_hs *hs, const struct net_auth *a)
+{
+	uint8_t want[NET_MAC_BYTES];
+	int ok;
+
+	expected_mac(hs, hs->role == AUTH_INITIATOR ? 'R' : 'I', want);
+	ok = sodium_memcmp(want, a->mac, NET_MAC_BYTES) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok ? 0 : fail(hs, -EACCES,
+			     "peer's proof does not match our cluster key");
+}
+
+static void make_ok(struct net_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = NET_MSG_AUTH_OK;
+	m->u.auth_ok.status = NET_AUTH_ACCEPTED;
+}
+
+int auth_step(struct auth_hs *hs, const struct net_msg *in,
+	      struct net_msg out[AUTH_MAX_OUT])
+{
+	int err;
+
+	switch (hs->state) {
+	case AUTH_WAIT_HELLO:
+		if (in->type != NET_MSG_HELLO)
+			break;
+		err = take_hello(hs, &in->u.hello);
+		if (err)
+			return err;
+		hs->state = AUTH_WAIT_AUTH;
+		if (hs->role == AUTH_INITIATOR)
+			return 0;
+		make_hello(hs, &out[0]);
+		make_auth(hs, &out[1]);
+		return 2;
+	case AUTH_WAIT_AUTH:
+		if (in->type != NET_MSG_AUTH)
+			break;
+		err = check_proof(hs, &in->u.auth);
+		if (err)
+			return err;
+		if (hs->role == AUTH_INITIATOR) {
+			make_auth(hs, &out[0]);
+			hs->state = AUTH_WAIT_OK;
+			return 1;
+		}
+		/* Both proofs checked. An arbiter's AUTH_OK is its verdict;
+		 * a follower's only says "your proof is good". */
+		make_ok(&out[0]);
+		hs->state = auth_arbiter(hs) ? AUTH_DONE : AUTH_WAIT_OK;
+		return 1;
+	case AUTH_WAIT_OK:
+		if (in->type != NET_MSG_AUTH_OK)
+			break;
+		if (auth_arbiter(hs)) {
+			/* The follower accepted our proof; now we judge. */
+			if (in->u.auth_ok.status != NET_AUTH_ACCEPTED)
+				break;
+			make_ok(&out[0]);
+			hs->state = AUTH_DONE;
+			return 1;
+		}
+		hs->status = in->u.auth_ok.status;
+		hs->state = AUTH_DONE;
+		return 0;
+	case AUTH_DONE:
+	case AUTH_FAILED:
+		break;
+	}
+	return fail(hs, -EPROTO, "unexpected message during handshake");
+}

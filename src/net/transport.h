@@ -1,0 +1,106 @@
+/* TCP transport between nodes: one authenticated connection per node pair,
+ * framed messages (wire.h), a receive thread that dispatches them.
+ *
+ * Threads and callbacks. One receive thread per transport runs every
+ * callback, one at a time, so callbacks need no locking among themselves.
+ * For a given peer, on_peer_up comes before its first on_msg and
+ * on_peer_down after its last. Callbacks may call transport_send (a reply
+ * from on_msg is the normal case) but must not block for long: every peer
+ * waits behind them. They must not call transport_free.
+ *
+ * transport_send and transport_connect may be called from any thread.
+ * Frames of concurrent senders never interleave (a mutex per connection);
+ * two messages sent by one thread to one peer arrive in order.
+ *
+ * One connection per pair. If both nodes connect to each other at once,
+ * both keep the connection started by the lower node id and close the
+ * other (its connect returns -EALREADY). A message sent on the losing
+ * connection in that short window may be lost, so bring a cluster up with
+ * each node connecting to the nodes of lower id: that never races.
+ *
+ * Failures a node survives: a peer that sends a bad header or length is
+ * dropped (logged, counted in stats.wire.rejects, reported by
+ * on_peer_down if it was up); a peer without the cluster key is refused
+ * (logged, counted); a silent or stuck peer hits the handshake, send or
+ * dead-peer timeout. */
+#ifndef AMALGAM_NET_TRANSPORT_H
+#define AMALGAM_NET_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/auth.h"
+#include "net/wire.h"
+
+struct transport_ops {
+	/* msg and msg->data are valid during the call only. PING never
+	 * arrives here: the transport answers it with a PONG itself. */
+	void (*on_msg)(void *opaque, int peer, const struct net_msg *msg);
+	void (*on_peer_up)(void *opaque, int peer);
+	/* err: -ECONNRESET peer closed, -ESHUTDOWN transport_disconnect,
+	 * -EPROTO/-EMSGSIZE/-EBADMSG bad frame, -ETIMEDOUT dead peer or
+	 * stuck send, other -errno from the socket. */
+	void (*on_peer_down)(void *opaque, int peer, int err);
+};
+
+struct transport_cfg {
+	uint32_t node_id;
+	const struct auth_key *key;	/* borrowed; outlives the transport */
+	const char *listen;		/* addr.h syntax; NULL: do not listen */
+	unsigned connect_timeout_ms;	/* 0: 3000 */
+	unsigned handshake_timeout_ms;	/* 0: 3000; both directions */
+	unsigned send_timeout_ms;	/* 0: 10000; a send blocked longer drops */
+	unsigned dead_peer_ms;		/* 0: 10000; TCP keepalive + user timeout */
+	const struct transport_ops *ops;
+	void *opaque;
+};
+
+struct transport_stats {
+	struct net_stats wire;		/* per type rx/tx, rejects by reason */
+	uint64_t accepted;		/* inbound connections authenticated */
+	uint64_t connected;		/* outbound connections authenticated */
+	uint64_t auth_failures;		/* wrong key, replay, tampering */
+	uint64_t handshake_failures;	/* every other refused handshake */
+	uint64_t handshake_timeouts;
+	uint64_t refused_busy;		/* too many handshakes in progress */
+	uint64_t duplicates;		/* lost the one-connection tie-break */
+	uint64_t bad_frames;		/* connections dropped for a bad frame */
+	uint64_t disconnects;		/* on_peer_down reports */
+};
+
+struct transport;
+
+/* Start listening (if cfg->listen) and the receive thread. 0 or -errno;
+ * a bad listen address or bind failure is logged. */
+int transport_new(const struct transport_cfg *cfg, struct transport **out);
+/* Stop the thread, close every connection (no callbacks), free. No other
+ * call on t may be running or follow. */
+void transport_free(struct transport *t);
+
+/* The listening port (useful with port 0), or -ENOTCONN. */
+int transport_port(const struct transport *t);
+
+/* Connect to addr and authenticate, within the configured timeouts.
+ * expect_peer: the node id that must answer, or -1 for any. Returns the
+ * peer's node id, or -errno: -EINVAL/-EHOSTUNREACH bad address, connect
+ * errors (-ECONNREFUSED, -ETIMEDOUT), -EACCES the peer does not hold our
+ * key, -EPERM wrong node id, -EALREADY a connection to that peer exists. */
+int transport_connect(struct transport *t, const char *addr, int expect_peer);
+
+/* Send one message (msg->seq is ignored). 0, -ENOTCONN (no connection to
+ * peer), -EINVAL (a message the receiver would refuse), or a socket error
+ * (the connection is then dropped and reported). */
+int transport_send(struct transport *t, int peer, const struct net_msg *msg);
+
+bool transport_peer_up(struct transport *t, int peer);
+/* Close the connection to peer; on_peer_down(-ESHUTDOWN) follows. */
+int transport_disconnect(struct transport *t, int peer);
+
+void transport_stats(struct transport *t, struct transport_stats *out);
+
+/* Fault injection on this node's sends (wire.h). */
+int transport_fault(struct transport *t, unsigned type, enum net_fault action,
+		    uint32_t delay_us, uint32_t count);
+void transport_fault_clear(struct transport *t);
+
+#endif

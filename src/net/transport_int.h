@@ -1,0 +1,90 @@
+/* Internals shared by transport.c (receive loop, sending, lifecycle) and
+ * handshake.c (setting a connection up, both directions). Nothing outside
+ * src/net/ includes this.
+ *
+ * Ownership: a conn is created by the receive thread (inbound) or by a
+ * transport_connect caller (outbound). Once on t->conns only the receive
+ * thread drops it and adds it to epoll, so every event of a peer is seen by
+ * that one thread, in order. Senders hold a reference while they write, so
+ * the fd is closed only when the last user is gone and never reused under
+ * a sender.
+ *
+ * Locking: t->lock guards t->conns, t->n_pending, t->peers[],
+ * t->need_up[], t->announced[], and each conn's state, up, fresh and
+ * need_add. c->send_lock guards c->tx_seq and the order of bytes on c->fd.
+ * Lock order: t->lock, then c->send_lock; sending never holds t->lock. */
+#ifndef AMALGAM_NET_TRANSPORT_INT_H
+#define AMALGAM_NET_TRANSPORT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+#include "net/transport.h"
+
+#define MAX_PENDING	32	/* inbound handshakes in progress */
+#define HS_FRAME_MAX	(NET_HDR_SIZE + sizeof(struct net_hello))
+
+enum conn_state { CONN_HANDSHAKE, CONN_UP, CONN_DEAD };
+
+struct conn {
+	int fd;
+	int refs;			/* atomic */
+	enum conn_state state;
+	bool up;			/* senders may use it */
+	bool fresh;			/* filled an empty peer slot */
+	bool need_add;			/* outbound, not yet in epoll */
+	bool initiator;
+	int peer;			/* -1 until authenticated */
+	int local_err;			/* why we shut it down (atomic) */
+	uint64_t tx_seq;
+	uint64_t rx_seq;		/* reading side only */
+	int64_t deadline_ms;		/* inbound handshake */
+	pthread_mutex_t send_lock;
+	struct wire_reader rd;		/* reading side only */
+	struct auth_hs hs;
+	char name[ADDR_STR_MAX];
+	struct conn *next;
+};
+
+struct transport {
+	struct transport_cfg cfg;
+	int listen_fd;
+	int epfd;
+	int wake_fd;
+	pthread_t thread;
+	bool stop;			/* atomic */
+	pthread_mutex_t lock;
+	struct conn *conns;
+	unsigned n_pending;
+	unsigned n_need_add;
+	unsigned n_need_up;
+	struct conn *peers[NET_MAX_NODES];
+	bool need_up[NET_MAX_NODES];	/* slot filled, not yet announced */
+	bool announced[NET_MAX_NODES];
+	struct transport_stats stats;
+	struct net_faults faults;
+};
+
+#define COUNT(t, field) \
+	__atomic_fetch_add(&(t)->stats.field, 1, __ATOMIC_RELAXED)
+
+int64_t net_now_ms(void);
+void transport_wake(struct transport *t);
+
+struct conn *conn_new(struct transport *t, int fd, bool initiator);
+void conn_put(struct conn *c);
+/* Shut c down so that the receive thread drops it (it alone may), and
+ * unblock its senders. err is what on_peer_down will say. */
+void conn_kill(struct conn *c, int err);
+int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg);
+/* Receive thread only. notify: report on_peer_down if c was the peer's
+ * announced connection. Consumes the list's reference. */
+void conn_drop(struct transport *t, struct conn *c, int err, bool notify);
+
+/* handshake.c: one handshake message for inbound c, on the receive
+ * thread. 0 to go on reading; negative if c was dropped. */
+int handshake_rx(struct transport *t, struct conn *c, const struct net_msg *msg);
+
+#endif

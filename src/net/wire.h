@@ -1,0 +1,420 @@
+/* The interconnect wire format: what one node may say to another.
+ *
+ * Every frame is a fixed 24-byte header followed by `length` payload bytes:
+ *
+ *   off  size  field
+ *     0     4  magic    "AMLG" (bytes 41 4d 4c 47)
+ *     4     2  version  NET_WIRE_VERSION
+ *     6     2  type     enum net_type
+ *     8     4  length   payload bytes (the header is not counted)
+ *    12     4  flags    none defined in version 1: must be zero
+ *    16     8  seq      per connection and direction, 1, 2, 3, ...
+ *
+ * The payload of each type is a fixed struct (declared below, layout pinned
+ * by static_assert) optionally followed by variable bytes (a guest page, a
+ * vCPU state blob, a control reason). Everything is little-endian. Amalgam
+ * runs on x86-64 only, so the structs below are both the host and the wire
+ * representation; a big-endian port would add byte swaps in wire.c alone.
+ *
+ * Nothing from the wire is trusted before it has been checked: the header
+ * (magic, version, flags, known type) first, then the payload length against
+ * the per-type table, only then is the payload read, and last the fields
+ * whose values have a closed set (booleans, enums, access sizes). Values
+ * whose range is known only to a plane (a vCPU index, a guest frame number)
+ * are that plane's to check.
+ *
+ * The codecs are pure: buffer in, struct out, no allocation, no I/O. The
+ * counters and the fault-injection switch live here too but are separate
+ * objects owned by whoever uses them (the transport). */
+#ifndef AMALGAM_NET_WIRE_H
+#define AMALGAM_NET_WIRE_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NET_WIRE_MAGIC		0x474c4d41u	/* "AMLG" read as LE u32 */
+#define NET_WIRE_VERSION	1
+#define NET_HDR_SIZE		24
+
+#define NET_MAX_NODES		64
+#define NET_NONCE_BYTES		32
+#define NET_MAC_BYTES		32
+#define NET_PAGE_SIZE		4096
+#define NET_VCPU_STATE_MAX	65536	/* blob bytes; ~7 KB measured today */
+#define NET_CONTROL_DATA_MAX	1024
+#define NET_IO_DATA_MAX		8
+
+enum net_type {
+	NET_MSG_INVALID = 0,	/* never valid on the wire */
+	NET_MSG_HELLO,		/* handshake: node id + nonce (auth.h) */
+	NET_MSG_AUTH,		/* handshake: proof of the cluster key */
+	NET_MSG_AUTH_OK,	/* handshake: responder accepted (or duplicate) */
+	NET_MSG_PING,
+	NET_MSG_PONG,
+	NET_MSG_CONTROL,	/* stop / resume / shutdown / stats */
+	NET_MSG_DSM,		/* page protocol; optional page payload */
+	NET_MSG_IRQ,		/* one APIC message */
+	NET_MSG_IO_REQ,		/* forwarded port / MMIO access */
+	NET_MSG_IO_REPLY,
+	NET_MSG_VCPU_STATE,	/* migration: opaque state blob */
+	NET_MSG_NR
+};
+
+/* Bit mask of types, for wire_reader.allowed. */
+#define NET_TYPE_BIT(t)		(1u << (t))
+#define NET_TYPES_HANDSHAKE	(NET_TYPE_BIT(NET_MSG_HELLO) | \
+				 NET_TYPE_BIT(NET_MSG_AUTH) | \
+				 NET_TYPE_BIT(NET_MSG_AUTH_OK))
+#define NET_TYPES_ALL		(((1u << NET_MSG_NR) - 1) & \
+				 ~NET_TYPE_BIT(NET_MSG_INVALID))
+#define NET_TYPES_SESSION	(NET_TYPES_ALL & ~NET_TYPES_HANDSHAKE)
+
+/* Why a frame was refused. Counted per reason; names via wire_reject_name(). */
+enum net_reject {
+	NET_REJ_TRUNCATED,	/* fewer bytes than the header says */
+	NET_REJ_TRAILING,	/* more bytes than the header says */
+	NET_REJ_BAD_MAGIC,
+	NET_REJ_BAD_VERSION,
+	NET_REJ_BAD_FLAGS,
+	NET_REJ_UNKNOWN_TYPE,
+	NET_REJ_BAD_LENGTH,	/* payload length not allowed for the type */
+	NET_REJ_BAD_FIELD,	/* a field outside its closed set */
+	NET_REJ_UNEXPECTED,	/* valid type, not allowed in this state */
+	NET_REJ_BAD_SEQ,	/* sequence number skipped or repeated */
+	NET_REJ_AUTH,		/* handshake refused */
+	NET_REJ_NR
+};
+
+struct net_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t length;
+	uint32_t flags;
+	uint64_t seq;
+};
+
+struct net_hello {
+	uint32_t node_id;
+	uint32_t flags;			/* none defined: must be zero */
+	uint8_t nonce[NET_NONCE_BYTES];
+};
+
+struct net_auth {
+	uint8_t mac[NET_MAC_BYTES];
+};
+
+enum net_auth_status {
+	NET_AUTH_ACCEPTED = 0,
+	/* Authenticated, but a connection to this peer already exists and
+	 * wins the tie-break (transport.h); the initiator closes this one. */
+	NET_AUTH_DUPLICATE = 1,
+};
+
+struct net_auth_ok {
+	uint32_t status;		/* enum net_auth_status */
+	uint32_t reserved;		/* zero */
+};
+
+/* PING is answered by the transport itself with a PONG echoing it. */
+struct net_ping {
+	uint64_t token;
+	uint64_t time_ns;		/* sender's CLOCK_MONOTONIC, echoed */
+};
+
+enum net_control_op {
+	NET_CTL_STOP = 1,		/* pause the guest; data: reason text */
+	NET_CTL_RESUME = 2,
+	NET_CTL_SHUTDOWN = 3,		/* node leaves; data: reason text */
+	NET_CTL_STATS_REQ = 4,
+	NET_CTL_STATS = 5,		/* data: array of u64 counters */
+	NET_CTL_NR
+};
+
+/* Variable data: up to NET_CONTROL_DATA_MAX bytes. Reason text is UTF-8,
+ * not NUL-terminated and never contains a NUL (print with "%.*s"). */
+struct net_control {
+	uint16_t op;			/* enum net_control_op */
+	uint16_t flags;
+	int32_t code;			/* exit status or -errno behind a stop */
+	uint64_t arg;
+};
+
+/* The page protocol's one message shape; `op` and the meaning of the
+ * fields belong to src/dsm/. Variable data: none, or exactly one page. */
+struct net_dsm {
+	uint16_t op;
+	uint16_t flags;
+	uint32_t src;			/* node that started the transaction */
+	uint64_t gfn;			/* guest frame number */
+	uint64_t version;
+	uint64_t req_id;
+	uint32_t node;			/* op-defined: owner, forward target */
+	uint32_t count;			/* op-defined: acks expected, ... */
+	uint64_t arg;
+};
+
+/* Mirrors struct apic_msg (irq/apic_msg.h) field for field, plus routing. */
+struct net_irq {
+	uint32_t dest;
+	int32_t source;			/* sending vCPU, -1 for IOAPIC/MSI */
+	uint8_t vector;
+	uint8_t delivery;		/* 0,1,2,4,5,6,7: APIC delivery mode */
+	uint8_t dest_logical;		/* 0 / 1 */
+	uint8_t shorthand;		/* 0..3 */
+	uint8_t level;			/* 0 / 1 */
+	uint8_t trigger_level;		/* 0 / 1 */
+	uint8_t x2apic;			/* 0 / 1 */
+	uint8_t hops;			/* times forwarded after a migration */
+	int32_t target_vcpu;		/* resolved target, -1: receiver resolves */
+	uint32_t reserved;		/* zero */
+};
+
+enum net_io_space { NET_IO_PIO = 0, NET_IO_MMIO = 1 };
+
+struct net_io_req {
+	uint64_t tag;			/* echoed in the reply */
+	uint64_t addr;
+	uint32_t vcpu;
+	uint8_t space;			/* enum net_io_space */
+	uint8_t len;			/* 1..8 */
+	uint8_t is_write;		/* 0 / 1 */
+	uint8_t reserved;		/* zero */
+	uint8_t data[NET_IO_DATA_MAX];	/* write data; zero for reads */
+};
+
+struct net_io_reply {
+	uint64_t tag;
+	int32_t status;			/* 0 or -errno (-4095..0) */
+	uint32_t vcpu;
+	uint8_t len;			/* 1..8 */
+	uint8_t reserved[7];		/* zero */
+	uint8_t data[NET_IO_DATA_MAX];	/* read data */
+};
+
+/* Variable data: the state blob, 1..NET_VCPU_STATE_MAX bytes, whose
+ * format (src/x86/) is named by `format`. */
+struct net_vcpu_state {
+	uint32_t vcpu;
+	uint32_t flags;
+	uint32_t format;
+	uint32_t reserved;		/* zero */
+};
+
+#define NET_FIXED_MAX		sizeof(struct net_dsm)
+#define NET_MAX_PAYLOAD		(sizeof(struct net_vcpu_state) + NET_VCPU_STATE_MAX)
+#define NET_FRAME_MAX		(NET_HDR_SIZE + NET_MAX_PAYLOAD)
+
+/* A decoded (or to-be-encoded) message. */
+struct net_msg {
+	uint16_t type;			/* enum net_type */
+	uint64_t seq;			/* filled by decode; the transport sets it on send */
+	union {
+		struct net_hello hello;
+		struct net_auth auth;
+		struct net_auth_ok auth_ok;
+		struct net_ping ping;	/* PING and PONG */
+		struct net_control control;
+		struct net_dsm dsm;
+		struct net_irq irq;
+		struct net_io_req io_req;
+		struct net_io_reply io_reply;
+		struct net_vcpu_state vcpu;
+	} u;
+	/* Variable part. After decode it points into the decoded buffer and
+	 * lives as long as that buffer; NULL when data_len is 0. */
+	const void *data;
+	uint32_t data_len;
+};
+
+/* --- layout pins --------------------------------------------------------- */
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	      "wire structs double as host structs only on little-endian hosts");
+static_assert(NET_MSG_NR <= 32, "type masks are 32 bits");
+
+#define NET_PIN(s, f, off) \
+	static_assert(offsetof(struct s, f) == (off), #s "." #f " moved")
+
+static_assert(sizeof(struct net_hdr) == NET_HDR_SIZE, "net_hdr size");
+NET_PIN(net_hdr, magic, 0);
+NET_PIN(net_hdr, version, 4);
+NET_PIN(net_hdr, type, 6);
+NET_PIN(net_hdr, length, 8);
+NET_PIN(net_hdr, flags, 12);
+NET_PIN(net_hdr, seq, 16);
+
+static_assert(sizeof(struct net_hello) == 40, "net_hello size");
+NET_PIN(net_hello, node_id, 0);
+NET_PIN(net_hello, flags, 4);
+NET_PIN(net_hello, nonce, 8);
+
+static_assert(sizeof(struct net_auth) == 32, "net_auth size");
+NET_PIN(net_auth, mac, 0);
+
+static_assert(sizeof(struct net_auth_ok) == 8, "net_auth_ok size");
+NET_PIN(net_auth_ok, status, 0);
+NET_PIN(net_auth_ok, reserved, 4);
+
+static_assert(sizeof(struct net_ping) == 16, "net_ping size");
+NET_PIN(net_ping, token, 0);
+NET_PIN(net_ping, time_ns, 8);
+
+static_assert(sizeof(struct net_control) == 16, "net_control size");
+NET_PIN(net_control, op, 0);
+NET_PIN(net_control, flags, 2);
+NET_PIN(net_control, code, 4);
+NET_PIN(net_control, arg, 8);
+
+static_assert(sizeof(struct net_dsm) == 48, "net_dsm size");
+NET_PIN(net_dsm, op, 0);
+NET_PIN(net_dsm, flags, 2);
+NET_PIN(net_dsm, src, 4);
+NET_PIN(net_dsm, gfn, 8);
+NET_PIN(net_dsm, version, 16);
+NET_PIN(net_dsm, req_id, 24);
+NET_PIN(net_dsm, node, 32);
+NET_PIN(net_dsm, count, 36);
+NET_PIN(net_dsm, arg, 40);
+
+static_assert(sizeof(struct net_irq) == 24, "net_irq size");
+NET_PIN(net_irq, dest, 0);
+NET_PIN(net_irq, source, 4);
+NET_PIN(net_irq, vector, 8);
+NET_PIN(net_irq, delivery, 9);
+NET_PIN(net_irq, dest_logical, 10);
+NET_PIN(net_irq, shorthand, 11);
+NET_PIN(net_irq, level, 12);
+NET_PIN(net_irq, trigger_level, 13);
+NET_PIN(net_irq, x2apic, 14);
+NET_PIN(net_irq, hops, 15);
+NET_PIN(net_irq, target_vcpu, 16);
+NET_PIN(net_irq, reserved, 20);
+
+static_assert(sizeof(struct net_io_req) == 32, "net_io_req size");
+NET_PIN(net_io_req, tag, 0);
+NET_PIN(net_io_req, addr, 8);
+NET_PIN(net_io_req, vcpu, 16);
+NET_PIN(net_io_req, space, 20);
+NET_PIN(net_io_req, len, 21);
+NET_PIN(net_io_req, is_write, 22);
+NET_PIN(net_io_req, reserved, 23);
+NET_PIN(net_io_req, data, 24);
+
+static_assert(sizeof(struct net_io_reply) == 32, "net_io_reply size");
+NET_PIN(net_io_reply, tag, 0);
+NET_PIN(net_io_reply, status, 8);
+NET_PIN(net_io_reply, vcpu, 12);
+NET_PIN(net_io_reply, len, 16);
+NET_PIN(net_io_reply, reserved, 17);
+NET_PIN(net_io_reply, data, 24);
+
+static_assert(sizeof(struct net_vcpu_state) == 16, "net_vcpu_state size");
+NET_PIN(net_vcpu_state, vcpu, 0);
+NET_PIN(net_vcpu_state, flags, 4);
+NET_PIN(net_vcpu_state, format, 8);
+NET_PIN(net_vcpu_state, reserved, 12);
+
+/* --- codecs -------------------------------------------------------------- */
+
+const char *wire_type_name(unsigned type);	/* "?" if unknown */
+const char *wire_reject_name(enum net_reject why);
+
+/* Bytes msg will occupy on the wire, header included; 0 if its type is
+ * unknown. */
+size_t wire_frame_size(const struct net_msg *msg);
+
+/* Write the header and the fixed part of msg (not msg->data, which follows
+ * them on the wire: the transport sends it from where it lies). The length
+ * field covers msg->data_len. Returns the bytes written, -EINVAL if msg is
+ * not something a receiver would accept, -ENOSPC if cap is too small. */
+ssize_t wire_encode_head(const struct net_msg *msg, void *buf, size_t cap);
+
+/* Write the whole frame. Same returns. */
+ssize_t wire_encode(const struct net_msg *msg, void *buf, size_t cap);
+
+/* Check a header. 0; -EAGAIN if len < NET_HDR_SIZE; -EPROTO for a bad
+ * magic, version, flags or an unknown type; -EMSGSIZE if the length is
+ * not allowed for the type. *why (if non-NULL) is set on failure. */
+int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
+		    enum net_reject *why);
+
+/* Decode exactly one frame occupying exactly len bytes. 0; the header
+ * errors above (a short buffer is -EBADMSG here, not -EAGAIN); -EBADMSG for
+ * trailing bytes or a field outside its set. msg->data points into buf. */
+int wire_decode(const void *buf, size_t len, struct net_msg *msg,
+		enum net_reject *why);
+
+/* --- stream framing -------------------------------------------------------
+ * Turns a byte stream (any split of reads) into frames. Headers are checked
+ * as soon as they are complete, so a bad length is refused before its
+ * payload is waited for. Any error means framing is lost: drop the stream. */
+struct wire_reader {
+	uint8_t *buf;
+	size_t cap;
+	size_t start;		/* first unconsumed byte */
+	size_t end;		/* one past the last received byte */
+	uint32_t allowed;	/* NET_TYPE_BIT mask; others: NET_REJ_UNEXPECTED */
+};
+
+/* cap must be at least NET_HDR_SIZE; frames larger than cap are refused
+ * as NET_REJ_BAD_LENGTH. 0 or -ENOMEM. */
+int wire_reader_init(struct wire_reader *r, size_t cap, uint32_t allowed);
+int wire_reader_grow(struct wire_reader *r, size_t cap);
+void wire_reader_free(struct wire_reader *r);
+/* Where the next received bytes go; *len > 0 always. */
+void *wire_reader_space(struct wire_reader *r, size_t *len);
+void wire_reader_commit(struct wire_reader *r, size_t n);
+/* 1 and a frame in *msg (its data valid until the next reader call), 0 if
+ * more bytes are needed, or a negative errno from wire_decode*() with *why
+ * set (NET_REJ_UNEXPECTED comes with -EPROTO). */
+int wire_reader_next(struct wire_reader *r, struct net_msg *msg,
+		     enum net_reject *why);
+
+/* --- counters -------------------------------------------------------------
+ * Updated with relaxed atomics from any thread; read with wire_stats_read. */
+struct net_stats {
+	uint64_t rx_msgs[NET_MSG_NR];
+	uint64_t rx_bytes[NET_MSG_NR];
+	uint64_t tx_msgs[NET_MSG_NR];
+	uint64_t tx_bytes[NET_MSG_NR];
+	uint64_t rejects[NET_REJ_NR];
+	uint64_t fault_drops;
+	uint64_t fault_delays;
+};
+
+void wire_stats_rx(struct net_stats *s, unsigned type, size_t bytes);
+void wire_stats_tx(struct net_stats *s, unsigned type, size_t bytes);
+void wire_stats_reject(struct net_stats *s, enum net_reject why);
+void wire_stats_read(const struct net_stats *s, struct net_stats *out);
+
+/* --- fault injection ------------------------------------------------------
+ * For tests: make the sender drop or delay messages of one type. The check
+ * is one relaxed load per message when nothing is armed. */
+enum net_fault {
+	NET_FAULT_NONE = 0,
+	NET_FAULT_DROP,		/* not sent; the sender is told it was */
+	NET_FAULT_DELAY,	/* sent after delay_us */
+};
+
+struct net_faults {
+	struct {
+		int action;		/* enum net_fault */
+		uint32_t delay_us;
+		int64_t remaining;	/* messages still affected; <0: all */
+	} type[NET_MSG_NR];
+};
+
+/* Affect the next `count` messages of `type` (0: every one until cleared).
+ * NET_FAULT_NONE clears. -EINVAL for an unknown type. */
+int wire_fault_set(struct net_faults *f, unsigned type, enum net_fault action,
+		   uint32_t delay_us, uint32_t count);
+void wire_fault_clear(struct net_faults *f);
+/* What to do with one message of `type`; consumes one of `count`. */
+enum net_fault wire_fault_apply(struct net_faults *f, unsigned type,
+				uint32_t *delay_us);
+
+#endif

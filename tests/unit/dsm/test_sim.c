@@ -1,0 +1,255 @@
+/* The coherence protocol under a simulated network: random cluster shapes,
+ * random faults by random vCPUs on a few pages (so that contention is high),
+ * random interleaving of the FIFO links, every invariant checked after every
+ * step, then a drain that must complete every fault.
+ *
+ * DSM_SIM_SEEDS (default 32), DSM_SIM_STEPS (default 100000) and
+ * DSM_SIM_SEED (first seed, default 1) scale the run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define DRAIN_STEPS 2000000
+
+struct totals {
+	uint64_t steps, deliveries, reads, writes, faults, refaults, max_wait;
+	struct dsm_stats st;
+};
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtoull(s, NULL, 0) : def;
+}
+
+/* Random cut points make uneven home ranges, some of them empty. */
+static void random_layout(struct harness *h, struct dsm_layout *l,
+			  unsigned nn, unsigned np)
+{
+	l->nr_nodes = nn;
+	for (unsigned i = 0; i + 1 < nn; i++)
+		l->end[i] = h_below(h, np + 1);
+	l->end[nn - 1] = np;
+	/* Insertion sort: nn is tiny. */
+	for (unsigned i = 1; i < nn; i++)
+		for (unsigned j = i; j && l->end[j - 1] > l->end[j]; j--) {
+			uint64_t t = l->end[j];
+			l->end[j] = l->end[j - 1];
+			l->end[j - 1] = t;
+		}
+}
+
+static void add_stats(struct dsm_stats *a, const struct dsm_stats *b)
+{
+	const uint64_t *s = (const uint64_t *)b;
+	uint64_t *d = (uint64_t *)a;
+
+	for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
+		d[i] += s[i];
+}
+
+/* Speeds 1..128, log-uniform: some links crawl while others race. */
+static void reshuffle_speeds(struct harness *h)
+{
+	for (unsigned i = 0; i < h->nn; i++)
+		for (unsigned j = 0; j < h->nn; j++)
+			h->speed[i][j] = 1 << h_below(h, 8);
+}
+
+/* One seed. Returns 0, or -1 with the reason in h->err. */
+static int run_seed(struct harness *h, uint64_t seed, uint64_t steps,
+		    const struct h_mutation *mut, char *desc, size_t desclen)
+{
+	struct harness pick = { .rng = seed * 7919 + 1 };
+	struct dsm_layout l = { 0 };
+	unsigned nn = 2 + h_below(&pick, H_MAX_NODES - 1);
+	unsigned np = 1 + h_below(&pick, 2 * nn);
+	unsigned nvcpu = 1 + h_below(&pick, H_MAX_VCPUS);
+	bool skew = h_below(&pick, 2);	/* links of unequal, changing speed */
+	unsigned w_access = 5 + h_below(&pick, 50);	/* percent */
+	unsigned w_run = 5 + h_below(&pick, 40);
+	unsigned p_write = 10 + h_below(&pick, 81);
+	unsigned hot = h_below(&pick, 80);	/* percent on page 0 */
+	int ret;
+
+	random_layout(&pick, &l, nn, np);
+	snprintf(desc, desclen, "seed %llu: %u nodes, %u pages (ends",
+		 (unsigned long long)seed, nn, np);
+	for (unsigned i = 0; i < nn; i++)
+		snprintf(desc + strlen(desc), desclen - strlen(desc), " %llu",
+			 (unsigned long long)l.end[i]);
+	snprintf(desc + strlen(desc), desclen - strlen(desc),
+		 "), %u vCPUs each, access %u%% run %u%% write %u%% hot %u%%%s",
+		 nvcpu, w_access, w_run, p_write, hot,
+		 skew ? ", skewed links" : "");
+
+	if (h_init(h, nn, np, &l, nvcpu, seed))
+		return -1;
+	if (mut)
+		h->mut = *mut;
+	for (h->step = 1; h->step <= steps; h->step++) {
+		unsigned r = h_below(h, 100);
+		unsigned n = h_below(h, nn), v = h_below(h, nvcpu);
+		struct h_vcpu *c = &h->vcpu[n][v];
+
+		if (skew && h->step % 2000 == 1)
+			reshuffle_speeds(h);
+		if (r < w_access && c->state == V_IDLE) {
+			uint64_t p = h_below(h, 100) < hot ? 0 : h_below(h, np);
+			ret = h_vcpu_start(h, n, v, p,
+					   h_below(h, 100) < p_write);
+		} else if (r < w_access + w_run && c->state == V_RUN) {
+			ret = h_vcpu_run(h, n, v);
+		} else {
+			ret = h_deliver_random(h);
+			ret = ret < 0 ? ret : 0;
+		}
+		if (ret || h_check(h))
+			return -1;
+	}
+	if (h_drain(h, DRAIN_STEPS) || h_final_check(h))
+		return -1;
+	return 0;
+}
+
+static void accumulate(struct totals *t, const struct harness *h,
+		       uint64_t steps)
+{
+	t->steps += steps;
+	t->deliveries += h->deliveries;
+	t->reads += h->reads;
+	t->writes += h->writes;
+	t->faults += h->faults;
+	t->refaults += h->refaults;
+	if (h->max_wait > t->max_wait)
+		t->max_wait = h->max_wait;
+	for (unsigned n = 0; n < h->nn; n++) {
+		struct dsm_stats s;
+		dsm_stats_get(h->node[n], &s);
+		add_stats(&t->st, &s);
+	}
+}
+
+static void test_random_clusters(void **state)
+{
+	uint64_t seeds = env_u64("DSM_SIM_SEEDS", 32);
+	uint64_t steps = env_u64("DSM_SIM_STEPS", 100000);
+	uint64_t first = env_u64("DSM_SIM_SEED", 1);
+	struct totals t = { 0 };
+	struct timespec t0, t1;
+	char desc[256];
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t s = first; s < first + seeds; s++) {
+		struct harness *h = malloc(sizeof(*h));
+		int ret;
+
+		assert_non_null(h);
+		ret = run_seed(h, s, steps, NULL, desc, sizeof(desc));
+		if (ret) {
+			fprintf(stderr, "%s\nFAILED %s\n", desc, h->err);
+			h_free(h);
+			free(h);
+			fail_msg("seed %llu failed (rerun with DSM_SIM_SEED=%llu "
+				 "DSM_SIM_SEEDS=1)", (unsigned long long)s,
+				 (unsigned long long)s);
+		}
+		accumulate(&t, h, steps);
+		h_free(h);
+		free(h);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("dsm-sim: %llu seeds x %llu steps in %.1f s: %llu messages, "
+	       "%llu reads, %llu writes, %llu faults (%llu refaults after a "
+	       "wake-up), longest wait %llu steps\n",
+	       (unsigned long long)seeds, (unsigned long long)steps, secs,
+	       (unsigned long long)t.deliveries, (unsigned long long)t.reads,
+	       (unsigned long long)t.writes, (unsigned long long)t.faults,
+	       (unsigned long long)t.refaults, (unsigned long long)t.max_wait);
+	printf("dsm-sim: read miss %llu, write miss %llu, upgrade %llu, "
+	       "joined %llu, spurious %llu, inv %llu, fwd %llu, data %llu, "
+	       "zero grants %llu, grants %llu, retries %llu, queued %llu\n",
+	       (unsigned long long)t.st.read_miss,
+	       (unsigned long long)t.st.write_miss,
+	       (unsigned long long)t.st.upgrade,
+	       (unsigned long long)t.st.fault_joined,
+	       (unsigned long long)t.st.fault_spurious,
+	       (unsigned long long)t.st.inv_sent,
+	       (unsigned long long)t.st.fwd_sent,
+	       (unsigned long long)t.st.data_sent,
+	       (unsigned long long)t.st.zero_grants,
+	       (unsigned long long)t.st.upgrade_grants,
+	       (unsigned long long)t.st.retries,
+	       (unsigned long long)t.st.queued);
+}
+
+/* The checker must be able to fail: break the world on purpose and expect
+ * a seed that passes unbroken to be caught. */
+static void expect_caught(const struct h_mutation *mut, const char *what)
+{
+	char desc[256];
+
+	for (uint64_t s = 1; s <= 20; s++) {
+		struct harness *h = malloc(sizeof(*h));
+		int ret;
+
+		assert_non_null(h);
+		ret = run_seed(h, s, 20000, NULL, desc, sizeof(desc));
+		h_free(h);
+		if (ret)
+			fail_msg("%s: unbroken run failed: %s", desc, h->err);
+		ret = run_seed(h, s, 20000, mut, desc, sizeof(desc));
+		if (ret)
+			printf("dsm-sim: %s caught on %s\n  %s\n", what, desc,
+			       h->err);
+		h_free(h);
+		free(h);
+		if (ret)
+			return;
+	}
+	fail_msg("%s went unnoticed in 20 seeds", what);
+}
+
+static void test_catches_reordering(void **state)
+{
+	struct h_mutation mut = { .reorder = true };
+
+	expect_caught(&mut, "non-FIFO links");
+}
+
+static void test_catches_lost_ack(void **state)
+{
+	struct h_mutation mut = { .drop_at = 500 };
+
+	expect_caught(&mut, "a lost INV_ACK");
+}
+
+static void test_catches_corruption(void **state)
+{
+	struct h_mutation mut = { .corrupt_at = 500 };
+
+	expect_caught(&mut, "a corrupted page");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_catches_reordering),
+		cmocka_unit_test(test_catches_lost_ack),
+		cmocka_unit_test(test_catches_corruption),
+		cmocka_unit_test(test_random_clusters),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,713 @@
+/* The TCP transport over 127.0.0.1: several endpoints in one process,
+ * plus raw sockets playing broken or hostile peers. Every wait is bounded
+ * (WAIT_MS); a hang is a failure, not a stuck test. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "net/addr.h"
+#include "net/transport.h"
+#include "util/log.h"
+
+#define WAIT_MS 5000
+
+static struct auth_key key_a, key_b;
+
+struct node {
+	struct transport *t;
+	int id;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ups[NET_MAX_NODES];
+	int downs[NET_MAX_NODES];
+	int down_err[NET_MAX_NODES];
+	unsigned rx[NET_MSG_NR];
+	bool echo;			/* answer IO_REQ with IO_REPLY, DSM with a page */
+	struct net_msg last;		/* fixed part of the last message */
+	uint8_t last_data[NET_PAGE_SIZE];
+	uint64_t next_seq[8];		/* per sending thread, for ordering */
+	bool order_broken;
+};
+
+static uint8_t page[NET_PAGE_SIZE];
+
+static void on_msg(void *opaque, int peer, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+	struct net_msg reply;
+
+	pthread_mutex_lock(&n->lock);
+	n->rx[msg->type]++;
+	n->last = *msg;
+	n->last.data = NULL;
+	if (msg->data_len && msg->data_len <= sizeof(n->last_data))
+		memcpy(n->last_data, msg->data, msg->data_len);
+	if (msg->type == NET_MSG_DSM && msg->u.dsm.op == 99) {
+		unsigned th = (unsigned)msg->u.dsm.arg;
+
+		if (th >= 8 || msg->u.dsm.req_id != n->next_seq[th])
+			n->order_broken = true;
+		else
+			n->next_seq[th]++;
+	}
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+
+	if (!n->echo)
+		return;
+	memset(&reply, 0, sizeof(reply));
+	if (msg->type == NET_MSG_IO_REQ) {
+		reply.type = NET_MSG_IO_REPLY;
+		reply.u.io_reply.tag = msg->u.io_req.tag;
+		reply.u.io_reply.vcpu = msg->u.io_req.vcpu;
+		reply.u.io_reply.len = msg->u.io_req.len;
+		memcpy(reply.u.io_reply.data, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+		transport_send(n->t, peer, &reply);
+	} else if (msg->type == NET_MSG_DSM && msg->u.dsm.op == 1) {
+		reply.type = NET_MSG_DSM;
+		reply.u.dsm = msg->u.dsm;
+		reply.u.dsm.op = 2;
+		reply.data = page;
+		reply.data_len = NET_PAGE_SIZE;
+		transport_send(n->t, peer, &reply);
+	}
+}
+
+static void on_up(void *opaque, int peer)
+{
+	struct node *n = opaque;
+
+	pthread_mutex_lock(&n->lock);
+	n->ups[peer]++;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_down(void *opaque, int peer, int err)
+{
+	struct node *n = opaque;
+
+	pthread_mutex_lock(&n->lock);
+	n->downs[peer]++;
+	n->down_err[peer] = err;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static const struct transport_ops ops = {
+	.on_msg = on_msg, .on_peer_up = on_up, .on_peer_down = on_down,
+};
+
+/* Wait (bounded by WAIT_MS) until pred_, evaluated under nd_->lock, holds.
+ * Wakes on every callback, and every 10 ms for conditions (counters) that
+ * no callback signals. */
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+#define WAIT_UNTIL(nd_, pred_) ({					\
+	struct timespec _slice;						\
+	bool _ok = false;						\
+	pthread_mutex_lock(&(nd_)->lock);				\
+	for (int _i = 0; _i < WAIT_MS / 10 && !(_ok = (pred_)); _i++) {	\
+		deadline_in(&_slice, 10);				\
+		pthread_cond_timedwait(&(nd_)->cond, &(nd_)->lock, &_slice); \
+	}								\
+	pthread_mutex_unlock(&(nd_)->lock);				\
+	_ok; })
+
+/* Read a field the receive thread may be writing. */
+#define LOCKED(nd_, expr_) ({						\
+	pthread_mutex_lock(&(nd_)->lock);				\
+	__typeof__(expr_) _v = (expr_);					\
+	pthread_mutex_unlock(&(nd_)->lock);				\
+	_v; })
+
+static struct node *node_new(int id, const struct auth_key *key, bool listen)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct transport_cfg cfg = {
+		.node_id = (uint32_t)id,
+		.key = key,
+		.listen = listen ? "127.0.0.1:0" : NULL,
+		.connect_timeout_ms = 1000,
+		.handshake_timeout_ms = 500,
+		.send_timeout_ms = 2000,
+		.dead_peer_ms = 4000,
+		.ops = &ops,
+	};
+
+	assert_non_null(n);
+	n->id = id;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	cfg.opaque = n;
+	assert_int_equal(transport_new(&cfg, &n->t), 0);
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	transport_free(n->t);
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
+	free(n);
+}
+
+static const char *addr_of(struct node *n)
+{
+	static char buf[4][32];
+	static int i;
+	char *b = buf[i++ % 4];
+
+	snprintf(b, 32, "127.0.0.1:%d", transport_port(n->t));
+	return b;
+}
+
+/* Two nodes, 1 connected to 0, both told. */
+static void pair(struct node **a, struct node **b)
+{
+	*a = node_new(0, &key_a, true);
+	*b = node_new(1, &key_a, false);
+	assert_int_equal(transport_connect((*b)->t, addr_of(*a), 0), 0);
+	assert_true(WAIT_UNTIL(*a, (*a)->ups[1] == 1));
+	assert_true(WAIT_UNTIL(*b, (*b)->ups[0] == 1));
+}
+
+static bool ping(struct node *from, int to)
+{
+	struct net_msg m = { .type = NET_MSG_PING };
+	unsigned before;
+
+	pthread_mutex_lock(&from->lock);
+	before = from->rx[NET_MSG_PONG];
+	pthread_mutex_unlock(&from->lock);
+	m.u.ping.token = 7;
+	if (transport_send(from->t, to, &m))
+		return false;
+	return WAIT_UNTIL(from, from->rx[NET_MSG_PONG] > before);
+}
+
+/* --- raw peers ----------------------------------------------------------- */
+
+static int raw_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* True if the other side closed fd (EOF or reset) within the timeout. */
+static bool raw_closed(int fd)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		;
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void raw_send(int fd, const struct net_msg *m, uint64_t *seq)
+{
+	uint8_t buf[NET_FRAME_MAX];
+	struct net_msg c = *m;
+	ssize_t n;
+
+	c.seq = ++*seq;
+	n = wire_encode(&c, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(send(fd, buf, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+static int raw_recv(int fd, struct net_msg *m, uint8_t *buf)
+{
+	struct net_hdr h;
+
+	if (recv(fd, buf, NET_HDR_SIZE, MSG_WAITALL) != NET_HDR_SIZE)
+		return -EIO;
+	if (wire_decode_hdr(buf, NET_HDR_SIZE, &h, NULL))
+		return -EPROTO;
+	if (h.length && recv(fd, buf + NET_HDR_SIZE, h.length, MSG_WAITALL) != (ssize_t)h.length)
+		return -EIO;
+	return wire_decode(buf, NET_HDR_SIZE + h.length, m, NULL);
+}
+
+/* Play the initiator's side of the handshake by hand. 0 or the error. */
+static int raw_handshake(int fd, const struct auth_key *key, uint32_t id,
+			 bool forge, uint64_t *seq)
+{
+	struct net_msg out[AUTH_MAX_OUT], in;
+	uint8_t buf[256];
+	struct auth_hs hs;
+	int n, err;
+
+	assert_int_equal(auth_init(&hs, AUTH_INITIATOR, key, id, -1), 0);
+	n = auth_start(&hs, out);
+	while (n >= 0) {
+		for (int i = 0; i < n; i++)
+			raw_send(fd, &out[i], seq);
+		if (auth_done(&hs))
+			return hs.status == NET_AUTH_ACCEPTED ? 0 : -EALREADY;
+		err = raw_recv(fd, &in, buf);
+		if (err)
+			return err;
+		n = auth_step(&hs, &in, out);
+		if (n == -EACCES && forge) {
+			/* Go on with a proof made with our (wrong) key. */
+			memset(&out[0], 0, sizeof(out[0]));
+			out[0].type = NET_MSG_AUTH;
+			auth_mac(key, 'I', id, hs.peer_id, hs.nonce_self,
+				 hs.nonce_peer, out[0].u.auth.mac);
+			raw_send(fd, &out[0], seq);
+			return raw_recv(fd, &in, buf) ? -EACCES : 0;
+		}
+	}
+	return n;
+}
+
+static struct transport_stats stats_of(struct node *n)
+{
+	struct transport_stats s;
+
+	transport_stats(n->t, &s);
+	return s;
+}
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_addr_parse(void **state)
+{
+	struct net_addr a;
+	char buf[ADDR_STR_MAX];
+	const char *why;
+
+	assert_int_equal(addr_parse("127.0.0.1:7000", false, &a, &why), 0);
+	addr_format((struct sockaddr *)&a.ss, buf);
+	assert_string_equal(buf, "127.0.0.1:7000");
+	assert_int_equal(addr_parse("[::1]:7001", false, &a, &why), 0);
+	addr_format((struct sockaddr *)&a.ss, buf);
+	assert_string_equal(buf, "[::1]:7001");
+	assert_int_equal(addr_parse(":0", true, &a, &why), 0);
+	assert_true(a.wildcard);
+
+	const char *bad[] = { "", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x",
+			      "127.0.0.1:65536", "127.0.0.1:0", "::1:7000",
+			      "[::1]7000", "[::1:7000", ":7000" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		if (addr_parse(bad[i], false, &a, &why) != -EINVAL || !why)
+			fail_msg("'%s' not refused with a reason", bad[i]);
+	}
+	assert_int_equal(addr_parse("no-such-host.invalid:1", false, &a, &why),
+			 -EHOSTUNREACH);
+	assert_non_null(why);
+}
+
+static void test_exchange(void **state)
+{
+	struct net_msg m;
+	struct node *a, *b;
+	struct transport_stats s;
+
+	pair(&a, &b);
+	a->echo = true;
+
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_IO_REQ;
+	m.u.io_req = (struct net_io_req){ .tag = 42, .addr = 0x3f8, .vcpu = 3,
+		.space = NET_IO_PIO, .len = 1 };
+	assert_int_equal(transport_send(b->t, 0, &m), 0);
+	assert_true(WAIT_UNTIL(b, b->rx[NET_MSG_IO_REPLY] == 1));
+	assert_int_equal(b->last.u.io_reply.tag, 42);
+	assert_int_equal(b->last.u.io_reply.data[0], 0x11);
+
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_DSM;
+	m.u.dsm.op = 1;
+	m.u.dsm.gfn = 0x1234;
+	assert_int_equal(transport_send(b->t, 0, &m), 0);
+	assert_true(WAIT_UNTIL(b, b->rx[NET_MSG_DSM] == 1));
+	assert_int_equal(b->last.u.dsm.op, 2);
+	assert_int_equal(b->last.u.dsm.gfn, 0x1234);
+	assert_int_equal(b->last.data_len, NET_PAGE_SIZE);
+	assert_memory_equal(b->last_data, page, NET_PAGE_SIZE);
+	assert_true(ping(b, 0));
+	assert_true(ping(a, 1));
+
+	/* Malformed messages are refused at the sender; unknown peers too. */
+	m.u.dsm.flags = 0;
+	m.data_len = 17;
+	m.data = page;
+	assert_int_equal(transport_send(b->t, 0, &m), -EINVAL);
+	assert_int_equal(transport_send(b->t, 5, &m), -ENOTCONN);
+	assert_int_equal(transport_send(b->t, NET_MAX_NODES, &m), -EINVAL);
+	m = (struct net_msg){ .type = NET_MSG_HELLO };	/* handshake only */
+	assert_int_equal(transport_send(b->t, 0, &m), -EINVAL);
+
+	s = stats_of(a);
+	assert_int_equal(s.accepted, 1);
+	assert_int_equal(s.wire.rx_msgs[NET_MSG_IO_REQ], 1);
+	assert_int_equal(s.wire.tx_msgs[NET_MSG_IO_REPLY], 1);
+	assert_int_equal(s.wire.tx_bytes[NET_MSG_DSM], NET_HDR_SIZE + 48 + NET_PAGE_SIZE);
+	assert_int_equal(s.wire.rx_msgs[NET_MSG_HELLO], 1);
+	assert_int_equal(s.wire.rx_msgs[NET_MSG_AUTH], 1);
+	s = stats_of(b);
+	assert_int_equal(s.connected, 1);
+	node_free(b);
+	node_free(a);
+}
+
+struct sender {
+	struct node *n;
+	unsigned th;
+	unsigned count;
+	int err;
+};
+
+static void *send_thread(void *arg)
+{
+	struct sender *s = arg;
+	struct net_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_DSM;
+	m.u.dsm.op = 99;
+	m.u.dsm.arg = s->th;
+	for (unsigned i = 0; i < s->count && !s->err; i++) {
+		m.u.dsm.req_id = i;
+		/* Every other message carries a page, so frames of
+		 * different sizes interleave between threads. */
+		m.data = i & 1 ? page : NULL;
+		m.data_len = i & 1 ? NET_PAGE_SIZE : 0;
+		s->err = transport_send(s->n->t, 0, &m);
+	}
+	return NULL;
+}
+
+static void test_many_senders(void **state)
+{
+	enum { THREADS = 4, EACH = 500 };
+	struct sender s[THREADS];
+	pthread_t th[THREADS];
+	struct node *a, *b;
+
+	pair(&a, &b);
+	for (unsigned i = 0; i < THREADS; i++) {
+		s[i] = (struct sender){ .n = b, .th = i, .count = EACH };
+		assert_int_equal(pthread_create(&th[i], NULL, send_thread, &s[i]), 0);
+	}
+	for (unsigned i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(s[i].err, 0);
+	}
+	assert_true(WAIT_UNTIL(a, a->rx[NET_MSG_DSM] == THREADS * EACH));
+	assert_false(LOCKED(a, a->order_broken));
+	for (unsigned i = 0; i < THREADS; i++)
+		assert_int_equal(LOCKED(a, a->next_seq[i]), EACH);
+	assert_int_equal(stats_of(a).bad_frames, 0);
+	node_free(b);
+	node_free(a);
+}
+
+static void test_garbage_peer_dropped(void **state)
+{
+	static const char junk[] = "GET / HTTP/1.1\r\nHost: amalgam\r\n\r\n";
+	struct node *a, *b;
+	int fd;
+
+	pair(&a, &b);
+	fd = raw_connect(transport_port(a->t));
+	assert_int_equal(send(fd, junk, sizeof(junk) - 1, 0), (ssize_t)sizeof(junk) - 1);
+	assert_true(raw_closed(fd));
+	close(fd);
+	assert_int_equal(stats_of(a).wire.rejects[NET_REJ_BAD_MAGIC], 1);
+	assert_int_equal(stats_of(a).bad_frames, 1);
+
+	/* A valid header for a type not allowed before authentication. */
+	struct net_msg m = { .type = NET_MSG_DSM };
+	uint64_t seq = 0;
+	fd = raw_connect(transport_port(a->t));
+	raw_send(fd, &m, &seq);
+	assert_true(raw_closed(fd));
+	close(fd);
+	assert_int_equal(stats_of(a).wire.rejects[NET_REJ_UNEXPECTED], 1);
+
+	/* The good connection never noticed. */
+	assert_true(ping(b, 0));
+	assert_int_equal(LOCKED(a, a->downs[1]), 0);
+	assert_int_equal(LOCKED(a, a->ups[1]), 1);
+	node_free(b);
+	node_free(a);
+}
+
+/* An authenticated peer that then sends a bad frame is dropped and
+ * reported down; the node and its other peers carry on. */
+static void test_bad_frame_after_auth(void **state)
+{
+	uint8_t frame[NET_HDR_SIZE + 64];
+	struct net_msg m;
+	struct node *a, *b;
+	uint64_t seq = 0;
+	uint32_t len;
+	int fd;
+
+	pair(&a, &b);
+	fd = raw_connect(transport_port(a->t));
+	assert_int_equal(raw_handshake(fd, &key_a, 2, false, &seq), 0);
+	assert_true(WAIT_UNTIL(a, a->ups[2] == 1));
+
+	/* A good message first, then an IRQ claiming 1000 payload bytes. */
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_IRQ;
+	m.u.irq.vector = 0x40;
+	raw_send(fd, &m, &seq);
+	assert_true(WAIT_UNTIL(a, a->rx[NET_MSG_IRQ] == 1));
+	m.seq = ++seq;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), NET_HDR_SIZE + 24);
+	len = 1000;
+	memcpy(frame + 8, &len, 4);
+	assert_int_equal(send(fd, frame, NET_HDR_SIZE + 24, 0), NET_HDR_SIZE + 24);
+	assert_true(WAIT_UNTIL(a, a->downs[2] == 1));
+	assert_int_equal(LOCKED(a, a->down_err[2]), -EMSGSIZE);
+	assert_true(raw_closed(fd));
+	close(fd);
+	assert_int_equal(stats_of(a).wire.rejects[NET_REJ_BAD_LENGTH], 1);
+
+	/* Again, with a skipped sequence number. */
+	seq = 0;
+	fd = raw_connect(transport_port(a->t));
+	assert_int_equal(raw_handshake(fd, &key_a, 2, false, &seq), 0);
+	assert_true(WAIT_UNTIL(a, a->ups[2] == 2));
+	seq++;
+	raw_send(fd, &m, &seq);
+	assert_true(WAIT_UNTIL(a, a->downs[2] == 2));
+	assert_int_equal(LOCKED(a, a->down_err[2]), -EPROTO);
+	assert_int_equal(stats_of(a).wire.rejects[NET_REJ_BAD_SEQ], 1);
+	close(fd);
+
+	assert_true(ping(b, 0));
+	assert_int_equal(LOCKED(a, a->downs[1]), 0);
+	node_free(b);
+	node_free(a);
+}
+
+static void test_wrong_key(void **state)
+{
+	struct node *a, *c;
+	uint64_t seq = 0;
+	int fd;
+
+	a = node_new(0, &key_a, true);
+	c = node_new(2, &key_b, false);
+
+	/* c catches a's proof first and refuses a. */
+	assert_int_equal(transport_connect(c->t, addr_of(a), -1), -EACCES);
+	assert_int_equal(stats_of(c).auth_failures, 1);
+	assert_int_equal(stats_of(c).wire.rejects[NET_REJ_AUTH], 1);
+
+	/* A keyless peer that presses on anyway is refused by a. */
+	fd = raw_connect(transport_port(a->t));
+	assert_int_equal(raw_handshake(fd, &key_b, 2, true, &seq), -EACCES);
+	close(fd);
+	assert_true(WAIT_UNTIL(a, stats_of(a).auth_failures == 1));
+	assert_int_equal(stats_of(a).wire.rejects[NET_REJ_AUTH], 1);
+
+	assert_int_equal(LOCKED(a, a->ups[2]), 0);
+	assert_int_equal(LOCKED(c, c->ups[0]), 0);
+	assert_false(transport_peer_up(a->t, 2));
+	node_free(c);
+	node_free(a);
+}
+
+static void test_disconnect_reported(void **state)
+{
+	struct node *a, *b;
+
+	pair(&a, &b);
+	assert_int_equal(transport_disconnect(b->t, 0), 0);
+	assert_true(WAIT_UNTIL(b, b->downs[0] == 1));
+	assert_int_equal(LOCKED(b, b->down_err[0]), -ESHUTDOWN);
+	assert_true(WAIT_UNTIL(a, a->downs[1] == 1));
+	assert_int_equal(LOCKED(a, a->down_err[1]), -ECONNRESET);
+	assert_false(transport_peer_up(a->t, 1));
+	assert_int_equal(transport_disconnect(b->t, 0), -ENOTCONN);
+
+	/* Reconnect, then the whole peer goes away. */
+	assert_int_equal(transport_connect(b->t, addr_of(a), 0), 0);
+	assert_true(WAIT_UNTIL(a, a->ups[1] == 2));
+	node_free(b);
+	assert_true(WAIT_UNTIL(a, a->downs[1] == 2));
+	assert_int_equal(stats_of(a).disconnects, 2);
+	node_free(a);
+}
+
+static void test_timeouts(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct timespec t0, t1;
+	struct node *a;
+	char addr[32];
+	int fd, lfd;
+
+	a = node_new(0, &key_a, true);
+
+	/* A peer that connects and says nothing is dropped. */
+	fd = raw_connect(transport_port(a->t));
+	assert_true(raw_closed(fd));
+	close(fd);
+	assert_int_equal(stats_of(a).handshake_timeouts, 1);
+
+	/* A listener that never answers: connect gives up in time. The
+	 * kernel completes the TCP handshake from the backlog, nobody
+	 * ever speaks. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &len);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(transport_connect(a->t, addr, -1), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+
+	/* Nobody listening; bad address. */
+	close(lfd);
+	assert_int_equal(transport_connect(a->t, addr, -1), -ECONNREFUSED);
+	assert_int_equal(transport_connect(a->t, "127.0.0.1", -1), -EINVAL);
+	node_free(a);
+}
+
+static void test_fault_injection(void **state)
+{
+	struct timespec t0, t1;
+	struct node *a, *b;
+	long ms;
+
+	pair(&a, &b);
+	assert_int_equal(transport_fault(b->t, NET_MSG_PING, NET_FAULT_DROP, 0, 1), 0);
+	struct net_msg m = { .type = NET_MSG_PING };
+	assert_int_equal(transport_send(b->t, 0, &m), 0);	/* dropped */
+	assert_true(ping(b, 0));				/* next one goes */
+	assert_int_equal(LOCKED(b, b->rx[NET_MSG_PONG]), 1);
+	assert_int_equal(stats_of(a).wire.rx_msgs[NET_MSG_PING], 1);
+	assert_int_equal(stats_of(b).wire.fault_drops, 1);
+
+	assert_int_equal(transport_fault(b->t, NET_MSG_PING, NET_FAULT_DELAY, 100000, 0), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(ping(b, 0));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 100);
+	transport_fault_clear(b->t);
+	assert_int_equal(stats_of(b).wire.fault_delays, 1);
+	node_free(b);
+	node_free(a);
+}
+
+struct dialer {
+	struct node *n;
+	const char *addr;
+	int ret;
+};
+
+static void *dial(void *arg)
+{
+	struct dialer *d = arg;
+
+	d->ret = transport_connect(d->n->t, d->addr, -1);
+	return NULL;
+}
+
+/* Both nodes dial each other at once: one connection survives, each side
+ * hears of the other exactly once, and messages flow both ways. */
+static void test_one_connection_per_pair(void **state)
+{
+	for (int round = 0; round < 5; round++) {
+		struct node *a = node_new(0, &key_a, true);
+		struct node *b = node_new(1, &key_a, true);
+		struct dialer da = { a, addr_of(b), 0 }, db = { b, addr_of(a), 0 };
+		pthread_t ta, tb;
+
+		pthread_create(&ta, NULL, dial, &da);
+		pthread_create(&tb, NULL, dial, &db);
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		assert_true(da.ret == 1 || da.ret == -EALREADY);
+		assert_true(db.ret == 0 || db.ret == -EALREADY);
+		assert_true(WAIT_UNTIL(a, a->ups[1] == 1));
+		assert_true(WAIT_UNTIL(b, b->ups[0] == 1));
+		assert_true(ping(a, 1));
+		assert_true(ping(b, 0));
+		assert_int_equal(LOCKED(a, a->downs[1]), 0);
+		assert_int_equal(LOCKED(b, b->downs[0]), 0);
+
+		/* A second dial of an existing pair is refused. */
+		assert_int_equal(transport_connect(b->t, addr_of(a), -1), -EALREADY);
+		assert_true(ping(b, 0));
+		assert_int_equal(LOCKED(a, a->ups[1]), 1);
+		node_free(b);
+		node_free(a);
+	}
+}
+
+static int setup(void **state)
+{
+	static const char hex[] =
+		"8f2b0c1d4e5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+	const char *why;
+
+	log_init(0, getenv("NET_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
+	assert_int_equal(auth_key_parse(hex, 64, &key_a, &why), 0);
+	key_b = key_a;
+	key_b.k[0] ^= 0x80;
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)(i * 13 + 1);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_exchange),
+		cmocka_unit_test(test_many_senders),
+		cmocka_unit_test(test_garbage_peer_dropped),
+		cmocka_unit_test(test_bad_frame_after_auth),
+		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_disconnect_reported),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_fault_injection),
+		cmocka_unit_test(test_one_connection_per_pair),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,463 @@
+/* Wire format: every type round-trips; every malformed frame is refused for
+ * the right reason; the stream reader reassembles any split; counters and
+ * the fault switch do what they say. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "net/wire.h"
+
+static uint8_t page[NET_PAGE_SIZE];
+static uint8_t blob[7000];
+static const char reason[] = "guest requested power off";
+static const uint64_t stats_vals[3] = { 1, 2, 3 };
+
+/* One valid message of each shape; index i of the returned array. */
+static int sample(int i, struct net_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	switch (i) {
+	case 0:
+		m->type = NET_MSG_HELLO;
+		m->u.hello.node_id = 3;
+		memset(m->u.hello.nonce, 0xa5, NET_NONCE_BYTES);
+		return 0;
+	case 1:
+		m->type = NET_MSG_AUTH;
+		memset(m->u.auth.mac, 0x5a, NET_MAC_BYTES);
+		return 0;
+	case 2:
+		m->type = NET_MSG_AUTH_OK;
+		m->u.auth_ok.status = NET_AUTH_DUPLICATE;
+		return 0;
+	case 3:
+	case 4:
+		m->type = i == 3 ? NET_MSG_PING : NET_MSG_PONG;
+		m->u.ping.token = 0x1122334455667788ull;
+		m->u.ping.time_ns = 42;
+		return 0;
+	case 5:
+		m->type = NET_MSG_CONTROL;
+		m->u.control.op = NET_CTL_SHUTDOWN;
+		m->u.control.code = -5;
+		m->data = reason;
+		m->data_len = sizeof(reason) - 1;
+		return 0;
+	case 6:
+		m->type = NET_MSG_CONTROL;
+		m->u.control.op = NET_CTL_STATS;
+		m->data = stats_vals;
+		m->data_len = sizeof(stats_vals);
+		return 0;
+	case 7:
+	case 8:
+		m->type = NET_MSG_DSM;
+		m->u.dsm = (struct net_dsm){ .op = 7, .flags = 1, .src = 2,
+			.gfn = 0x12345, .version = 9, .req_id = 77, .node = 1,
+			.count = 3, .arg = ~0ull };
+		if (i == 8) {
+			m->data = page;
+			m->data_len = NET_PAGE_SIZE;
+		}
+		return 0;
+	case 9:
+		m->type = NET_MSG_IRQ;
+		m->u.irq = (struct net_irq){ .dest = 0xff, .source = -1,
+			.vector = 0x31, .delivery = 6, .dest_logical = 1,
+			.shorthand = 3, .level = 1, .trigger_level = 1,
+			.x2apic = 1, .hops = 2, .target_vcpu = 17 };
+		return 0;
+	case 10:
+		m->type = NET_MSG_IO_REQ;
+		m->u.io_req = (struct net_io_req){ .tag = 5, .addr = 0xfee00300,
+			.vcpu = 4, .space = NET_IO_MMIO, .len = 4, .is_write = 1,
+			.data = { 1, 2, 3, 4 } };
+		return 0;
+	case 11:
+		m->type = NET_MSG_IO_REPLY;
+		m->u.io_reply = (struct net_io_reply){ .tag = 5, .status = -22,
+			.vcpu = 4, .len = 8, .data = { 8, 7, 6, 5, 4, 3, 2, 1 } };
+		return 0;
+	case 12:
+		m->type = NET_MSG_VCPU_STATE;
+		m->u.vcpu = (struct net_vcpu_state){ .vcpu = 9, .flags = 1,
+			.format = 2 };
+		m->data = blob;
+		m->data_len = sizeof(blob);
+		return 0;
+	}
+	return -1;
+}
+
+static uint8_t frame[NET_FRAME_MAX + 64];
+
+static size_t encode(const struct net_msg *m)
+{
+	ssize_t n = wire_encode(m, frame, sizeof(frame));
+
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, wire_frame_size(m));
+	return (size_t)n;
+}
+
+static void test_round_trip_every_type(void **state)
+{
+	struct net_msg in, out;
+	uint32_t seen = 0;
+
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)(i * 7);
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (uint8_t)(i ^ 0x3c);
+	for (int i = 0; sample(i, &in) == 0; i++) {
+		in.seq = 1000 + i;
+		size_t n = encode(&in);
+
+		assert_int_equal(wire_decode(frame, n, &out, NULL), 0);
+		assert_int_equal(out.type, in.type);
+		assert_int_equal(out.seq, in.seq);
+		assert_memory_equal(&out.u, &in.u, sizeof(in.u));
+		assert_int_equal(out.data_len, in.data_len);
+		if (in.data_len) {
+			assert_memory_equal(out.data, in.data, in.data_len);
+			assert_ptr_equal(out.data, frame + n - in.data_len);
+		} else {
+			assert_null(out.data);
+		}
+		seen |= NET_TYPE_BIT(in.type);
+	}
+	assert_int_equal(seen, NET_TYPES_ALL);
+}
+
+static void test_header_layout(void **state)
+{
+	struct net_msg m;
+	size_t n;
+
+	sample(2, &m);
+	m.seq = 0x0102030405060708ull;
+	n = encode(&m);
+	assert_int_equal(n, NET_HDR_SIZE + 8);
+	assert_memory_equal(frame, "AMLG", 4);
+	assert_int_equal(frame[4], NET_WIRE_VERSION);
+	assert_int_equal(frame[5], 0);
+	assert_int_equal(frame[6], NET_MSG_AUTH_OK);
+	assert_int_equal(frame[7], 0);
+	assert_int_equal(frame[8], 8);		/* length, LE */
+	assert_int_equal(frame[9] | frame[10] | frame[11], 0);
+	assert_int_equal(frame[12] | frame[13] | frame[14] | frame[15], 0);
+	assert_int_equal(frame[16], 0x08);	/* seq, LE */
+	assert_int_equal(frame[23], 0x01);
+	assert_int_equal(frame[24], NET_AUTH_DUPLICATE);
+}
+
+static void expect(size_t len, int err, enum net_reject reason)
+{
+	enum net_reject why = NET_REJ_NR;
+	struct net_msg m;
+
+	assert_int_equal(wire_decode(frame, len, &m, &why), err);
+	assert_int_equal(why, reason);
+}
+
+static void test_truncated(void **state)
+{
+	struct net_msg m;
+
+	for (int i = 0; sample(i, &m) == 0; i++) {
+		size_t n = encode(&m);
+
+		/* Every proper prefix, down to nothing at all. */
+		for (size_t len = 0; len < n; len++)
+			expect(len, -EBADMSG, NET_REJ_TRUNCATED);
+	}
+}
+
+static void patch32(size_t off, uint32_t v) { memcpy(frame + off, &v, 4); }
+static void patch16(size_t off, uint16_t v) { memcpy(frame + off, &v, 2); }
+
+static void test_bad_header(void **state)
+{
+	struct net_msg m;
+	size_t n;
+
+	sample(10, &m);
+	n = encode(&m);
+	patch32(0, 0x474c4d42);
+	expect(n, -EPROTO, NET_REJ_BAD_MAGIC);
+
+	n = encode(&m);
+	patch16(4, NET_WIRE_VERSION + 1);
+	expect(n, -EPROTO, NET_REJ_BAD_VERSION);
+
+	n = encode(&m);
+	patch32(12, 1);
+	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+
+	const uint16_t unknown[] = { NET_MSG_INVALID, NET_MSG_NR, 0x7fff, 0xffff };
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		n = encode(&m);
+		patch16(6, unknown[i]);
+		expect(n, -EPROTO, NET_REJ_UNKNOWN_TYPE);
+	}
+}
+
+static void test_bad_length(void **state)
+{
+	struct net_msg m;
+	size_t n;
+
+	/* Fixed-size type, length one short / one long / huge. */
+	sample(9, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_irq) - 1);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	patch32(8, sizeof(struct net_irq) + 1);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	patch32(8, 0xffffffff);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+
+	/* DSM: no page or one whole page, nothing in between. */
+	sample(7, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_dsm) + 100);
+	expect(n + 100, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	patch32(8, sizeof(struct net_dsm) + NET_PAGE_SIZE + 1);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+
+	/* Variable types above their maximum; VCPU_STATE without a blob. */
+	sample(5, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_control) + NET_CONTROL_DATA_MAX + 1);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	sample(12, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_vcpu_state) + NET_VCPU_STATE_MAX + 1);
+	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	patch32(8, sizeof(struct net_vcpu_state));
+	expect(NET_HDR_SIZE + sizeof(struct net_vcpu_state), -EMSGSIZE,
+	       NET_REJ_BAD_LENGTH);
+
+	/* Oversized buffer: trailing bytes after a valid frame. */
+	sample(3, &m);
+	n = encode(&m);
+	expect(n + 1, -EBADMSG, NET_REJ_TRAILING);
+}
+
+static void test_bad_fields(void **state)
+{
+#define AT(type, field) (NET_HDR_SIZE + offsetof(struct type, field))
+	struct { const char *what; int sample; size_t off; uint8_t val; } cases[] = {
+		{ "hello node id", 0, AT(net_hello, node_id), NET_MAX_NODES },
+		{ "hello flags", 0, AT(net_hello, flags), 1 },
+		{ "auth_ok status", 2, AT(net_auth_ok, status), 2 },
+		{ "control op 0", 5, AT(net_control, op), 0 },
+		{ "control op NR", 5, AT(net_control, op), NET_CTL_NR },
+		{ "NUL in reason", 5, NET_HDR_SIZE + sizeof(struct net_control) + 3, 0 },
+		{ "irq delivery 3", 9, AT(net_irq, delivery), 3 },
+		{ "irq delivery 8", 9, AT(net_irq, delivery), 8 },
+		{ "irq shorthand", 9, AT(net_irq, shorthand), 4 },
+		{ "irq x2apic", 9, AT(net_irq, x2apic), 2 },
+		{ "irq reserved", 9, AT(net_irq, reserved), 1 },
+		{ "io space", 10, AT(net_io_req, space), 2 },
+		{ "io len 0", 10, AT(net_io_req, len), 0 },
+		{ "io len 9", 10, AT(net_io_req, len), 9 },
+		{ "io is_write", 10, AT(net_io_req, is_write), 2 },
+		{ "reply status > 0", 11, AT(net_io_reply, status) + 3, 0 },
+		{ "reply len", 11, AT(net_io_reply, len), 9 },
+		{ "reply reserved", 11, AT(net_io_reply, reserved) + 6, 1 },
+		{ "vcpu reserved", 12, AT(net_vcpu_state, reserved), 1 },
+	};
+#undef AT
+	enum net_reject why;
+	struct net_msg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sample(cases[i].sample, &m);
+		size_t n = encode(&m);
+
+		frame[cases[i].off] = cases[i].val;
+		why = NET_REJ_NR;
+		if (wire_decode(frame, n, &m, &why) != -EBADMSG ||
+		    why != NET_REJ_BAD_FIELD)
+			fail_msg("%s: not refused as a bad field", cases[i].what);
+	}
+	/* STATS data must be whole u64s. */
+	sample(6, &m);
+	m.data_len = 12;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+}
+
+static void test_encode_refuses(void **state)
+{
+	struct net_msg m;
+	uint8_t small[NET_HDR_SIZE + 8];
+
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_NR;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	sample(10, &m);
+	m.u.io_req.len = 0;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	sample(7, &m);
+	m.data_len = NET_PAGE_SIZE;	/* no data pointer */
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	sample(9, &m);
+	assert_int_equal(wire_encode(&m, small, sizeof(small)), -ENOSPC);
+	sample(8, &m);
+	assert_int_equal(wire_encode(&m, frame, NET_HDR_SIZE + 48 + 100), -ENOSPC);
+}
+
+/* A stream of every sample, fed in chunks of every size from 1 up. */
+static void test_reader_any_split(void **state)
+{
+	static uint8_t stream[64 * 1024];
+	struct wire_reader r;
+	enum net_reject why;
+	struct net_msg m, out;
+	size_t len = 0, chunk, off, room;
+	int count, i, rc;
+
+	for (i = 0; sample(i, &m) == 0; i++) {
+		m.seq = i + 1;
+		ssize_t n = wire_encode(&m, stream + len, sizeof(stream) - len);
+		assert_true(n > 0);
+		len += n;
+	}
+	for (chunk = 1; chunk < 9000; chunk = chunk * 3 + 1) {
+		assert_int_equal(wire_reader_init(&r, NET_FRAME_MAX, NET_TYPES_ALL), 0);
+		count = 0;
+		for (off = 0; off < len;) {
+			uint8_t *dst = wire_reader_space(&r, &room);
+			size_t take = chunk < room ? chunk : room;
+
+			if (take > len - off)
+				take = len - off;
+			memcpy(dst, stream + off, take);
+			wire_reader_commit(&r, take);
+			off += take;
+			while ((rc = wire_reader_next(&r, &out, &why)) == 1) {
+				sample(count, &m);
+				assert_int_equal(out.type, m.type);
+				assert_int_equal(out.seq, count + 1);
+				assert_int_equal(out.data_len, m.data_len);
+				if (m.data_len)
+					assert_memory_equal(out.data, m.data, m.data_len);
+				count++;
+			}
+			assert_int_equal(rc, 0);
+		}
+		assert_int_equal(count, i);
+		wire_reader_free(&r);
+	}
+}
+
+static void test_reader_rejects(void **state)
+{
+	struct wire_reader r;
+	enum net_reject why;
+	struct net_msg m, out;
+	size_t room;
+	uint8_t *dst;
+
+	/* A session type during the handshake. */
+	assert_int_equal(wire_reader_init(&r, 256, NET_TYPES_HANDSHAKE), 0);
+	sample(3, &m);
+	size_t n = encode(&m);
+	dst = wire_reader_space(&r, &room);
+	memcpy(dst, frame, n);
+	wire_reader_commit(&r, n);
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EPROTO);
+	assert_int_equal(why, NET_REJ_UNEXPECTED);
+	wire_reader_free(&r);
+
+	/* A page frame into a reader too small for it: refused on the
+	 * header alone, before any payload arrives. */
+	assert_int_equal(wire_reader_init(&r, 256, NET_TYPES_ALL), 0);
+	sample(8, &m);
+	encode(&m);
+	dst = wire_reader_space(&r, &room);
+	memcpy(dst, frame, NET_HDR_SIZE);
+	wire_reader_commit(&r, NET_HDR_SIZE);
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EMSGSIZE);
+	assert_int_equal(why, NET_REJ_BAD_LENGTH);
+	wire_reader_free(&r);
+
+	/* Garbage. */
+	assert_int_equal(wire_reader_init(&r, 256, NET_TYPES_ALL), 0);
+	dst = wire_reader_space(&r, &room);
+	memcpy(dst, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+	wire_reader_commit(&r, 27);
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EPROTO);
+	assert_int_equal(why, NET_REJ_BAD_MAGIC);
+	wire_reader_free(&r);
+}
+
+static void test_stats(void **state)
+{
+	static struct net_stats s, snap;
+
+	wire_stats_rx(&s, NET_MSG_DSM, 4168);
+	wire_stats_rx(&s, NET_MSG_DSM, 72);
+	wire_stats_tx(&s, NET_MSG_IRQ, 48);
+	wire_stats_reject(&s, NET_REJ_BAD_MAGIC);
+	wire_stats_rx(&s, 0xffff, 1);		/* ignored, no overflow */
+	wire_stats_reject(&s, NET_REJ_NR);	/* ignored */
+	wire_stats_read(&s, &snap);
+	assert_int_equal(snap.rx_msgs[NET_MSG_DSM], 2);
+	assert_int_equal(snap.rx_bytes[NET_MSG_DSM], 4240);
+	assert_int_equal(snap.tx_msgs[NET_MSG_IRQ], 1);
+	assert_int_equal(snap.tx_bytes[NET_MSG_IRQ], 48);
+	assert_int_equal(snap.rejects[NET_REJ_BAD_MAGIC], 1);
+	for (unsigned i = 0; i < NET_REJ_NR; i++)
+		assert_string_not_equal(wire_reject_name(i), "?");
+	for (unsigned t = 1; t < NET_MSG_NR; t++)
+		assert_string_not_equal(wire_type_name(t), "?");
+	assert_string_equal(wire_type_name(0), "?");
+}
+
+static void test_faults(void **state)
+{
+	static struct net_faults f;
+	uint32_t d = 0;
+
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_NONE);
+	assert_int_equal(wire_fault_set(&f, NET_MSG_DSM, NET_FAULT_DROP, 0, 2), 0);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_NONE);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_DROP);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_DROP);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_NONE);
+
+	assert_int_equal(wire_fault_set(&f, NET_MSG_IRQ, NET_FAULT_DELAY, 500, 0), 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_DELAY);
+		assert_int_equal(d, 500);
+	}
+	wire_fault_clear(&f);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_NONE);
+	assert_int_equal(wire_fault_set(&f, NET_MSG_NR, NET_FAULT_DROP, 0, 0), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_every_type),
+		cmocka_unit_test(test_header_layout),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_bad_length),
+		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_reader_any_split),
+		cmocka_unit_test(test_reader_rejects),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_faults),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
