@@ -1,5 +1,6 @@
 /* LAPIC timer: one-shot (divide 1 and 128), current-count readout, masked
- * LVT, periodic at 1 kHz over 200 ms (200 +- 30%), and TSC-deadline
+ * LVT, periodic at 1 kHz over 200 ms (200 +- 30%, the lower bound scaled
+ * to the time the host let the vCPU run), and TSC-deadline
  * (fires once at or after the deadline, MSR cleared on expiry, disarm by
  * writing 0, a deadline in the past fires at once, 20 back-to-back).
  * The CPU waits in ring 3 (native) while ring 0 takes the interrupts; all
@@ -30,20 +31,23 @@ static void reset(void)
 }
 
 /* One-shot of ms milliseconds at the given divider: one interrupt, not
- * early, at most slack_ms late. */
+ * early, at most slack_ms late beyond the time the host kept the vCPU
+ * descheduled. */
 static void oneshot(unsigned ms, uint32_t tdcr, unsigned div, unsigned slack_ms)
 {
-	uint64_t count = ms * apic_timer_khz / div, t0, lat;
+	uint64_t count = ms * apic_timer_khz / div, t0, lat, stolen;
 
 	reset();
 	t0 = rdtsc();
 	apic_timer_start(APIC_TIMER_ONESHOT | VEC_TIMER, tdcr, (uint32_t)count);
-	spin_user_while(&ticks, 0, ms_to_tsc(ms + slack_ms));
+	spin_user_while(&ticks, 0, ms_to_tsc(4 * (ms + slack_ms)));
+	stolen = tsc_to_us(spin_user_stolen());
 	spin_user(ms_to_tsc(ms));	/* a second one would show up here */
 	lat = ticks ? tsc_to_us(first_tsc - t0) : 0;
-	report(ticks == 1 && lat >= ms * 990 && lat <= (ms + slack_ms) * 1000,
-	       "one-shot %u ms, divide %u: %u interrupt(s), fired after %lu us",
-	       ms, div, ticks, lat);
+	report(ticks == 1 && lat >= ms * 990 &&
+	       lat <= (ms + slack_ms) * 1000 + stolen,
+	       "one-shot %u ms, divide %u: %u interrupt(s), fired after %lu us "
+	       "(%lu us descheduled)", ms, div, ticks, lat, stolen);
 	report(apic_read(APIC_TMCCT) == 0, "one-shot current count 0 after expiry");
 	apic_timer_stop();
 }
@@ -82,22 +86,39 @@ static void masked(void)
 	apic_timer_stop();
 }
 
+/* Periodic at 1 kHz for 200 ms. Ticks due while the host had this vCPU
+ * descheduled are merged into one (amalgam, like KVM, does not replay
+ * them), so the lower bound scales with the time the vCPU really ran; a
+ * window where the host left the vCPU under a fifth of it is retried. */
 static void periodic(void)
 {
 	const unsigned hz = 1000, ms = 200, want = hz * ms / 1000;
-	uint64_t t0;
-	uint32_t n;
+	uint64_t t0, stolen = 0, ran_ms = 0;
+	uint32_t n = 0;
+	int tries;
 
-	reset();
-	t0 = rdtsc();
-	apic_timer_start(APIC_TIMER_PERIODIC | VEC_TIMER, APIC_TDCR_1,
-			 (uint32_t)(apic_timer_khz * 1000 / hz));
-	spin_user(ms_to_tsc(ms));
-	apic_timer_stop();
-	n = ticks;
-	report(n >= want * 7 / 10 && n <= want * 13 / 10,
-	       "periodic %u Hz for %u ms: %u interrupts (expected %u +-30%%)",
-	       hz, ms, n, want);
+	for (tries = 1; tries <= 5; tries++) {
+		reset();
+		t0 = rdtsc();
+		apic_timer_start(APIC_TIMER_PERIODIC | VEC_TIMER, APIC_TDCR_1,
+				 (uint32_t)(apic_timer_khz * 1000 / hz));
+		stolen = spin_user(ms_to_tsc(ms));
+		apic_timer_stop();
+		n = ticks;
+		ran_ms = ms - tsc_to_us(stolen) / 1000;
+		if (ran_ms >= ms / 5)
+			break;
+		report_info("periodic: host took %lu of %u ms, retrying",
+			    ms - ran_ms, ms);
+	}
+	if (ran_ms < ms / 5) {
+		report_skip("periodic: host too busy to measure");
+		return;
+	}
+	report(n >= ran_ms * hz / 1000 * 7 / 10 && n <= want * 13 / 10 + 1,
+	       "periodic %u Hz for %u ms (%lu ms not descheduled): %u interrupts "
+	       "(expected %lu..%u)", hz, ms, ran_ms, n,
+	       ran_ms * hz / 1000 * 7 / 10, want * 13 / 10 + 1);
 	if (n > 1)
 		report_info("periodic: first after %lu us, mean interval %lu us",
 			    tsc_to_us(first_tsc - t0),
@@ -108,7 +129,7 @@ static void periodic(void)
 
 static void tsc_deadline(void)
 {
-	uint64_t deadline, msr;
+	uint64_t deadline, msr, stolen;
 	unsigned late = 0, missed = 0;
 
 	if (!(cpuid(1, 0).c & (1u << 24))) {
@@ -121,13 +142,15 @@ static void tsc_deadline(void)
 	deadline = rdtsc() + ms_to_tsc(10);
 	wrmsr(MSR_TSC_DEADLINE, deadline);
 	msr = rdmsr(MSR_TSC_DEADLINE);
-	spin_user_while(&ticks, 0, ms_to_tsc(60));
+	spin_user_while(&ticks, 0, ms_to_tsc(200));
+	stolen = spin_user_stolen();
 	spin_user(ms_to_tsc(10));
 	report(msr == deadline, "TSC deadline MSR reads back while armed");
 	report(ticks == 1 && first_tsc >= deadline &&
-	       first_tsc - deadline <= ms_to_tsc(50),
-	       "TSC deadline +10 ms: %u interrupt(s), %lu us after the deadline",
-	       ticks, ticks ? tsc_to_us(first_tsc - deadline) : 0);
+	       first_tsc - deadline <= ms_to_tsc(50) + stolen,
+	       "TSC deadline +10 ms: %u interrupt(s), %lu us after the deadline "
+	       "(%lu us descheduled)", ticks,
+	       ticks ? tsc_to_us(first_tsc - deadline) : 0, tsc_to_us(stolen));
 	report(rdmsr(MSR_TSC_DEADLINE) == 0, "deadline MSR is 0 after firing");
 
 	reset();
@@ -147,15 +170,17 @@ static void tsc_deadline(void)
 		reset();
 		deadline = rdtsc() + ms_to_tsc(2);
 		wrmsr(MSR_TSC_DEADLINE, deadline);
-		if (!spin_user_while(&ticks, 0, ms_to_tsc(50)))
+		if (!spin_user_while(&ticks, 0, ms_to_tsc(200)))
 			missed++;
 		else if (first_tsc < deadline)
 			late = ~0u;	/* early: always wrong */
-		else if (first_tsc - deadline > ms_to_tsc(20))
+		else if (late != ~0u && first_tsc - deadline >
+					 ms_to_tsc(20) + spin_user_stolen())
 			late++;
 	}
 	report(!missed && late != ~0u && late <= 2,
-	       "20 back-to-back 2 ms deadlines: %u missed, %s, %u > 20 ms late",
+	       "20 back-to-back 2 ms deadlines: %u missed, %s, %u > 20 ms late "
+	       "(beyond host descheduling)",
 	       missed, late == ~0u ? "some EARLY" : "none early",
 	       late == ~0u ? 0 : late);
 	wrmsr(MSR_TSC_DEADLINE, 0);

@@ -1,5 +1,7 @@
 #include "boot.h"
 
+#include <stddef.h>
+
 #include "kstring.h"
 #include "x86.h"
 
@@ -9,6 +11,12 @@
 #define E820_MAX 128
 
 void *boot_params;
+/* Written by _start before .bss is zeroed, so it must not be in .bss. */
+struct entry_state entry_state __attribute__((section(".data")));
+
+_Static_assert(offsetof(struct entry_state, efer) == 40, "entry.S");
+_Static_assert(offsetof(struct entry_state, cs) == 48, "entry.S");
+_Static_assert(offsetof(struct entry_state, ss) == 54, "entry.S");
 extern char __image_end[];
 static uint64_t heap_next;
 

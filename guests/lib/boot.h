@@ -10,6 +10,13 @@
 
 extern void *boot_params;
 
+/* Registers as amalgam handed them to _start (offsets used by entry.S). */
+struct entry_state {
+	uint64_t rsi, rflags, cr0, cr3, cr4, efer;
+	uint16_t cs, ds, es, ss;
+};
+extern struct entry_state entry_state;
+
 struct e820_entry {
 	uint64_t addr, size;
 	uint32_t type;		/* 1 = RAM */

@@ -43,7 +43,8 @@ const struct desc_ptr idt_desc = { sizeof(idt) - 1, (uintptr_t)idt };
 
 static irq_handler handlers[256];
 
-extern char irq_stubs[], syscall_entry[];
+extern char irq_stubs[], user_exit[];
+noreturn void user_return(uint64_t result);
 extern char kstacks[], ustacks[], istacks[];
 void load_gdt(const struct desc_ptr *gdtr);
 void irq_dispatch(struct irq_frame *f);
@@ -65,7 +66,6 @@ static void idt_init(void)
 	for (unsigned v = 0; v < 256; v++)
 		set_gate(v, irq_stubs + 16 * v, 0, 0);
 	set_gate(8, irq_stubs + 16 * 8, 0, 1);	/* #DF on its own stack */
-	set_gate(VEC_SYSCALL, syscall_entry, 3, 0);
 }
 
 void irq_set_handler(unsigned vector, irq_handler h)
@@ -161,6 +161,8 @@ void irq_dispatch(struct irq_frame *f)
 {
 	irq_handler h = handlers[f->vector];
 
+	if (f->vector == 6 && f->rip == (uintptr_t)user_exit && (f->cs & 3) == 3)
+		user_return(f->rax);	/* run_user's fn returned */
 	if (h)
 		h(f);
 	else

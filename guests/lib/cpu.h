@@ -76,7 +76,8 @@ typedef void (*irq_handler)(struct irq_frame *f);
 void irq_set_handler(unsigned vector, irq_handler h);
 
 /* Run fn(arg) in ring 3 on this CPU's user stack with IF=1; returns fn's
- * result. fn must not do port I/O or anything privileged (no printf). */
+ * result. fn must not do port I/O or anything privileged (no printf).
+ * Not reentrant: fn must not call run_user. */
 uint64_t run_user(uint64_t (*fn)(uint64_t), uint64_t arg);
 
 /* Write status to the exit device (port 0xf4) and stop. */

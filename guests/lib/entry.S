@@ -12,6 +12,25 @@ _start:
 	cli
 	movq $(kstacks + STACK_SIZE), %rsp
 	movq %rsi, %r12
+	/* Record the entry state for tests of the boot ABI (struct
+	 * entry_state in boot.h; it lives in .data, not .bss). */
+	movq %rsi, entry_state + 0
+	pushfq
+	popq entry_state + 8
+	movq %cr0, %rax
+	movq %rax, entry_state + 16
+	movq %cr3, %rax
+	movq %rax, entry_state + 24
+	movq %cr4, %rax
+	movq %rax, entry_state + 32
+	movl $0xc0000080, %ecx
+	rdmsr
+	movl %eax, entry_state + 40
+	movl %edx, entry_state + 44
+	movw %cs, entry_state + 48
+	movw %ds, entry_state + 50
+	movw %es, entry_state + 52
+	movw %ss, entry_state + 54
 	/* Zero .bss (small by design, see guest.ld). */
 	movq $__bss_start, %rdi
 	movq $__bss_end, %rcx
@@ -135,9 +154,12 @@ irq_common:
  * uint64_t run_user(uint64_t (*fn)(uint64_t), uint64_t arg)
  * Saves the callee-saved registers on this kernel stack, points TSS.RSP0
  * just below them, and irets to user_entry in ring 3 with IF=1 on this
- * CPU's user stack. user_entry calls fn(arg) and executes int $0x80;
- * syscall_entry lands at TSS.RSP0 - 40 (no error code), so it discards
- * the frame, restores the registers and returns fn's result (in RAX). */
+ * CPU's user stack. user_entry calls fn(arg) and executes ud2 at
+ * user_exit: irq_dispatch recognises that #UD and calls user_return with
+ * fn's result, which resets RSP to TSS.RSP0, restores the registers and
+ * returns from run_user. (A trap rather than int $n or syscall: under PVM
+ * a software interrupt from ring 3 raises #UD anyway, and exceptions are
+ * what every ring-3 setup must deliver.) */
 	.globl run_user
 run_user:
 	pushq %rbx
@@ -163,12 +185,21 @@ user_entry:
 	movq %rdi, %rax
 	movq %rsi, %rdi
 	call *%rax
-	int $VEC_SYSCALL
+	.globl user_exit
+user_exit:
 	ud2
 
-	.globl syscall_entry
-syscall_entry:
-	addq $48, %rsp		/* iret frame + alignment pad */
+/* noreturn void user_return(uint64_t result), in ring 0 on the kernel
+ * stack run_user left (any depth below TSS.RSP0). */
+	.globl user_return
+user_return:
+	movq %rdi, %rax
+	movq %rsp, %rcx
+	andq $-STACK_SIZE, %rcx
+	movq (%rcx), %rcx
+	movq PERCPU_TSS(%rcx), %rcx
+	movq 4(%rcx), %rsp
+	addq $8, %rsp
 	popq %r15
 	popq %r14
 	popq %r13

@@ -20,7 +20,6 @@
 #define TRAMPOLINE_ADDR 0x8000
 
 /* Vectors the kit owns; tests use 0x30-0xdf. */
-#define VEC_SYSCALL 0x81	/* ring 3 -> ring 0: return from run_user */
 #define VEC_KIT_TIMER 0xef	/* wakes wait_until() at its deadline */
 #define VEC_WAKE 0xf0		/* "look at your mailbox" IPI */
 #define VEC_SPURIOUS 0xff

@@ -179,32 +179,54 @@ void msleep(uint64_t ms)
 static struct {
 	const volatile uint32_t *p;
 	uint32_t v;
-	uint64_t cycles;
+	bool changed;
+	uint64_t cycles, gap, stolen;
 } spin_arg[MAX_CPUS];
 
 static uint64_t spin(uint64_t cpu)
 {
-	uint64_t t0 = rdtsc();
+	typeof(spin_arg[0]) *a = &spin_arg[cpu];
+	uint64_t t0 = rdtsc(), prev = t0, now;
 
-	while (rdtsc() - t0 < spin_arg[cpu].cycles) {
-		if (spin_arg[cpu].p && *spin_arg[cpu].p != spin_arg[cpu].v)
-			return 1;
+	while ((now = rdtsc()) - t0 < a->cycles) {
+		if (now - prev > a->gap)
+			a->stolen += now - prev;
+		prev = now;
+		if (a->p && *a->p != a->v) {
+			a->changed = true;
+			break;
+		}
 		pause();
 	}
 	return 0;
 }
 
-void spin_user(uint64_t cycles)
-{
-	spin_user_while(NULL, 0, cycles);
-}
-
-bool spin_user_while(const volatile uint32_t *p, uint32_t v, uint64_t cycles)
+static void spin_common(const volatile uint32_t *p, uint32_t v, uint64_t cycles)
 {
 	unsigned cpu = smp_id();
 
 	spin_arg[cpu].p = p;
 	spin_arg[cpu].v = v;
+	spin_arg[cpu].changed = false;
 	spin_arg[cpu].cycles = cycles;
-	return run_user(spin, cpu);
+	spin_arg[cpu].gap = us_to_tsc(STOLEN_GAP_US);
+	spin_arg[cpu].stolen = 0;
+	run_user(spin, cpu);
+}
+
+uint64_t spin_user_stolen(void)
+{
+	return spin_arg[smp_id()].stolen;
+}
+
+uint64_t spin_user(uint64_t cycles)
+{
+	spin_common(NULL, 0, cycles);
+	return spin_user_stolen();
+}
+
+bool spin_user_while(const volatile uint32_t *p, uint32_t v, uint64_t cycles)
+{
+	spin_common(p, v, cycles);
+	return spin_arg[smp_id()].changed;
 }

@@ -54,9 +54,16 @@ void wait_end(struct waiter *w);
 void msleep(uint64_t ms);
 /* Spin in ring 3 for a number of TSC cycles with interrupts enabled: a
  * busy CPU that takes interrupts at native speed. Only durations cross
- * the ring boundary, so ring-0 and ring-3 TSC offsets need not agree. */
-void spin_user(uint64_t cycles);
+ * the ring boundary, so ring-0 and ring-3 TSC offsets need not agree.
+ * Returns the cycles the CPU spent away from ring 3 in stretches longer
+ * than STOLEN_GAP_US: the host running something else (this vCPU thread
+ * descheduled), as opposed to the guest's own short interrupt handlers.
+ * Timing tests use it to scale expectations on a busy host. */
+#define STOLEN_GAP_US 500
+uint64_t spin_user(uint64_t cycles);
 /* Same, but stop early once *p != v; returns true if it changed. */
 bool spin_user_while(const volatile uint32_t *p, uint32_t v, uint64_t cycles);
+/* The stolen cycles of this CPU's last spin_user/spin_user_while. */
+uint64_t spin_user_stolen(void);
 
 #endif

@@ -7,8 +7,9 @@
 #                                    SYSROOT) with their library closure
 #   ird_modules DIR MODDIR NAME...   copy kernel modules and their
 #                                    dependencies; writes lib/modules/order
-#   ird_pack DIR OUT.cpio.gz         newc cpio (root-owned, /dev/console
-#                                    included without needing mknod), gzip
+#   ird_pack DIR OUT                 newc cpio (root-owned, /dev/console
+#                                    included without needing mknod),
+#                                    gzipped if OUT ends in .gz
 
 ird_new() {
 	rm -rf "$1"
@@ -124,6 +125,6 @@ ird_pack() {
 		else
 			(cd "$d" && find . -mindepth 1 | LC_ALL=C sort | ./bin/busybox cpio -o -H newc 2>/dev/null)
 		fi
-	} | gzip -9n >"$out.tmp"
+	} | if [ "${out%.gz}" != "$out" ]; then gzip -9n; else cat; fi >"$out.tmp"
 	mv -f "$out.tmp" "$out"
 }

@@ -12,7 +12,9 @@
  * whose range holds it (dsm_home()). The home keeps the page's directory
  * entry: copyset (bitmask of nodes holding a copy), whether the single
  * member of the copyset holds it Exclusive (the owner), a version, and
- * whether the page was ever written (never-written pages are zero).
+ * whether the page was ever written (never-written pages are zero). Every
+ * page starts never written and Invalid everywhere, except those placed
+ * with dsm_preload() (boot images loaded before the guest starts).
  *
  * Copies. Each node's copy of each page is Invalid, Shared (mapped
  * read-only) or Exclusive (mapped writable). One writer or many readers,
@@ -82,9 +84,10 @@
  *    requests and DONEs to itself go through a local FIFO drained before
  *    dsm_fault()/dsm_receive() return; the directory changes the home's own
  *    copy directly (downgrade, drop, grant) in the same call.
- * Links must be reliable and FIFO per ordered pair of nodes (one TCP
- * connection per pair). The protocol relies on that; a lost link is a node
- * failure, which this machine does not handle.
+ * Links must be reliable, and the messages about one page from one node to
+ * another must arrive in the order they were sent; one TCP connection per
+ * pair of nodes gives that and more. A lost link is a node failure, which
+ * this machine does not handle.
  *
  * Contract with the caller
  * ------------------------
@@ -112,12 +115,14 @@
  *  - FAULT_DONE(page): wake every vCPU waiting on the page. A vCPU whose
  *    access is still not allowed faults again and calls dsm_fault() again.
  *  - Never SEND to oneself: the machine never asks for it.
- *  - Messages may be delivered with any delay as long as each link keeps
- *    its order. A caller may therefore hold an INV or FWD_* for a page it
- *    just mapped for a moment before calling dsm_receive(), so that woken
- *    vCPUs get to use the page before it moves on (under heavy write
- *    sharing a page can otherwise leave before the vCPU that asked for it
- *    has run; the machine has no clock and leaves that policy out).
+ *  - Messages may be delivered with any delay as long as those about one
+ *    page from one sender keep their order. A caller may therefore hold an
+ *    INV or FWD_* (and whatever follows it about that page from that
+ *    sender) for a page it just mapped, for a moment, before calling
+ *    dsm_receive(), so that woken vCPUs get to use the page before it moves
+ *    on: under heavy write sharing a page can otherwise leave before the
+ *    vCPU that asked for it has run. The machine has no clock and leaves
+ *    that policy out.
  */
 #ifndef AMALGAM_DSM_DSM_H
 #define AMALGAM_DSM_DSM_H
@@ -183,6 +188,7 @@ struct dsm_msg {
 	uint16_t requester;	/* node the transaction is for */
 	uint16_t reserved;
 };
+_Static_assert(sizeof(struct dsm_msg) == 24, "dsm_msg has no padding");
 
 enum dsm_action_type {
 	DSM_ACT_SEND,		/* send .msg to .msg.to */

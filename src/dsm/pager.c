@@ -151,26 +151,20 @@ out:
 	pthread_mutex_unlock(&p->pending_lock);
 }
 
-/* A page's waiters were woken: close its pending fault, if any. Removal
- * shifts the following entries of the probe run back (no tombstones). */
-static void pending_done(struct pager *p, uint64_t page)
+static void lat_record(struct pager *p, uint64_t t0)
 {
-	uint64_t key = page + 1, t0 = 0;
-	unsigned i = slot_of(key), j, n;
+	INC(p, lat_samples, 1);
+	INC(p, lat_hist[lat_bucket(now_ns() - t0)], 1);
+}
 
-	pthread_mutex_lock(&p->pending_lock);
-	for (n = 0; n < PENDING_SLOTS; n++, i = (i + 1) & (PENDING_SLOTS - 1)) {
-		if (!p->pending[i].key)
-			break;
-		if (p->pending[i].key == key) {
-			t0 = p->pending[i].t_ns;
-			break;
-		}
-	}
-	if (!t0 || n == PENDING_SLOTS) {
-		pthread_mutex_unlock(&p->pending_lock);
-		return;
-	}
+/* Empties slot i (lock held) and returns its time. The entries after it in
+ * the probe run shift back into the hole (no tombstones); an entry only
+ * ever moves into slot i or a later hole of the same run. */
+static uint64_t pending_remove_at(struct pager *p, unsigned i)
+{
+	uint64_t t0 = p->pending[i].t_ns;
+	unsigned j;
+
 	p->pending[i].key = 0;
 	for (j = (i + 1) & (PENDING_SLOTS - 1); p->pending[j].key;
 	     j = (j + 1) & (PENDING_SLOTS - 1)) {
@@ -184,21 +178,41 @@ static void pending_done(struct pager *p, uint64_t page)
 			i = j;
 		}
 	}
-	pthread_mutex_unlock(&p->pending_lock);
-	INC(p, lat_samples, 1);
-	INC(p, lat_hist[lat_bucket(now_ns() - t0)], 1);
+	return t0;
 }
 
+/* A page's waiters were woken: close its pending fault, if any. */
+static void pending_done(struct pager *p, uint64_t page)
+{
+	uint64_t key = page + 1;
+	unsigned i = slot_of(key);
+
+	pthread_mutex_lock(&p->pending_lock);
+	for (unsigned n = 0; n < PENDING_SLOTS && p->pending[i].key;
+	     n++, i = (i + 1) & (PENDING_SLOTS - 1)) {
+		if (p->pending[i].key == key) {
+			lat_record(p, pending_remove_at(p, i));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->pending_lock);
+}
+
+/* Ranges are rare (start-up, batches): one scan of the table beats a
+ * lookup per page. After a removal slot i is looked at again, since an
+ * entry may have shifted into it. */
 static void pending_done_range(struct pager *p, uint64_t first, uint64_t count)
 {
-	/* Ranges are rare (start-up, batches): a scan of the table beats a
-	 * lookup per page. */
-	for (unsigned i = 0; i < PENDING_SLOTS; i++) {
-		uint64_t key = __atomic_load_n(&p->pending[i].key, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->pending_lock);
+	for (unsigned i = 0; i < PENDING_SLOTS;) {
+		uint64_t key = p->pending[i].key;
 
 		if (key && key - 1 >= first && key - 1 - first < count)
-			pending_done(p, key - 1);
+			lat_record(p, pending_remove_at(p, i));
+		else
+			i++;
 	}
+	pthread_mutex_unlock(&p->pending_lock);
 }
 
 /* ---- userfaultfd setup ---- */

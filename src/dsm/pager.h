@@ -66,12 +66,12 @@
  *    to the guest the faulting task may be a kernel worker instead of the
  *    vCPU thread: do not expose KVM_FEATURE_ASYNC_PF.
  *
- * Costs measured here (nested, 2 shared CPUs, noisy): fault round trip
- * (touch -> ops->fault -> queue -> another thread installs -> resume)
- * median 25-33 us, p99 65-110 us; UFFDIO_COPY of 4 KiB 3-10 us;
- * write-protect on or off ~1-1.5 us a call, ~0.1-0.2 us a page over a
- * range; punch hole 4-12 us a mapped page, ~1 us a page over a range. The
- * unit test prints current figures.
+ * Costs measured here (nested, 2 shared CPUs; all vary 2-3x with the
+ * host's load): fault round trip (touch -> ops->fault -> queue -> another
+ * thread installs -> resume) median 25-33 us, p99 65-110 us; UFFDIO_COPY
+ * of 4 KiB 3-10 us; write-protect on or off 1-1.5 us a call, 0.1-0.2 us a
+ * page over a range; punch hole 4-16 us a mapped page, 1-3 us a page over
+ * a range. tests/unit/pager/test_pager_host.c prints current figures.
  *
  * Threads and locking. The fault thread (pager_start) only reads messages
  * and calls ops->fault; it never touches guest memory through either view

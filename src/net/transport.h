@@ -12,11 +12,12 @@
  * Frames of concurrent senders never interleave (a mutex per connection);
  * two messages sent by one thread to one peer arrive in order.
  *
- * One connection per pair. If both nodes connect to each other at once,
- * both keep the connection started by the lower node id and close the
- * other (its connect returns -EALREADY). A message sent on the losing
- * connection in that short window may be lost, so bring a cluster up with
- * each node connecting to the nodes of lower id: that never races.
+ * One connection per pair, whoever dials: the lower node id of the pair
+ * decides during the handshake (handshake.c), so when two nodes dial each
+ * other at once exactly one connection is set up, the other dial returns
+ * -EALREADY, and no message is lost or reordered. A restarted peer's dial
+ * may also get -EALREADY until its old connection has been dropped here
+ * (promptly if it closed cleanly, else after dead_peer_ms): retry.
  *
  * Failures a node survives: a peer that sends a bad header or length is
  * dropped (logged, counted in stats.wire.rejects, reported by

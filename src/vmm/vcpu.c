@@ -149,7 +149,14 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 	v->apic_id = index;
 	v->state = index == 0 ? VCPU_RUNNABLE : VCPU_WAIT_SIPI;
 	pthread_mutex_init(&v->lock, NULL);
-	pthread_cond_init(&v->cond, NULL);
+	{
+		/* Halt deadlines are CLOCK_MONOTONIC, like the lapic timer. */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&v->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0) {
 		err = -errno;

@@ -64,6 +64,22 @@ void h_free(struct harness *h)
 	}
 }
 
+int h_preload(struct harness *h, uint64_t first, uint64_t count,
+	      unsigned owner)
+{
+	for (unsigned n = 0; n < h->nn; n++) {
+		int ret = dsm_preload(h->node[n], first, count, owner);
+		if (ret)
+			return h_fail(h, "dsm_preload on node %u = %d", n, ret);
+	}
+	for (uint64_t p = first; p < first + count; p++) {
+		h->truth[p] = (1 << 8) | owner;
+		h->mem[owner][p] = h->truth[p];
+		h->map[owner][p] = H_RW;
+	}
+	return 0;
+}
+
 /* ---- links ---- */
 
 static void link_push(struct h_link *l, const struct h_msg *m)
@@ -270,15 +286,37 @@ int h_fault(struct harness *h, unsigned node, uint64_t page, bool write)
 	return apply(h, node, NULL);
 }
 
+/* Index of a random message of l that no earlier message about the same
+ * page precedes. */
+static unsigned page_fifo_pick(struct harness *h, const struct h_link *l)
+{
+	unsigned cand[64], nc = 0;
+
+	for (unsigned i = 0; i < l->n && nc < 64; i++) {
+		bool first = true;
+		for (unsigned j = 0; j < i && first; j++)
+			first = l->q[l->head + j].m.page !=
+				l->q[l->head + i].m.page;
+		if (first)
+			cand[nc++] = i;
+	}
+	return cand[h_below(h, nc)];
+}
+
 int h_deliver(struct harness *h, unsigned from, unsigned to)
 {
 	struct h_link *l = &h->link[from][to];
 	struct h_msg m;
+	unsigned idx = 0;
 	int ret;
 
 	if (!l->n)
 		return h_fail(h, "nothing queued %u -> %u", from, to);
-	m = link_take(l, h->mut.reorder ? h_below(h, l->n) : 0);
+	if (h->mut.reorder)
+		idx = h_below(h, l->n);
+	else if (h->page_fifo)
+		idx = page_fifo_pick(h, l);
+	m = link_take(l, idx);
 	h->inflight[m.m.page]--;
 	h->deliveries++;
 	ret = dsm_receive(h->node[to], &m.m);

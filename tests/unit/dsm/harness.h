@@ -63,6 +63,9 @@ struct harness {
 	struct h_vcpu vcpu[H_MAX_NODES][H_MAX_VCPUS];
 	uint64_t rng;
 	struct h_mutation mut;
+	/* Weaker links: a message may overtake others on its link unless they
+	 * are about the same page (the order dsm.h says it needs). */
+	bool page_fifo;
 
 	uint64_t deliveries, reads, writes, faults, refaults, max_wait;
 	uint64_t step;
@@ -84,6 +87,11 @@ static inline unsigned h_below(struct harness *h, unsigned n)
 /* Record the first failure; always returns -1. */
 int h_fail(struct harness *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* dsm_preload() on every node; the owner's copy gets a fresh non-zero
+ * value, as if loaded before boot. */
+int h_preload(struct harness *h, uint64_t first, uint64_t count,
+	      unsigned owner);
 
 /* Protocol inputs, with their actions carried out. */
 int h_fault(struct harness *h, unsigned node, uint64_t page, bool write);

@@ -376,6 +376,28 @@ static void test_home_as_requester(void **state)
 	teardown(h);
 }
 
+/* Pages loaded before boot: owned where they were loaded, whatever their
+ * home, and served from there. */
+static void test_preload(void **state)
+{
+	struct harness *h = setup(3, 3);
+
+	H_OK(h, h_preload(h, 0, 3, 0));
+	assert_int_equal(dsm_preload(h->node[1], 1, 1, 2), -EBUSY);
+	assert_int_equal(dsm_preload(h->node[1], 2, 2, 0), -EINVAL);
+	assert_true(h_access(h, 0, 1, true));	/* no fault: it is local */
+	H_OK(h, h_fault(h, 2, 1, false));
+	deliver(h, 2, 1, DSM_READ_REQ);
+	deliver(h, 1, 0, DSM_FWD_READ);
+	deliver(h, 0, 2, DSM_DATA);
+	assert_true(h_access(h, 2, 1, false));
+	deliver(h, 2, 1, DSM_DONE);
+	assert_int_equal(h->mem[2][1], (2 << 8) | 0);
+	access_page(h, 1, 0, true);
+	assert_int_equal(h->mem[1][0], (2 << 8) | 1);
+	teardown(h);
+}
+
 static void test_spurious_fault(void **state)
 {
 	struct harness *h = setup(2, 2);
@@ -512,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_upgrade_while_read_in_flight),
 		cmocka_unit_test(test_forward_while_ownership_moves),
 		cmocka_unit_test(test_home_as_requester),
+		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_spurious_fault),
 		cmocka_unit_test(test_bad_messages),
 		cmocka_unit_test(test_many_busy_pages),

@@ -143,7 +143,7 @@ uint8_t touch_nofault(uint64_t page, bool write, uint8_t val)
 {
 	struct access *a = start_access(page, write, val);
 
-	if (!wait_done(a, 500))
+	if (!wait_done(a, TIMEOUT_MS))
 		fail_msg("access to page %lu (%s) blocked", (unsigned long)page,
 			 write ? "write" : "read");
 	assert_int_equal(queued(), 0);
