@@ -24,6 +24,17 @@ void config_usage_run(void)
 "  -a, --append STR    kernel command line\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
 "  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
+"\n"
+"Several nodes (one VM across node processes or hosts):\n"
+"  -n, --nodes K       spawn K node processes on this host (loopback)\n"
+"  -j, --join LIST     join nodes started with 'amalgam node', host:port,...\n"
+"      --key FILE      cluster key file (required with --join; see 'amalgam key')\n"
+"  -p, --place LIST    node of each vCPU, e.g. 0,0,1,1 (default: even blocks)\n"
+"      --start MODE    bsp (default: APs wait for INIT/SIPI) or all (every vCPU\n"
+"                      starts at the entry point; for memory tests)\n"
+"      --net-delay US  delay every page-protocol message by US microseconds\n"
+"                      (latency injection for tests)\n"
+"\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
@@ -43,6 +54,12 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "join", required_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "place", required_argument, NULL, 'p' },
+		{ "start", required_argument, NULL, 'S' },
+		{ "net-delay", required_argument, NULL, 'D' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -54,7 +71,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 	cfg->log_level = LOG_WARN;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:a:c:m:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:i:a:c:m:vqhn:j:p:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': cfg->kernel = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
@@ -83,6 +100,30 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'q': cfg->log_level = LOG_ERROR; break;
 		case 's': cfg->stats = 1; break;
+		case 'n':
+			if (parse_uint(optarg, 1, 16, &v)) {
+				snprintf(err, errlen, "--nodes must be a number from 1 to 16, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->nodes = (unsigned)v;
+			break;
+		case 'j': cfg->join = optarg; break;
+		case 'K': cfg->key_file = optarg; break;
+		case 'p': cfg->place = optarg; break;
+		case 'D':
+			if (parse_uint(optarg, 0, 1000000, &v)) {
+				snprintf(err, errlen, "--net-delay must be microseconds (0-1000000), not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->net_delay_us = (unsigned)v;
+			break;
+		case 'S':
+			if (strcmp(optarg, "all") && strcmp(optarg, "bsp")) {
+				snprintf(err, errlen, "--start must be 'bsp' or 'all', not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->start_all = !strcmp(optarg, "all");
+			break;
 		case 'h':
 			config_usage_run();
 			return 1;
@@ -98,6 +139,14 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see 'amalgam run --help')",
 			 argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->nodes && cfg->join) {
+		snprintf(err, errlen, "--nodes and --join cannot be combined");
+		return -EINVAL;
+	}
+	if (cfg->join && !cfg->key_file) {
+		snprintf(err, errlen, "--join needs --key FILE (the cluster key every node holds)");
 		return -EINVAL;
 	}
 	if (!cfg->kernel) {

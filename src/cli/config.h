@@ -18,6 +18,15 @@ struct config {
 	const char *append;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
+
+	/* Several nodes: either spawn 'nodes' local node processes, or join
+	 * the nodes listening at 'join' (comma-separated host:port list). */
+	unsigned nodes;
+	const char *join;
+	const char *key_file;
+	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
+	int start_all;		/* every vCPU starts at the entry point */
+	unsigned net_delay_us;	/* injected interconnect latency (tests) */
 };
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help

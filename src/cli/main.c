@@ -1,21 +1,20 @@
 /* amalgam: command line entry. Only main() decides to exit; everything
  * below returns errors. Exit status 2 is for bad input (flags, files,
- * host setup), 1 for a guest that crashed, otherwise the guest's own. */
+ * host setup), 1 for a guest that crashed or a cluster that broke,
+ * otherwise the guest's own. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/config.h"
-#include "irq/lapic.h"
+#include "cluster/node.h"
+#include "net/auth.h"
 #include "util/log.h"
-#include "vmm/board.h"
-#include "vmm/iobus.h"
+#include "util/parse.h"
 #include "vmm/vcpu.h"
-#include "vmm/vm.h"
-#include "x86/boot.h"
-#include "x86/regs.h"
 
 #define EXIT_USAGE 2
 
@@ -27,58 +26,106 @@ static void usage(void)
 "Amalgam runs one virtual x86-64 machine across several KVM hosts.\n"
 "\n"
 "Commands:\n"
-"  run       boot a guest (see 'amalgam run --help')\n"
+"  run       boot a guest, on this host or across nodes ('amalgam run --help')\n"
+"  node      serve as a node of a cluster ('amalgam node --help')\n"
+"  key FILE  create a cluster key file (copy it to every host)\n"
 "\n"
 "Options:\n"
 "  -h, --help     this text\n"
 "  --version      print the version\n");
 }
 
-static void print_stats(struct vm *vm)
+static void node_usage(void)
 {
-	struct iobus_stats io;
-
-	iobus_stats(vm->iobus, &io);
-	fprintf(stderr, "amalgam stats: pio=%lu (unclaimed %lu) mmio=%lu (unclaimed %lu)\n",
-		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
-		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu_stats *s = &vm->vcpus[i]->stats;
-		struct lapic_stats ls;
-		lapic_stats(vm->vcpus[i]->lapic, &ls);
-		fprintf(stderr,
-			"  vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu injected=%lu"
-			" ipis_sent=%lu irqs=%lu timer=%lu\n", i,
-			(unsigned long)s->exits, (unsigned long)s->io_exits,
-			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
-			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
-			(unsigned long)s->intr_exits, (unsigned long)s->injected,
-			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
-			(unsigned long)ls.timer_fires);
-	}
+	printf(
+"Usage: amalgam node --listen ADDR --key FILE [options]\n"
+"\n"
+"Wait for a coordinator ('amalgam run --join ADDR,... --key FILE' on another\n"
+"host) and become one node of its VM: this host's CPUs and memory join the\n"
+"guest. Exits with the guest's status when the guest stops.\n"
+"\n"
+"  -l, --listen ADDR   address to listen on, host:port ([v6]:port, port 0 = any)\n"
+"      --key FILE      the cluster key (see 'amalgam key'); peers without it are refused\n"
+"      --timeout S     give up if no coordinator comes within S seconds (default: wait)\n"
+"      --port-fd N     write the bound port to file descriptor N (for scripts)\n"
+"      --stats         print counters at exit (also on SIGUSR1)\n"
+"  -v, --verbose       more log output (repeat for debug)\n"
+"  -q, --quiet         errors only\n"
+"  -h, --help          this text\n");
 }
 
-static const char *kvm_error(int err)
+static int cmd_node(int argc, char **argv)
 {
-	switch (err) {
-	case -ENOENT: return "/dev/kvm does not exist: is KVM enabled (kvm_intel/kvm_amd loaded)?";
-	case -EACCES:
-	case -EPERM: return "no permission to open /dev/kvm: run as root or join the 'kvm' group";
-	case -ENOTSUP: return "this kernel's KVM lacks a feature amalgam needs";
-	default: return NULL;
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "port-fd", required_argument, NULL, 'P' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': a.listen = optarg; break;
+		case 'K': a.key_file = optarg; break;
+		case 'T':
+			if (parse_uint(optarg, 0, 86400, &v)) {
+				fprintf(stderr, "amalgam: --timeout must be seconds (0-86400), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			a.timeout_s = (unsigned)v;
+			break;
+		case 'P':
+			if (parse_uint(optarg, 0, 1 << 20, &v)) {
+				fprintf(stderr, "amalgam: --port-fd must be a file descriptor, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			a.port_fd = (int)v;
+			break;
+		case 's': a.stats = true; break;
+		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;
+		case 'q': a.log_level = LOG_ERROR; break;
+		case 'h': node_usage(); return 0;
+		case ':':
+			fprintf(stderr, "amalgam: option '%s' needs a value\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "amalgam: unknown option '%s' (see 'amalgam node --help')\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "amalgam: unexpected argument '%s' (see 'amalgam node --help')\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!a.listen || !a.key_file) {
+		fprintf(stderr, "amalgam: node needs --listen ADDR and --key FILE\n");
+		return EXIT_USAGE;
+	}
+	log_init(-1, a.log_level);
+	if (vcpu_global_init()) {
+		fprintf(stderr, "amalgam: cannot set up signals\n");
+		return 1;
+	}
+	return node_join(&a);
 }
 
 static int cmd_run(int argc, char **argv)
 {
 	struct config cfg;
-	struct vm vm;
-	struct vm_config vc;
-	struct boot_config bc;
-	struct boot_entry entry;
-	struct board *board = NULL;
 	char err[512];
-	int r, status;
+	int r;
 
 	r = config_parse_run(&cfg, argc, argv, err, sizeof(err));
 	if (r == 1)
@@ -98,70 +145,49 @@ static int cmd_run(int argc, char **argv)
 			strerror(errno));
 		return EXIT_USAGE;
 	}
-	r = vcpu_global_init();
-	if (r) {
-		fprintf(stderr, "amalgam: cannot set up signals: %s\n", strerror(-r));
+	if (vcpu_global_init()) {
+		fprintf(stderr, "amalgam: cannot set up signals\n");
 		return 1;
 	}
-	vc = (struct vm_config){ .nr_vcpus = cfg.cpus, .mem_size = cfg.memory };
-	r = vm_create(&vm, &vc);
-	if (r) {
-		const char *why = kvm_error(r);
-		if (why)
-			fprintf(stderr, "amalgam: %s\n", why);
-		else
-			fprintf(stderr, "amalgam: cannot create the VM: %s\n", strerror(-r));
+	return node_run(&cfg);
+}
+
+static int cmd_key(int argc, char **argv)
+{
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "amalgam: usage: amalgam key FILE\n");
 		return EXIT_USAGE;
 	}
-	bc = (struct boot_config){
-		.kernel = cfg.kernel, .initrd = cfg.initrd, .cmdline = cfg.append,
-		.nr_cpus = cfg.cpus, .ioapic_base = 0xFEC00000ULL,
-	};
-	r = boot_load(&vm.mem, &bc, &entry, err, sizeof(err));
+	r = auth_key_generate(argv[1]);
 	if (r) {
-		fprintf(stderr, "amalgam: %s\n", err);
-		vm_destroy(&vm);
+		fprintf(stderr, "amalgam: cannot create key file '%s': %s\n", argv[1],
+			r == -EEXIST ? "it already exists" : strerror(-r));
 		return EXIT_USAGE;
 	}
-	board = board_create(&vm, STDOUT_FILENO, STDIN_FILENO);
-	if (!board) {
-		vm_destroy(&vm);
-		return 1;
-	}
-	r = regs_set_boot64(vm.vcpus[0]->fd, &entry);
-	if (r) {
-		fprintf(stderr, "amalgam: cannot set boot registers: %s\n", strerror(-r));
-		board_destroy(board);
-		vm_destroy(&vm);
-		return 1;
-	}
-	vm_start(&vm);
-	status = vm_wait(&vm);
-	board_flush(board);
-	if (status != 0 || cfg.log_level >= LOG_INFO)
-		pr_info("stopped: %s", vm.stop_reason);
-	if (status != 0 && !strstr(vm.stop_reason, "test guest exited"))
-		fprintf(stderr, "amalgam: %s\n", vm.stop_reason);
-	if (cfg.stats)
-		print_stats(&vm);
-	board_destroy(board);
-	vm_destroy(&vm);
-	return status;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	sigset_t set;
 
-	/* Only vCPU threads take the kick signal. */
+	/* Only vCPU threads take the kick signal; a closed console must not
+	 * kill the VMM. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGRTMIN);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IONBF, 0);
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+	if (argc < 2) {
 		usage();
-		return argc < 2 ? EXIT_USAGE : 0;
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage();
+		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("amalgam 0.1.0\n");
@@ -169,6 +195,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "node"))
+		return cmd_node(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "key"))
+		return cmd_key(argc - 1, argv + 1);
 	fprintf(stderr, "amalgam: unknown command '%s' (see 'amalgam --help')\n", argv[1]);
 	return EXIT_USAGE;
 }

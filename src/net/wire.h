@@ -131,6 +131,9 @@ enum net_control_op {
 	NET_CTL_SHUTDOWN = 3,		/* node leaves; data: reason text */
 	NET_CTL_STATS_REQ = 4,
 	NET_CTL_STATS = 5,		/* data: array of u64 counters */
+	NET_CTL_JOIN = 6,		/* coordinator -> joiner; data: config text */
+	NET_CTL_READY = 7,		/* node -> coordinator: VM built, peers up */
+	NET_CTL_START = 8,		/* coordinator -> node; data: boot text */
 	NET_CTL_NR
 };
 

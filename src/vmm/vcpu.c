@@ -492,7 +492,10 @@ static void stuck_wait(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
-	if (__atomic_add_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST) == vm->nr_vcpus)
+	/* Only a node that runs every vCPU can tell that the machine is dead;
+	 * across nodes this needs the CPU plane's global view. */
+	if (__atomic_add_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST) == vm->nr_vcpus &&
+	    vm->nr_local == vm->nr_vcpus)
 		vm_stop(vm, 0, "guest halted: every vCPU stopped with interrupts off");
 	wait_for_work(v);
 	__atomic_sub_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST);

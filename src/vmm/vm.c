@@ -80,6 +80,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > VM_MAX_VCPUS)
 		return -EINVAL;
 	vm->nr_vcpus = cfg->nr_vcpus;
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+		vm->local[i] = !cfg->place || cfg->place[i] == cfg->self;
+		vm->nr_local += vm->local[i];
+	}
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
@@ -149,7 +153,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			pr_err("cannot create vcpu %u: %s", i, strerror(-err));
 			goto fail;
 		}
-		err = apicbus_attach(vm->apicbus, i, vm->vcpus[i]->lapic);
+		/* IPIs to a vCPU on another node are the CPU plane's job. */
+		err = apicbus_attach(vm->apicbus, i,
+				     vm->local[i] ? vm->vcpus[i]->lapic : NULL);
 		if (err)
 			goto fail;
 	}
@@ -194,7 +200,11 @@ void vm_destroy(struct vm *vm)
 int vm_start(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int err = vcpu_start(vm->vcpus[i]);
+		int err;
+
+		if (!vm->local[i])
+			continue;
+		err = vcpu_start(vm->vcpus[i]);
 		if (err) {
 			vm_stop(vm, 1, "cannot start vcpu %u: %s", i, strerror(-err));
 			return err;
@@ -221,6 +231,8 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
+	if (vm->on_stop)
+		vm->on_stop(vm->on_stop_opaque, status, vm->stop_reason);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i])
 			vcpu_kick(vm->vcpus[i]);
@@ -231,14 +243,26 @@ bool vm_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
 }
 
-int vm_wait(struct vm *vm)
+int vm_wait_stopped(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->stop_lock);
 	while (!vm->stopping)
 		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
 	pthread_mutex_unlock(&vm->stop_lock);
+	return vm->exit_status;
+}
+
+void vm_join(struct vm *vm)
+{
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i])
 			vcpu_join(vm->vcpus[i]);
-	return vm->exit_status;
+}
+
+int vm_wait(struct vm *vm)
+{
+	int status = vm_wait_stopped(vm);
+
+	vm_join(vm);
+	return status;
 }

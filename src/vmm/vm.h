@@ -26,6 +26,10 @@ struct kvm_cpuid2;
 struct vm_config {
 	unsigned nr_vcpus;
 	uint64_t mem_size;
+	/* Which vCPUs run here: place[i] is vCPU i's node; self is this node.
+	 * Every node creates every vCPU fd; it runs only its own. */
+	unsigned self;
+	const uint8_t *place;		/* NULL: all here */
 };
 
 struct vm {
@@ -43,7 +47,13 @@ struct vm {
 	 * imposed on the others at creation. */
 	int64_t tsc_offset;
 	unsigned nr_vcpus;
+	unsigned nr_local;		/* vCPUs that run on this node */
+	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	/* Called once, by the first vm_stop (e.g. to tell the other nodes). */
+	void (*on_stop)(void *opaque, int status, const char *reason);
+	void *on_stop_opaque;
 
 	/* vCPUs that nothing but an IPI from another vCPU can wake (waiting for
 	 * SIPI, or halted with interrupts off). When it reaches nr_vcpus the
@@ -72,7 +82,11 @@ int vm_start(struct vm *vm);
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
-/* Block until vm_stop, then join the vCPU threads. Returns exit status. */
+/* Block until vm_stop; returns the exit status. */
+int vm_wait_stopped(struct vm *vm);
+/* Join the vCPU threads (after anything that blocks them was released). */
+void vm_join(struct vm *vm);
+/* Both. */
 int vm_wait(struct vm *vm);
 
 #endif

@@ -1,0 +1,535 @@
+#include "cluster/cluster.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/transport.h"
+#include "util/log.h"
+
+#define set_err(...) snprintf(err, errlen, __VA_ARGS__)
+
+#define CONNECT_RETRY_S 15
+#define STAGE_JOIN_ACK 2
+
+struct cluster {
+	struct transport *t;
+	const struct auth_key *key;
+	struct cluster_params p;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool got_join;
+	char join_text[NET_CONTROL_DATA_MAX + 1];
+	uint32_t join_len;
+	uint64_t ready[3];		/* bit per node, per stage */
+	bool got_start;
+	char start_text[NET_CONTROL_DATA_MAX + 1];
+	uint64_t down;			/* peers lost */
+	bool stop_sent;
+	bool quiescing;
+
+	struct cluster_handlers h;
+	void *hop;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_ts(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* ---- transport callbacks (receive thread) -------------------------------- */
+
+static void on_control(struct cluster *c, int peer, const struct net_msg *m)
+{
+	const struct net_control *ctl = &m->u.control;
+	char reason[NET_CONTROL_DATA_MAX + 64];
+
+	pthread_mutex_lock(&c->lock);
+	switch (ctl->op) {
+	case NET_CTL_JOIN:
+		if (!c->got_join && peer == 0) {
+			memcpy(c->join_text, m->data, m->data_len);
+			c->join_text[m->data_len] = '\0';
+			c->join_len = m->data_len;
+			c->got_join = true;
+		}
+		break;
+	case NET_CTL_READY:
+		if (ctl->arg < 3 && peer < 64)
+			c->ready[ctl->arg] |= 1ULL << peer;
+		break;
+	case NET_CTL_START:
+		if (peer == 0 && !c->got_start) {
+			memcpy(c->start_text, m->data, m->data_len);
+			c->start_text[m->data_len] = '\0';
+			c->got_start = true;
+		}
+		break;
+	case NET_CTL_STOP:
+		/* A peer stopped: stop here too, but do not re-broadcast. */
+		c->stop_sent = true;
+		snprintf(reason, sizeof(reason), "node %d stopped: %.*s", peer,
+			 (int)m->data_len, m->data ? (const char *)m->data : "");
+		pthread_mutex_unlock(&c->lock);
+		if (c->h.stop)
+			c->h.stop(c->hop, ctl->code, reason);
+		pthread_mutex_lock(&c->lock);
+		break;
+	default:
+		pr_debug("control op %u from node %d ignored", ctl->op, peer);
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void on_msg(void *opaque, int peer, const struct net_msg *m)
+{
+	struct cluster *c = opaque;
+
+	switch (m->type) {
+	case NET_MSG_CONTROL:
+		on_control(c, peer, m);
+		break;
+	case NET_MSG_DSM:
+		if (c->h.dsm && c->h.dsm(c->hop, (unsigned)peer, m) < 0)
+			pr_warn("bad DSM message from node %d dropped", peer);
+		break;
+	default:
+		pr_debug("message type %u from node %d not handled yet", m->type, peer);
+	}
+}
+
+static void on_peer_up(void *opaque, int peer)
+{
+	struct cluster *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pr_info("node %d connected", peer);
+}
+
+static void on_peer_down(void *opaque, int peer, int err)
+{
+	struct cluster *c = opaque;
+	bool member = peer != CLUSTER_JOINER_ID && c->h.stop && !c->quiescing;
+	char reason[160];
+
+	pthread_mutex_lock(&c->lock);
+	if (peer < 64 && peer != CLUSTER_JOINER_ID)
+		c->down |= 1ULL << peer;
+	member = member && !c->stop_sent;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (!member)
+		return;
+	/* Every page that node held, and every vCPU it ran, is gone: the
+	 * guest cannot go on correctly, so stop it and say why. */
+	snprintf(reason, sizeof(reason), "lost node %d (%s): its vCPUs and the pages it held are gone",
+		 peer, strerror(-err));
+	c->h.stop(c->hop, 1, reason);
+}
+
+static const struct transport_ops ops = {
+	.on_msg = on_msg,
+	.on_peer_up = on_peer_up,
+	.on_peer_down = on_peer_down,
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct cluster *alloc_cluster(const struct auth_key *key)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
+
+	if (!c)
+		return NULL;
+	c->key = key;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return c;
+}
+
+static int start_transport(struct cluster *c, uint32_t id, const char *listen)
+{
+	struct transport_cfg cfg = {
+		.node_id = id,
+		.key = c->key,
+		.listen = listen,
+		.dead_peer_ms = 4000,	/* a silent node is named within 5 s */
+		.ops = &ops,
+		.opaque = c,
+	};
+
+	return transport_new(&cfg, &c->t);
+}
+
+static int send_control(struct cluster *c, int peer, uint16_t op, int32_t code,
+			uint64_t arg, const char *text)
+{
+	struct net_msg m = { .type = NET_MSG_CONTROL };
+
+	m.u.control.op = op;
+	m.u.control.code = code;
+	m.u.control.arg = arg;
+	if (text) {
+		m.data = text;
+		m.data_len = (uint32_t)strlen(text);
+	}
+	return transport_send(c->t, peer, &m);
+}
+
+/* Dial addr until it answers as expect (or the deadline passes). */
+static int dial(struct cluster *c, const char *addr, int expect, unsigned secs)
+{
+	uint64_t end = now_ms() + secs * 1000ull;
+	int r;
+
+	for (;;) {
+		r = transport_connect(c->t, addr, expect);
+		if (r >= 0 || r == -EALREADY)
+			return 0;
+		if (r == -EACCES || r == -EPERM || r == -EINVAL || now_ms() >= end)
+			return r;
+		usleep(100000);
+	}
+}
+
+/* Wait under c->lock until pred(c, arg) or timeout. */
+static int wait_for(struct cluster *c, bool (*pred)(struct cluster *, uint64_t),
+		    uint64_t arg, unsigned ms)
+{
+	struct timespec ts;
+	int r = 0;
+
+	deadline_ts(&ts, ms);
+	pthread_mutex_lock(&c->lock);
+	while (!pred(c, arg) && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	r = pred(c, arg) ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static bool peer_is_up(struct cluster *c, uint64_t peer)
+{
+	return transport_peer_up(c->t, (int)peer);
+}
+
+static bool peer_is_down(struct cluster *c, uint64_t peer)
+{
+	return !transport_peer_up(c->t, (int)peer);
+}
+
+static bool all_ready(struct cluster *c, uint64_t stage)
+{
+	uint64_t want = 0;
+
+	for (unsigned i = 1; i < c->p.nr_nodes; i++)
+		want |= 1ULL << i;
+	return (c->ready[stage] & want) == want || (c->down & want);
+}
+
+static bool have_join(struct cluster *c, uint64_t unused)
+{
+	return c->got_join;
+}
+
+static bool have_start(struct cluster *c, uint64_t unused)
+{
+	return c->got_start || (c->down & 1);
+}
+
+static bool joiner_acked(struct cluster *c, uint64_t unused)
+{
+	return c->ready[STAGE_JOIN_ACK] & (1ULL << CLUSTER_JOINER_ID);
+}
+
+static int wait_all_peers(struct cluster *c, unsigned secs, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->p.nr_nodes; i++) {
+		if (i == c->p.self)
+			continue;
+		if (wait_for(c, peer_is_up, i, secs * 1000)) {
+			set_err("node %u did not connect to node %u within %u s", i,
+				c->p.self, secs);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+/* ---- coordinator --------------------------------------------------------- */
+
+int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
+		       struct cluster **out, char *err, size_t errlen)
+{
+	struct cluster *c = alloc_cluster(key);
+	char text[NET_CONTROL_DATA_MAX + 1];
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->p = *p;
+	c->p.self = 0;
+	r = start_transport(c, 0, NULL);
+	if (r) {
+		set_err("cannot start the transport: %s", strerror(-r));
+		goto fail;
+	}
+	for (unsigned i = 1; i < p->nr_nodes; i++) {
+		struct cluster_params pi = c->p;
+
+		pi.self = i;
+		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
+		if (r) {
+			set_err("cannot join node at %s: %s", p->addr[i],
+				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
+			goto fail;
+		}
+		if (params_format(&pi, text, sizeof(text)) < 0) {
+			r = -ENOSPC;
+			set_err("cluster parameters too long");
+			goto fail;
+		}
+		c->ready[STAGE_JOIN_ACK] &= ~(1ULL << CLUSTER_JOINER_ID);
+		r = send_control(c, CLUSTER_JOINER_ID, NET_CTL_JOIN, 0, 0, text);
+		if (!r)
+			r = wait_for(c, joiner_acked, 0, 5000);
+		if (r) {
+			set_err("node at %s did not accept the cluster parameters", p->addr[i]);
+			goto fail;
+		}
+		transport_disconnect(c->t, CLUSTER_JOINER_ID);
+		wait_for(c, peer_is_down, CLUSTER_JOINER_ID, 5000);
+	}
+	for (unsigned i = 1; i < p->nr_nodes; i++) {
+		r = dial(c, p->addr[i], (int)i, CONNECT_RETRY_S);
+		if (r) {
+			set_err("cannot reach node %u at %s: %s", i, p->addr[i], strerror(-r));
+			goto fail;
+		}
+	}
+	r = wait_all_peers(c, CONNECT_RETRY_S, err, errlen);
+	if (r)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	cluster_free(c);
+	return r ? r : -EIO;
+}
+
+/* ---- joiner -------------------------------------------------------------- */
+
+/* "host:port" with the port replaced. */
+static void with_port(const char *addr, int port, char *out, size_t len)
+{
+	const char *colon = strrchr(addr, ':');
+	int host_len = colon ? (int)(colon - addr) : (int)strlen(addr);
+
+	snprintf(out, len, "%.*s:%d", host_len, addr, port);
+}
+
+int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
+		 unsigned timeout_s, struct cluster **out,
+		 struct cluster_params *p, char *err, size_t errlen)
+{
+	struct cluster *c = alloc_cluster(key);
+	char addr[CLUSTER_ADDR_MAX + 16];
+	int r, port;
+
+	if (!c)
+		return -ENOMEM;
+	r = start_transport(c, CLUSTER_JOINER_ID, listen);
+	if (r) {
+		set_err("cannot listen on %s: %s", listen, strerror(-r));
+		goto fail;
+	}
+	port = transport_port(c->t);
+	if (port_fd >= 0) {
+		dprintf(port_fd, "%d\n", port);
+		close(port_fd);
+	}
+	pr_info("waiting for a coordinator on port %d", port);
+	r = wait_for(c, have_join, 0, timeout_s ? timeout_s * 1000 : 0x7fffffff);
+	if (r) {
+		set_err("no coordinator joined within %u s", timeout_s);
+		goto fail;
+	}
+	r = params_parse(&c->p, c->join_text, c->join_len, err, errlen);
+	if (r) {
+		send_control(c, 0, NET_CTL_SHUTDOWN, -EINVAL, 0, err);
+		goto fail;
+	}
+	log_init((int)c->p.self, log_get_level());
+	send_control(c, 0, NET_CTL_READY, 0, STAGE_JOIN_ACK, NULL);
+	/* The coordinator hangs up; then come back under our real id. */
+	wait_for(c, peer_is_down, 0, 5000);
+	transport_free(c->t);
+	c->t = NULL;
+	with_port(listen, port, addr, sizeof(addr));
+	for (int tries = 0;; tries++) {
+		r = start_transport(c, c->p.self, addr);
+		if (!r || tries > 50)
+			break;
+		usleep(100000);
+	}
+	if (r) {
+		set_err("cannot listen again on %s: %s", addr, strerror(-r));
+		goto fail;
+	}
+	for (unsigned i = 1; i < c->p.self; i++) {
+		r = dial(c, c->p.addr[i], (int)i, CONNECT_RETRY_S);
+		if (r) {
+			set_err("cannot reach node %u at %s: %s", i, c->p.addr[i], strerror(-r));
+			goto fail;
+		}
+	}
+	r = wait_all_peers(c, CONNECT_RETRY_S, err, errlen);
+	if (r)
+		goto fail;
+	*p = c->p;
+	*out = c;
+	return 0;
+fail:
+	cluster_free(c);
+	return r ? r : -EIO;
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	if (c->t)
+		transport_free(c->t);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}
+
+void cluster_set_handlers(struct cluster *c, const struct cluster_handlers *h,
+			  void *opaque)
+{
+	pthread_mutex_lock(&c->lock);
+	c->hop = opaque;
+	c->h = *h;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int cluster_inject_delay(struct cluster *c, uint32_t us)
+{
+	if (!us)
+		return 0;
+	return transport_fault(c->t, NET_MSG_DSM, NET_FAULT_DELAY, us, 0);
+}
+
+unsigned cluster_self(struct cluster *c) { return c->p.self; }
+unsigned cluster_nodes(struct cluster *c) { return c->p.nr_nodes; }
+
+int cluster_send_ready(struct cluster *c, unsigned stage)
+{
+	return send_control(c, 0, NET_CTL_READY, 0, stage, NULL);
+}
+
+int cluster_wait_ready(struct cluster *c, unsigned stage, unsigned timeout_s,
+		       char *err, size_t errlen)
+{
+	int r = wait_for(c, all_ready, stage, timeout_s * 1000);
+
+	if (!r && !(c->down & ~1ULL))
+		return 0;
+	for (unsigned i = 1; i < c->p.nr_nodes; i++)
+		if (!(c->ready[stage] & (1ULL << i))) {
+			set_err("node %u %s", i, (c->down & (1ULL << i)) ?
+				"disconnected while starting" : "did not become ready in time");
+			return -ETIMEDOUT;
+		}
+	return 0;
+}
+
+int cluster_send_start(struct cluster *c, const char *text)
+{
+	for (unsigned i = 1; i < c->p.nr_nodes; i++) {
+		int r = send_control(c, (int)i, NET_CTL_START, 0, 0, text);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int cluster_wait_start(struct cluster *c, char *buf, size_t len,
+		       unsigned timeout_s, char *err, size_t errlen)
+{
+	int r = wait_for(c, have_start, 0, timeout_s * 1000);
+
+	if (r || !c->got_start) {
+		set_err("the coordinator did not start the guest");
+		return -ETIMEDOUT;
+	}
+	snprintf(buf, len, "%s", c->start_text);
+	return 0;
+}
+
+int cluster_send(struct cluster *c, unsigned node, const struct net_msg *msg)
+{
+	return transport_send(c->t, (int)node, msg);
+}
+
+void cluster_stop_all(struct cluster *c, int status, const char *reason)
+{
+	bool send;
+
+	pthread_mutex_lock(&c->lock);
+	send = !c->stop_sent;
+	c->stop_sent = true;
+	pthread_mutex_unlock(&c->lock);
+	if (!send)
+		return;
+	for (unsigned i = 0; i < c->p.nr_nodes; i++)
+		if (i != c->p.self && transport_peer_up(c->t, (int)i))
+			send_control(c, (int)i, NET_CTL_STOP, status, 0, reason);
+}
+
+void cluster_quiesce(struct cluster *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->quiescing = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_print_stats(struct cluster *c)
+{
+	struct transport_stats s;
+
+	transport_stats(c->t, &s);
+	fprintf(stderr,
+		"amalgam[%u] net: connected=%lu accepted=%lu auth_failures=%lu bad_frames=%lu disconnects=%lu\n",
+		c->p.self, (unsigned long)s.connected, (unsigned long)s.accepted,
+		(unsigned long)s.auth_failures, (unsigned long)s.bad_frames,
+		(unsigned long)s.disconnects);
+}

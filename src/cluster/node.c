@@ -1,0 +1,519 @@
+#include "cluster/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/cluster.h"
+#include "cluster/params.h"
+#include "cluster/spawn.h"
+#include "dsm/dsm.h"
+#include "dsm/memplane.h"
+#include "irq/lapic.h"
+#include "net/auth.h"
+#include "util/log.h"
+#include "vmm/board.h"
+#include "vmm/iobus.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+#include "x86/boot.h"
+#include "x86/regs.h"
+
+#define EXIT_USAGE 2
+#define START_TIMEOUT_S 60
+
+/* Everything one node owns while the guest runs. */
+struct node {
+	struct cluster_params p;
+	struct vm vm;
+	bool vm_ok;
+	struct board *board;
+	struct cluster *cluster;
+	struct memplane *mem;
+	struct auth_key key;
+	bool stats;
+};
+
+static volatile sig_atomic_t stats_requested;
+
+static void on_sigusr1(int sig)
+{
+	stats_requested = 1;
+}
+
+/* ---- glue between the planes ---------------------------------------------- */
+
+static int mem_send(void *opaque, unsigned to, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+
+	return cluster_send(n->cluster, to, msg);
+}
+
+static void mem_fatal(void *opaque, const char *why)
+{
+	struct node *n = opaque;
+
+	vm_stop(&n->vm, 1, "memory plane: %s", why);
+}
+
+static const struct memplane_ops mem_ops = {
+	.send = mem_send,
+	.fatal = mem_fatal,
+};
+
+static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+
+	return n->mem ? memplane_receive(n->mem, from, msg) : -EPROTO;
+}
+
+static void on_cluster_stop(void *opaque, int status, const char *reason)
+{
+	struct node *n = opaque;
+
+	vm_stop(&n->vm, status, "%s", reason);
+}
+
+static const struct cluster_handlers cluster_h = {
+	.dsm = on_dsm,
+	.stop = on_cluster_stop,
+};
+
+/* The local guest stopped (exit port, reset, crash): tell every node. */
+static void on_vm_stop(void *opaque, int status, const char *reason)
+{
+	struct node *n = opaque;
+
+	if (n->cluster)
+		cluster_stop_all(n->cluster, status, reason);
+}
+
+static void print_stats(struct node *n)
+{
+	struct iobus_stats io;
+
+	iobus_stats(n->vm.iobus, &io);
+	fprintf(stderr, "amalgam[%u] stats: pio=%lu (unclaimed %lu) mmio=%lu (unclaimed %lu)\n",
+		n->p.self,
+		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
+		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu_stats *s;
+		struct lapic_stats ls;
+
+		if (!n->vm.local[i])
+			continue;
+		s = &n->vm.vcpus[i]->stats;
+		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
+		fprintf(stderr,
+			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu\n", n->p.self, i,
+			(unsigned long)s->exits, (unsigned long)s->io_exits,
+			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
+			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
+			(unsigned long)s->intr_exits, (unsigned long)s->injected,
+			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
+			(unsigned long)ls.timer_fires);
+	}
+	if (n->mem)
+		memplane_print_stats(n->mem, stderr);
+	if (n->cluster)
+		cluster_print_stats(n->cluster);
+}
+
+/* ---- building and running ----------------------------------------------- */
+
+static int build_vm(struct node *n)
+{
+	struct vm_config vc = {
+		.nr_vcpus = n->p.cpus,
+		.mem_size = n->p.memory,
+		.self = n->p.self,
+		.place = n->p.place,
+	};
+	int r = vm_create(&n->vm, &vc);
+
+	if (r) {
+		switch (r) {
+		case -ENOENT:
+			fprintf(stderr, "amalgam: /dev/kvm does not exist: is KVM enabled (kvm_intel/kvm_amd loaded)?\n");
+			break;
+		case -EACCES:
+		case -EPERM:
+			fprintf(stderr, "amalgam: no permission to open /dev/kvm: run as root or join the 'kvm' group\n");
+			break;
+		default:
+			fprintf(stderr, "amalgam: cannot create the VM: %s\n", strerror(-r));
+		}
+		return r;
+	}
+	n->vm_ok = true;
+	n->vm.on_stop = on_vm_stop;
+	n->vm.on_stop_opaque = n;
+	n->board = board_create(&n->vm, STDOUT_FILENO, n->p.self == 0 ? STDIN_FILENO : -1);
+	if (!n->board)
+		return -ENOMEM;
+	if (n->p.nr_nodes > 1) {
+		struct dsm_layout layout;
+
+		dsm_layout_even(&layout, n->p.nr_nodes, n->vm.mem.size / 4096);
+		r = memplane_new(&n->mem, &n->vm.mem, n->p.self, &layout, &mem_ops, n);
+		if (r) {
+			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
+			return r;
+		}
+		cluster_set_handlers(n->cluster, &cluster_h, n);
+		cluster_inject_delay(n->cluster, n->p.net_delay_us);
+	}
+	return 0;
+}
+
+/* The boot text node 0 sends in START: the BSP's entry state and the page
+ * ranges it loaded (which every node must treat as held by node 0). */
+struct boot_text {
+	struct boot_entry entry;
+	unsigned nr_ranges;
+	uint64_t first[64], count[64];
+};
+
+static int format_boot(const struct boot_text *b, char *buf, size_t len)
+{
+	size_t off;
+	int k = snprintf(buf, len, "rip=%" PRIx64 " rsi=%" PRIx64 " cr3=%" PRIx64
+			 " gdt=%" PRIx64 " gdtlim=%x pre=", b->entry.rip, b->entry.rsi,
+			 b->entry.cr3, b->entry.gdt_base, b->entry.gdt_limit);
+
+	if (k < 0 || (size_t)k >= len)
+		return -ENOSPC;
+	off = (size_t)k;
+	for (unsigned i = 0; i < b->nr_ranges; i++) {
+		k = snprintf(buf + off, len - off, "%s%" PRIx64 ":%" PRIx64, i ? "," : "",
+			     b->first[i], b->count[i]);
+		if (k < 0 || off + k >= len)
+			return -ENOSPC;
+		off += k;
+	}
+	return 0;
+}
+
+static int parse_boot(const char *s, struct boot_text *b)
+{
+	unsigned lim;
+	int used = 0;
+	const char *c;
+
+	memset(b, 0, sizeof(*b));
+	if (sscanf(s, "rip=%" SCNx64 " rsi=%" SCNx64 " cr3=%" SCNx64 " gdt=%" SCNx64
+		   " gdtlim=%x pre=%n", &b->entry.rip, &b->entry.rsi, &b->entry.cr3,
+		   &b->entry.gdt_base, &lim, &used) != 5 || !used)
+		return -EINVAL;
+	b->entry.gdt_limit = (uint16_t)lim;
+	c = s + used;
+	while (*c) {
+		int k = 0;
+		if (b->nr_ranges >= 64 ||
+		    sscanf(c, "%" SCNx64 ":%" SCNx64 "%n", &b->first[b->nr_ranges],
+			   &b->count[b->nr_ranges], &k) != 2 || !k)
+			return -EINVAL;
+		b->nr_ranges++;
+		c += k;
+		if (*c == ',')
+			c++;
+		else if (*c)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Pages the loader wrote are the memfd's data extents (the rest are holes). */
+static int loaded_ranges(struct node *n, struct boot_text *b)
+{
+	off_t pos = 0, end = (off_t)n->vm.mem.size;
+
+	b->nr_ranges = 0;
+	while (pos < end) {
+		off_t data = lseek(n->vm.mem.fd, pos, SEEK_DATA);
+		off_t hole;
+
+		if (data < 0)
+			break;
+		hole = lseek(n->vm.mem.fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		if (b->nr_ranges >= 64)
+			return -ENOSPC;
+		b->first[b->nr_ranges] = (uint64_t)data / 4096;
+		b->count[b->nr_ranges] = ((uint64_t)hole - (uint64_t)data + 4095) / 4096;
+		b->nr_ranges++;
+		pos = hole;
+	}
+	return 0;
+}
+
+static int start_vcpus(struct node *n, const struct boot_text *b)
+{
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu *v = n->vm.vcpus[i];
+		int r;
+
+		if (!n->vm.local[i] || (i != 0 && !n->p.start_all))
+			continue;
+		r = regs_set_boot64(v->fd, &b->entry);
+		if (r)
+			return r;
+		v->state = VCPU_RUNNABLE;
+	}
+	return vm_start(&n->vm);
+}
+
+static int preload_and_start_mem(struct node *n, const struct boot_text *b)
+{
+	int r;
+
+	if (!n->mem)
+		return 0;
+	for (unsigned i = 0; i < b->nr_ranges; i++) {
+		r = memplane_preload(n->mem, b->first[i], b->count[i], 0);
+		if (r)
+			return r;
+	}
+	return memplane_start(n->mem);
+}
+
+/* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
+static int wait_guest(struct node *n)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	int status;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	while (!vm_stopping(&n->vm)) {
+		usleep(20000);
+		if (stats_requested) {
+			stats_requested = 0;
+			print_stats(n);
+		}
+	}
+	status = vm_wait_stopped(&n->vm);
+	if (n->cluster)
+		cluster_quiesce(n->cluster);
+	board_flush(n->board);
+	/* vCPUs blocked on a missing page only return once the pager lets go. */
+	if (n->mem)
+		memplane_stop(n->mem);
+	vm_join(&n->vm);
+	return status;
+}
+
+static void teardown(struct node *n)
+{
+	if (n->board)
+		board_destroy(n->board);
+	if (n->mem)
+		memplane_free(n->mem);
+	if (n->vm_ok)
+		vm_destroy(&n->vm);
+	if (n->cluster)
+		cluster_free(n->cluster);
+	auth_key_wipe(&n->key);
+}
+
+static int fail(struct node *n, int status, const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "amalgam: %s\n", msg);
+	if (n->vm_ok && n->cluster)
+		vm_stop(&n->vm, status, "%s", msg ? msg : "start failed");
+	teardown(n);
+	return status;
+}
+
+/* ---- coordinator --------------------------------------------------------- */
+
+int node_run(const struct config *cfg)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct spawn *sp = NULL;
+	struct boot_config bc;
+	struct boot_text b;
+	char err[512], text[NET_CONTROL_DATA_MAX + 1];
+	int r, status;
+
+	if (!n)
+		return 1;
+	n->stats = cfg->stats;
+	n->p.cpus = cfg->cpus;
+	n->p.memory = cfg->memory;
+	n->p.start_all = cfg->start_all;
+	n->p.net_delay_us = cfg->net_delay_us;
+	n->p.nr_nodes = cfg->nodes ? cfg->nodes : 1;
+	if (cfg->join) {
+		const char *c = cfg->join;
+		n->p.nr_nodes = 1;
+		while (*c) {
+			const char *e = strchr(c, ',');
+			size_t l = e ? (size_t)(e - c) : strlen(c);
+			if (!l || l >= CLUSTER_ADDR_MAX || n->p.nr_nodes >= CLUSTER_MAX_NODES) {
+				snprintf(err, sizeof(err), "--join takes host:port,host:port,... (at most %d)",
+					 CLUSTER_MAX_NODES - 1);
+				free(n);
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			memcpy(n->p.addr[n->p.nr_nodes], c, l);
+			n->p.nr_nodes++;
+			c = e ? e + 1 : c + l;
+		}
+	}
+	if (cfg->place) {
+		r = params_parse_place(&n->p, cfg->place, err, sizeof(err));
+	} else {
+		params_place_even(&n->p);
+		r = 0;
+	}
+	if (!r && n->p.nr_nodes > 1 && !cfg->join) {
+		/* Local nodes get loopback placeholders until they report ports. */
+		for (unsigned i = 1; i < n->p.nr_nodes; i++)
+			strcpy(n->p.addr[i], "127.0.0.1:0");
+	}
+	if (!r)
+		r = params_check(&n->p, err, sizeof(err));
+	if (r) {
+		free(n);
+		fprintf(stderr, "amalgam: %s\n", err);
+		return EXIT_USAGE;
+	}
+
+	if (n->p.nr_nodes > 1) {
+		const char *key_file = cfg->key_file;
+
+		if (!cfg->join) {
+			r = spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
+					n->p.addr + 1, err, sizeof(err));
+			if (r) {
+				free(n);
+				fprintf(stderr, "amalgam: %s\n", err);
+				return 1;
+			}
+			key_file = spawn_key_file(sp);
+		}
+		if (auth_key_load(key_file, &n->key)) {
+			spawn_reap(sp, 1);
+			free(n);
+			fprintf(stderr, "amalgam: cannot use cluster key '%s'\n", key_file);
+			return EXIT_USAGE;
+		}
+		r = cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err));
+		if (r) {
+			spawn_reap(sp, 1);
+			return fail(n, 1, err);
+		}
+	}
+	if (build_vm(n)) {
+		spawn_reap(sp, 1);
+		return fail(n, EXIT_USAGE, NULL);
+	}
+	if (n->cluster &&
+	    cluster_wait_ready(n->cluster, 0, START_TIMEOUT_S, err, sizeof(err))) {
+		spawn_reap(sp, 1);
+		return fail(n, 1, err);
+	}
+
+	bc = (struct boot_config){
+		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
+		.nr_cpus = cfg->cpus, .ioapic_base = 0xFEC00000ULL,
+	};
+	r = boot_load(&n->vm.mem, &bc, &b.entry, err, sizeof(err));
+	if (r) {
+		spawn_reap(sp, 1);
+		return fail(n, EXIT_USAGE, err);
+	}
+	if (n->cluster) {
+		if (loaded_ranges(n, &b) || format_boot(&b, text, sizeof(text))) {
+			spawn_reap(sp, 1);
+			return fail(n, 1, "the loaded guest is too fragmented to describe");
+		}
+		r = cluster_send_start(n->cluster, text);
+		if (!r)
+			r = preload_and_start_mem(n, &b);
+		if (!r)
+			r = cluster_wait_ready(n->cluster, 1, START_TIMEOUT_S, err, sizeof(err));
+		if (r) {
+			spawn_reap(sp, 1);
+			return fail(n, 1, err[0] ? err : "cannot start the memory plane");
+		}
+	}
+	r = start_vcpus(n, &b);
+	if (r) {
+		spawn_reap(sp, 1);
+		return fail(n, 1, "cannot start the vCPUs");
+	}
+	status = wait_guest(n);
+	if (status != 0 || log_get_level() >= LOG_INFO)
+		pr_info("stopped: %s", n->vm.stop_reason);
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam: %s\n", n->vm.stop_reason);
+	if (n->stats)
+		print_stats(n);
+	teardown(n);
+	spawn_reap(sp, 0);
+	free(n);
+	return status;
+}
+
+/* ---- joiner -------------------------------------------------------------- */
+
+int node_join(const struct node_args *a)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct boot_text b;
+	char err[512], text[NET_CONTROL_DATA_MAX + 1];
+	int r, status;
+
+	if (!n)
+		return 1;
+	n->stats = a->stats;
+	if (auth_key_load(a->key_file, &n->key)) {
+		free(n);
+		fprintf(stderr, "amalgam: cannot use cluster key '%s'\n", a->key_file);
+		return EXIT_USAGE;
+	}
+	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
+			 &n->p, err, sizeof(err));
+	if (r) {
+		int st = r == -EINVAL ? EXIT_USAGE : 1;
+		fail(n, st, err);
+		free(n);
+		return st;
+	}
+	if (build_vm(n)) {
+		cluster_stop_all(n->cluster, 1, "a node could not build its VM");
+		fail(n, 1, NULL);
+		free(n);
+		return 1;
+	}
+	if (cluster_send_ready(n->cluster, 0) ||
+	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
+	    parse_boot(text, &b) || preload_and_start_mem(n, &b) ||
+	    cluster_send_ready(n->cluster, 1) || start_vcpus(n, &b)) {
+		fail(n, 1, err[0] ? err : "cannot start");
+		free(n);
+		return 1;
+	}
+	status = wait_guest(n);
+	pr_info("stopped: %s", n->vm.stop_reason);
+	if (n->stats)
+		print_stats(n);
+	teardown(n);
+	free(n);
+	return status;
+}

@@ -1,0 +1,29 @@
+/* The life of one node process: build the VM, join the memory plane and
+ * the cluster, run the vCPUs placed here, stop together with the others.
+ * `amalgam run` is node 0 (the coordinator, which loads the guest and hosts
+ * the devices); `amalgam node` is every other node. */
+#ifndef AMALGAM_CLUSTER_NODE_H
+#define AMALGAM_CLUSTER_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/config.h"
+
+/* Run as coordinator with the configuration of `amalgam run`. Returns the
+ * process exit status (2 for bad input, with the reason printed). */
+int node_run(const struct config *cfg);
+
+struct node_args {
+	const char *listen;
+	const char *key_file;
+	int port_fd;		/* write the bound port here, or -1 */
+	unsigned timeout_s;	/* wait for a coordinator; 0 = forever */
+	enum log_level log_level;
+	bool stats;
+};
+
+/* Run as a joining node. Returns the process exit status. */
+int node_join(const struct node_args *a);
+
+#endif

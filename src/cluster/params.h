@@ -1,0 +1,39 @@
+/* What every node of a cluster must agree on before the VM exists: node
+ * count and ids, where each node listens, the machine's shape and where
+ * each vCPU runs. The coordinator sends it to a joining node as text
+ * (NET_CTL_JOIN), so format and parse are pure and strict. */
+#ifndef AMALGAM_CLUSTER_PARAMS_H
+#define AMALGAM_CLUSTER_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLUSTER_MAX_NODES 16
+#define CLUSTER_MAX_VCPUS 64
+#define CLUSTER_ADDR_MAX 64
+
+struct cluster_params {
+	unsigned nr_nodes;
+	unsigned self;			/* this node's id */
+	unsigned cpus;
+	uint64_t memory;
+	bool start_all;			/* every vCPU starts at the entry point */
+	uint32_t net_delay_us;		/* injected latency on every DSM send */
+	uint8_t place[CLUSTER_MAX_VCPUS];	/* vCPU -> node */
+	char addr[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX];	/* [0] unused */
+};
+
+/* Spread vCPUs evenly: vCPU i on node i * nodes / cpus (blocks). */
+void params_place_even(struct cluster_params *p);
+/* "0,0,1,1": one node id per vCPU. 0 or -EINVAL with a message. */
+int params_parse_place(struct cluster_params *p, const char *s, char *err, size_t errlen);
+/* Consistency: ids in range, every node has an address, placement valid. */
+int params_check(const struct cluster_params *p, char *err, size_t errlen);
+
+/* Text form, "key=value" separated by spaces. Returns length or -ENOSPC. */
+int params_format(const struct cluster_params *p, char *buf, size_t len);
+int params_parse(struct cluster_params *p, const char *text, size_t len,
+		 char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,162 @@
+#include "cluster/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/auth.h"
+
+#define set_err(...) snprintf(err, errlen, __VA_ARGS__)
+#define REAP_TIMEOUT_MS 5000
+
+struct spawn {
+	unsigned count;
+	pid_t pid[CLUSTER_MAX_NODES];
+	char dir[64];
+	char key[96];
+	int own_key;
+};
+
+const char *spawn_key_file(struct spawn *s)
+{
+	return s->key;
+}
+
+static int read_port(int fd, int *port)
+{
+	char buf[16];
+	size_t got = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	/* A child that cannot start closes the pipe without a port. */
+	while (got < sizeof(buf) - 1) {
+		ssize_t n;
+		if (poll(&p, 1, 20000) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += n;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = '\0';
+	*port = atoi(buf);
+	return *port > 0 ? 0 : -EIO;
+}
+
+int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
+		enum log_level level, char (*addrs)[CLUSTER_ADDR_MAX],
+		char *err, size_t errlen)
+{
+	struct spawn *s = calloc(1, sizeof(*s));
+	char self[PATH_MAX];
+	ssize_t l;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (l < 0) {
+		set_err("cannot find my own executable: %s", strerror(errno));
+		return -errno;
+	}
+	self[l] = '\0';
+	if (key_file) {
+		snprintf(s->key, sizeof(s->key), "%s", key_file);
+	} else {
+		strcpy(s->dir, "/tmp/amalgam-XXXXXX");
+		if (!mkdtemp(s->dir)) {
+			set_err("cannot create a temporary directory: %s", strerror(errno));
+			return -errno;
+		}
+		snprintf(s->key, sizeof(s->key), "%s/cluster.key", s->dir);
+		r = auth_key_generate(s->key);
+		if (r) {
+			set_err("cannot create a cluster key: %s", strerror(-r));
+			return r;
+		}
+		s->own_key = 1;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		int fds[2], port;
+		char fdarg[16];
+		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
+		pid_t pid;
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return -errno;
+		pid = fork();
+		if (pid < 0) {
+			set_err("cannot start node %u: %s", i + 1, strerror(errno));
+			return -errno;
+		}
+		if (pid == 0) {
+			/* The child keeps only the write end, as fd 3. */
+			dup2(fds[1], 3);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			snprintf(fdarg, sizeof(fdarg), "%d", 3);
+			{
+				char *argv[] = { self, "node", "--listen", "127.0.0.1:0",
+						 "--key", s->key, "--port-fd", fdarg,
+						 "--timeout", "60", v, NULL };
+				if (level < LOG_INFO)
+					argv[10] = NULL;
+				execv(self, argv);
+			}
+			_exit(127);
+		}
+		close(fds[1]);
+		s->pid[s->count++] = pid;
+		r = read_port(fds[0], &port);
+		close(fds[0]);
+		if (r) {
+			set_err("node %u did not start", i + 1);
+			return r;
+		}
+		snprintf(addrs[i], CLUSTER_ADDR_MAX, "127.0.0.1:%d", port);
+	}
+	return 0;
+}
+
+void spawn_reap(struct spawn *s, int kill_now)
+{
+	struct timespec t0, t;
+
+	if (!s)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < s->count; i++) {
+		if (kill_now)
+			kill(s->pid[i], SIGKILL);
+		for (;;) {
+			int st;
+			pid_t p = waitpid(s->pid[i], &st, WNOHANG);
+			if (p == s->pid[i] || p < 0)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+			    REAP_TIMEOUT_MS) {
+				kill(s->pid[i], SIGKILL);
+				waitpid(s->pid[i], &st, 0);
+				break;
+			}
+			usleep(10000);
+		}
+	}
+	if (s->own_key) {
+		unlink(s->key);
+		rmdir(s->dir);
+	}
+	free(s);
+}
