@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 
 	if (argc < 2) {
-		usage();
+		fprintf(stderr, "amalgam: no command given (see 'amalgam --help')\n");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

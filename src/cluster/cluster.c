@@ -213,7 +213,8 @@ static int dial(struct cluster *c, const char *addr, int expect, unsigned secs)
 		r = transport_connect(c->t, addr, expect);
 		if (r >= 0 || r == -EALREADY)
 			return 0;
-		if (r == -EACCES || r == -EPERM || r == -EINVAL || now_ms() >= end)
+		/* -EPERM: a joiner still answering under its old id; retry. */
+		if (r == -EACCES || r == -EINVAL || now_ms() >= end)
 			return r;
 		usleep(100000);
 	}
@@ -392,6 +393,7 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 	wait_for(c, peer_is_down, 0, 5000);
 	transport_free(c->t);
 	c->t = NULL;
+	c->down = 0;	/* that hang-up was the plan, not a lost node */
 	with_port(listen, port, addr, sizeof(addr));
 	for (int tries = 0;; tries++) {
 		r = start_transport(c, c->p.self, addr);

@@ -1,0 +1,1037 @@
+/* The memory plane of one node at run time. Contract, wire encoding and
+ * threading are in memplane.h; the protocol itself is in dir.c and node.c,
+ * the userfaultfd mechanism in pager.c. */
+#include "dsm/memplane.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dsm/pager.h"
+#include "net/wire.h"
+#include "util/log.h"
+#include "vmm/mem.h"
+
+#define PG DSM_PAGE_SIZE
+/* Pages mapped lately, for the starvation window: direct-mapped, a
+ * collision only forgets a page early (it then leaves sooner). */
+#define RECENT_SLOTS 1024
+/* Remote requests in flight, for the latency by kind: bounded by the
+ * threads that can fault; a sample that finds no slot is not taken. */
+#define LPEND_SLOTS 1024
+#define LPEND_PROBE 16
+/* Held messages; past this, all are released at once (order kept). */
+#define HELD_MAX 65536
+/* Latency histogram: exact below 16 ns, then 8 buckets per octave. */
+#define LAT_BUCKETS 320
+
+static_assert(PG == NET_PAGE_SIZE, "a DSM page is a wire page");
+
+/* A message waiting for the sender thread. */
+struct outmsg {
+	struct outmsg *next;
+	unsigned to;
+	struct net_msg msg;
+	uint8_t page[];		/* PG bytes iff msg.data_len */
+};
+
+/* A received message held back (window, or before start). */
+struct held {
+	struct held *next;
+	uint64_t due_ns;
+	struct dsm_msg m;
+	bool has_data;
+	uint8_t page[];		/* PG bytes iff has_data */
+};
+
+struct recent {
+	uint64_t key;		/* page + 1; 0: empty */
+	uint64_t t_ns;		/* when it was mapped */
+};
+
+struct lpend {
+	uint64_t key;		/* page + 1; 0: empty */
+	uint64_t t_ns;		/* when the fault was taken */
+	unsigned kind;		/* enum memplane_lat */
+};
+
+struct range {
+	uint64_t first, count;
+};
+
+/* Relaxed atomics: updated from any thread, lock or not. */
+struct counters {
+	_Atomic uint64_t faults, local_resolved, msgs_sent, msgs_recv,
+		bytes_sent, bytes_recv, pages_sent, pages_recv, held,
+		out_queue_max, bad_msgs, send_errors;
+};
+
+struct memplane {
+	struct guest_mem *mem;
+	unsigned self, nr_nodes;
+	uint64_t nr_pages;
+	struct memplane_ops ops;
+	void *opaque;
+	uint64_t hold_ns;	/* set before start */
+	atomic_bool failed;	/* ops->fatal was called */
+	atomic_bool stopping;	/* written under lock, read anywhere */
+
+	/* Control thread only. */
+	bool stopped;
+	bool sender_running;
+	pthread_t sender;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* sender: queue, due message, stopping */
+	/* Everything below is under lock. */
+	struct dsm_node *dsm;
+	struct pager *pager;	/* from start to stop */
+	bool started;
+	struct range *own;	/* preloaded ranges owned by this node */
+	size_t nr_own;
+	struct outmsg *out_head, **out_tail;
+	uint64_t out_len;
+	struct held *held_head, **held_tail;
+	size_t nr_held;
+	struct recent recent[RECENT_SLOTS];
+	struct lpend lpend[LPEND_SLOTS];
+	uint64_t lat_hist[MEMPLANE_LAT_KINDS][LAT_BUCKETS];
+	uint64_t lat_max[MEMPLANE_LAT_KINDS];
+	bool have_final;
+	struct pager_stats final;	/* the pager's, when it was freed */
+
+	struct counters c;
+};
+
+#define INC(mp, f, n) atomic_fetch_add_explicit(&(mp)->c.f, (n), \
+						memory_order_relaxed)
+#define GET(mp, f) atomic_load_explicit(&(mp)->c.f, memory_order_relaxed)
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static void fail(struct memplane *mp, const char *what, uint64_t page, int err)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "memory plane: %s (page %#llx): %s", what,
+		 (unsigned long long)page, strerror(err < 0 ? -err : err));
+	if (atomic_exchange(&mp->failed, true)) {
+		pr_debug("%s", why);
+		return;
+	}
+	pr_err("%s", why);
+	mp->ops.fatal(mp->opaque, why);
+}
+
+/* ---- latency ---- */
+
+static unsigned lat_bucket(uint64_t ns)
+{
+	unsigned msb, b;
+
+	if (ns < 16)
+		return (unsigned)ns;
+	msb = 63 - (unsigned)__builtin_clzll(ns);
+	b = 16 + (msb - 4) * 8 + (unsigned)((ns >> (msb - 3)) & 7);
+	return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
+}
+
+/* Middle of bucket b. */
+static uint64_t lat_value(unsigned b)
+{
+	unsigned msb, sub;
+
+	if (b < 16)
+		return b;
+	msb = (b - 16) / 8 + 4;
+	sub = (b - 16) % 8;
+	return ((8ULL + sub) << (msb - 3)) + (1ULL << (msb - 3)) / 2;
+}
+
+static uint64_t lat_pct(const uint64_t *hist, uint64_t total, double pct)
+{
+	uint64_t rank = (uint64_t)(pct / 100.0 * (double)total + 0.999999);
+	uint64_t seen = 0;
+
+	if (!total)
+		return 0;
+	if (!rank)
+		rank = 1;
+	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
+		seen += hist[b];
+		if (seen >= rank)
+			return lat_value(b);
+	}
+	return lat_value(LAT_BUCKETS - 1);
+}
+
+static unsigned lpend_slot(uint64_t page, unsigned i)
+{
+	return (unsigned)(((page * 0x9E3779B97F4A7C15ULL) >> 40) + i) &
+	       (LPEND_SLOTS - 1);
+}
+
+/* A fault sent a request for page: remember when. */
+static void lpend_add(struct memplane *mp, uint64_t page, unsigned kind,
+		      uint64_t t)
+{
+	for (unsigned i = 0; i < LPEND_PROBE; i++) {
+		struct lpend *e = &mp->lpend[lpend_slot(page, i)];
+
+		if (!e->key || e->key == page + 1) {
+			*e = (struct lpend){ page + 1, t, kind };
+			return;
+		}
+	}
+}
+
+/* The page was mapped: its request, if timed, is answered. Every probe
+ * slot is looked at, so emptying one never hides another. */
+static void lpend_done(struct memplane *mp, uint64_t page, uint64_t now)
+{
+	for (unsigned i = 0; i < LPEND_PROBE; i++) {
+		struct lpend *e = &mp->lpend[lpend_slot(page, i)];
+		uint64_t d;
+
+		if (e->key != page + 1)
+			continue;
+		d = now - e->t_ns;
+		mp->lat_hist[e->kind][lat_bucket(d)]++;
+		if (d > mp->lat_max[e->kind])
+			mp->lat_max[e->kind] = d;
+		e->key = 0;
+		return;
+	}
+}
+
+/* ---- outbound ---- */
+
+static void encode(const struct memplane *mp, const struct dsm_msg *m,
+		   struct net_msg *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = NET_MSG_DSM;
+	out->u.dsm = (struct net_dsm){
+		.op = m->type,
+		.flags = m->flags,
+		.src = m->requester,
+		.gfn = m->page,
+		.version = m->version,
+		.node = mp->self,
+	};
+}
+
+/* The SEND action: the page is read here, at the action's place in the
+ * list, while this node still holds it (dsm.h: an owner handing over
+ * emits WRITE_PROTECT, SEND, INVALIDATE). */
+static struct outmsg *make_out(struct memplane *mp, const struct dsm_msg *m)
+{
+	bool data = m->flags & DSM_F_DATA;
+	struct outmsg *o = malloc(sizeof(*o) + (data ? PG : 0));
+
+	if (!o)
+		return NULL;
+	o->next = NULL;
+	o->to = m->to;
+	encode(mp, m, &o->msg);
+	if (data) {
+		memcpy(o->page, mp->mem->hyp_view + m->page * PG, PG);
+		o->msg.data = o->page;
+		o->msg.data_len = PG;
+	}
+	return o;
+}
+
+/* ---- carrying out actions (lock held) ---- */
+
+static uint64_t page_key(uint64_t page)
+{
+	return page + 1;
+}
+
+static struct recent *recent_of(struct memplane *mp, uint64_t page)
+{
+	return &mp->recent[(page * 0x9E3779B97F4A7C15ULL >> 40) &
+			   (RECENT_SLOTS - 1)];
+}
+
+static int map(struct memplane *mp, const struct dsm_action *a,
+	       const void *data)
+{
+	bool writable = a->type == DSM_ACT_MAP_WRITABLE;
+	int err;
+
+	switch (a->src) {
+	case DSM_SRC_MSG:
+		if (!data)
+			return -EPROTO;	/* the machine never does this */
+		return pager_install(mp->pager, a->page, data, writable);
+	case DSM_SRC_ZERO:
+		return pager_install(mp->pager, a->page, NULL, writable);
+	case DSM_SRC_LOCAL:
+		if (writable)
+			return pager_upgrade(mp->pager, a->page);
+		err = pager_downgrade(mp->pager, a->page);
+		return err ? err : pager_wake(mp->pager, a->page);
+	}
+	return -EINVAL;
+}
+
+/* Carry out the actions of the last dsm call, in order; data: contents
+ * of the message being received, if it had any. The list's messages join
+ * the outbound FIFO at the end, all together. */
+static void run_actions(struct memplane *mp, const void *data)
+{
+	struct outmsg *head = NULL, **tail = &head;
+	uint64_t woken = UINT64_MAX, len = 0;
+	const struct dsm_action *act;
+	size_t n;
+
+	act = dsm_actions(mp->dsm, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct dsm_action *a = &act[i];
+		struct recent *r = recent_of(mp, a->page);
+		struct outmsg *o;
+		uint64_t t;
+		int err = 0;
+
+		switch (a->type) {
+		case DSM_ACT_SEND:
+			o = make_out(mp, &a->msg);
+			if (!o) {
+				err = -ENOMEM;
+				break;
+			}
+			*tail = o;
+			tail = &o->next;
+			len++;
+			break;
+		case DSM_ACT_MAP_READONLY:
+		case DSM_ACT_MAP_WRITABLE:
+			err = map(mp, a, data);
+			/* Installs and upgrades wake the page's waiters. */
+			woken = a->page;
+			t = now_ns();
+			*r = (struct recent){ page_key(a->page), t };
+			lpend_done(mp, a->page, t);
+			break;
+		case DSM_ACT_WRITE_PROTECT:
+			err = pager_downgrade(mp->pager, a->page);
+			break;
+		case DSM_ACT_INVALIDATE:
+			err = pager_invalidate(mp->pager, a->page);
+			if (r->key == page_key(a->page))
+				r->key = 0;
+			if (woken == a->page)
+				woken = UINT64_MAX;
+			break;
+		case DSM_ACT_FAULT_DONE:
+			if (woken != a->page)
+				err = pager_wake(mp->pager, a->page);
+			break;
+		default:
+			err = -EINVAL;
+		}
+		if (err)
+			fail(mp, dsm_action_name(a->type), a->page, err);
+	}
+	dsm_actions_clear(mp->dsm);
+	if (!head)
+		return;
+	*mp->out_tail = head;
+	mp->out_tail = tail;
+	mp->out_len += len;
+	if (mp->out_len > GET(mp, out_queue_max))
+		atomic_store_explicit(&mp->c.out_queue_max, mp->out_len,
+				      memory_order_relaxed);
+	pthread_cond_signal(&mp->cond);
+}
+
+/* ---- faults (pager thread) ---- */
+
+/* A fault on a page the protocol says is accessible: normally a fault
+ * message read after the page was resolved, but make sure the local copy
+ * really is what the protocol says, or the vCPU would fault for ever: a
+ * hole becomes a zero page (its contents), a writable copy loses a stale
+ * write protection. */
+static void repair(struct memplane *mp, uint64_t page, bool wp)
+{
+	enum dsm_state st = dsm_page_state(mp->dsm, page);
+	int err = 0, res;
+
+	if (wp) {
+		if (st == DSM_EXCLUSIVE)
+			err = pager_upgrade(mp->pager, page);
+	} else {
+		res = pager_resident(mp->pager, page);
+		if (res == 0) {
+			pr_warn("memory plane: page %#llx held %s but absent; "
+				"mapping zeros", (unsigned long long)page,
+				st == DSM_EXCLUSIVE ? "Exclusive" : "Shared");
+			err = pager_populate_local(mp->pager, page,
+						   st == DSM_EXCLUSIVE);
+		} else if (res < 0) {
+			err = res;
+		}
+	}
+	if (err)
+		fail(mp, "repairing a held page", page, err);
+}
+
+static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
+		     pid_t tid)
+{
+	struct memplane *mp = opaque;
+	struct dsm_stats b, a;
+	const struct dsm_action *act;
+	uint64_t t = now_ns();
+	int kind = -1, err;
+	size_t n;
+
+	(void)tid;	/* later: the vCPU-or-page cost model */
+	INC(mp, faults, 1);
+	pthread_mutex_lock(&mp->lock);
+	if (atomic_load(&mp->stopping))
+		goto out;	/* pager_free will release the thread */
+	dsm_stats_get(mp->dsm, &b);
+	err = dsm_fault(mp->dsm, page, write);
+	if (err)
+		fail(mp, "protocol fault", page, err);
+	dsm_stats_get(mp->dsm, &a);
+	if (a.read_miss != b.read_miss)
+		kind = MEMPLANE_LAT_READ;
+	else if (a.write_miss != b.write_miss)
+		kind = MEMPLANE_LAT_WRITE;
+	else if (a.upgrade != b.upgrade)
+		kind = MEMPLANE_LAT_UPGRADE;
+	if (kind >= 0) {
+		bool remote = false;
+
+		act = dsm_actions(mp->dsm, &n);
+		for (size_t i = 0; i < n && !remote; i++)
+			remote = act[i].type == DSM_ACT_SEND;
+		if (remote)
+			lpend_add(mp, page, (unsigned)kind, t);
+		else
+			INC(mp, local_resolved, 1);
+	} else if (a.fault_spurious != b.fault_spurious) {
+		repair(mp, page, wp);
+	}
+	run_actions(mp, NULL);
+out:
+	pthread_mutex_unlock(&mp->lock);
+}
+
+static void on_pager_error(void *opaque, int err)
+{
+	fail(opaque, "userfaultfd thread died", 0, err);
+}
+
+static const struct pager_ops pager_ops = {
+	.fault = on_fault,
+	.error = on_pager_error,
+};
+
+/* ---- receiving ---- */
+
+/* Check everything the protocol's own validation cannot see (the wire
+ * fields wider than dsm_msg's, the encoding conventions, the page) and
+ * fill m. */
+static int decode(const struct memplane *mp, unsigned from,
+		  const struct net_msg *msg, struct dsm_msg *m)
+{
+	const struct net_dsm *d = &msg->u.dsm;
+	bool data = d->flags & DSM_F_DATA;
+
+	if (msg->type != NET_MSG_DSM || from >= mp->nr_nodes ||
+	    from == mp->self || d->node != from || d->src >= mp->nr_nodes ||
+	    d->version > UINT32_MAX || d->req_id || d->count || d->arg ||
+	    d->gfn >= mp->nr_pages || d->op >= DSM_MSG_TYPES)
+		return -EPROTO;
+	if (data ? msg->data_len != PG || !msg->data : msg->data_len != 0)
+		return -EPROTO;
+	*m = (struct dsm_msg){
+		.page = d->gfn,
+		.version = (uint32_t)d->version,
+		.type = d->op,
+		.flags = d->flags,
+		.from = (uint16_t)from,
+		.to = (uint16_t)mp->self,
+		.requester = (uint16_t)d->src,
+	};
+	return 0;
+}
+
+/* Hand m to the protocol and carry out what it says. */
+static int deliver(struct memplane *mp, const struct dsm_msg *m,
+		   const void *data)
+{
+	int ret = dsm_receive(mp->dsm, m);
+
+	run_actions(mp, data);
+	if (ret == -EINVAL || ret == -EPROTO)
+		return -EPROTO;	/* logged and counted by the protocol */
+	if (ret)
+		fail(mp, "protocol receive", m->page, ret);
+	return ret;
+}
+
+/* Is a message about this page from this sender held? Then m waits
+ * behind it (until the same time). */
+static bool held_pair(const struct memplane *mp, const struct dsm_msg *m,
+		      uint64_t *due)
+{
+	bool found = false;
+
+	for (const struct held *h = mp->held_head; h; h = h->next)
+		if (h->m.page == m->page && h->m.from == m->from) {
+			*due = h->due_ns;
+			found = true;
+		}
+	return found;
+}
+
+/* The starvation window: a page mapped here lately stays a moment. */
+static bool in_window(struct memplane *mp, const struct dsm_msg *m,
+		      uint64_t *due)
+{
+	const struct recent *r = recent_of(mp, m->page);
+
+	switch (m->type) {
+	case DSM_INV:
+	case DSM_FWD_READ:
+	case DSM_FWD_WRITE:
+	case DSM_READ_REQ:
+	case DSM_WRITE_REQ:
+		break;
+	default:
+		return false;
+	}
+	if (!mp->hold_ns || r->key != page_key(m->page) ||
+	    now_ns() - r->t_ns >= mp->hold_ns)
+		return false;
+	*due = r->t_ns + mp->hold_ns;
+	return true;
+}
+
+static int hold(struct memplane *mp, const struct dsm_msg *m,
+		const void *data, uint64_t due)
+{
+	struct held *h = malloc(sizeof(*h) + (data ? PG : 0));
+
+	if (!h)
+		return -ENOMEM;
+	h->next = NULL;
+	h->due_ns = due;
+	h->m = *m;
+	h->has_data = data;
+	if (data)
+		memcpy(h->page, data, PG);
+	*mp->held_tail = h;
+	mp->held_tail = &h->next;
+	mp->nr_held++;
+	INC(mp, held, 1);
+	pthread_cond_signal(&mp->cond);
+	return 0;
+}
+
+/* Deliver the held messages that are due (all: every one), in arrival
+ * order. Returns the earliest due time left, UINT64_MAX if none. */
+static uint64_t release(struct memplane *mp, uint64_t now, bool all)
+{
+	struct held **pp = &mp->held_head, *h;
+	uint64_t next = UINT64_MAX;
+
+	while ((h = *pp)) {
+		if (!all && h->due_ns > now) {
+			if (h->due_ns < next)
+				next = h->due_ns;
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (!*pp)
+			mp->held_tail = pp;
+		mp->nr_held--;
+		deliver(mp, &h->m, h->has_data ? h->page : NULL);
+		free(h);
+	}
+	return next;
+}
+
+int memplane_receive(struct memplane *mp, unsigned from,
+		     const struct net_msg *msg)
+{
+	struct dsm_msg m;
+	uint64_t due = 0;
+	int ret;
+
+	if (decode(mp, from, msg, &m)) {
+		INC(mp, bad_msgs, 1);
+		pr_warn("memory plane: malformed DSM message from node %u "
+			"(op %u, page %#llx, %u data bytes)", from,
+			msg->u.dsm.op, (unsigned long long)msg->u.dsm.gfn,
+			msg->data_len);
+		return -EPROTO;
+	}
+	INC(mp, msgs_recv, 1);
+	INC(mp, bytes_recv, sizeof(struct net_dsm) + msg->data_len);
+	if (msg->data_len)
+		INC(mp, pages_recv, 1);
+	pthread_mutex_lock(&mp->lock);
+	if (atomic_load(&mp->stopping)) {
+		ret = -ESHUTDOWN;
+	} else if (!mp->started || held_pair(mp, &m, &due) ||
+		   in_window(mp, &m, &due)) {
+		if (mp->nr_held >= HELD_MAX) {
+			if (mp->started) {
+				release(mp, 0, true);
+				ret = deliver(mp, &m, msg->data);
+			} else {
+				pr_warn("memory plane: too many messages "
+					"before start");
+				ret = -EPROTO;
+			}
+		} else {
+			ret = hold(mp, &m, msg->data, due);
+			if (ret)
+				fail(mp, "holding a message", m.page, ret);
+		}
+	} else {
+		ret = deliver(mp, &m, msg->data);
+	}
+	pthread_mutex_unlock(&mp->lock);
+	return ret;
+}
+
+/* ---- sender thread ---- */
+
+static void wait_until(struct memplane *mp, uint64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline == UINT64_MAX) {
+		pthread_cond_wait(&mp->cond, &mp->lock);
+		return;
+	}
+	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+	ts.tv_nsec = (long)(deadline % 1000000000ULL);
+	pthread_cond_timedwait(&mp->cond, &mp->lock, &ts);
+}
+
+static void send_batch(struct memplane *mp, struct outmsg *o)
+{
+	struct outmsg *next;
+	int err;
+
+	for (; o; o = next) {
+		next = o->next;
+		if (!atomic_load(&mp->stopping)) {
+			err = mp->ops.send(mp->opaque, o->to, &o->msg);
+			if (err) {
+				INC(mp, send_errors, 1);
+				fail(mp, "send", o->msg.u.dsm.gfn, err);
+			} else {
+				INC(mp, msgs_sent, 1);
+				INC(mp, bytes_sent, sizeof(struct net_dsm) +
+				    o->msg.data_len);
+				if (o->msg.data_len)
+					INC(mp, pages_sent, 1);
+			}
+		}
+		free(o);
+	}
+}
+
+static void *sender_main(void *arg)
+{
+	struct memplane *mp = arg;
+	struct outmsg *batch;
+
+	pthread_mutex_lock(&mp->lock);
+	while (!atomic_load(&mp->stopping)) {
+		uint64_t next = UINT64_MAX;
+
+		if (mp->held_head)
+			next = release(mp, now_ns(), false);
+		if (!mp->out_head) {
+			wait_until(mp, next);
+			continue;
+		}
+		batch = mp->out_head;
+		mp->out_head = NULL;
+		mp->out_tail = &mp->out_head;
+		mp->out_len = 0;
+		pthread_mutex_unlock(&mp->lock);
+		send_batch(mp, batch);
+		pthread_mutex_lock(&mp->lock);
+	}
+	pthread_mutex_unlock(&mp->lock);
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
+		 const struct dsm_layout *layout,
+		 const struct memplane_ops *ops, void *opaque)
+{
+	struct memplane *mp;
+	pthread_condattr_t ca;
+	int err;
+
+	*out = NULL;
+	if (!mem || !layout || !ops || !ops->send || !ops->fatal ||
+	    dsm_layout_check(layout) || self >= layout->nr_nodes ||
+	    layout->nr_nodes > NET_MAX_NODES ||
+	    dsm_layout_pages(layout) != mem->size / PG)
+		return -EINVAL;
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	err = dsm_node_new(&mp->dsm, self, layout);
+	if (err) {
+		free(mp);
+		return err;
+	}
+	mp->mem = mem;
+	mp->self = self;
+	mp->nr_nodes = layout->nr_nodes;
+	mp->nr_pages = mem->size / PG;
+	mp->ops = *ops;
+	mp->opaque = opaque;
+	mp->hold_ns = MEMPLANE_HOLD_NS;
+	mp->out_tail = &mp->out_head;
+	mp->held_tail = &mp->held_head;
+	pthread_mutex_init(&mp->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mp->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = mp;
+	return 0;
+}
+
+int memplane_preload(struct memplane *mp, uint64_t first, uint64_t count,
+		     unsigned owner)
+{
+	struct range *r;
+	int err = 0;
+
+	pthread_mutex_lock(&mp->lock);
+	if (mp->started || mp->stopped) {
+		err = -EBUSY;
+	} else if (owner == mp->self && count) {
+		r = realloc(mp->own, (mp->nr_own + 1) * sizeof(*r));
+		if (!r) {
+			err = -ENOMEM;
+			goto out;
+		}
+		mp->own = r;
+		err = dsm_preload(mp->dsm, first, count, owner);
+		if (!err)
+			mp->own[mp->nr_own++] = (struct range){ first, count };
+	} else {
+		err = dsm_preload(mp->dsm, first, count, owner);
+	}
+out:
+	pthread_mutex_unlock(&mp->lock);
+	return err;
+}
+
+void memplane_set_hold_ns(struct memplane *mp, uint64_t ns)
+{
+	pthread_mutex_lock(&mp->lock);
+	mp->hold_ns = ns;
+	pthread_mutex_unlock(&mp->lock);
+}
+
+/* Make the memfd match the protocol: every page with contents that this
+ * node does not hold is punched out (a loader's output on another node,
+ * stale data), and the preloaded pages it owns become writable local
+ * copies (holes among them zero pages: a hole would fault for ever). */
+static int prepare_memory(struct memplane *mp, struct pager *p)
+{
+	int fd = mp->mem->fd;
+	off_t off = 0;
+	int err;
+
+	for (;;) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+		uint64_t pg, end;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			return -errno;
+		}
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		pg = (uint64_t)data / PG;
+		end = ((uint64_t)hole + PG - 1) / PG;
+		if (end > mp->nr_pages)
+			end = mp->nr_pages;
+		while (pg < end) {
+			uint64_t run = pg;
+
+			while (run < end &&
+			       dsm_page_state(mp->dsm, run) == DSM_INVALID)
+				run++;
+			if (run > pg) {
+				err = pager_invalidate_range(p, pg, run - pg);
+				if (err)
+					return err;
+			}
+			pg = run;
+			while (pg < end &&
+			       dsm_page_state(mp->dsm, pg) != DSM_INVALID)
+				pg++;
+		}
+		if ((uint64_t)hole >= mp->mem->size)
+			break;
+		off = hole;
+	}
+	for (size_t i = 0; i < mp->nr_own; i++) {
+		err = pager_populate_local_range(p, mp->own[i].first,
+						 mp->own[i].count, true);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int memplane_start(struct memplane *mp)
+{
+	sigset_t all, old;
+	struct pager *p;
+	int err;
+
+	if (mp->started || mp->stopped)
+		return -EBUSY;
+	err = pager_new(&p, mp->mem, &pager_ops, mp);
+	if (err)
+		return err;
+	pthread_mutex_lock(&mp->lock);
+	err = prepare_memory(mp, p);
+	if (!err) {
+		mp->pager = p;
+		mp->started = true;
+	}
+	pthread_mutex_unlock(&mp->lock);
+	if (err) {
+		pr_err("memory plane: preparing guest memory: %s",
+		       strerror(-err));
+		pager_free(p);
+		return err;
+	}
+	/* Signals (vCPU kicks, the node's own) are for other threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&mp->sender, NULL, sender_main, mp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto undo;
+	mp->sender_running = true;
+	pthread_setname_np(mp->sender, "memplane-tx");
+	err = pager_start(p);
+	if (err)
+		goto undo;
+	pr_debug("memory plane: node %u started, %llu pages, window %llu ns",
+		 mp->self, (unsigned long long)mp->nr_pages,
+		 (unsigned long long)mp->hold_ns);
+	return 0;
+undo:
+	pr_err("memory plane: start: %s", strerror(-err));
+	memplane_stop(mp);
+	return err;
+}
+
+void memplane_stop(struct memplane *mp)
+{
+	struct outmsg *o, *on;
+	struct held *h, *hn;
+	struct pager *p;
+
+	if (mp->stopped)
+		return;
+	pthread_mutex_lock(&mp->lock);
+	/* From here on no thread calls the pager or the protocol. */
+	atomic_store(&mp->stopping, true);
+	p = mp->pager;
+	pthread_cond_broadcast(&mp->cond);
+	pthread_mutex_unlock(&mp->lock);
+	if (p) {
+		pager_stop(p);
+		pthread_mutex_lock(&mp->lock);
+		pager_get_stats(p, &mp->final);
+		mp->have_final = true;
+		mp->pager = NULL;
+		pthread_mutex_unlock(&mp->lock);
+		/* Unregistering releases every thread blocked on a fault. */
+		pager_free(p);
+	}
+	if (mp->sender_running) {
+		pthread_join(mp->sender, NULL);
+		mp->sender_running = false;
+	}
+	pthread_mutex_lock(&mp->lock);
+	for (o = mp->out_head; o; o = on) {
+		on = o->next;
+		free(o);
+	}
+	mp->out_head = NULL;
+	mp->out_tail = &mp->out_head;
+	for (h = mp->held_head; h; h = hn) {
+		hn = h->next;
+		free(h);
+	}
+	mp->held_head = NULL;
+	mp->held_tail = &mp->held_head;
+	mp->nr_held = 0;
+	pthread_mutex_unlock(&mp->lock);
+	mp->stopped = true;
+}
+
+void memplane_free(struct memplane *mp)
+{
+	if (!mp)
+		return;
+	memplane_stop(mp);
+	dsm_node_free(mp->dsm);
+	free(mp->own);
+	pthread_cond_destroy(&mp->cond);
+	pthread_mutex_destroy(&mp->lock);
+	free(mp);
+}
+
+/* ---- statistics ---- */
+
+static const char *const lat_names[MEMPLANE_LAT_KINDS] = {
+	[MEMPLANE_LAT_READ] = "read miss",
+	[MEMPLANE_LAT_WRITE] = "write miss",
+	[MEMPLANE_LAT_UPGRADE] = "upgrade",
+};
+
+const char *memplane_lat_name(enum memplane_lat kind)
+{
+	return (unsigned)kind < MEMPLANE_LAT_KINDS ? lat_names[kind] : "?";
+}
+
+void memplane_stats(struct memplane *mp, struct memplane_stats *out)
+{
+	struct pager_stats ps = { 0 };
+	struct dsm_stats ds;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&mp->lock);
+	dsm_stats_get(mp->dsm, &ds);
+	if (mp->pager)
+		pager_get_stats(mp->pager, &ps);
+	else if (mp->have_final)
+		ps = mp->final;
+	for (unsigned k = 0; k < MEMPLANE_LAT_KINDS; k++) {
+		uint64_t total = 0;
+
+		for (unsigned b = 0; b < LAT_BUCKETS; b++)
+			total += mp->lat_hist[k][b];
+		out->lat_samples[k] = total;
+		out->lat_p50[k] = lat_pct(mp->lat_hist[k], total, 50.0);
+		out->lat_p99[k] = lat_pct(mp->lat_hist[k], total, 99.0);
+		out->lat_max[k] = mp->lat_max[k];
+	}
+	pthread_mutex_unlock(&mp->lock);
+
+	out->node = mp->self;
+	out->faults = GET(mp, faults);
+	out->read_miss = ds.read_miss;
+	out->write_miss = ds.write_miss;
+	out->upgrade = ds.upgrade;
+	out->fault_joined = ds.fault_joined;
+	out->fault_spurious = ds.fault_spurious;
+	out->local_resolved = GET(mp, local_resolved);
+	out->msgs_sent = GET(mp, msgs_sent);
+	out->msgs_recv = GET(mp, msgs_recv);
+	out->bytes_sent = GET(mp, bytes_sent);
+	out->bytes_recv = GET(mp, bytes_recv);
+	out->pages_sent = GET(mp, pages_sent);
+	out->pages_recv = GET(mp, pages_recv);
+	out->inv_sent = ds.inv_sent;
+	out->inv_recv = ds.inv_recv;
+	out->invalidations = ds.invalidations;
+	out->downgrades = ds.downgrades;
+	out->zero_grants = ds.zero_grants;
+	out->upgrade_grants = ds.upgrade_grants;
+	out->held = GET(mp, held);
+	out->out_queue_max = GET(mp, out_queue_max);
+	out->bad_msgs = GET(mp, bad_msgs) + ds.bad_msgs;
+	out->proto_errors = ds.proto_errors;
+	out->send_errors = GET(mp, send_errors);
+	out->fault_samples = ps.lat_samples;
+	out->fault_p50 = pager_latency_p50(&ps);
+	out->fault_p99 = pager_latency_p99(&ps);
+}
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+void memplane_print_stats(struct memplane *mp, FILE *f)
+{
+	struct memplane_stats s;
+
+	memplane_stats(mp, &s);
+	fprintf(f, "memory plane, node %u:\n", s.node);
+	fprintf(f, "  faults %llu: read miss %llu, write miss %llu, "
+		"upgrade %llu, joined %llu, spurious %llu, settled locally "
+		"%llu\n", (unsigned long long)s.faults,
+		(unsigned long long)s.read_miss,
+		(unsigned long long)s.write_miss,
+		(unsigned long long)s.upgrade,
+		(unsigned long long)s.fault_joined,
+		(unsigned long long)s.fault_spurious,
+		(unsigned long long)s.local_resolved);
+	fprintf(f, "  sent %llu msgs (%llu pages, %llu bytes), received %llu "
+		"msgs (%llu pages, %llu bytes), held %llu, queue max %llu\n",
+		(unsigned long long)s.msgs_sent,
+		(unsigned long long)s.pages_sent,
+		(unsigned long long)s.bytes_sent,
+		(unsigned long long)s.msgs_recv,
+		(unsigned long long)s.pages_recv,
+		(unsigned long long)s.bytes_recv,
+		(unsigned long long)s.held,
+		(unsigned long long)s.out_queue_max);
+	fprintf(f, "  INV sent %llu, received %llu; copies dropped %llu, "
+		"downgrades %llu; zero grants %llu, upgrade grants %llu\n",
+		(unsigned long long)s.inv_sent,
+		(unsigned long long)s.inv_recv,
+		(unsigned long long)s.invalidations,
+		(unsigned long long)s.downgrades,
+		(unsigned long long)s.zero_grants,
+		(unsigned long long)s.upgrade_grants);
+	for (unsigned k = 0; k < MEMPLANE_LAT_KINDS; k++)
+		fprintf(f, "  %-10s %6llu remote, p50 %8.1f us, p99 %8.1f us, "
+			"max %8.1f us\n", lat_names[k],
+			(unsigned long long)s.lat_samples[k],
+			us(s.lat_p50[k]), us(s.lat_p99[k]), us(s.lat_max[k]));
+	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n",
+		(unsigned long long)s.fault_samples, us(s.fault_p50),
+		us(s.fault_p99));
+	fprintf(f, "  errors: bad messages %llu, protocol %llu, send %llu\n",
+		(unsigned long long)s.bad_msgs,
+		(unsigned long long)s.proto_errors,
+		(unsigned long long)s.send_errors);
+}

@@ -1,0 +1,167 @@
+/* The memory plane of one node at run time: the coherence protocol
+ * (dsm.h) driven by guest faults (pager.h) and by messages from the other
+ * nodes, with the protocol's actions carried out on the local copies and
+ * its messages handed to the transport.
+ *
+ * Life cycle (one control thread):
+ *   memplane_new -> memplane_preload* -> memplane_start -> ... ->
+ *   memplane_stop -> memplane_free
+ * Every node calls memplane_preload with the same arguments, before start.
+ * memplane_start drops every local page the protocol says this node does
+ * not hold (what the boot loader wrote on another node, or anything else
+ * in the memfd), makes the preloaded pages it owns local and writable
+ * (holes become zero pages), registers the guest view with userfaultfd and
+ * starts the threads. From then on a guest access to a page not held
+ * faults into the protocol.
+ *
+ * Wire encoding (NET_MSG_DSM, struct net_dsm): op = enum dsm_msg_type,
+ * flags = DSM_F_*, src = requester, gfn = page number as in dsm.h (memfd
+ * offset / 4096, not gpa >> 12), version = version, node = sending node;
+ * req_id, count and arg are zero. The page travels as the 4096-byte data
+ * iff flags has DSM_F_DATA. The receiver checks all of it before the
+ * protocol sees the message.
+ *
+ * Threads and locking
+ * -------------------
+ * One mutex (the plane lock) covers the dsm_node and everything the plane
+ * keeps about pages. Three kinds of threads take it:
+ *  - the pager's fault thread: ops->fault -> dsm_fault();
+ *  - the transport's receive thread(s): memplane_receive() -> dsm_receive();
+ *  - the plane's sender thread: releases held messages (below) and takes
+ *    the outbound queue.
+ * The actions of each dsm call are carried out in order under the lock.
+ * Pager calls are local ioctls (a few microseconds); a SEND is not sent
+ * there but appended to an outbound FIFO, with the page copied from the
+ * hypervisor view at that point of the list (a later INVALIDATE in the same
+ * list drops it). The list's messages join the FIFO only after the whole
+ * list is carried out, as dsm.h requires. The sender thread alone calls
+ * ops->send, in FIFO order, without the lock: neither the fault thread nor
+ * a receive thread ever waits on a socket, and since the FIFO is in action
+ * order the per-page and per-pair order the protocol needs is kept.
+ * Received page contents are installed straight from msg->data. Zero
+ * pages never travel: a DATA with DSM_F_ZERO installs a zero page.
+ *
+ * Starvation window. Under heavy write sharing a page can leave a node
+ * before the vCPU woken for it has run (dsm.h). When a page was mapped here
+ * less than hold_ns ago (default MEMPLANE_HOLD_NS), an incoming INV,
+ * FWD_READ, FWD_WRITE, or (at the home) READ_REQ or WRITE_REQ for it is
+ * held until the window ends; every later message about that page from
+ * that sender is held behind it, so the order the protocol relies on is
+ * kept. The sender thread releases held messages when due (timed wait on
+ * CLOCK_MONOTONIC). Messages that arrive before memplane_start are held the
+ * same way and processed once the plane runs.
+ *
+ * Fatal errors (a pager call failing, the pager thread dying, a failed
+ * send, the protocol out of memory) are reported once through ops->fatal;
+ * the plane keeps going as best it can until the node stops it.
+ */
+#ifndef AMALGAM_DSM_MEMPLANE_H
+#define AMALGAM_DSM_MEMPLANE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsm/dsm.h"
+
+struct guest_mem;
+struct net_msg;
+struct memplane;
+
+#define MEMPLANE_HOLD_NS 100000ULL
+
+struct memplane_ops {
+	/* Send one DSM message (msg->type NET_MSG_DSM, the page in
+	 * msg->data if data_len is 4096) to node 'to'. Called only from the
+	 * plane's sender thread, in order; must return in bounded time
+	 * (memplane_stop waits for it). 0 or -errno; an error is fatal. */
+	int (*send)(void *opaque, unsigned to, const struct net_msg *msg);
+	/* The node must stop the guest: why says what happened. Called once,
+	 * from any thread, possibly with the plane lock held: record and
+	 * notify, never call back into the plane. */
+	void (*fatal)(void *opaque, const char *why);
+};
+
+/* Node self of layout; layout's pages must be exactly mem's pages. mem
+ * must outlive the plane. 0, -EINVAL or -ENOMEM. */
+int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
+		 const struct dsm_layout *layout,
+		 const struct memplane_ops *ops, void *opaque);
+
+/* Before start, same arguments on every node: pages [first, first+count)
+ * were written by node owner through its hypervisor view. 0, -EINVAL,
+ * -EBUSY (pages already placed, or the plane is started), -ENOMEM. */
+int memplane_preload(struct memplane *mp, uint64_t first, uint64_t count,
+		     unsigned owner);
+
+/* Before start: how long a just-mapped page is kept from leaving (see
+ * above); 0 turns the window off. */
+void memplane_set_hold_ns(struct memplane *mp, uint64_t ns);
+
+/* Prepare the local memory, register the pager, start the fault and
+ * sender threads. 0 or -errno (pager_new's errors among them); on failure
+ * nothing runs. -EBUSY if started already. */
+int memplane_start(struct memplane *mp);
+
+/* A message from node 'from', on the transport's receive thread. Never
+ * blocks on the network. 0: consumed (possibly held for later). -EPROTO:
+ * malformed or impossible in the current state; counted, logged, dropped,
+ * and the caller may drop the peer. -ESHUTDOWN after memplane_stop. */
+int memplane_receive(struct memplane *mp, unsigned from,
+		     const struct net_msg *msg);
+
+/* Stop the threads and release every thread blocked on a guest fault: the
+ * guest view becomes plain memory (holes read as zeros). Bounded: waits
+ * for one ops->fault and one ops->send call at most. Idempotent. */
+void memplane_stop(struct memplane *mp);
+/* Stops if needed, then frees. NULL is fine. */
+void memplane_free(struct memplane *mp);
+
+/* Remote fault latency, by what the fault asked the protocol for. */
+enum memplane_lat {
+	MEMPLANE_LAT_READ,	/* read miss */
+	MEMPLANE_LAT_WRITE,	/* write miss */
+	MEMPLANE_LAT_UPGRADE,	/* write to a Shared copy */
+	MEMPLANE_LAT_KINDS
+};
+
+struct memplane_stats {
+	unsigned node;
+	/* Faults, as the protocol classified them (dsm_stats). */
+	uint64_t faults;		/* ops->fault calls */
+	uint64_t read_miss, write_miss, upgrade;
+	uint64_t fault_joined;		/* waited for a request in flight */
+	uint64_t fault_spurious;	/* page was accessible already */
+	uint64_t local_resolved;	/* requests settled without a message
+					 * (the home's own never-written or
+					 * unshared pages) */
+	/* Messages, payload bytes (48-byte struct + page) and pages. */
+	uint64_t msgs_sent, msgs_recv;
+	uint64_t bytes_sent, bytes_recv;
+	uint64_t pages_sent, pages_recv;
+	uint64_t inv_sent, inv_recv;
+	uint64_t invalidations;		/* local copies dropped */
+	uint64_t downgrades;		/* local Exclusive -> Shared */
+	uint64_t zero_grants;		/* as home: never-written pages granted */
+	uint64_t upgrade_grants;	/* as home: ownership without data */
+	uint64_t held;			/* messages held by the window */
+	uint64_t out_queue_max;		/* deepest outbound FIFO seen */
+	uint64_t bad_msgs;		/* rejected before or by the protocol */
+	uint64_t proto_errors;		/* impossible in the current state */
+	uint64_t send_errors;
+	/* Fault -> wake of remote requests issued by a fault, ns. */
+	uint64_t lat_samples[MEMPLANE_LAT_KINDS];
+	uint64_t lat_p50[MEMPLANE_LAT_KINDS];
+	uint64_t lat_p99[MEMPLANE_LAT_KINDS];
+	uint64_t lat_max[MEMPLANE_LAT_KINDS];
+	/* Every fault the pager resolved (any kind, local too), ns. */
+	uint64_t fault_samples, fault_p50, fault_p99;
+};
+
+/* Safe from any thread, also after memplane_stop. */
+void memplane_stats(struct memplane *mp, struct memplane_stats *out);
+/* One readable block, node id in its first line. */
+void memplane_print_stats(struct memplane *mp, FILE *f);
+
+const char *memplane_lat_name(enum memplane_lat kind);
+
+#endif

@@ -1,0 +1,467 @@
+/* The memory plane (src/dsm/memplane.c) across two or three nodes in one
+ * process: guest threads on each node touch their guest views and see one
+ * coherent memory. One behaviour per test; the last one prints the remote
+ * fault latencies over the in-memory network. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "net/wire.h"
+
+#define DEADLINE_US 15e6	/* a worker loop gives up after this */
+
+static uint8_t pattern_byte(uint64_t seed, uint64_t page, unsigned i)
+{
+	return (uint8_t)(seed * 31 + page * 7 + i * 13 + (i >> 8));
+}
+
+static void pattern(uint8_t *buf, uint64_t seed, uint64_t page)
+{
+	for (unsigned i = 0; i < PG; i++)
+		buf[i] = pattern_byte(seed, page, i);
+}
+
+/* ---- workers: a = first page, b = seed, c = pages ---- */
+
+static void fill_fn(struct worker *w)
+{
+	uint8_t buf[PG];
+
+	for (uint64_t p = w->a; p < w->a + w->c; p++) {
+		pattern(buf, w->b, p);
+		memcpy((void *)gview(w->node, p), buf, PG);
+	}
+}
+
+/* seed 0: expect zeros. */
+static void check_fn(struct worker *w)
+{
+	uint8_t buf[PG];
+
+	for (uint64_t p = w->a; p < w->a + w->c; p++) {
+		if (w->b)
+			pattern(buf, w->b, p);
+		else
+			memset(buf, 0, PG);
+		if (memcmp((const void *)gview(w->node, p), buf, PG)) {
+			worker_fail(w, "page %#lx: wrong contents",
+				    (unsigned long)p);
+			return;
+		}
+	}
+}
+
+static void read_byte_fn(struct worker *w)
+{
+	w->out = 0;
+	for (uint64_t p = w->a; p < w->a + w->c; p++)
+		w->out += *gview(w->node, p);
+}
+
+static void write_byte_fn(struct worker *w)
+{
+	for (uint64_t p = w->a; p < w->a + w->c; p++) {
+		if (*gview(w->node, p) != 0)
+			worker_fail(w, "fresh page %#lx not zero",
+				    (unsigned long)p);
+		*gview(w->node, p) = (uint8_t)w->b;
+	}
+}
+
+static uint64_t *u64_at(unsigned node, uint64_t page, unsigned off)
+{
+	return (uint64_t *)(gview(node, page) + off);
+}
+
+static void run(unsigned node, work_fn fn, uint64_t a, uint64_t b,
+		uint64_t c)
+{
+	join(spawn(node, fn, a, b, c), JOIN_MS);
+}
+
+static struct memplane_stats stats(unsigned node)
+{
+	struct memplane_stats s;
+
+	memplane_stats(nodes[node].mp, &s);
+	return s;
+}
+
+/* ---- tests ---- */
+
+static void test_read_written_elsewhere(void **state)
+{
+	uint64_t a, b;
+	struct memplane_stats s0, s1;
+
+	cluster_create(2);
+	cluster_start();
+	a = home_page(0, 5);	/* home is the writer */
+	b = home_page(1, 7);	/* home is the reader: forwarded */
+	run(0, fill_fn, a, 11, 1);
+	run(0, fill_fn, b, 12, 1);
+	run(1, check_fn, a, 11, 1);
+	run(1, check_fn, b, 12, 1);
+	/* The writer keeps a Shared copy with the same contents. */
+	run(0, check_fn, a, 11, 1);
+	run(0, check_fn, b, 12, 1);
+	s0 = stats(0);
+	s1 = stats(1);
+	assert_int_equal(s1.pages_recv, 2);
+	assert_int_equal(s0.pages_sent, 2);
+	assert_int_equal(s1.read_miss, 2);
+	assert_int_equal(s0.write_miss, 2);
+	cluster_check();
+}
+
+/* Two nodes take turns incrementing one counter: each waits for its
+ * parity (a = page, b = parity, c = rounds). */
+static void pingpong_fn(struct worker *w)
+{
+	uint64_t *ctr = u64_at(w->node, w->a, 0);
+	double end = now_us() + DEADLINE_US;
+
+	for (uint64_t r = 0; r < w->c; r++) {
+		uint64_t v;
+
+		while ((v = __atomic_load_n(ctr, __ATOMIC_SEQ_CST)) % 2 !=
+		       w->b) {
+			if (atomic_load(&abort_all) || now_us() > end) {
+				worker_fail(w, "stuck at %llu, round %llu",
+					    (unsigned long long)v,
+					    (unsigned long long)r);
+				return;
+			}
+			sched_yield();
+		}
+		__atomic_store_n(ctr, v + 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void test_pingpong(void **state)
+{
+	const uint64_t rounds = 200;
+	struct worker *w0, *w1, *r;
+	uint64_t page;
+
+	cluster_create(2);
+	cluster_start();
+	page = home_page(1, 0);
+	w0 = spawn(0, pingpong_fn, page, 0, rounds);
+	w1 = spawn(1, pingpong_fn, page, 1, rounds);
+	join(w0, JOIN_MS);
+	join(w1, JOIN_MS);
+	r = spawn(0, read_byte_fn, page, 0, 1);
+	join(r, JOIN_MS);
+	assert_int_equal(*u64_at(0, page, 0), 2 * rounds);
+	print_message("pingpong: %llu rounds; node 0 held %llu, node 1 held "
+		      "%llu messages\n", (unsigned long long)rounds,
+		      (unsigned long long)stats(0).held,
+		      (unsigned long long)stats(1).held);
+	cluster_check();
+}
+
+/* a = page, b = slot, c = increments: a locked add on the shared
+ * counter and a plain increment of the worker's own slot of the page. */
+static void increment_fn(struct worker *w)
+{
+	uint64_t *ctr = u64_at(w->node, w->a, 0);
+	volatile uint64_t *slot = u64_at(w->node, w->a, 64 + 8 * w->b);
+
+	for (uint64_t i = 0; i < w->c; i++) {
+		if (atomic_load(&abort_all)) {
+			worker_fail(w, "aborted after %llu",
+				    (unsigned long long)i);
+			return;
+		}
+		__atomic_fetch_add(ctr, 1, __ATOMIC_SEQ_CST);
+		*slot = *slot + 1;
+	}
+}
+
+static void test_locked_increments(void **state)
+{
+	const unsigned per_node = 2;
+	const uint64_t n = 400;
+	struct worker *w[MAX_NODES * 2];
+	unsigned nw = 0;
+	uint64_t page;
+	double t0;
+
+	cluster_create(3);
+	cluster_start();
+	page = home_page(2, 3);
+	t0 = now_us();
+	for (unsigned node = 0; node < 3; node++)
+		for (unsigned i = 0; i < per_node; i++, nw++)
+			w[nw] = spawn(node, increment_fn, page, nw, n);
+	for (unsigned i = 0; i < nw; i++)
+		join(w[i], JOIN_MS);
+	t0 = now_us() - t0;
+	run(1, read_byte_fn, page, 0, 1);
+	assert_int_equal(*u64_at(1, page, 0), nw * n);
+	for (unsigned i = 0; i < nw; i++)
+		assert_int_equal(*u64_at(1, page, 64 + 8 * i), n);
+	print_message("%u threads on 3 nodes, %llu increments in %.0f ms; "
+		      "messages held: %llu %llu %llu\n", nw,
+		      (unsigned long long)(nw * n), t0 / 1000,
+		      (unsigned long long)stats(0).held,
+		      (unsigned long long)stats(1).held,
+		      (unsigned long long)stats(2).held);
+	cluster_check();
+}
+
+static void test_preloaded(void **state)
+{
+	uint64_t first, count = 8, hole, stray;
+	uint8_t buf[PG];
+
+	cluster_create(3);
+	/* Spans the homes of node 0 and node 1. */
+	first = layout.end[0] - 4;
+	hole = first + 5;
+	stray = home_page(2, 100);
+	for (uint64_t p = first; p < first + count; p++) {
+		if (p == hole)
+			continue;	/* never written by the loader */
+		pattern(buf, 21, p);
+		memcpy(hview(0, p), buf, PG);
+	}
+	/* Stale contents elsewhere must not survive start. */
+	memset(hview(1, first + 1), 0xee, PG);
+	memset(hview(1, stray), 0xee, PG);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(memplane_preload(nodes[i].mp, first, count,
+						  0), 0);
+	cluster_start();
+	assert_int_equal(memplane_preload(nodes[0].mp, 0, 1, 0), -EBUSY);
+
+	for (unsigned node = 0; node < 3; node++) {
+		run(node, check_fn, first, 21, hole - first);
+		run(node, check_fn, hole, 0, 1);
+		run(node, check_fn, hole + 1, 21, first + count - hole - 1);
+	}
+	/* The owner's copies were local and writable from the start. */
+	assert_int_equal(stats(0).faults, 0);
+	run(1, check_fn, stray, 0, 1);
+	/* And they stay coherent afterwards. */
+	run(2, fill_fn, first, 22, 1);
+	run(1, check_fn, first, 22, 1);
+	run(0, check_fn, first, 22, 1);
+	cluster_check();
+}
+
+static void test_zero_pages_stay_home(void **state)
+{
+	uint64_t base;
+	struct memplane_stats s;
+
+	cluster_create(3);
+	cluster_start();
+	base = home_page(0, 200);
+	run(1, check_fn, base, 0, 16);		/* read misses */
+	run(2, write_byte_fn, base + 8, 5, 16);	/* write misses, 8 shared */
+	for (unsigned i = 0; i < 3; i++) {
+		s = stats(i);
+		assert_int_equal(s.pages_sent, 0);
+		assert_int_equal(s.pages_recv, 0);
+		assert_true(s.bytes_sent < 48 * 100);
+	}
+	assert_int_equal(stats(0).zero_grants, 32);
+	assert_int_equal(stats(1).inv_recv, 8);
+	/* A written page does travel, once. */
+	run(0, read_byte_fn, base + 8, 0, 1);
+	assert_int_equal(*gview(0, base + 8), 5);
+	assert_int_equal(stats(2).pages_sent, 1);
+	assert_int_equal(stats(0).pages_recv, 1);
+	cluster_check();
+}
+
+static void test_stop_releases_blocked(void **state)
+{
+	struct worker *w[3];
+	struct memplane_stats s;
+
+	cluster_create(2);
+	cluster_start();
+	link_pause(1, 0, true);	/* node 1's requests never arrive */
+	for (unsigned i = 0; i < 3; i++)
+		w[i] = spawn(1, i == 2 ? write_byte_fn : read_byte_fn,
+			     home_page(0, 40 + i), 9, 1);
+	sleep_ms(50);
+	for (unsigned i = 0; i < 3; i++)
+		assert_false(atomic_load(&w[i]->done));
+	memplane_stop(nodes[1].mp);
+	for (unsigned i = 0; i < 3; i++)
+		join(w[i], 2000);
+	assert_int_equal(w[0]->out, 0);	/* plain memory: a hole */
+	s = stats(1);
+	assert_true(s.faults >= 3);
+	assert_int_equal(s.read_miss + s.write_miss, 3);
+}
+
+static void test_window_holds_a_just_mapped_page(void **state)
+{
+	const uint64_t hold_ms = 50;
+	uint64_t page;
+	double t0, took;
+
+	cluster_create(2);
+	memplane_set_hold_ns(nodes[1].mp, hold_ms * 1000000);
+	cluster_start();
+	page = home_page(0, 9);
+	run(0, fill_fn, page, 31, 1);
+	sleep_ms(1);
+	t0 = now_us();
+	run(1, check_fn, page, 31, 1);		/* node 1 maps it Shared */
+	run(0, fill_fn, page, 32, 1);
+	took = (now_us() - t0) / 1000;
+	print_message("write after a remote read: %.1f ms (window %llu ms)\n",
+		      took, (unsigned long long)hold_ms);
+	assert_true(took >= hold_ms * 0.8);
+	assert_int_equal(stats(1).held, 1);
+	assert_int_equal(stats(0).held, 0);
+	run(1, check_fn, page, 32, 1);
+	cluster_check();
+}
+
+static void test_bad_messages(void **state)
+{
+	struct memplane *mp;
+	struct net_msg m;
+	uint8_t page[PG] = { 0 };
+	uint64_t mine;
+	struct memplane_stats s;
+
+	cluster_create(2);
+	cluster_start();
+	mp = nodes[0].mp;
+	mine = home_page(1, 3);	/* node 0 holds no copy of it */
+#define RESET() do { memset(&m, 0, sizeof(m)); m.type = NET_MSG_DSM; \
+	m.u.dsm.op = DSM_INV; m.u.dsm.node = 1; m.u.dsm.src = 1; \
+	m.u.dsm.gfn = mine; } while (0)
+	RESET();
+	m.type = NET_MSG_PING;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.node = 0;			/* not the sender */
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	assert_int_equal(memplane_receive(mp, 0, &m), -EPROTO); /* self */
+	RESET();
+	assert_int_equal(memplane_receive(mp, 7, &m), -EPROTO);
+	RESET();
+	m.u.dsm.gfn = NR_PAGES;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.version = 1ULL << 32;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.arg = 1;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.op = DSM_DATA;
+	m.u.dsm.flags = DSM_F_DATA;		/* without the page */
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.data = page;				/* a page without DATA */
+	m.data_len = PG;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.op = 0;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.op = 200;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	/* Well formed, impossible: an INV for a copy node 0 does not hold,
+	 * and a DATA nobody asked for. */
+	RESET();
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+	RESET();
+	m.u.dsm.op = DSM_DATA;
+	m.u.dsm.src = 0;
+	m.u.dsm.flags = DSM_F_DATA;
+	m.data = page;
+	m.data_len = PG;
+	assert_int_equal(memplane_receive(mp, 1, &m), -EPROTO);
+#undef RESET
+	s = stats(0);
+	assert_int_equal(s.bad_msgs, 11);
+	assert_int_equal(s.proto_errors, 2);
+	/* Still working. */
+	run(0, fill_fn, mine, 41, 1);
+	run(1, check_fn, mine, 41, 1);
+	cluster_check();
+}
+
+/* a = first page, c = pages: read each (b = 0), write each (b = 1), or
+ * read then write each (b = 2). */
+static void access_fn(struct worker *w)
+{
+	for (uint64_t p = w->a; p < w->a + w->c; p++) {
+		volatile uint8_t *x = gview(w->node, p);
+
+		if (w->b != 1)
+			w->out += *x;
+		if (w->b != 0)
+			*x = 1;
+	}
+}
+
+static void test_latency(void **state)
+{
+	const uint64_t k = 200;
+	struct memplane_stats s;
+	uint64_t base;
+	double t[3];
+
+	cluster_create(2);
+	cluster_start();
+	base = home_page(0, 1000);
+	run(0, fill_fn, base, 51, 3 * k);
+	sleep_ms(5);	/* past node 0's window */
+	for (unsigned b = 0; b < 3; b++) {
+		t[b] = now_us();
+		run(1, access_fn, base + b * k, b, k);
+		t[b] = (now_us() - t[b]) / k;
+	}
+	s = stats(1);
+	assert_int_equal(s.lat_samples[MEMPLANE_LAT_READ], 2 * k);
+	assert_int_equal(s.lat_samples[MEMPLANE_LAT_WRITE], k);
+	assert_int_equal(s.lat_samples[MEMPLANE_LAT_UPGRADE], k);
+	for (unsigned i = 0; i < MEMPLANE_LAT_KINDS; i++)
+		assert_true(s.lat_p50[i] > 0 && s.lat_p99[i] >= s.lat_p50[i]);
+	print_message("remote fault -> wake over the in-memory network, "
+		      "node 1 (%llu each):\n", (unsigned long long)k);
+	for (unsigned i = 0; i < MEMPLANE_LAT_KINDS; i++)
+		print_message("  %-10s p50 %7.1f us  p99 %7.1f us  max %7.1f us\n",
+			      memplane_lat_name(i), s.lat_p50[i] / 1e3,
+			      s.lat_p99[i] / 1e3, s.lat_max[i] / 1e3);
+	print_message("  per access seen by the thread: read %.1f us, write "
+		      "%.1f us, read+upgrade %.1f us\n", t[0], t[1], t[2]);
+	memplane_print_stats(nodes[0].mp, stdout);
+	memplane_print_stats(nodes[1].mp, stdout);
+	cluster_check();
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_read_written_elsewhere),
+		T(test_pingpong),
+		T(test_locked_increments),
+		T(test_preloaded),
+		T(test_zero_pages_stay_home),
+		T(test_stop_releases_blocked),
+		T(test_window_holds_a_just_mapped_page),
+		T(test_bad_messages),
+		T(test_latency),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
