@@ -34,6 +34,8 @@ void config_usage_run(void)
 "                      starts at the entry point; for memory tests)\n"
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
+"      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
+"                      before booting: the baseline for fault latencies\n"
 "\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
@@ -60,6 +62,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "place", required_argument, NULL, 'p' },
 		{ "start", required_argument, NULL, 'S' },
 		{ "net-delay", required_argument, NULL, 'D' },
+		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -110,6 +113,13 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		case 'j': cfg->join = optarg; break;
 		case 'K': cfg->key_file = optarg; break;
 		case 'p': cfg->place = optarg; break;
+		case 'R':
+			if (parse_uint(optarg, 1, 1000000, &v)) {
+				snprintf(err, errlen, "--measure-rtt takes a sample count, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->rtt_samples = (unsigned)v;
+			break;
 		case 'D':
 			if (parse_uint(optarg, 0, 1000000, &v)) {
 				snprintf(err, errlen, "--net-delay must be microseconds (0-1000000), not '%s'", optarg);

@@ -27,6 +27,7 @@ struct config {
 	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
 	int start_all;		/* every vCPU starts at the entry point */
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */
+	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
 };
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help

@@ -28,6 +28,7 @@ struct cluster {
 	char join_text[NET_CONTROL_DATA_MAX + 1];
 	uint32_t join_len;
 	uint64_t ready[3];		/* bit per node, per stage */
+	int rtt_port[NET_MAX_NODES];	/* each node's raw-TCP echo port */
 	bool got_start;
 	char start_text[NET_CONTROL_DATA_MAX + 1];
 	uint64_t down;			/* peers lost */
@@ -77,6 +78,8 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 	case NET_CTL_READY:
 		if (ctl->arg < 3 && peer < 64)
 			c->ready[ctl->arg] |= 1ULL << peer;
+		if (ctl->arg == 0 && peer < NET_MAX_NODES)
+			c->rtt_port[peer] = ctl->code;
 		break;
 	case NET_CTL_START:
 		if (peer == 0 && !c->got_start) {
@@ -453,9 +456,19 @@ int cluster_inject_delay(struct cluster *c, uint32_t us)
 unsigned cluster_self(struct cluster *c) { return c->p.self; }
 unsigned cluster_nodes(struct cluster *c) { return c->p.nr_nodes; }
 
-int cluster_send_ready(struct cluster *c, unsigned stage)
+int cluster_send_ready(struct cluster *c, unsigned stage, int rtt_port)
 {
-	return send_control(c, 0, NET_CTL_READY, 0, stage, NULL);
+	return send_control(c, 0, NET_CTL_READY, rtt_port, stage, NULL);
+}
+
+int cluster_rtt_port(struct cluster *c, unsigned node)
+{
+	return node < NET_MAX_NODES ? c->rtt_port[node] : 0;
+}
+
+const char *cluster_addr(struct cluster *c, unsigned node)
+{
+	return node < CLUSTER_MAX_NODES ? c->p.addr[node] : "";
 }
 
 int cluster_wait_ready(struct cluster *c, unsigned stage, unsigned timeout_s,

@@ -54,8 +54,11 @@ int cluster_inject_delay(struct cluster *c, uint32_t us);
 unsigned cluster_self(struct cluster *c);
 unsigned cluster_nodes(struct cluster *c);
 
-/* Node k -> coordinator: READY (stage 0: VM built; 1: started). */
-int cluster_send_ready(struct cluster *c, unsigned stage);
+/* Node k -> coordinator: READY (stage 0: VM built, with the port of its
+ * raw-TCP echo server (rtt.h) or 0; stage 1: started). */
+int cluster_send_ready(struct cluster *c, unsigned stage, int rtt_port);
+int cluster_rtt_port(struct cluster *c, unsigned node);
+const char *cluster_addr(struct cluster *c, unsigned node);
 /* Coordinator: wait for READY(stage) from every node. */
 int cluster_wait_ready(struct cluster *c, unsigned stage, unsigned timeout_s,
 		       char *err, size_t errlen);

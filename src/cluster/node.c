@@ -12,6 +12,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/params.h"
+#include "cluster/rtt.h"
 #include "cluster/spawn.h"
 #include "dsm/dsm.h"
 #include "dsm/memplane.h"
@@ -38,6 +39,7 @@ struct node {
 	struct memplane *mem;
 	struct auth_key key;
 	bool stats;
+	struct rtt_server *rtt;
 };
 
 static volatile sig_atomic_t stats_requested;
@@ -324,6 +326,7 @@ static void teardown(struct node *n)
 		vm_destroy(&n->vm);
 	if (n->cluster)
 		cluster_free(n->cluster);
+	rtt_server_stop(n->rtt);
 	auth_key_wipe(&n->key);
 }
 
@@ -338,6 +341,26 @@ static int fail(struct node *n, int status, const char *msg)
 }
 
 /* ---- coordinator --------------------------------------------------------- */
+
+/* The raw TCP baseline to node 1..N-1, printed for the benchmarks. */
+static void measure_rtt(struct node *n, unsigned samples)
+{
+	for (unsigned i = 1; i < n->p.nr_nodes; i++) {
+		struct rtt_result r;
+		char host[CLUSTER_ADDR_MAX];
+		const char *addr = cluster_addr(n->cluster, i), *colon = strrchr(addr, ':');
+		int port = cluster_rtt_port(n->cluster, i);
+
+		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : 0, addr);
+		if (!port || rtt_measure(host, port, samples, &r)) {
+			fprintf(stderr, "amalgam[0] rtt: node %u: cannot measure\n", i);
+			continue;
+		}
+		fprintf(stderr, "amalgam[0] rtt: node %u: raw TCP 64 B -> 4 KiB round trip over %u samples: "
+			"p50 %.1f us, p99 %.1f us, min %.1f us\n", i, r.samples, r.p50_us,
+			r.p99_us, r.min_us);
+	}
+}
 
 int node_run(const struct config *cfg)
 {
@@ -428,6 +451,9 @@ int node_run(const struct config *cfg)
 		return fail(n, 1, err);
 	}
 
+	if (n->cluster && cfg->rtt_samples)
+		measure_rtt(n, cfg->rtt_samples);
+
 	bc = (struct boot_config){
 		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
 		.nr_cpus = cfg->cpus, .ioapic_base = 0xFEC00000ULL,
@@ -501,10 +527,18 @@ int node_join(const struct node_args *a)
 		free(n);
 		return 1;
 	}
-	if (cluster_send_ready(n->cluster, 0) ||
+	{
+		char host[CLUSTER_ADDR_MAX];
+		const char *colon = strrchr(a->listen, ':');
+
+		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - a->listen) : 0, a->listen);
+		if (rtt_server_start(host, &n->rtt))
+			n->rtt = NULL;
+	}
+	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
 	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
 	    parse_boot(text, &b) || preload_and_start_mem(n, &b) ||
-	    cluster_send_ready(n->cluster, 1) || start_vcpus(n, &b)) {
+	    cluster_send_ready(n->cluster, 1, 0) || start_vcpus(n, &b)) {
 		fail(n, 1, err[0] ? err : "cannot start");
 		free(n);
 		return 1;

@@ -1,0 +1,164 @@
+#include "cluster/rtt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+struct rtt_server {
+	int lfd;
+	int port;
+	int stop_pipe[2];
+	pthread_t thread;
+};
+
+static int full_io(int fd, void *buf, size_t len, int write_it)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write_it ? send(fd, (char *)buf + off, len - off, MSG_NOSIGNAL)
+				     : recv(fd, (char *)buf + off, len - off, 0);
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static void *serve(void *arg)
+{
+	struct rtt_server *s = arg;
+	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
+
+	for (;;) {
+		struct pollfd p[2] = { { s->lfd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
+		int one = 1, fd;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		fd = accept(s->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		while (full_io(fd, req, sizeof(req), 0) == 0 &&
+		       full_io(fd, reply, sizeof(reply), 1) == 0)
+			;
+		close(fd);
+	}
+	return NULL;
+}
+
+int rtt_server_start(const char *host, struct rtt_server **out)
+{
+	struct rtt_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		a.sin_addr.s_addr = htonl(INADDR_ANY);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->lfd, 1) < 0 || getsockname(s->lfd, (struct sockaddr *)&a, &al) < 0 ||
+	    pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
+		err = -errno;
+		if (s->lfd >= 0)
+			close(s->lfd);
+		free(s);
+		return err;
+	}
+	s->port = ntohs(a.sin_port);
+	err = pthread_create(&s->thread, NULL, serve, s);
+	if (err) {
+		close(s->lfd);
+		free(s);
+		return -err;
+	}
+	*out = s;
+	return 0;
+}
+
+int rtt_server_port(struct rtt_server *s)
+{
+	return s->port;
+}
+
+void rtt_server_stop(struct rtt_server *s)
+{
+	if (!s)
+		return;
+	if (write(s->stop_pipe[1], "x", 1) < 0)
+		pr_warn("rtt: cannot stop the echo server");
+	pthread_join(s->thread, NULL);
+	close(s->lfd);
+	close(s->stop_pipe[0]);
+	close(s->stop_pipe[1]);
+	free(s);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
+	double *t;
+	int fd, one = 1, err = 0;
+
+	if (!n || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -EINVAL;
+	t = calloc(n, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (unsigned i = 0; i < n + 100; i++) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		err = full_io(fd, req, sizeof(req), 1);
+		if (!err)
+			err = full_io(fd, reply, sizeof(reply), 0);
+		if (err)
+			goto out;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (i >= 100)	/* warm-up */
+			t[i - 100] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+	}
+	qsort(t, n, sizeof(*t), cmp_double);
+	out->samples = n;
+	out->min_us = t[0];
+	out->p50_us = t[n / 2];
+	out->p99_us = t[(size_t)(n * 0.99)];
+out:
+	if (fd >= 0)
+		close(fd);
+	free(t);
+	return err;
+}

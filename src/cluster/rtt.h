@@ -1,0 +1,29 @@
+/* The baseline every remote-fault figure is compared with: a raw TCP round
+ * trip (64-byte request, 4 KiB reply) between the same two node processes,
+ * with no framing, no protocol and no userfaultfd. Each joining node runs
+ * an echo server; the coordinator measures before the guest starts. */
+#ifndef AMALGAM_CLUSTER_RTT_H
+#define AMALGAM_CLUSTER_RTT_H
+
+#include <stdint.h>
+
+#define RTT_REQ_BYTES 64
+#define RTT_REPLY_BYTES 4096
+
+struct rtt_server;
+
+/* Listen on host (the node's listen host) port 0; serves one client at a
+ * time until rtt_server_stop. */
+int rtt_server_start(const char *host, struct rtt_server **out);
+int rtt_server_port(struct rtt_server *s);
+void rtt_server_stop(struct rtt_server *s);
+
+struct rtt_result {
+	unsigned samples;
+	double p50_us, p99_us, min_us;
+};
+
+/* Connect to host:port and time n round trips. */
+int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out);
+
+#endif
