@@ -88,6 +88,12 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 			c->got_start = true;
 		}
 		break;
+	case NET_CTL_EOI:
+		pthread_mutex_unlock(&c->lock);
+		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
+			pr_warn("unexpected EOI from node %d dropped", peer);
+		pthread_mutex_lock(&c->lock);
+		break;
 	case NET_CTL_STOP:
 		/* A peer stopped: stop here too, but do not re-broadcast. */
 		c->stop_sent = true;
@@ -116,6 +122,13 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 	case NET_MSG_DSM:
 		if (c->h.dsm && c->h.dsm(c->hop, (unsigned)peer, m) < 0)
 			pr_warn("bad DSM message from node %d dropped", peer);
+		break;
+	case NET_MSG_IRQ:
+	case NET_MSG_IO_REQ:
+	case NET_MSG_IO_REPLY:
+		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
+			pr_warn("unexpected %s from node %d dropped",
+				m->type == NET_MSG_IRQ ? "IRQ" : "I/O message", peer);
 		break;
 	default:
 		pr_debug("message type %u from node %d not handled yet", m->type, peer);
@@ -331,6 +344,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		transport_disconnect(c->t, CLUSTER_JOINER_ID);
 		wait_for(c, peer_is_down, CLUSTER_JOINER_ID, 5000);
 	}
+	/* Give the joiners a moment to come back under their real ids, so the
+	 * first dials do not reach the old listeners. */
+	usleep(200000);
 	for (unsigned i = 1; i < p->nr_nodes; i++) {
 		r = dial(c, p->addr[i], (int)i, CONNECT_RETRY_S);
 		if (r) {

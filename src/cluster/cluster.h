@@ -32,6 +32,8 @@ struct cluster;
 struct cluster_handlers {
 	/* A DSM message (receive thread; must not block). */
 	int (*dsm)(void *opaque, unsigned from, const struct net_msg *msg);
+	/* IRQ, IO_REQ, IO_REPLY and CONTROL EOI: the CPU and I/O planes. */
+	int (*cpu)(void *opaque, unsigned from, const struct net_msg *msg);
 	/* Stop the local guest: a peer asked (STOP) or was lost. Any thread. */
 	void (*stop)(void *opaque, int status, const char *reason);
 };

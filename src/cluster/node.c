@@ -2,6 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <x86intrin.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +15,7 @@
 #include <unistd.h>
 
 #include "cluster/cluster.h"
+#include "cluster/forward.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
 #include "cluster/spawn.h"
@@ -37,6 +42,7 @@ struct node {
 	struct board *board;
 	struct cluster *cluster;
 	struct memplane *mem;
+	struct forward *fwd;
 	struct auth_key key;
 	bool stats;
 	struct rtt_server *rtt;
@@ -77,6 +83,13 @@ static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
 	return n->mem ? memplane_receive(n->mem, from, msg) : -EPROTO;
 }
 
+static int on_cpu(void *opaque, unsigned from, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+
+	return n->fwd ? forward_receive(n->fwd, from, msg) : -EPROTO;
+}
+
 static void on_cluster_stop(void *opaque, int status, const char *reason)
 {
 	struct node *n = opaque;
@@ -86,6 +99,7 @@ static void on_cluster_stop(void *opaque, int status, const char *reason)
 
 static const struct cluster_handlers cluster_h = {
 	.dsm = on_dsm,
+	.cpu = on_cpu,
 	.stop = on_cluster_stop,
 };
 
@@ -140,6 +154,7 @@ static int build_vm(struct node *n)
 		.mem_size = n->p.memory,
 		.self = n->p.self,
 		.place = n->p.place,
+		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
 	};
 	int r = vm_create(&n->vm, &vc);
 
@@ -160,9 +175,12 @@ static int build_vm(struct node *n)
 	n->vm_ok = true;
 	n->vm.on_stop = on_vm_stop;
 	n->vm.on_stop_opaque = n;
-	n->board = board_create(&n->vm, STDOUT_FILENO, n->p.self == 0 ? STDIN_FILENO : -1);
-	if (!n->board)
-		return -ENOMEM;
+	/* The devices live on one node; the others forward to it. */
+	if (n->p.self == FORWARD_DEVICE_NODE) {
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO);
+		if (!n->board)
+			return -ENOMEM;
+	}
 	if (n->p.nr_nodes > 1) {
 		struct dsm_layout layout;
 
@@ -172,6 +190,9 @@ static int build_vm(struct node *n)
 			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
 			return r;
 		}
+		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
+		if (r)
+			return r;
 		cluster_set_handlers(n->cluster, &cluster_h, n);
 		cluster_inject_delay(n->cluster, n->p.net_delay_us);
 	}
@@ -182,6 +203,11 @@ static int build_vm(struct node *n)
  * ranges it loaded (which every node must treat as held by node 0). */
 struct boot_text {
 	struct boot_entry entry;
+	/* One TSC and one kvmclock for every vCPU: node 0's, adopted by all. */
+	int64_t tsc_offset;
+	uint64_t kvmclock, realtime_ns, host_tsc;
+	uint32_t clock_flags;
+	char boot_id[40];
 	unsigned nr_ranges;
 	uint64_t first[64], count[64];
 };
@@ -190,8 +216,11 @@ static int format_boot(const struct boot_text *b, char *buf, size_t len)
 {
 	size_t off;
 	int k = snprintf(buf, len, "rip=%" PRIx64 " rsi=%" PRIx64 " cr3=%" PRIx64
-			 " gdt=%" PRIx64 " gdtlim=%x pre=", b->entry.rip, b->entry.rsi,
-			 b->entry.cr3, b->entry.gdt_base, b->entry.gdt_limit);
+			 " gdt=%" PRIx64 " gdtlim=%x tsc=%" PRIx64 " clk=%" PRIx64
+			 " rt=%" PRIx64 " htsc=%" PRIx64 " cf=%x boot=%s pre=",
+			 b->entry.rip, b->entry.rsi, b->entry.cr3, b->entry.gdt_base,
+			 b->entry.gdt_limit, (uint64_t)b->tsc_offset, b->kvmclock,
+			 b->realtime_ns, b->host_tsc, b->clock_flags, b->boot_id);
 
 	if (k < 0 || (size_t)k >= len)
 		return -ENOSPC;
@@ -213,10 +242,15 @@ static int parse_boot(const char *s, struct boot_text *b)
 	const char *c;
 
 	memset(b, 0, sizeof(*b));
+	uint64_t tsc;
+
 	if (sscanf(s, "rip=%" SCNx64 " rsi=%" SCNx64 " cr3=%" SCNx64 " gdt=%" SCNx64
-		   " gdtlim=%x pre=%n", &b->entry.rip, &b->entry.rsi, &b->entry.cr3,
-		   &b->entry.gdt_base, &lim, &used) != 5 || !used)
+		   " gdtlim=%x tsc=%" SCNx64 " clk=%" SCNx64 " rt=%" SCNx64 " htsc=%" SCNx64
+		   " cf=%x boot=%39s pre=%n", &b->entry.rip, &b->entry.rsi, &b->entry.cr3,
+		   &b->entry.gdt_base, &lim, &tsc, &b->kvmclock, &b->realtime_ns,
+		   &b->host_tsc, &b->clock_flags, b->boot_id, &used) != 11 || !used)
 		return -EINVAL;
+	b->tsc_offset = (int64_t)tsc;
 	b->entry.gdt_limit = (uint16_t)lim;
 	c = s + used;
 	while (*c) {
@@ -232,6 +266,72 @@ static int parse_boot(const char *s, struct boot_text *b)
 		else if (*c)
 			return -EINVAL;
 	}
+	return 0;
+}
+
+static void read_boot_id(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	snprintf(out, len, "unknown");
+	if (f) {
+		if (fscanf(f, "%39s", out) != 1)
+			snprintf(out, len, "unknown");
+		fclose(f);
+	}
+}
+
+/* Node 0: sample its kvmclock and TSC for the others. */
+static int clock_sample(struct node *n, struct boot_text *b)
+{
+	struct kvm_clock_data cd = { 0 };
+
+	if (ioctl(n->vm.vm_fd, KVM_GET_CLOCK, &cd) < 0)
+		return -errno;
+	b->kvmclock = cd.clock;
+	b->clock_flags = cd.flags;
+	b->realtime_ns = cd.realtime;
+	b->host_tsc = cd.host_tsc;
+	b->tsc_offset = n->vm.tsc_offset;
+	read_boot_id(b->boot_id, sizeof(b->boot_id));
+	return 0;
+}
+
+/* Node k: adopt node 0's kvmclock and TSC. On the same host (same boot
+ * id) the host TSC is shared, so the offset carries over exactly and the
+ * kvmclock is set with the shared realtime clock. Across hosts the guest
+ * TSC is rebased by the realtime elapsed since node 0's sample (see
+ * DESIGN.md, "Time"): exact only as far as the hosts' clocks agree. */
+static int clock_adopt(struct node *n, const struct boot_text *b)
+{
+	struct kvm_clock_data cd = { .clock = b->kvmclock };
+	char my_boot[40];
+	int64_t off = b->tsc_offset;
+	int r;
+
+	read_boot_id(my_boot, sizeof(my_boot));
+	if (strcmp(my_boot, b->boot_id) != 0) {
+		struct timespec ts;
+		uint64_t now_rt, my_tsc = __rdtsc();
+		double khz = (double)n->vm.tsc_khz;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now_rt = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		/* guest TSC now = node 0's host TSC at the sample + elapsed. */
+		off = (int64_t)(b->host_tsc + b->tsc_offset +
+				(uint64_t)((double)(now_rt - b->realtime_ns) * khz / 1e6)) -
+		      (int64_t)my_tsc;
+		pr_warn("node on another host: TSC agreed through realtime clocks");
+	}
+	r = vm_set_tsc_offset(&n->vm, off);
+	if (r)
+		return r;
+	if (b->clock_flags & KVM_CLOCK_REALTIME) {
+		cd.flags = KVM_CLOCK_REALTIME;
+		cd.realtime = b->realtime_ns;
+	}
+	if (ioctl(n->vm.vm_fd, KVM_SET_CLOCK, &cd) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -308,7 +408,8 @@ static int wait_guest(struct node *n)
 	status = vm_wait_stopped(&n->vm);
 	if (n->cluster)
 		cluster_quiesce(n->cluster);
-	board_flush(n->board);
+	if (n->board)
+		board_flush(n->board);
 	/* vCPUs blocked on a missing page only return once the pager lets go. */
 	if (n->mem)
 		memplane_stop(n->mem);
@@ -316,17 +417,27 @@ static int wait_guest(struct node *n)
 	return status;
 }
 
+/* Order matters: first the network (no more callbacks into the planes),
+ * then the planes, then the devices and the VM they point into. */
 static void teardown(struct node *n)
 {
-	if (n->board)
-		board_destroy(n->board);
 	if (n->mem)
-		memplane_free(n->mem);
-	if (n->vm_ok)
-		vm_destroy(&n->vm);
+		memplane_stop(n->mem);
 	if (n->cluster)
 		cluster_free(n->cluster);
+	n->cluster = NULL;
+	memplane_free(n->mem);
+	n->mem = NULL;
+	forward_free(n->fwd);
+	n->fwd = NULL;
+	if (n->board)
+		board_destroy(n->board);
+	n->board = NULL;
+	if (n->vm_ok)
+		vm_destroy(&n->vm);
+	n->vm_ok = false;
 	rtt_server_stop(n->rtt);
+	n->rtt = NULL;
 	auth_key_wipe(&n->key);
 }
 
@@ -464,7 +575,8 @@ int node_run(const struct config *cfg)
 		return fail(n, EXIT_USAGE, err);
 	}
 	if (n->cluster) {
-		if (loaded_ranges(n, &b) || format_boot(&b, text, sizeof(text))) {
+		if (clock_sample(n, &b) || loaded_ranges(n, &b) ||
+		    format_boot(&b, text, sizeof(text))) {
 			spawn_reap(sp, 1);
 			return fail(n, 1, "the loaded guest is too fragmented to describe");
 		}
@@ -537,7 +649,7 @@ int node_join(const struct node_args *a)
 	}
 	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
 	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
-	    parse_boot(text, &b) || preload_and_start_mem(n, &b) ||
+	    parse_boot(text, &b) || clock_adopt(n, &b) || preload_and_start_mem(n, &b) ||
 	    cluster_send_ready(n->cluster, 1, 0) || start_vcpus(n, &b)) {
 		fail(n, 1, err[0] ? err : "cannot start");
 		free(n);

@@ -26,10 +26,11 @@
  * threads that can fault; a sample that finds no slot is not taken. */
 #define LPEND_SLOTS 1024
 #define LPEND_PROBE 16
-/* Held messages; past this, all are released at once (order kept). */
+/* Held messages after start; past this, all are released at once (order
+ * kept). Before start they are bounded by the peers' vCPUs. */
 #define HELD_MAX 65536
-/* Latency histogram: exact below 16 ns, then 8 buckets per octave. */
-#define LAT_BUCKETS 320
+/* Latency percentiles are over the last LAT_RING samples of a kind. */
+#define LAT_RING 1024
 
 static_assert(PG == NET_PAGE_SIZE, "a DSM page is a wire page");
 
@@ -61,15 +62,24 @@ struct lpend {
 	unsigned kind;		/* enum memplane_lat */
 };
 
+struct lat_ring {
+	uint64_t v[LAT_RING];	/* ns */
+	uint64_t n;		/* samples ever taken */
+	uint64_t max;
+};
+
 struct range {
 	uint64_t first, count;
 };
 
-/* Relaxed atomics: updated from any thread, lock or not. */
+/* Named as in struct memplane_stats. Relaxed atomics: updated from any
+ * thread, lock or not. */
+#define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
+	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
+	X(out_queue_max) X(bad_msgs) X(send_errors)
+#define DECLARE(f) _Atomic uint64_t f;
 struct counters {
-	_Atomic uint64_t faults, local_resolved, msgs_sent, msgs_recv,
-		bytes_sent, bytes_recv, pages_sent, pages_recv, held,
-		out_queue_max, bad_msgs, send_errors;
+	COUNTERS(DECLARE)
 };
 
 struct memplane {
@@ -101,8 +111,7 @@ struct memplane {
 	size_t nr_held;
 	struct recent recent[RECENT_SLOTS];
 	struct lpend lpend[LPEND_SLOTS];
-	uint64_t lat_hist[MEMPLANE_LAT_KINDS][LAT_BUCKETS];
-	uint64_t lat_max[MEMPLANE_LAT_KINDS];
+	struct lat_ring lat[MEMPLANE_LAT_KINDS];
 	bool have_final;
 	struct pager_stats final;	/* the pager's, when it was freed */
 
@@ -137,50 +146,34 @@ static void fail(struct memplane *mp, const char *what, uint64_t page, int err)
 
 /* ---- latency ---- */
 
-static unsigned lat_bucket(uint64_t ns)
+static int cmp_u64(const void *a, const void *b)
 {
-	unsigned msb, b;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	if (ns < 16)
-		return (unsigned)ns;
-	msb = 63 - (unsigned)__builtin_clzll(ns);
-	b = 16 + (msb - 4) * 8 + (unsigned)((ns >> (msb - 3)) & 7);
-	return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
+	return (x > y) - (x < y);
 }
 
-/* Middle of bucket b. */
-static uint64_t lat_value(unsigned b)
+/* p50 and p99 of the samples in the ring, which is sorted in place. */
+static void lat_summary(struct lat_ring *r, uint64_t *p50, uint64_t *p99)
 {
-	unsigned msb, sub;
+	size_t n = r->n < LAT_RING ? (size_t)r->n : LAT_RING;
 
-	if (b < 16)
-		return b;
-	msb = (b - 16) / 8 + 4;
-	sub = (b - 16) % 8;
-	return ((8ULL + sub) << (msb - 3)) + (1ULL << (msb - 3)) / 2;
+	*p50 = *p99 = 0;
+	if (!n)
+		return;
+	qsort(r->v, n, sizeof(r->v[0]), cmp_u64);
+	*p50 = r->v[(n - 1) / 2];
+	*p99 = r->v[(n - 1) * 99 / 100];
 }
 
-static uint64_t lat_pct(const uint64_t *hist, uint64_t total, double pct)
+static unsigned hash(uint64_t page)
 {
-	uint64_t rank = (uint64_t)(pct / 100.0 * (double)total + 0.999999);
-	uint64_t seen = 0;
-
-	if (!total)
-		return 0;
-	if (!rank)
-		rank = 1;
-	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= rank)
-			return lat_value(b);
-	}
-	return lat_value(LAT_BUCKETS - 1);
+	return (unsigned)((page * 0x9E3779B97F4A7C15ULL) >> 40);
 }
 
 static unsigned lpend_slot(uint64_t page, unsigned i)
 {
-	return (unsigned)(((page * 0x9E3779B97F4A7C15ULL) >> 40) + i) &
-	       (LPEND_SLOTS - 1);
+	return (hash(page) + i) & (LPEND_SLOTS - 1);
 }
 
 /* A fault sent a request for page: remember when. */
@@ -203,35 +196,22 @@ static void lpend_done(struct memplane *mp, uint64_t page, uint64_t now)
 {
 	for (unsigned i = 0; i < LPEND_PROBE; i++) {
 		struct lpend *e = &mp->lpend[lpend_slot(page, i)];
+		struct lat_ring *r;
 		uint64_t d;
 
 		if (e->key != page + 1)
 			continue;
+		r = &mp->lat[e->kind];
 		d = now - e->t_ns;
-		mp->lat_hist[e->kind][lat_bucket(d)]++;
-		if (d > mp->lat_max[e->kind])
-			mp->lat_max[e->kind] = d;
+		r->v[r->n++ % LAT_RING] = d;
+		if (d > r->max)
+			r->max = d;
 		e->key = 0;
 		return;
 	}
 }
 
 /* ---- outbound ---- */
-
-static void encode(const struct memplane *mp, const struct dsm_msg *m,
-		   struct net_msg *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->type = NET_MSG_DSM;
-	out->u.dsm = (struct net_dsm){
-		.op = m->type,
-		.flags = m->flags,
-		.src = m->requester,
-		.gfn = m->page,
-		.version = m->version,
-		.node = mp->self,
-	};
-}
 
 /* The SEND action: the page is read here, at the action's place in the
  * list, while this node still holds it (dsm.h: an owner handing over
@@ -243,9 +223,17 @@ static struct outmsg *make_out(struct memplane *mp, const struct dsm_msg *m)
 
 	if (!o)
 		return NULL;
-	o->next = NULL;
+	memset(o, 0, sizeof(*o));
 	o->to = m->to;
-	encode(mp, m, &o->msg);
+	o->msg.type = NET_MSG_DSM;
+	o->msg.u.dsm = (struct net_dsm){
+		.op = m->type,
+		.flags = m->flags,
+		.src = m->requester,
+		.gfn = m->page,
+		.version = m->version,
+		.node = mp->self,
+	};
 	if (data) {
 		memcpy(o->page, mp->mem->hyp_view + m->page * PG, PG);
 		o->msg.data = o->page;
@@ -263,8 +251,7 @@ static uint64_t page_key(uint64_t page)
 
 static struct recent *recent_of(struct memplane *mp, uint64_t page)
 {
-	return &mp->recent[(page * 0x9E3779B97F4A7C15ULL >> 40) &
-			   (RECENT_SLOTS - 1)];
+	return &mp->recent[hash(page) & (RECENT_SLOTS - 1)];
 }
 
 static int map(struct memplane *mp, const struct dsm_action *a,
@@ -593,25 +580,19 @@ int memplane_receive(struct memplane *mp, unsigned from,
 	pthread_mutex_lock(&mp->lock);
 	if (atomic_load(&mp->stopping)) {
 		ret = -ESHUTDOWN;
-	} else if (!mp->started || held_pair(mp, &m, &due) ||
-		   in_window(mp, &m, &due)) {
-		if (mp->nr_held >= HELD_MAX) {
-			if (mp->started) {
-				release(mp, 0, true);
-				ret = deliver(mp, &m, msg->data);
-			} else {
-				pr_warn("memory plane: too many messages "
-					"before start");
-				ret = -EPROTO;
-			}
-		} else {
-			ret = hold(mp, &m, msg->data, due);
-			if (ret)
-				fail(mp, "holding a message", m.page, ret);
-		}
+		goto out;
+	}
+	if (mp->started && mp->nr_held >= HELD_MAX)
+		release(mp, 0, true);	/* order kept, windows cut short */
+	if (!mp->started || held_pair(mp, &m, &due) ||
+	    in_window(mp, &m, &due)) {
+		ret = hold(mp, &m, msg->data, due);
+		if (ret)
+			fail(mp, "holding a message", m.page, ret);
 	} else {
 		ret = deliver(mp, &m, msg->data);
 	}
+out:
 	pthread_mutex_unlock(&mp->lock);
 	return ret;
 }
@@ -764,46 +745,19 @@ void memplane_set_hold_ns(struct memplane *mp, uint64_t ns)
  * copies (holes among them zero pages: a hole would fault for ever). */
 static int prepare_memory(struct memplane *mp, struct pager *p)
 {
-	int fd = mp->mem->fd;
-	off_t off = 0;
+	int64_t pg;
 	int err;
 
-	for (;;) {
-		off_t data = lseek(fd, off, SEEK_DATA), hole;
-		uint64_t pg, end;
-
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;
-			return -errno;
-		}
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		pg = (uint64_t)data / PG;
-		end = ((uint64_t)hole + PG - 1) / PG;
-		if (end > mp->nr_pages)
-			end = mp->nr_pages;
-		while (pg < end) {
-			uint64_t run = pg;
-
-			while (run < end &&
-			       dsm_page_state(mp->dsm, run) == DSM_INVALID)
-				run++;
-			if (run > pg) {
-				err = pager_invalidate_range(p, pg, run - pg);
-				if (err)
-					return err;
-			}
-			pg = run;
-			while (pg < end &&
-			       dsm_page_state(mp->dsm, pg) != DSM_INVALID)
-				pg++;
-		}
-		if ((uint64_t)hole >= mp->mem->size)
-			break;
-		off = hole;
+	for (pg = pager_next_resident(p, 0); pg >= 0;
+	     pg = pager_next_resident(p, (uint64_t)pg + 1)) {
+		if (dsm_page_state(mp->dsm, (uint64_t)pg) != DSM_INVALID)
+			continue;
+		err = pager_invalidate(p, (uint64_t)pg);
+		if (err)
+			return err;
 	}
+	if (pg != -ENXIO)
+		return (int)pg;
 	for (size_t i = 0; i < mp->nr_own; i++) {
 		err = pager_populate_local_range(p, mp->own[i].first,
 						 mp->own[i].count, true);
@@ -932,106 +886,65 @@ const char *memplane_lat_name(enum memplane_lat kind)
 
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
+	struct lat_ring *lat = malloc(sizeof(mp->lat));
 	struct pager_stats ps = { 0 };
-	struct dsm_stats ds;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&mp->lock);
-	dsm_stats_get(mp->dsm, &ds);
+	dsm_stats_get(mp->dsm, &out->proto);
 	if (mp->pager)
 		pager_get_stats(mp->pager, &ps);
 	else if (mp->have_final)
 		ps = mp->final;
-	for (unsigned k = 0; k < MEMPLANE_LAT_KINDS; k++) {
-		uint64_t total = 0;
-
-		for (unsigned b = 0; b < LAT_BUCKETS; b++)
-			total += mp->lat_hist[k][b];
-		out->lat_samples[k] = total;
-		out->lat_p50[k] = lat_pct(mp->lat_hist[k], total, 50.0);
-		out->lat_p99[k] = lat_pct(mp->lat_hist[k], total, 99.0);
-		out->lat_max[k] = mp->lat_max[k];
-	}
+	if (lat)
+		memcpy(lat, mp->lat, sizeof(mp->lat));
 	pthread_mutex_unlock(&mp->lock);
-
+	/* Sorting takes a while: not under the lock the faults need. */
+	for (unsigned k = 0; lat && k < MEMPLANE_LAT_KINDS; k++) {
+		out->lat_samples[k] = lat[k].n;
+		out->lat_max[k] = lat[k].max;
+		lat_summary(&lat[k], &out->lat_p50[k], &out->lat_p99[k]);
+	}
+	free(lat);
 	out->node = mp->self;
-	out->faults = GET(mp, faults);
-	out->read_miss = ds.read_miss;
-	out->write_miss = ds.write_miss;
-	out->upgrade = ds.upgrade;
-	out->fault_joined = ds.fault_joined;
-	out->fault_spurious = ds.fault_spurious;
-	out->local_resolved = GET(mp, local_resolved);
-	out->msgs_sent = GET(mp, msgs_sent);
-	out->msgs_recv = GET(mp, msgs_recv);
-	out->bytes_sent = GET(mp, bytes_sent);
-	out->bytes_recv = GET(mp, bytes_recv);
-	out->pages_sent = GET(mp, pages_sent);
-	out->pages_recv = GET(mp, pages_recv);
-	out->inv_sent = ds.inv_sent;
-	out->inv_recv = ds.inv_recv;
-	out->invalidations = ds.invalidations;
-	out->downgrades = ds.downgrades;
-	out->zero_grants = ds.zero_grants;
-	out->upgrade_grants = ds.upgrade_grants;
-	out->held = GET(mp, held);
-	out->out_queue_max = GET(mp, out_queue_max);
-	out->bad_msgs = GET(mp, bad_msgs) + ds.bad_msgs;
-	out->proto_errors = ds.proto_errors;
-	out->send_errors = GET(mp, send_errors);
+#define COPY(f) out->f = GET(mp, f);
+	COUNTERS(COPY)
+#undef COPY
 	out->fault_samples = ps.lat_samples;
 	out->fault_p50 = pager_latency_p50(&ps);
 	out->fault_p99 = pager_latency_p99(&ps);
 }
 
-static double us(uint64_t ns)
-{
-	return (double)ns / 1000.0;
-}
+#define U(x) ((unsigned long long)(x))
 
 void memplane_print_stats(struct memplane *mp, FILE *f)
 {
 	struct memplane_stats s;
+	const struct dsm_stats *p = &s.proto;
 
 	memplane_stats(mp, &s);
-	fprintf(f, "memory plane, node %u:\n", s.node);
-	fprintf(f, "  faults %llu: read miss %llu, write miss %llu, "
-		"upgrade %llu, joined %llu, spurious %llu, settled locally "
-		"%llu\n", (unsigned long long)s.faults,
-		(unsigned long long)s.read_miss,
-		(unsigned long long)s.write_miss,
-		(unsigned long long)s.upgrade,
-		(unsigned long long)s.fault_joined,
-		(unsigned long long)s.fault_spurious,
-		(unsigned long long)s.local_resolved);
-	fprintf(f, "  sent %llu msgs (%llu pages, %llu bytes), received %llu "
-		"msgs (%llu pages, %llu bytes), held %llu, queue max %llu\n",
-		(unsigned long long)s.msgs_sent,
-		(unsigned long long)s.pages_sent,
-		(unsigned long long)s.bytes_sent,
-		(unsigned long long)s.msgs_recv,
-		(unsigned long long)s.pages_recv,
-		(unsigned long long)s.bytes_recv,
-		(unsigned long long)s.held,
-		(unsigned long long)s.out_queue_max);
-	fprintf(f, "  INV sent %llu, received %llu; copies dropped %llu, "
-		"downgrades %llu; zero grants %llu, upgrade grants %llu\n",
-		(unsigned long long)s.inv_sent,
-		(unsigned long long)s.inv_recv,
-		(unsigned long long)s.invalidations,
-		(unsigned long long)s.downgrades,
-		(unsigned long long)s.zero_grants,
-		(unsigned long long)s.upgrade_grants);
+	fprintf(f, "memory plane, node %u:\n"
+		"  faults %llu: read miss %llu, write miss %llu, upgrade %llu, "
+		"joined %llu, spurious %llu, settled locally %llu\n"
+		"  sent %llu msgs (%llu pages, %llu bytes), received %llu msgs "
+		"(%llu pages, %llu bytes), held %llu, queue max %llu\n"
+		"  INV sent %llu, received %llu; copies dropped %llu, downgrades "
+		"%llu; zero grants %llu, upgrade grants %llu\n", s.node,
+		U(s.faults), U(p->read_miss), U(p->write_miss), U(p->upgrade),
+		U(p->fault_joined), U(p->fault_spurious), U(s.local_resolved),
+		U(s.msgs_sent), U(s.pages_sent), U(s.bytes_sent),
+		U(s.msgs_recv), U(s.pages_recv), U(s.bytes_recv), U(s.held),
+		U(s.out_queue_max), U(p->inv_sent), U(p->inv_recv),
+		U(p->invalidations), U(p->downgrades), U(p->zero_grants),
+		U(p->upgrade_grants));
 	for (unsigned k = 0; k < MEMPLANE_LAT_KINDS; k++)
 		fprintf(f, "  %-10s %6llu remote, p50 %8.1f us, p99 %8.1f us, "
-			"max %8.1f us\n", lat_names[k],
-			(unsigned long long)s.lat_samples[k],
-			us(s.lat_p50[k]), us(s.lat_p99[k]), us(s.lat_max[k]));
-	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n",
-		(unsigned long long)s.fault_samples, us(s.fault_p50),
-		us(s.fault_p99));
-	fprintf(f, "  errors: bad messages %llu, protocol %llu, send %llu\n",
-		(unsigned long long)s.bad_msgs,
-		(unsigned long long)s.proto_errors,
-		(unsigned long long)s.send_errors);
+			"max %8.1f us\n", lat_names[k], U(s.lat_samples[k]),
+			s.lat_p50[k] / 1e3, s.lat_p99[k] / 1e3,
+			s.lat_max[k] / 1e3);
+	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n"
+		"  errors: bad messages %llu, protocol %llu, send %llu\n",
+		U(s.fault_samples), s.fault_p50 / 1e3, s.fault_p99 / 1e3,
+		U(s.bad_msgs + p->bad_msgs), U(p->proto_errors),
+		U(s.send_errors));
 }

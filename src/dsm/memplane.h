@@ -126,29 +126,25 @@ enum memplane_lat {
 
 struct memplane_stats {
 	unsigned node;
-	/* Faults, as the protocol classified them (dsm_stats). */
+	/* The protocol's counters: faults by kind (read_miss, write_miss,
+	 * upgrade, joined, spurious), INVs sent and received, copies dropped,
+	 * downgrades, zero and upgrade grants, refused messages, ... */
+	struct dsm_stats proto;
 	uint64_t faults;		/* ops->fault calls */
-	uint64_t read_miss, write_miss, upgrade;
-	uint64_t fault_joined;		/* waited for a request in flight */
-	uint64_t fault_spurious;	/* page was accessible already */
 	uint64_t local_resolved;	/* requests settled without a message
-					 * (the home's own never-written or
-					 * unshared pages) */
-	/* Messages, payload bytes (48-byte struct + page) and pages. */
+					 * (the home's own unshared pages) */
+	/* Messages, payload bytes (48-byte struct + page) and pages, as
+	 * handed to and received from the transport. */
 	uint64_t msgs_sent, msgs_recv;
 	uint64_t bytes_sent, bytes_recv;
 	uint64_t pages_sent, pages_recv;
-	uint64_t inv_sent, inv_recv;
-	uint64_t invalidations;		/* local copies dropped */
-	uint64_t downgrades;		/* local Exclusive -> Shared */
-	uint64_t zero_grants;		/* as home: never-written pages granted */
-	uint64_t upgrade_grants;	/* as home: ownership without data */
-	uint64_t held;			/* messages held by the window */
+	uint64_t held;			/* messages held (window, pre-start) */
 	uint64_t out_queue_max;		/* deepest outbound FIFO seen */
-	uint64_t bad_msgs;		/* rejected before or by the protocol */
-	uint64_t proto_errors;		/* impossible in the current state */
+	uint64_t bad_msgs;		/* refused before the protocol saw them
+					 * (those it refused: proto.bad_msgs) */
 	uint64_t send_errors;
-	/* Fault -> wake of remote requests issued by a fault, ns. */
+	/* Fault -> wake of remote requests issued by a fault, ns: samples
+	 * and maximum since start, percentiles of the last 1024. */
 	uint64_t lat_samples[MEMPLANE_LAT_KINDS];
 	uint64_t lat_p50[MEMPLANE_LAT_KINDS];
 	uint64_t lat_p99[MEMPLANE_LAT_KINDS];

@@ -11,6 +11,7 @@
 #include "irq/apicbus.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "irq/lapic.h"
@@ -20,6 +21,12 @@ struct apicbus {
 	unsigned max;
 	struct lapic **slot;
 	unsigned rr;		/* lowest-priority tie breaker, atomic */
+	/* vCPUs that run on other nodes, and how to reach them. */
+	bool *remote;
+	unsigned nr_remote;
+	apicbus_forward_fn forward;
+	void *fwd_opaque;
+	uint64_t forwarded;
 };
 
 struct apicbus *apicbus_new(unsigned max_vcpus)
@@ -29,7 +36,10 @@ struct apicbus *apicbus_new(unsigned max_vcpus)
 	if (!bus)
 		return NULL;
 	bus->slot = calloc(max_vcpus ? max_vcpus : 1, sizeof(*bus->slot));
-	if (!bus->slot) {
+	bus->remote = calloc(max_vcpus ? max_vcpus : 1, sizeof(*bus->remote));
+	if (!bus->slot || !bus->remote) {
+		free(bus->slot);
+		free(bus->remote);
 		free(bus);
 		return NULL;
 	}
@@ -42,7 +52,29 @@ void apicbus_free(struct apicbus *bus)
 	if (!bus)
 		return;
 	free(bus->slot);
+	free(bus->remote);
 	free(bus);
+}
+
+void apicbus_set_forward(struct apicbus *bus, apicbus_forward_fn fn, void *opaque)
+{
+	bus->fwd_opaque = opaque;
+	bus->forward = fn;
+}
+
+int apicbus_set_remote(struct apicbus *bus, unsigned index)
+{
+	if (index >= bus->max)
+		return -EINVAL;
+	if (!bus->remote[index])
+		bus->nr_remote++;
+	bus->remote[index] = true;
+	return 0;
+}
+
+uint64_t apicbus_forwarded(struct apicbus *bus)
+{
+	return __atomic_load_n(&bus->forwarded, __ATOMIC_RELAXED);
 }
 
 int apicbus_attach(struct apicbus *bus, unsigned index, struct lapic *l)
@@ -91,7 +123,55 @@ static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
 	return 1;
 }
 
+/* Where the message may land outside this node. In our VMs APIC id ==
+ * vCPU index, so a physical destination names one vCPU; everything else
+ * (logical, broadcast, shorthands to others) may hit any node, and is
+ * matched by each node against its own lapics. */
+static int remote_target(struct apicbus *bus, const struct apic_msg *msg, bool *any)
+{
+	uint32_t bcast = msg->x2apic ? 0xffffffffu : 0xffu;
+
+	*any = false;
+	if (msg->shorthand == APIC_SH_SELF)
+		return -1;
+	if (msg->shorthand == APIC_SH_ALL || msg->shorthand == APIC_SH_OTHERS ||
+	    msg->dest_logical || msg->dest == bcast) {
+		*any = true;
+		return -1;
+	}
+	if (msg->dest < bus->max && bus->remote[msg->dest])
+		return (int)msg->dest;
+	return -1;
+}
+
 int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
+{
+	int target;
+	bool any;
+
+	if (bus->nr_remote && bus->forward) {
+		target = remote_target(bus, msg, &any);
+		if (target >= 0) {
+			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
+			bus->forward(bus->fwd_opaque, msg, target);
+			return 1;
+		}
+		if (any) {
+			/* Lowest priority to "anyone": a local taker is as good
+			 * as a remote one and needs no message. */
+			if (msg->delivery == APIC_DM_LOWEST && !msg->shorthand) {
+				int n = send_lowest(bus, msg);
+				if (n)
+					return n;
+			}
+			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
+			bus->forward(bus->fwd_opaque, msg, -1);
+		}
+	}
+	return apicbus_deliver_local(bus, msg);
+}
+
+int apicbus_deliver_local(struct apicbus *bus, const struct apic_msg *msg)
 {
 	struct lapic *l;
 	int n = 0;

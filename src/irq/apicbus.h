@@ -4,6 +4,8 @@
 #ifndef AMALGAM_IRQ_APICBUS_H
 #define AMALGAM_IRQ_APICBUS_H
 
+#include <stdint.h>
+
 #include "irq/apic_msg.h"
 
 struct lapic;
@@ -13,8 +15,21 @@ struct apicbus *apicbus_new(unsigned max_vcpus);
 void apicbus_free(struct apicbus *bus);
 /* Register vCPU index's lapic (NULL for a vCPU not on this node). */
 int apicbus_attach(struct apicbus *bus, unsigned index, struct lapic *l);
-/* Deliver to every matching lapic (lowest priority: to one of them).
- * Any thread. Returns the number of lapics it reached. */
+/* Deliver to every matching lapic (lowest priority: to one of them),
+ * forwarding to other nodes what may target their vCPUs. Any thread.
+ * Returns the number of lapics (or forwards) it reached. */
 int apicbus_send(struct apicbus *bus, const struct apic_msg *msg);
+/* Only to this node's lapics: for a message another node forwarded. */
+int apicbus_deliver_local(struct apicbus *bus, const struct apic_msg *msg);
+
+/* The CPU plane: vCPU 'index' runs on another node. fwd(opaque, msg,
+ * target) is called for a message that must leave this node: target is
+ * the vCPU index for a physical destination, or -1 for "every other node
+ * matches it against its own lapics". Any thread; must not block long. */
+typedef void (*apicbus_forward_fn)(void *opaque, const struct apic_msg *msg,
+				   int target);
+void apicbus_set_forward(struct apicbus *bus, apicbus_forward_fn fn, void *opaque);
+int apicbus_set_remote(struct apicbus *bus, unsigned index);
+uint64_t apicbus_forwarded(struct apicbus *bus);
 
 #endif

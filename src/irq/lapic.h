@@ -123,6 +123,9 @@ void lapic_set_cr8(struct lapic *l, uint8_t cr8);
  * what SELF/OTHERS shorthands compare with. apicbus_attach calls it. */
 void lapic_set_index(struct lapic *l, int32_t index);
 
+/* The VM's TSC offset changed (a node adopting the cluster's TSC).
+ * Owner thread, or before the vCPU runs. */
+void lapic_set_tsc_offset(struct lapic *l, int64_t tsc_offset);
 uint32_t lapic_id(struct lapic *l);
 /* Priority for lowest-priority arbitration: the TPR, or 0x100 when the
  * lapic is software-disabled (it would drop the interrupt). Any thread. */

@@ -212,3 +212,8 @@ void lapic_timer_poll(struct lapic *l, uint64_t now_ns)
 	}
 	sync_timer(l);
 }
+
+void lapic_set_tsc_offset(struct lapic *l, int64_t tsc_offset)
+{
+	l->cfg.tsc_offset = tsc_offset;
+}

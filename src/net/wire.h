@@ -134,6 +134,7 @@ enum net_control_op {
 	NET_CTL_JOIN = 6,		/* coordinator -> joiner; data: config text */
 	NET_CTL_READY = 7,		/* node -> coordinator: VM built, peers up */
 	NET_CTL_START = 8,		/* coordinator -> node; data: boot text */
+	NET_CTL_EOI = 9,		/* -> devices' node: code = EOI'd vector */
 	NET_CTL_NR
 };
 

@@ -21,7 +21,15 @@ struct space {
 
 struct iobus {
 	struct space sp[IO_NR_SPACES];
+	io_fallback_fn fallback;
+	void *fallback_opaque;
 };
+
+void iobus_set_fallback(struct iobus *bus, io_fallback_fn fn, void *opaque)
+{
+	bus->fallback_opaque = opaque;
+	bus->fallback = fn;
+}
 
 struct iobus *iobus_new(void)
 {
@@ -93,6 +101,10 @@ int iobus_access(struct iobus *bus, enum io_space space, struct vcpu *vcpu,
 	struct range *r = lookup(s, addr);
 
 	__atomic_add_fetch(&s->accesses, 1, __ATOMIC_RELAXED);
+	if (!r && bus->fallback) {
+		return bus->fallback(bus->fallback_opaque, vcpu, space, addr, data,
+				     len, is_write);
+	}
 	if (!r) {
 		__atomic_add_fetch(&s->unclaimed, 1, __ATOMIC_RELAXED);
 		if (!is_write)

@@ -36,6 +36,12 @@ int iobus_register(struct iobus *bus, enum io_space space, uint64_t base,
 int iobus_access(struct iobus *bus, enum io_space space, struct vcpu *vcpu,
 		 uint64_t addr, void *data, unsigned len, bool is_write);
 
+/* Where unclaimed accesses go instead of being dropped: on a node without
+ * the devices, to the node that has them. Set before vCPUs start. */
+typedef int (*io_fallback_fn)(void *opaque, struct vcpu *vcpu, enum io_space space,
+			      uint64_t addr, void *data, unsigned len, bool is_write);
+void iobus_set_fallback(struct iobus *bus, io_fallback_fn fn, void *opaque);
+
 /* Name of the device claiming addr, or NULL. */
 const char *iobus_owner(struct iobus *bus, enum io_space space, uint64_t addr);
 

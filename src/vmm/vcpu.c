@@ -87,7 +87,10 @@ static void cb_eoi(void *opaque, uint8_t vector)
 {
 	struct vcpu *v = opaque;
 
-	ioapic_eoi(v->vm->ioapic, vector);
+	if (v->vm->eoi_hook)
+		v->vm->eoi_hook(v->vm->eoi_opaque, vector);
+	else
+		ioapic_eoi(v->vm->ioapic, vector);
 }
 
 static const struct lapic_ops lapic_cbs = {
@@ -133,6 +136,22 @@ static int sync_tsc(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
 		return -EIO;
 	v->tsc_offset = (int64_t)(m.e.data - before);
+	return 0;
+}
+
+int vcpu_set_tsc_offset(struct vcpu *v, int64_t offset)
+{
+	uint64_t off = (uint64_t)offset;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uint64_t)(uintptr_t)&off,
+	};
+
+	if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return -errno;
+	v->tsc_offset = offset;
+	lapic_set_tsc_offset(v->lapic, offset);
 	return 0;
 }
 

@@ -62,6 +62,8 @@ void vcpu_join(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* Print general and segment registers to stderr (owner thread or stopped). */
 void vcpu_dump(struct vcpu *v);
+/* Give this vCPU the TSC offset (guest TSC - host TSC). Before it runs. */
+int vcpu_set_tsc_offset(struct vcpu *v, int64_t offset);
 /* Process-wide setup (the kick signal). Call once before vcpu_start. */
 int vcpu_global_init(void);
 uint64_t vcpu_now_ns(void);

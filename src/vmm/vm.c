@@ -139,10 +139,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	err = iobus_register(vm->iobus, IO_MMIO, LAPIC_BASE_DEFAULT, LAPIC_MMIO_SIZE,
 			     lapic_mmio_fn, vm, "lapic");
-	if (!err)
+	if (!err && !cfg->remote_devices)
 		err = iobus_register(vm->iobus, IO_MMIO, IOAPIC_BASE_DEFAULT,
 				     IOAPIC_MMIO_SIZE, ioapic_mmio, vm->ioapic, "ioapic");
-	if (!err)
+	if (!err && !cfg->remote_devices)
 		err = pic_register(vm->pic, vm->iobus);
 	if (err)
 		goto fail;
@@ -156,6 +156,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		/* IPIs to a vCPU on another node are the CPU plane's job. */
 		err = apicbus_attach(vm->apicbus, i,
 				     vm->local[i] ? vm->vcpus[i]->lapic : NULL);
+		if (!err && !vm->local[i])
+			err = apicbus_set_remote(vm->apicbus, i);
 		if (err)
 			goto fail;
 	}
@@ -195,6 +197,17 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
+}
+
+int vm_set_tsc_offset(struct vm *vm, int64_t offset)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int err = vcpu_set_tsc_offset(vm->vcpus[i], offset);
+		if (err)
+			return err;
+	}
+	vm->tsc_offset = offset;
+	return 0;
 }
 
 int vm_start(struct vm *vm)

@@ -30,6 +30,9 @@ struct vm_config {
 	 * Every node creates every vCPU fd; it runs only its own. */
 	unsigned self;
 	const uint8_t *place;		/* NULL: all here */
+	/* The PIC and IOAPIC live on the devices' node only; elsewhere their
+	 * addresses fall through to the I/O forwarder. */
+	bool remote_devices;
 };
 
 struct vm {
@@ -50,6 +53,10 @@ struct vm {
 	unsigned nr_local;		/* vCPUs that run on this node */
 	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	/* EOI of a level-triggered vector, when the IOAPIC is on another node. */
+	void (*eoi_hook)(void *opaque, uint8_t vector);
+	void *eoi_opaque;
 
 	/* Called once, by the first vm_stop (e.g. to tell the other nodes). */
 	void (*on_stop)(void *opaque, int status, const char *reason);
@@ -75,6 +82,9 @@ void vm_destroy(struct vm *vm);
 
 /* Route GSI 'gsi' to the PIC (if < 16) and the IOAPIC: an irq_line set fn. */
 void vm_set_irq(void *vm, unsigned gsi, int level);
+
+/* Adopt a TSC offset for every vCPU (before they run). */
+int vm_set_tsc_offset(struct vm *vm, int64_t offset);
 
 int vm_start(struct vm *vm);
 /* Ask every vCPU to stop; 'status' becomes the process exit status. Any
