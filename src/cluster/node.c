@@ -48,11 +48,16 @@ struct node {
 	struct rtt_server *rtt;
 };
 
-static volatile sig_atomic_t stats_requested;
+static volatile sig_atomic_t stats_requested, stop_signal;
 
 static void on_sigusr1(int sig)
 {
 	stats_requested = 1;
+}
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
 }
 
 /* ---- glue between the planes ---------------------------------------------- */
@@ -394,12 +399,21 @@ static int preload_and_start_mem(struct node *n, const struct boot_text *b)
 static int wait_guest(struct node *n)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	struct sigaction st = { .sa_handler = on_stop_signal };
 	int status;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* Ctrl-C or a timeout's SIGTERM stops the guest on every node, with
+	 * the usual report, instead of killing this node silently. */
+	sigemptyset(&st.sa_mask);
+	sigaction(SIGINT, &st, NULL);
+	sigaction(SIGTERM, &st, NULL);
 	while (!vm_stopping(&n->vm)) {
 		usleep(20000);
+		if (stop_signal)
+			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
+				(int)stop_signal, n->p.self);
 		if (stats_requested) {
 			stats_requested = 0;
 			print_stats(n);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "dsm/pager.h"
 #include "net/wire.h"
@@ -89,7 +88,9 @@ struct memplane {
 	struct memplane_ops ops;
 	void *opaque;
 	uint64_t hold_ns;	/* set before start */
-	atomic_bool failed;	/* ops->fatal was called */
+	atomic_bool failed;	/* a fatal error happened */
+	atomic_bool fatal_due;	/* ... and ops->fatal was not called yet */
+	char why[160];		/* the first fatal error, set once */
 	atomic_bool stopping;	/* written under lock, read anywhere */
 
 	/* Control thread only. */
@@ -130,9 +131,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
+/* A fatal error. Called with the lock held, or on the sender thread. The
+ * first one is reported through ops->fatal by the sender thread (or by
+ * memplane_stop), never under the lock: the node's handler may well send
+ * on the network. */
 static void fail(struct memplane *mp, const char *what, uint64_t page, int err)
 {
-	char why[160];
+	char why[sizeof(mp->why)];
 
 	snprintf(why, sizeof(why), "memory plane: %s (page %#llx): %s", what,
 		 (unsigned long long)page, strerror(err < 0 ? -err : err));
@@ -141,7 +146,16 @@ static void fail(struct memplane *mp, const char *what, uint64_t page, int err)
 		return;
 	}
 	pr_err("%s", why);
-	mp->ops.fatal(mp->opaque, why);
+	memcpy(mp->why, why, sizeof(why));
+	atomic_store(&mp->fatal_due, true);
+	pthread_cond_signal(&mp->cond);
+}
+
+/* Sender thread or control thread, without the lock. */
+static void report_fatal(struct memplane *mp)
+{
+	if (atomic_exchange(&mp->fatal_due, false))
+		mp->ops.fatal(mp->opaque, mp->why);
 }
 
 /* ---- latency ---- */
@@ -423,7 +437,11 @@ out:
 
 static void on_pager_error(void *opaque, int err)
 {
-	fail(opaque, "userfaultfd thread died", 0, err);
+	struct memplane *mp = opaque;
+
+	pthread_mutex_lock(&mp->lock);
+	fail(mp, "userfaultfd thread died", 0, err);
+	pthread_mutex_unlock(&mp->lock);
 }
 
 static const struct pager_ops pager_ops = {
@@ -645,6 +663,12 @@ static void *sender_main(void *arg)
 	while (!atomic_load(&mp->stopping)) {
 		uint64_t next = UINT64_MAX;
 
+		if (atomic_load(&mp->fatal_due)) {
+			pthread_mutex_unlock(&mp->lock);
+			report_fatal(mp);
+			pthread_mutex_lock(&mp->lock);
+			continue;
+		}
 		if (mp->held_head)
 			next = release(mp, now_ns(), false);
 		if (!mp->out_head) {
@@ -841,6 +865,7 @@ void memplane_stop(struct memplane *mp)
 		pthread_join(mp->sender, NULL);
 		mp->sender_running = false;
 	}
+	report_fatal(mp);	/* if the sender thread had no time to */
 	pthread_mutex_lock(&mp->lock);
 	for (o = mp->out_head; o; o = on) {
 		on = o->next;

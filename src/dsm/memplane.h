@@ -52,8 +52,9 @@
  * same way and processed once the plane runs.
  *
  * Fatal errors (a pager call failing, the pager thread dying, a failed
- * send, the protocol out of memory) are reported once through ops->fatal;
- * the plane keeps going as best it can until the node stops it.
+ * send, the protocol out of memory) are logged where they happen and
+ * reported once through ops->fatal from the sender thread; the plane keeps
+ * going as best it can until the node stops it.
  */
 #ifndef AMALGAM_DSM_MEMPLANE_H
 #define AMALGAM_DSM_MEMPLANE_H
@@ -75,9 +76,10 @@ struct memplane_ops {
 	 * plane's sender thread, in order; must return in bounded time
 	 * (memplane_stop waits for it). 0 or -errno; an error is fatal. */
 	int (*send)(void *opaque, unsigned to, const struct net_msg *msg);
-	/* The node must stop the guest: why says what happened. Called once,
-	 * from any thread, possibly with the plane lock held: record and
-	 * notify, never call back into the plane. */
+	/* The node must stop the guest: why says what happened. Called at
+	 * most once, on the plane's sender thread (or in memplane_stop), never
+	 * with the plane lock held; it may send, but must not call
+	 * memplane_stop or memplane_free. */
 	void (*fatal)(void *opaque, const char *why);
 };
 

@@ -92,6 +92,8 @@ static int net_send(void *opaque, unsigned to, const struct net_msg *msg)
 
 	if (to >= nr_nodes || to == n->id || !size)
 		return -EINVAL;
+	if (atomic_load(&n->fail_sends))
+		return -EPIPE;
 	f = malloc(sizeof(*f) + size);
 	if (!f)
 		return -ENOMEM;
@@ -116,7 +118,7 @@ static void net_fatal(void *opaque, const char *why)
 	struct tnode *n = opaque;
 
 	snprintf(n->why, sizeof(n->why), "%s", why);
-	atomic_store(&n->fatal, 1);
+	atomic_fetch_add(&n->fatal, 1);
 }
 
 static const struct memplane_ops ops = {
@@ -247,10 +249,8 @@ void cluster_create(unsigned n)
 	}
 }
 
-void cluster_start(void)
+void cluster_start_links(void)
 {
-	int err;
-
 	for (unsigned i = 0; i < nr_nodes; i++)
 		for (unsigned j = 0; j < nr_nodes; j++) {
 			if (i == j)
@@ -260,13 +260,23 @@ void cluster_start(void)
 							&links[i][j]), 0);
 			links[i][j].running = true;
 		}
-	for (unsigned i = 0; i < nr_nodes; i++) {
-		err = memplane_start(nodes[i].mp);
-		if (err)
-			print_message("memplane_start: %s (userfaultfd "
-				      "unavailable?)\n", strerror(-err));
-		assert_int_equal(err, 0);
-	}
+}
+
+void node_start(unsigned node)
+{
+	int err = memplane_start(nodes[node].mp);
+
+	if (err)
+		print_message("memplane_start: %s (userfaultfd unavailable?)\n",
+			      strerror(-err));
+	assert_int_equal(err, 0);
+}
+
+void cluster_start(void)
+{
+	cluster_start_links();
+	for (unsigned i = 0; i < nr_nodes; i++)
+		node_start(i);
 }
 
 void cluster_check(void)

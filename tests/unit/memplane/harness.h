@@ -30,8 +30,9 @@ struct tnode {
 	unsigned id;
 	struct guest_mem mem;
 	struct memplane *mp;
-	atomic_int fatal;
+	atomic_int fatal;	/* ops->fatal calls */
 	char why[200];
+	atomic_bool fail_sends;	/* ops->send fails with -EPIPE */
 };
 
 extern struct tnode nodes[MAX_NODES];
@@ -43,8 +44,10 @@ extern atomic_bool abort_all;
 /* Create n nodes (guest RAM, plane, links); not started, so that a test
  * can write through hypervisor views and preload first. */
 void cluster_create(unsigned n);
-/* Start the links and every plane. */
+/* Start the links and every plane; or the links alone, then each plane. */
 void cluster_start(void);
+void cluster_start_links(void);
+void node_start(unsigned node);
 /* No plane reported a fatal error, no receiver refused a message. */
 void cluster_check(void);
 /* cmocka teardown: stop every plane (releasing blocked workers), join the
