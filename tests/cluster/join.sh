@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The cross-host path on loopback: 'amalgam node --listen' processes joined
+# by 'amalgam run --join', a wrong key refused, garbage on a node's port
+# survived. Usage: join.sh AMALGAM EXIT_GUEST
+set -uo pipefail
+. "$(dirname "$0")/lib.sh" "$1"
+EXITG=$2
+
+"$AMALGAM" key "$TMP/k1" && "$AMALGAM" key "$TMP/k2" || { fail "amalgam key"; exit 1; }
+"$AMALGAM" key "$TMP/k1" 2>"$TMP/e" && fail "key overwrote an existing file"
+grep -q "already exists" "$TMP/e" && ok "key refuses to overwrite"
+printf 'short' >"$TMP/bad.key"
+"$AMALGAM" node --listen 127.0.0.1:0 --key "$TMP/bad.key" 2>"$TMP/e"
+[ $? -eq 2 ] && ok "bad key file refused: $(tail -1 "$TMP/e")" || fail "bad key file accepted"
+
+port() { # free-ish port from the kernel
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# 1. Two joiners and a coordinator; one joiner first gets garbage and a
+#    peer with the wrong key.
+p1=$(port); p2=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --timeout 60 >"$TMP/n1.out" 2>"$TMP/n1.err" &
+n1=$!
+"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k1" --timeout 60 >"$TMP/n2.out" 2>"$TMP/n2.err" &
+n2=$!
+sleep 0.5
+exec 3<>/dev/tcp/127.0.0.1/$p1 && { printf 'GET / HTTP/1.0\r\n\r\n' >&3; exec 3>&-; }
+head -c 300 /dev/urandom >/dev/tcp/127.0.0.1/$p1 2>/dev/null
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/k2" --kernel "$EXITG" \
+	>"$TMP/w.out" 2>"$TMP/w.err"
+st=$?
+if [ $st -ne 0 ] && grep -qi "key" "$TMP/w.err"; then
+	ok "wrong key refused (status $st): $(grep -i -m1 key "$TMP/w.err")"
+else
+	fail "wrong key: status $st"; cat "$TMP/w.err"
+fi
+kill -0 $n1 2>/dev/null && ok "node survived garbage and a wrong key" || fail "node 1 died"
+timeout 60 "$AMALGAM" run --join 127.0.0.1:$p1,127.0.0.1:$p2 --key "$TMP/k1" \
+	--cpus 3 --place 2,0,1 --kernel "$EXITG" >"$TMP/r.out" 2>"$TMP/r.err"
+st=$?
+# The exit guest runs on vCPU 0, placed on node 2: its port write travels
+# to node 0's exit device, and status 7 comes back out of 'run'.
+[ $st -eq 7 ] && ok "3-node join ran the guest on node 2, status 7" ||
+	{ fail "join run: status $st"; tail -5 "$TMP/r.err"; }
+wait $n1; s1=$?
+wait $n2; s2=$?
+[ $s1 -eq 7 ] && [ $s2 -eq 7 ] && ok "joined nodes exited with the guest's status" ||
+	fail "joined nodes exited $s1 $s2"
+
+# 2. A node nobody joins gives up when told to.
+"$AMALGAM" node --listen 127.0.0.1:$(port) --key "$TMP/k1" --timeout 1 2>"$TMP/e"
+[ $? -ne 0 ] && grep -q "no coordinator" "$TMP/e" && ok "lonely node times out" ||
+	fail "lonely node: $(cat "$TMP/e")"
+echo "join: $fails failure(s)"
+[ $fails -eq 0 ]

@@ -1,0 +1,27 @@
+/* A guest that never ends by itself: every vCPU (start mode "all")
+ * increments a shared counter forever with lock-prefixed adds, so the
+ * memory plane keeps moving one page between nodes. vCPU 0 prints one
+ * line first so the test knows the guest is running. */
+	.globl _start
+	.text
+_start:
+	mov $1, %eax
+	cpuid
+	shr $24, %ebx
+	test %ebx, %ebx
+	jnz 2f
+	lea msg(%rip), %rsi
+	mov $0x3f8, %dx
+1:	lodsb
+	test %al, %al
+	jz 2f
+	out %al, %dx
+	jmp 1b
+2:	lock incq counter(%rip)
+	jmp 2b
+
+	.data
+msg:	.asciz "spin: running\n"
+	.balign 4096
+counter:
+	.quad 0
