@@ -104,6 +104,10 @@ static void periodic(void)
 				 (uint32_t)(apic_timer_khz * 1000 / hz));
 		stolen = spin_user(ms_to_tsc(ms));
 		apic_timer_stop();
+		/* A tick that became pending before the stop may still be
+		 * delivered once interrupts are on again, as on hardware:
+		 * let it land before counting. */
+		spin_user(ms_to_tsc(2));
 		n = ticks;
 		ran_ms = ms - tsc_to_us(stolen) / 1000;
 		if (ran_ms >= ms / 5)
