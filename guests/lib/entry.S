@@ -1,5 +1,6 @@
-/* Kit entry points in assembly: BSP entry, GDT/segment reload, exception and
- * interrupt stubs, the ring-3 round trip and the AP real-mode trampoline.
+/* Kit entry points in assembly: BSP entry (and the start-all wait of the
+ * other vCPUs), GDT/segment reload, exception and interrupt stubs, the
+ * ring-3 round trip and the AP real-mode trampoline.
  * Every instruction here runs in ring 0 or real mode, i.e. emulated under
  * PVM: keep the paths short. */
 #include "layout.h"
@@ -10,7 +11,17 @@
 	.globl _start
 _start:
 	cli
-	movq $(kstacks + STACK_SIZE), %rsp
+	/* In start-all mode (amalgam run --start all) every vCPU comes here at
+	 * once with the same registers: tell them apart by the initial APIC ID
+	 * (CPUID.1:EBX[31:24]) before touching memory. bswap, movzbl and jrcxz
+	 * leave RFLAGS alone, so entry_state still gets amalgam's value. */
+	movl $1, %eax
+	cpuid
+	bswapl %ebx
+	movzbl %bl, %ecx
+	jrcxz 2f
+	jmp start_all_entry
+2:	movq $(kstacks + STACK_SIZE), %rsp
 	movq %rsi, %r12
 	/* Record the entry state for tests of the boot ABI (struct
 	 * entry_state in boot.h; it lives in .data, not .bss). */
@@ -189,6 +200,14 @@ user_entry:
 user_exit:
 	ud2
 
+/* void user_nap(uint64_t us), ring 3 (start-all tests): a #UD at a known
+ * address, which startall.c's handler turns into a halt of about us
+ * microseconds before it resumes us after the ud2. */
+	.globl user_nap
+user_nap:
+	ud2
+	ret
+
 /* noreturn void user_return(uint64_t result), in ring 0 on the kernel
  * stack run_user left (any depth below TSS.RSP0). */
 	.globl user_return
@@ -265,6 +284,29 @@ ap_entry64:
 1:	cli
 	hlt
 	jmp 1b
+
+/* ---- Start-all mode: the other vCPUs at _start ----
+ * ECX = initial APIC ID. Wait, with no stack and writing nothing, until
+ * the BSP has set the kit up and called start_all() (startall.c), which
+ * sets start_all_page.go last. Then take the kernel stack of our CPU index
+ * (from the MP table) and enter C. The wait spins in ring 0 (emulated:
+ * a few microseconds an iteration): without an IDT, no interrupt could
+ * wake a halted vCPU. A vCPU the MP table does not list parks for good. */
+start_all_entry:
+	movl %ecx, %ebx
+1:	pause
+	cmpl $0, start_all_page
+	je 1b
+	movzbl apic_to_cpu(%rbx), %edi
+	testl %edi, %edi
+	jz 3f
+	movl %edi, %eax
+	shlq $STACK_SHIFT, %rax
+	leaq (kstacks + STACK_SIZE)(%rax), %rsp
+	call start_all_ap
+3:	cli
+	hlt
+	jmp 3b
 
 /* Stacks: not zeroed (see guest.ld). */
 	.section .noinit, "aw", @nobits

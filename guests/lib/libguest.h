@@ -19,6 +19,7 @@
 #include "print.h"
 #include "report.h"
 #include "smp.h"
+#include "startall.h"
 #include "timing.h"
 #include "x86.h"
 

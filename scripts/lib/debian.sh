@@ -32,7 +32,7 @@ _deb_memo() {
 
 _deb_candidate() {
 	local v
-	v=$(apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }')
+	v=$(apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && !n++ { print $2 }')
 	[ "$v" = "(none)" ] || printf '%s\n' "$v"
 }
 
@@ -52,7 +52,7 @@ deb_cached() {
 		done
 		return 1
 	fi
-	f=$(ls "$DEB_CACHE/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n1)
+	f=$(ls "$DEB_CACHE/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n1) || true
 	[ -n "$f" ] && printf '%s\n' "$f"
 }
 
@@ -136,7 +136,7 @@ deb_newest_kernel() {
 # tree), KERNEL_RELEASE (uname -r), KERNEL_IMAGE (vmlinuz), KERNEL_MODDIR.
 kernel_unpack() {
 	KERNEL_DIR=$(deb_unpack "$1")
-	KERNEL_IMAGE=$(ls "$KERNEL_DIR"/boot/vmlinuz-* 2>/dev/null | head -n1)
+	KERNEL_IMAGE=$(ls "$KERNEL_DIR"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
 	[ -n "$KERNEL_IMAGE" ] || die "$1 has no /boot/vmlinuz-*"
 	KERNEL_RELEASE=${KERNEL_IMAGE##*/vmlinuz-}
 	KERNEL_MODDIR=$KERNEL_DIR/lib/modules/$KERNEL_RELEASE

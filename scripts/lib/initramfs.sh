@@ -64,8 +64,19 @@ ird_elf() {
 			"$root"/*) install -D -m 0755 "$lib" "$d/${lib#"$root"/}" ;;
 			*) die "$bin needs $lib, which no unpacked package provides" ;;
 			esac
-		done < <(printf '%s\n' "$list" | awk '$2 == "=>" { print $3 }')
+		done < <(printf '%s\n' "$list" | awk '$2 == "=>" { print ($3 == "not" ? $1 " (not found)" : $3) }')
 	done
+}
+
+# _ird_ko FILE: a module's contents, decompressed (newer Debian kernels ship
+# .ko.xz; busybox insmod wants plain .ko).
+_ird_ko() {
+	case $1 in
+	*.ko.xz) xz -dc "$1" ;;
+	*.ko.zst) zstd -dcq "$1" ;;
+	*.ko.gz) gzip -dc "$1" ;;
+	*) cat "$1" ;;
+	esac
 }
 
 ird_modules() {
@@ -73,9 +84,9 @@ ird_modules() {
 	local -A path=() seen=()
 	local order=()
 	while read -r f; do
-		n=${f##*/}; n=${n%.ko}
+		n=${f##*/}; n=${n%.ko*}
 		path[${n//-/_}]=$f
-	done < <(find "$moddir/kernel" -name '*.ko')
+	done < <(find "$moddir/kernel" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz')
 	_ird_visit() {
 		local n=${1//-/_} deps dep
 		[ -n "${seen[$n]:-}" ] && return 0
@@ -84,7 +95,7 @@ ird_modules() {
 			grep -qE "/${n//_/[-_]}\\.ko\$" "$moddir/modules.builtin" 2>/dev/null && return 0
 			die "kernel module $1 not found in $moddir"
 		fi
-		deps=$(tr '\0' '\n' <"${path[$n]}" | sed -n 's/^depends=//p' | head -n1)
+		deps=$(_ird_ko "${path[$n]}" | tr '\0' '\n' | sed -n 's/^depends=//p' | head -n1)
 		for dep in ${deps//,/ }; do _ird_visit "$dep"; done
 		order+=("$n")
 	}
@@ -92,7 +103,7 @@ ird_modules() {
 	mkdir -p "$d/lib/modules"
 	: >"$d/lib/modules/order"
 	for n in "${order[@]}"; do
-		install -m 0644 "${path[$n]}" "$d/lib/modules/$n.ko"
+		_ird_ko "${path[$n]}" >"$d/lib/modules/$n.ko"
 		printf '%s\n' "$n" >>"$d/lib/modules/order"
 	done
 }

@@ -1,0 +1,122 @@
+"""Shared helpers for the benchmarks in bench/ (run through scripts/bench).
+
+A benchmark prints what it ran and per-run figures for people, and ends
+with one JSON object on its last line for machines (json_line()).
+"""
+
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def note(prog, msg):
+    print(f"{prog}: {msg}", file=sys.stderr, flush=True)
+
+
+def median(values):
+    """Median of the numbers that are not None; None if there are none."""
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is 0."""
+    if a is None or not b:
+        return None
+    return a / b
+
+
+def rounded(x, digits=3):
+    return None if x is None else round(x, digits)
+
+
+def json_line(obj):
+    """The benchmark's last line: one compact JSON object."""
+    print(json.dumps(obj, separators=(",", ":")), flush=True)
+
+
+def host_kind():
+    """Which KVM this machine has: pvm, vmx, svm, or none."""
+    for mod, kind in (("kvm_pvm", "pvm"), ("kvm_intel", "vmx"),
+                      ("kvm_amd", "svm")):
+        if os.path.isdir(f"/sys/module/{mod}"):
+            return kind
+    return "none" if not os.path.exists("/dev/kvm") else "unknown"
+
+
+def loadavg():
+    """The 1-minute load average (the host is shared: say how busy it was)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+class Result:
+    """What run_bounded() saw."""
+
+    def __init__(self, status, stdout, stderr, seconds, cpu_seconds,
+                 timed_out):
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds  # wall clock
+        self.cpu_seconds = cpu_seconds  # user + system, the child's
+        self.timed_out = timed_out
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_bounded(cmd, timeout, cwd=ROOT):
+    """Run cmd (stdin /dev/null) in its own process group, killed after
+    timeout seconds; returns a Result with the decoded output. Its CPU time
+    is that of the reaped children meanwhile: run one command at a time."""
+    start = time.monotonic()
+    cpu0 = children_cpu()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return Result(proc.returncode,
+                  out.decode("utf-8", "replace").replace("\r\n", "\n"),
+                  err.decode("utf-8", "replace"),
+                  time.monotonic() - start, children_cpu() - cpu0, timed_out)
+
+
+def last_lines(text, n=15):
+    lines = text.rstrip("\n").splitlines()
+    return "\n".join(lines[-n:])
+
+
+def ensure_built(build, targets):
+    """Build the named ninja targets in build (e.g. a guest ELF the build
+    dir predates). Returns an error message or None."""
+    r = run_bounded(["ninja", "-C", build] + targets, 600)
+    if r.status != 0:
+        return (f"ninja -C {build} {' '.join(targets)} failed:\n"
+                + last_lines(r.stdout + r.stderr))
+    return None
