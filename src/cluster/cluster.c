@@ -300,6 +300,20 @@ static int wait_all_peers(struct cluster *c, unsigned secs, char *err, size_t er
 	return 0;
 }
 
+/* Dial joiners 1..upto-1 (each pair is dialled by its higher id, node 0
+ * dials all), then wait until every other node is connected. */
+static int connect_mesh(struct cluster *c, unsigned upto, char *err, size_t errlen)
+{
+	for (unsigned i = 1; i < upto; i++) {
+		int r = dial(c, c->p.addr[i], (int)i, CONNECT_RETRY_S);
+		if (r) {
+			set_err("cannot reach node %u at %s: %s", i, c->p.addr[i], strerror(-r));
+			return r;
+		}
+	}
+	return wait_all_peers(c, CONNECT_RETRY_S, err, errlen);
+}
+
 /* ---- coordinator --------------------------------------------------------- */
 
 int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
@@ -347,14 +361,7 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 	/* Give the joiners a moment to come back under their real ids, so the
 	 * first dials do not reach the old listeners. */
 	usleep(200000);
-	for (unsigned i = 1; i < p->nr_nodes; i++) {
-		r = dial(c, p->addr[i], (int)i, CONNECT_RETRY_S);
-		if (r) {
-			set_err("cannot reach node %u at %s: %s", i, p->addr[i], strerror(-r));
-			goto fail;
-		}
-	}
-	r = wait_all_peers(c, CONNECT_RETRY_S, err, errlen);
+	r = connect_mesh(c, p->nr_nodes, err, errlen);
 	if (r)
 		goto fail;
 	*out = c;
@@ -424,14 +431,7 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 		set_err("cannot listen again on %s: %s", addr, strerror(-r));
 		goto fail;
 	}
-	for (unsigned i = 1; i < c->p.self; i++) {
-		r = dial(c, c->p.addr[i], (int)i, CONNECT_RETRY_S);
-		if (r) {
-			set_err("cannot reach node %u at %s: %s", i, c->p.addr[i], strerror(-r));
-			goto fail;
-		}
-	}
-	r = wait_all_peers(c, CONNECT_RETRY_S, err, errlen);
+	r = connect_mesh(c, c->p.self, err, errlen);
 	if (r)
 		goto fail;
 	*p = c->p;

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "portio.h"
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -70,17 +72,12 @@ static int teardown(void **state)
 
 static void out8(struct fixture *f, uint16_t port, uint8_t v)
 {
-	assert_int_equal(iobus_access(f->bus, IO_PIO, NULL, port, &v, 1, true),
-			 0);
+	bus_out8(f->bus, port, v);
 }
 
 static uint8_t in8(struct fixture *f, uint16_t port)
 {
-	uint8_t v = 0;
-
-	assert_int_equal(iobus_access(f->bus, IO_PIO, NULL, port, &v, 1, false),
-			 0);
-	return v;
+	return bus_in8(f->bus, port);
 }
 
 /* Length of t ticks, rounded up: the first ns at which they have passed. */

@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "portio.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,17 +73,12 @@ static int teardown(void **state)
 
 static void out8(struct fixture *f, uint16_t port, uint8_t v)
 {
-	assert_int_equal(iobus_access(f->bus, IO_PIO, NULL, port, &v, 1, true),
-			 0);
+	bus_out8(f->bus, port, v);
 }
 
 static uint8_t in8(struct fixture *f, uint16_t port)
 {
-	uint8_t v = 0;
-
-	assert_int_equal(iobus_access(f->bus, IO_PIO, NULL, port, &v, 1, false),
-			 0);
-	return v;
+	return bus_in8(f->bus, port);
 }
 
 static uint8_t cmos_read(struct fixture *f, uint8_t index)
