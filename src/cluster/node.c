@@ -144,6 +144,18 @@ static void print_stats(struct node *n)
 			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
 			(unsigned long)ls.timer_fires);
 	}
+	if (n->fwd) {
+		struct forward_stats f;
+
+		forward_stats(n->fwd, &f);
+		fprintf(stderr,
+			"amalgam[%u] cross-node: interrupts sent %lu received %lu, EOIs sent %lu received %lu,"
+			" device accesses forwarded %lu served %lu timed out %lu\n", n->p.self,
+			(unsigned long)f.irq_sent, (unsigned long)f.irq_received,
+			(unsigned long)f.eoi_sent, (unsigned long)f.eoi_received,
+			(unsigned long)f.io_sent, (unsigned long)f.io_served,
+			(unsigned long)f.io_timeouts);
+	}
 	if (n->mem)
 		memplane_print_stats(n->mem, stderr);
 	if (n->cluster)
@@ -546,7 +558,7 @@ int node_run(const struct config *cfg)
 
 		if (!cfg->join) {
 			r = spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					n->p.addr + 1, err, sizeof(err));
+					cfg->stats, n->p.addr + 1, err, sizeof(err));
 			if (r) {
 				free(n);
 				fprintf(stderr, "amalgam: %s\n", err);

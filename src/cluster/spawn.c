@@ -55,7 +55,7 @@ static int read_port(int fd, int *port)
 }
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, char (*addrs)[CLUSTER_ADDR_MAX],
+		enum log_level level, bool stats, char (*addrs)[CLUSTER_ADDR_MAX],
 		char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -107,11 +107,15 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[] = { self, "node", "--listen", "127.0.0.1:0",
-						 "--key", s->key, "--port-fd", fdarg,
-						 "--timeout", "60", v, NULL };
-				if (level < LOG_INFO)
-					argv[10] = NULL;
+				char *argv[13] = { self, "node", "--listen", "127.0.0.1:0",
+						   "--key", s->key, "--port-fd", fdarg,
+						   "--timeout", "60" };
+				int k = 10;
+				if (level >= LOG_INFO)
+					argv[k++] = v;
+				if (stats)
+					argv[k++] = "--stats";
+				argv[k] = NULL;
 				execv(self, argv);
 			}
 			_exit(127);
