@@ -96,6 +96,7 @@ struct memplane {
 	/* Control thread only. */
 	bool stopped;
 	bool sender_running;
+	bool draining;		/* someone (sender or inline) is sending a batch */
 	pthread_t sender;
 
 	pthread_mutex_t lock;
@@ -357,7 +358,36 @@ static void run_actions(struct memplane *mp, const void *data)
 	if (mp->out_len > GET(mp, out_queue_max))
 		atomic_store_explicit(&mp->c.out_queue_max, mp->out_len,
 				      memory_order_relaxed);
-	pthread_cond_signal(&mp->cond);
+	/* The sender thread only when nobody can drain inline right now. */
+	if (mp->draining)
+		pthread_cond_signal(&mp->cond);
+}
+
+static void send_batch(struct memplane *mp, struct outmsg *o);
+
+/* Send what the actions just queued from the calling thread (the pager's
+ * fault thread or the transport's receive thread) instead of waking the
+ * sender thread: two thread hand-offs fewer on every remote fault. Only
+ * one thread drains at a time and batches leave in queue order, so the
+ * per-page and per-pair order the protocol needs is kept; the sender
+ * thread takes over whatever is queued while another drains. Called and
+ * returns with the lock held. */
+static void drain_inline(struct memplane *mp)
+{
+	while (mp->out_head && !mp->draining && !atomic_load(&mp->stopping)) {
+		struct outmsg *batch = mp->out_head;
+
+		mp->out_head = NULL;
+		mp->out_tail = &mp->out_head;
+		mp->out_len = 0;
+		mp->draining = true;
+		pthread_mutex_unlock(&mp->lock);
+		send_batch(mp, batch);
+		pthread_mutex_lock(&mp->lock);
+		mp->draining = false;
+	}
+	if (mp->out_head)
+		pthread_cond_signal(&mp->cond);
 }
 
 /* ---- faults (pager thread) ---- */
@@ -431,6 +461,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		repair(mp, page, wp);
 	}
 	run_actions(mp, NULL);
+	drain_inline(mp);
 out:
 	pthread_mutex_unlock(&mp->lock);
 }
@@ -609,6 +640,7 @@ int memplane_receive(struct memplane *mp, unsigned from,
 			fail(mp, "holding a message", m.page, ret);
 	} else {
 		ret = deliver(mp, &m, msg->data);
+		drain_inline(mp);
 	}
 out:
 	pthread_mutex_unlock(&mp->lock);
@@ -671,17 +703,20 @@ static void *sender_main(void *arg)
 		}
 		if (mp->held_head)
 			next = release(mp, now_ns(), false);
-		if (!mp->out_head) {
-			wait_until(mp, next);
+		if (!mp->out_head || mp->draining) {
+			wait_until(mp, mp->draining && next == UINT64_MAX ?
+				   now_ns() + 1000000 : next);
 			continue;
 		}
 		batch = mp->out_head;
 		mp->out_head = NULL;
 		mp->out_tail = &mp->out_head;
 		mp->out_len = 0;
+		mp->draining = true;
 		pthread_mutex_unlock(&mp->lock);
 		send_batch(mp, batch);
 		pthread_mutex_lock(&mp->lock);
+		mp->draining = false;
 	}
 	pthread_mutex_unlock(&mp->lock);
 	return NULL;
