@@ -479,6 +479,29 @@ static int fail(struct node *n, int status, const char *msg)
 
 /* ---- coordinator --------------------------------------------------------- */
 
+/* One line saying where every vCPU runs, e.g. for the demo. */
+static void print_placement(const struct cluster_params *p)
+{
+	char line[1024];
+	size_t off = 0;
+
+	off += snprintf(line, sizeof(line), "amalgam: %u nodes, %u vCPUs:", p->nr_nodes, p->cpus);
+	for (unsigned node = 0; node < p->nr_nodes && off < sizeof(line); node++) {
+		bool first = true;
+
+		off += snprintf(line + off, sizeof(line) - off, " node %u [", node);
+		for (unsigned i = 0; i < p->cpus && off < sizeof(line); i++)
+			if (p->place[i] == node) {
+				off += snprintf(line + off, sizeof(line) - off, "%s%u",
+						first ? "" : " ", i);
+				first = false;
+			}
+		if (off < sizeof(line))
+			off += snprintf(line + off, sizeof(line) - off, "]");
+	}
+	fprintf(stderr, "%s\n", line);
+}
+
 /* The raw TCP baseline to node 1..N-1, printed for the benchmarks. */
 static void measure_rtt(struct node *n, unsigned samples)
 {
@@ -582,6 +605,8 @@ int node_run(const struct config *cfg)
 		spawn_reap(sp, 1);
 		return fail(n, EXIT_USAGE, NULL);
 	}
+	if (n->p.nr_nodes > 1)
+		print_placement(&n->p);
 	if (n->cluster &&
 	    cluster_wait_ready(n->cluster, 0, START_TIMEOUT_S, err, sizeof(err))) {
 		spawn_reap(sp, 1);
