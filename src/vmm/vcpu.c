@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -23,6 +24,8 @@
 #include "x86/regs.h"
 
 enum { EXIT_CONTINUE, EXIT_STOP };
+
+#define VCPU_NICE 5
 
 static int kick_signal;
 static __thread struct kvm_run *cur_run;
@@ -582,6 +585,13 @@ static void *vcpu_thread_start(void *arg)
 	struct sigevent sev = { 0 };
 
 	v->tid = (pid_t)syscall(SYS_gettid);
+	/* A vCPU that spins (waiting for a lock another node's vCPU holds)
+	 * must not starve the threads that serve page requests and forwarded
+	 * interrupts for the rest of the cluster: on a busy host they would
+	 * wait a whole time slice behind it. So vCPU threads run at a lower
+	 * CFS weight than the node's service threads. */
+	if (setpriority(PRIO_PROCESS, (id_t)v->tid, VCPU_NICE) < 0)
+		pr_debug("vcpu %u: setpriority: %s", v->index, strerror(errno));
 	/* The lapic timer signals this very thread, so an expiry during
 	 * KVM_RUN forces an exit just like a kick. */
 	sev.sigev_notify = SIGEV_THREAD_ID;
