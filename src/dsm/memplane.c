@@ -365,6 +365,23 @@ static void run_actions(struct memplane *mp, const void *data)
 
 static void send_batch(struct memplane *mp, struct outmsg *o);
 
+/* Take the whole outbound queue and send it with the lock dropped; only
+ * one thread at a time (mp->draining), so batches leave in queue order.
+ * Called and returns with the lock held. */
+static void send_queue(struct memplane *mp)
+{
+	struct outmsg *batch = mp->out_head;
+
+	mp->out_head = NULL;
+	mp->out_tail = &mp->out_head;
+	mp->out_len = 0;
+	mp->draining = true;
+	pthread_mutex_unlock(&mp->lock);
+	send_batch(mp, batch);
+	pthread_mutex_lock(&mp->lock);
+	mp->draining = false;
+}
+
 /* Send what the actions just queued from the calling thread (the pager's
  * fault thread or the transport's receive thread) instead of waking the
  * sender thread: two thread hand-offs fewer on every remote fault. Only
@@ -374,18 +391,8 @@ static void send_batch(struct memplane *mp, struct outmsg *o);
  * returns with the lock held. */
 static void drain_inline(struct memplane *mp)
 {
-	while (mp->out_head && !mp->draining && !atomic_load(&mp->stopping)) {
-		struct outmsg *batch = mp->out_head;
-
-		mp->out_head = NULL;
-		mp->out_tail = &mp->out_head;
-		mp->out_len = 0;
-		mp->draining = true;
-		pthread_mutex_unlock(&mp->lock);
-		send_batch(mp, batch);
-		pthread_mutex_lock(&mp->lock);
-		mp->draining = false;
-	}
+	while (mp->out_head && !mp->draining && !atomic_load(&mp->stopping))
+		send_queue(mp);
 	if (mp->out_head)
 		pthread_cond_signal(&mp->cond);
 }
@@ -689,7 +696,6 @@ static void send_batch(struct memplane *mp, struct outmsg *o)
 static void *sender_main(void *arg)
 {
 	struct memplane *mp = arg;
-	struct outmsg *batch;
 
 	pthread_mutex_lock(&mp->lock);
 	while (!atomic_load(&mp->stopping)) {
@@ -708,15 +714,7 @@ static void *sender_main(void *arg)
 				   now_ns() + 1000000 : next);
 			continue;
 		}
-		batch = mp->out_head;
-		mp->out_head = NULL;
-		mp->out_tail = &mp->out_head;
-		mp->out_len = 0;
-		mp->draining = true;
-		pthread_mutex_unlock(&mp->lock);
-		send_batch(mp, batch);
-		pthread_mutex_lock(&mp->lock);
-		mp->draining = false;
+		send_queue(mp);
 	}
 	pthread_mutex_unlock(&mp->lock);
 	return NULL;

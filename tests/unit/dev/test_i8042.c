@@ -66,32 +66,22 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void out8(struct fixture *f, uint16_t port, uint8_t v)
-{
-	bus_out8(f->bus, port, v);
-}
-
-static uint8_t in8(struct fixture *f, uint16_t port)
-{
-	return bus_in8(f->bus, port);
-}
-
 /* Like Linux's i8042_command(): command, optional parameter, one reply. */
 static uint8_t command(struct fixture *f, uint8_t cmd)
 {
-	out8(f, CMD, cmd);
-	assert_int_equal(in8(f, CMD) & OBF, OBF);
-	return in8(f, DATA);
+	bus_out8(f->bus, CMD, cmd);
+	assert_int_equal(bus_in8(f->bus, CMD) & OBF, OBF);
+	return bus_in8(f->bus, DATA);
 }
 
 static void test_status_after_reset(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t s = in8(f, CMD);
+	uint8_t s = bus_in8(f->bus, CMD);
 
 	assert_int_equal(s & (OBF | 0x02 | AUXDATA), 0);	/* nothing, not busy */
 	assert_int_equal(s & SYS, SYS);
-	assert_int_equal(in8(f, DATA), 0);	/* empty reads are harmless */
+	assert_int_equal(bus_in8(f->bus, DATA), 0);	/* empty reads are harmless */
 }
 
 static void test_self_test_and_interface_tests(void **state)
@@ -99,7 +89,7 @@ static void test_self_test_and_interface_tests(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(command(f, 0xaa), 0x55);
-	assert_int_equal(in8(f, CMD) & (OBF | CMDBIT), CMDBIT);
+	assert_int_equal(bus_in8(f->bus, CMD) & (OBF | CMDBIT), CMDBIT);
 	assert_int_equal(command(f, 0xab), 0x00);
 	assert_int_equal(command(f, 0xa9), 0x00);
 	assert_int_equal(command(f, 0xa4), 0xf1);
@@ -110,24 +100,24 @@ static void test_command_byte(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(command(f, 0x20), 0x45);
-	out8(f, CMD, 0x60);
-	out8(f, DATA, 0x74);
-	assert_int_equal(in8(f, CMD) & (OBF | SYS | CMDBIT), SYS);
+	bus_out8(f->bus, CMD, 0x60);
+	bus_out8(f->bus, DATA, 0x74);
+	assert_int_equal(bus_in8(f->bus, CMD) & (OBF | SYS | CMDBIT), SYS);
 	assert_int_equal(command(f, 0x20), 0x74);
 
-	out8(f, CMD, 0xa8);		/* aux on: bit 5 clear */
+	bus_out8(f->bus, CMD, 0xa8);		/* aux on: bit 5 clear */
 	assert_int_equal(command(f, 0x20) & 0x20, 0);
-	out8(f, CMD, 0xa7);
+	bus_out8(f->bus, CMD, 0xa7);
 	assert_int_equal(command(f, 0x20) & 0x20, 0x20);
-	out8(f, CMD, 0xae);		/* keyboard on: bit 4 clear */
+	bus_out8(f->bus, CMD, 0xae);		/* keyboard on: bit 4 clear */
 	assert_int_equal(command(f, 0x20) & 0x10, 0);
-	out8(f, CMD, 0xad);
+	bus_out8(f->bus, CMD, 0xad);
 	assert_int_equal(command(f, 0x20) & 0x10, 0x10);
 
 	/* The system flag in the status register follows the command byte. */
-	out8(f, CMD, 0x60);
-	out8(f, DATA, 0x00);
-	assert_int_equal(in8(f, CMD) & SYS, 0);
+	bus_out8(f->bus, CMD, 0x60);
+	bus_out8(f->bus, DATA, 0x00);
+	assert_int_equal(bus_in8(f->bus, CMD) & SYS, 0);
 }
 
 /* Linux's AUX probe: loop bytes come back as aux data, unchanged, so there
@@ -138,15 +128,15 @@ static void test_aux_loop(void **state)
 	const uint8_t seq[] = { 0x5a, 0xf0, 0x56, 0xa4 };
 
 	for (unsigned i = 0; i < sizeof(seq); i++) {
-		out8(f, CMD, 0xd3);
-		out8(f, DATA, seq[i]);
-		assert_int_equal(in8(f, CMD) & (OBF | AUXDATA), OBF | AUXDATA);
-		assert_int_equal(in8(f, DATA), seq[i]);
+		bus_out8(f->bus, CMD, 0xd3);
+		bus_out8(f->bus, DATA, seq[i]);
+		assert_int_equal(bus_in8(f->bus, CMD) & (OBF | AUXDATA), OBF | AUXDATA);
+		assert_int_equal(bus_in8(f->bus, DATA), seq[i]);
 	}
-	out8(f, CMD, 0xd2);
-	out8(f, DATA, 0x12);
-	assert_int_equal(in8(f, CMD) & (OBF | AUXDATA), OBF);
-	assert_int_equal(in8(f, DATA), 0x12);
+	bus_out8(f->bus, CMD, 0xd2);
+	bus_out8(f->bus, DATA, 0x12);
+	assert_int_equal(bus_in8(f->bus, CMD) & (OBF | AUXDATA), OBF);
+	assert_int_equal(bus_in8(f->bus, DATA), 0x12);
 }
 
 static void test_irq_lines(void **state)
@@ -154,29 +144,29 @@ static void test_irq_lines(void **state)
 	struct fixture *f = *state;
 
 	/* Keyboard interrupt enabled by default: a reply raises IRQ 1. */
-	out8(f, CMD, 0x20);
+	bus_out8(f->bus, CMD, 0x20);
 	assert_int_equal(f->level[I8042_KBD_IRQ], 1);
 	assert_int_equal(f->level[I8042_AUX_IRQ], 0);
-	in8(f, DATA);
+	bus_in8(f->bus, DATA);
 	assert_int_equal(f->level[I8042_KBD_IRQ], 0);
 
 	/* Aux data needs bit 1. */
-	out8(f, CMD, 0xd3);
-	out8(f, DATA, 0xa5);
+	bus_out8(f->bus, CMD, 0xd3);
+	bus_out8(f->bus, DATA, 0xa5);
 	assert_int_equal(f->level[I8042_AUX_IRQ], 0);
-	in8(f, DATA);
-	out8(f, CMD, 0x60);
-	out8(f, DATA, 0x47);
-	out8(f, CMD, 0xd3);
-	out8(f, DATA, 0xa5);
+	bus_in8(f->bus, DATA);
+	bus_out8(f->bus, CMD, 0x60);
+	bus_out8(f->bus, DATA, 0x47);
+	bus_out8(f->bus, CMD, 0xd3);
+	bus_out8(f->bus, DATA, 0xa5);
 	assert_int_equal(f->level[I8042_AUX_IRQ], 1);
 	assert_int_equal(f->level[I8042_KBD_IRQ], 0);
-	in8(f, DATA);
+	bus_in8(f->bus, DATA);
 	assert_int_equal(f->level[I8042_AUX_IRQ], 0);
 
 	/* Polled mode: no interrupt bits, no interrupts. */
-	out8(f, CMD, 0x60);
-	out8(f, DATA, 0x44);
+	bus_out8(f->bus, CMD, 0x60);
+	bus_out8(f->bus, DATA, 0x44);
 	assert_int_equal(command(f, 0xaa), 0x55);
 	assert_int_equal(f->level[I8042_KBD_IRQ], 0);
 }
@@ -186,12 +176,12 @@ static void test_absent_devices_stay_silent(void **state)
 	struct fixture *f = *state;
 	struct i8042_stats st;
 
-	out8(f, DATA, 0xf2);		/* keyboard GET ID */
-	out8(f, CMD, 0xd4);		/* mouse GET ID */
-	out8(f, DATA, 0xf2);
-	assert_int_equal(in8(f, CMD) & OBF, 0);
-	out8(f, CMD, 0x01);		/* unknown: ignored */
-	assert_int_equal(in8(f, CMD) & OBF, 0);
+	bus_out8(f->bus, DATA, 0xf2);		/* keyboard GET ID */
+	bus_out8(f->bus, CMD, 0xd4);		/* mouse GET ID */
+	bus_out8(f->bus, DATA, 0xf2);
+	assert_int_equal(bus_in8(f->bus, CMD) & OBF, 0);
+	bus_out8(f->bus, CMD, 0x01);		/* unknown: ignored */
+	assert_int_equal(bus_in8(f->bus, CMD) & OBF, 0);
 	i8042_get_stats(f->kbc, &st);
 	assert_int_equal(st.dropped, 2);
 	assert_int_equal(st.unknown_commands, 1);
@@ -203,9 +193,9 @@ static void test_reset_pulse(void **state)
 	struct fixture *f = *state;
 	struct i8042_stats st;
 
-	out8(f, CMD, 0xff);		/* pulses nothing */
+	bus_out8(f->bus, CMD, 0xff);		/* pulses nothing */
 	assert_int_equal(f->resets, 0);
-	out8(f, CMD, 0xfe);
+	bus_out8(f->bus, CMD, 0xfe);
 	assert_int_equal(f->resets, 1);
 	i8042_get_stats(f->kbc, &st);
 	assert_int_equal(st.resets, 1);
@@ -216,14 +206,14 @@ static void test_output_port(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(command(f, 0xd0) & 0x03, 0x03);
-	out8(f, CMD, 0xd1);
-	out8(f, DATA, 0xdd);		/* A20 off, reset line high */
+	bus_out8(f->bus, CMD, 0xd1);
+	bus_out8(f->bus, DATA, 0xdd);		/* A20 off, reset line high */
 	assert_int_equal(f->resets, 0);
 	assert_int_equal(command(f, 0xd0) & 0x03, 0x01);
-	out8(f, CMD, 0xdf);		/* A20 on */
+	bus_out8(f->bus, CMD, 0xdf);		/* A20 on */
 	assert_int_equal(command(f, 0xd0) & 0x03, 0x03);
-	out8(f, CMD, 0xd1);
-	out8(f, DATA, 0xfe);		/* reset line low */
+	bus_out8(f->bus, CMD, 0xd1);
+	bus_out8(f->bus, DATA, 0xfe);		/* reset line low */
 	assert_int_equal(f->resets, 1);
 }
 

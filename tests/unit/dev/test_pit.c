@@ -70,16 +70,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void out8(struct fixture *f, uint16_t port, uint8_t v)
-{
-	bus_out8(f->bus, port, v);
-}
-
-static uint8_t in8(struct fixture *f, uint16_t port)
-{
-	return bus_in8(f->bus, port);
-}
-
 /* Length of t ticks, rounded up: the first ns at which they have passed. */
 static int64_t ticks_ns(uint64_t t)
 {
@@ -93,8 +83,8 @@ static int64_t at_tick(uint64_t t)
 
 static unsigned read16(struct fixture *f, uint16_t port)
 {
-	unsigned lo = in8(f, port);
-	return lo | in8(f, port) << 8;
+	unsigned lo = bus_in8(f->bus, port);
+	return lo | bus_in8(f->bus, port) << 8;
 }
 
 /* Linux's periodic PIT clockevent: 0x34 then LATCH, LSB first. */
@@ -105,9 +95,9 @@ static void test_periodic_mode2(void **state)
 	int64_t d;
 
 	assert_int_equal(pit_poll(f->pit), PIT_NO_DEADLINE);
-	out8(f, 0x43, 0x34);
-	out8(f, 0x40, 1193 & 0xff);
-	out8(f, 0x40, 1193 >> 8);
+	bus_out8(f->bus, 0x43, 0x34);
+	bus_out8(f->bus, 0x40, 1193 & 0xff);
+	bus_out8(f->bus, 0x40, 1193 >> 8);
 	d = pit_poll(f->pit);
 	assert_int_equal(d, at_tick(1193));
 	assert_int_equal(f->pulses, 0);
@@ -129,7 +119,7 @@ static void test_periodic_mode2(void **state)
 	assert_int_equal(st.coalesced, 9);
 
 	/* A new control word stops the channel until a count arrives. */
-	out8(f, 0x43, 0x34);
+	bus_out8(f->bus, 0x43, 0x34);
 	assert_int_equal(pit_poll(f->pit), PIT_NO_DEADLINE);
 }
 
@@ -139,9 +129,9 @@ static void test_one_shot_modes(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x43, 0x38);
-	out8(f, 0x40, 100);
-	out8(f, 0x40, 0);
+	bus_out8(f->bus, 0x43, 0x38);
+	bus_out8(f->bus, 0x40, 100);
+	bus_out8(f->bus, 0x40, 0);
 	assert_int_equal(pit_poll(f->pit), at_tick(101));
 	f->now = at_tick(101);
 	assert_int_equal(pit_poll(f->pit), PIT_NO_DEADLINE);
@@ -151,9 +141,9 @@ static void test_one_shot_modes(void **state)
 	assert_int_equal(f->pulses, 1);
 
 	f->now = T0;
-	out8(f, 0x43, 0x30);
-	out8(f, 0x40, 50);
-	out8(f, 0x40, 0);
+	bus_out8(f->bus, 0x43, 0x30);
+	bus_out8(f->bus, 0x40, 50);
+	bus_out8(f->bus, 0x40, 0);
 	assert_int_equal(pit_poll(f->pit), at_tick(50));
 	f->now = at_tick(60);
 	assert_int_equal(pit_poll(f->pit), PIT_NO_DEADLINE);
@@ -164,11 +154,11 @@ static void test_latch_and_lsb_msb(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x43, 0x34);		/* ch0, word, mode 2 */
-	out8(f, 0x40, 1000 & 0xff);
-	out8(f, 0x40, 1000 >> 8);
+	bus_out8(f->bus, 0x43, 0x34);		/* ch0, word, mode 2 */
+	bus_out8(f->bus, 0x40, 1000 & 0xff);
+	bus_out8(f->bus, 0x40, 1000 >> 8);
 	f->now = at_tick(300);
-	out8(f, 0x43, 0x00);		/* latch ch0 */
+	bus_out8(f->bus, 0x43, 0x00);		/* latch ch0 */
 	f->now = at_tick(550);
 	assert_int_equal(read16(f, 0x40), 700);
 	assert_int_equal(read16(f, 0x40), 450);	/* latch released */
@@ -178,31 +168,31 @@ static void test_latch_and_lsb_msb(void **state)
 	assert_int_equal(read16(f, 0x40), 1000);
 
 	/* LSB-only and MSB-only access. */
-	out8(f, 0x43, 0x90);		/* ch2, LSB only, mode 0 */
-	out8(f, 0x61, 0x01);		/* gate 2 high */
-	out8(f, 0x42, 0x80);
+	bus_out8(f->bus, 0x43, 0x90);		/* ch2, LSB only, mode 0 */
+	bus_out8(f->bus, 0x61, 0x01);		/* gate 2 high */
+	bus_out8(f->bus, 0x42, 0x80);
 	f->now += 1 * NS / PIT_HZ + 1;
-	assert_int_equal(in8(f, 0x42), 0x7f);
-	out8(f, 0x43, 0xa0);		/* ch2, MSB only, mode 0 */
-	out8(f, 0x42, 0x02);		/* 0x200 */
+	assert_int_equal(bus_in8(f->bus, 0x42), 0x7f);
+	bus_out8(f->bus, 0x43, 0xa0);		/* ch2, MSB only, mode 0 */
+	bus_out8(f->bus, 0x42, 0x02);		/* 0x200 */
 	f->now += 257 * NS / PIT_HZ + 1;
-	assert_int_equal(in8(f, 0x42), 0x00);	/* 0x200 - 257 = 0xff */
+	assert_int_equal(bus_in8(f->bus, 0x42), 0x00);	/* 0x200 - 257 = 0xff */
 }
 
 static void test_read_back(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x43, 0xb0);		/* ch2, word, mode 0, binary */
-	out8(f, 0x43, 0xe8);		/* read-back status of ch2 */
-	assert_int_equal(in8(f, 0x42), 0x70);	/* OUT low, null count */
-	out8(f, 0x61, 0x01);
-	out8(f, 0x42, 0x34);
-	out8(f, 0x42, 0x12);
+	bus_out8(f->bus, 0x43, 0xb0);		/* ch2, word, mode 0, binary */
+	bus_out8(f->bus, 0x43, 0xe8);		/* read-back status of ch2 */
+	assert_int_equal(bus_in8(f->bus, 0x42), 0x70);	/* OUT low, null count */
+	bus_out8(f->bus, 0x61, 0x01);
+	bus_out8(f->bus, 0x42, 0x34);
+	bus_out8(f->bus, 0x42, 0x12);
 	f->now = at_tick(0x10);
-	out8(f, 0x43, 0xc8);		/* read-back count and status */
+	bus_out8(f->bus, 0x43, 0xc8);		/* read-back count and status */
 	f->now = at_tick(0x20);
-	assert_int_equal(in8(f, 0x42), 0x30);	/* status first */
+	assert_int_equal(bus_in8(f->bus, 0x42), 0x30);	/* status first */
 	assert_int_equal(read16(f, 0x42), 0x1224);	/* then the count */
 	assert_int_equal(read16(f, 0x42), 0x1214);	/* then live */
 }
@@ -213,17 +203,17 @@ static void test_tsc_calibration_out2(void **state)
 	struct fixture *f = *state;
 	const unsigned latch = PIT_HZ / 20;	/* 50 ms */
 
-	out8(f, 0x61, (in8(f, 0x61) & ~0x02) | 0x01);
-	out8(f, 0x43, 0xb0);
-	out8(f, 0x42, latch & 0xff);
-	out8(f, 0x42, latch >> 8);
-	assert_int_equal(in8(f, 0x61) & 0x20, 0);
+	bus_out8(f->bus, 0x61, (bus_in8(f->bus, 0x61) & ~0x02) | 0x01);
+	bus_out8(f->bus, 0x43, 0xb0);
+	bus_out8(f->bus, 0x42, latch & 0xff);
+	bus_out8(f->bus, 0x42, latch >> 8);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0x20, 0);
 	f->now = at_tick(latch) - 1;
-	assert_int_equal(in8(f, 0x61) & 0x20, 0);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0x20, 0);
 	f->now = at_tick(latch);
-	assert_int_equal(in8(f, 0x61) & 0x21, 0x21);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0x21, 0x21);
 	f->now = at_tick(latch + 70000);	/* stays high, count wraps */
-	assert_int_equal(in8(f, 0x61) & 0x20, 0x20);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0x20, 0x20);
 }
 
 /* quick_pit_calibrate(): mode 0 from 0xffff, MSB falls every 256 ticks. */
@@ -231,14 +221,14 @@ static void test_quick_calibration_msb(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x61, 0x01);
-	out8(f, 0x43, 0xb0);
-	out8(f, 0x42, 0xff);
-	out8(f, 0x42, 0xff);
+	bus_out8(f->bus, 0x61, 0x01);
+	bus_out8(f->bus, 0x43, 0xb0);
+	bus_out8(f->bus, 0x42, 0xff);
+	bus_out8(f->bus, 0x42, 0xff);
 	for (unsigned i = 0; i < 8; i++) {
 		f->now = at_tick(i * 256 + 10);
-		in8(f, 0x42);
-		assert_int_equal(in8(f, 0x42), 0xff - i);
+		bus_in8(f->bus, 0x42);
+		assert_int_equal(bus_in8(f->bus, 0x42), 0xff - i);
 	}
 }
 
@@ -246,18 +236,18 @@ static void test_gate_and_bcd(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x43, 0xb1);		/* ch2, word, mode 0, BCD */
-	out8(f, 0x42, 0x00);
-	out8(f, 0x42, 0x10);		/* 1000 */
+	bus_out8(f->bus, 0x43, 0xb1);		/* ch2, word, mode 0, BCD */
+	bus_out8(f->bus, 0x42, 0x00);
+	bus_out8(f->bus, 0x42, 0x10);		/* 1000 */
 	f->now = at_tick(500);
 	assert_int_equal(read16(f, 0x42), 0x1000);	/* gate low: held */
-	out8(f, 0x61, 0x01);
+	bus_out8(f->bus, 0x61, 0x01);
 	f->now += ticks_ns(1);
 	assert_int_equal(read16(f, 0x42), 0x0999);
-	out8(f, 0x61, 0x00);		/* pause */
+	bus_out8(f->bus, 0x61, 0x00);		/* pause */
 	f->now += ticks_ns(400);
 	assert_int_equal(read16(f, 0x42), 0x0999);
-	out8(f, 0x61, 0x01);		/* resume */
+	bus_out8(f->bus, 0x61, 0x01);		/* resume */
 	f->now += ticks_ns(999);
 	assert_int_equal(read16(f, 0x42), 0x0000);
 	f->now += ticks_ns(1);
@@ -268,18 +258,18 @@ static void test_square_wave_out2(void **state)
 {
 	struct fixture *f = *state;
 
-	out8(f, 0x61, 0x01);
-	out8(f, 0x43, 0xb6);		/* ch2, word, mode 3 */
-	out8(f, 0x42, 10);
-	out8(f, 0x42, 0);
+	bus_out8(f->bus, 0x61, 0x01);
+	bus_out8(f->bus, 0x43, 0xb6);		/* ch2, word, mode 3 */
+	bus_out8(f->bus, 0x42, 10);
+	bus_out8(f->bus, 0x42, 0);
 	for (unsigned t = 0; t < 30; t++) {
 		f->now = at_tick(t);
-		assert_int_equal(!!(in8(f, 0x61) & 0x20), t % 10 < 5);
+		assert_int_equal(!!(bus_in8(f->bus, 0x61) & 0x20), t % 10 < 5);
 	}
 	/* Gate low forces the output high. */
 	f->now = at_tick(7);
-	out8(f, 0x61, 0x00);
-	assert_int_equal(in8(f, 0x61) & 0x20, 0x20);
+	bus_out8(f->bus, 0x61, 0x00);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0x20, 0x20);
 }
 
 static void test_port_b(void **state)
@@ -287,14 +277,14 @@ static void test_port_b(void **state)
 	struct fixture *f = *state;
 	uint8_t a, b;
 
-	out8(f, 0x61, 0xff);
-	assert_int_equal(in8(f, 0x61) & 0xcf, 0x0f);	/* 6, 7 read 0 */
+	bus_out8(f->bus, 0x61, 0xff);
+	assert_int_equal(bus_in8(f->bus, 0x61) & 0xcf, 0x0f);	/* 6, 7 read 0 */
 	f->now = 100 * 15085;
-	a = in8(f, 0x61) & 0x10;
+	a = bus_in8(f->bus, 0x61) & 0x10;
 	f->now += 15085;
-	b = in8(f, 0x61) & 0x10;
+	b = bus_in8(f->bus, 0x61) & 0x10;
 	assert_int_not_equal(a, b);			/* refresh toggles */
-	assert_int_equal(in8(f, 0x43), 0xff);		/* write-only */
+	assert_int_equal(bus_in8(f->bus, 0x43), 0xff);		/* write-only */
 }
 
 static void test_timer_thread(void **state)

@@ -71,26 +71,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void out8(struct fixture *f, uint16_t port, uint8_t v)
-{
-	bus_out8(f->bus, port, v);
-}
-
-static uint8_t in8(struct fixture *f, uint16_t port)
-{
-	return bus_in8(f->bus, port);
-}
-
 static uint8_t cmos_read(struct fixture *f, uint8_t index)
 {
-	out8(f, 0x70, index);
-	return in8(f, 0x71);
+	bus_out8(f->bus, 0x70, index);
+	return bus_in8(f->bus, 0x71);
 }
 
 static void cmos_write(struct fixture *f, uint8_t index, uint8_t v)
 {
-	out8(f, 0x70, index);
-	out8(f, 0x71, v);
+	bus_out8(f->bus, 0x70, index);
+	bus_out8(f->bus, 0x71, v);
 }
 
 static void test_bcd_24h(void **state)
@@ -213,7 +203,7 @@ static void test_nvram(void **state)
 	cmos_write(f, 0x01, 0x30);
 	assert_int_equal(cmos_read(f, 0x01), 0x30);
 	/* Port 0x70 is write-only. */
-	assert_int_equal(in8(f, 0x70), 0xff);
+	assert_int_equal(bus_in8(f->bus, 0x70), 0xff);
 }
 
 static unsigned word(struct fixture *f, uint8_t lo)
