@@ -172,6 +172,7 @@ static int build_vm(struct node *n)
 		.self = n->p.self,
 		.place = n->p.place,
 		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
+		.hide_kvmclock = n->p.nr_nodes > 1,
 	};
 	int r = vm_create(&n->vm, &vc);
 
@@ -194,7 +195,8 @@ static int build_vm(struct node *n)
 	n->vm.on_stop_opaque = n;
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO);
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO,
+					n->p.nr_nodes > 1);
 		if (!n->board)
 			return -ENOMEM;
 	}

@@ -2,6 +2,7 @@
  * threading are in memplane.h; the protocol itself is in dir.c and node.c,
  * the userfaultfd mechanism in pager.c. */
 #include "dsm/memplane.h"
+#include "dsm/hotpages.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -97,6 +98,7 @@ struct memplane {
 	bool stopped;
 	bool sender_running;
 	bool draining;		/* someone (sender or inline) is sending a batch */
+	struct hotpages hot;	/* remotely faulting pages, under the lock */
 	pthread_t sender;
 
 	pthread_mutex_t lock;
@@ -460,8 +462,10 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		act = dsm_actions(mp->dsm, &n);
 		for (size_t i = 0; i < n && !remote; i++)
 			remote = act[i].type == DSM_ACT_SEND;
-		if (remote)
+		if (remote) {
 			lpend_add(mp, page, (unsigned)kind, t);
+			hotpages_add(&mp->hot, page);
+		}
 		else
 			INC(mp, local_resolved, 1);
 	} else if (a.fault_spurious != b.fault_spurious) {
@@ -1005,4 +1009,22 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 		U(s.fault_samples), s.fault_p50 / 1e3, s.fault_p99 / 1e3,
 		U(s.bad_msgs + p->bad_msgs), U(p->proto_errors),
 		U(s.send_errors));
+	{
+		struct hot_entry top[6];
+		unsigned n;
+
+		pthread_mutex_lock(&mp->lock);
+		n = hotpages_top(&mp->hot, top, 6);
+		pthread_mutex_unlock(&mp->lock);
+		if (n)
+			fprintf(f, "  hottest pages (guest-physical, remote faults):");
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t off = top[i].page * 4096;
+			uint64_t gpa = off < mp->mem->low_size ? off :
+				       off - mp->mem->low_size + MEM_HIGH_BASE;
+			fprintf(f, " %#llx:%llu", U(gpa), U(top[i].count));
+		}
+		if (n)
+			fputc('\n', f);
+	}
 }

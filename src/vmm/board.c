@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "dev/i8042.h"
+#include "dev/pit.h"
 #include "dev/rtc.h"
 #include "dev/testdev.h"
 #include "dev/uart.h"
@@ -16,6 +17,7 @@ struct board {
 	struct rtc *rtc;
 	struct i8042 *kbc;
 	struct testdev *testdev;
+	struct pit *pit;
 };
 
 static void on_reset(void *opaque)
@@ -32,7 +34,8 @@ static void on_test_exit(void *opaque, int status)
 	vm_stop(b->vm, status, "test guest exited with status %d", status);
 }
 
-struct board *board_create(struct vm *vm, int console_out, int console_in)
+struct board *board_create(struct vm *vm, int console_out, int console_in,
+			   bool with_pit)
 {
 	struct board *b = calloc(1, sizeof(*b));
 	struct uart_config com1 = {
@@ -59,6 +62,13 @@ struct board *board_create(struct vm *vm, int console_out, int console_in)
 	b->testdev = testdev_new(on_test_exit, b);
 	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev)
 		goto fail;
+	if (with_pit) {
+		struct pit_config pc = { .irq0 = { vm_set_irq, vm, 0 } };
+
+		b->pit = pit_new(&pc);
+		if (!b->pit || pit_register(b->pit, vm->iobus))
+			goto fail;
+	}
 	if (uart_register(b->com1, vm->iobus) || rtc_register(b->rtc, vm->iobus) ||
 	    i8042_register(b->kbc, vm->iobus) ||
 	    testdev_register(b->testdev, vm->iobus))
@@ -88,5 +98,7 @@ void board_destroy(struct board *b)
 		i8042_free(b->kbc);
 	if (b->testdev)
 		testdev_free(b->testdev);
+	if (b->pit)
+		pit_free(b->pit);
 	free(b);
 }

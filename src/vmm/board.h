@@ -3,10 +3,15 @@
 #ifndef AMALGAM_VMM_BOARD_H
 #define AMALGAM_VMM_BOARD_H
 
+#include <stdbool.h>
+
 struct vm;
 struct board;
 
-struct board *board_create(struct vm *vm, int console_out, int console_in);
+/* with_pit: add the 8254 PIT (the guest's TSC calibration when it has no
+ * kvmclock). */
+struct board *board_create(struct vm *vm, int console_out, int console_in,
+			   bool with_pit);
 void board_destroy(struct board *b);
 /* Flush console output (at exit). */
 void board_flush(struct board *b);

@@ -195,7 +195,8 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 		vm->tsc_khz = khz > 0 ? (uint64_t)khz : 1000000;
 	}
-	err = cpuid_apply(v->fd, vm->cpuid, v->apic_id, vm->nr_vcpus, vm->tsc_khz);
+	err = cpuid_apply(v->fd, vm->cpuid, v->apic_id, vm->nr_vcpus, vm->tsc_khz,
+			  !vm->hide_kvmclock);
 	if (err)
 		goto fail;
 	err = sync_tsc(v);

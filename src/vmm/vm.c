@@ -80,6 +80,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > VM_MAX_VCPUS)
 		return -EINVAL;
 	vm->nr_vcpus = cfg->nr_vcpus;
+	vm->hide_kvmclock = cfg->hide_kvmclock;
 	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
 		vm->local[i] = !cfg->place || cfg->place[i] == cfg->self;
 		vm->nr_local += vm->local[i];

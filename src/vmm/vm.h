@@ -33,6 +33,11 @@ struct vm_config {
 	/* The PIC and IOAPIC live on the devices' node only; elsewhere their
 	 * addresses fall through to the I/O forwarder. */
 	bool remote_devices;
+	/* Hide kvmclock: Linux keeps every CPU's kvmclock structure in one
+	 * page that each node's KVM writes for its own vCPUs, so across nodes
+	 * that page would bounce between them at every VM entry. The guest
+	 * then uses the TSC (one offset everywhere) calibrated by the PIT. */
+	bool hide_kvmclock;
 };
 
 struct vm {
@@ -46,6 +51,7 @@ struct vm {
 	struct pic *pic;
 	struct kvm_cpuid2 *cpuid;	/* template, patched per vCPU */
 	uint64_t tsc_khz;
+	bool hide_kvmclock;
 	/* One TSC for every vCPU: the offset (guest TSC - host TSC) of vCPU 0,
 	 * imposed on the others at creation. */
 	int64_t tsc_offset;

@@ -21,6 +21,9 @@
 #define KVM_FEATURE_ASYNC_PF_INT_BIT 14
 #define KVM_FEATURE_ASYNC_PF_BIT 4
 #define KVM_FEATURE_STEAL_TIME_BIT 5
+#define KVM_FEATURE_CLOCKSOURCE_BIT 0
+#define KVM_FEATURE_CLOCKSOURCE2_BIT 3
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
 
 int cpuid_template(int kvm_fd, struct kvm_cpuid2 **out)
 {
@@ -74,7 +77,7 @@ static unsigned order_of(unsigned n)
 }
 
 int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
-		unsigned nr_vcpus, uint64_t tsc_khz)
+		unsigned nr_vcpus, uint64_t tsc_khz, bool kvmclock)
 {
 	size_t sz = sizeof(*tmpl) + MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = malloc(sz);
@@ -142,6 +145,10 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
 				    (1u << KVM_FEATURE_ASYNC_PF_INT_BIT) |
 				    (1u << KVM_FEATURE_ASYNC_PF_BIT) |
 				    (1u << KVM_FEATURE_STEAL_TIME_BIT));
+			if (!kvmclock)
+				e->eax &= ~((1u << KVM_FEATURE_CLOCKSOURCE_BIT) |
+					    (1u << KVM_FEATURE_CLOCKSOURCE2_BIT) |
+					    (1u << KVM_FEATURE_CLOCKSOURCE_STABLE_BIT));
 			break;
 		}
 	}

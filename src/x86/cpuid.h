@@ -4,6 +4,7 @@
 #ifndef AMALGAM_X86_CPUID_H
 #define AMALGAM_X86_CPUID_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kvm_cpuid2;
@@ -11,7 +12,8 @@ struct kvm_cpuid2;
 /* Allocates the template; free() it. */
 int cpuid_template(int kvm_fd, struct kvm_cpuid2 **out);
 /* Patch a copy of the template for one vCPU and KVM_SET_CPUID2 it. */
+/* kvmclock: false hides the paravirtual clock (see vm.h, multi-node). */
 int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
-		unsigned nr_vcpus, uint64_t tsc_khz);
+		unsigned nr_vcpus, uint64_t tsc_khz, bool kvmclock);
 
 #endif
