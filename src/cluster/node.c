@@ -481,6 +481,19 @@ static int fail(struct node *n, int status, const char *msg)
 
 /* ---- coordinator --------------------------------------------------------- */
 
+static bool is_elf(const char *path)
+{
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+
+	if (f) {
+		if (fread(magic, 1, 4, f) != 4)
+			magic[0] = 0;
+		fclose(f);
+	}
+	return !memcmp(magic, "\177ELF", 4);
+}
+
 /* One line saying where every vCPU runs, e.g. for the demo. */
 static void print_placement(const struct cluster_params *p)
 {
@@ -530,7 +543,7 @@ int node_run(const struct config *cfg)
 	struct spawn *sp = NULL;
 	struct boot_config bc;
 	struct boot_text b;
-	char err[512], text[NET_CONTROL_DATA_MAX + 1];
+	char err[512], text[NET_CONTROL_DATA_MAX + 1], cmdline[4096];
 	int r, status;
 
 	if (!n)
@@ -622,6 +635,15 @@ int node_run(const struct config *cfg)
 		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
 		.nr_cpus = cfg->cpus, .ioapic_base = 0xFEC00000ULL,
 	};
+	/* Without kvmclock a Linux guest would calibrate the TSC against the
+	 * PIT, which fails when exits are slow (nested virtualization): tell
+	 * it the frequency, as firmware tables would. */
+	if (n->vm.hide_kvmclock && n->vm.tsc_khz && !is_elf(cfg->kernel)) {
+		snprintf(cmdline, sizeof(cmdline), "%s%stsc_early_khz=%lu",
+			 cfg->append ? cfg->append : "", cfg->append ? " " : "",
+			 (unsigned long)n->vm.tsc_khz);
+		bc.cmdline = cmdline;
+	}
 	r = boot_load(&n->vm.mem, &bc, &b.entry, err, sizeof(err));
 	if (r) {
 		spawn_reap(sp, 1);
