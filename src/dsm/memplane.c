@@ -88,7 +88,8 @@ struct memplane {
 	uint64_t nr_pages;
 	struct memplane_ops ops;
 	void *opaque;
-	uint64_t hold_ns;	/* set before start */
+	uint64_t hold_ns;	/* set before start; the floor of the window */
+	uint64_t lat_ewma;	/* recent remote fault latency, ns (lock) */
 	atomic_bool failed;	/* a fatal error happened */
 	atomic_bool fatal_due;	/* ... and ops->fatal was not called yet */
 	char why[160];		/* the first fatal error, set once */
@@ -220,6 +221,7 @@ static void lpend_done(struct memplane *mp, uint64_t page, uint64_t now)
 			continue;
 		r = &mp->lat[e->kind];
 		d = now - e->t_ns;
+		mp->lat_ewma = mp->lat_ewma ? (7 * mp->lat_ewma + d) / 8 : d;
 		r->v[r->n++ % LAT_RING] = d;
 		if (d > r->max)
 			r->max = d;
@@ -551,10 +553,25 @@ static bool held_pair(const struct memplane *mp, const struct dsm_msg *m,
 }
 
 /* The starvation window: a page mapped here lately stays a moment. */
+/* How long a page just mapped here is kept before another node may take
+ * it: at least hold_ns, and twice the recent cost of a remote fault, so
+ * that where moving a page is slow (a long link, a loaded or nested host)
+ * each side still gets to use it for longer than it took to arrive, rather
+ * than two spinning vCPUs stealing it from each other for ever. */
+static uint64_t window_ns(const struct memplane *mp)
+{
+	uint64_t w = 2 * mp->lat_ewma;
+
+	if (w > MEMPLANE_HOLD_MAX_NS)
+		w = MEMPLANE_HOLD_MAX_NS;
+	return w > mp->hold_ns ? w : mp->hold_ns;
+}
+
 static bool in_window(struct memplane *mp, const struct dsm_msg *m,
 		      uint64_t *due)
 {
 	const struct recent *r = recent_of(mp, m->page);
+	uint64_t hold = window_ns(mp);
 
 	switch (m->type) {
 	case DSM_INV:
@@ -567,9 +584,9 @@ static bool in_window(struct memplane *mp, const struct dsm_msg *m,
 		return false;
 	}
 	if (!mp->hold_ns || r->key != page_key(m->page) ||
-	    now_ns() - r->t_ns >= mp->hold_ns)
+	    now_ns() - r->t_ns >= hold)
 		return false;
-	*due = r->t_ns + mp->hold_ns;
+	*due = r->t_ns + hold;
 	return true;
 }
 
@@ -659,6 +676,7 @@ out:
 }
 
 /* ---- sender thread ---- */
+
 
 static void wait_until(struct memplane *mp, uint64_t deadline)
 {
