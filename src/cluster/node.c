@@ -18,6 +18,7 @@
 #include "cluster/forward.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
+#include "cluster/tscsync.h"
 #include "cluster/spawn.h"
 #include "dsm/dsm.h"
 #include "dsm/memplane.h"
@@ -224,7 +225,7 @@ struct boot_text {
 	struct boot_entry entry;
 	/* One TSC and one kvmclock for every vCPU: node 0's, adopted by all. */
 	int64_t tsc_offset;
-	uint64_t kvmclock, realtime_ns, host_tsc;
+	uint64_t kvmclock, realtime_ns, host_tsc, tsc_khz;
 	uint32_t clock_flags;
 	char boot_id[40];
 	unsigned nr_ranges;
@@ -236,10 +237,10 @@ static int format_boot(const struct boot_text *b, char *buf, size_t len)
 	size_t off;
 	int k = snprintf(buf, len, "rip=%" PRIx64 " rsi=%" PRIx64 " cr3=%" PRIx64
 			 " gdt=%" PRIx64 " gdtlim=%x tsc=%" PRIx64 " clk=%" PRIx64
-			 " rt=%" PRIx64 " htsc=%" PRIx64 " cf=%x boot=%s pre=",
+			 " rt=%" PRIx64 " htsc=%" PRIx64 " khz=%" PRIx64 " cf=%x boot=%s pre=",
 			 b->entry.rip, b->entry.rsi, b->entry.cr3, b->entry.gdt_base,
 			 b->entry.gdt_limit, (uint64_t)b->tsc_offset, b->kvmclock,
-			 b->realtime_ns, b->host_tsc, b->clock_flags, b->boot_id);
+			 b->realtime_ns, b->host_tsc, b->tsc_khz, b->clock_flags, b->boot_id);
 
 	if (k < 0 || (size_t)k >= len)
 		return -ENOSPC;
@@ -265,9 +266,10 @@ static int parse_boot(const char *s, struct boot_text *b)
 
 	if (sscanf(s, "rip=%" SCNx64 " rsi=%" SCNx64 " cr3=%" SCNx64 " gdt=%" SCNx64
 		   " gdtlim=%x tsc=%" SCNx64 " clk=%" SCNx64 " rt=%" SCNx64 " htsc=%" SCNx64
-		   " cf=%x boot=%39s pre=%n", &b->entry.rip, &b->entry.rsi, &b->entry.cr3,
-		   &b->entry.gdt_base, &lim, &tsc, &b->kvmclock, &b->realtime_ns,
-		   &b->host_tsc, &b->clock_flags, b->boot_id, &used) != 11 || !used)
+		   " khz=%" SCNx64 " cf=%x boot=%39s pre=%n", &b->entry.rip, &b->entry.rsi,
+		   &b->entry.cr3, &b->entry.gdt_base, &lim, &tsc, &b->kvmclock,
+		   &b->realtime_ns, &b->host_tsc, &b->tsc_khz, &b->clock_flags, b->boot_id,
+		   &used) != 12 || !used)
 		return -EINVAL;
 	b->tsc_offset = (int64_t)tsc;
 	b->entry.gdt_limit = (uint16_t)lim;
@@ -311,6 +313,7 @@ static int clock_sample(struct node *n, struct boot_text *b)
 	b->clock_flags = cd.flags;
 	b->realtime_ns = cd.realtime;
 	b->host_tsc = cd.host_tsc;
+	b->tsc_khz = n->vm.tsc_khz;
 	b->tsc_offset = n->vm.tsc_offset;
 	read_boot_id(b->boot_id, sizeof(b->boot_id));
 	return 0;
@@ -319,8 +322,8 @@ static int clock_sample(struct node *n, struct boot_text *b)
 /* Node k: adopt node 0's kvmclock and TSC. On the same host (same boot
  * id) the host TSC is shared, so the offset carries over exactly and the
  * kvmclock is set with the shared realtime clock. Across hosts the guest
- * TSC is rebased by the realtime elapsed since node 0's sample (see
- * DESIGN.md, "Time"): exact only as far as the hosts' clocks agree. */
+ * TSC is rebased by the realtime elapsed since node 0's sample
+ * (cluster/tscsync.h): exact only as far as the hosts' clocks agree. */
 static int clock_adopt(struct node *n, const struct boot_text *b)
 {
 	struct kvm_clock_data cd = { .clock = b->kvmclock };
@@ -328,19 +331,25 @@ static int clock_adopt(struct node *n, const struct boot_text *b)
 	int64_t off = b->tsc_offset;
 	int r;
 
+	if (!tscsync_same_rate(b->tsc_khz, n->vm.tsc_khz)) {
+		fprintf(stderr, "amalgam: this node's TSC runs at %lu kHz, node 0's at %lu kHz: "
+			"every node needs the same TSC frequency\n",
+			(unsigned long)n->vm.tsc_khz, (unsigned long)b->tsc_khz);
+		return -EINVAL;
+	}
 	read_boot_id(my_boot, sizeof(my_boot));
 	if (strcmp(my_boot, b->boot_id) != 0) {
+		struct tsc_sample ts0 = {
+			.host_tsc = b->host_tsc, .offset = b->tsc_offset,
+			.realtime_ns = b->realtime_ns, .khz = b->tsc_khz,
+		};
 		struct timespec ts;
-		uint64_t now_rt, my_tsc = __rdtsc();
-		double khz = (double)n->vm.tsc_khz;
+		uint64_t my_tsc = __rdtsc();
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		now_rt = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-		/* guest TSC now = node 0's host TSC at the sample + elapsed. */
-		off = (int64_t)(b->host_tsc + b->tsc_offset +
-				(uint64_t)((double)(now_rt - b->realtime_ns) * khz / 1e6)) -
-		      (int64_t)my_tsc;
-		pr_warn("node on another host: TSC agreed through realtime clocks");
+		off = tscsync_offset(&ts0, my_tsc,
+				     (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+		pr_warn("node on another host: TSC agreed through the realtime clocks");
 	}
 	r = vm_set_tsc_offset(&n->vm, off);
 	if (r)
