@@ -3,6 +3,7 @@
  * host setup), 1 for a guest that crashed or a cluster that broke,
  * otherwise the guest's own. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,9 +170,25 @@ static int cmd_key(int argc, char **argv)
 	return 0;
 }
 
+/* A closed stdin/stdout/stderr would let the next open() take its number:
+ * the console would then read from, or write into, whatever that is. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+			if (n >= 0 && n != fd) {
+				dup2(n, fd);
+				close(n);
+			}
+		}
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
+
+	ensure_std_fds();
 
 	/* Only vCPU threads take the kick signal; a closed console must not
 	 * kill the VMM. */
