@@ -2,6 +2,7 @@
  * threading are in memplane.h; the protocol itself is in dir.c and node.c,
  * the userfaultfd mechanism in pager.c. */
 #include "dsm/memplane.h"
+#include "dsm/faultlat.h"
 #include "dsm/hotpages.h"
 
 #include <errno.h>
@@ -24,15 +25,12 @@
 #define RECENT_SLOTS 1024
 /* Remote requests in flight, for the latency by kind: bounded by the
  * threads that can fault; a sample that finds no slot is not taken. */
-#define LPEND_SLOTS 1024
-#define LPEND_PROBE 16
 /* Held messages after start; past this, all are released at once (order
  * kept). Before start they are bounded by the peers' vCPUs. */
 #define HELD_MAX 65536
-/* Latency percentiles are over the last LAT_RING samples of a kind. */
-#define LAT_RING 1024
 
 static_assert(PG == NET_PAGE_SIZE, "a DSM page is a wire page");
+static_assert(FAULTLAT_KINDS == MEMPLANE_LAT_KINDS, "one latency ring per kind");
 
 /* A message waiting for the sender thread. */
 struct outmsg {
@@ -56,18 +54,6 @@ struct recent {
 	uint64_t t_ns;		/* when it was mapped */
 };
 
-struct lpend {
-	uint64_t key;		/* page + 1; 0: empty */
-	uint64_t t_ns;		/* when the fault was taken */
-	unsigned kind;		/* enum memplane_lat */
-};
-
-struct lat_ring {
-	uint64_t v[LAT_RING];	/* ns */
-	uint64_t n;		/* samples ever taken */
-	uint64_t max;
-};
-
 struct range {
 	uint64_t first, count;
 };
@@ -89,7 +75,6 @@ struct memplane {
 	struct memplane_ops ops;
 	void *opaque;
 	uint64_t hold_ns;	/* set before start; the floor of the window */
-	uint64_t lat_ewma;	/* recent remote fault latency, ns (lock) */
 	atomic_bool failed;	/* a fatal error happened */
 	atomic_bool fatal_due;	/* ... and ops->fatal was not called yet */
 	char why[160];		/* the first fatal error, set once */
@@ -115,8 +100,7 @@ struct memplane {
 	struct held *held_head, **held_tail;
 	size_t nr_held;
 	struct recent recent[RECENT_SLOTS];
-	struct lpend lpend[LPEND_SLOTS];
-	struct lat_ring lat[MEMPLANE_LAT_KINDS];
+	struct faultlat lat;	/* under the lock */
 	bool have_final;
 	struct pager_stats final;	/* the pager's, when it was freed */
 
@@ -162,72 +146,9 @@ static void report_fatal(struct memplane *mp)
 		mp->ops.fatal(mp->opaque, mp->why);
 }
 
-/* ---- latency ---- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* p50 and p99 of the samples in the ring, which is sorted in place. */
-static void lat_summary(struct lat_ring *r, uint64_t *p50, uint64_t *p99)
-{
-	size_t n = r->n < LAT_RING ? (size_t)r->n : LAT_RING;
-
-	*p50 = *p99 = 0;
-	if (!n)
-		return;
-	qsort(r->v, n, sizeof(r->v[0]), cmp_u64);
-	*p50 = r->v[(n - 1) / 2];
-	*p99 = r->v[(n - 1) * 99 / 100];
-}
-
 static unsigned hash(uint64_t page)
 {
 	return (unsigned)((page * 0x9E3779B97F4A7C15ULL) >> 40);
-}
-
-static unsigned lpend_slot(uint64_t page, unsigned i)
-{
-	return (hash(page) + i) & (LPEND_SLOTS - 1);
-}
-
-/* A fault sent a request for page: remember when. */
-static void lpend_add(struct memplane *mp, uint64_t page, unsigned kind,
-		      uint64_t t)
-{
-	for (unsigned i = 0; i < LPEND_PROBE; i++) {
-		struct lpend *e = &mp->lpend[lpend_slot(page, i)];
-
-		if (!e->key || e->key == page + 1) {
-			*e = (struct lpend){ page + 1, t, kind };
-			return;
-		}
-	}
-}
-
-/* The page was mapped: its request, if timed, is answered. Every probe
- * slot is looked at, so emptying one never hides another. */
-static void lpend_done(struct memplane *mp, uint64_t page, uint64_t now)
-{
-	for (unsigned i = 0; i < LPEND_PROBE; i++) {
-		struct lpend *e = &mp->lpend[lpend_slot(page, i)];
-		struct lat_ring *r;
-		uint64_t d;
-
-		if (e->key != page + 1)
-			continue;
-		r = &mp->lat[e->kind];
-		d = now - e->t_ns;
-		mp->lat_ewma = mp->lat_ewma ? (7 * mp->lat_ewma + d) / 8 : d;
-		r->v[r->n++ % LAT_RING] = d;
-		if (d > r->max)
-			r->max = d;
-		e->key = 0;
-		return;
-	}
 }
 
 /* ---- outbound ---- */
@@ -331,7 +252,7 @@ static void run_actions(struct memplane *mp, const void *data)
 			woken = a->page;
 			t = now_ns();
 			*r = (struct recent){ page_key(a->page), t };
-			lpend_done(mp, a->page, t);
+			faultlat_done(&mp->lat, a->page, t);
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
@@ -465,7 +386,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		for (size_t i = 0; i < n && !remote; i++)
 			remote = act[i].type == DSM_ACT_SEND;
 		if (remote) {
-			lpend_add(mp, page, (unsigned)kind, t);
+			faultlat_start(&mp->lat, page, (unsigned)kind, t);
 			hotpages_add(&mp->hot, page);
 		}
 		else
@@ -553,25 +474,11 @@ static bool held_pair(const struct memplane *mp, const struct dsm_msg *m,
 }
 
 /* The starvation window: a page mapped here lately stays a moment. */
-/* How long a page just mapped here is kept before another node may take
- * it: at least hold_ns, and twice the recent cost of a remote fault, so
- * that where moving a page is slow (a long link, a loaded or nested host)
- * each side still gets to use it for longer than it took to arrive, rather
- * than two spinning vCPUs stealing it from each other for ever. */
-static uint64_t window_ns(const struct memplane *mp)
-{
-	uint64_t w = 2 * mp->lat_ewma;
-
-	if (w > MEMPLANE_HOLD_MAX_NS)
-		w = MEMPLANE_HOLD_MAX_NS;
-	return w > mp->hold_ns ? w : mp->hold_ns;
-}
-
 static bool in_window(struct memplane *mp, const struct dsm_msg *m,
 		      uint64_t *due)
 {
 	const struct recent *r = recent_of(mp, m->page);
-	uint64_t hold = window_ns(mp);
+	uint64_t hold = mp->hold_ns;
 
 	switch (m->type) {
 	case DSM_INV:
@@ -966,7 +873,7 @@ const char *memplane_lat_name(enum memplane_lat kind)
 
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
-	struct lat_ring *lat = malloc(sizeof(mp->lat));
+	struct faultlat_ring *lat = malloc(sizeof(mp->lat.ring));
 	struct pager_stats ps = { 0 };
 
 	memset(out, 0, sizeof(*out));
@@ -977,13 +884,13 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 	else if (mp->have_final)
 		ps = mp->final;
 	if (lat)
-		memcpy(lat, mp->lat, sizeof(mp->lat));
+		memcpy(lat, mp->lat.ring, sizeof(mp->lat.ring));
 	pthread_mutex_unlock(&mp->lock);
 	/* Sorting takes a while: not under the lock the faults need. */
 	for (unsigned k = 0; lat && k < MEMPLANE_LAT_KINDS; k++) {
 		out->lat_samples[k] = lat[k].n;
 		out->lat_max[k] = lat[k].max;
-		lat_summary(&lat[k], &out->lat_p50[k], &out->lat_p99[k]);
+		faultlat_summary(&lat[k], &out->lat_p50[k], &out->lat_p99[k]);
 	}
 	free(lat);
 	out->node = mp->self;

@@ -69,8 +69,6 @@ struct net_msg;
 struct memplane;
 
 #define MEMPLANE_HOLD_NS 100000ULL
-/* The window grows with the measured fault latency, up to this. */
-#define MEMPLANE_HOLD_MAX_NS 10000000ULL
 
 struct memplane_ops {
 	/* Send one DSM message (msg->type NET_MSG_DSM, the page in
