@@ -478,6 +478,7 @@ static void teardown(struct node *n)
 	auth_key_wipe(&n->key);
 }
 
+/* Give up on starting: say why, tell the other nodes, free everything. */
 static int fail(struct node *n, int status, const char *msg)
 {
 	if (msg)
@@ -485,6 +486,7 @@ static int fail(struct node *n, int status, const char *msg)
 	if (n->vm_ok && n->cluster)
 		vm_stop(&n->vm, status, "%s", msg ? msg : "start failed");
 	teardown(n);
+	free(n);
 	return status;
 }
 
@@ -552,7 +554,7 @@ int node_run(const struct config *cfg)
 	struct spawn *sp = NULL;
 	struct boot_config bc;
 	struct boot_text b;
-	char err[512], text[NET_CONTROL_DATA_MAX + 1], cmdline[4096];
+	char err[512] = "", text[NET_CONTROL_DATA_MAX + 1], cmdline[4096];
 	int r, status;
 
 	if (!n)
@@ -698,7 +700,7 @@ int node_join(const struct node_args *a)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	struct boot_text b;
-	char err[512], text[NET_CONTROL_DATA_MAX + 1];
+	char err[512] = "", text[NET_CONTROL_DATA_MAX + 1];
 	int r, status;
 
 	if (!n)
@@ -711,17 +713,11 @@ int node_join(const struct node_args *a)
 	}
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
-	if (r) {
-		int st = r == -EINVAL ? EXIT_USAGE : 1;
-		fail(n, st, err);
-		free(n);
-		return st;
-	}
+	if (r)
+		return fail(n, r == -EINVAL ? EXIT_USAGE : 1, err);
 	if (build_vm(n)) {
 		cluster_stop_all(n->cluster, 1, "a node could not build its VM");
-		fail(n, 1, NULL);
-		free(n);
-		return 1;
+		return fail(n, 1, NULL);
 	}
 	{
 		char host[CLUSTER_ADDR_MAX];
@@ -735,9 +731,7 @@ int node_join(const struct node_args *a)
 	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
 	    parse_boot(text, &b) || clock_adopt(n, &b) || preload_and_start_mem(n, &b) ||
 	    cluster_send_ready(n->cluster, 1, 0) || start_vcpus(n, &b)) {
-		fail(n, 1, err[0] ? err : "cannot start");
-		free(n);
-		return 1;
+		return fail(n, 1, err[0] ? err : "cannot start");
 	}
 	status = wait_guest(n);
 	pr_info("stopped: %s", n->vm.stop_reason);
