@@ -161,12 +161,15 @@ static int cmd_key(int argc, char **argv)
 		fprintf(stderr, "amalgam: usage: amalgam key FILE\n");
 		return EXIT_USAGE;
 	}
-	r = auth_key_generate(argv[1]);
-	if (r) {
-		fprintf(stderr, "amalgam: cannot create key file '%s': %s\n", argv[1],
-			r == -EEXIST ? "it already exists" : strerror(-r));
+	if (access(argv[1], F_OK) == 0) {
+		fprintf(stderr, "amalgam: cannot create key file '%s': it already exists\n",
+			argv[1]);
 		return EXIT_USAGE;
 	}
+	/* Any other failure is reported, with the file, by auth_key_generate. */
+	r = auth_key_generate(argv[1]);
+	if (r)
+		return EXIT_USAGE;
 	return 0;
 }
 

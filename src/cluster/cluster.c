@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/addr.h"
 #include "net/transport.h"
 #include "util/log.h"
 
@@ -376,10 +377,10 @@ fail:
 /* "host:port" with the port replaced. */
 static void with_port(const char *addr, int port, char *out, size_t len)
 {
-	const char *colon = strrchr(addr, ':');
-	int host_len = colon ? (int)(colon - addr) : (int)strlen(addr);
+	char host[CLUSTER_ADDR_MAX];
 
-	snprintf(out, len, "%.*s:%d", host_len, addr, port);
+	addr_host(addr, host, sizeof(host));
+	snprintf(out, len, "%s:%d", host, port);
 }
 
 int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
@@ -392,6 +393,17 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 
 	if (!c)
 		return -ENOMEM;
+	{
+		struct net_addr na;
+		const char *why = "";
+
+		/* Checked here so that a typo gets one line saying what is wrong. */
+		r = addr_parse(listen, true, &na, &why);
+		if (r) {
+			set_err("bad listen address '%s': %s", listen, why);
+			goto fail;
+		}
+	}
 	r = start_transport(c, CLUSTER_JOINER_ID, listen);
 	if (r) {
 		set_err("cannot listen on %s: %s", listen, strerror(-r));

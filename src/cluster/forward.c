@@ -33,6 +33,7 @@ struct forward {
 	struct cluster *c;
 	uint8_t place[VM_MAX_VCPUS];
 	unsigned self, nodes;
+	uint64_t vcpu_nodes;	/* bit n: node n runs some vCPU */
 	uint64_t seq;
 	struct io_wait io[VM_MAX_VCPUS];
 	struct forward_stats st;
@@ -87,15 +88,10 @@ static void irq_out(void *opaque, const struct apic_msg *a, int target)
 		return;
 	}
 	for (unsigned n = 0; n < f->nodes; n++) {
-		bool has = false;
-		if (n == f->self)
+		if (n == f->self || !(f->vcpu_nodes & (1ULL << n)))
 			continue;
-		for (unsigned i = 0; i < f->vm->nr_vcpus; i++)
-			has |= f->place[i] == n;
-		if (has) {
-			COUNT(f, irq_sent);
-			cluster_send(f->c, n, &m);
-		}
+		COUNT(f, irq_sent);
+		cluster_send(f->c, n, &m);
 	}
 }
 
@@ -281,6 +277,8 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 	f->self = cluster_self(c);
 	f->nodes = cluster_nodes(c);
 	memcpy(f->place, place, vm->nr_vcpus);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		f->vcpu_nodes |= 1ULL << place[i];
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {

@@ -23,6 +23,7 @@
 #include "dsm/dsm.h"
 #include "dsm/memplane.h"
 #include "irq/lapic.h"
+#include "net/addr.h"
 #include "net/auth.h"
 #include "util/log.h"
 #include "vmm/board.h"
@@ -534,10 +535,9 @@ static void measure_rtt(struct node *n, unsigned samples)
 	for (unsigned i = 1; i < n->p.nr_nodes; i++) {
 		struct rtt_result r;
 		char host[CLUSTER_ADDR_MAX];
-		const char *addr = cluster_addr(n->cluster, i), *colon = strrchr(addr, ':');
 		int port = cluster_rtt_port(n->cluster, i);
 
-		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : 0, addr);
+		addr_host(cluster_addr(n->cluster, i), host, sizeof(host));
 		if (!port || rtt_measure(host, port, samples, &r)) {
 			fprintf(stderr, "amalgam[0] rtt: node %u: cannot measure\n", i);
 			continue;
@@ -579,6 +579,17 @@ int node_run(const struct config *cfg)
 				return EXIT_USAGE;
 			}
 			memcpy(n->p.addr[n->p.nr_nodes], c, l);
+			{
+				struct net_addr na;
+				const char *why = "";
+
+				if (addr_parse(n->p.addr[n->p.nr_nodes], false, &na, &why)) {
+					fprintf(stderr, "amalgam: bad --join address '%s': %s\n",
+						n->p.addr[n->p.nr_nodes], why);
+					free(n);
+					return EXIT_USAGE;
+				}
+			}
 			n->p.nr_nodes++;
 			c = e ? e + 1 : c + l;
 		}
@@ -615,10 +626,10 @@ int node_run(const struct config *cfg)
 			}
 			key_file = spawn_key_file(sp);
 		}
+		/* auth_key_load says which file and what is wrong with it. */
 		if (auth_key_load(key_file, &n->key)) {
 			spawn_reap(sp, 1);
 			free(n);
-			fprintf(stderr, "amalgam: cannot use cluster key '%s'\n", key_file);
 			return EXIT_USAGE;
 		}
 		r = cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err));
@@ -706,9 +717,9 @@ int node_join(const struct node_args *a)
 	if (!n)
 		return 1;
 	n->stats = a->stats;
+	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {
 		free(n);
-		fprintf(stderr, "amalgam: cannot use cluster key '%s'\n", a->key_file);
 		return EXIT_USAGE;
 	}
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
@@ -721,9 +732,8 @@ int node_join(const struct node_args *a)
 	}
 	{
 		char host[CLUSTER_ADDR_MAX];
-		const char *colon = strrchr(a->listen, ':');
 
-		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - a->listen) : 0, a->listen);
+		addr_host(a->listen, host, sizeof(host));
 		if (rtt_server_start(host, &n->rtt))
 			n->rtt = NULL;
 	}

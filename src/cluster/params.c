@@ -40,8 +40,6 @@ int params_parse_place(struct cluster_params *p, const char *s, char *err,
 
 int params_check(const struct cluster_params *p, char *err, size_t errlen)
 {
-	bool used[CLUSTER_MAX_NODES] = { false };
-
 	if (p->nr_nodes < 1 || p->nr_nodes > CLUSTER_MAX_NODES) {
 		set_err("a cluster has 1 to %d nodes, not %u", CLUSTER_MAX_NODES, p->nr_nodes);
 		return -EINVAL;
@@ -60,14 +58,12 @@ int params_check(const struct cluster_params *p, char *err, size_t errlen)
 				p->place[i], p->nr_nodes);
 			return -EINVAL;
 		}
-		used[p->place[i]] = true;
 	}
 	for (unsigned n = 1; n < p->nr_nodes; n++)
 		if (!p->addr[n][0]) {
 			set_err("node %u has no address", n);
 			return -EINVAL;
 		}
-	(void)used;
 	return 0;
 }
 

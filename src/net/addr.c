@@ -246,3 +246,11 @@ fail:
 	close(fd);
 	return err;
 }
+
+void addr_host(const char *s, char *host, size_t len)
+{
+	const char *colon = strrchr(s, ':');
+	int n = colon ? (int)(colon - s) : (int)strlen(s);
+
+	snprintf(host, len, "%.*s", n, s);
+}

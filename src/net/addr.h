@@ -26,6 +26,10 @@ struct net_addr {
 int addr_parse(const char *s, bool passive, struct net_addr *out,
 	       const char **why);
 
+/* The host part of "host:port" or "[v6]:port" (brackets kept), or "" for
+ * ":port". Truncated to len. */
+void addr_host(const char *s, char *host, size_t len);
+
 /* "127.0.0.1:7000" or "[::1]:7000". */
 void addr_format(const struct sockaddr *sa, char buf[ADDR_STR_MAX]);
 

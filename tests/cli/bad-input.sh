@@ -43,6 +43,20 @@ expect "bad size"          "--memory"             -- "$AMALGAM" run --memory 12X
 expect "size too small"    "--memory"             -- "$AMALGAM" run --memory 1M --kernel "$tmp/junk"
 expect "size too big"      "--memory"             -- "$AMALGAM" run --memory 9T --kernel "$tmp/junk"
 expect "missing initrd"    "cannot read initrd"   -- "$AMALGAM" run --kernel "$tmp/junk" --initrd "$tmp/none"
+# Several nodes: the flags of 'run', 'node' and 'key'.
+expect "nodes 0"           "--nodes"              -- "$AMALGAM" run --nodes 0 --kernel "$tmp/junk"
+expect "nodes and join"    "cannot be combined"   -- "$AMALGAM" run --nodes 2 --join a:1 --kernel "$tmp/junk"
+expect "join without key"  "needs --key"          -- "$AMALGAM" run --join a:1 --kernel "$tmp/junk"
+expect "place too short"   "--place lists"        -- "$AMALGAM" run --nodes 2 --cpus 3 --place 0,1 --kernel "$tmp/junk"
+expect "place bad node"    "placed on node 5"     -- "$AMALGAM" run --nodes 2 --cpus 2 --place 0,5 --kernel "$tmp/junk"
+expect "bad start mode"    "--start"              -- "$AMALGAM" run --start some --kernel "$tmp/junk"
+expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
+expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
+expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
+expect "key without file"  "usage"                -- "$AMALGAM" key
+"$AMALGAM" key "$tmp/k" >/dev/null 2>&1
+expect "node bad listen"   "bad listen address"   -- "$AMALGAM" node --listen nohost:xx --key "$tmp/k"
+expect "key exists"        "already exists"       -- "$AMALGAM" key "$tmp/k"
 if [[ -n $GOOD ]]; then
 	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 		cp "$GOOD" "$tmp/guest.elf"; chmod 755 "$tmp"; chmod 644 "$tmp/guest.elf"
