@@ -6,6 +6,7 @@ with one JSON object on its last line for machines (json_line()).
 
 import json
 import os
+import re
 import resource
 import signal
 import statistics
@@ -120,3 +121,58 @@ def ensure_built(build, targets):
         return (f"ninja -C {build} {' '.join(targets)} failed:\n"
                 + last_lines(r.stdout + r.stderr))
     return None
+
+
+# ---- Guests and amalgam's own lines (bench/ipi, bench/mmio) ----
+
+# amalgam run --measure-rtt N: node 0 times N raw TCP round trips (64 B out,
+# 4 KiB back) to each other node before boot and prints one line per node.
+RTT_RE = re.compile(r"amalgam\[0\] rtt: node (\d+): .* over (\d+) samples: "
+                    r"p50 ([\d.]+) us, p99 ([\d.]+) us, min ([\d.]+) us")
+
+
+def parse_rtt(stderr, node=1):
+    """The raw TCP round trip to node from amalgam's stderr, as a dict of
+    samples, p50, p99 and min (us), or None."""
+    for m in RTT_RE.finditer(stderr):
+        if int(m.group(1)) == node:
+            return {"samples": int(m.group(2)), "p50": float(m.group(3)),
+                    "p99": float(m.group(4)), "min": float(m.group(5))}
+    return None
+
+
+def parse_results(stdout, name):
+    """The guest's "RESULT name key=value ..." lines as a list of dicts;
+    values that are integers become ints."""
+    out = []
+    for m in re.finditer(rf"^RESULT {re.escape(name)} (.*)$", stdout, re.M):
+        d = {}
+        for kv in m.group(1).split():
+            if "=" in kv:
+                k, v = kv.split("=", 1)
+                d[k] = int(v) if re.fullmatch(r"-?\d+", v) else v
+        out.append(d)
+    return out
+
+
+PLANE_RE = re.compile(r"^memory plane, node (\d+):\n\s+faults \d+: read miss "
+                      r"(\d+), write miss (\d+), upgrade (\d+)", re.M)
+
+
+def parse_remote_faults(stderr):
+    """Remote faults (read miss + write miss + upgrade) per node, from the
+    memory-plane blocks of amalgam --stats."""
+    return {int(m.group(1)): sum(map(int, m.groups()[1:]))
+            for m in PLANE_RE.finditer(stderr)}
+
+
+def summary_ok(stdout):
+    """Whether the guest's kit summary says no test failed."""
+    m = re.search(r"^SUMMARY: (\d+) tests, (\d+) failures", stdout, re.M)
+    return bool(m) and m.group(2) == "0"
+
+
+def bounded_cmd(cmd, timeout):
+    """cmd under coreutils timeout (TERM, then KILL 5 s later): with
+    run_bounded(cmd, timeout + 15) as a backstop, a run cannot hang."""
+    return ["timeout", "-k", "5", str(int(timeout))] + cmd

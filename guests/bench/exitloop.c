@@ -19,49 +19,15 @@
  * parses that line. Exit status 0 when every check passed. */
 #include "libguest.h"
 #include "pvh.h"
+#include "userio.h"
 
 #define MAX_BATCHES 31
-/* One bit per port (set = denied) and the 0xff byte the CPU may read past
- * the last one. */
-#define IOMAP_BYTES (0x10000 / 8 + 1)
 
 struct batch {
 	uint64_t n;
 	uint16_t port;
 	uint64_t outs, empty;	/* TSC cycles */
 };
-
-extern uint64_t gdt[];		/* the kit's (cpu.c) */
-
-/* This CPU's TSS with an I/O permission bitmap. The kit's TSS has none
- * and enters ring 3 with IOPL 0, so an out from ring 3 raises #GP; PVM
- * also drops IOPL from ring-3 RFLAGS but honours the bitmap. The bitmap
- * is initialised in the image (no ring-0 loop) to deny every port. */
-static struct {
-	struct tss t;
-	uint8_t map[IOMAP_BYTES];
-} __attribute__((packed, aligned(16))) iotss = {
-	.t.iomap_base = sizeof(struct tss),
-	.map = { [0 ... IOMAP_BYTES - 1] = 0xff },
-};
-
-/* Allow ring 3 the one port and switch the BSP to that TSS, keeping the
- * kit's #DF stack; run_user() finds it through percpu[0].tss. */
-static void allow_port(uint16_t port)
-{
-	struct percpu *pc = &percpu[0];
-	uint64_t base = (uintptr_t)&iotss, limit = sizeof(iotss) - 1;
-	unsigned idx = SEL_TSS0 >> 3;
-
-	iotss.map[port / 8] &= (uint8_t)~(1u << (port % 8));
-	iotss.t.ist[0] = pc->tss->ist[0];
-	gdt[idx] = (limit & 0xffff) | (base & 0xffffff) << 16 |
-		   (uint64_t)0x89 << 40 | (limit >> 16 & 0xf) << 48 |
-		   (base >> 24 & 0xff) << 56;
-	gdt[idx + 1] = base >> 32;
-	pc->tss = &iotss.t;
-	__asm__ __volatile__("ltr %w0" : : "r"(SEL_TSS0));
-}
 
 static uint64_t batch_user(uint64_t arg)
 {
@@ -124,7 +90,10 @@ int main(void)
 		    tsc_source, batches, n, port);
 	report_info("e820: %u entries, %lu KiB of RAM; command line '%s'",
 		    e820_count(), e820_ram() >> 10, cmdline());
-	allow_port((uint16_t)port);
+	if (!userio_allow((uint16_t)port, 1)) {
+		report(false, "cannot open port %#lx to ring 3", port);
+		return report_summary();
+	}
 	for (long i = 0; i < batches; i++) {
 		struct batch b = { .n = (uint64_t)n, .port = (uint16_t)port };
 
