@@ -164,6 +164,27 @@ static void print_stats(struct node *n)
 		cluster_print_stats(n->cluster);
 }
 
+/* With accessed and dirty flags for EPT (kvm_intel eptad=Y), every read of
+ * a guest page-table entry by the page walker counts as a write to its page
+ * (Intel SDM, "EPT Violations"). Shared copies of page tables then turn
+ * into write faults on every TLB refill, and the page tables of a guest
+ * running on several nodes bounce between them without end. QEMU's TCG
+ * does the same through AMD nested paging, which is why the lab loads
+ * kvm_amd npt=0 for runs across nodes. */
+static void warn_paging_walks(void)
+{
+	char v[8] = "";
+	FILE *f = fopen("/sys/module/kvm_intel/parameters/eptad", "r");
+
+	if (!f)
+		return;
+	if (fgets(v, sizeof(v), f) && v[0] == 'Y')
+		pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
+			"writes and page tables will bounce between nodes; "
+			"load kvm_intel with eptad=0");
+	fclose(f);
+}
+
 /* ---- building and running ----------------------------------------------- */
 
 static int build_vm(struct node *n)
@@ -211,6 +232,7 @@ static int build_vm(struct node *n)
 			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
 			return r;
 		}
+		warn_paging_walks();
 		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
 		if (r)
 			return r;

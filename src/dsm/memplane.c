@@ -935,11 +935,11 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 		U(s.bad_msgs + p->bad_msgs), U(p->proto_errors),
 		U(s.send_errors));
 	{
-		struct hot_entry top[6];
+		struct hot_entry top[16];
 		unsigned n;
 
 		pthread_mutex_lock(&mp->lock);
-		n = hotpages_top(&mp->hot, top, 6);
+		n = hotpages_top(&mp->hot, top, 16);
 		pthread_mutex_unlock(&mp->lock);
 		if (n)
 			fprintf(f, "  hottest pages (guest-physical, remote faults):");

@@ -45,6 +45,11 @@ struct lapic_ops {
 	 * must agree with the now_ns given to lapic_poll. Owner thread. */
 	uint64_t (*clock_ns)(void *opaque);
 	uint64_t (*host_tsc)(void *opaque);
+	/* Optional: the guest's TSC as the CPU shows it now (0: unknown).
+	 * Preferred over host TSC + offset, which stops being exact when the
+	 * host kernel adjusts the offset itself (KVM does on hosts whose TSC
+	 * it finds unstable). Owner thread. */
+	uint64_t (*guest_tsc)(void *opaque);
 };
 
 struct lapic_config {

@@ -96,11 +96,29 @@ static void cb_eoi(void *opaque, uint8_t vector)
 		ioapic_eoi(v->vm->ioapic, vector);
 }
 
+/* The TSC this vCPU reads, from KVM itself: on a host whose TSC KVM
+ * distrusts it moves the offset at every vCPU load to keep the guest's TSC
+ * monotonic, and a deadline computed from host TSC + our offset would fire
+ * early, over and over (an interrupt storm seen in the nested lab). */
+static uint64_t cb_guest_tsc(void *opaque)
+{
+	struct vcpu *v = opaque;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = 0x10 };	/* IA32_TIME_STAMP_COUNTER */
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+		return 0;
+	return m.e.data;
+}
+
 static const struct lapic_ops lapic_cbs = {
 	.kick = cb_kick,
 	.arm_timer = cb_arm_timer,
 	.send = cb_send,
 	.eoi = cb_eoi,
+	.guest_tsc = cb_guest_tsc,
 };
 
 /* ---- creation ----------------------------------------------------------- */

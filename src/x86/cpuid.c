@@ -121,6 +121,15 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
 				e->ecx = e->index;
 			}
 			break;
+		case 0x80000007:
+			/* Invariant TSC. Every vCPU on every node runs on one
+			 * TSC: one offset, and a join refuses a host whose TSC
+			 * frequency differs (tscsync). Without this bit an AMD
+			 * guest with several CPUs marks its TSC unstable, and
+			 * each AP calibrates its delay loop by watching jiffies
+			 * tick, instead of taking a sibling's value. */
+			e->edx |= (1u << 8);
+			break;
 		case 0x80000008:
 			/* Number of cores per package, for AMD topology. */
 			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (nr_vcpus - 1);
