@@ -128,6 +128,13 @@ static void print_stats(struct node *n)
 		n->p.self,
 		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
 		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
+	/* A running vCPU exits at the kick and records where it was; one
+	 * blocked on a remote page keeps the RIP of its previous sample. */
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (n->vm.local[i] && !vm_stopping(&n->vm))
+			vcpu_sample_rip(n->vm.vcpus[i]);
+	if (!vm_stopping(&n->vm))
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
 		struct vcpu_stats *s;
 		struct lapic_stats ls;
@@ -138,13 +145,14 @@ static void print_stats(struct node *n)
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
 		fprintf(stderr,
 			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
-			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu\n", n->p.self, i,
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu rip=%#llx\n", n->p.self, i,
 			(unsigned long)s->exits, (unsigned long)s->io_exits,
 			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
 			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
 			(unsigned long)s->intr_exits, (unsigned long)s->injected,
 			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
-			(unsigned long)ls.timer_fires);
+			(unsigned long)ls.timer_fires,
+			(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
 	}
 	if (n->fwd) {
 		struct forward_stats f;
@@ -185,6 +193,26 @@ static void warn_paging_walks(void)
 	fclose(f);
 }
 
+/* Can KVM keep a master clock here? It needs the host's clocksource to be
+ * the TSC. With it, KVM writes a vCPU's kvmclock structure when the guest
+ * enables it and at rare clock events; without it, at every vCPU load.
+ * Linux keeps every CPU's structure in one page, so across nodes kvmclock
+ * is shown only with a master clock, else that page would bounce between
+ * the nodes at every vCPU load (the guest then runs on the invariant TSC).
+ * Each node decides for its own host. */
+static bool host_clock_is_tsc(void)
+{
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(cs, sizeof(cs), f))
+		cs[0] = 0;
+	fclose(f);
+	return strcmp(cs, "tsc\n") == 0;
+}
+
 /* ---- building and running ----------------------------------------------- */
 
 static int build_vm(struct node *n)
@@ -195,7 +223,7 @@ static int build_vm(struct node *n)
 		.self = n->p.self,
 		.place = n->p.place,
 		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
-		.hide_kvmclock = n->p.nr_nodes > 1,
+		.hide_kvmclock = n->p.nr_nodes > 1 && !host_clock_is_tsc(),
 	};
 	int r = vm_create(&n->vm, &vc);
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,29 @@ void vcpu_destroy(struct vcpu *v)
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->cond);
 	free(v);
+}
+
+/* Owner thread, after KVM_RUN returned. */
+static void take_rip_sample(struct vcpu *v)
+{
+	struct kvm_regs r;
+
+	if (!__atomic_load_n(&v->rip_wanted, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&v->rip_wanted, 0, __ATOMIC_RELAXED);
+	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
+		__atomic_store_n(&v->sampled_rip, r.rip, __ATOMIC_RELEASE);
+}
+
+void vcpu_sample_rip(struct vcpu *v)
+{
+	__atomic_store_n(&v->rip_wanted, 1, __ATOMIC_RELEASE);
+	vcpu_kick(v);
+}
+
+uint64_t vcpu_sampled_rip(struct vcpu *v)
+{
+	return __atomic_load_n(&v->sampled_rip, __ATOMIC_ACQUIRE);
 }
 
 void vcpu_kick(struct vcpu *v)
@@ -581,6 +605,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			int err = errno;
 			v->run->immediate_exit = 0;
+			take_rip_sample(v);
 			if (err == EINTR || err == EAGAIN) {
 				v->stats.intr_exits++;
 				continue;
@@ -591,6 +616,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		v->run->immediate_exit = 0;
+		take_rip_sample(v);
 		if (dispatch_exit(v) == EXIT_STOP)
 			break;
 	}
@@ -608,9 +634,20 @@ static void *vcpu_thread_start(void *arg)
 	 * must not starve the threads that serve page requests and forwarded
 	 * interrupts for the rest of the cluster: on a busy host they would
 	 * wait a whole time slice behind it. So vCPU threads run at a lower
-	 * CFS weight than the node's service threads. */
-	if (setpriority(PRIO_PROCESS, (id_t)v->tid, VCPU_NICE) < 0)
+	 * CFS weight than the node's service threads. Where this node's vCPUs
+	 * alone fill the host's CPUs and other nodes depend on it, even that
+	 * is too slow: a woken service thread waits for the vCPU's slice to
+	 * end (milliseconds per remote fault, measured in the lab), so there
+	 * they run SCHED_IDLE, which any service thread preempts at once. */
+	if (v->vm->nr_local < v->vm->nr_vcpus &&
+	    sysconf(_SC_NPROCESSORS_ONLN) <= (long)v->vm->nr_local) {
+		struct sched_param sp = { 0 };
+
+		if (sched_setscheduler((pid_t)v->tid, SCHED_IDLE, &sp) < 0)
+			pr_debug("vcpu %u: SCHED_IDLE: %s", v->index, strerror(errno));
+	} else if (setpriority(PRIO_PROCESS, (id_t)v->tid, VCPU_NICE) < 0) {
 		pr_debug("vcpu %u: setpriority: %s", v->index, strerror(errno));
+	}
 	/* The lapic timer signals this very thread, so an expiry during
 	 * KVM_RUN forces an exit just like a kick. */
 	sev.sigev_notify = SIGEV_THREAD_ID;

@@ -47,6 +47,10 @@ struct vcpu {
 	bool extint_pending;
 	uint64_t timer_deadline;	/* CLOCK_MONOTONIC ns, 0 = none */
 	struct vcpu_stats stats;
+	/* Where the guest was at the exit after the last vcpu_sample_rip():
+	 * for the statistics, to see what a slow guest is doing. */
+	uint64_t sampled_rip;
+	int rip_wanted;
 
 	/* Halt wait. 'kicked' is also read lock-free by the run loop. */
 	pthread_mutex_t lock;
@@ -58,6 +62,10 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
+/* Ask the vCPU to record its RIP at its next exit (any thread); read it
+ * back with vcpu_sampled_rip(), 0 if none yet. */
+void vcpu_sample_rip(struct vcpu *v);
+uint64_t vcpu_sampled_rip(struct vcpu *v);
 /* Any thread: make the vCPU re-examine its pending interrupts. */
 void vcpu_kick(struct vcpu *v);
 /* Print general and segment registers to stderr (owner thread or stopped). */

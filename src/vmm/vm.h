@@ -34,9 +34,10 @@ struct vm_config {
 	 * addresses fall through to the I/O forwarder. */
 	bool remote_devices;
 	/* Hide kvmclock: Linux keeps every CPU's kvmclock structure in one
-	 * page that each node's KVM writes for its own vCPUs, so across nodes
-	 * that page would bounce between them at every VM entry. The guest
-	 * then uses the TSC (one offset everywhere) calibrated by the PIT. */
+	 * page that each node's KVM writes for its own vCPUs; without a KVM
+	 * master clock it does so at every vCPU load, and across nodes that
+	 * page would bounce (cluster/node.c decides). The guest then uses the
+	 * invariant TSC (one offset everywhere). */
 	bool hide_kvmclock;
 };
 
