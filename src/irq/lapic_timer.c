@@ -25,11 +25,11 @@ uint64_t lapic_clock_now(struct lapic *l)
 static uint64_t guest_tsc(struct lapic *l)
 {
 	uint64_t exact = l->ops.guest_tsc ? l->ops.guest_tsc(l->opaque) : 0;
+	uint64_t host;
 
 	if (exact)
 		return exact;
-	uint64_t host = l->ops.host_tsc ? l->ops.host_tsc(l->opaque) : __rdtsc();
-
+	host = l->ops.host_tsc ? l->ops.host_tsc(l->opaque) : __rdtsc();
 	return host + (uint64_t)l->cfg.tsc_offset;
 }
 

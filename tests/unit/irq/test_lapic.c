@@ -598,6 +598,48 @@ static void test_timer_periodic(void **state)
 	assert_int_equal(E.armed, 0);
 }
 
+/* When KVM moves the guest's TSC offset by itself (a host TSC it does not
+ * trust), host TSC + our offset runs ahead of the guest's TSC; the
+ * deadline must be measured from the TSC the guest really reads, or it
+ * fires early, again and again. */
+static uint64_t E_guest_tsc;
+static uint64_t op_guest_tsc(void *o) { (void)o; return E_guest_tsc; }
+
+static void test_timer_tsc_deadline_guest_tsc(void **state)
+{
+	struct lapic_ops o2 = ops;
+	struct lapic_config cfg = {
+		.apic_id = 4, .tsc_khz = TSC_KHZ, .tsc_offset = TSC_OFFSET,
+		.timer_hz = 1000000000,
+	};
+	struct lapic *l;
+
+	(void)state;
+	o2.guest_tsc = op_guest_tsc;
+	E_guest_tsc = E.host_tsc + TSC_OFFSET - 50000000;	/* 25 ms behind */
+	l = lapic_new(&cfg, &o2, &E);
+	assert_non_null(l);
+	{
+		uint32_t v = 0x1FF;	/* software enable */
+
+		assert_int_equal(lapic_mmio(l, 0xF0, &v, 4, true), 0);
+		v = 0x40032;		/* TSC-deadline, vector 0x32 */
+		assert_int_equal(lapic_mmio(l, 0x320, &v, 4, true), 0);
+	}
+	E.arms = 0;
+	/* 1 ms after the guest's own TSC: armed 1 ms from now, not in the past. */
+	assert_int_equal(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE,
+					 E_guest_tsc + 2000000), 0);
+	assert_int_equal(E.arms, 1);
+	assert_int_equal(E.armed, E.now + 1000000);
+	/* Unknown (0): back to host TSC + offset, where this deadline passed. */
+	E_guest_tsc = 0;
+	assert_int_equal(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE,
+					 E.host_tsc + TSC_OFFSET - 48000000), 0);
+	assert_int_equal(E.armed, E.now);
+	lapic_free(l);
+}
+
 static void test_timer_tsc_deadline(void **state)
 {
 	struct lapic_events ev;
@@ -660,6 +702,7 @@ int main(void)
 		T(test_timer_oneshot),
 		T(test_timer_periodic),
 		T(test_timer_tsc_deadline),
+		T(test_timer_tsc_deadline_guest_tsc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
