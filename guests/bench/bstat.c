@@ -2,7 +2,7 @@
 
 #include "libguest.h"
 
-static void sort32(uint32_t *a, uint64_t n)
+void bstat_sort32(uint32_t *a, uint64_t n)
 {
 	static const uint64_t gaps[] = { 10057, 4237, 1750, 701, 301, 132,
 					 57, 23, 10, 4, 1 };
@@ -18,7 +18,7 @@ static void sort32(uint32_t *a, uint64_t n)
 		}
 }
 
-static uint64_t median64(uint64_t *v, unsigned n)
+uint64_t bstat_median64(uint64_t *v, unsigned n)
 {
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i; j && v[j - 1] > v[j]; j--) {
@@ -47,11 +47,11 @@ void bstat_batches(struct bstat *s, uint32_t *a, uint64_t per,
 		for (uint64_t i = 0; i < per; i++)
 			bsum += x[i];
 		sum += bsum;
-		sort32(x, per);
+		bstat_sort32(x, per);
 		p50[b] = per ? x[per / 2] : 0;
 		mean[b] = per ? bsum / per : 0;
 	}
-	sort32(a, n);
+	bstat_sort32(a, n);
 	s->n = n;
 	s->min = n ? a[0] : 0;
 	s->p50 = n ? a[n / 2] : 0;
@@ -59,8 +59,8 @@ void bstat_batches(struct bstat *s, uint32_t *a, uint64_t per,
 	s->p99 = n ? a[n * 99 / 100] : 0;
 	s->max = n ? a[n - 1] : 0;
 	s->mean = n ? sum / n : 0;
-	s->batch_p50 = median64(p50, batches);
-	s->batch_mean = median64(mean, batches);
+	s->batch_p50 = bstat_median64(p50, batches);
+	s->batch_mean = bstat_median64(mean, batches);
 }
 
 uint64_t bstat_ns(uint64_t cycles)

@@ -17,6 +17,7 @@
  *          entry=amalgam|pvh tsc_source=...
  * with medians over the batches and P = C in picoseconds; bench/exit
  * parses that line. Exit status 0 when every check passed. */
+#include "bstat.h"
 #include "libguest.h"
 #include "pvh.h"
 #include "userio.h"
@@ -46,18 +47,6 @@ static uint64_t batch_user(uint64_t arg)
 	b->outs = t1 - t0;
 	b->empty = t2 - t1;
 	return 0;
-}
-
-static uint64_t median(uint64_t *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Cycles per iteration in hundredths. */
@@ -106,9 +95,9 @@ int main(void)
 		       base[i] % 100);
 	}
 	report(tsc_khz != 0, "TSC frequency known (%s)", tsc_source);
-	c = median(net, (unsigned)batches);
-	r = median(raw, (unsigned)batches);
-	e = median(base, (unsigned)batches);
+	c = bstat_median64(net, (unsigned)batches);
+	r = bstat_median64(raw, (unsigned)batches);
+	e = bstat_median64(base, (unsigned)batches);
 	report(c > 0, "an exit costs more than an empty iteration");
 	/* c is in hundredths of a cycle: ps = c / 100 * 1e9 / tsc_khz. */
 	ps = tsc_khz ? c * 10000000 / tsc_khz : 0;

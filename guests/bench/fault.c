@@ -35,6 +35,8 @@
  * and for stream also pages_per_s=; bench/fault parses these lines. */
 #include "libguest.h"
 
+#include "bstat.h"
+
 #define MAX_PAGES 32768
 #define PAGE 4096ull
 #define WAIT_PREP_MS 300000
@@ -75,16 +77,6 @@ static inline uint64_t pattern(uint64_t addr)
 	return addr ^ 0xa5a5f00dc0de0000ull;
 }
 
-static inline uint64_t tsc_fenced(void)
-{
-	uint64_t t;
-
-	__asm__ __volatile__("lfence" ::: "memory");
-	t = rdtsc();
-	__asm__ __volatile__("lfence" ::: "memory");
-	return t;
-}
-
 static inline volatile uint64_t *page_word(enum phase p, uint64_t i)
 {
 	return (volatile uint64_t *)(uintptr_t)(cfg.base[p] + i * PAGE);
@@ -120,29 +112,13 @@ static void remote_cpu(unsigned cpu)
 
 /* ---- CPU 0, ring 3 ------------------------------------------------------- */
 
-static void sort32(uint32_t *a, uint64_t n)
-{
-	static const uint64_t gaps[] = { 10057, 4237, 1750, 701, 301, 132,
-					 57, 23, 10, 4, 1 };
-
-	for (unsigned g = 0; g < ARRAY_SIZE(gaps); g++)
-		for (uint64_t i = gaps[g]; i < n; i++) {
-			uint32_t v = a[i];
-			uint64_t j = i;
-
-			for (; j >= gaps[g] && a[j - gaps[g]] > v; j -= gaps[g])
-				a[j] = a[j - gaps[g]];
-			a[j] = v;
-		}
-}
-
 static void summarize(struct result *r, uint64_t n)
 {
 	uint64_t sum = 0;
 
 	for (uint64_t i = 0; i < n; i++)
 		sum += lat[i];
-	sort32(lat, n);
+	bstat_sort32(lat, n);
 	r->n = n;
 	r->mean = n ? sum / n : 0;
 	r->min = n ? lat[0] : 0;
@@ -160,20 +136,20 @@ static uint64_t phase_user(uint64_t arg)
 	uint64_t n = cfg.n[range], bad = 0, begin, t0, t1;
 	bool write = p == UPGRADE || p == WRITE || p == LOCAL;
 
-	begin = tsc_fenced();
+	begin = bstat_tsc();
 	for (uint64_t i = 0; i < n; i++) {
 		volatile uint64_t *w = page_word(range, i);
 		uint64_t v = 0;
 
 		if (write) {
-			t0 = tsc_fenced();
+			t0 = bstat_tsc();
 			w[0] = i;
 			__asm__ __volatile__("mfence" ::: "memory");
-			t1 = tsc_fenced();
+			t1 = bstat_tsc();
 		} else {
-			t0 = tsc_fenced();
+			t0 = bstat_tsc();
 			v = w[0];
-			t1 = tsc_fenced();
+			t1 = bstat_tsc();
 		}
 		lat[i] = (uint32_t)(t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0);
 		if (p == LOCAL)
@@ -181,7 +157,7 @@ static uint64_t phase_user(uint64_t arg)
 		else
 			bad += (write ? w[1] : v) != pattern((uintptr_t)w);
 	}
-	res[p].total = tsc_fenced() - begin;
+	res[p].total = bstat_tsc() - begin;
 	res[p].bad = bad;
 	summarize(&res[p], n);
 	return 0;

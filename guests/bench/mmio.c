@@ -66,16 +66,6 @@ struct __attribute__((aligned(4096))) side {
 };
 static struct side side[USERIO_CPUS] __attribute__((section(".noinit.mmio")));
 
-static inline uint64_t tsc_fenced(void)
-{
-	uint64_t t;
-
-	__asm__ __volatile__("lfence" ::: "memory");
-	t = rdtsc();
-	__asm__ __volatile__("lfence" ::: "memory");
-	return t;
-}
-
 static uint64_t batch_user(uint64_t arg)
 {
 	const struct job j = *(const struct job *)arg;
@@ -85,10 +75,10 @@ static uint64_t batch_user(uint64_t arg)
 
 	for (unsigned k = 0; k < NR_KINDS; k++) {
 		uint32_t *lat = me->lat[k] + j.first;
-		uint64_t bad = 0, begin = tsc_fenced();
+		uint64_t bad = 0, begin = bstat_tsc();
 
 		for (uint64_t i = 0; i < j.n; i++) {
-			uint64_t t0 = tsc_fenced(), t1;
+			uint64_t t0 = bstat_tsc(), t1;
 
 			switch (k) {
 			case MMIO_READ:
@@ -104,12 +94,12 @@ static uint64_t batch_user(uint64_t arg)
 				outb(UART_SCR, SCR_VALUE);
 				break;
 			}
-			t1 = tsc_fenced();
+			t1 = bstat_tsc();
 			if (j.record)
 				lat[i] = t1 - t0 > UINT32_MAX ? UINT32_MAX
 							      : (uint32_t)(t1 - t0);
 		}
-		me->total[k] = tsc_fenced() - begin;
+		me->total[k] = bstat_tsc() - begin;
 		me->bad[k] += bad;
 	}
 	return 0;

@@ -172,6 +172,25 @@ static void print_stats(struct node *n)
 		cluster_print_stats(n->cluster);
 }
 
+/* The first word of a one-line kernel file (sysfs, procfs) into out;
+ * false if it cannot be read. */
+static bool read_word(const char *path, char *out, size_t len)
+{
+	char fmt[16];
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f || len < 2) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	snprintf(fmt, sizeof(fmt), "%%%zus", len - 1);
+	ok = fscanf(f, fmt, out) == 1;
+	fclose(f);
+	return ok;
+}
+
 /* With accessed and dirty flags for EPT (kvm_intel eptad=Y), every read of
  * a guest page-table entry by the page walker counts as a write to its page
  * (Intel SDM, "EPT Violations"). Shared copies of page tables then turn
@@ -181,16 +200,13 @@ static void print_stats(struct node *n)
  * kvm_amd npt=0 for runs across nodes. */
 static void warn_paging_walks(void)
 {
-	char v[8] = "";
-	FILE *f = fopen("/sys/module/kvm_intel/parameters/eptad", "r");
+	char v[8];
 
-	if (!f)
-		return;
-	if (fgets(v, sizeof(v), f) && v[0] == 'Y')
+	if (read_word("/sys/module/kvm_intel/parameters/eptad", v, sizeof(v)) &&
+	    v[0] == 'Y')
 		pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
 			"writes and page tables will bounce between nodes; "
 			"load kvm_intel with eptad=0");
-	fclose(f);
 }
 
 /* Can KVM keep a master clock here? It needs the host's clocksource to be
@@ -202,15 +218,10 @@ static void warn_paging_walks(void)
  * Each node decides for its own host. */
 static bool host_clock_is_tsc(void)
 {
-	char cs[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	char cs[32];
 
-	if (!f)
-		return false;
-	if (!fgets(cs, sizeof(cs), f))
-		cs[0] = 0;
-	fclose(f);
-	return strcmp(cs, "tsc\n") == 0;
+	return read_word("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+			 cs, sizeof(cs)) && strcmp(cs, "tsc") == 0;
 }
 
 /* ---- building and running ----------------------------------------------- */
@@ -343,14 +354,8 @@ static int parse_boot(const char *s, struct boot_text *b)
 
 static void read_boot_id(char *out, size_t len)
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-
-	snprintf(out, len, "unknown");
-	if (f) {
-		if (fscanf(f, "%39s", out) != 1)
-			snprintf(out, len, "unknown");
-		fclose(f);
-	}
+	if (!read_word("/proc/sys/kernel/random/boot_id", out, len))
+		snprintf(out, len, "unknown");
 }
 
 /* Node 0: sample its kvmclock and TSC for the others. */

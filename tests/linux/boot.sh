@@ -65,6 +65,18 @@ grep -q '^amalgam-exit=0' "$log" || fail "amalgam did not exit 0 after the guest
 if grep -E -q 'Marking TSC unstable|Marking clocksource .* as unstable' "$log"; then
 	fail "the guest's clocksource was not stable: $(grep -E -m1 'Marking (TSC|clocksource)' "$log")"
 fi
+if [ "$nodes" -gt 1 ]; then
+	# Really across nodes: the banner names them all, and node 0 took
+	# pages (or the right to write them) from the others.
+	grep -q "^amalgam: $nodes nodes, $cpus vCPUs" "$log" ||
+		fail "amalgam did not report $nodes nodes and $cpus vCPUs"
+	remote=$(awk '/^memory plane, node 0:/ { on = 1; next }
+		/^memory plane, node/ { on = 0 }
+		on && / remote, p50/ { for (i = 2; i <= NF; i++) if ($i == "remote,") n += $(i-1) }
+		END { print n + 0 }' "$log")
+	[ "$remote" -gt 0 ] || fail "node 0 resolved no page fault from another node"
+	echo "node 0 resolved $remote page faults from other nodes"
+fi
 echo "$(grep -m1 '^amalgam: .*nodes' "$log" || echo "amalgam: 1 node")"
 grep -m1 '^workload=' "$log" || true
 grep 'cross-node:' "$log" || true
