@@ -44,6 +44,7 @@ struct node {
 	struct board *board;
 	struct cluster *cluster;
 	struct memplane *mem;
+	struct dsm_layout layout;	/* home ranges, also the guest's NUMA nodes */
 	struct forward *fwd;
 	struct auth_key key;
 	bool stats;
@@ -263,10 +264,8 @@ static int build_vm(struct node *n)
 			return -ENOMEM;
 	}
 	if (n->p.nr_nodes > 1) {
-		struct dsm_layout layout;
-
-		dsm_layout_even(&layout, n->p.nr_nodes, n->vm.mem.size / 4096);
-		r = memplane_new(&n->mem, &n->vm.mem, n->p.self, &layout, &mem_ops, n);
+		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
+		r = memplane_new(&n->mem, &n->vm.mem, n->p.self, &n->layout, &mem_ops, n);
 		if (r) {
 			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
 			return r;
@@ -711,6 +710,9 @@ int node_run(const struct config *cfg)
 	bc = (struct boot_config){
 		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
 		.nr_cpus = cfg->cpus, .ioapic_base = 0xFEC00000ULL,
+		.nr_nodes = n->p.nr_nodes,
+		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
+		.cpu_node = n->p.place,
 	};
 	/* Without kvmclock a Linux guest would calibrate the TSC against the
 	 * PIT, which fails when exits are slow (nested virtualization): tell

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "dev/acpipm.h"
 #include "dev/i8042.h"
 #include "dev/pit.h"
 #include "dev/rtc.h"
@@ -18,6 +19,7 @@ struct board {
 	struct i8042 *kbc;
 	struct testdev *testdev;
 	struct pit *pit;
+	struct acpipm *pm;
 };
 
 static void on_reset(void *opaque)
@@ -25,6 +27,13 @@ static void on_reset(void *opaque)
 	struct board *b = opaque;
 
 	vm_stop(b->vm, 0, "guest reset via i8042");
+}
+
+static void on_poweroff(void *opaque)
+{
+	struct board *b = opaque;
+
+	vm_stop(b->vm, 0, "guest powered off (ACPI S5)");
 }
 
 static void on_test_exit(void *opaque, int status)
@@ -46,6 +55,7 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		.mem_below_4g = vm->mem.low_size,
 		.mem_above_4g = vm->mem.size - vm->mem.low_size,
 	};
+	struct acpipm_config pm = { .poweroff = on_poweroff, .poweroff_opaque = b };
 	struct i8042_config kbc = {
 		.kbd_irq = { vm_set_irq, vm, 1 },
 		.aux_irq = { vm_set_irq, vm, 12 },
@@ -60,7 +70,8 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 	b->rtc = rtc_new(&rtc);
 	b->kbc = i8042_new(&kbc);
 	b->testdev = testdev_new(on_test_exit, b);
-	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev)
+	b->pm = acpipm_new(&pm);
+	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev || !b->pm)
 		goto fail;
 	if (with_pit) {
 		struct pit_config pc = { .irq0 = { vm_set_irq, vm, 0 } };
@@ -71,7 +82,8 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 	}
 	if (uart_register(b->com1, vm->iobus) || rtc_register(b->rtc, vm->iobus) ||
 	    i8042_register(b->kbc, vm->iobus) ||
-	    testdev_register(b->testdev, vm->iobus))
+	    testdev_register(b->testdev, vm->iobus) ||
+	    acpipm_register(b->pm, vm->iobus))
 		goto fail;
 	return b;
 fail:
@@ -100,5 +112,7 @@ void board_destroy(struct board *b)
 		testdev_free(b->testdev);
 	if (b->pit)
 		pit_free(b->pit);
+	if (b->pm)
+		acpipm_free(b->pm);
 	free(b);
 }

@@ -10,11 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dev/acpipm.h"
+#include "dev/i8042.h"
 #include "vmm/mem.h"
+#include "x86/acpi.h"
 #include "x86/mptable.h"
 
 /* Offsets in the zero page (Documentation/arch/x86/zero-page.rst) and in
  * the setup header (boot.rst). */
+#define ZP_ACPI_RSDP_ADDR 0x070
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
 #define ZP_EXT_RAMDISK_SIZE 0x0c4
 #define ZP_EXT_CMD_LINE_PTR 0x0c8
@@ -95,6 +99,7 @@ static int read_file(const char *path, uint8_t **buf, size_t *len,
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -111,6 +116,39 @@ static void build_e820(struct guest_mem *mem, uint8_t *zp)
 		e[n++] = (struct e820){ MEM_HIGH_BASE, mem->size - mem->low_size, E820_RAM };
 	memcpy(zp + ZP_E820_TABLE, e, n * sizeof(e[0]));
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
+}
+
+static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint8_t *zp)
+{
+	struct acpi_mem_range ranges[2 * ACPI_MAX_NODES];
+	bool numa = cfg->nr_nodes > 1 && cfg->node_end && cfg->cpu_node;
+	struct acpi_config ac = {
+		.nr_cpus = cfg->nr_cpus,
+		.cpu_node = numa ? cfg->cpu_node : NULL,
+		.nr_nodes = numa ? cfg->nr_nodes : 1,
+		.ioapic_base = cfg->ioapic_base,
+		.ioapic_id = (uint8_t)cfg->nr_cpus,	/* as in the MP table */
+		.sci_irq = ACPIPM_SCI_IRQ,
+		.pm1_base = ACPIPM_BASE,
+		.slp_typ_s5 = ACPIPM_SLP_TYP_S5,
+		/* Reset through the i8042's output-port pulse, which the board
+		 * already turns into a clean exit. */
+		.reset_port = I8042_CMD_PORT,
+		.reset_value = 0xfe,
+	};
+	int r;
+
+	if (numa && cfg->nr_nodes > ACPI_MAX_NODES)
+		return -EINVAL;
+	if (numa) {
+		ac.mem = ranges;
+		ac.nr_mem = acpi_node_ranges(mem->size, mem->low_size, cfg->node_end,
+					      cfg->nr_nodes, ranges, 2 * ACPI_MAX_NODES);
+	}
+	r = acpi_build(guest_mem_hva(mem, ACPI_BASE, ACPI_MAX), ACPI_MAX, ACPI_BASE, &ac);
+	if (r >= 0)
+		put64(zp + ZP_ACPI_RSDP_ADDR, ACPI_BASE);
+	return r;
 }
 
 /* GDT: null, null, code64 at 0x10, data at 0x18 (Linux boot selectors). */
@@ -313,6 +351,12 @@ int boot_load(struct guest_mem *mem, const struct boot_config *cfg,
 			  MPTABLE_BASE, cfg->nr_cpus, cfg->ioapic_base);
 	if (r < 0) {
 		set_err("cannot build the MP table for %u vCPUs", cfg->nr_cpus);
+		return r;
+	}
+	r = build_acpi(mem, cfg, zp);
+	if (r < 0) {
+		set_err("cannot build the ACPI tables for %u vCPUs on %u nodes",
+			cfg->nr_cpus, cfg->nr_nodes);
 		return r;
 	}
 	entry->rsi = BOOT_ZEROPAGE_ADDR;

@@ -1,8 +1,8 @@
 /* Loading a guest: a Linux bzImage (x86 boot protocol >= 2.12, 64-bit
  * entry) with initrd and command line, or one of our ELF64 test guests
  * entered the same way (guests/README.md). Builds the zero page with the
- * e820 map, the boot GDT, the identity-mapped page tables and the MP
- * table, all through the hypervisor view. */
+ * e820 map, the boot GDT, the identity-mapped page tables, the MP
+ * table and the ACPI tables, all through the hypervisor view. */
 #ifndef AMALGAM_X86_BOOT_H
 #define AMALGAM_X86_BOOT_H
 
@@ -27,6 +27,14 @@ struct boot_config {
 	const char *cmdline;	/* may be NULL */
 	unsigned nr_cpus;
 	uint64_t ioapic_base;
+	/* NUMA shape for the ACPI SRAT/SLIT: node i's RAM is pages
+	 * [node_end[i-1], node_end[i]) of the guest's RAM counted from 0
+	 * without the MMIO hole (the memory plane's home ranges), and vCPU v
+	 * runs on cpu_node[v]. nr_nodes <= 1 (node_end, cpu_node NULL): one
+	 * node, no SRAT. */
+	unsigned nr_nodes;
+	const uint64_t *node_end;
+	const uint8_t *cpu_node;
 };
 
 /* Returns 0 and the BSP entry state, or -errno with a one-line reason in

@@ -1,0 +1,264 @@
+/* Unit tests for the ACPI tables: a guest's view of them, read the way an
+ * OS does (RSDP -> XSDT -> tables, checksums, entries), not by peeking at
+ * the builder's structs. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmm/mem.h"
+#include "x86/acpi.h"
+
+static uint8_t buf[ACPI_MAX];
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static const uint8_t *at(uint64_t gpa)
+{
+	assert_true(gpa >= ACPI_BASE && gpa < ACPI_BASE + ACPI_MAX);
+	return buf + (gpa - ACPI_BASE);
+}
+
+/* The table with this signature, found through RSDP and XSDT; checks
+ * every checksum on the way. NULL if the XSDT does not list it. */
+static const uint8_t *find(const char *sig)
+{
+	const uint8_t *rsdp = buf, *xsdt;
+	unsigned n;
+
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	assert_int_equal(sum(rsdp, 20), 0);
+	assert_int_equal(rd32(rsdp + 20), 36);
+	assert_int_equal(sum(rsdp, 36), 0);
+	assert_true(rsdp[15] >= 2);
+	xsdt = at(rd64(rsdp + 24));
+	assert_memory_equal(xsdt, "XSDT", 4);
+	assert_int_equal(sum(xsdt, rd32(xsdt + 4)), 0);
+	n = (rd32(xsdt + 4) - 36) / 8;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *t = at(rd64(xsdt + 36 + 8 * i));
+
+		assert_int_equal(sum(t, rd32(t + 4)), 0);
+		if (!memcmp(t, sig, 4))
+			return t;
+	}
+	return NULL;
+}
+
+static struct acpi_config base_cfg(unsigned cpus)
+{
+	return (struct acpi_config){
+		.nr_cpus = cpus, .nr_nodes = 1, .ioapic_base = 0xFEC00000,
+		.ioapic_id = (uint8_t)cpus, .sci_irq = 9, .pm1_base = 0x600,
+		.slp_typ_s5 = 5, .reset_port = 0x64, .reset_value = 0xfe,
+	};
+}
+
+static void test_fadt_poweroff(void **state)
+{
+	struct acpi_config c = base_cfg(2);
+	const uint8_t *f, *dsdt, *facs;
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12 };
+	const uint8_t *p;
+
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	f = find("FACP");
+	assert_non_null(f);
+	assert_int_equal(rd32(f + 4), 276);
+	assert_int_equal(rd16(f + 46), 9);		/* SCI_INT */
+	assert_int_equal(rd32(f + 48), 0);		/* SMI_CMD: always ACPI mode */
+	assert_int_equal(rd32(f + 56), 0x600);		/* PM1a_EVT_BLK */
+	assert_int_equal(rd32(f + 64), 0x604);		/* PM1a_CNT_BLK */
+	assert_int_equal(f[88], 4);
+	assert_int_equal(f[89], 2);
+	assert_int_equal(rd64(f + 172 + 4), 0x604);	/* X_PM1a_CNT_BLK address */
+	assert_int_equal(f[172], 1);			/* ... in I/O space */
+	assert_true(rd32(f + 112) & (1u << 10));	/* RESET_REG_SUP */
+	assert_int_equal(rd64(f + 116 + 4), 0x64);
+	assert_int_equal(f[128], 0xfe);
+	facs = at(rd64(f + 132));
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal((rd64(f + 132)) & 63, 0);
+	dsdt = at(rd64(f + 140));
+	assert_int_equal(rd32(f + 40), rd64(f + 140));
+	assert_memory_equal(dsdt, "DSDT", 4);
+	assert_int_equal(sum(dsdt, rd32(dsdt + 4)), 0);
+	p = memmem(dsdt + 36, rd32(dsdt + 4) - 36, s5, sizeof(s5));
+	assert_non_null(p);
+	assert_int_equal(p[8], 0x0a);	/* first element: a byte ... */
+	assert_int_equal(p[9], 5);	/* ... the S5 sleep type */
+	/* One node: no NUMA tables. */
+	assert_null(find("SRAT"));
+	assert_null(find("SLIT"));
+}
+
+static void test_madt(void **state)
+{
+	struct acpi_config c = base_cfg(6);
+	const uint8_t *m, *e, *end;
+	unsigned lapics = 0, ioapics = 0, nmis = 0;
+	int irq0_gsi = -1;
+
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	m = find("APIC");
+	assert_non_null(m);
+	assert_int_equal(rd32(m + 36), 0xFEE00000u);
+	assert_int_equal(rd32(m + 40) & 1, 1);
+	end = m + rd32(m + 4);
+	for (e = m + 44; e < end; e += e[1]) {
+		assert_true(e[1] >= 2);
+		switch (e[0]) {
+		case 0:
+			assert_int_equal(e[3], lapics);	/* APIC id */
+			assert_int_equal(rd32(e + 4) & 1, 1);
+			lapics++;
+			break;
+		case 1:
+			assert_int_equal(e[2], 6);
+			assert_int_equal(rd32(e + 4), 0xFEC00000u);
+			assert_int_equal(rd32(e + 8), 0);
+			ioapics++;
+			break;
+		case 2:
+			if (e[3] == 0)
+				irq0_gsi = (int)rd32(e + 4);
+			if (e[3] == 9)
+				assert_int_equal(rd16(e + 8), 0xd);	/* level, high */
+			break;
+		case 4:
+			assert_int_equal(e[2], 0xff);
+			assert_int_equal(e[5], 1);
+			nmis++;
+			break;
+		default:
+			fail_msg("unexpected MADT entry type %u", e[0]);
+		}
+	}
+	assert_ptr_equal(e, end);
+	assert_int_equal(lapics, 6);
+	assert_int_equal(ioapics, 1);
+	assert_int_equal(nmis, 1);
+	assert_int_equal(irq0_gsi, 2);
+}
+
+static void test_numa(void **state)
+{
+	/* 3 nodes, 5 vCPUs placed [0 1][2 3][4], 4 GiB of RAM of which 3 GiB
+	 * below the hole: node 2's share straddles it. */
+	uint8_t place[5] = { 0, 0, 1, 1, 2 };
+	uint64_t ram = 4ULL << 30, low = MEM_LOW_LIMIT;
+	uint64_t end[3] = { (ram / 3) / 4096, (2 * ram / 3) / 4096, ram / 4096 };
+	struct acpi_mem_range r[6];
+	unsigned nr = acpi_node_ranges(ram, low, end, 3, r, 6);
+	struct acpi_config c = base_cfg(5);
+	const uint8_t *s, *e, *sl;
+	uint64_t covered = 0;
+	unsigned cpus = 0, mems = 0;
+
+	assert_int_equal(nr, 4);
+	assert_int_equal(r[0].base, 0);
+	assert_int_equal(r[0].node, 0);
+	assert_int_equal(r[1].base, r[0].size);
+	assert_int_equal(r[1].base + r[1].size, end[1] * 4096);
+	assert_int_equal(r[1].node, 1);
+	assert_int_equal(r[2].base, end[1] * 4096);
+	assert_int_equal(r[2].base + r[2].size, low);
+	assert_int_equal(r[2].node, 2);
+	assert_int_equal(r[3].base, MEM_HIGH_BASE);
+	assert_int_equal(r[3].base + r[3].size, MEM_HIGH_BASE + ram - low);
+	assert_int_equal(r[3].node, 2);
+
+	c.nr_nodes = 3;
+	c.cpu_node = place;
+	c.mem = r;
+	c.nr_mem = nr;
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	s = find("SRAT");
+	assert_non_null(s);
+	for (e = s + 48; e < s + rd32(s + 4); e += e[1]) {
+		if (e[0] == 0) {
+			assert_int_equal(e[1], 16);
+			assert_int_equal(e[2], place[e[3]]);	/* domain of APIC id */
+			assert_int_equal(rd32(e + 4) & 1, 1);
+			cpus++;
+		} else {
+			assert_int_equal(e[0], 1);
+			assert_int_equal(e[1], 40);
+			assert_int_equal(rd32(e + 2), r[mems].node);
+			assert_int_equal(rd64(e + 8), r[mems].base);
+			assert_int_equal(rd64(e + 16), r[mems].size);
+			assert_int_equal(rd32(e + 28) & 1, 1);
+			covered += rd64(e + 16);
+			mems++;
+		}
+	}
+	assert_int_equal(cpus, 5);
+	assert_int_equal(mems, 4);
+	assert_int_equal(covered, ram);
+
+	sl = find("SLIT");
+	assert_non_null(sl);
+	assert_int_equal(rd64(sl + 36), 3);
+	for (unsigned i = 0; i < 3; i++)
+		for (unsigned j = 0; j < 3; j++)
+			assert_int_equal(sl[44 + 3 * i + j],
+					 i == j ? ACPI_LOCAL_DISTANCE : ACPI_REMOTE_DISTANCE);
+}
+
+static void test_node_ranges_cpu_only_node(void **state)
+{
+	/* Node 1 contributes CPUs only (an empty home range). */
+	uint64_t end[3] = { 1000, 1000, 3000 };
+	struct acpi_mem_range r[6];
+	unsigned nr = acpi_node_ranges(3000 * 4096ULL, MEM_LOW_LIMIT, end, 3, r, 6);
+
+	assert_int_equal(nr, 2);
+	assert_int_equal(r[0].node, 0);
+	assert_int_equal(r[1].node, 2);
+	assert_int_equal(r[1].base, 1000 * 4096ULL);
+	assert_int_equal(r[1].size, 2000 * 4096ULL);
+}
+
+static void test_rejects(void **state)
+{
+	struct acpi_config c = base_cfg(4);
+	uint8_t place[4] = { 0, 0, 1, 2 };
+
+	assert_int_equal(acpi_build(buf, 64, ACPI_BASE, &c), -ENOSPC);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE + 4, &c), -EINVAL);
+	c.nr_nodes = 2;
+	c.cpu_node = place;	/* vCPU 3 on node 2 of 2 */
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+	c = base_cfg(4);
+	c.ioapic_id = 2;	/* collides with a vCPU's APIC id */
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+	c = base_cfg(0);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fadt_poweroff),
+		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_numa),
+		cmocka_unit_test(test_node_ranges_cpu_only_node),
+		cmocka_unit_test(test_rejects),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
