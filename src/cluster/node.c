@@ -709,10 +709,9 @@ int node_run(const struct config *cfg)
 
 	bc = (struct boot_config){
 		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
-		.nr_cpus = cfg->cpus, .ioapic_base = 0xFEC00000ULL,
+		.topo = &n->vm.topo, .ioapic_base = 0xFEC00000ULL,
 		.nr_nodes = n->p.nr_nodes,
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
-		.cpu_node = n->p.place,
 	};
 	/* Without kvmclock a Linux guest would calibrate the TSC against the
 	 * PIT, which fails when exits are slow (nested virtualization): tell

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "irq/lapic.h"
 #include "util/log.h"
@@ -24,6 +25,7 @@ struct apicbus {
 	/* vCPUs that run on other nodes, and how to reach them. */
 	bool *remote;
 	unsigned nr_remote;
+	uint8_t index_of[256];	/* xAPIC-range APIC id -> vCPU, 0xff none */
 	apicbus_forward_fn forward;
 	void *fwd_opaque;
 	uint64_t forwarded;
@@ -44,6 +46,9 @@ struct apicbus *apicbus_new(unsigned max_vcpus)
 		return NULL;
 	}
 	bus->max = max_vcpus;
+	memset(bus->index_of, 0xff, sizeof(bus->index_of));
+	for (unsigned i = 0; i < max_vcpus && i < 255; i++)
+		bus->index_of[i] = (uint8_t)i;
 	return bus;
 }
 
@@ -60,6 +65,17 @@ void apicbus_set_forward(struct apicbus *bus, apicbus_forward_fn fn, void *opaqu
 {
 	bus->fwd_opaque = opaque;
 	bus->forward = fn;
+}
+
+int apicbus_set_apic_id(struct apicbus *bus, unsigned index, uint32_t apic_id)
+{
+	if (index >= bus->max || index > 254 || apic_id > 254)
+		return -EINVAL;
+	for (unsigned id = 0; id < 255; id++)
+		if (bus->index_of[id] == index)
+			bus->index_of[id] = 0xff;
+	bus->index_of[apic_id] = (uint8_t)index;
+	return 0;
 }
 
 int apicbus_set_remote(struct apicbus *bus, unsigned index)
@@ -123,8 +139,8 @@ static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
 	return 1;
 }
 
-/* Where the message may land outside this node. In our VMs APIC id ==
- * vCPU index, so a physical destination names one vCPU; everything else
+/* Where the message may land outside this node. Our APIC ids are below
+ * 255, so a physical destination names at most one vCPU; everything else
  * (logical, broadcast, shorthands to others) may hit any node, and is
  * matched by each node against its own lapics. */
 static int remote_target(struct apicbus *bus, const struct apic_msg *msg, bool *any)
@@ -139,8 +155,12 @@ static int remote_target(struct apicbus *bus, const struct apic_msg *msg, bool *
 		*any = true;
 		return -1;
 	}
-	if (msg->dest < bus->max && bus->remote[msg->dest])
-		return (int)msg->dest;
+	if (msg->dest < 255) {
+		unsigned i = bus->index_of[msg->dest];
+
+		if (i < bus->max && bus->remote[i])
+			return (int)i;
+	}
 	return -1;
 }
 

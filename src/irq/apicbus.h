@@ -30,6 +30,9 @@ typedef void (*apicbus_forward_fn)(void *opaque, const struct apic_msg *msg,
 				   int target);
 void apicbus_set_forward(struct apicbus *bus, apicbus_forward_fn fn, void *opaque);
 int apicbus_set_remote(struct apicbus *bus, unsigned index);
+/* vCPU index has APIC id 'apic_id' (x86/topo.h; identity until told), so
+ * that a physical destination on another node finds its vCPU. */
+int apicbus_set_apic_id(struct apicbus *bus, unsigned index, uint32_t apic_id);
 uint64_t apicbus_forwarded(struct apicbus *bus);
 
 #endif

@@ -187,7 +187,7 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 		return -ENOMEM;
 	v->vm = vm;
 	v->index = index;
-	v->apic_id = index;
+	v->apic_id = vm->topo.apic_id[index];
 	v->state = index == 0 ? VCPU_RUNNABLE : VCPU_WAIT_SIPI;
 	pthread_mutex_init(&v->lock, NULL);
 	{
@@ -214,7 +214,7 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 		vm->tsc_khz = khz > 0 ? (uint64_t)khz : 1000000;
 	}
-	err = cpuid_apply(v->fd, vm->cpuid, v->apic_id, vm->nr_vcpus, vm->tsc_khz,
+	err = cpuid_apply(v->fd, vm->cpuid, &vm->topo, index, vm->tsc_khz,
 			  !vm->hide_kvmclock);
 	if (err)
 		goto fail;

@@ -85,6 +85,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		vm->local[i] = !cfg->place || cfg->place[i] == cfg->self;
 		vm->nr_local += vm->local[i];
 	}
+	if (topo_init(&vm->topo, cfg->nr_vcpus, cfg->place))
+		return -EINVAL;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
@@ -132,7 +134,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	vm->iobus = iobus_new();
 	vm->apicbus = apicbus_new(vm->nr_vcpus);
-	vm->ioapic = vm->apicbus ? ioapic_new(vm->apicbus, (uint8_t)vm->nr_vcpus) : NULL;
+	vm->ioapic = vm->apicbus ? ioapic_new(vm->apicbus, vm->topo.ioapic_id) : NULL;
 	vm->pic = pic_new(pic_intr, vm);
 	if (!vm->iobus || !vm->apicbus || !vm->ioapic || !vm->pic) {
 		err = -ENOMEM;
@@ -157,6 +159,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		/* IPIs to a vCPU on another node are the CPU plane's job. */
 		err = apicbus_attach(vm->apicbus, i,
 				     vm->local[i] ? vm->vcpus[i]->lapic : NULL);
+		if (!err)
+			err = apicbus_set_apic_id(vm->apicbus, i, vm->topo.apic_id[i]);
 		if (!err && !vm->local[i])
 			err = apicbus_set_remote(vm->apicbus, i);
 		if (err)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "vmm/mem.h"
+#include "x86/topo.h"
 
 #define VM_MAX_VCPUS 64
 
@@ -57,6 +58,7 @@ struct vm {
 	 * imposed on the others at creation. */
 	int64_t tsc_offset;
 	unsigned nr_vcpus;
+	struct topo topo;		/* APIC ids, packages = nodes */
 	unsigned nr_local;		/* vCPUs that run on this node */
 	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/mem.h"
+#include "x86/topo.h"
 
 /* Layouts from the ACPI specification (6.x), chapter 5. */
 
@@ -299,14 +300,14 @@ static struct sdt *build_madt(struct builder *b, const struct acpi_config *cfg)
 	header(&m->h, "APIC", 4);
 	m->lapic_addr = 0xFEE00000u;
 	m->flags = 1;
-	for (unsigned i = 0; i < cfg->nr_cpus; i++) {
+	for (unsigned i = 0; i < cfg->topo->nr_cpus; i++) {
 		struct madt_lapic *l = take(b, sizeof(*l), 1);
 
 		if (!l)
 			return NULL;
 		*l = (struct madt_lapic){ .type = 0, .length = sizeof(*l),
-					  .uid = (uint8_t)i, .apic_id = (uint8_t)i,
-					  .flags = 1 };
+					  .uid = (uint8_t)i,
+					  .apic_id = cfg->topo->apic_id[i], .flags = 1 };
 	}
 	{
 		struct madt_ioapic *io = take(b, sizeof(*io), 1);
@@ -314,7 +315,7 @@ static struct sdt *build_madt(struct builder *b, const struct acpi_config *cfg)
 		if (!io)
 			return NULL;
 		*io = (struct madt_ioapic){ .type = 1, .length = sizeof(*io),
-					    .id = cfg->ioapic_id,
+					    .id = cfg->topo->ioapic_id,
 					    .address = (uint32_t)cfg->ioapic_base };
 	}
 	{
@@ -344,11 +345,6 @@ static struct sdt *build_madt(struct builder *b, const struct acpi_config *cfg)
 	return &m->h;
 }
 
-static unsigned node_of(const struct acpi_config *cfg, unsigned cpu)
-{
-	return cfg->cpu_node ? cfg->cpu_node[cpu] : 0;
-}
-
 static struct sdt *build_srat(struct builder *b, const struct acpi_config *cfg)
 {
 	struct srat *s = take(b, sizeof(*s), 16);
@@ -357,14 +353,14 @@ static struct sdt *build_srat(struct builder *b, const struct acpi_config *cfg)
 		return NULL;
 	header(&s->h, "SRAT", 3);
 	s->table_revision = 1;
-	for (unsigned i = 0; i < cfg->nr_cpus; i++) {
+	for (unsigned i = 0; i < cfg->topo->nr_cpus; i++) {
 		struct srat_cpu *c = take(b, sizeof(*c), 1);
 
 		if (!c)
 			return NULL;
 		*c = (struct srat_cpu){ .type = 0, .length = sizeof(*c),
-					.domain_lo = (uint8_t)node_of(cfg, i),
-					.apic_id = (uint8_t)i, .flags = 1 };
+					.domain_lo = cfg->topo->node[i],
+					.apic_id = cfg->topo->apic_id[i], .flags = 1 };
 	}
 	for (unsigned i = 0; i < cfg->nr_mem; i++) {
 		const struct acpi_mem_range *r = &cfg->mem[i];
@@ -434,14 +430,17 @@ unsigned acpi_node_ranges(uint64_t ram_size, uint64_t low_size, const uint64_t *
 
 static int check(const struct acpi_config *cfg)
 {
-	if (!cfg->nr_cpus || cfg->nr_cpus > 255 || cfg->ioapic_id < cfg->nr_cpus)
+	const struct topo *t = cfg->topo;
+
+	if (!t || !t->nr_cpus || t->nr_cpus > TOPO_MAX_CPUS)
 		return -EINVAL;
 	if (!cfg->nr_nodes || cfg->nr_nodes > ACPI_MAX_NODES)
 		return -EINVAL;
 	if (cfg->ioapic_base >> 32)
 		return -EINVAL;
-	for (unsigned i = 0; i < cfg->nr_cpus; i++)
-		if (node_of(cfg, i) >= cfg->nr_nodes)
+	for (unsigned i = 0; i < t->nr_cpus; i++)
+		if (t->apic_id[i] == t->ioapic_id ||
+		    (cfg->nr_nodes > 1 && t->node[i] >= cfg->nr_nodes))
 			return -EINVAL;
 	for (unsigned i = 0; i < cfg->nr_mem; i++)
 		if (cfg->mem[i].node >= cfg->nr_nodes)

@@ -31,19 +31,19 @@
 
 #define ACPI_MAX_NODES 16
 
+struct topo;
+
 struct acpi_mem_range {
 	uint64_t base, size;	/* guest-physical */
 	unsigned node;
 };
 
 struct acpi_config {
-	unsigned nr_cpus;		/* APIC id = vCPU index */
-	const uint8_t *cpu_node;	/* node of each vCPU; NULL: all node 0 */
+	const struct topo *topo;	/* vCPUs, APIC ids, nodes, IOAPIC id */
 	unsigned nr_nodes;		/* > 1 adds SRAT and SLIT */
 	const struct acpi_mem_range *mem;	/* for SRAT */
 	unsigned nr_mem;
 	uint64_t ioapic_base;
-	uint8_t ioapic_id;
 	uint8_t sci_irq;		/* ISA IRQ of the SCI */
 	uint16_t pm1_base;		/* PM1a_EVT (4 ports), PM1a_CNT at +4 */
 	uint8_t slp_typ_s5;		/* the SLP_TYP that means soft off */

@@ -15,6 +15,7 @@
 #include "vmm/mem.h"
 #include "x86/acpi.h"
 #include "x86/mptable.h"
+#include "x86/topo.h"
 
 /* Offsets in the zero page (Documentation/arch/x86/zero-page.rst) and in
  * the setup header (boot.rst). */
@@ -121,13 +122,11 @@ static void build_e820(struct guest_mem *mem, uint8_t *zp)
 static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint8_t *zp)
 {
 	struct acpi_mem_range ranges[2 * ACPI_MAX_NODES];
-	bool numa = cfg->nr_nodes > 1 && cfg->node_end && cfg->cpu_node;
+	bool numa = cfg->nr_nodes > 1 && cfg->node_end;
 	struct acpi_config ac = {
-		.nr_cpus = cfg->nr_cpus,
-		.cpu_node = numa ? cfg->cpu_node : NULL,
+		.topo = cfg->topo,
 		.nr_nodes = numa ? cfg->nr_nodes : 1,
 		.ioapic_base = cfg->ioapic_base,
-		.ioapic_id = (uint8_t)cfg->nr_cpus,	/* as in the MP table */
 		.sci_irq = ACPIPM_SCI_IRQ,
 		.pm1_base = ACPIPM_BASE,
 		.slp_typ_s5 = ACPIPM_SLP_TYP_S5,
@@ -348,15 +347,15 @@ int boot_load(struct guest_mem *mem, const struct boot_config *cfg,
 	build_gdt(mem);
 	build_page_tables(mem);
 	r = mptable_build(guest_mem_hva(mem, MPTABLE_BASE, MPTABLE_MAX), MPTABLE_MAX,
-			  MPTABLE_BASE, cfg->nr_cpus, cfg->ioapic_base);
+			  MPTABLE_BASE, cfg->topo, cfg->ioapic_base);
 	if (r < 0) {
-		set_err("cannot build the MP table for %u vCPUs", cfg->nr_cpus);
+		set_err("cannot build the MP table for %u vCPUs", cfg->topo->nr_cpus);
 		return r;
 	}
 	r = build_acpi(mem, cfg, zp);
 	if (r < 0) {
 		set_err("cannot build the ACPI tables for %u vCPUs on %u nodes",
-			cfg->nr_cpus, cfg->nr_nodes);
+			cfg->topo->nr_cpus, cfg->nr_nodes);
 		return r;
 	}
 	entry->rsi = BOOT_ZEROPAGE_ADDR;

@@ -12,6 +12,7 @@
 #include "x86/regs.h"
 
 struct guest_mem;
+struct topo;
 
 /* Fixed low-memory layout (below 1 MiB). */
 #define BOOT_GDT_ADDR 0x1000ULL
@@ -25,16 +26,14 @@ struct boot_config {
 	const char *kernel;
 	const char *initrd;	/* may be NULL */
 	const char *cmdline;	/* may be NULL */
-	unsigned nr_cpus;
+	const struct topo *topo;	/* vCPUs, APIC ids and their nodes */
 	uint64_t ioapic_base;
 	/* NUMA shape for the ACPI SRAT/SLIT: node i's RAM is pages
 	 * [node_end[i-1], node_end[i]) of the guest's RAM counted from 0
-	 * without the MMIO hole (the memory plane's home ranges), and vCPU v
-	 * runs on cpu_node[v]. nr_nodes <= 1 (node_end, cpu_node NULL): one
-	 * node, no SRAT. */
+	 * without the MMIO hole (the memory plane's home ranges).
+	 * nr_nodes <= 1 (node_end NULL): one node, no SRAT. */
 	unsigned nr_nodes;
 	const uint64_t *node_end;
-	const uint8_t *cpu_node;
 };
 
 /* Returns 0 and the BSP entry state, or -errno with a one-line reason in

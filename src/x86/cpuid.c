@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "x86/topo.h"
+
 #define MAX_ENTRIES 256
 
 /* KVM paravirt features that need KVM's in-kernel LAPIC or hypercalls we
@@ -67,22 +69,27 @@ static struct kvm_cpuid_entry2 *add(struct kvm_cpuid2 *c, uint32_t fn)
 	return e;
 }
 
-static unsigned order_of(unsigned n)
+/* Deterministic cache parameters (Intel leaf 4, AMD 0x8000001d): EAX bits
+ * 25:14 are the logical processors sharing the cache, minus one. With one
+ * thread per core, L1 and L2 are private and L3 is the package's (the
+ * node's): the guest's LLC id is apic_id >> shift, never across nodes. */
+static void cache_sharing(struct kvm_cpuid_entry2 *e, unsigned shift)
 {
-	unsigned o = 0;
+	unsigned level = (e->eax >> 5) & 7, sharing = level >= 3 ? 1u << shift : 1;
 
-	while ((1u << o) < n)
-		o++;
-	return o;
+	if (!(e->eax & 0x1f))	/* no cache at this index */
+		return;
+	e->eax = (e->eax & ~(0xfffu << 14)) | ((sharing - 1) << 14);
 }
 
-int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
-		unsigned nr_vcpus, uint64_t tsc_khz, bool kvmclock)
+int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, const struct topo *t,
+		unsigned index, uint64_t tsc_khz, bool kvmclock)
 {
+	uint32_t apic_id = t->apic_id[index];
+	unsigned shift = t->shift, cores = t->cores[index];
 	size_t sz = sizeof(*tmpl) + MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = malloc(sz);
 	struct kvm_cpuid_entry2 *e;
-	unsigned shift = order_of(nr_vcpus);
 	int err = 0;
 
 	if (!c)
@@ -93,20 +100,29 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
 		e = &c->entries[i];
 		switch (e->function) {
 		case 1:
+			/* Addressable ids per package. */
 			e->ebx = (e->ebx & 0x0000ffff) | (apic_id << 24) |
-				 ((nr_vcpus > 255 ? 255 : nr_vcpus) << 16);
+				 ((1u << shift > 255 ? 255 : 1u << shift) << 16);
 			e->edx |= (1u << 9);		/* APIC */
 			e->edx |= (1u << 28);		/* HTT: several logical CPUs */
 			e->ecx |= (1u << 21);		/* x2APIC */
 			e->ecx |= (1u << 24);		/* TSC-deadline */
 			e->ecx |= (1u << 31);		/* hypervisor */
 			break;
+		case 4:
+			cache_sharing(e, shift);
+			/* Addressable core ids per package, minus one. */
+			e->eax = (e->eax & 0x03ffffffu) | (((1u << shift) - 1) << 26);
+			break;
+		case 0x8000001d:
+			cache_sharing(e, shift);
+			break;
 		case 6:
 			e->eax |= (1u << 2);		/* ARAT: APIC timer always runs */
 			break;
 		case 0xb:
 		case 0x1f:
-			/* One thread per core, all cores in one package. */
+			/* One thread per core, one package per node. */
 			e->edx = apic_id;
 			if (e->index == 0) {
 				e->eax = 0;
@@ -114,7 +130,7 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
 				e->ecx = (1u << 8) | 0;
 			} else if (e->index == 1) {
 				e->eax = shift;
-				e->ebx = nr_vcpus;
+				e->ebx = cores;
 				e->ecx = (2u << 8) | 1;
 			} else {
 				e->eax = e->ebx = 0;
@@ -131,13 +147,15 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
 			e->edx |= (1u << 8);
 			break;
 		case 0x80000008:
-			/* Number of cores per package, for AMD topology. */
-			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (nr_vcpus - 1);
+			/* Cores per package and the APIC id bits they take,
+			 * for AMD topology. */
+			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (cores - 1);
 			break;
 		case 0x8000001e:
+			/* Extended APIC id, core id, node (die) id. */
 			e->eax = apic_id;
-			e->ebx = apic_id & 0xff;
-			e->ecx = 0;
+			e->ebx = apic_id & ((1u << shift) - 1);
+			e->ecx = t->package[index];
 			break;
 		case 0x40000000:
 			if (e->eax < 0x40000010)

@@ -8,12 +8,14 @@
 #include <stdint.h>
 
 struct kvm_cpuid2;
+struct topo;
 
 /* Allocates the template; free() it. */
 int cpuid_template(int kvm_fd, struct kvm_cpuid2 **out);
-/* Patch a copy of the template for one vCPU and KVM_SET_CPUID2 it. */
-/* kvmclock: false hides the paravirtual clock (see vm.h, multi-node). */
-int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, uint32_t apic_id,
-		unsigned nr_vcpus, uint64_t tsc_khz, bool kvmclock);
+/* Patch a copy of the template for vCPU 'index' of topology t (its APIC
+ * id, package = node, cores and caches per package) and KVM_SET_CPUID2 it.
+ * kvmclock: false hides the paravirtual clock (see vm.h, multi-node). */
+int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, const struct topo *t,
+		unsigned index, uint64_t tsc_khz, bool kvmclock);
 
 #endif

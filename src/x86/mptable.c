@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "x86/topo.h"
+
 struct mpf {
 	char sig[4];
 	uint32_t physptr;
@@ -76,16 +78,17 @@ static uint8_t checksum(const void *p, size_t n)
 	return (uint8_t)(-s);
 }
 
-int mptable_build(void *buf, size_t size, uint64_t gpa, unsigned nr_cpus,
+int mptable_build(void *buf, size_t size, uint64_t gpa, const struct topo *t,
 		  uint64_t ioapic_base)
 {
+	unsigned nr_cpus = t->nr_cpus;
 	size_t need = sizeof(struct mpf) + sizeof(struct mpc_header) +
 		      nr_cpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
 		      sizeof(struct mpc_ioapic) + 18 * sizeof(struct mpc_intsrc);
 	uint8_t *p = buf;
 	struct mpf *mpf = buf;
 	struct mpc_header *h;
-	uint8_t ioapic_id = (uint8_t)nr_cpus;
+	uint8_t ioapic_id = t->ioapic_id;
 	unsigned count = 0;
 
 	if (need > size || nr_cpus > 254)
@@ -107,7 +110,7 @@ int mptable_build(void *buf, size_t size, uint64_t gpa, unsigned nr_cpus,
 	for (unsigned i = 0; i < nr_cpus; i++) {
 		struct mpc_cpu *c = (struct mpc_cpu *)p;
 		c->type = 0;
-		c->apicid = (uint8_t)i;
+		c->apicid = t->apic_id[i];
 		c->apicver = 0x14;
 		c->flags = 1 | (i == 0 ? 2 : 0);
 		c->signature = 0x600;

@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct topo;
+
 #define MPTABLE_BASE 0xF0000ULL
 #define MPTABLE_MAX 0x10000
 
-/* Build into buf (guest-physical address 'gpa'). Returns bytes used or
- * -ENOSPC. IOAPIC id is nr_cpus. */
-int mptable_build(void *buf, size_t size, uint64_t gpa, unsigned nr_cpus,
+/* Build into buf (guest-physical address 'gpa') for the vCPUs and APIC
+ * ids of t. Returns bytes used or -ENOSPC. */
+int mptable_build(void *buf, size_t size, uint64_t gpa, const struct topo *t,
 		  uint64_t ioapic_base);
 
 #endif

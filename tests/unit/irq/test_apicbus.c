@@ -204,6 +204,36 @@ static void test_concurrent_delivery(void **state)
 	assert_int_equal(st.eois, 2 * ROUNDS);
 }
 
+static int fwd_target = -2, fwd_count;
+
+static void on_forward(void *o, const struct apic_msg *m, int target)
+{
+	fwd_target = target;
+	fwd_count++;
+}
+
+/* Slot N is a vCPU on another node whose APIC id (from x86/topo.h) is not
+ * its index: a physical destination naming that id leaves the node for
+ * vCPU N, and the id N itself (now nobody's) goes nowhere. */
+static void test_remote_by_apic_id(void **state)
+{
+	struct apic_msg m = { .dest = 8, .vector = 0x70, .source = -1 };
+
+	apicbus_set_forward(bus, on_forward, NULL);
+	assert_int_equal(apicbus_set_remote(bus, N), 0);
+	assert_int_equal(apicbus_set_apic_id(bus, N, 8), 0);
+	assert_int_equal(apicbus_set_apic_id(bus, N, 255), -EINVAL);
+	fwd_count = 0;
+	assert_int_equal(apicbus_send(bus, &m), 1);
+	assert_int_equal(fwd_count, 1);
+	assert_int_equal(fwd_target, N);
+	m.dest = N;
+	assert_int_equal(apicbus_send(bus, &m), 0);
+	assert_int_equal(fwd_count, 1);
+	for (int i = 0; i < N; i++)
+		assert_false(has(i, 0x70));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +244,7 @@ int main(void)
 		T(test_lowest_priority),
 		T(test_ipi_through_icr),
 		T(test_concurrent_delivery),
+		T(test_remote_by_apic_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

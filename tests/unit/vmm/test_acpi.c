@@ -11,6 +11,7 @@
 
 #include "vmm/mem.h"
 #include "x86/acpi.h"
+#include "x86/topo.h"
 
 static uint8_t buf[ACPI_MAX];
 
@@ -59,18 +60,22 @@ static const uint8_t *find(const char *sig)
 	return NULL;
 }
 
-static struct acpi_config base_cfg(unsigned cpus)
+static struct topo topo;
+
+/* cpus vCPUs on node[] (NULL: one node). */
+static struct acpi_config base_cfg(unsigned cpus, const uint8_t *node)
 {
+	assert_int_equal(topo_init(&topo, cpus, node), 0);
 	return (struct acpi_config){
-		.nr_cpus = cpus, .nr_nodes = 1, .ioapic_base = 0xFEC00000,
-		.ioapic_id = (uint8_t)cpus, .sci_irq = 9, .pm1_base = 0x600,
+		.topo = &topo, .nr_nodes = 1, .ioapic_base = 0xFEC00000,
+		.sci_irq = 9, .pm1_base = 0x600,
 		.slp_typ_s5 = 5, .reset_port = 0x64, .reset_value = 0xfe,
 	};
 }
 
 static void test_fadt_poweroff(void **state)
 {
-	struct acpi_config c = base_cfg(2);
+	struct acpi_config c = base_cfg(2, NULL);
 	const uint8_t *f, *dsdt, *facs;
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12 };
 	const uint8_t *p;
@@ -108,7 +113,7 @@ static void test_fadt_poweroff(void **state)
 
 static void test_madt(void **state)
 {
-	struct acpi_config c = base_cfg(6);
+	struct acpi_config c = base_cfg(6, NULL);
 	const uint8_t *m, *e, *end;
 	unsigned lapics = 0, ioapics = 0, nmis = 0;
 	int irq0_gsi = -1;
@@ -164,7 +169,7 @@ static void test_numa(void **state)
 	uint64_t end[3] = { (ram / 3) / 4096, (2 * ram / 3) / 4096, ram / 4096 };
 	struct acpi_mem_range r[6];
 	unsigned nr = acpi_node_ranges(ram, low, end, 3, r, 6);
-	struct acpi_config c = base_cfg(5);
+	struct acpi_config c = base_cfg(5, place);
 	const uint8_t *s, *e, *sl;
 	uint64_t covered = 0;
 	unsigned cpus = 0, mems = 0;
@@ -183,7 +188,6 @@ static void test_numa(void **state)
 	assert_int_equal(r[3].node, 2);
 
 	c.nr_nodes = 3;
-	c.cpu_node = place;
 	c.mem = r;
 	c.nr_mem = nr;
 	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
@@ -192,7 +196,10 @@ static void test_numa(void **state)
 	for (e = s + 48; e < s + rd32(s + 4); e += e[1]) {
 		if (e[0] == 0) {
 			assert_int_equal(e[1], 16);
-			assert_int_equal(e[2], place[e[3]]);	/* domain of APIC id */
+			/* APIC ids package << 3 | rank, packages in node
+			 * order here: domain of APIC id. */
+			assert_int_equal(e[2], e[3] >> 3);
+			assert_int_equal(e[3], topo.apic_id[cpus]);
 			assert_int_equal(rd32(e + 4) & 1, 1);
 			cpus++;
 		} else {
@@ -235,19 +242,77 @@ static void test_node_ranges_cpu_only_node(void **state)
 
 static void test_rejects(void **state)
 {
-	struct acpi_config c = base_cfg(4);
 	uint8_t place[4] = { 0, 0, 1, 2 };
+	struct acpi_config c = base_cfg(4, NULL);
 
 	assert_int_equal(acpi_build(buf, 64, ACPI_BASE, &c), -ENOSPC);
 	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE + 4, &c), -EINVAL);
-	c.nr_nodes = 2;
-	c.cpu_node = place;	/* vCPU 3 on node 2 of 2 */
+	c = base_cfg(4, place);
+	c.nr_nodes = 2;		/* vCPU 3 on node 2 of 2 */
 	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
-	c = base_cfg(4);
-	c.ioapic_id = 2;	/* collides with a vCPU's APIC id */
+	c = base_cfg(4, NULL);
+	topo.ioapic_id = 2;	/* collides with a vCPU's APIC id */
 	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
-	c = base_cfg(0);
+	c.topo = NULL;
 	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+}
+
+static void test_topo(void **state)
+{
+	struct topo t;
+	static const uint8_t two[4] = { 0, 0, 1, 1 };
+	static const uint8_t three[4] = { 0, 0, 1, 2 };
+	static const uint8_t big[20] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	uint8_t bad[2] = { 0, 16 };
+
+	/* One node: APIC id = vCPU index, as before NUMA. */
+	assert_int_equal(topo_init(&t, 6, NULL), 0);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(t.apic_id[i], i);
+		assert_int_equal(t.index_of[i], i);
+		assert_int_equal(t.cores[i], 6);
+	}
+	assert_int_equal(t.shift, 3);
+	assert_int_equal(t.ioapic_id, 6);
+	assert_int_equal(t.index_of[6], TOPO_NO_CPU);
+
+	/* Several nodes: the package (apic_id >> shift) is the node, and
+	 * shift is at least 3 (AMD 17h: LLC = apic_id >> 3). */
+	assert_int_equal(topo_init(&t, 4, two), 0);
+	assert_int_equal(t.shift, 3);
+	assert_int_equal(t.apic_id[2], 8);
+	assert_int_equal(t.apic_id[3], 9);
+	assert_int_equal(t.index_of[9], 3);
+	assert_int_equal(t.cores[3], 2);
+	assert_int_equal(t.ioapic_id, 10);
+
+	assert_int_equal(topo_init(&t, 4, three), 0);
+	assert_int_equal(t.apic_id[3], 16);
+	assert_int_equal(t.cores[0], 2);
+	assert_int_equal(t.cores[3], 1);
+
+	assert_int_equal(topo_init(&t, 20, big), 0);
+	assert_int_equal(t.shift, 4);
+	assert_int_equal(t.apic_id[10], 16);
+	assert_int_equal(t.apic_id[19], 25);
+	for (unsigned i = 0; i < 20; i++)
+		assert_int_equal(t.apic_id[i] >> t.shift, big[i]);
+
+	/* The BSP's node comes first: vCPU 0 has APIC id 0 wherever it runs. */
+	{
+		static const uint8_t rev[3] = { 2, 0, 2 };
+
+		assert_int_equal(topo_init(&t, 3, rev), 0);
+		assert_int_equal(t.apic_id[0], 0);
+		assert_int_equal(t.apic_id[1], 8);
+		assert_int_equal(t.apic_id[2], 1);
+		assert_int_equal(t.package[1], 1);
+		assert_int_equal(t.node[2], 2);
+	}
+	assert_int_equal(topo_init(&t, 2, bad), -EINVAL);
+	assert_int_equal(topo_init(&t, 0, NULL), -EINVAL);
+	assert_int_equal(topo_init(&t, TOPO_MAX_CPUS + 1, NULL), -EINVAL);
 }
 
 int main(void)
@@ -258,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_numa),
 		cmocka_unit_test(test_node_ranges_cpu_only_node),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_topo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "vmm/mem.h"
 #include "x86/boot.h"
 #include "x86/mptable.h"
+#include "x86/topo.h"
 
 static int last_off, calls;
 
@@ -93,12 +94,18 @@ static uint8_t sum(const uint8_t *p, size_t n)
 static void test_mptable(void **state)
 {
 	static uint8_t buf[MPTABLE_MAX];
-	int n = mptable_build(buf, sizeof(buf), MPTABLE_BASE, 4, 0xFEC00000);
+	/* Two nodes: APIC ids 0, 1 and 8, 9; the IOAPIC above them. */
+	static const uint8_t place[4] = { 0, 0, 1, 1 };
+	static const uint8_t ids[4] = { 0, 1, 8, 9 };
+	struct topo t;
+	int n, ioapics = 0;
 	uint16_t len, count;
 	uint32_t ptr;
 	int cpus = 0;
 	const uint8_t *h, *p;
 
+	assert_int_equal(topo_init(&t, 4, place), 0);
+	n = mptable_build(buf, sizeof(buf), MPTABLE_BASE, &t, 0xFEC00000);
 	assert_true(n > 0);
 	assert_memory_equal(buf, "_MP_", 4);
 	assert_int_equal(sum(buf, 16), 0);
@@ -112,17 +119,24 @@ static void test_mptable(void **state)
 	p = h + 44;
 	for (int i = 0; i < count; i++) {
 		if (p[0] == 0) {
-			assert_int_equal(p[1], cpus);
+			assert_int_equal(p[1], ids[cpus]);
 			assert_int_equal(!!(p[3] & 2), cpus == 0);
 			cpus++;
 			p += 20;
 		} else {
+			if (p[0] == 2) {
+				assert_int_equal(p[1], 10);
+				ioapics++;
+			}
+			if (p[0] == 3)
+				assert_int_equal(p[6], 10);	/* routed to the IOAPIC */
 			p += 8;
 		}
 	}
 	assert_int_equal(cpus, 4);
+	assert_int_equal(ioapics, 1);
 	assert_ptr_equal(p, h + len);
-	assert_int_equal(mptable_build(buf, 64, MPTABLE_BASE, 4, 0xFEC00000), -ENOSPC);
+	assert_int_equal(mptable_build(buf, 64, MPTABLE_BASE, &t, 0xFEC00000), -ENOSPC);
 }
 
 static char *write_tmp(const void *data, size_t len)
@@ -138,12 +152,14 @@ static char *write_tmp(const void *data, size_t len)
 static void test_boot_rejects(void **state)
 {
 	struct guest_mem mem;
-	struct boot_config bc = { .nr_cpus = 1, .ioapic_base = 0xFEC00000 };
+	struct topo t;
+	struct boot_config bc = { .topo = &t, .ioapic_base = 0xFEC00000 };
 	struct boot_entry e;
 	char err[256];
 	static uint8_t junk[8192];
 	char *path;
 
+	assert_int_equal(topo_init(&t, 1, NULL), 0);
 	assert_int_equal(guest_mem_init(&mem, 64 << 20), 0);
 	bc.kernel = "/nonexistent/kernel";
 	assert_int_equal(boot_load(&mem, &bc, &e, err, sizeof(err)), -ENOENT);
