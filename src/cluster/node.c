@@ -368,6 +368,20 @@ static int clock_sample(struct node *n, struct boot_text *b)
 	b->clock_flags = cd.flags;
 	b->realtime_ns = cd.realtime;
 	b->host_tsc = cd.host_tsc;
+	/* KVM fills in the host TSC and the realtime clock read with the
+	 * kvmclock only when the host's clocksource is the TSC. Otherwise
+	 * take the pair ourselves, back to back: a joining node on another
+	 * host rebases the guest TSC on it (and would otherwise be decades
+	 * off). */
+	if ((cd.flags & (KVM_CLOCK_HOST_TSC | KVM_CLOCK_REALTIME)) !=
+	    (KVM_CLOCK_HOST_TSC | KVM_CLOCK_REALTIME)) {
+		struct timespec ts;
+
+		b->host_tsc = __rdtsc();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		b->realtime_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		b->clock_flags &= ~(KVM_CLOCK_HOST_TSC | KVM_CLOCK_REALTIME);
+	}
 	b->tsc_khz = n->vm.tsc_khz;
 	b->tsc_offset = n->vm.tsc_offset;
 	read_boot_id(b->boot_id, sizeof(b->boot_id));

@@ -4,17 +4,20 @@
 # parallel workload (amalgam-workload: multi-threaded xz with a checked
 # sha256), and the guest's ACPI power-off ends amalgam with status 0. The guest's
 # clocksource must stay stable: no "TSC unstable", no watchdog switch.
-# Usage: boot.sh AMALGAM CPUS MEMORY_MB [--nodes N] [--workload]
+# Usage: boot.sh AMALGAM CPUS MEMORY_MB [--nodes N] [--vms] [--workload]
 #                [--timeout SECONDS] [amalgam run options...]
+# --vms: one lab VM per node joined by a virtual network (scripts/lab-cluster)
+# instead of all nodes as processes in one lab.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 amalgam=$1 cpus=$2 mem_mb=$3
 shift 3
-nodes=1 workload=0 tmo=600
+nodes=1 workload=0 tmo=600 vms=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--nodes) nodes=$2; shift 2 ;;
 	--workload) workload=1; shift ;;
+	--vms) vms=1; shift ;;
 	--timeout) tmo=$2; shift 2 ;;
 	*) break ;;
 	esac
@@ -35,12 +38,24 @@ append="console=ttyS0"
 npt=1 smp=1
 [ "$nodes" -gt 1 ] && npt=0
 start=$(date +%s)
-AMALGAM_LAB_NPT=$npt scripts/lab --smp $smp -t $((tmo + 300)) -- \
-	sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
-	"$amalgam" run --nodes "$nodes" --cpus "$cpus" --memory "${mem_mb}M" --stats "$@" \
-	--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
-	--append "$append" >"$log" 2>&1
-lab=$?
+if [ $vms = 1 ]; then
+	# amalgam's exit status is lab-cluster's (124 when it timed out).
+	AMALGAM_LAB_NPT=$npt scripts/lab-cluster -n "$nodes" -a "$amalgam" -t "$tmo" -- \
+		--cpus "$cpus" --memory "${mem_mb}M" --stats "$@" \
+		--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
+		--append "$append" >"$log" 2>&1
+	rc=$?
+	echo "amalgam-exit=$rc" >>"$log"
+	lab=0
+	[ $rc = 124 ] || [ $rc = 125 ] || [ $rc = 2 ] && lab=$rc
+else
+	AMALGAM_LAB_NPT=$npt scripts/lab --smp $smp -t $((tmo + 300)) -- \
+		sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
+		"$amalgam" run --nodes "$nodes" --cpus "$cpus" --memory "${mem_mb}M" --stats "$@" \
+		--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
+		--append "$append" >"$log" 2>&1
+	lab=$?
+fi
 secs=$(($(date +%s) - start))
 fail() {
 	echo "FAIL: $*"
@@ -48,7 +63,7 @@ fail() {
 	tail -60 "$log"
 	exit 1
 }
-[ $lab -eq 0 ] || fail "scripts/lab exited $lab"
+[ $lab -eq 0 ] || fail "the lab exited $lab"
 grep -q '^amalgam-guest: init' "$log" || fail "the guest never reached /init"
 nproc=$(sed -n 's/^nproc=\([0-9]*\).*/\1/p' "$log" | head -1)
 mem=$(sed -n 's/^memtotal_kb=\([0-9]*\).*/\1/p' "$log" | head -1)
