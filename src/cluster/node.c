@@ -289,6 +289,10 @@ struct boot_text {
 	uint64_t kvmclock, realtime_ns, host_tsc, tsc_khz;
 	uint32_t clock_flags;
 	char boot_id[40];
+	/* Node i's host TSC minus node 0's, from round trips (tscsync.h). */
+	bool has_delta[CLUSTER_MAX_NODES];
+	int64_t tsc_delta[CLUSTER_MAX_NODES];
+	unsigned nr_nodes;
 	unsigned nr_ranges;
 	uint64_t first[64], count[64];
 };
@@ -298,7 +302,7 @@ static int format_boot(const struct boot_text *b, char *buf, size_t len)
 	size_t off;
 	int k = snprintf(buf, len, "rip=%" PRIx64 " rsi=%" PRIx64 " cr3=%" PRIx64
 			 " gdt=%" PRIx64 " gdtlim=%x tsc=%" PRIx64 " clk=%" PRIx64
-			 " rt=%" PRIx64 " htsc=%" PRIx64 " khz=%" PRIx64 " cf=%x boot=%s pre=",
+			 " rt=%" PRIx64 " htsc=%" PRIx64 " khz=%" PRIx64 " cf=%x boot=%s td=",
 			 b->entry.rip, b->entry.rsi, b->entry.cr3, b->entry.gdt_base,
 			 b->entry.gdt_limit, (uint64_t)b->tsc_offset, b->kvmclock,
 			 b->realtime_ns, b->host_tsc, b->tsc_khz, b->clock_flags, b->boot_id);
@@ -306,6 +310,21 @@ static int format_boot(const struct boot_text *b, char *buf, size_t len)
 	if (k < 0 || (size_t)k >= len)
 		return -ENOSPC;
 	off = (size_t)k;
+	/* One delta per node, node 0's first (always 0), "x" if unknown. */
+	for (unsigned i = 0; i < b->nr_nodes; i++) {
+		if (b->has_delta[i])
+			k = snprintf(buf + off, len - off, "%s%" PRId64, i ? "," : "",
+				     b->tsc_delta[i]);
+		else
+			k = snprintf(buf + off, len - off, "%sx", i ? "," : "");
+		if (k < 0 || off + k >= len)
+			return -ENOSPC;
+		off += k;
+	}
+	k = snprintf(buf + off, len - off, " pre=");
+	if (k < 0 || off + k >= len)
+		return -ENOSPC;
+	off += k;
 	for (unsigned i = 0; i < b->nr_ranges; i++) {
 		k = snprintf(buf + off, len - off, "%s%" PRIx64 ":%" PRIx64, i ? "," : "",
 			     b->first[i], b->count[i]);
@@ -327,7 +346,7 @@ static int parse_boot(const char *s, struct boot_text *b)
 
 	if (sscanf(s, "rip=%" SCNx64 " rsi=%" SCNx64 " cr3=%" SCNx64 " gdt=%" SCNx64
 		   " gdtlim=%x tsc=%" SCNx64 " clk=%" SCNx64 " rt=%" SCNx64 " htsc=%" SCNx64
-		   " khz=%" SCNx64 " cf=%x boot=%39s pre=%n", &b->entry.rip, &b->entry.rsi,
+		   " khz=%" SCNx64 " cf=%x boot=%39s td=%n", &b->entry.rip, &b->entry.rsi,
 		   &b->entry.cr3, &b->entry.gdt_base, &lim, &tsc, &b->kvmclock,
 		   &b->realtime_ns, &b->host_tsc, &b->tsc_khz, &b->clock_flags, b->boot_id,
 		   &used) != 12 || !used)
@@ -335,6 +354,27 @@ static int parse_boot(const char *s, struct boot_text *b)
 	b->tsc_offset = (int64_t)tsc;
 	b->entry.gdt_limit = (uint16_t)lim;
 	c = s + used;
+	for (;;) {
+		int k = 0;
+
+		if (b->nr_nodes >= CLUSTER_MAX_NODES)
+			return -EINVAL;
+		if (*c == 'x') {
+			c++;
+		} else if (sscanf(c, "%" SCNd64 "%n", &b->tsc_delta[b->nr_nodes], &k) == 1 && k) {
+			b->has_delta[b->nr_nodes] = true;
+			c += k;
+		} else {
+			return -EINVAL;
+		}
+		b->nr_nodes++;
+		if (*c != ',')
+			break;
+		c++;
+	}
+	if (strncmp(c, " pre=", 5) != 0)
+		return -EINVAL;
+	c += 5;
 	while (*c) {
 		int k = 0;
 		if (b->nr_ranges >= 64 ||
@@ -388,6 +428,35 @@ static int clock_sample(struct node *n, struct boot_text *b)
 	return 0;
 }
 
+/* Node 0: how far each joiner's host TSC is from ours, by round trips to
+ * its echo server. A node that cannot be probed falls back to the realtime
+ * clocks (clock_adopt). */
+#define TSC_PROBES 32
+static void tsc_probe_nodes(struct node *n, struct boot_text *b)
+{
+	b->nr_nodes = n->p.nr_nodes;
+	b->has_delta[0] = true;
+	b->tsc_delta[0] = 0;
+	for (unsigned i = 1; i < n->p.nr_nodes; i++) {
+		struct tsc_probe p[TSC_PROBES];
+		char host[CLUSTER_ADDR_MAX];
+		int port = cluster_rtt_port(n->cluster, i);
+		uint64_t err;
+
+		b->has_delta[i] = false;
+		addr_host(cluster_addr(n->cluster, i), host, sizeof(host));
+		if (!port || rtt_tsc_probe(host, port, TSC_PROBES, p) ||
+		    tscsync_delta(p, TSC_PROBES, &b->tsc_delta[i], &err)) {
+			pr_warn("node %u: cannot compare TSCs by round trips; "
+				"it will use the realtime clocks", i);
+			continue;
+		}
+		b->has_delta[i] = true;
+		pr_info("node %u: host TSC %+" PRId64 " ticks from ours, within %" PRIu64,
+			i, b->tsc_delta[i], err);
+	}
+}
+
 /* Node k: adopt node 0's kvmclock and TSC. On the same host (same boot
  * id) the host TSC is shared, so the offset carries over exactly and the
  * kvmclock is set with the shared realtime clock. Across hosts the guest
@@ -414,11 +483,17 @@ static int clock_adopt(struct node *n, const struct boot_text *b)
 		};
 		struct timespec ts;
 		uint64_t my_tsc = __rdtsc();
+		unsigned me = n->p.self;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		off = tscsync_offset(&ts0, my_tsc,
-				     (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
-		pr_warn("node on another host: TSC agreed through the realtime clocks");
+		if (me < b->nr_nodes && b->has_delta[me]) {
+			off = tscsync_offset_from_delta(b->tsc_offset, b->tsc_delta[me]);
+			pr_info("node on another host: TSC agreed by round trips to node 0");
+		} else {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			off = tscsync_offset(&ts0, my_tsc,
+					     (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+			pr_warn("node on another host: TSC agreed through the realtime clocks");
+		}
 	}
 	r = vm_set_tsc_offset(&n->vm, off);
 	if (r)
@@ -742,6 +817,7 @@ int node_run(const struct config *cfg)
 		return fail(n, EXIT_USAGE, err);
 	}
 	if (n->cluster) {
+		tsc_probe_nodes(n, &b);
 		if (clock_sample(n, &b) || loaded_ranges(n, &b) ||
 		    format_boot(&b, text, sizeof(text))) {
 			spawn_reap(sp, 1);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "util/log.h"
 
@@ -55,9 +56,16 @@ static void *serve(void *arg)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		while (full_io(fd, req, sizeof(req), 0) == 0 &&
-		       full_io(fd, reply, sizeof(reply), 1) == 0)
-			;
+		for (;;) {
+			uint64_t tsc;
+
+			if (full_io(fd, req, sizeof(req), 0))
+				break;
+			tsc = __rdtsc();
+			memcpy(reply, &tsc, sizeof(tsc));
+			if (full_io(fd, reply, sizeof(reply), 1))
+				break;
+		}
 		close(fd);
 	}
 	return NULL;
@@ -120,24 +128,42 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
+/* A connected, Nagle-free socket to host:port, or -errno. */
+static int dial(const char *host, int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd, one = 1, err;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
+{
 	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
 	double *t;
-	int fd, one = 1, err = 0;
+	int fd, err = 0;
 
-	if (!n || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+	if (!n)
 		return -EINVAL;
 	t = calloc(n, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		err = -errno;
+	fd = dial(host, port);
+	if (fd < 0) {
+		err = fd;
 		goto out;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (unsigned i = 0; i < n + 100; i++) {
 		struct timespec t0, t1;
 
@@ -160,5 +186,30 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(t);
+	return err;
+}
+
+int rtt_tsc_probe(const char *host, int port, unsigned n, struct tsc_probe *out)
+{
+	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
+	int fd = dial(host, port), err = 0;
+
+	if (fd < 0)
+		return fd;
+	for (unsigned i = 0; i < n + 10; i++) {
+		struct tsc_probe p;
+
+		p.t_send = __rdtsc();
+		err = full_io(fd, req, sizeof(req), 1);
+		if (!err)
+			err = full_io(fd, reply, sizeof(reply), 0);
+		p.t_recv = __rdtsc();
+		if (err)
+			break;
+		memcpy(&p.peer_tsc, reply, sizeof(p.peer_tsc));
+		if (i >= 10)	/* warm-up */
+			out[i - 10] = p;
+	}
+	close(fd);
 	return err;
 }

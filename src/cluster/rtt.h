@@ -1,11 +1,16 @@
 /* The baseline every remote-fault figure is compared with: a raw TCP round
  * trip (64-byte request, 4 KiB reply) between the same two node processes,
  * with no framing, no protocol and no userfaultfd. Each joining node runs
- * an echo server; the coordinator measures before the guest starts. */
+ * an echo server; the coordinator measures before the guest starts.
+ * The reply starts with the server's host TSC, read just before it is
+ * sent, so that the same round trips tell the coordinator how far apart
+ * the two hosts' TSCs are (cluster/tscsync.h). */
 #ifndef AMALGAM_CLUSTER_RTT_H
 #define AMALGAM_CLUSTER_RTT_H
 
 #include <stdint.h>
+
+#include "cluster/tscsync.h"
 
 #define RTT_REQ_BYTES 64
 #define RTT_REPLY_BYTES 4096
@@ -25,5 +30,7 @@ struct rtt_result {
 
 /* Connect to host:port and time n round trips. */
 int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out);
+/* Connect to host:port and take n TSC probes (after a short warm-up). */
+int rtt_tsc_probe(const char *host, int port, unsigned n, struct tsc_probe *out);
 
 #endif

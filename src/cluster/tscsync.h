@@ -28,6 +28,24 @@ struct tsc_sample {
 int64_t tscsync_offset(const struct tsc_sample *s, uint64_t my_host_tsc,
 		       uint64_t my_realtime_ns);
 
+/* Better, when node 0 can reach the joining node: round trips. Node 0
+ * reads its host TSC (t_send), asks, the peer answers with its host TSC
+ * (peer_tsc), node 0 reads its TSC again (t_recv). If the two halves of the
+ * trip took as long, the peer's TSC minus node 0's at one instant is
+ * peer_tsc - (t_send + t_recv) / 2, wrong by at most half the round trip:
+ * microseconds on a LAN, against milliseconds for the realtime clocks. */
+struct tsc_probe {
+	uint64_t t_send, peer_tsc, t_recv;
+};
+
+/* From n probes, the delta (peer host TSC - node 0's) of the fastest
+ * round trip, and its error bound (half that trip, in ticks). -EINVAL if
+ * no probe is usable (none, or a clock that ran backwards). */
+int tscsync_delta(const struct tsc_probe *p, unsigned n, int64_t *delta,
+		  uint64_t *err_ticks);
+/* The joining node's offset from node 0's offset O0 and the delta. */
+int64_t tscsync_offset_from_delta(int64_t offset0, int64_t delta);
+
 /* Same frequency within 1/10000 (KVM_GET_TSC_KHZ rounds). */
 bool tscsync_same_rate(uint64_t khz_a, uint64_t khz_b);
 

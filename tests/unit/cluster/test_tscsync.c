@@ -127,6 +127,48 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(params_parse(&q, "v=1 bogus=1", 11, err, sizeof(err)), -EINVAL);
 }
 
+/* Round trips between two simulated hosts with random, asymmetric delays:
+ * the offset from the fastest trip makes the joiner's guest TSC agree with
+ * node 0's within the bound tscsync_delta reports, which is half the
+ * fastest trip; and that bound holds the true error. */
+static void test_round_trips(void **state)
+{
+	for (int trial = 0; trial < 200; trial++) {
+		struct host h0 = { .tsc_at_zero = rnd(1ull << 50), .khz = 2400000 };
+		struct host hk = { .tsc_at_zero = rnd(1ull << 50), .khz = 2400000 };
+		struct tsc_probe p[16];
+		int64_t o0 = (int64_t)rnd(1ull << 40) - (int64_t)h0.tsc_at_zero;
+		int64_t delta, ok, diff;
+		uint64_t err, t = 1000000000ull + rnd(1000000000ull);
+
+		for (unsigned i = 0; i < 16; i++) {
+			uint64_t there = 5000 + rnd(200000), back = 5000 + rnd(200000);
+
+			p[i].t_send = host_tsc(&h0, t);
+			p[i].peer_tsc = host_tsc(&hk, t + there);
+			p[i].t_recv = host_tsc(&h0, t + there + back);
+			t += there + back + rnd(100000);
+		}
+		assert_int_equal(tscsync_delta(p, 16, &delta, &err), 0);
+		ok = tscsync_offset_from_delta(o0, delta);
+		/* Later, both guests read their TSC at one instant. */
+		t += rnd(10000000000ull);
+		diff = (int64_t)(host_tsc(&hk, t) + (uint64_t)ok) -
+		       (int64_t)(host_tsc(&h0, t) + (uint64_t)o0);
+		assert_true((uint64_t)(diff < 0 ? -diff : diff) <= err + 1);
+		/* The bound is half the fastest trip: at most (5 + 200) us. */
+		assert_true(err <= 205ull * 2400 / 2 * 2);
+	}
+	{
+		struct tsc_probe bad = { .t_send = 10, .peer_tsc = 5, .t_recv = 9 };
+		int64_t d;
+		uint64_t e;
+
+		assert_int_equal(tscsync_delta(&bad, 1, &d, &e), -EINVAL);
+		assert_int_equal(tscsync_delta(&bad, 0, &d, &e), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_same_host_is_exact),
 		cmocka_unit_test(test_clock_behind),
 		cmocka_unit_test(test_rate_check),
+		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_params_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
