@@ -47,7 +47,7 @@ if [ $vms = 1 ]; then
 	rc=$?
 	echo "amalgam-exit=$rc" >>"$log"
 	lab=0
-	[ $rc = 124 ] || [ $rc = 125 ] || [ $rc = 2 ] && lab=$rc
+	[ $rc = 124 ] || [ $rc = 125 ] && lab=$rc
 else
 	AMALGAM_LAB_NPT=$npt scripts/lab --smp $smp -t $((tmo + 300)) -- \
 		sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
