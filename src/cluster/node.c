@@ -32,6 +32,7 @@
 #include "vmm/vm.h"
 #include "x86/boot.h"
 #include "x86/regs.h"
+#include "x86/topo.h"
 
 #define EXIT_USAGE 2
 #define START_TIMEOUT_S 60
@@ -750,6 +751,18 @@ int node_run(const struct config *cfg)
 	}
 	if (!r)
 		r = params_check(&n->p, err, sizeof(err));
+	if (!r) {
+		struct topo t;
+
+		/* One package per node, its size a power of two: a lopsided
+		 * placement over many nodes can run out of 8-bit APIC ids. */
+		if (topo_init(&t, n->p.cpus, n->p.place)) {
+			snprintf(err, sizeof(err), "this --place needs APIC ids past 254 "
+				 "(each node's vCPUs take a power-of-two block of ids): "
+				 "put fewer vCPUs on the busiest node");
+			r = -EINVAL;
+		}
+	}
 	if (r) {
 		free(n);
 		fprintf(stderr, "amalgam: %s\n", err);

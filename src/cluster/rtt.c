@@ -37,6 +37,16 @@ static int full_io(int fd, void *buf, size_t len, int write_it)
 	return 0;
 }
 
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = RTT_IO_TIMEOUT_S };
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 static void *serve(void *arg)
 {
 	struct rtt_server *s = arg;
@@ -44,7 +54,7 @@ static void *serve(void *arg)
 
 	for (;;) {
 		struct pollfd p[2] = { { s->lfd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-		int one = 1, fd;
+		int fd;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
@@ -55,15 +65,18 @@ static void *serve(void *arg)
 		fd = accept(s->lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		set_timeouts(fd);
 		for (;;) {
 			uint64_t tsc;
+			size_t len = sizeof(reply);
 
 			if (full_io(fd, req, sizeof(req), 0))
 				break;
 			tsc = __rdtsc();
 			memcpy(reply, &tsc, sizeof(tsc));
-			if (full_io(fd, reply, sizeof(reply), 1))
+			if (req[0] == RTT_TSC_PROBE)
+				len = RTT_REQ_BYTES;
+			if (full_io(fd, reply, len, 1))
 				break;
 		}
 		close(fd);
@@ -132,7 +145,7 @@ static int cmp_double(const void *a, const void *b)
 static int dial(const char *host, int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd, one = 1, err;
+	int fd, err;
 
 	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
 		return -EINVAL;
@@ -144,7 +157,7 @@ static int dial(const char *host, int port)
 		close(fd);
 		return err;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	set_timeouts(fd);
 	return fd;
 }
 
@@ -191,7 +204,7 @@ out:
 
 int rtt_tsc_probe(const char *host, int port, unsigned n, struct tsc_probe *out)
 {
-	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
+	char req[RTT_REQ_BYTES] = { RTT_TSC_PROBE }, reply[RTT_REQ_BYTES];
 	int fd = dial(host, port), err = 0;
 
 	if (fd < 0)

@@ -2,9 +2,12 @@
  * trip (64-byte request, 4 KiB reply) between the same two node processes,
  * with no framing, no protocol and no userfaultfd. Each joining node runs
  * an echo server; the coordinator measures before the guest starts.
- * The reply starts with the server's host TSC, read just before it is
- * sent, so that the same round trips tell the coordinator how far apart
- * the two hosts' TSCs are (cluster/tscsync.h). */
+ * A request whose first byte is RTT_TSC_PROBE is answered with 64 bytes
+ * instead, starting with the server's host TSC read on arrival: equal sizes
+ * both ways keep the round trip symmetric, which is what lets the
+ * coordinator tell how far apart the two hosts' TSCs are
+ * (cluster/tscsync.h). Every socket has a send and receive timeout, so a
+ * silent peer costs seconds, not a hang. */
 #ifndef AMALGAM_CLUSTER_RTT_H
 #define AMALGAM_CLUSTER_RTT_H
 
@@ -14,6 +17,8 @@
 
 #define RTT_REQ_BYTES 64
 #define RTT_REPLY_BYTES 4096
+#define RTT_TSC_PROBE 'T'
+#define RTT_IO_TIMEOUT_S 5
 
 struct rtt_server;
 

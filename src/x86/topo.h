@@ -37,7 +37,9 @@ struct topo {
 };
 
 /* node[i] is vCPU i's node (NULL: all on node 0). 0, or -EINVAL when the
- * ids would not fit in 8 bits (cannot happen within the limits above). */
+ * ids would not fit in 8 bits: even placements always fit, a lopsided one
+ * over many nodes may not (60 vCPUs on one node and one on each of four
+ * others: blocks of 64 ids, package 4 would start at 256). */
 int topo_init(struct topo *t, unsigned nr_cpus, const uint8_t *node);
 
 #endif
