@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/mem.h"
+#include "x86/fwsum.h"
 #include "x86/topo.h"
 
 /* Layouts from the ACPI specification (6.x), chapter 5. */
@@ -173,16 +174,6 @@ static const uint8_t aml_s5[] = {
 #define AML_S5_TYPA 9
 #define AML_S5_TYPB 11
 
-static uint8_t checksum(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint8_t s = 0;
-
-	while (n--)
-		s += *b++;
-	return (uint8_t)(-s);
-}
-
 struct builder {
 	uint8_t *buf;
 	size_t size, used;
@@ -226,7 +217,7 @@ static void finish(struct builder *b, struct sdt *h)
 {
 	h->length = (uint32_t)(b->used - ((uint8_t *)h - b->buf));
 	h->checksum = 0;
-	h->checksum = checksum(h, h->length);
+	h->checksum = fw_checksum(h, h->length);
 }
 
 static struct gas io_gas(uint16_t port, unsigned bytes)
@@ -482,23 +473,27 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *c
 		if (!tables[i])
 			return -ENOSPC;
 
+	/* Both list the same tables: 32-bit addresses, then 64-bit ones. */
 	rsdt = take(&b, sizeof(*rsdt) + n * 4, 16);
-	xsdt = take(&b, sizeof(*xsdt) + n * 8, 16);
-	if (!rsdt || !xsdt)
+	if (!rsdt)
 		return -ENOSPC;
 	header(rsdt, "RSDT", 1);
-	header(xsdt, "XSDT", 1);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t a32 = (uint32_t)gpa_of(&b, tables[i]);
-		uint64_t a64 = gpa_of(&b, tables[i]);
 
 		memcpy((uint8_t *)(rsdt + 1) + i * 4, &a32, 4);
+	}
+	finish(&b, rsdt);
+	xsdt = take(&b, sizeof(*xsdt) + n * 8, 16);
+	if (!xsdt)
+		return -ENOSPC;
+	header(xsdt, "XSDT", 1);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a64 = gpa_of(&b, tables[i]);
+
 		memcpy((uint8_t *)(xsdt + 1) + i * 8, &a64, 8);
 	}
-	rsdt->length = (uint32_t)(sizeof(*rsdt) + n * 4);
-	rsdt->checksum = checksum(rsdt, rsdt->length);
-	xsdt->length = (uint32_t)(sizeof(*xsdt) + n * 8);
-	xsdt->checksum = checksum(xsdt, xsdt->length);
+	finish(&b, xsdt);
 
 	memcpy(rsdp->sig, "RSD PTR ", 8);
 	memcpy(rsdp->oem, "AMALGM", 6);
@@ -506,7 +501,7 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *c
 	rsdp->rsdt = (uint32_t)gpa_of(&b, rsdt);
 	rsdp->length = sizeof(*rsdp);
 	rsdp->xsdt = gpa_of(&b, xsdt);
-	rsdp->checksum = checksum(rsdp, 20);
-	rsdp->ext_checksum = checksum(rsdp, sizeof(*rsdp));
+	rsdp->checksum = fw_checksum(rsdp, 20);
+	rsdp->ext_checksum = fw_checksum(rsdp, sizeof(*rsdp));
 	return (int)b.used;
 }

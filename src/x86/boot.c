@@ -137,8 +137,6 @@ static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint
 	};
 	int r;
 
-	if (numa && cfg->nr_nodes > ACPI_MAX_NODES)
-		return -EINVAL;
 	if (numa) {
 		ac.mem = ranges;
 		ac.nr_mem = acpi_node_ranges(mem->size, mem->low_size, cfg->node_end,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "x86/fwsum.h"
 #include "x86/topo.h"
 
 struct mpf {
@@ -67,16 +68,6 @@ struct mpc_intsrc {
 	uint8_t dstirq;
 } __attribute__((packed));
 _Static_assert(sizeof(struct mpc_intsrc) == 8, "interrupt entry is 8 bytes");
-
-static uint8_t checksum(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint8_t s = 0;
-
-	while (n--)
-		s += *b++;
-	return (uint8_t)(-s);
-}
 
 int mptable_build(void *buf, size_t size, uint64_t gpa, const struct topo *t,
 		  uint64_t ioapic_base)
@@ -178,7 +169,7 @@ int mptable_build(void *buf, size_t size, uint64_t gpa, const struct topo *t,
 	}
 	h->length = (uint16_t)(p - (uint8_t *)h);
 	h->count = (uint16_t)count;
-	h->checksum = checksum(h, h->length);
-	mpf->checksum = checksum(mpf, sizeof(*mpf));
+	h->checksum = fw_checksum(h, h->length);
+	mpf->checksum = fw_checksum(mpf, sizeof(*mpf));
 	return (int)(p - (uint8_t *)buf);
 }

@@ -50,6 +50,16 @@ static const uint8_t *find(const char *sig)
 	assert_memory_equal(xsdt, "XSDT", 4);
 	assert_int_equal(sum(xsdt, rd32(xsdt + 4)), 0);
 	n = (rd32(xsdt + 4) - 36) / 8;
+	{
+		/* The RSDT lists the same tables, with 32-bit addresses. */
+		const uint8_t *rsdt = at(rd32(rsdp + 16));
+
+		assert_memory_equal(rsdt, "RSDT", 4);
+		assert_int_equal(rd32(rsdt + 4), 36 + 4 * n);
+		assert_int_equal(sum(rsdt, rd32(rsdt + 4)), 0);
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(rd32(rsdt + 36 + 4 * i), rd64(xsdt + 36 + 8 * i));
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *t = at(rd64(xsdt + 36 + 8 * i));
 
