@@ -34,6 +34,8 @@ void config_usage_run(void)
 "                      starts at the entry point; for memory tests)\n"
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
+"      --migrate MODE  auto (default): a vCPU that keeps taking pages from\n"
+"                      another node moves there; off: vCPUs stay where placed\n"
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
@@ -63,6 +65,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "start", required_argument, NULL, 'S' },
 		{ "net-delay", required_argument, NULL, 'D' },
 		{ "measure-rtt", required_argument, NULL, 'R' },
+		{ "migrate", required_argument, NULL, 'M' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -126,6 +129,13 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 				return -EINVAL;
 			}
 			cfg->net_delay_us = (unsigned)v;
+			break;
+		case 'M':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--migrate must be 'auto' or 'off', not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->no_migrate = !strcmp(optarg, "off");
 			break;
 		case 'S':
 			if (strcmp(optarg, "all") && strcmp(optarg, "bsp")) {

@@ -90,9 +90,11 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 		}
 		break;
 	case NET_CTL_EOI:
+	case NET_CTL_MOVED:
 		pthread_mutex_unlock(&c->lock);
 		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
-			pr_warn("unexpected EOI from node %d dropped", peer);
+			pr_warn("unexpected %s from node %d dropped",
+				ctl->op == NET_CTL_EOI ? "EOI" : "vCPU move notice", peer);
 		pthread_mutex_lock(&c->lock);
 		break;
 	case NET_CTL_STOP:
@@ -127,9 +129,12 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 	case NET_MSG_IRQ:
 	case NET_MSG_IO_REQ:
 	case NET_MSG_IO_REPLY:
+	case NET_MSG_VCPU_STATE:
 		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
 			pr_warn("unexpected %s from node %d dropped",
-				m->type == NET_MSG_IRQ ? "IRQ" : "I/O message", peer);
+				m->type == NET_MSG_IRQ ? "IRQ" :
+				m->type == NET_MSG_VCPU_STATE ? "vCPU state" : "I/O message",
+				peer);
 		break;
 	default:
 		pr_debug("message type %u from node %d not handled yet", m->type, peer);

@@ -15,9 +15,13 @@
 #include "vmm/iobus.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "x86/vcpustate.h"
 
 #define IO_SLICE_MS 100
 #define IO_GIVE_UP_MS 10000
+/* A message chasing a vCPU that keeps moving gives up after this many
+ * hops (each hop is a node that had it and knows where it went). */
+#define MAX_HOPS 16
 
 /* One outstanding forwarded access per vCPU (a vCPU waits for its own). */
 struct io_wait {
@@ -31,10 +35,22 @@ struct io_wait {
 struct forward {
 	struct vm *vm;
 	struct cluster *c;
-	uint8_t place[VM_MAX_VCPUS];
 	unsigned self, nodes;
-	uint64_t vcpu_nodes;	/* bit n: node n runs some vCPU */
 	uint64_t seq;
+
+	/* Where each vCPU runs, as far as this node knows, and how often it
+	 * has moved (a newer notice wins). A vCPU leaving or arriving here
+	 * changes its entry and the bus's remote flag together under the
+	 * lock, and every message that reads the map to leave this node holds
+	 * it while sending: a message is sent either before a leaving vCPU's
+	 * state (and was delivered into its lapic before the copy) or after
+	 * it, on the same link, so it reaches the vCPU wherever it went. */
+	pthread_mutex_t lock;
+	uint8_t place[VM_MAX_VCPUS];
+	uint32_t moves[VM_MAX_VCPUS];
+	uint8_t *blob;		/* a vCPU's state on its way out, under lock */
+	size_t blob_cap;
+
 	struct io_wait io[VM_MAX_VCPUS];
 	struct forward_stats st;
 };
@@ -73,26 +89,77 @@ static void from_net(const struct net_irq *q, struct apic_msg *a)
 	a->x2apic = q->x2apic;
 }
 
+/* A message for vCPU t, wherever it runs: delivered here if it is here
+ * (and its lapic takes it), else sent to its node. hops: how often it was
+ * passed on already. */
+static void to_vcpu(struct forward *f, const struct apic_msg *a, unsigned t,
+		    unsigned hops)
+{
+	struct net_msg m;
+	unsigned node;
+
+	/* A vCPU arriving here between the look and the delivery: look
+	 * again (twice is plenty: each round a whole move happened). */
+	for (int tries = 0; tries < 3; tries++) {
+		if (vcpu_here(f->vm->vcpus[t]) && lapic_deliver(f->vm->vcpus[t]->lapic, a))
+			return;
+		pthread_mutex_lock(&f->lock);
+		node = f->place[t];
+		if (node != f->self) {
+			if (hops >= MAX_HOPS) {
+				pthread_mutex_unlock(&f->lock);
+				pr_warn("IPI vector %#x for vcpu %u dropped: it moved %u times on the way",
+					a->vector, t, hops);
+				return;
+			}
+			to_net(a, (int)t, &m);
+			m.u.irq.hops = (uint8_t)hops;
+			COUNT(f, irq_sent);
+			if (cluster_send(f->c, node, &m))
+				pr_warn("IPI for vcpu %u on node %u lost: node unreachable",
+					t, node);
+			pthread_mutex_unlock(&f->lock);
+			return;
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	pr_warn("IPI vector %#x for vcpu %u dropped: its lapic refuses it here", a->vector, t);
+}
+
 /* apicbus forward callback: any thread. */
-static void irq_out(void *opaque, const struct apic_msg *a, int target)
+static uint64_t irq_out(void *opaque, const struct apic_msg *a, int target)
 {
 	struct forward *f = opaque;
+	uint64_t covered = 0, mask;
 	struct net_msg m;
 
-	to_net(a, target, &m);
 	if (target >= 0) {
-		COUNT(f, irq_sent);
-		if (cluster_send(f->c, f->place[target], &m))
-			pr_warn("IPI for vcpu %d on node %u lost: node unreachable", target,
-				f->place[target]);
-		return;
+		if ((unsigned)target < f->vm->nr_vcpus)
+			to_vcpu(f, a, (unsigned)target, 0);
+		return 1ULL << target;
 	}
+	/* Each node is told which vCPUs it is to deliver to: those this
+	 * node's map puts there. A vCPU that left one of them is passed on by
+	 * that node, and one that arrived there after the map was read is not
+	 * its to serve: every vCPU gets the message once. */
+	to_net(a, -1, &m);
+	pthread_mutex_lock(&f->lock);
 	for (unsigned n = 0; n < f->nodes; n++) {
-		if (n == f->self || !(f->vcpu_nodes & (1ULL << n)))
+		if (n == f->self)
 			continue;
+		mask = 0;
+		for (unsigned i = 0; i < f->vm->nr_vcpus; i++)
+			if (f->place[i] == n)
+				mask |= 1ULL << i;
+		if (!mask)
+			continue;
+		m.u.irq.mask = mask;
+		covered |= mask;
 		COUNT(f, irq_sent);
 		cluster_send(f->c, n, &m);
 	}
+	pthread_mutex_unlock(&f->lock);
+	return covered;
 }
 
 static void irq_in(struct forward *f, const struct net_irq *q)
@@ -103,22 +170,119 @@ static void irq_in(struct forward *f, const struct net_irq *q)
 	from_net(q, &a);
 	COUNT(f, irq_received);
 	if (t < 0) {
-		apicbus_deliver_local(f->vm->apicbus, &a);
+		apicbus_deliver_mask(f->vm->apicbus, &a, q->mask);
 		return;
 	}
 	if ((unsigned)t >= f->vm->nr_vcpus)
 		return;
-	if (f->vm->local[t]) {
-		lapic_deliver(f->vm->vcpus[t]->lapic, &a);
+	to_vcpu(f, &a, (unsigned)t, q->hops + 1u);
+}
+
+/* ---- moving vCPUs ---------------------------------------------------------- */
+
+/* vm->move_out: on vCPU v's thread, at an exit. */
+static int move_out(void *opaque, struct vcpu *v, unsigned node)
+{
+	struct forward *f = opaque;
+	struct net_msg m = { .type = NET_MSG_VCPU_STATE };
+	size_t len = 0;
+	int err;
+
+	if (node >= f->nodes || node == f->self || v->index >= f->vm->nr_vcpus)
+		return -EINVAL;
+	pthread_mutex_lock(&f->lock);
+	/* From here, the bus sends what is for v to the forwarder, which
+	 * waits for the lock: after the state, on the same link. */
+	apicbus_set_remote(f->vm->apicbus, v->index, true);
+	err = vcpu_save(v, f->blob, f->blob_cap, &len);
+	if (err) {
+		apicbus_set_remote(f->vm->apicbus, v->index, false);
+		pthread_mutex_unlock(&f->lock);
+		return err;
+	}
+	f->moves[v->index]++;
+	m.u.vcpu.vcpu = v->index;
+	m.u.vcpu.moves = f->moves[v->index];
+	m.u.vcpu.format = VCPUSTATE_FORMAT;
+	m.data = f->blob;
+	m.data_len = (uint32_t)len;
+	err = cluster_send(f->c, node, &m);
+	f->place[v->index] = (uint8_t)node;
+	pthread_mutex_unlock(&f->lock);
+	if (err) {
+		vm_stop(f->vm, 1, "vcpu %u could not move to node %u: %s", v->index, node,
+			strerror(-err));
+		return err;
+	}
+	COUNT(f, moved_out);
+	pr_debug("vcpu %u moved to node %u", v->index, node);
+	return 0;
+}
+
+static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
+{
+	const struct net_vcpu_state *s = &msg->u.vcpu;
+	struct net_msg moved = { .type = NET_MSG_CONTROL };
+	struct vcpu *v;
+	int err;
+
+	if (s->vcpu >= f->vm->nr_vcpus || s->format != VCPUSTATE_FORMAT) {
+		pr_warn("vCPU state from node %u for vcpu %u (format %u) refused", from,
+			s->vcpu, s->format);
 		return;
 	}
-	/* Not ours (any more): pass it on, at most a few times. */
-	if (q->hops < 4) {
-		struct net_msg m;
-		to_net(&a, t, &m);
-		m.u.irq.hops = q->hops + 1;
-		cluster_send(f->c, f->place[t], &m);
+	v = f->vm->vcpus[s->vcpu];
+	pthread_mutex_lock(&f->lock);
+	if (vcpu_here(v)) {
+		pthread_mutex_unlock(&f->lock);
+		pr_warn("vCPU state from node %u for vcpu %u, which runs here: refused",
+			from, s->vcpu);
+		return;
 	}
+	err = vcpu_arrive(v, msg->data, msg->data_len);
+	if (err) {
+		pthread_mutex_unlock(&f->lock);
+		vm_stop(f->vm, 1, "vcpu %u from node %u could not be restored here: %s",
+			s->vcpu, from, strerror(-err));
+		return;
+	}
+	apicbus_set_remote(f->vm->apicbus, s->vcpu, false);
+	f->place[s->vcpu] = (uint8_t)f->self;
+	f->moves[s->vcpu] = s->moves;
+	pthread_mutex_unlock(&f->lock);
+	COUNT(f, moved_in);
+	/* Everyone else sends to it here from now on; until they know, the
+	 * nodes it passed through send it on. */
+	moved.u.control.op = NET_CTL_MOVED;
+	moved.u.control.code = (int32_t)s->vcpu;
+	moved.u.control.arg = s->moves;
+	for (unsigned n = 0; n < f->nodes; n++)
+		if (n != f->self)
+			cluster_send(f->c, n, &moved);
+}
+
+static void moved_in(struct forward *f, unsigned from, const struct net_control *c)
+{
+	if (c->code < 0 || (unsigned)c->code >= f->vm->nr_vcpus || c->arg > UINT32_MAX)
+		return;
+	pthread_mutex_lock(&f->lock);
+	/* An older notice (overtaken by a newer move) changes nothing; the
+	 * vCPU's own node keeps its entry. */
+	if (c->arg > f->moves[c->code] && f->place[c->code] != f->self) {
+		f->place[c->code] = (uint8_t)from;
+		f->moves[c->code] = (uint32_t)c->arg;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
+{
+	if (vcpu >= f->vm->nr_vcpus)
+		return false;
+	pthread_mutex_lock(&f->lock);
+	*node = f->place[vcpu];
+	pthread_mutex_unlock(&f->lock);
+	return true;
 }
 
 static void eoi_out(void *opaque, uint8_t vector)
@@ -251,7 +415,14 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 	case NET_MSG_IO_REPLY:
 		io_reply(f, &m->u.io_reply);
 		return 0;
+	case NET_MSG_VCPU_STATE:
+		vcpu_in(f, from, m);
+		return 0;
 	case NET_MSG_CONTROL:
+		if (m->u.control.op == NET_CTL_MOVED) {
+			moved_in(f, from, &m->u.control);
+			return 0;
+		}
 		if (m->u.control.op == NET_CTL_EOI && f->self == FORWARD_DEVICE_NODE &&
 		    m->u.control.code >= 0 && m->u.control.code < 256) {
 			COUNT(f, eoi_received);
@@ -277,8 +448,17 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 	f->self = cluster_self(c);
 	f->nodes = cluster_nodes(c);
 	memcpy(f->place, place, vm->nr_vcpus);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		f->vcpu_nodes |= 1ULL << place[i];
+	pthread_mutex_init(&f->lock, NULL);
+	f->blob_cap = vm->nr_vcpus ? vcpu_state_max(vm->vcpus[0]) : 0;
+	if (f->blob_cap) {
+		f->blob = malloc(f->blob_cap);
+		if (!f->blob) {
+			free(f);
+			return -ENOMEM;
+		}
+		vm->move_out = move_out;
+		vm->move_opaque = f;
+	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
@@ -304,6 +484,8 @@ void forward_free(struct forward *f)
 		pthread_mutex_destroy(&f->io[i].lock);
 		pthread_cond_destroy(&f->io[i].cond);
 	}
+	pthread_mutex_destroy(&f->lock);
+	free(f->blob);
 	free(f);
 }
 

@@ -1,8 +1,12 @@
 /* The CPU and I/O planes across nodes: what leaves a node when a vCPU's
- * interrupt, EOI or device access concerns another node.
+ * interrupt, EOI or device access concerns another node, and vCPUs
+ * moving between nodes.
  *  - An APIC message for a vCPU elsewhere becomes an IRQ message to its
- *    node (or, for logical/broadcast destinations, to every node, which
- *    matches it against its own lapics).
+ *    node (or, for logical/broadcast destinations, to every node that
+ *    runs vCPUs, each told which vCPUs are its to match).
+ *  - A vCPU moves at an exit of its own: its state (vcpu_save) goes to the
+ *    new node as VCPU_STATE, which restores it and tells every node
+ *    (MOVED). Messages that still reach a node it left are sent on.
  *  - An EOI of a level-triggered vector goes to the devices' node, where
  *    the IOAPIC is.
  *  - A port or MMIO access no local device claims goes to the devices'
@@ -12,6 +16,7 @@
 #ifndef AMALGAM_CLUSTER_FORWARD_H
 #define AMALGAM_CLUSTER_FORWARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "net/wire.h"
@@ -29,9 +34,13 @@ void forward_free(struct forward *f);
 /* Messages for this plane, from the cluster's receive thread. */
 int forward_receive(struct forward *f, unsigned from, const struct net_msg *m);
 
+/* Where vCPU vcpu runs, as this node knows it. */
+bool forward_where(struct forward *f, unsigned vcpu, unsigned *node);
+
 struct forward_stats {
 	uint64_t irq_sent, irq_received, eoi_sent, eoi_received;
 	uint64_t io_sent, io_served, io_timeouts;
+	uint64_t moved_out, moved_in;
 };
 void forward_stats(struct forward *f, struct forward_stats *out);
 

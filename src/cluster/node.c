@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster/affinity.h"
 #include "cluster/cluster.h"
 #include "cluster/forward.h"
 #include "cluster/params.h"
@@ -50,6 +51,10 @@ struct node {
 	struct auth_key key;
 	bool stats;
 	struct rtt_server *rtt;
+	/* The page-or-vCPU model for this node's vCPUs; under the memory
+	 * plane's lock (its remote_fault callback is the only user). */
+	struct affinity aff;
+	bool aff_on;
 };
 
 static volatile sig_atomic_t stats_requested, stop_signal;
@@ -80,9 +85,37 @@ static void mem_fatal(void *opaque, const char *why)
 	vm_stop(&n->vm, 1, "memory plane: %s", why);
 }
 
+/* A vCPU here waited for a page from node 'from': should it rather
+ * move there? vCPU 0 stays: the legacy PIC's INTR wire reaches it only on
+ * the devices' node. */
+static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat)
+{
+	struct node *n = opaque;
+	struct vcpu *v = NULL;
+	int to;
+
+	if (!n->aff_on)
+		return;
+	for (unsigned i = 1; i < n->vm.nr_vcpus; i++)
+		if (n->vm.vcpus[i]->tid == tid) {
+			v = n->vm.vcpus[i];
+			break;
+		}
+	if (!v || !vcpu_here(v))
+		return;
+	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, vcpu_now_ns());
+	if (to < 0)
+		return;
+	affinity_left(&n->aff, v->index);
+	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
+		v->index, to);
+	vcpu_request_move(v, to);
+}
+
 static const struct memplane_ops mem_ops = {
 	.send = mem_send,
 	.fatal = mem_fatal,
+	.remote_fault = mem_remote_fault,
 };
 
 static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
@@ -141,7 +174,8 @@ static void print_stats(struct node *n)
 		struct vcpu_stats *s;
 		struct lapic_stats ls;
 
-		if (!n->vm.local[i])
+		/* Those that ran here, now or before they moved. */
+		if (!vcpu_here(n->vm.vcpus[i]) && !n->vm.vcpus[i]->stats.exits)
 			continue;
 		s = &n->vm.vcpus[i]->stats;
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
@@ -162,11 +196,13 @@ static void print_stats(struct node *n)
 		forward_stats(n->fwd, &f);
 		fprintf(stderr,
 			"amalgam[%u] cross-node: interrupts sent %lu received %lu, EOIs sent %lu received %lu,"
-			" device accesses forwarded %lu served %lu timed out %lu\n", n->p.self,
+			" device accesses forwarded %lu served %lu timed out %lu,"
+			" vCPUs moved out %lu in %lu\n", n->p.self,
 			(unsigned long)f.irq_sent, (unsigned long)f.irq_received,
 			(unsigned long)f.eoi_sent, (unsigned long)f.eoi_received,
 			(unsigned long)f.io_sent, (unsigned long)f.io_served,
-			(unsigned long)f.io_timeouts);
+			(unsigned long)f.io_timeouts, (unsigned long)f.moved_out,
+			(unsigned long)f.moved_in);
 	}
 	if (n->mem)
 		memplane_print_stats(n->mem, stderr);
@@ -275,6 +311,9 @@ static int build_vm(struct node *n)
 		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
 		if (r)
 			return r;
+		n->aff_on = !n->p.no_migrate && n->vm.move_out &&
+			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
+					  n->p.nr_nodes) == 0;
 		cluster_set_handlers(n->cluster, &cluster_h, n);
 		cluster_inject_delay(n->cluster, n->p.net_delay_us);
 	}
@@ -651,18 +690,20 @@ static bool is_elf(const char *path)
 }
 
 /* One line saying where every vCPU runs, e.g. for the demo. */
-static void print_placement(const struct cluster_params *p)
+static void print_placement(const struct cluster_params *p, const uint8_t *place,
+			    const char *when)
 {
 	char line[1024];
 	size_t off = 0;
 
-	off += snprintf(line, sizeof(line), "amalgam: %u nodes, %u vCPUs:", p->nr_nodes, p->cpus);
+	off += snprintf(line, sizeof(line), "amalgam: %u nodes, %u vCPUs%s:", p->nr_nodes,
+			p->cpus, when);
 	for (unsigned node = 0; node < p->nr_nodes && off < sizeof(line); node++) {
 		bool first = true;
 
 		off += snprintf(line + off, sizeof(line) - off, " node %u [", node);
 		for (unsigned i = 0; i < p->cpus && off < sizeof(line); i++)
-			if (p->place[i] == node) {
+			if (place[i] == node) {
 				off += snprintf(line + off, sizeof(line) - off, "%s%u",
 						first ? "" : " ", i);
 				first = false;
@@ -671,6 +712,23 @@ static void print_placement(const struct cluster_params *p)
 			off += snprintf(line + off, sizeof(line) - off, "]");
 	}
 	fprintf(stderr, "%s\n", line);
+}
+
+/* Where the vCPUs ended, when any moved. */
+static void print_final_placement(struct node *n)
+{
+	uint8_t place[CLUSTER_MAX_VCPUS];
+	struct forward_stats f;
+	unsigned node;
+	bool moved = false;
+
+	forward_stats(n->fwd, &f);
+	for (unsigned i = 0; i < n->p.cpus; i++) {
+		place[i] = forward_where(n->fwd, i, &node) ? (uint8_t)node : n->p.place[i];
+		moved |= place[i] != n->p.place[i];
+	}
+	if (moved || f.moved_out || f.moved_in)
+		print_placement(&n->p, place, " at the end (vCPUs moved to their data)");
 }
 
 /* The raw TCP baseline to node 1..N-1, printed for the benchmarks. */
@@ -708,6 +766,7 @@ int node_run(const struct config *cfg)
 	n->p.memory = cfg->memory;
 	n->p.start_all = cfg->start_all;
 	n->p.net_delay_us = cfg->net_delay_us;
+	n->p.no_migrate = cfg->no_migrate;
 	n->p.nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join) {
 		const char *c = cfg->join;
@@ -799,7 +858,7 @@ int node_run(const struct config *cfg)
 		return fail(n, EXIT_USAGE, NULL);
 	}
 	if (n->p.nr_nodes > 1)
-		print_placement(&n->p);
+		print_placement(&n->p, n->p.place, "");
 	if (n->cluster &&
 	    cluster_wait_ready(n->cluster, 0, START_TIMEOUT_S, err, sizeof(err))) {
 		spawn_reap(sp, 1);
@@ -852,6 +911,8 @@ int node_run(const struct config *cfg)
 		return fail(n, 1, "cannot start the vCPUs");
 	}
 	status = wait_guest(n);
+	if (n->fwd)
+		print_final_placement(n);
 	if (status != 0 || log_get_level() >= LOG_INFO)
 		pr_info("stopped: %s", n->vm.stop_reason);
 	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))

@@ -77,9 +77,9 @@ int params_format(const struct cluster_params *p, char *buf, size_t len)
 	if (n < 0 || off + n >= len) return -ENOSPC; \
 	off += n; } while (0)
 
-	PUT("v=1 nodes=%u self=%u cpus=%u memory=%" PRIu64 " start=%s delay=%u place=",
+	PUT("v=1 nodes=%u self=%u cpus=%u memory=%" PRIu64 " start=%s delay=%u migrate=%s place=",
 	    p->nr_nodes, p->self, p->cpus, p->memory, p->start_all ? "all" : "bsp",
-	    p->net_delay_us);
+	    p->net_delay_us, p->no_migrate ? "off" : "auto");
 	for (unsigned i = 0; i < p->cpus; i++)
 		PUT("%s%u", i ? "," : "", p->place[i]);
 	for (unsigned i = 1; i < p->nr_nodes; i++)
@@ -148,6 +148,9 @@ int params_parse(struct cluster_params *p, const char *text, size_t len,
 		} else if (!strcmp(k, "delay")) {
 			bad = parse_u64(v, 1000000, &x);
 			p->net_delay_us = (uint32_t)x;
+		} else if (!strcmp(k, "migrate")) {
+			bad = strcmp(v, "auto") && strcmp(v, "off");
+			p->no_migrate = !strcmp(v, "off");
 		} else if (!strcmp(k, "place")) {
 			bad = params_parse_place(p, v, err, errlen) != 0;
 		} else if (!strncmp(k, "addr", 4)) {

@@ -20,6 +20,7 @@ struct cluster_params {
 	uint64_t memory;
 	bool start_all;			/* every vCPU starts at the entry point */
 	uint32_t net_delay_us;		/* injected latency on every DSM send */
+	bool no_migrate;		/* vCPUs never move (affinity.h) */
 	uint8_t place[CLUSTER_MAX_VCPUS];	/* vCPU -> node */
 	char addr[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX];	/* [0] unused */
 };

@@ -8,16 +8,16 @@ static unsigned slot_of(uint64_t page)
 	return (unsigned)((page * 0x9E3779B97F4A7C15ull) >> 52) % HOTPAGES_SLOTS;
 }
 
-void hotpages_add(struct hotpages *h, uint64_t page)
+uint64_t hotpages_add(struct hotpages *h, uint64_t page)
 {
 	struct hot_entry *e = &h->slot[slot_of(page)];
 
 	if (e->count && e->page != page) {
 		e->count--;
-		return;
+		return 0;
 	}
 	e->page = page;
-	e->count++;
+	return ++e->count;
 }
 
 unsigned hotpages_top(const struct hotpages *h, struct hot_entry *out, unsigned n)

@@ -58,6 +58,15 @@ struct range {
 	uint64_t first, count;
 };
 
+/* Who waits for a remote fault's page, for ops->remote_fault:
+ * direct-mapped; a collision only loses one report. */
+#define WAITER_SLOTS 1024
+struct waiter {
+	uint64_t key;		/* page + 1; 0: empty */
+	pid_t tid;
+	bool repeat;
+};
+
 /* Named as in struct memplane_stats. Relaxed atomics: updated from any
  * thread, lock or not. */
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
@@ -100,6 +109,7 @@ struct memplane {
 	struct held *held_head, **held_tail;
 	size_t nr_held;
 	struct recent recent[RECENT_SLOTS];
+	struct waiter waiters[WAITER_SLOTS];
 	struct faultlat lat;	/* under the lock */
 	bool have_final;
 	struct pager_stats final;	/* the pager's, when it was freed */
@@ -219,7 +229,18 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 /* Carry out the actions of the last dsm call, in order; data: contents
  * of the message being received, if it had any. The list's messages join
  * the outbound FIFO at the end, all together. */
-static void run_actions(struct memplane *mp, const void *data)
+static void report_remote(struct memplane *mp, uint64_t page, int from)
+{
+	struct waiter *w = &mp->waiters[hash(page) & (WAITER_SLOTS - 1)];
+
+	if (w->key != page_key(page))
+		return;
+	w->key = 0;
+	if (from >= 0 && mp->ops.remote_fault)
+		mp->ops.remote_fault(mp->opaque, w->tid, (unsigned)from, w->repeat);
+}
+
+static void run_actions(struct memplane *mp, const void *data, int from)
 {
 	struct outmsg *head = NULL, **tail = &head;
 	uint64_t woken = UINT64_MAX, len = 0;
@@ -253,6 +274,7 @@ static void run_actions(struct memplane *mp, const void *data)
 			t = now_ns();
 			*r = (struct recent){ page_key(a->page), t };
 			faultlat_done(&mp->lat, a->page, t);
+			report_remote(mp, a->page, from);
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
@@ -363,7 +385,6 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 	int kind = -1, err;
 	size_t n;
 
-	(void)tid;	/* later: the vCPU-or-page cost model */
 	INC(mp, faults, 1);
 	pthread_mutex_lock(&mp->lock);
 	if (atomic_load(&mp->stopping))
@@ -386,15 +407,18 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		for (size_t i = 0; i < n && !remote; i++)
 			remote = act[i].type == DSM_ACT_SEND;
 		if (remote) {
+			struct waiter *w = &mp->waiters[hash(page) & (WAITER_SLOTS - 1)];
+
 			faultlat_start(&mp->lat, page, (unsigned)kind, t);
-			hotpages_add(&mp->hot, page);
+			*w = (struct waiter){ page_key(page), tid,
+					      hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT };
 		}
 		else
 			INC(mp, local_resolved, 1);
 	} else if (a.fault_spurious != b.fault_spurious) {
 		repair(mp, page, wp);
 	}
-	run_actions(mp, NULL);
+	run_actions(mp, NULL, -1);
 	drain_inline(mp);
 out:
 	pthread_mutex_unlock(&mp->lock);
@@ -450,7 +474,7 @@ static int deliver(struct memplane *mp, const struct dsm_msg *m,
 {
 	int ret = dsm_receive(mp->dsm, m);
 
-	run_actions(mp, data);
+	run_actions(mp, data, m->from);
 	if (ret == -EINVAL || ret == -EPROTO)
 		return -EPROTO;	/* logged and counted by the protocol */
 	if (ret)

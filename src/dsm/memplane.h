@@ -59,8 +59,10 @@
 #ifndef AMALGAM_DSM_MEMPLANE_H
 #define AMALGAM_DSM_MEMPLANE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "dsm/dsm.h"
 
@@ -81,7 +83,16 @@ struct memplane_ops {
 	 * with the plane lock held; it may send, but must not call
 	 * memplane_stop or memplane_free. */
 	void (*fatal)(void *opaque, const char *why);
+	/* Optional: thread tid's remote fault was resolved by node 'from'
+	 * (the node that sent the page or the grant); repeat: this node has
+	 * fetched the page MEMPLANE_REPEAT times or more, so it is shared,
+	 * not merely moving once. For the cost model that may move the vCPU
+	 * to the data instead. Called with the plane's lock held: it must
+	 * not call into the plane, nor block. */
+	void (*remote_fault)(void *opaque, pid_t tid, unsigned from, bool repeat);
 };
+
+#define MEMPLANE_REPEAT 3
 
 /* Node self of layout; layout's pages must be exactly mem's pages. mem
  * must outlive the plane. 0, -EINVAL or -ENOMEM. */

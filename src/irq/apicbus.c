@@ -1,13 +1,14 @@
 /* The APIC bus: a table of lapics by vCPU index, and the routing of one
  * message to the lapics it targets.
  *
- * Concurrency: slots are read with atomic loads and written by
- * apicbus_attach, so a vCPU can be attached or detached (set to NULL when it
- * leaves the node) while others send. The bus does not own the lapics: a
- * lapic must stay alive until every send that may have loaded its pointer
- * has returned; the vCPU layer detaches it and quiesces senders before
- * lapic_free. The bus takes no lock of its own; lapic_deliver takes the
- * target's. */
+ * Every node keeps a lapic for every vCPU; remote[i] says vCPU i runs on
+ * another node now (it changes when a vCPU moves, under the CPU plane's
+ * lock). A message for a remote vCPU goes to the forwarder; so does one
+ * that a local lapic refuses because its vCPU has just left (lapic_depart).
+ * A remote vCPU's lapic here still answers lapic_match with the registers
+ * it had when it left: that is how a node that a broadcast reached because
+ * the sender thought the vCPU was here passes it on (apicbus_deliver_mask).
+ * The bus takes no lock of its own; lapic_deliver takes the target's. */
 #include "irq/apicbus.h"
 
 #include <errno.h>
@@ -22,9 +23,8 @@ struct apicbus {
 	unsigned max;
 	struct lapic **slot;
 	unsigned rr;		/* lowest-priority tie breaker, atomic */
-	/* vCPUs that run on other nodes, and how to reach them. */
+	/* vCPUs that run on other nodes (atomic), and how to reach them. */
 	bool *remote;
-	unsigned nr_remote;
 	uint8_t index_of[256];	/* xAPIC-range APIC id -> vCPU, 0xff none */
 	apicbus_forward_fn forward;
 	void *fwd_opaque;
@@ -78,14 +78,34 @@ int apicbus_set_apic_id(struct apicbus *bus, unsigned index, uint32_t apic_id)
 	return 0;
 }
 
-int apicbus_set_remote(struct apicbus *bus, unsigned index)
+int apicbus_set_remote(struct apicbus *bus, unsigned index, bool remote)
 {
 	if (index >= bus->max)
 		return -EINVAL;
-	if (!bus->remote[index])
-		bus->nr_remote++;
-	bus->remote[index] = true;
+	__atomic_store_n(&bus->remote[index], remote, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+static bool is_remote(struct apicbus *bus, unsigned i)
+{
+	return __atomic_load_n(&bus->remote[i], __ATOMIC_SEQ_CST);
+}
+
+/* Send to vCPU i wherever it is now. */
+static void forward_to(struct apicbus *bus, const struct apic_msg *msg, unsigned i)
+{
+	__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
+	bus->forward(bus->fwd_opaque, msg, (int)i);
+}
+
+/* Deliver to vCPU i's lapic here, or after it if it has left. */
+static void deliver_one(struct apicbus *bus, struct lapic *l, const struct apic_msg *msg,
+			unsigned i)
+{
+	if (!is_remote(bus, i) && lapic_deliver(l, msg))
+		return;
+	if (bus->forward)
+		forward_to(bus, msg, i);
 }
 
 uint64_t apicbus_forwarded(struct apicbus *bus)
@@ -122,20 +142,23 @@ static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
 	if (!bus->max)
 		return 0;
 	start = __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max;
+	unsigned best_i = 0;
+
 	for (k = 0; k < bus->max; k++) {
 		i = (start + k) % bus->max;
 		l = slot(bus, i);
-		if (!l || !lapic_match(l, msg, i))
+		if (!l || is_remote(bus, i) || !lapic_match(l, msg, i))
 			continue;
 		prio = lapic_arb_priority(l);
 		if (prio < best_prio) {
 			best = l;
+			best_i = i;
 			best_prio = prio;
 		}
 	}
 	if (!best)
 		return 0;
-	lapic_deliver(best, msg);
+	deliver_one(bus, best, msg, best_i);
 	return 1;
 }
 
@@ -158,7 +181,7 @@ static int remote_target(struct apicbus *bus, const struct apic_msg *msg, bool *
 	if (msg->dest < 255) {
 		unsigned i = bus->index_of[msg->dest];
 
-		if (i < bus->max && bus->remote[i])
+		if (i < bus->max && is_remote(bus, i))
 			return (int)i;
 	}
 	return -1;
@@ -166,14 +189,14 @@ static int remote_target(struct apicbus *bus, const struct apic_msg *msg, bool *
 
 int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
 {
+	uint64_t covered = 0;
 	int target;
 	bool any;
 
-	if (bus->nr_remote && bus->forward) {
+	if (bus->forward) {
 		target = remote_target(bus, msg, &any);
 		if (target >= 0) {
-			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
-			bus->forward(bus->fwd_opaque, msg, target);
+			forward_to(bus, msg, (unsigned)target);
 			return 1;
 		}
 		if (any) {
@@ -185,13 +208,15 @@ int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
 					return n;
 			}
 			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
-			bus->forward(bus->fwd_opaque, msg, -1);
+			covered = bus->forward(bus->fwd_opaque, msg, -1);
 		}
 	}
-	return apicbus_deliver_local(bus, msg);
+	/* Each vCPU exactly once: what the forwarder sent to other nodes is
+	 * not delivered here, whatever moved meanwhile. */
+	return apicbus_deliver_mask(bus, msg, ~covered);
 }
 
-int apicbus_deliver_local(struct apicbus *bus, const struct apic_msg *msg)
+int apicbus_deliver_mask(struct apicbus *bus, const struct apic_msg *msg, uint64_t mask)
 {
 	struct lapic *l;
 	int n = 0;
@@ -199,10 +224,12 @@ int apicbus_deliver_local(struct apicbus *bus, const struct apic_msg *msg)
 	if (msg->delivery == APIC_DM_LOWEST)
 		n = send_lowest(bus, msg);
 	else
-		for (unsigned i = 0; i < bus->max; i++) {
+		for (unsigned i = 0; i < bus->max && i < 64; i++) {
+			if (!(mask & (1ULL << i)))
+				continue;
 			l = slot(bus, i);
 			if (l && lapic_match(l, msg, i)) {
-				lapic_deliver(l, msg);
+				deliver_one(bus, l, msg, i);
 				n++;
 			}
 		}

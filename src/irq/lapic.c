@@ -124,11 +124,15 @@ static void kick(struct lapic *l)
 		l->ops.kick(l->opaque);
 }
 
-void lapic_deliver(struct lapic *l, const struct apic_msg *msg)
+bool lapic_deliver(struct lapic *l, const struct apic_msg *msg)
 {
 	bool wake = false;
 
 	pthread_mutex_lock(&l->lock);
+	if (l->departed) {
+		pthread_mutex_unlock(&l->lock);
+		return false;
+	}
 	switch (msg->delivery) {
 	case APIC_DM_FIXED:
 	case APIC_DM_LOWEST:
@@ -171,6 +175,7 @@ void lapic_deliver(struct lapic *l, const struct apic_msg *msg)
 	pthread_mutex_unlock(&l->lock);
 	if (wake)
 		kick(l);
+	return true;
 }
 
 /* Apply a LINT pin's level through its LVT entry (or the no-APIC wiring). */
@@ -789,4 +794,99 @@ void lapic_stats(struct lapic *l, struct lapic_stats *out)
 	out->timer_coalesced = LD(l->st.timer_coalesced);
 	out->irqs_dropped = LD(l->st.irqs_dropped);
 	out->errors = LD(l->st.errors);
+}
+
+/* ---- moving to another node ---- */
+
+void lapic_depart(struct lapic *l, uint64_t now_ns, struct lapic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&l->lock);
+	l->departed = true;
+	memcpy(s->irr, l->irr, sizeof(s->irr));
+	memcpy(s->tmr, l->tmr, sizeof(s->tmr));
+	s->events = l->events;
+	s->sipi_vector = l->sipi_vector;
+	s->esr_pending = l->esr_pending;
+	pthread_mutex_unlock(&l->lock);
+	s->apic_base = LD(l->apic_base);
+	s->id = LD(l->id);
+	s->ldr = LD(l->ldr);
+	s->dfr = LD(l->dfr);
+	s->tpr = LD(l->tpr);
+	s->svr = LD(l->svr);
+	for (int i = 0; i < NR_LVT; i++)
+		s->lvt[i] = LD(l->lvt[i]);
+	s->lint_level[0] = (uint8_t)LD(l->lint_level[0]);
+	s->lint_level[1] = (uint8_t)LD(l->lint_level[1]);
+	memcpy(s->isr, l->isr, sizeof(s->isr));
+	s->esr = l->esr;
+	s->icr_lo = l->icr_lo;
+	s->icr_hi = l->icr_hi;
+	s->timer_icr = l->timer_icr;
+	s->timer_dcr = l->timer_dcr;
+	/* Monotonic clocks differ between hosts: the time left travels. */
+	if (l->deadline_ns)
+		s->timer_left_ns = l->deadline_ns > now_ns ? l->deadline_ns - now_ns : 1;
+	s->period_ns = l->period_ns;
+	s->tsc_deadline = l->tsc_deadline;
+	/* This copy stops counting; the vCPU's timer goes with it. */
+	l->deadline_ns = 0;
+	if (l->armed_ns) {
+		l->armed_ns = 0;
+		if (l->ops.arm_timer)
+			l->ops.arm_timer(l->opaque, 0);
+	}
+}
+
+void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
+{
+	ST(l->apic_base, s->apic_base);
+	ST(l->id, s->id);
+	ST(l->ldr, s->ldr);
+	ST(l->dfr, s->dfr);
+	ST(l->tpr, s->tpr);
+	ST(l->svr, s->svr);
+	for (int i = 0; i < NR_LVT; i++)
+		ST(l->lvt[i], s->lvt[i]);
+	ST(l->lint_level[0], s->lint_level[0]);
+	ST(l->lint_level[1], s->lint_level[1]);
+	memcpy(l->isr, s->isr, sizeof(l->isr));
+	l->esr = s->esr;
+	l->icr_lo = s->icr_lo;
+	l->icr_hi = s->icr_hi;
+	l->timer_icr = s->timer_icr;
+	l->timer_dcr = s->timer_dcr;
+	l->deadline_ns = s->timer_left_ns ? now_ns + s->timer_left_ns : 0;
+	l->period_ns = s->period_ns;
+	l->tsc_deadline = s->tsc_deadline;
+	l->armed_ns = 0;	/* lapic_resume arms it on the owner thread */
+	pthread_mutex_lock(&l->lock);
+	/* Whatever reached this copy while the vCPU was away is kept. */
+	for (int i = 0; i < 8; i++) {
+		l->irr[i] |= s->irr[i];
+		l->tmr[i] = (l->tmr[i] & ~s->irr[i]) | s->tmr[i];
+	}
+	l->events |= s->events;
+	if (s->events & LAPIC_EV_SIPI)
+		l->sipi_vector = s->sipi_vector;
+	l->esr_pending |= s->esr_pending;
+	l->departed = false;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void lapic_resume(struct lapic *l)
+{
+	l->armed_ns = 0;
+	if (l->deadline_ns && l->ops.arm_timer) {
+		l->armed_ns = l->deadline_ns;
+		l->ops.arm_timer(l->opaque, l->deadline_ns);
+	}
+}
+
+void lapic_set_departed(struct lapic *l, bool departed)
+{
+	pthread_mutex_lock(&l->lock);
+	l->departed = departed;
+	pthread_mutex_unlock(&l->lock);
 }

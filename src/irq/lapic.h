@@ -86,8 +86,10 @@ int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val);
  * SELF and OTHERS shorthands. Any thread. */
 bool lapic_match(struct lapic *l, const struct apic_msg *msg, int my_index);
 
-/* Accept a message already matched to this lapic. Any thread. */
-void lapic_deliver(struct lapic *l, const struct apic_msg *msg);
+/* Accept a message already matched to this lapic. Any thread. false if
+ * the lapic's vCPU has left this node (lapic_depart): the caller must send
+ * the message after it. */
+bool lapic_deliver(struct lapic *l, const struct apic_msg *msg);
 
 /* Events the vCPU must act on, returned (and cleared) by lapic_poll. */
 enum {
@@ -136,6 +138,37 @@ uint32_t lapic_id(struct lapic *l);
  * lapic is software-disabled (it would drop the interrupt). Any thread. */
 unsigned lapic_arb_priority(struct lapic *l);
 bool lapic_is_x2apic(struct lapic *l);
+
+/* A vCPU moving to another node takes its lapic along as this state.
+ * Fixed layout, little-endian: it travels inside the vCPU blob. */
+struct lapic_state {
+	uint64_t apic_base;
+	uint32_t id, ldr, dfr, tpr, svr;
+	uint32_t lvt[6];
+	uint32_t irr[8], tmr[8], isr[8];
+	uint32_t esr, esr_pending, icr_lo, icr_hi, timer_icr, timer_dcr;
+	uint32_t events;
+	uint8_t sipi_vector;
+	uint8_t lint_level[2];
+	uint8_t pad[5];
+	uint64_t timer_left_ns;		/* one-shot/periodic: time to the next
+					 * expiry (hosts' clocks differ), 0 none */
+	uint64_t period_ns;
+	uint64_t tsc_deadline;		/* guest TSC: one TSC everywhere */
+};
+
+/* Owner thread, vCPU stopped for good here: copy the state out, disarm
+ * the timer, and refuse deliveries from now on (lapic_deliver returns
+ * false), atomically with respect to them: nothing is accepted after the
+ * copy. */
+void lapic_depart(struct lapic *l, uint64_t now_ns, struct lapic_state *s);
+/* Adopt a moved vCPU's state (its thread not running yet; any thread).
+ * Deliveries accepted meanwhile are merged in; deliveries are accepted
+ * again. Then, on the owner thread, lapic_resume arms the timer. */
+void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s);
+void lapic_resume(struct lapic *l);
+/* A vCPU that starts elsewhere: this copy refuses deliveries. Any thread. */
+void lapic_set_departed(struct lapic *l, bool departed);
 
 struct lapic_stats {
 	uint64_t ipis_sent, irqs_accepted, timer_fires, eois;

@@ -31,6 +31,7 @@ struct lapic {
 	unsigned events;		/* under lock: LAPIC_EV_* */
 	uint8_t sipi_vector;		/* under lock */
 	uint32_t esr_pending;		/* under lock: errors since ESR write */
+	bool departed;			/* under lock: the vCPU runs elsewhere */
 
 	int32_t index;			/* atomic: set by apicbus_attach */
 

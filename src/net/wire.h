@@ -135,6 +135,8 @@ enum net_control_op {
 	NET_CTL_READY = 7,		/* node -> coordinator: VM built, peers up */
 	NET_CTL_START = 8,		/* coordinator -> node; data: boot text */
 	NET_CTL_EOI = 9,		/* -> devices' node: code = EOI'd vector */
+	NET_CTL_MOVED = 10,		/* vCPU code runs on the sender now;
+					 * arg = its move count (newer wins) */
 	NET_CTL_NR
 };
 
@@ -175,6 +177,8 @@ struct net_irq {
 	uint8_t hops;			/* times forwarded after a migration */
 	int32_t target_vcpu;		/* resolved target, -1: receiver resolves */
 	uint32_t reserved;		/* zero */
+	uint64_t mask;			/* target -1: the vCPUs the sender thinks
+					 * run on the receiver (bit i: vCPU i) */
 };
 
 enum net_io_space { NET_IO_PIO = 0, NET_IO_MMIO = 1 };
@@ -203,7 +207,7 @@ struct net_io_reply {
  * format (src/x86/) is named by `format`. */
 struct net_vcpu_state {
 	uint32_t vcpu;
-	uint32_t flags;
+	uint32_t moves;			/* the vCPU's move count after this one */
 	uint32_t format;
 	uint32_t reserved;		/* zero */
 };
@@ -284,7 +288,7 @@ NET_PIN(net_dsm, node, 32);
 NET_PIN(net_dsm, count, 36);
 NET_PIN(net_dsm, arg, 40);
 
-static_assert(sizeof(struct net_irq) == 24, "net_irq size");
+static_assert(sizeof(struct net_irq) == 32, "net_irq size");
 NET_PIN(net_irq, dest, 0);
 NET_PIN(net_irq, source, 4);
 NET_PIN(net_irq, vector, 8);
@@ -297,6 +301,7 @@ NET_PIN(net_irq, x2apic, 14);
 NET_PIN(net_irq, hops, 15);
 NET_PIN(net_irq, target_vcpu, 16);
 NET_PIN(net_irq, reserved, 20);
+NET_PIN(net_irq, mask, 24);
 
 static_assert(sizeof(struct net_io_req) == 32, "net_io_req size");
 NET_PIN(net_io_req, tag, 0);
@@ -318,7 +323,7 @@ NET_PIN(net_io_reply, data, 24);
 
 static_assert(sizeof(struct net_vcpu_state) == 16, "net_vcpu_state size");
 NET_PIN(net_vcpu_state, vcpu, 0);
-NET_PIN(net_vcpu_state, flags, 4);
+NET_PIN(net_vcpu_state, moves, 4);
 NET_PIN(net_vcpu_state, format, 8);
 NET_PIN(net_vcpu_state, reserved, 12);
 

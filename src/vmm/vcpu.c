@@ -23,6 +23,7 @@
 #include "vmm/vm.h"
 #include "x86/cpuid.h"
 #include "x86/regs.h"
+#include "x86/vcpustate.h"
 
 enum { EXIT_CONTINUE, EXIT_STOP };
 
@@ -189,6 +190,7 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 	v->index = index;
 	v->apic_id = vm->topo.apic_id[index];
 	v->state = index == 0 ? VCPU_RUNNABLE : VCPU_WAIT_SIPI;
+	v->move_to = -1;
 	pthread_mutex_init(&v->lock, NULL);
 	{
 		/* Halt deadlines are CLOCK_MONOTONIC, like the lapic timer. */
@@ -574,6 +576,125 @@ static bool halted_has_work(struct vcpu *v)
 	return v->run->if_flag && lapic_get_interrupt(v->lapic) >= 0;
 }
 
+/* ---- moving between nodes ---------------------------------------------- */
+
+bool vcpu_here(const struct vcpu *v)
+{
+	return __atomic_load_n(&v->vm->local[v->index], __ATOMIC_ACQUIRE);
+}
+
+void vcpu_request_move(struct vcpu *v, int node)
+{
+	__atomic_store_n(&v->move_to, node, __ATOMIC_RELEASE);
+	vcpu_kick(v);
+}
+
+/* What KVM does not keep, ahead of KVM's part (x86/vcpustate.h). */
+struct blob_hdr {
+	uint32_t magic;
+	uint32_t state;			/* enum vcpu_state */
+	uint32_t extint_pending;
+	uint32_t pad;
+	struct lapic_state lapic;
+};
+#define BLOB_MAGIC 0x55504356u	/* "VCPU" */
+
+size_t vcpu_state_max(const struct vcpu *v)
+{
+	return v->vm->vstate ? sizeof(struct blob_hdr) + vcpustate_max_size(v->vm->vstate) : 0;
+}
+
+int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
+{
+	struct blob_hdr *h = buf;
+	size_t klen = 0;
+	int err;
+
+	if (!v->vm->vstate)
+		return -EOPNOTSUPP;
+	if (cap < sizeof(*h))
+		return -ENOSPC;
+	/* KVM finishes the instruction of the last exit (the data of an I/O
+	 * read goes into its register) at the next KVM_RUN; immediate_exit
+	 * makes that run return at once, with the state complete. */
+	v->run->immediate_exit = 1;
+	if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR && errno != EAGAIN) {
+		err = -errno;
+		v->run->immediate_exit = 0;
+		return err;
+	}
+	v->run->immediate_exit = 0;
+	err = vcpustate_save(v->vm->vstate, v->fd, v->vm->tsc_offset,
+			     (uint8_t *)buf + sizeof(*h), cap - sizeof(*h), &klen);
+	if (err)
+		return err;
+	h->magic = BLOB_MAGIC;
+	h->state = v->state;
+	h->extint_pending = v->extint_pending;
+	h->pad = 0;
+	/* Last: from here on, deliveries go after the vCPU. */
+	lapic_depart(v->lapic, vcpu_now_ns(), &h->lapic);
+	v->extint_pending = false;
+	__atomic_store_n(&v->vm->local[v->index], false, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
+	*len = sizeof(*h) + klen;
+	return 0;
+}
+
+int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
+{
+	const struct blob_hdr *h = buf;
+	int err;
+
+	if (!v->vm->vstate)
+		return -EOPNOTSUPP;
+	if (len < sizeof(*h) || h->magic != BLOB_MAGIC || h->state > VCPU_WAIT_SIPI ||
+	    h->extint_pending > 1 || vcpu_here(v))
+		return -EINVAL;
+	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset,
+				(const uint8_t *)buf + sizeof(*h), len - sizeof(*h));
+	if (err)
+		return err;
+	pthread_mutex_lock(&v->lock);
+	v->state = (enum vcpu_state)h->state;
+	v->extint_pending = h->extint_pending;
+	lapic_arrive(v->lapic, vcpu_now_ns(), &h->lapic);
+	__atomic_add_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->vm->local[v->index], true, __ATOMIC_RELEASE);
+	v->kicked = 1;
+	pthread_cond_signal(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+/* Not here: sleep until the vCPU arrives (or the VM stops). */
+static void wait_away(struct vcpu *v)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&v->lock);
+	while (!vcpu_here(v) && !vm_stopping(v->vm)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (vcpu_here(v))
+		lapic_resume(v->lapic);
+}
+
+static void move_out(struct vcpu *v)
+{
+	int node = __atomic_exchange_n(&v->move_to, -1, __ATOMIC_ACQ_REL);
+	int err;
+
+	if (node < 0 || !v->vm->move_out)
+		return;
+	err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
+	if (err)
+		pr_debug("vcpu %u: stays here (%s)", v->index, strerror(-err));
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -585,6 +706,14 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!vm_stopping(v->vm)) {
+		if (!vcpu_here(v)) {
+			wait_away(v);
+			continue;
+		}
+		if (__atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0) {
+			move_out(v);
+			continue;
+		}
 		__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
 		handle_events(v);
 		if (v->state == VCPU_WAIT_SIPI) {

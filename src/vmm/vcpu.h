@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
@@ -52,6 +53,10 @@ struct vcpu {
 	uint64_t sampled_rip;
 	int rip_wanted;
 
+	/* Moving to another node: the node to go to, -1 none (any thread
+	 * sets it and kicks; the vCPU goes at its next exit). */
+	int move_to;
+
 	/* Halt wait. 'kicked' is also read lock-free by the run loop. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -68,6 +73,22 @@ void vcpu_sample_rip(struct vcpu *v);
 uint64_t vcpu_sampled_rip(struct vcpu *v);
 /* Any thread: make the vCPU re-examine its pending interrupts. */
 void vcpu_kick(struct vcpu *v);
+/* Ask the vCPU to move to node 'node' at its next exit (any thread): its
+ * thread calls vm->move_out there. */
+void vcpu_request_move(struct vcpu *v, int node);
+/* Is the vCPU running on this node now (any thread)? */
+bool vcpu_here(const struct vcpu *v);
+/* The vCPU's whole state as a blob (vcpustate + halt state + lapic), for
+ * move_out, on the owner thread. Once it returns 0 the vCPU is no longer
+ * here: its lapic refuses deliveries (the caller sends them after it) and
+ * its thread parks. 0 or -errno; on an error nothing changed. */
+int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len);
+/* A moved vCPU's blob, on any thread while the vCPU is not here: load it,
+ * mark it here, wake its thread. 0 or -errno (-EINVAL: not a blob). */
+int vcpu_arrive(struct vcpu *v, const void *buf, size_t len);
+/* Upper bound of a blob. */
+size_t vcpu_state_max(const struct vcpu *v);
+
 /* Print general and segment registers to stderr (owner thread or stopped). */
 void vcpu_dump(struct vcpu *v);
 /* Give this vCPU the TSC offset (guest TSC - host TSC). Before it runs. */

@@ -19,6 +19,7 @@
 #include "vmm/vcpu.h"
 #include "x86/cpuid.h"
 #include "x86/msr.h"
+#include "x86/vcpustate.h"
 
 /* The xAPIC page is per vCPU: the access goes to the lapic of whichever
  * vCPU made it. */
@@ -156,15 +157,24 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			pr_err("cannot create vcpu %u: %s", i, strerror(-err));
 			goto fail;
 		}
-		/* IPIs to a vCPU on another node are the CPU plane's job. */
-		err = apicbus_attach(vm->apicbus, i,
-				     vm->local[i] ? vm->vcpus[i]->lapic : NULL);
+		/* IPIs to a vCPU on another node are the CPU plane's job; its
+		 * lapic here refuses them until the vCPU moves here. */
+		err = apicbus_attach(vm->apicbus, i, vm->vcpus[i]->lapic);
 		if (!err)
 			err = apicbus_set_apic_id(vm->apicbus, i, vm->topo.apic_id[i]);
-		if (!err && !vm->local[i])
-			err = apicbus_set_remote(vm->apicbus, i);
+		if (!err && !vm->local[i]) {
+			err = apicbus_set_remote(vm->apicbus, i, true);
+			lapic_set_departed(vm->vcpus[i]->lapic, true);
+		}
 		if (err)
 			goto fail;
+	}
+	if (cfg->place) {
+		err = vcpustate_ctx_new(&vm->vstate, vm->kvm_fd, vm->vcpus[0]->fd);
+		if (err) {
+			pr_err("cannot read what a vCPU's state is made of: %s", strerror(-err));
+			goto fail;
+		}
 	}
 	return 0;
 fail:
@@ -195,6 +205,8 @@ void vm_destroy(struct vm *vm)
 	vm->iobus = NULL;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	vcpustate_ctx_free(vm->vstate);
+	vm->vstate = NULL;
 	if (vm->mem.fd >= 0)
 		guest_mem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)
@@ -220,8 +232,8 @@ int vm_start(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		int err;
 
-		if (!vm->local[i])
-			continue;
+		/* Every vCPU gets its thread on every node; those not here
+		 * wait for their vCPU to arrive. */
 		err = vcpu_start(vm->vcpus[i]);
 		if (err) {
 			vm_stop(vm, 1, "cannot start vcpu %u: %s", i, strerror(-err));

@@ -23,6 +23,7 @@ struct ioapic;
 struct pic;
 struct vcpu;
 struct kvm_cpuid2;
+struct vcpustate_ctx;
 
 struct vm_config {
 	unsigned nr_vcpus;
@@ -59,9 +60,17 @@ struct vm {
 	int64_t tsc_offset;
 	unsigned nr_vcpus;
 	struct topo topo;		/* APIC ids, packages = nodes */
-	unsigned nr_local;		/* vCPUs that run on this node */
+	/* vCPUs that run on this node now (atomic: they move, vcpu.h). */
+	unsigned nr_local;
 	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	/* Moving vCPUs (several nodes only): what a vCPU's state is made of
+	 * here, and the CPU plane's hook that sends a vCPU to another node
+	 * (vcpu_request_move), called on that vCPU's thread. */
+	struct vcpustate_ctx *vstate;
+	int (*move_out)(void *opaque, struct vcpu *v, unsigned node);
+	void *move_opaque;
 
 	/* EOI of a level-triggered vector, when the IOAPIC is on another node. */
 	void (*eoi_hook)(void *opaque, uint8_t vector);

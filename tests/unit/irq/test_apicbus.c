@@ -206,10 +206,13 @@ static void test_concurrent_delivery(void **state)
 
 static int fwd_target = -2, fwd_count;
 
-static void on_forward(void *o, const struct apic_msg *m, int target)
+static uint64_t fwd_covers;
+
+static uint64_t on_forward(void *o, const struct apic_msg *m, int target)
 {
 	fwd_target = target;
 	fwd_count++;
+	return target < 0 ? fwd_covers : 1ULL << target;
 }
 
 /* Slot N is a vCPU on another node whose APIC id (from x86/topo.h) is not
@@ -220,7 +223,7 @@ static void test_remote_by_apic_id(void **state)
 	struct apic_msg m = { .dest = 8, .vector = 0x70, .source = -1 };
 
 	apicbus_set_forward(bus, on_forward, NULL);
-	assert_int_equal(apicbus_set_remote(bus, N), 0);
+	assert_int_equal(apicbus_set_remote(bus, N, true), 0);
 	assert_int_equal(apicbus_set_apic_id(bus, N, 8), 0);
 	assert_int_equal(apicbus_set_apic_id(bus, N, 255), -EINVAL);
 	fwd_count = 0;
@@ -234,6 +237,50 @@ static void test_remote_by_apic_id(void **state)
 		assert_false(has(i, 0x70));
 }
 
+/* A vCPU that leaves: its lapic refuses deliveries from the moment its
+ * state is copied out, and the bus sends what it refused after it; a
+ * broadcast reaches every vCPU once, here or through the forwarder. */
+static void test_departed_reroutes(void **state)
+{
+	struct apic_msg m = { .dest = 1, .vector = 0x71, .source = -1 };
+	struct lapic_state st;
+
+	apicbus_set_forward(bus, on_forward, NULL);
+	fwd_count = 0;
+	fwd_covers = 0;
+	lapic_depart(cpu[1], 0, &st);
+	assert_int_equal(apicbus_send(bus, &m), 1);
+	assert_int_equal(fwd_count, 1);
+	assert_int_equal(fwd_target, 1);
+	assert_false(has(1, 0x71));
+
+	/* Physical broadcast: vCPU 2 is covered by the forwarder (it runs
+	 * elsewhere as far as the forwarder knows), vCPU 1 has left: both
+	 * must not get it here; vCPU 1 gets its own targeted forward. */
+	m.dest = 0xff;
+	m.vector = 0x72;
+	fwd_count = 0;
+	fwd_covers = 1ULL << 2;
+	assert_int_equal(apicbus_set_remote(bus, 2, true), 0);
+	apicbus_send(bus, &m);
+	assert_int_equal(fwd_count, 2);		/* the broadcast, vCPU 1 */
+	assert_int_equal(fwd_target, 1);
+	assert_true(has(0, 0x72));
+	assert_false(has(1, 0x72));
+	assert_false(has(2, 0x72));
+
+	/* Back: the state comes home, with what it held. */
+	st.irr[0x71 / 32] |= 1u << (0x71 % 32);
+	lapic_arrive(cpu[1], 0, &st);
+	assert_true(has(1, 0x71));
+	m.dest = 1;
+	m.vector = 0x73;
+	fwd_count = 0;
+	apicbus_send(bus, &m);
+	assert_int_equal(fwd_count, 0);
+	assert_true(has(1, 0x73));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +292,7 @@ int main(void)
 		T(test_ipi_through_icr),
 		T(test_concurrent_delivery),
 		T(test_remote_by_apic_id),
+		T(test_departed_reroutes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -490,10 +490,11 @@ static void test_bad_frame_after_auth(void **state)
 	raw_send(fd, &m, &seq);
 	assert_true(WAIT_UNTIL(a, a->rx[NET_MSG_IRQ] == 1));
 	m.seq = ++seq;
-	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), NET_HDR_SIZE + 24);
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), NET_HDR_SIZE + sizeof(struct net_irq));
 	len = 1000;
 	memcpy(frame + 8, &len, 4);
-	assert_int_equal(send(fd, frame, NET_HDR_SIZE + 24, 0), NET_HDR_SIZE + 24);
+	assert_int_equal(send(fd, frame, NET_HDR_SIZE + sizeof(struct net_irq), 0),
+			 (ssize_t)(NET_HDR_SIZE + sizeof(struct net_irq)));
 	assert_true(WAIT_UNTIL(a, a->downs[2] == 1));
 	assert_int_equal(LOCKED(a, a->down_err[2]), -EMSGSIZE);
 	assert_true(raw_closed(fd));

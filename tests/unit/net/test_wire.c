@@ -85,7 +85,7 @@ static int sample(int i, struct net_msg *m)
 		return 0;
 	case 12:
 		m->type = NET_MSG_VCPU_STATE;
-		m->u.vcpu = (struct net_vcpu_state){ .vcpu = 9, .flags = 1,
+		m->u.vcpu = (struct net_vcpu_state){ .vcpu = 9, .moves = 1,
 			.format = 2 };
 		m->data = blob;
 		m->data_len = sizeof(blob);

@@ -1,0 +1,69 @@
+/* Page or vCPU? The cost model that decides when a vCPU should move to
+ * the node that keeps taking its pages away (DESIGN.md, "CPU plane").
+ *
+ * A remote fault costs a round trip, and a page that two nodes keep
+ * writing costs one at every turn, for as long as they share it. Moving
+ * the vCPU costs one transfer of its state (a few KB, a round trip) and
+ * then a round trip for each page of its own that it left behind, once.
+ * So a vCPU moves when its faults show sharing rather than a passing move
+ * of data:
+ *  - only repeat faults count: pages this node has fetched several times
+ *    (memplane.h, MEMPLANE_REPEAT). A page fetched once, or read and then
+ *    written, is a move of data that moving the vCPU would not save;
+ *  - the count decays with time (time constant window_ns), so what counts
+ *    is the recent rate, not a lifetime total;
+ *  - one node must account for most of it (share_pct), or moving there
+ *    would just trade one remote partner for another;
+ *  - after a move the vCPU stays at least stay_ns, so that the pages it
+ *    left behind (which come after it, once each) cannot pull it straight
+ *    back.
+ * Pure: the caller supplies the time and serializes the calls. */
+#ifndef AMALGAM_CLUSTER_AFFINITY_H
+#define AMALGAM_CLUSTER_AFFINITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AFFINITY_MAX_VCPUS 64
+#define AFFINITY_MAX_NODES 64
+
+struct affinity_config {
+	uint64_t window_ns;
+	unsigned min_score;	/* decayed repeat faults from one node */
+	unsigned share_pct;	/* that node's share of all of them */
+	uint64_t stay_ns;
+};
+
+/* The defaults: a vCPU taking 24 or more repeat faults from one node
+ * within about 50 ms, three quarters of its total, after 200 ms where it
+ * is. In the lab (a remote fault near a millisecond) that is a vCPU that
+ * spends most of its time waiting for pages; on real hardware (tens of
+ * microseconds) a few per cent of it, each time the same pages. */
+extern const struct affinity_config affinity_defaults;
+
+struct affinity_vcpu {
+	double score[AFFINITY_MAX_NODES];
+	double total;
+	uint64_t last_ns;	/* of the last decay */
+	uint64_t since_ns;	/* when it started running where it is */
+	int where;		/* node it ran on at its last fault, -1 */
+};
+
+struct affinity {
+	struct affinity_config cfg;
+	unsigned nr_vcpus, nr_nodes;
+	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
+};
+
+/* -EINVAL for counts out of range or a config that cannot work. */
+int affinity_init(struct affinity *a, const struct affinity_config *cfg,
+		  unsigned nr_vcpus, unsigned nr_nodes);
+/* vCPU vcpu, running on node here, had a remote fault resolved by node
+ * from at now_ns; repeat as memplane.h says. Returns the node to move the
+ * vCPU to, or -1 to leave it. */
+int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
+		   bool repeat, uint64_t now_ns);
+/* The vCPU is leaving: if it ever comes back, it starts afresh. */
+void affinity_left(struct affinity *a, unsigned vcpu);
+
+#endif
