@@ -5,8 +5,8 @@
 #include <string.h>
 
 const struct affinity_config affinity_defaults = {
-	.window_ns = 50 * 1000 * 1000ull,
-	.min_score = 24,
+	.window_ns = 100 * 1000 * 1000ull,
+	.wait_pct = 20,
 	.share_pct = 75,
 	.stay_ns = 200 * 1000 * 1000ull,
 };
@@ -15,8 +15,8 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 		  unsigned nr_vcpus, unsigned nr_nodes)
 {
 	if (!nr_vcpus || nr_vcpus > AFFINITY_MAX_VCPUS || !nr_nodes ||
-	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->min_score ||
-	    cfg->share_pct > 100)
+	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->wait_pct ||
+	    cfg->wait_pct > 100 || cfg->share_pct > 100)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
@@ -47,7 +47,7 @@ void affinity_left(struct affinity *a, unsigned vcpu)
 }
 
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   bool repeat, uint64_t now_ns)
+		   bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
 	double k;
@@ -59,7 +59,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	if (v->where != (int)here) {
 		/* New here (first fault, or it moved): start afresh. */
-		memset(v->score, 0, sizeof(v->score));
+		memset(v->wait, 0, sizeof(v->wait));
 		v->total = 0;
 		v->where = (int)here;
 		v->since_ns = v->last_ns = now_ns;
@@ -67,21 +67,22 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (now_ns > v->last_ns) {
 		k = decay((double)(now_ns - v->last_ns) / (double)a->cfg.window_ns);
 		for (unsigned n = 0; n < a->nr_nodes; n++)
-			v->score[n] *= k;
+			v->wait[n] *= k;
 		v->total *= k;
 		v->last_ns = now_ns;
 	}
 	if (!repeat)
 		return -1;
-	v->score[from] += 1;
-	v->total += 1;
+	v->wait[from] += (double)wait_ns;
+	v->total += (double)wait_ns;
 	if (now_ns - v->since_ns < a->cfg.stay_ns)
 		return -1;
 	for (unsigned n = 1; n < a->nr_nodes; n++)
-		if (v->score[n] > v->score[best])
+		if (v->wait[n] > v->wait[best])
 			best = n;
-	if (best == here || v->score[best] < a->cfg.min_score ||
-	    v->score[best] * 100 < v->total * a->cfg.share_pct)
+	/* A steady waiting share f of the time decays to f * window. */
+	if (best == here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
+	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
 	return (int)best;
 }

@@ -6,14 +6,17 @@
  * the vCPU costs one transfer of its state (a few KB, a round trip) and
  * then a round trip for each page of its own that it left behind, once.
  * So a vCPU moves when its faults show sharing rather than a passing move
- * of data:
+ * of data, and cost it much of its time:
  *  - only repeat faults count: pages this node has fetched several times
  *    (memplane.h, MEMPLANE_REPEAT). A page fetched once, or read and then
  *    written, is a move of data that moving the vCPU would not save;
- *  - the count decays with time (time constant window_ns), so what counts
- *    is the recent rate, not a lifetime total;
- *  - one node must account for most of it (share_pct), or moving there
- *    would just trade one remote partner for another;
+ *  - what counts is the time the vCPU spent waiting for them, decayed with
+ *    time constant window_ns: the share of its recent time lost to pages
+ *    that go back and forth. Counting time rather than faults makes the
+ *    rule the same on a fast network and a slow one (the lab's remote
+ *    fault is near a millisecond, real hardware's tens of microseconds);
+ *  - one node must account for most of that time (share_pct), or moving
+ *    there would only trade one remote partner for another;
  *  - after a move the vCPU stays at least stay_ns, so that the pages it
  *    left behind (which come after it, once each) cannot pull it straight
  *    back.
@@ -29,20 +32,18 @@
 
 struct affinity_config {
 	uint64_t window_ns;
-	unsigned min_score;	/* decayed repeat faults from one node */
-	unsigned share_pct;	/* that node's share of all of them */
+	unsigned wait_pct;	/* share of the window spent waiting on one node */
+	unsigned share_pct;	/* that node's share of all such waiting */
 	uint64_t stay_ns;
 };
 
-/* The defaults: a vCPU taking 24 or more repeat faults from one node
- * within about 50 ms, three quarters of its total, after 200 ms where it
- * is. In the lab (a remote fault near a millisecond) that is a vCPU that
- * spends most of its time waiting for pages; on real hardware (tens of
- * microseconds) a few per cent of it, each time the same pages. */
+/* The defaults: a vCPU that spent a fifth or more of the last 100 ms or
+ * so waiting for shared pages, three quarters of that time on one node,
+ * and has been where it is for 200 ms. */
 extern const struct affinity_config affinity_defaults;
 
 struct affinity_vcpu {
-	double score[AFFINITY_MAX_NODES];
+	double wait[AFFINITY_MAX_NODES];	/* decayed ns waited, by node */
 	double total;
 	uint64_t last_ns;	/* of the last decay */
 	uint64_t since_ns;	/* when it started running where it is */
@@ -59,10 +60,10 @@ struct affinity {
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 		  unsigned nr_vcpus, unsigned nr_nodes);
 /* vCPU vcpu, running on node here, had a remote fault resolved by node
- * from at now_ns; repeat as memplane.h says. Returns the node to move the
- * vCPU to, or -1 to leave it. */
+ * from at now_ns after waiting wait_ns; repeat as memplane.h says.
+ * Returns the node to move the vCPU to, or -1 to leave it. */
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   bool repeat, uint64_t now_ns);
+		   bool repeat, uint64_t wait_ns, uint64_t now_ns);
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
 

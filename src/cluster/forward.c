@@ -251,6 +251,8 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	f->moves[s->vcpu] = s->moves;
 	pthread_mutex_unlock(&f->lock);
 	COUNT(f, moved_in);
+	pr_info("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
+		msg->data_len);
 	/* Everyone else sends to it here from now on; until they know, the
 	 * nodes it passed through send it on. */
 	moved.u.control.op = NET_CTL_MOVED;

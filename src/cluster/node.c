@@ -88,7 +88,8 @@ static void mem_fatal(void *opaque, const char *why)
 /* A vCPU here waited for a page from node 'from': should it rather
  * move there? vCPU 0 stays: the legacy PIC's INTR wire reaches it only on
  * the devices' node. */
-static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat)
+static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
+			     uint64_t wait_ns)
 {
 	struct node *n = opaque;
 	struct vcpu *v = NULL;
@@ -103,12 +104,14 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 		}
 	if (!v || !vcpu_here(v))
 		return;
-	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, vcpu_now_ns());
+	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
+			    vcpu_now_ns());
 	if (to < 0)
 		return;
 	affinity_left(&n->aff, v->index);
-	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
-		v->index, to);
+	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there"
+		" (tid %d, state %d, exits %lu)",
+		v->index, to, (int)tid, (int)v->state, (unsigned long)v->stats.exits);
 	vcpu_request_move(v, to);
 }
 

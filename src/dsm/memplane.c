@@ -63,6 +63,7 @@ struct range {
 #define WAITER_SLOTS 1024
 struct waiter {
 	uint64_t key;		/* page + 1; 0: empty */
+	uint64_t t_ns;		/* when it faulted */
 	pid_t tid;
 	bool repeat;
 };
@@ -229,7 +230,7 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 /* Carry out the actions of the last dsm call, in order; data: contents
  * of the message being received, if it had any. The list's messages join
  * the outbound FIFO at the end, all together. */
-static void report_remote(struct memplane *mp, uint64_t page, int from)
+static void report_remote(struct memplane *mp, uint64_t page, int from, uint64_t now)
 {
 	struct waiter *w = &mp->waiters[hash(page) & (WAITER_SLOTS - 1)];
 
@@ -237,7 +238,8 @@ static void report_remote(struct memplane *mp, uint64_t page, int from)
 		return;
 	w->key = 0;
 	if (from >= 0 && mp->ops.remote_fault)
-		mp->ops.remote_fault(mp->opaque, w->tid, (unsigned)from, w->repeat);
+		mp->ops.remote_fault(mp->opaque, w->tid, (unsigned)from, w->repeat,
+				     now > w->t_ns ? now - w->t_ns : 0);
 }
 
 static void run_actions(struct memplane *mp, const void *data, int from)
@@ -274,7 +276,7 @@ static void run_actions(struct memplane *mp, const void *data, int from)
 			t = now_ns();
 			*r = (struct recent){ page_key(a->page), t };
 			faultlat_done(&mp->lat, a->page, t);
-			report_remote(mp, a->page, from);
+			report_remote(mp, a->page, from, t);
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
@@ -410,7 +412,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 			struct waiter *w = &mp->waiters[hash(page) & (WAITER_SLOTS - 1)];
 
 			faultlat_start(&mp->lat, page, (unsigned)kind, t);
-			*w = (struct waiter){ page_key(page), tid,
+			*w = (struct waiter){ page_key(page), t, tid,
 					      hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT };
 		}
 		else

@@ -84,12 +84,13 @@ struct memplane_ops {
 	 * memplane_stop or memplane_free. */
 	void (*fatal)(void *opaque, const char *why);
 	/* Optional: thread tid's remote fault was resolved by node 'from'
-	 * (the node that sent the page or the grant); repeat: this node has
-	 * fetched the page MEMPLANE_REPEAT times or more, so it is shared,
-	 * not merely moving once. For the cost model that may move the vCPU
-	 * to the data instead. Called with the plane's lock held: it must
-	 * not call into the plane, nor block. */
-	void (*remote_fault)(void *opaque, pid_t tid, unsigned from, bool repeat);
+	 * (the node that sent the page or the grant) after wait_ns; repeat:
+	 * this node has fetched the page MEMPLANE_REPEAT times or more, so it
+	 * is shared, not merely moving once. For the cost model that may move
+	 * the vCPU to the data instead. Called with the plane's lock held: it
+	 * must not call into the plane, nor block. */
+	void (*remote_fault)(void *opaque, pid_t tid, unsigned from, bool repeat,
+			     uint64_t wait_ns);
 };
 
 #define MEMPLANE_REPEAT 3

@@ -251,6 +251,7 @@ void vcpu_destroy(struct vcpu *v)
 		timer_delete(v->timer);
 	if (v->lapic)
 		lapic_free(v->lapic);
+	free(v->incoming);
 	if (v->run)
 		munmap(v->run, v->vm->run_size);
 	if (v->fd >= 0)
@@ -644,18 +645,25 @@ int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
 int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
 {
 	const struct blob_hdr *h = buf;
-	int err;
+	void *kvm_part;
 
 	if (!v->vm->vstate)
 		return -EOPNOTSUPP;
 	if (len < sizeof(*h) || h->magic != BLOB_MAGIC || h->state > VCPU_WAIT_SIPI ||
 	    h->extint_pending > 1 || vcpu_here(v))
 		return -EINVAL;
-	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset,
-				(const uint8_t *)buf + sizeof(*h), len - sizeof(*h));
-	if (err)
-		return err;
+	/* KVM's part is loaded by the vCPU's own thread: loading MSRs makes
+	 * KVM touch guest memory (kvmclock, steal time), which may fault on
+	 * a page another node holds, and the caller here is the thread that
+	 * receives that page. */
+	kvm_part = malloc(len - sizeof(*h));
+	if (!kvm_part)
+		return -ENOMEM;
+	memcpy(kvm_part, (const uint8_t *)buf + sizeof(*h), len - sizeof(*h));
 	pthread_mutex_lock(&v->lock);
+	free(v->incoming);
+	v->incoming = kvm_part;
+	v->incoming_len = len - sizeof(*h);
 	v->state = (enum vcpu_state)h->state;
 	v->extint_pending = h->extint_pending;
 	lapic_arrive(v->lapic, vcpu_now_ns(), &h->lapic);
@@ -667,10 +675,14 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
 	return 0;
 }
 
-/* Not here: sleep until the vCPU arrives (or the VM stops). */
+/* Not here: sleep until the vCPU arrives (or the VM stops), then load
+ * what KVM keeps of it. */
 static void wait_away(struct vcpu *v)
 {
 	struct timespec ts;
+	void *kvm_part;
+	size_t len;
+	int err;
 
 	pthread_mutex_lock(&v->lock);
 	while (!vcpu_here(v) && !vm_stopping(v->vm)) {
@@ -678,9 +690,23 @@ static void wait_away(struct vcpu *v)
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
 	}
+	kvm_part = v->incoming;
+	len = v->incoming_len;
+	v->incoming = NULL;
 	pthread_mutex_unlock(&v->lock);
-	if (vcpu_here(v))
-		lapic_resume(v->lapic);
+	if (!vcpu_here(v))
+		return;
+	if (kvm_part) {
+		err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset,
+					kvm_part, len);
+		free(kvm_part);
+		if (err) {
+			vm_stop(v->vm, 1, "vcpu %u arrived but its state could not be loaded: %s",
+				v->index, strerror(-err));
+			return;
+		}
+	}
+	lapic_resume(v->lapic);
 }
 
 static void move_out(struct vcpu *v)
@@ -692,7 +718,8 @@ static void move_out(struct vcpu *v)
 		return;
 	err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
 	if (err)
-		pr_debug("vcpu %u: stays here (%s)", v->index, strerror(-err));
+		pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
+			strerror(-err));
 }
 
 static void *vcpu_thread(void *arg)

@@ -56,6 +56,9 @@ struct vcpu {
 	/* Moving to another node: the node to go to, -1 none (any thread
 	 * sets it and kicks; the vCPU goes at its next exit). */
 	int move_to;
+	/* KVM's part of an arrived vCPU's state, for its thread to load. */
+	void *incoming;			/* under lock */
+	size_t incoming_len;
 
 	/* Halt wait. 'kicked' is also read lock-free by the run loop. */
 	pthread_mutex_t lock;
@@ -83,8 +86,11 @@ bool vcpu_here(const struct vcpu *v);
  * here: its lapic refuses deliveries (the caller sends them after it) and
  * its thread parks. 0 or -errno; on an error nothing changed. */
 int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len);
-/* A moved vCPU's blob, on any thread while the vCPU is not here: load it,
- * mark it here, wake its thread. 0 or -errno (-EINVAL: not a blob). */
+/* A moved vCPU's blob, on any thread while the vCPU is not here: take its
+ * lapic and halt state, mark it here and wake its thread, which loads
+ * KVM's part (vm_stop if KVM refuses it). Never touches guest memory, so
+ * the thread that receives pages may call it. 0 or -errno (-EINVAL: not a
+ * blob). */
 int vcpu_arrive(struct vcpu *v, const void *buf, size_t len);
 /* Upper bound of a blob. */
 size_t vcpu_state_max(const struct vcpu *v);

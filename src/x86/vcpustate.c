@@ -48,10 +48,13 @@ struct vcpustate_ctx {
 
 /* MSRs the VMM owns or that travel some other way: the TSC (as an offset,
  * see the header), the APIC base (in SREGS), TSC deadline and the x2APIC
- * range (the user-space lapic). */
+ * range (the user-space lapic); and kvmclock's wall clock, which is the
+ * VM's, not a vCPU's: writing it makes KVM write the guest's boot time
+ * into guest memory again. */
 static bool skip_msr(uint32_t i)
 {
-	return i == 0x10 || i == 0x1b || i == 0x6e0 || (i >= 0x800 && i <= 0x8ff);
+	return i == 0x10 || i == 0x1b || i == 0x6e0 || (i >= 0x800 && i <= 0x8ff) ||
+	       i == 0x11 || i == 0x4b564d00;
 }
 
 static bool msr_readable(int fd, uint32_t index)

@@ -1,0 +1,150 @@
+/* The page-or-vCPU cost model (cluster/affinity.h), driven with a
+ * synthetic clock: what moves a vCPU, and what must not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "cluster/affinity.h"
+
+#define MS 1000000ull
+
+static struct affinity A;
+
+static int setup(void **state)
+{
+	return affinity_init(&A, &affinity_defaults, 4, 3);
+}
+
+/* n faults of vCPU v (on node here) from node from, one every gap ns,
+ * each waited for half the gap, starting at *t; returns the first
+ * decision to move, or -1. */
+static int faults(unsigned v, unsigned here, unsigned from, bool repeat, unsigned n,
+		  uint64_t gap, uint64_t *t)
+{
+	int to = -1;
+
+	for (unsigned i = 0; i < n && to < 0; i++) {
+		to = affinity_fault(&A, v, here, from, repeat, gap / 2, *t);
+		*t += gap;
+	}
+	return to;
+}
+
+static void test_bad_config(void **state)
+{
+	struct affinity a;
+	struct affinity_config c = affinity_defaults;
+
+	assert_int_equal(affinity_init(&a, &c, 0, 2), -EINVAL);
+	assert_int_equal(affinity_init(&a, &c, 65, 2), -EINVAL);
+	assert_int_equal(affinity_init(&a, &c, 2, 0), -EINVAL);
+	c.window_ns = 0;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
+	c.wait_pct = 0;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
+	c.share_pct = 101;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	/* Out-of-range calls decide nothing. */
+	assert_int_equal(affinity_fault(&A, 4, 0, 1, true, MS, 0), -1);
+	assert_int_equal(affinity_fault(&A, 0, 3, 1, true, MS, 0), -1);
+	assert_int_equal(affinity_fault(&A, 0, 1, 1, true, MS, 0), -1);
+}
+
+/* Sustained sharing with one node (half the time waiting for it) moves the
+ * vCPU there, but only once it has been where it is for the stay time. */
+static void test_sharing_moves(void **state)
+{
+	uint64_t t = 1000 * MS;
+	int to = faults(1, 1, 0, true, 1000, 1 * MS, &t);
+
+	assert_int_equal(to, 0);
+	assert_true(t - 1000 * MS >= affinity_defaults.stay_ns);
+	assert_true(t - 1000 * MS <= affinity_defaults.stay_ns + 2 * MS);
+}
+
+/* Pages fetched once (a move of data, not sharing) never move a vCPU,
+ * however many. */
+static void test_one_time_faults_do_not(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(faults(1, 1, 0, false, 5000, 100000, &t), -1);
+}
+
+/* Many repeat faults that cost little of the vCPU's time (a fast
+ * network) never add up: the waiting decays. */
+static void test_little_waiting_does_not(void **state)
+{
+	uint64_t t = 0;
+	int to = -1;
+
+	/* 30 us waits, one every 200 us: 15% of the time. */
+	for (unsigned i = 0; i < 20000 && to < 0; i++) {
+		to = affinity_fault(&A, 2, 0, 2, true, 30000, t);
+		t += 200000;
+	}
+	assert_int_equal(to, -1);
+}
+
+/* The same rule moves a vCPU on the fast network once waiting is most of
+ * its time. */
+static void test_fast_network_moves(void **state)
+{
+	uint64_t t = 0;
+	int to = -1;
+
+	for (unsigned i = 0; i < 20000 && to < 0; i++) {
+		to = affinity_fault(&A, 2, 0, 2, true, 30000, t);
+		t += 50000;
+	}
+	assert_int_equal(to, 2);
+}
+
+/* Faults split between two other nodes: moving to either would leave
+ * half of them remote, so the vCPU stays. */
+static void test_split_does_not(void **state)
+{
+	uint64_t t = 0;
+	int to = -1;
+
+	for (unsigned i = 0; i < 2000 && to < 0; i++) {
+		to = affinity_fault(&A, 3, 0, 1 + (i & 1), true, MS / 4, t);
+		t += MS / 2;
+	}
+	assert_int_equal(to, -1);
+}
+
+/* After a move the vCPU starts afresh where it is: the pages it left
+ * behind cannot pull it straight back before the stay time. */
+static void test_no_bounce(void **state)
+{
+	uint64_t t = 0, moved;
+	int to = faults(1, 1, 0, true, 1000, MS / 4, &t);
+
+	assert_int_equal(to, 0);
+	affinity_left(&A, 1);
+	moved = t;
+	/* Now on node 0, its old pages come after it from node 1. */
+	to = faults(1, 0, 1, true, 1000, MS / 4, &t);
+	assert_int_equal(to, 1);
+	assert_true(t - moved >= affinity_defaults.stay_ns);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_bad_config, setup),
+		cmocka_unit_test_setup(test_sharing_moves, setup),
+		cmocka_unit_test_setup(test_one_time_faults_do_not, setup),
+		cmocka_unit_test_setup(test_little_waiting_does_not, setup),
+		cmocka_unit_test_setup(test_fast_network_moves, setup),
+		cmocka_unit_test_setup(test_split_does_not, setup),
+		cmocka_unit_test_setup(test_no_bounce, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
