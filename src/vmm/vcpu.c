@@ -664,6 +664,7 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
 	free(v->incoming);
 	v->incoming = kvm_part;
 	v->incoming_len = len - sizeof(*h);
+	__atomic_store_n(&v->arrived, 1, __ATOMIC_RELEASE);
 	v->state = (enum vcpu_state)h->state;
 	v->extint_pending = h->extint_pending;
 	lapic_arrive(v->lapic, vcpu_now_ns(), &h->lapic);
@@ -676,9 +677,11 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
 }
 
 /* Not here: sleep until the vCPU arrives (or the VM stops), then load
- * what KVM keeps of it. */
+ * what KVM keeps of it. Also when it is back before this thread, having
+ * sent it away, got here. */
 static void wait_away(struct vcpu *v)
 {
+	struct kvm_regs regs;
 	struct timespec ts;
 	void *kvm_part;
 	size_t len;
@@ -693,19 +696,26 @@ static void wait_away(struct vcpu *v)
 	kvm_part = v->incoming;
 	len = v->incoming_len;
 	v->incoming = NULL;
+	__atomic_store_n(&v->arrived, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&v->lock);
-	if (!vcpu_here(v))
+	if (!vcpu_here(v) || !kvm_part)
 		return;
-	if (kvm_part) {
-		err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset,
-					kvm_part, len);
-		free(kvm_part);
-		if (err) {
-			vm_stop(v->vm, 1, "vcpu %u arrived but its state could not be loaded: %s",
-				v->index, strerror(-err));
-			return;
-		}
+	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset, kvm_part, len);
+	free(kvm_part);
+	if (!err && ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		err = -errno;
+	if (err) {
+		vm_stop(v->vm, 1, "vcpu %u arrived but its state could not be loaded: %s",
+			v->index, strerror(-err));
+		return;
 	}
+	/* The run loop reads IF and the injection window from kvm_run before
+	 * the next KVM_RUN, and this fd's kvm_run still describes its own
+	 * last run (or none: zeros), which would make a vCPU that left
+	 * halted with interrupts on look stuck for good. IF from the state;
+	 * the window unknown, so inject() asks KVM for one. */
+	v->run->if_flag = (regs.rflags & (1u << 9)) != 0;
+	v->run->ready_for_interrupt_injection = 0;
 	lapic_resume(v->lapic);
 }
 
@@ -733,7 +743,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!vm_stopping(v->vm)) {
-		if (!vcpu_here(v)) {
+		if (!vcpu_here(v) || __atomic_load_n(&v->arrived, __ATOMIC_ACQUIRE)) {
 			wait_away(v);
 			continue;
 		}

@@ -59,6 +59,7 @@ struct vcpu {
 	/* KVM's part of an arrived vCPU's state, for its thread to load. */
 	void *incoming;			/* under lock */
 	size_t incoming_len;
+	int arrived;			/* atomic: incoming is there to load */
 
 	/* Halt wait. 'kicked' is also read lock-free by the run loop. */
 	pthread_mutex_t lock;
