@@ -109,9 +109,8 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 	if (to < 0)
 		return;
 	affinity_left(&n->aff, v->index);
-	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there"
-		" (tid %d, state %d, exits %lu)",
-		v->index, to, (int)tid, (int)v->state, (unsigned long)v->stats.exits);
+	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
+		v->index, to);
 	vcpu_request_move(v, to);
 }
 

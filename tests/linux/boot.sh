@@ -92,8 +92,17 @@ if [ "$nodes" -gt 1 ]; then
 		END { print n + 0 }' "$log")
 	[ "$remote" -gt 0 ] || fail "node 0 resolved no page fault from another node"
 	echo "node 0 resolved $remote page faults from other nodes"
+	# vCPUs that started on other nodes were brought up there by INIT and
+	# SIPI from the BSP on node 0: interrupts crossed nodes.
+	if grep -m1 "^amalgam: $nodes nodes, $cpus vCPUs:" "$log" |
+	   grep -Eq 'node [1-9][0-9]* \[[0-9]'; then
+		sent=$(sed -n 's/.*cross-node: interrupts sent \([0-9]*\).*/\1/p' "$log" |
+		       awk '{ n += $1 } END { print n + 0 }')
+		[ "$sent" -gt 0 ] || fail "vCPUs started on other nodes, yet no interrupt crossed nodes"
+	fi
 fi
 echo "$(grep -m1 '^amalgam: .*nodes' "$log" || echo "amalgam: 1 node")"
+grep -m1 'at the end (vCPUs moved' "$log" || true
 grep -m1 '^workload=' "$log" || true
 grep 'cross-node:' "$log" || true
 echo "ok: nodes=$nodes nproc=$nproc memtotal_kb=$mem, amalgam exited 0, ${secs}s in the lab"
