@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/params.h"
 #include "util/parse.h"
 #include "vmm/mem.h"
 #include "vmm/vm.h"
@@ -34,8 +35,10 @@ void config_usage_run(void)
 "                      starts at the entry point; for memory tests)\n"
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
-"      --migrate MODE  auto (default): a vCPU that keeps taking pages from\n"
-"                      another node moves there; off: vCPUs stay where placed\n"
+"      --migrate MODE  auto (default): a vCPU that keeps waiting for pages\n"
+"                      another node holds moves there; off: vCPUs stay where\n"
+"                      placed; shuffle: every vCPU but the first moves to the\n"
+"                      next node every 50 ms (a stress test)\n"
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
@@ -131,11 +134,12 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			cfg->net_delay_us = (unsigned)v;
 			break;
 		case 'M':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
-				snprintf(err, errlen, "--migrate must be 'auto' or 'off', not '%s'", optarg);
+			cfg->migrate = params_migrate_mode(optarg);
+			if (cfg->migrate < 0) {
+				snprintf(err, errlen, "--migrate must be 'auto', 'off' or 'shuffle', not '%s'",
+					 optarg);
 				return -EINVAL;
 			}
-			cfg->no_migrate = !strcmp(optarg, "off");
 			break;
 		case 'S':
 			if (strcmp(optarg, "all") && strcmp(optarg, "bsp")) {

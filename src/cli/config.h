@@ -28,7 +28,7 @@ struct config {
 	int start_all;		/* every vCPU starts at the entry point */
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */
 	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
-	int no_migrate;		/* vCPUs stay where they were placed */
+	int migrate;		/* enum cluster_migrate (cluster/params.h) */
 };
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help

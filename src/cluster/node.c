@@ -313,7 +313,7 @@ static int build_vm(struct node *n)
 		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
 		if (r)
 			return r;
-		n->aff_on = !n->p.no_migrate && n->vm.move_out &&
+		n->aff_on = n->p.migrate == MIGRATE_AUTO && n->vm.move_out &&
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
 		cluster_set_handlers(n->cluster, &cluster_h, n);
@@ -604,11 +604,21 @@ static int preload_and_start_mem(struct node *n, const struct boot_text *b)
 	return memplane_start(n->mem);
 }
 
+/* --migrate shuffle: every vCPU here but vCPU 0 moves on to the next node
+ * (a stress test of moving: state, interrupts in flight, timers). */
+static void shuffle(struct node *n)
+{
+	for (unsigned i = 1; i < n->vm.nr_vcpus; i++)
+		if (vcpu_here(n->vm.vcpus[i]))
+			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
+}
+
 /* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
 static int wait_guest(struct node *n)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	struct sigaction st = { .sa_handler = on_stop_signal };
+	unsigned ticks = 0;
 	int status;
 
 	sigemptyset(&sa.sa_mask);
@@ -620,6 +630,8 @@ static int wait_guest(struct node *n)
 	sigaction(SIGTERM, &st, NULL);
 	while (!vm_stopping(&n->vm)) {
 		usleep(20000);
+		if (n->p.migrate == MIGRATE_SHUFFLE && n->vm.move_out && ++ticks % 3 == 0)
+			shuffle(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
 				(int)stop_signal, n->p.self);
@@ -768,7 +780,7 @@ int node_run(const struct config *cfg)
 	n->p.memory = cfg->memory;
 	n->p.start_all = cfg->start_all;
 	n->p.net_delay_us = cfg->net_delay_us;
-	n->p.no_migrate = cfg->no_migrate;
+	n->p.migrate = (uint8_t)cfg->migrate;
 	n->p.nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join) {
 		const char *c = cfg->join;

@@ -67,6 +67,21 @@ int params_check(const struct cluster_params *p, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *const migrate_names[MIGRATE_NR] = { "auto", "off", "shuffle" };
+
+int params_migrate_mode(const char *name)
+{
+	for (int i = 0; i < MIGRATE_NR; i++)
+		if (!strcmp(name, migrate_names[i]))
+			return i;
+	return -1;
+}
+
+const char *params_migrate_name(unsigned mode)
+{
+	return mode < MIGRATE_NR ? migrate_names[mode] : "?";
+}
+
 int params_format(const struct cluster_params *p, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -79,7 +94,7 @@ int params_format(const struct cluster_params *p, char *buf, size_t len)
 
 	PUT("v=1 nodes=%u self=%u cpus=%u memory=%" PRIu64 " start=%s delay=%u migrate=%s place=",
 	    p->nr_nodes, p->self, p->cpus, p->memory, p->start_all ? "all" : "bsp",
-	    p->net_delay_us, p->no_migrate ? "off" : "auto");
+	    p->net_delay_us, params_migrate_name(p->migrate));
 	for (unsigned i = 0; i < p->cpus; i++)
 		PUT("%s%u", i ? "," : "", p->place[i]);
 	for (unsigned i = 1; i < p->nr_nodes; i++)
@@ -149,8 +164,10 @@ int params_parse(struct cluster_params *p, const char *text, size_t len,
 			bad = parse_u64(v, 1000000, &x);
 			p->net_delay_us = (uint32_t)x;
 		} else if (!strcmp(k, "migrate")) {
-			bad = strcmp(v, "auto") && strcmp(v, "off");
-			p->no_migrate = !strcmp(v, "off");
+			int m = params_migrate_mode(v);
+
+			bad = m < 0;
+			p->migrate = (uint8_t)(m < 0 ? 0 : m);
 		} else if (!strcmp(k, "place")) {
 			bad = params_parse_place(p, v, err, errlen) != 0;
 		} else if (!strncmp(k, "addr", 4)) {

@@ -13,6 +13,17 @@
 #define CLUSTER_MAX_VCPUS 64
 #define CLUSTER_ADDR_MAX 64
 
+/* Whether vCPUs move between nodes (--migrate). */
+enum cluster_migrate {
+	MIGRATE_AUTO,		/* when the cost model says so (affinity.h) */
+	MIGRATE_OFF,		/* never */
+	MIGRATE_SHUFFLE,	/* all the time, round the nodes: a stress test */
+	MIGRATE_NR
+};
+/* "auto", "off", "shuffle" -> the mode, or -1. */
+int params_migrate_mode(const char *name);
+const char *params_migrate_name(unsigned mode);
+
 struct cluster_params {
 	unsigned nr_nodes;
 	unsigned self;			/* this node's id */
@@ -20,7 +31,7 @@ struct cluster_params {
 	uint64_t memory;
 	bool start_all;			/* every vCPU starts at the entry point */
 	uint32_t net_delay_us;		/* injected latency on every DSM send */
-	bool no_migrate;		/* vCPUs never move (affinity.h) */
+	uint8_t migrate;		/* enum cluster_migrate */
 	uint8_t place[CLUSTER_MAX_VCPUS];	/* vCPU -> node */
 	char addr[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX];	/* [0] unused */
 };

@@ -808,6 +808,12 @@ void lapic_depart(struct lapic *l, uint64_t now_ns, struct lapic_state *s)
 	s->events = l->events;
 	s->sipi_vector = l->sipi_vector;
 	s->esr_pending = l->esr_pending;
+	/* What was pending goes with the vCPU; left here, it would come back
+	 * as a second delivery if the vCPU ever returns. */
+	memset(l->irr, 0, sizeof(l->irr));
+	memset(l->tmr, 0, sizeof(l->tmr));
+	l->events = 0;
+	l->esr_pending = 0;
 	pthread_mutex_unlock(&l->lock);
 	s->apic_base = LD(l->apic_base);
 	s->id = LD(l->id);
