@@ -215,7 +215,8 @@ static int move_out(void *opaque, struct vcpu *v, unsigned node)
 		return err;
 	}
 	COUNT(f, moved_out);
-	pr_debug("vcpu %u moved to node %u", v->index, node);
+	pr_info("vcpu %u moved to node %u: state saved in %llu us, %zu bytes", v->index,
+		node, (unsigned long long)v->stats.last_save_ns / 1000, len);
 	return 0;
 }
 
@@ -251,7 +252,7 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	f->moves[s->vcpu] = s->moves;
 	pthread_mutex_unlock(&f->lock);
 	COUNT(f, moved_in);
-	pr_info("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
+	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
 		msg->data_len);
 	/* Everyone else sends to it here from now on; until they know, the
 	 * nodes it passed through send it on. */

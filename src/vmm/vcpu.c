@@ -608,6 +608,7 @@ size_t vcpu_state_max(const struct vcpu *v)
 int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
 {
 	struct blob_hdr *h = buf;
+	uint64_t t0 = vcpu_now_ns();
 	size_t klen = 0;
 	int err;
 
@@ -639,6 +640,8 @@ int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
 	__atomic_store_n(&v->vm->local[v->index], false, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
 	*len = sizeof(*h) + klen;
+	v->stats.saves++;
+	v->stats.last_save_ns = vcpu_now_ns() - t0;
 	return 0;
 }
 
@@ -683,6 +686,7 @@ static void wait_away(struct vcpu *v)
 {
 	struct kvm_regs regs;
 	struct timespec ts;
+	uint64_t t0;
 	void *kvm_part;
 	size_t len;
 	int err;
@@ -700,8 +704,11 @@ static void wait_away(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 	if (!vcpu_here(v) || !kvm_part)
 		return;
+	t0 = vcpu_now_ns();
 	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset, kvm_part, len);
 	free(kvm_part);
+	v->stats.loads++;
+	v->stats.last_load_ns = vcpu_now_ns() - t0;
 	if (!err && ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
 		err = -errno;
 	if (err) {
@@ -717,6 +724,8 @@ static void wait_away(struct vcpu *v)
 	v->run->if_flag = (regs.rflags & (1u << 9)) != 0;
 	v->run->ready_for_interrupt_injection = 0;
 	lapic_resume(v->lapic);
+	pr_info("vcpu %u arrived: state loaded in %llu us", v->index,
+		(unsigned long long)v->stats.last_load_ns / 1000);
 }
 
 static void move_out(struct vcpu *v)
