@@ -81,7 +81,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		if (v->wait[n] > v->wait[best])
 			best = n;
 	/* A steady waiting share f of the time decays to f * window. */
-	if (best == here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
+	if (best >= here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
 	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
 	return (int)best;

@@ -17,9 +17,12 @@
  *    fault is near a millisecond, real hardware's tens of microseconds);
  *  - one node must account for most of that time (share_pct), or moving
  *    there would only trade one remote partner for another;
- *  - after a move the vCPU stays at least stay_ns, so that the pages it
- *    left behind (which come after it, once each) cannot pull it straight
- *    back.
+ *  - a vCPU moves only to a lower-numbered node. Each node decides for
+ *    its own vCPUs, so two vCPUs on two nodes writing the same pages would
+ *    otherwise both decide to move, trade places, and do it again; going
+ *    down only, moves end (node 0, where the BSP and the devices are, is
+ *    where shared kernel data tends to gather anyway);
+ *  - after a move the vCPU stays at least stay_ns before the next one.
  * Pure: the caller supplies the time and serializes the calls. */
 #ifndef AMALGAM_CLUSTER_AFFINITY_H
 #define AMALGAM_CLUSTER_AFFINITY_H

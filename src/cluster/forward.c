@@ -227,17 +227,23 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	struct vcpu *v;
 	int err;
 
+	/* The sender has let the vCPU go: refusing it must stop the machine
+	 * (with the reason), never leave it parked on every node. */
 	if (s->vcpu >= f->vm->nr_vcpus || s->format != VCPUSTATE_FORMAT) {
-		pr_warn("vCPU state from node %u for vcpu %u (format %u) refused", from,
-			s->vcpu, s->format);
+		vm_stop(f->vm, 1, "vCPU state from node %u refused: vcpu %u, format %u "
+			"(this node: %u vCPUs, format %u)", from, s->vcpu, s->format,
+			f->vm->nr_vcpus, VCPUSTATE_FORMAT);
 		return;
 	}
 	v = f->vm->vcpus[s->vcpu];
 	pthread_mutex_lock(&f->lock);
-	if (vcpu_here(v)) {
+	/* Each move counts one up along the vCPU's path, so a real arrival is
+	 * always newer than anything this node knows of it; an old or
+	 * repeated state would make it run twice. */
+	if (vcpu_here(v) || s->moves <= f->moves[s->vcpu]) {
 		pthread_mutex_unlock(&f->lock);
-		pr_warn("vCPU state from node %u for vcpu %u, which runs here: refused",
-			from, s->vcpu);
+		vm_stop(f->vm, 1, "vCPU state from node %u for vcpu %u refused: %s", from,
+			s->vcpu, vcpu_here(v) ? "it runs here" : "older than its last move");
 		return;
 	}
 	err = vcpu_arrive(v, msg->data, msg->data_len);

@@ -864,7 +864,9 @@ void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
 	l->timer_icr = s->timer_icr;
 	l->timer_dcr = s->timer_dcr;
 	l->deadline_ns = s->timer_left_ns ? now_ns + s->timer_left_ns : 0;
-	l->period_ns = s->period_ns;
+	/* The same floor as a period the guest programs here. */
+	l->period_ns = s->period_ns && s->period_ns < MIN_PERIOD_NS ? MIN_PERIOD_NS :
+		       s->period_ns;
 	l->tsc_deadline = s->tsc_deadline;
 	l->armed_ns = 0;	/* lapic_resume arms it on the owner thread */
 	pthread_mutex_lock(&l->lock);

@@ -11,6 +11,9 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR,
        NR_LVT };
 
 #define LVT_MASKED	(1u << 16)
+/* Periodic timers faster than this are clamped: a guest programming a tiny
+ * period would otherwise keep its vCPU busy taking timer exits only. */
+#define MIN_PERIOD_NS	100000ull
 #define TIMER_MODE(v)	(((v) >> 17) & 3)
 enum { TIMER_ONESHOT, TIMER_PERIODIC, TIMER_TSC_DEADLINE };
 

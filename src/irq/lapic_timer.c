@@ -7,9 +7,6 @@
 
 #include "irq/lapic_priv.h"
 
-/* Periodic timers faster than this are clamped: a guest programming a tiny
- * period would otherwise keep its vCPU busy taking timer exits only. */
-#define MIN_PERIOD_NS	100000ull
 #define NSEC_PER_SEC	1000000000ull
 
 uint64_t lapic_clock_now(struct lapic *l)

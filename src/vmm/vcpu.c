@@ -616,16 +616,6 @@ int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
 		return -EOPNOTSUPP;
 	if (cap < sizeof(*h))
 		return -ENOSPC;
-	/* KVM finishes the instruction of the last exit (the data of an I/O
-	 * read goes into its register) at the next KVM_RUN; immediate_exit
-	 * makes that run return at once, with the state complete. */
-	v->run->immediate_exit = 1;
-	if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR && errno != EAGAIN) {
-		err = -errno;
-		v->run->immediate_exit = 0;
-		return err;
-	}
-	v->run->immediate_exit = 0;
 	err = vcpustate_save(v->vm->vstate, v->fd, v->vm->tsc_offset,
 			     (uint8_t *)buf + sizeof(*h), cap - sizeof(*h), &klen);
 	if (err)
@@ -668,6 +658,8 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
 	v->incoming = kvm_part;
 	v->incoming_len = len - sizeof(*h);
 	__atomic_store_n(&v->arrived, 1, __ATOMIC_RELEASE);
+	/* A request made here before it left is stale now. */
+	__atomic_store_n(&v->move_to, -1, __ATOMIC_RELEASE);
 	v->state = (enum vcpu_state)h->state;
 	v->extint_pending = h->extint_pending;
 	lapic_arrive(v->lapic, vcpu_now_ns(), &h->lapic);
@@ -728,6 +720,30 @@ static void wait_away(struct vcpu *v)
 		(unsigned long long)v->stats.last_load_ns / 1000);
 }
 
+/* KVM finishes the instruction of the last exit (the data of an I/O read
+ * goes into its register) at the next KVM_RUN, which immediate_exit makes
+ * return before the guest runs. It may instead stop at a new exit: the
+ * next part of a string I/O or of a split MMIO access; handle those the
+ * same way until it returns with nothing left to finish. Before the CPU
+ * plane's lock is taken: a completion can write guest memory, and so wait
+ * for a page from another node. 0, or -EAGAIN to give up the move (the
+ * guest stopped, or it keeps exiting). */
+static int finish_last_exit(struct vcpu *v)
+{
+	for (int i = 0; i < 1024; i++) {
+		int r;
+
+		v->run->immediate_exit = 1;
+		r = ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		if (r < 0)
+			return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+		if (dispatch_exit(v) == EXIT_STOP || vm_stopping(v->vm))
+			return -EAGAIN;
+	}
+	return -EAGAIN;
+}
+
 static void move_out(struct vcpu *v)
 {
 	int node = __atomic_exchange_n(&v->move_to, -1, __ATOMIC_ACQ_REL);
@@ -735,7 +751,9 @@ static void move_out(struct vcpu *v)
 
 	if (node < 0 || !v->vm->move_out)
 		return;
-	err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
+	err = finish_last_exit(v);
+	if (!err)
+		err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
 	if (err)
 		pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
 			strerror(-err));

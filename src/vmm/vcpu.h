@@ -86,9 +86,11 @@ void vcpu_request_move(struct vcpu *v, int node);
 /* Is the vCPU running on this node now (any thread)? */
 bool vcpu_here(const struct vcpu *v);
 /* The vCPU's whole state as a blob (vcpustate + halt state + lapic), for
- * move_out, on the owner thread. Once it returns 0 the vCPU is no longer
- * here: its lapic refuses deliveries (the caller sends them after it) and
- * its thread parks. 0 or -errno; on an error nothing changed. */
+ * move_out, on the owner thread, which has let KVM finish the last exit's
+ * instruction first. Only reads KVM's state (never guest memory). Once it
+ * returns 0 the vCPU is no longer here: its lapic refuses deliveries (the
+ * caller sends them after it) and its thread parks. 0 or -errno; on an
+ * error nothing changed. */
 int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len);
 /* A moved vCPU's blob, on any thread while the vCPU is not here: take its
  * lapic and halt state, mark it here and wake its thread, which loads

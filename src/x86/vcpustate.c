@@ -120,6 +120,9 @@ int vcpustate_ctx_new(struct vcpustate_ctx **out, int kvm_fd, int probe_fd)
 		c->flags |= F_DEBUGREGS;
 	if (ioctl(probe_fd, KVM_HAS_DEVICE_ATTR, &attr) == 0)
 		c->flags |= F_TSC;
+	else
+		pr_warn("this KVM has no per-vCPU TSC offset control: a vCPU that moves "
+			"loses any TSC adjustment its guest made");
 	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	c->xsave_size = r > XSAVE_LEGACY ? (uint32_t)r : XSAVE_LEGACY;
 	err = probe_msrs(c, kvm_fd, probe_fd);

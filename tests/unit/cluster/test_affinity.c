@@ -85,7 +85,7 @@ static void test_little_waiting_does_not(void **state)
 
 	/* 30 us waits, one every 200 us: 15% of the time. */
 	for (unsigned i = 0; i < 20000 && to < 0; i++) {
-		to = affinity_fault(&A, 2, 0, 2, true, 30000, t);
+		to = affinity_fault(&A, 2, 2, 0, true, 30000, t);
 		t += 200000;
 	}
 	assert_int_equal(to, -1);
@@ -99,10 +99,18 @@ static void test_fast_network_moves(void **state)
 	int to = -1;
 
 	for (unsigned i = 0; i < 20000 && to < 0; i++) {
-		to = affinity_fault(&A, 2, 0, 2, true, 30000, t);
+		to = affinity_fault(&A, 2, 2, 0, true, 30000, t);
 		t += 50000;
 	}
-	assert_int_equal(to, 2);
+	assert_int_equal(to, 0);
+}
+
+/* Never up: a vCPU on node 0 waiting on node 1 stays. */
+static void test_never_up(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(faults(2, 0, 1, true, 4000, MS / 4, &t), -1);
 }
 
 /* Faults split between two other nodes: moving to either would leave
@@ -113,26 +121,54 @@ static void test_split_does_not(void **state)
 	int to = -1;
 
 	for (unsigned i = 0; i < 2000 && to < 0; i++) {
-		to = affinity_fault(&A, 3, 0, 1 + (i & 1), true, MS / 4, t);
+		to = affinity_fault(&A, 3, 2, i & 1, true, MS / 4, t);
 		t += MS / 2;
 	}
 	assert_int_equal(to, -1);
 }
 
-/* After a move the vCPU starts afresh where it is: the pages it left
- * behind cannot pull it straight back before the stay time. */
+/* After a move to node 0 the pages the vCPU left behind on node 1 come
+ * after it, repeatedly if node 1 still uses them: that never sends it back
+ * up. */
 static void test_no_bounce(void **state)
 {
-	uint64_t t = 0, moved;
+	uint64_t t = 0;
 	int to = faults(1, 1, 0, true, 1000, MS / 4, &t);
 
 	assert_int_equal(to, 0);
 	affinity_left(&A, 1);
-	moved = t;
-	/* Now on node 0, its old pages come after it from node 1. */
-	to = faults(1, 0, 1, true, 1000, MS / 4, &t);
-	assert_int_equal(to, 1);
-	assert_true(t - moved >= affinity_defaults.stay_ns);
+	assert_int_equal(faults(1, 0, 1, true, 4000, MS / 4, &t), -1);
+}
+
+/* Two vCPUs on nodes 1 and 2 writing the same pages, each node deciding
+ * for its own (two models): only one moves, and they end together. */
+static void test_partners_do_not_swap(void **state)
+{
+	struct affinity n1, n2;
+	unsigned where1 = 1, where2 = 2, moves = 0;
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_init(&n1, &affinity_defaults, 4, 3), 0);
+	assert_int_equal(affinity_init(&n2, &affinity_defaults, 4, 3), 0);
+	for (unsigned i = 0; i < 20000 && where1 != where2; i++, t += MS / 4) {
+		struct affinity *m1 = where1 == 1 ? &n1 : &n2, *m2 = where2 == 1 ? &n1 : &n2;
+		int to1 = affinity_fault(m1, 1, where1, where2, true, MS / 8, t);
+		int to2 = affinity_fault(m2, 2, where2, where1, true, MS / 8, t);
+
+		if (to1 >= 0) {
+			affinity_left(m1, 1);
+			where1 = (unsigned)to1;
+			moves++;
+		}
+		if (to2 >= 0) {
+			affinity_left(m2, 2);
+			where2 = (unsigned)to2;
+			moves++;
+		}
+	}
+	assert_int_equal(where1, 1);
+	assert_int_equal(where2, 1);
+	assert_int_equal(moves, 1);
 }
 
 int main(void)
@@ -143,8 +179,10 @@ int main(void)
 		cmocka_unit_test_setup(test_one_time_faults_do_not, setup),
 		cmocka_unit_test_setup(test_little_waiting_does_not, setup),
 		cmocka_unit_test_setup(test_fast_network_moves, setup),
+		cmocka_unit_test_setup(test_never_up, setup),
 		cmocka_unit_test_setup(test_split_does_not, setup),
 		cmocka_unit_test_setup(test_no_bounce, setup),
+		cmocka_unit_test_setup(test_partners_do_not_swap, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
