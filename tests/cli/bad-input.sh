@@ -50,6 +50,7 @@ expect "join without key"  "needs --key"          -- "$AMALGAM" run --join a:1 -
 expect "place too short"   "--place lists"        -- "$AMALGAM" run --nodes 2 --cpus 3 --place 0,1 --kernel "$tmp/junk"
 expect "place bad node"    "placed on node 5"     -- "$AMALGAM" run --nodes 2 --cpus 2 --place 0,5 --kernel "$tmp/junk"
 expect "bad start mode"    "--start"              -- "$AMALGAM" run --start some --kernel "$tmp/junk"
+expect "bad migrate mode"  "--migrate must be"    -- "$AMALGAM" run --migrate sometimes --kernel "$tmp/junk"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"

@@ -100,7 +100,7 @@ static void test_params_roundtrip(void **state)
 {
 	struct cluster_params p = { .nr_nodes = 3, .self = 2, .cpus = 4,
 				    .memory = 1ull << 30, .start_all = true,
-				    .net_delay_us = 200,
+				    .net_delay_us = 200, .migrate = MIGRATE_SHUFFLE,
 				    .place = { 0, 1, 2, 2 } }, q;
 	char text[1100], err[256];
 	int n;
@@ -116,6 +116,7 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(q.memory, 1ull << 30);
 	assert_true(q.start_all);
 	assert_int_equal(q.net_delay_us, 200);
+	assert_int_equal(q.migrate, MIGRATE_SHUFFLE);
 	assert_memory_equal(q.place, p.place, 4);
 	assert_string_equal(q.addr[2], "[::1]:7001");
 	/* Malformed or inconsistent parameters are refused. */
@@ -125,6 +126,9 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(params_parse(&q, "v=1 nodes=2 self=1 cpus=2 place=0,3 addr1=a:1",
 				      45, err, sizeof(err)), -EINVAL);
 	assert_int_equal(params_parse(&q, "v=1 bogus=1", 11, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_parse(&q, "v=1 migrate=often", 17, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_migrate_mode("off"), MIGRATE_OFF);
+	assert_int_equal(params_migrate_mode("sometimes"), -1);
 }
 
 /* Round trips between two simulated hosts with random, asymmetric delays:
