@@ -19,8 +19,21 @@ static int setup(void **state)
 }
 
 /* n faults of vCPU v (on node here) from node from, one every gap ns,
- * each waited for half the gap, starting at *t; returns the first
- * decision to move, or -1. */
+ * each waited for wait ns, starting at *t; returns the first decision to
+ * move, or -1. */
+static int waits(unsigned v, unsigned here, unsigned from, unsigned n, uint64_t gap,
+		 uint64_t wait, uint64_t *t)
+{
+	int to = -1;
+
+	for (unsigned i = 0; i < n && to < 0; i++) {
+		to = affinity_fault(&A, v, here, from, true, wait, *t);
+		*t += gap;
+	}
+	return to;
+}
+
+/* The same, each waited for half the gap, repeat or not. */
 static int faults(unsigned v, unsigned here, unsigned from, bool repeat, unsigned n,
 		  uint64_t gap, uint64_t *t)
 {
@@ -81,14 +94,9 @@ static void test_one_time_faults_do_not(void **state)
 static void test_little_waiting_does_not(void **state)
 {
 	uint64_t t = 0;
-	int to = -1;
 
 	/* 30 us waits, one every 200 us: 15% of the time. */
-	for (unsigned i = 0; i < 20000 && to < 0; i++) {
-		to = affinity_fault(&A, 2, 2, 0, true, 30000, t);
-		t += 200000;
-	}
-	assert_int_equal(to, -1);
+	assert_int_equal(waits(2, 2, 0, 20000, 200000, 30000, &t), -1);
 }
 
 /* The same rule moves a vCPU on the fast network once waiting is most of
@@ -96,13 +104,8 @@ static void test_little_waiting_does_not(void **state)
 static void test_fast_network_moves(void **state)
 {
 	uint64_t t = 0;
-	int to = -1;
 
-	for (unsigned i = 0; i < 20000 && to < 0; i++) {
-		to = affinity_fault(&A, 2, 2, 0, true, 30000, t);
-		t += 50000;
-	}
-	assert_int_equal(to, 0);
+	assert_int_equal(waits(2, 2, 0, 20000, 50000, 30000, &t), 0);
 }
 
 /* Never up: a vCPU on node 0 waiting on node 1 stays. */
