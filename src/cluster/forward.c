@@ -180,6 +180,11 @@ static void irq_in(struct forward *f, const struct net_irq *q)
 
 /* ---- moving vCPUs ---------------------------------------------------------- */
 
+bool forward_movable(unsigned vcpu)
+{
+	return vcpu != 0;
+}
+
 /* vm->move_out: on vCPU v's thread, at an exit. */
 static int move_out(void *opaque, struct vcpu *v, unsigned node)
 {
@@ -190,6 +195,8 @@ static int move_out(void *opaque, struct vcpu *v, unsigned node)
 
 	if (node >= f->nodes || node == f->self || v->index >= f->vm->nr_vcpus)
 		return -EINVAL;
+	if (!forward_movable(v->index))
+		return -EPERM;
 	pthread_mutex_lock(&f->lock);
 	/* From here, the bus sends what is for v to the forwarder, which
 	 * waits for the lock: after the state, on the same link. */

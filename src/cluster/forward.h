@@ -34,6 +34,9 @@ void forward_free(struct forward *f);
 /* Messages for this plane, from the cluster's receive thread. */
 int forward_receive(struct forward *f, unsigned from, const struct net_msg *m);
 
+/* Whether vCPU vcpu may move at all: vCPU 0 stays on the devices' node,
+ * where the legacy PIC's INTR wire reaches its LINT0. */
+bool forward_movable(unsigned vcpu);
 /* Where vCPU vcpu runs, as this node knows it. */
 bool forward_where(struct forward *f, unsigned vcpu, unsigned *node);
 

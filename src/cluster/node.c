@@ -86,8 +86,7 @@ static void mem_fatal(void *opaque, const char *why)
 }
 
 /* A vCPU here waited for a page from node 'from': should it rather
- * move there? vCPU 0 stays: the legacy PIC's INTR wire reaches it only on
- * the devices' node. */
+ * move there? */
 static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 			     uint64_t wait_ns)
 {
@@ -97,12 +96,12 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 
 	if (!n->aff_on)
 		return;
-	for (unsigned i = 1; i < n->vm.nr_vcpus; i++)
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
 		if (n->vm.vcpus[i]->tid == tid) {
 			v = n->vm.vcpus[i];
 			break;
 		}
-	if (!v || !vcpu_here(v))
+	if (!v || !forward_movable(v->index) || !vcpu_here(v))
 		return;
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
 			    vcpu_now_ns());
@@ -604,12 +603,12 @@ static int preload_and_start_mem(struct node *n, const struct boot_text *b)
 	return memplane_start(n->mem);
 }
 
-/* --migrate shuffle: every vCPU here but vCPU 0 moves on to the next node
- * (a stress test of moving: state, interrupts in flight, timers). */
+/* --migrate shuffle: every vCPU here that may move moves on to the next
+ * node (a stress test of moving: state, interrupts in flight, timers). */
 static void shuffle(struct node *n)
 {
-	for (unsigned i = 1; i < n->vm.nr_vcpus; i++)
-		if (vcpu_here(n->vm.vcpus[i]))
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (forward_movable(i) && vcpu_here(n->vm.vcpus[i]))
 			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
 }
 

@@ -227,9 +227,8 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 	return -EINVAL;
 }
 
-/* Carry out the actions of the last dsm call, in order; data: contents
- * of the message being received, if it had any. The list's messages join
- * the outbound FIFO at the end, all together. */
+/* A page came in (from: the node that sent it or the grant, -1 none):
+ * if a remote fault was waiting for it, tell who waited and how long. */
 static void report_remote(struct memplane *mp, uint64_t page, int from, uint64_t now)
 {
 	struct waiter *w = &mp->waiters[hash(page) & (WAITER_SLOTS - 1)];
@@ -242,6 +241,10 @@ static void report_remote(struct memplane *mp, uint64_t page, int from, uint64_t
 				     now > w->t_ns ? now - w->t_ns : 0);
 }
 
+/* Carry out the actions of the last dsm call, in order; data: contents
+ * of the message being received, if it had any, and from: its sender (-1
+ * for a local fault). The list's messages join the outbound FIFO at the
+ * end, all together. */
 static void run_actions(struct memplane *mp, const void *data, int from)
 {
 	struct outmsg *head = NULL, **tail = &head;

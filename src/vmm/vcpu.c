@@ -563,7 +563,7 @@ static void stuck_wait(struct vcpu *v)
 	/* Only a node that runs every vCPU can tell that the machine is dead;
 	 * across nodes this needs the CPU plane's global view. */
 	if (__atomic_add_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST) == vm->nr_vcpus &&
-	    vm->nr_local == vm->nr_vcpus)
+	    __atomic_load_n(&vm->nr_local, __ATOMIC_SEQ_CST) == vm->nr_vcpus)
 		vm_stop(vm, 0, "guest halted: every vCPU stopped with interrupts off");
 	wait_for_work(v);
 	__atomic_sub_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST);
@@ -630,7 +630,6 @@ int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
 	__atomic_store_n(&v->vm->local[v->index], false, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
 	*len = sizeof(*h) + klen;
-	v->stats.saves++;
 	v->stats.last_save_ns = vcpu_now_ns() - t0;
 	return 0;
 }
@@ -678,7 +677,7 @@ static void wait_away(struct vcpu *v)
 {
 	struct kvm_regs regs;
 	struct timespec ts;
-	uint64_t t0;
+	uint64_t t0, load_ns;
 	void *kvm_part;
 	size_t len;
 	int err;
@@ -699,8 +698,7 @@ static void wait_away(struct vcpu *v)
 	t0 = vcpu_now_ns();
 	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset, kvm_part, len);
 	free(kvm_part);
-	v->stats.loads++;
-	v->stats.last_load_ns = vcpu_now_ns() - t0;
+	load_ns = vcpu_now_ns() - t0;
 	if (!err && ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
 		err = -errno;
 	if (err) {
@@ -717,7 +715,7 @@ static void wait_away(struct vcpu *v)
 	v->run->ready_for_interrupt_injection = 0;
 	lapic_resume(v->lapic);
 	pr_info("vcpu %u arrived: state loaded in %llu us", v->index,
-		(unsigned long long)v->stats.last_load_ns / 1000);
+		(unsigned long long)load_ns / 1000);
 }
 
 /* KVM finishes the instruction of the last exit (the data of an I/O read

@@ -26,9 +26,8 @@ enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_WAIT_SIPI };
 struct vcpu_stats {
 	uint64_t exits, io_exits, mmio_exits, msr_exits, hlt_exits,
 		 irq_window_exits, intr_exits, injected, nmis;
-	/* Moves: how long saving here took, and loading here (KVM's part,
-	 * by this thread) the last time, in ns. */
-	uint64_t saves, loads, last_save_ns, last_load_ns;
+	/* How long the last vcpu_save here took, in ns (for the log). */
+	uint64_t last_save_ns;
 };
 
 struct vcpu {

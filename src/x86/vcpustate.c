@@ -33,12 +33,6 @@ struct hdr {
 	int64_t tsc_adjust;	/* this vCPU's offset minus the node's base */
 };
 
-struct msr {
-	uint32_t index;
-	uint32_t pad;
-	uint64_t data;
-};
-
 struct vcpustate_ctx {
 	unsigned flags;		/* F_*: what this KVM can carry */
 	uint32_t xsave_size;
@@ -150,7 +144,7 @@ static size_t blob_size(unsigned flags, uint32_t xsave_size, uint32_t nmsrs)
 	       (flags & F_XCRS ? sizeof(struct kvm_xcrs) : 0) + xsave_size +
 	       sizeof(struct kvm_vcpu_events) +
 	       (flags & F_DEBUGREGS ? sizeof(struct kvm_debugregs) : 0) +
-	       (size_t)nmsrs * sizeof(struct msr);
+	       (size_t)nmsrs * sizeof(struct kvm_msr_entry);
 }
 
 size_t vcpustate_max_size(const struct vcpustate_ctx *c)
@@ -196,7 +190,6 @@ int vcpustate_save(const struct vcpustate_ctx *c, int fd, int64_t base_tsc_offse
 	struct hdr *h = buf;
 	uint8_t *p = (uint8_t *)buf + sizeof(*h);
 	struct kvm_msrs *msrs;
-	struct msr *out;
 	int64_t off = 0;
 	int r;
 
@@ -233,10 +226,7 @@ int vcpustate_save(const struct vcpustate_ctx *c, int fd, int64_t base_tsc_offse
 			free(msrs);
 			return -EIO;
 		}
-		out = (struct msr *)p;
-		for (uint32_t i = 0; i < c->nmsrs; i++)
-			out[i] = (struct msr){ .index = msrs->entries[i].index,
-					       .data = msrs->entries[i].data };
+		memcpy(p, msrs->entries, c->nmsrs * sizeof(msrs->entries[0]));
 		free(msrs);
 	}
 	if (c->flags & F_TSC) {
@@ -254,16 +244,15 @@ static int set(int fd, unsigned long req, const void *at)
 	return ioctl(fd, req, at) < 0 ? -errno : 0;
 }
 
-static int set_msrs(int fd, const struct msr *in, uint32_t n)
+/* in: n entries as KVM_GET_MSRS left them (possibly unaligned in the blob). */
+static int set_msrs(int fd, const void *in, uint32_t n)
 {
 	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + n * sizeof(struct kvm_msr_entry));
 	int r = 0;
 
 	if (!msrs)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++)
-		msrs->entries[i] = (struct kvm_msr_entry){ .index = in[i].index,
-							   .data = in[i].data };
+	memcpy(msrs->entries, in, n * sizeof(msrs->entries[0]));
 	msrs->nmsrs = n;
 	/* KVM stops at the first MSR it refuses; say which, skip it, go on:
 	 * one odd MSR must not strand the vCPU. */
@@ -332,7 +321,7 @@ int vcpustate_restore(const struct vcpustate_ctx *c, int fd, int64_t base_tsc_of
 		return r;
 	if ((r = set(fd, KVM_SET_XSAVE, xsave)))
 		return r;
-	if ((r = set_msrs(fd, (const struct msr *)p, h->nmsrs)))
+	if ((r = set_msrs(fd, p, h->nmsrs)))
 		return r;
 	memcpy(&ev, events, sizeof(ev));
 	ev.flags &= KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
