@@ -169,10 +169,15 @@ void lapic_timer_write_tsc_deadline(struct lapic *l, uint64_t val)
 	l->deadline_ns = 0;
 	if (val) {
 		/* Sample both clocks back to back and convert the distance:
-		 * ns = ticks * 1e6 / tsc_khz. A deadline already passed fires
-		 * at the next poll. */
-		now = lapic_clock_now(l);
+		 * ns = ticks * 1e6 / tsc_khz. The guest's TSC first: reading it
+		 * may be an ioctl, and the thread can be descheduled in
+		 * between. Sampled this way round, such a gap makes the
+		 * interrupt late by the gap; the other way round it made it
+		 * early, which a guest may rightly treat as a bug (seen in CI
+		 * on a busy host). A deadline already passed fires at the
+		 * next poll. */
 		gtsc = guest_tsc(l);
+		now = lapic_clock_now(l);
 		if (val > gtsc && l->cfg.tsc_khz)
 			ns = (unsigned __int128)(val - gtsc) * 1000000 /
 			     l->cfg.tsc_khz;

@@ -640,6 +640,49 @@ static void test_timer_tsc_deadline_guest_tsc(void **state)
 	lapic_free(l);
 }
 
+/* Reading the guest's TSC is an ioctl; the thread may be descheduled
+ * for milliseconds around it. The gap may make the interrupt late, never
+ * early: a guest that checks its TSC in the handler would see time run
+ * backwards (it did, in CI). Here the read itself takes 3 ms. */
+static uint64_t op_slow_guest_tsc(void *o)
+{
+	struct env *e = o;
+
+	e->now += 3000000;
+	e->host_tsc += 6000000;		/* 3 ms at 2 GHz */
+	return e->host_tsc + TSC_OFFSET;
+}
+
+static void test_timer_tsc_deadline_slow_read(void **state)
+{
+	struct lapic_ops o2 = ops;
+	struct lapic_config cfg = {
+		.apic_id = 4, .tsc_khz = TSC_KHZ, .tsc_offset = TSC_OFFSET,
+		.timer_hz = 1000000000,
+	};
+	uint64_t t0 = E.now, deadline = E.host_tsc + TSC_OFFSET + 4000000;
+	struct lapic *l;
+	uint32_t v = 0x1FF;
+
+	(void)state;
+	o2.guest_tsc = op_slow_guest_tsc;
+	l = lapic_new(&cfg, &o2, &E);
+	assert_non_null(l);
+	assert_int_equal(lapic_mmio(l, 0xF0, &v, 4, true), 0);
+	v = 0x40032;
+	assert_int_equal(lapic_mmio(l, 0x320, &v, 4, true), 0);
+	/* Due 2 ms after t0 on the guest's TSC; the read ends at t0 + 3 ms,
+	 * past it: armed for then, not for t0. */
+	assert_int_equal(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE, deadline), 0);
+	assert_int_equal(E.armed, t0 + 3000000);
+	/* 4 ms ahead of the read's end: armed 4 ms after it. */
+	deadline = E.host_tsc + TSC_OFFSET + 8000000 + 6000000;
+	t0 = E.now;
+	assert_int_equal(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE, deadline), 0);
+	assert_true(E.armed >= t0 + 3000000 + 4000000);
+	lapic_free(l);
+}
+
 static void test_timer_tsc_deadline(void **state)
 {
 	struct lapic_events ev;
@@ -703,6 +746,7 @@ int main(void)
 		T(test_timer_periodic),
 		T(test_timer_tsc_deadline),
 		T(test_timer_tsc_deadline_guest_tsc),
+		T(test_timer_tsc_deadline_slow_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
