@@ -36,9 +36,13 @@ void config_usage_run(void)
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
 "      --migrate MODE  auto (default): a vCPU that keeps waiting for pages\n"
-"                      another node holds moves there; off: vCPUs stay where\n"
-"                      placed; shuffle: every vCPU but the first moves to the\n"
-"                      next node every 50 ms (a stress test)\n"
+"                      another node holds moves there, and busy vCPUs move\n"
+"                      off a host whose CPUs they oversubscribe to one with\n"
+"                      CPUs to spare; off: vCPUs stay where placed; shuffle:\n"
+"                      every vCPU but the first moves to the next node every\n"
+"                      50 ms (a stress test)\n"
+"      --node-cpus N   CPUs each node offers the VM (default: all its host's\n"
+"                      CPUs, shared by the nodes of one host)\n"
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
@@ -69,6 +73,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "net-delay", required_argument, NULL, 'D' },
 		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ "migrate", required_argument, NULL, 'M' },
+		{ "node-cpus", required_argument, NULL, 'N' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -140,6 +145,14 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 					 optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'N':
+			if (parse_uint(optarg, 1, CONFIG_MAX_NODE_CPUS, &v)) {
+				snprintf(err, errlen, "--node-cpus must be a number from 1 to %d, not '%s'",
+					 CONFIG_MAX_NODE_CPUS, optarg);
+				return -EINVAL;
+			}
+			cfg->node_cpus = (unsigned)v;
 			break;
 		case 'S':
 			if (strcmp(optarg, "all") && strcmp(optarg, "bsp")) {

@@ -9,6 +9,7 @@
 #include "util/log.h"
 
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
+#define CONFIG_MAX_NODE_CPUS 4096
 
 struct config {
 	unsigned cpus;
@@ -29,6 +30,7 @@ struct config {
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */
 	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
+	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
 };
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help

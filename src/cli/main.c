@@ -50,6 +50,8 @@ static void node_usage(void)
 "      --timeout S     give up if no coordinator comes within S seconds (default: wait)\n"
 "      --port-fd N     write the bound port to file descriptor N (for scripts)\n"
 "      --stats         print counters at exit (also on SIGUSR1)\n"
+"      --node-cpus N   CPUs this node offers the VM (default: all of this host's,\n"
+"                      shared with other nodes on it)\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
@@ -66,6 +68,7 @@ static int cmd_node(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "node-cpus", required_argument, NULL, 'N' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -91,6 +94,14 @@ static int cmd_node(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			a.port_fd = (int)v;
+			break;
+		case 'N':
+			if (parse_uint(optarg, 1, CONFIG_MAX_NODE_CPUS, &v)) {
+				fprintf(stderr, "amalgam: --node-cpus must be a number from 1 to %d, not '%s'\n",
+					CONFIG_MAX_NODE_CPUS, optarg);
+				return EXIT_USAGE;
+			}
+			a.node_cpus = (unsigned)v;
 			break;
 		case 's': a.stats = true; break;
 		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;

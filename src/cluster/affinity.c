@@ -9,6 +9,9 @@ const struct affinity_config affinity_defaults = {
 	.wait_pct = 20,
 	.share_pct = 75,
 	.stay_ns = 200 * 1000 * 1000ull,
+	.slack_cpus = 0.5,
+	.busy_demand = 0.5,
+	.demand_ns = 300 * 1000 * 1000ull,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -16,7 +19,8 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 {
 	if (!nr_vcpus || nr_vcpus > AFFINITY_MAX_VCPUS || !nr_nodes ||
 	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->wait_pct ||
-	    cfg->wait_pct > 100 || cfg->share_pct > 100)
+	    cfg->wait_pct > 100 || cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
+	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
@@ -46,31 +50,106 @@ void affinity_left(struct affinity *a, unsigned vcpu)
 		a->v[vcpu].where = -1;
 }
 
+/* First event of the vCPU here (it started here, or moved here): start
+ * afresh, and the stay starts now. */
+static void settle(struct affinity_vcpu *v, unsigned here, uint64_t now_ns)
+{
+	if (v->where == (int)here)
+		return;
+	memset(v->wait, 0, sizeof(v->wait));
+	v->total = 0;
+	v->where = (int)here;
+	v->since_ns = v->last_ns = now_ns;
+	v->sampled = false;
+	v->demand = 0;
+}
+
+static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t now_ns)
+{
+	double k;
+
+	if (now_ns <= v->last_ns)
+		return;
+	k = decay((double)(now_ns - v->last_ns) / (double)a->cfg.window_ns);
+	for (unsigned n = 0; n < a->nr_nodes; n++)
+		v->wait[n] *= k;
+	v->total *= k;
+	v->last_ns = now_ns;
+}
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static double pool_load(const struct affinity *a, uint64_t pool)
+{
+	double load = 0;
+
+	for (unsigned n = 0; n < a->nr_nodes; n++)
+		if (a->node[n].known && a->node[n].pool == pool)
+			load += a->node[n].load;
+	return load;
+}
+
+/* Nodes of one host each report the host's CPUs: the pool has that many,
+ * not their sum. */
+static double pool_cpus(const struct affinity *a, uint64_t pool)
+{
+	double cpus = 0;
+
+	for (unsigned n = 0; n < a->nr_nodes; n++)
+		if (a->node[n].known && a->node[n].pool == pool && a->node[n].cpus > cpus)
+			cpus = a->node[n].cpus;
+	return cpus;
+}
+
+/* Would a vCPU wanting demand, moved from here to node to, keep to's pool
+ * within its CPUs and the slack? Unknown loads set no limit. */
+static bool fits(const struct affinity *a, unsigned here, unsigned to, double demand)
+{
+	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
+
+	if (!h->known || !t->known || h->pool == t->pool)
+		return true;
+	return pool_load(a, t->pool) + demand <= pool_cpus(a, t->pool) + a->cfg.slack_cpus;
+}
+
+/* Until the nodes next say their loads, count the vCPU where it goes, so
+ * that the next decision here does not send another into the same room. */
+static void account_move(struct affinity *a, unsigned here, unsigned to, double demand)
+{
+	if (a->node[here].known)
+		a->node[here].load = a->node[here].load > demand ?
+				     a->node[here].load - demand : 0;
+	if (a->node[to].known)
+		a->node[to].load += demand;
+}
+
+int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double cpus,
+		       double load)
+{
+	if (node >= a->nr_nodes || !(cpus > 0) || !(load >= 0) ||
+	    load > (double)a->nr_vcpus)
+		return -EINVAL;
+	a->node[node] = (struct affinity_node){
+		.known = true, .pool = pool, .cpus = cpus, .load = load,
+	};
+	return 0;
+}
+
+/* ---- the page rule ------------------------------------------------------- */
+
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
-	double k;
 	unsigned best = 0;
+	double d;
 
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
 	    from == here)
 		return -1;
 	v = &a->v[vcpu];
-	if (v->where != (int)here) {
-		/* New here (first fault, or it moved): start afresh. */
-		memset(v->wait, 0, sizeof(v->wait));
-		v->total = 0;
-		v->where = (int)here;
-		v->since_ns = v->last_ns = now_ns;
-	}
-	if (now_ns > v->last_ns) {
-		k = decay((double)(now_ns - v->last_ns) / (double)a->cfg.window_ns);
-		for (unsigned n = 0; n < a->nr_nodes; n++)
-			v->wait[n] *= k;
-		v->total *= k;
-		v->last_ns = now_ns;
-	}
+	settle(v, here, now_ns);
+	decay_waits(a, v, now_ns);
 	if (!repeat)
 		return -1;
 	v->wait[from] += (double)wait_ns;
@@ -84,5 +163,104 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (best >= here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
 	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
+	/* What it would want with its pages local (the waits already
+	 * decayed to now). */
+	d = v->demand + v->total / (double)a->cfg.window_ns;
+	d = d > 1 ? 1 : d;
+	if (!fits(a, here, best, d))
+		return -1;
+	account_move(a, here, best, d);
 	return (int)best;
+}
+
+/* ---- the CPU rule -------------------------------------------------------- */
+
+void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double frac,
+		     uint64_t now_ns)
+{
+	struct affinity_vcpu *v;
+	double k;
+
+	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes)
+		return;
+	v = &a->v[vcpu];
+	settle(v, here, now_ns);
+	frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
+	if (!v->sampled || now_ns <= v->demand_ns) {
+		v->demand = frac;
+		v->sampled = true;
+	} else {
+		k = decay((double)(now_ns - v->demand_ns) / (double)a->cfg.demand_ns);
+		v->demand = v->demand * k + frac * (1 - k);
+	}
+	v->demand_ns = now_ns;
+}
+
+double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, double cpus)
+{
+	double load = 0;
+
+	if (here >= a->nr_nodes)
+		return 0;
+	for (unsigned i = 0; i < a->nr_vcpus; i++)
+		if (a->v[i].where == (int)here && a->v[i].sampled)
+			load += a->v[i].demand;
+	a->node[here] = (struct affinity_node){
+		.known = cpus > 0, .pool = pool, .cpus = cpus, .load = load,
+	};
+	return load;
+}
+
+int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
+		     uint64_t now_ns, unsigned *vcpu)
+{
+	const struct affinity_node *h;
+	struct affinity_vcpu *v;
+	double d = 0, room, best_room = -1;
+	int pick = -1, to = -1;
+
+	if (here >= a->nr_nodes || !a->node[here].known)
+		return -1;
+	h = &a->node[here];
+	if (pool_load(a, h->pool) <= pool_cpus(a, h->pool) + a->cfg.slack_cpus)
+		return -1;
+	/* The busiest vCPU here that has stayed its time and is not tied
+	 * here by pages (the page rule would not move it either). */
+	for (unsigned i = 0; i < a->nr_vcpus && i < 64; i++) {
+		v = &a->v[i];
+		if (!(movable >> i & 1) || v->where != (int)here || !v->sampled ||
+		    now_ns - v->since_ns < a->cfg.stay_ns || v->demand < a->cfg.busy_demand)
+			continue;
+		decay_waits(a, v, now_ns);
+		if (v->total * 100 >= (double)a->cfg.window_ns * a->cfg.wait_pct)
+			continue;
+		if (pick < 0 || v->demand > d) {
+			pick = (int)i;
+			d = v->demand;
+		}
+	}
+	if (pick < 0)
+		return -1;
+	/* The node, of another pool, with the most room left once it has
+	 * the vCPU; among nodes of that pool the least loaded; the lowest
+	 * number on ties. */
+	for (unsigned n = 0; n < a->nr_nodes; n++) {
+		const struct affinity_node *t = &a->node[n];
+
+		if (n == here || !t->known || t->pool == h->pool)
+			continue;
+		room = pool_cpus(a, t->pool) - pool_load(a, t->pool) - d;
+		if (room < 0)
+			continue;
+		if (to < 0 || room > best_room ||
+		    (room == best_room && t->load < a->node[to].load)) {
+			to = (int)n;
+			best_room = room;
+		}
+	}
+	if (to < 0)
+		return -1;
+	account_move(a, here, (unsigned)to, d);
+	*vcpu = (unsigned)pick;
+	return to;
 }

@@ -23,6 +23,31 @@
  *    down only, moves end (node 0, where the BSP and the devices are, is
  *    where shared kernel data tends to gather anyway);
  *  - after a move the vCPU stays at least stay_ns before the next one.
+ *
+ * Pages are half the cost; CPUs are the other. Gathering every vCPU on the
+ * node that holds the shared data is right while they mostly wait for it
+ * (a boot), and wrong once they mostly compute: then they queue for that
+ * host's CPUs while the others' stand idle, and the VM gets one server's
+ * cores instead of the sum. So every node says, ten times a second, what
+ * its vCPUs want and what it has (NET_CTL_LOAD):
+ *  - a vCPU's demand is the share of the time its thread was running or
+ *    waiting to run (not halted, not blocked on a page or a device): the
+ *    CPUs it would use if it had them. A node's load is the sum over the
+ *    vCPUs running there;
+ *  - nodes on one host share its CPUs: they form one pool (same boot id),
+ *    and moving between them gains nothing. A node given its CPUs
+ *    explicitly (--node-cpus) is a pool of its own;
+ *  - a pool whose load exceeds its CPUs by more than half a CPU sends its
+ *    busiest movable vCPU that is not tied to shared pages to the pool
+ *    with the most room, if the vCPU fits there; one move per node per
+ *    decision, and then the usual stay;
+ *  - the page rule above does not pull a vCPU into another pool that it
+ *    would push over that same line, so the two rules cannot undo each
+ *    other's moves. There the vCPU counts with what it would want if its
+ *    pages were local: its demand plus its share of time waiting for them
+ *    (a vCPU starved by remote pages looks idle, and is not).
+ * A node that has not said its load yet is not a destination for the CPU
+ * rule and no limit to the page rule (as before load was known).
  * Pure: the caller supplies the time and serializes the calls. */
 #ifndef AMALGAM_CLUSTER_AFFINITY_H
 #define AMALGAM_CLUSTER_AFFINITY_H
@@ -38,11 +63,17 @@ struct affinity_config {
 	unsigned wait_pct;	/* share of the window spent waiting on one node */
 	unsigned share_pct;	/* that node's share of all such waiting */
 	uint64_t stay_ns;
+	double slack_cpus;	/* load above a pool's CPUs tolerated */
+	double busy_demand;	/* a vCPU worth moving for CPUs wants this much */
+	uint64_t demand_ns;	/* time constant of a vCPU's demand */
 };
 
 /* The defaults: a vCPU that spent a fifth or more of the last 100 ms or
  * so waiting for shared pages, three quarters of that time on one node,
- * and has been where it is for 200 ms. */
+ * and has been where it is for 200 ms. For CPUs: half a CPU of slack,
+ * only vCPUs that want half a CPU or more move, and demand is smoothed over
+ * 300 ms (the scheduler counts a wait only once it ends, so 100 ms samples
+ * of a busy thread on a busy host swing by a fifth either way). */
 extern const struct affinity_config affinity_defaults;
 
 struct affinity_vcpu {
@@ -50,13 +81,25 @@ struct affinity_vcpu {
 	double total;
 	uint64_t last_ns;	/* of the last decay */
 	uint64_t since_ns;	/* when it started running where it is */
-	int where;		/* node it ran on at its last fault, -1 */
+	int where;		/* node it ran on at its last event, -1 */
+	bool sampled;		/* demand known since it came */
+	double demand;		/* CPUs it wants, smoothed over window_ns */
+	uint64_t demand_ns;	/* of the last sample */
+};
+
+/* What a node last said of itself (its own entry: what it computed). */
+struct affinity_node {
+	bool known;
+	uint64_t pool;		/* nodes of one pool share their CPUs */
+	double cpus;		/* the pool's CPUs, as this node sees them */
+	double load;		/* CPUs its vCPUs want */
 };
 
 struct affinity {
 	struct affinity_config cfg;
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
+	struct affinity_node node[AFFINITY_MAX_NODES];
 };
 
 /* -EINVAL for counts out of range or a config that cannot work. */
@@ -69,5 +112,21 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		   bool repeat, uint64_t wait_ns, uint64_t now_ns);
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
+
+/* What node said of itself; -EINVAL for values no node can have (cpus
+ * must be positive, load at most one CPU per vCPU). */
+int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool,
+		       double cpus, double load);
+/* vCPU vcpu, running on node here, wanted frac (0..1) of a CPU over the
+ * sample that ends at now_ns. */
+void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double frac,
+		     uint64_t now_ns);
+/* The sum of the demands of the vCPUs on node here: its load to publish
+ * (it is also recorded as node here's, with pool and cpus). */
+double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, double cpus);
+/* The CPU rule for node here, whose movable vCPUs are the bits of
+ * movable: the node to move *vcpu to, or -1. */
+int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
+		     uint64_t now_ns, unsigned *vcpu);
 
 #endif

@@ -97,6 +97,18 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 				ctl->op == NET_CTL_EOI ? "EOI" : "vCPU move notice", peer);
 		pthread_mutex_lock(&c->lock);
 		break;
+	case NET_CTL_LOAD:
+		if (c->h.load) {
+			struct net_load l;
+
+			/* The wire checked the length; the data may sit at
+			 * any alignment in the receive buffer. */
+			memcpy(&l, m->data, sizeof(l));
+			pthread_mutex_unlock(&c->lock);
+			c->h.load(c->hop, (unsigned)peer, &l);
+			pthread_mutex_lock(&c->lock);
+		}
+		break;
 	case NET_CTL_STOP:
 		/* A peer stopped: stop here too, but do not re-broadcast. */
 		c->stop_sent = true;

@@ -36,6 +36,9 @@ struct cluster_handlers {
 	int (*cpu)(void *opaque, unsigned from, const struct net_msg *msg);
 	/* Stop the local guest: a peer asked (STOP) or was lost. Any thread. */
 	void (*stop)(void *opaque, int status, const char *reason);
+	/* What a peer said of its CPUs and load (receive thread; must not
+	 * block; the values are unchecked). */
+	void (*load)(void *opaque, unsigned from, const struct net_load *load);
 };
 
 /* Coordinator: p->nr_nodes, addr[1..], cpus, memory, place filled;

@@ -1,6 +1,8 @@
 #include "cluster/node.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -51,10 +53,20 @@ struct node {
 	struct auth_key key;
 	bool stats;
 	struct rtt_server *rtt;
-	/* The page-or-vCPU model for this node's vCPUs; under the memory
-	 * plane's lock (its remote_fault callback is the only user). */
+	/* The page-or-vCPU model for this node's vCPUs, under aff_lock: the
+	 * memory plane's remote_fault callback, peers' LOAD messages and the
+	 * CPU balance every 100 ms all use it. */
 	struct affinity aff;
+	pthread_mutex_t aff_lock;
 	bool aff_on;
+	/* The CPUs this node offers (--node-cpus, or its host's) and the pool
+	 * they belong to (the host's boot id; a pool of its own if given). */
+	unsigned offered;
+	double cpus;
+	uint64_t pool;
+	bool sched_ok;		/* the kernel reports threads' run and wait time */
+	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
+	bool load_warned[CLUSTER_MAX_NODES];
 };
 
 static volatile sig_atomic_t stats_requested, stop_signal;
@@ -103,11 +115,14 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 		}
 	if (!v || !forward_movable(v->index) || !vcpu_here(v))
 		return;
+	pthread_mutex_lock(&n->aff_lock);
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
 			    vcpu_now_ns());
+	if (to >= 0)
+		affinity_left(&n->aff, v->index);
+	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
 		return;
-	affinity_left(&n->aff, v->index);
 	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
 		v->index, to);
 	vcpu_request_move(v, to);
@@ -133,6 +148,26 @@ static int on_cpu(void *opaque, unsigned from, const struct net_msg *msg)
 	return n->fwd ? forward_receive(n->fwd, from, msg) : -EPROTO;
 }
 
+/* A peer's CPUs and load, for the CPU rule (affinity.h). */
+static void on_load(void *opaque, unsigned from, const struct net_load *l)
+{
+	struct node *n = opaque;
+	int r;
+
+	if (!n->aff_on || from == n->p.self || from >= CLUSTER_MAX_NODES)
+		return;
+	pthread_mutex_lock(&n->aff_lock);
+	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
+			       l->load_milli / 1000.0);
+	pthread_mutex_unlock(&n->aff_lock);
+	if (r && !n->load_warned[from]) {
+		n->load_warned[from] = true;
+		pr_warn("node %u says its vCPUs want %u.%03u CPUs of %u.%03u, which "
+			"cannot be: its loads are ignored", from, l->load_milli / 1000,
+			l->load_milli % 1000, l->cpus_milli / 1000, l->cpus_milli % 1000);
+	}
+}
+
 static void on_cluster_stop(void *opaque, int status, const char *reason)
 {
 	struct node *n = opaque;
@@ -144,6 +179,7 @@ static const struct cluster_handlers cluster_h = {
 	.dsm = on_dsm,
 	.cpu = on_cpu,
 	.stop = on_cluster_stop,
+	.load = on_load,
 };
 
 /* The local guest stopped (exit port, reset, crash): tell every node. */
@@ -263,6 +299,129 @@ static bool host_clock_is_tsc(void)
 			 cs, sizeof(cs)) && strcmp(cs, "tsc") == 0;
 }
 
+/* ---- CPUs: what this node has, and what its vCPUs want ------------------- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
+	return h;
+}
+
+/* The CPUs this process may run on (taskset and cpusets included). */
+static unsigned host_cpus(void)
+{
+	cpu_set_t set;
+	long c;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c > 0 ? (unsigned)c : 1;
+}
+
+/* Time the thread has run or waited to run, from the scheduler's own
+ * accounting (CONFIG_SCHED_INFO): the CPU it wanted, whether it got it or
+ * queued for it. Blocked time (a halted vCPU, a page on its way) is not
+ * in it. */
+static bool thread_demand_ns(pid_t tid, uint64_t *ns)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+	fclose(f);
+	*ns = run + wait;
+	return ok;
+}
+
+static void read_boot_id(char *out, size_t len);
+
+static void init_cpus(struct node *n)
+{
+	char boot[40] = "";
+	uint64_t ns;
+
+	read_boot_id(boot, sizeof(boot));
+	n->pool = fnv1a(boot);
+	n->cpus = n->offered ? n->offered : host_cpus();
+	/* CPUs given explicitly are this node's alone. */
+	if (n->offered)
+		n->pool ^= 0x9e3779b97f4a7c15ull * (n->p.self + 1);
+	n->sched_ok = thread_demand_ns(getpid(), &ns);
+	if (n->aff_on && !n->sched_ok)
+		pr_info("this kernel does not report threads' run time "
+			"(/proc/PID/task/TID/schedstat): vCPUs will not move for CPUs");
+}
+
+static void publish_load(struct node *n, double load)
+{
+	struct net_load l = {
+		.pool = n->pool,
+		.cpus_milli = (uint32_t)(n->cpus * 1000),
+		.load_milli = (uint32_t)(load * 1000 + 0.5),
+	};
+	struct net_msg m = { .type = NET_MSG_CONTROL, .data = &l, .data_len = sizeof(l) };
+
+	m.u.control.op = NET_CTL_LOAD;
+	for (unsigned i = 0; i < n->p.nr_nodes; i++)
+		if (i != n->p.self)
+			cluster_send(n->cluster, i, &m);
+}
+
+/* Every 100 ms: sample what each vCPU here wanted, tell the other nodes
+ * this node's load, and move a vCPU if this host's CPUs are oversubscribed
+ * and another's have room (affinity.h, the CPU rule). */
+static void balance_cpus(struct node *n)
+{
+	uint64_t now = vcpu_now_ns(), movable = 0, ns;
+	double wanted, cpus;
+	unsigned vi = 0;
+	int to;
+
+	pthread_mutex_lock(&n->aff_lock);
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu *v = n->vm.vcpus[i];
+
+		if (!vcpu_here(v) || v->tid <= 0 || !thread_demand_ns(v->tid, &ns)) {
+			n->sched_at[i] = 0;
+			continue;
+		}
+		if (n->sched_at[i] && now > n->sched_at[i] && ns >= n->sched_ns[i])
+			affinity_demand(&n->aff, i, n->p.self,
+					(double)(ns - n->sched_ns[i]) / (double)(now - n->sched_at[i]),
+					now);
+		n->sched_ns[i] = ns;
+		n->sched_at[i] = now;
+		if (forward_movable(i) && i < 64)
+			movable |= 1ull << i;
+	}
+	wanted = affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
+	cpus = n->cpus;
+	to = affinity_balance(&n->aff, n->p.self, movable, now, &vi);
+	if (to >= 0)
+		affinity_left(&n->aff, vi);
+	pthread_mutex_unlock(&n->aff_lock);
+	publish_load(n, n->aff.node[n->p.self].load);
+	if (to < 0) {
+		if (wanted > cpus)
+			pr_debug("the vCPUs on node %u want %.2f CPUs of %.0f; none moves",
+				 n->p.self, wanted, cpus);
+		return;
+	}
+	pr_info("the vCPUs on node %u want %.1f CPUs of %.0f: moving vcpu %u to node %d, "
+		"which has CPUs to spare", n->p.self, wanted, cpus, vi, to);
+	vcpu_request_move(n->vm.vcpus[vi], to);
+}
+
 /* ---- building and running ----------------------------------------------- */
 
 static int build_vm(struct node *n)
@@ -312,9 +471,11 @@ static int build_vm(struct node *n)
 		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
 		if (r)
 			return r;
+		pthread_mutex_init(&n->aff_lock, NULL);
 		n->aff_on = n->p.migrate == MIGRATE_AUTO && n->vm.move_out &&
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
+		init_cpus(n);
 		cluster_set_handlers(n->cluster, &cluster_h, n);
 		cluster_inject_delay(n->cluster, n->p.net_delay_us);
 	}
@@ -629,8 +790,11 @@ static int wait_guest(struct node *n)
 	sigaction(SIGTERM, &st, NULL);
 	while (!vm_stopping(&n->vm)) {
 		usleep(20000);
-		if (n->p.migrate == MIGRATE_SHUFFLE && n->vm.move_out && ++ticks % 3 == 0)
+		++ticks;
+		if (n->p.migrate == MIGRATE_SHUFFLE && n->vm.move_out && ticks % 3 == 0)
 			shuffle(n);
+		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
+			balance_cpus(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
 				(int)stop_signal, n->p.self);
@@ -741,7 +905,7 @@ static void print_final_placement(struct node *n)
 		moved |= place[i] != n->p.place[i];
 	}
 	if (moved || f.moved_out || f.moved_in)
-		print_placement(&n->p, place, " at the end (vCPUs moved to their data)");
+		print_placement(&n->p, place, " at the end (vCPUs moved to their data or to spare CPUs)");
 }
 
 /* The raw TCP baseline to node 1..N-1, printed for the benchmarks. */
@@ -780,6 +944,7 @@ int node_run(const struct config *cfg)
 	n->p.start_all = cfg->start_all;
 	n->p.net_delay_us = cfg->net_delay_us;
 	n->p.migrate = (uint8_t)cfg->migrate;
+	n->offered = cfg->node_cpus;
 	n->p.nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join) {
 		const char *c = cfg->join;
@@ -846,7 +1011,8 @@ int node_run(const struct config *cfg)
 
 		if (!cfg->join) {
 			r = spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, n->p.addr + 1, err, sizeof(err));
+					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
+					sizeof(err));
 			if (r) {
 				free(n);
 				fprintf(stderr, "amalgam: %s\n", err);
@@ -950,6 +1116,7 @@ int node_join(const struct node_args *a)
 	if (!n)
 		return 1;
 	n->stats = a->stats;
+	n->offered = a->node_cpus;
 	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {
 		free(n);

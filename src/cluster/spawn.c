@@ -55,8 +55,8 @@ static int read_port(int fd, int *port)
 }
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, char (*addrs)[CLUSTER_ADDR_MAX],
-		char *err, size_t errlen)
+		enum log_level level, bool stats, unsigned node_cpus,
+		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
 	char self[PATH_MAX];
@@ -92,6 +92,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
+		char cpus[16];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -107,7 +108,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[13] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[15] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
@@ -115,6 +116,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					argv[k++] = v;
 				if (stats)
 					argv[k++] = "--stats";
+				if (node_cpus) {
+					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
+					argv[k++] = "--node-cpus";
+					argv[k++] = cpus;
+				}
 				argv[k] = NULL;
 				execv(self, argv);
 			}

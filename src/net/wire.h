@@ -137,6 +137,8 @@ enum net_control_op {
 	NET_CTL_EOI = 9,		/* -> devices' node: code = EOI'd vector */
 	NET_CTL_MOVED = 10,		/* vCPU code runs on the sender now;
 					 * arg = its move count (newer wins) */
+	NET_CTL_LOAD = 11,		/* the sender's CPUs and what its vCPUs
+					 * want; data: struct net_load */
 	NET_CTL_NR
 };
 
@@ -147,6 +149,13 @@ struct net_control {
 	uint16_t flags;
 	int32_t code;			/* exit status or -errno behind a stop */
 	uint64_t arg;
+};
+
+/* NET_CTL_LOAD's data (cluster/affinity.h): sent ten times a second. */
+struct net_load {
+	uint64_t pool;			/* nodes with one pool share CPUs */
+	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */
+	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
 };
 
 /* The page protocol's one message shape; `op` and the meaning of the
@@ -272,6 +281,10 @@ NET_PIN(net_ping, token, 0);
 NET_PIN(net_ping, time_ns, 8);
 
 static_assert(sizeof(struct net_control) == 16, "net_control size");
+static_assert(sizeof(struct net_load) == 16, "net_load size");
+NET_PIN(net_load, pool, 0);
+NET_PIN(net_load, cpus_milli, 8);
+NET_PIN(net_load, load_milli, 12);
 NET_PIN(net_control, op, 0);
 NET_PIN(net_control, flags, 2);
 NET_PIN(net_control, code, 4);

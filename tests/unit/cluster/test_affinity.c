@@ -62,6 +62,12 @@ static void test_bad_config(void **state)
 	c = affinity_defaults;
 	c.share_pct = 101;
 	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
+	c.busy_demand = 0;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
+	c.slack_cpus = -1;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
 	/* Out-of-range calls decide nothing. */
 	assert_int_equal(affinity_fault(&A, 4, 0, 1, true, MS, 0), -1);
 	assert_int_equal(affinity_fault(&A, 0, 3, 1, true, MS, 0), -1);
@@ -174,6 +180,150 @@ static void test_partners_do_not_swap(void **state)
 	assert_int_equal(moves, 1);
 }
 
+/* ---- the CPU rule ---- */
+
+#define POOL_A 0xa
+#define POOL_B 0xb
+#define ALL_BUT_0 0xeull	/* vCPUs 1-3 may move */
+
+/* Every 100 ms from *t for ms: vCPUs in mask (all on node here) want
+ * frac of a CPU each, and node here publishes its load (pool, cpus). */
+static void busy(unsigned here, uint64_t mask, double frac, uint64_t pool, double cpus,
+		 unsigned ms, uint64_t *t)
+{
+	for (unsigned k = 0; k < ms / 100; k++, *t += 100 * MS) {
+		for (unsigned i = 0; i < 4; i++)
+			if (mask >> i & 1)
+				affinity_demand(&A, i, here, frac, *t);
+		affinity_own_load(&A, here, pool, cpus);
+	}
+}
+
+/* Four busy vCPUs on a node of 2 CPUs, another host with 2 idle: two of
+ * them go there (one per decision), then the rule is content. */
+static void test_crowded_node_spreads(void **state)
+{
+	uint64_t t = 0;
+	unsigned v1, v2, v3;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	busy(0, 0xf, 1.0, POOL_A, 2, 100, &t);
+	/* Not before the vCPUs have stayed their time. */
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v1), -1);
+	busy(0, 0xf, 1.0, POOL_A, 2, 300, &t);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v1), 1);
+	assert_true(v1 >= 1 && v1 <= 3);
+	affinity_left(&A, v1);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v2), 1);
+	assert_true(v2 >= 1 && v2 <= 3 && v2 != v1);
+	affinity_left(&A, v2);
+	/* Now 2 wanted of 2 here, and node 1 full: nothing more. */
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v3), -1);
+	busy(0, 0xf & ~(1u << v1) & ~(1u << v2), 1.0, POOL_A, 2, 500, &t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 2), 0);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v3), -1);
+}
+
+/* Nodes of one host share its CPUs: moving between them gains nothing. */
+static void test_same_host_stays(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_A, 2, 0), 0);
+	busy(0, 0xf, 1.0, POOL_A, 2, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+	/* A node that never said its load is no destination either. */
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+}
+
+/* vCPUs that want little (mostly halted or waiting) do not move, however
+ * many; nor does the BSP, the only busy one here. */
+static void test_idle_or_unmovable_stay(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 4, 0), 0);
+	busy(0, 0xe, 0.4, POOL_A, 1, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+	busy(0, 0x1, 1.0, POOL_A, 1, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+}
+
+/* A busy vCPU that also spends much of its time waiting for pages shared
+ * here stays with them; a purely computing one goes. */
+static void test_tied_by_pages_stays(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 2, POOL_B, 2, 0), 0);
+	/* vCPU 2 is the busier: without the tie it would be the one. */
+	for (unsigned k = 0; k < 10; k++) {
+		affinity_demand(&A, 1, 1, 0.8, t);
+		busy(1, 0x4, 1.0, POOL_A, 1, 100, &t);
+		/* vCPU 2 waits half of each 100 ms for node 2's pages (up:
+		 * the page rule leaves it). */
+		for (unsigned f = 0; f < 10; f++)
+			assert_int_equal(affinity_fault(&A, 2, 1, 2, true, 5 * MS,
+							t - 100 * MS + f * 10 * MS), -1);
+	}
+	assert_int_equal(affinity_balance(&A, 1, ALL_BUT_0, t, &v), 2);
+	assert_int_equal(v, 1);
+}
+
+/* The page rule does not pull a vCPU into a pool it would overload, and
+ * does once there is room (or the pool is this node's own). */
+static void test_page_rule_needs_room(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2), 0);
+	busy(1, 0x2, 1.0, POOL_B, 2, 300, &t);
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1), 0);
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
+	affinity_left(&A, 1);
+	/* Full, but the same host: pages decide alone. */
+	assert_int_equal(affinity_node_load(&A, 0, POOL_B, 2, 2), 0);
+	busy(2, 0x4, 1.0, POOL_B, 2, 300, &t);
+	assert_int_equal(faults(2, 2, 0, true, 2000, MS, &t), 0);
+}
+
+/* A vCPU starved by remote pages wants little CPU now, but would want
+ * the time it waits once its pages are local: with that counted, it does
+ * not fit where its plain demand would. */
+static void test_page_rule_counts_waiting(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.1), 0);
+	busy(1, 0x2, 0.3, POOL_B, 2, 300, &t);
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
+	/* Room for a whole CPU: it goes. */
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
+}
+
+/* What a peer says of itself is checked: a load no node can have is
+ * refused and changes nothing. */
+static void test_node_load_checked(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+	double nan = __builtin_nan("");
+
+	assert_int_equal(affinity_node_load(&A, 3, POOL_B, 2, 0), -EINVAL);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 0, 0), -EINVAL);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, -1), -EINVAL);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 5), -EINVAL);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, nan, 0), -EINVAL);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, nan), -EINVAL);
+	busy(0, 0xf, 1.0, POOL_A, 2, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +336,13 @@ int main(void)
 		cmocka_unit_test_setup(test_split_does_not, setup),
 		cmocka_unit_test_setup(test_no_bounce, setup),
 		cmocka_unit_test_setup(test_partners_do_not_swap, setup),
+		cmocka_unit_test_setup(test_crowded_node_spreads, setup),
+		cmocka_unit_test_setup(test_same_host_stays, setup),
+		cmocka_unit_test_setup(test_idle_or_unmovable_stay, setup),
+		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
+		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
+		cmocka_unit_test_setup(test_page_rule_counts_waiting, setup),
+		cmocka_unit_test_setup(test_node_load_checked, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,6 +291,27 @@ static void test_bad_fields(void **state)
 	sample(6, &m);
 	m.data_len = 12;
 	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	/* LOAD data is exactly one struct net_load. */
+	{
+		struct net_load l = { .pool = 7, .cpus_milli = 2000, .load_milli = 1500 };
+		struct net_msg out;
+		size_t n;
+
+		memset(&m, 0, sizeof(m));
+		m.type = NET_MSG_CONTROL;
+		m.u.control.op = NET_CTL_LOAD;
+		m.data = &l;
+		m.data_len = sizeof(l);
+		n = (size_t)wire_encode(&m, frame, sizeof(frame));
+		assert_int_equal(n, NET_HDR_SIZE + 16 + sizeof(l));
+		assert_int_equal(wire_decode(frame, n, &out, &why), 0);
+		assert_int_equal(out.data_len, sizeof(l));
+		assert_memory_equal(out.data, &l, sizeof(l));
+		m.data_len = sizeof(l) - 4;
+		assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+		m.data_len = 0;
+		assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	}
 }
 
 static void test_encode_refuses(void **state)
