@@ -137,8 +137,14 @@ static const struct memplane_ops mem_ops = {
 static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
 {
 	struct node *n = opaque;
+	int r;
 
-	return n->mem ? memplane_receive(n->mem, from, msg) : -EPROTO;
+	if (!n->mem)
+		return -EPROTO;
+	/* A page message still on its way when the guest stopped is not the
+	 * sender's fault: drop it without a warning. */
+	r = memplane_receive(n->mem, from, msg);
+	return r == -ESHUTDOWN ? 0 : r;
 }
 
 static int on_cpu(void *opaque, unsigned from, const struct net_msg *msg)
