@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define MAX_RETURNS 6		/* the stay grows to 64 times its length */
+
 const struct affinity_config affinity_defaults = {
 	.window_ns = 100 * 1000 * 1000ull,
 	.wait_pct = 20,
@@ -12,6 +14,7 @@ const struct affinity_config affinity_defaults = {
 	.slack_cpus = 0.5,
 	.busy_demand = 0.5,
 	.demand_ns = 300 * 1000 * 1000ull,
+	.return_ns = 2000 * 1000 * 1000ull,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -20,7 +23,8 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	if (!nr_vcpus || nr_vcpus > AFFINITY_MAX_VCPUS || !nr_nodes ||
 	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->wait_pct ||
 	    cfg->wait_pct > 100 || cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
-	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns)
+	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
+	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
@@ -52,10 +56,16 @@ void affinity_left(struct affinity *a, unsigned vcpu)
 
 /* First event of the vCPU here (it started here, or moved here): start
  * afresh, and the stay starts now. */
-static void settle(struct affinity_vcpu *v, unsigned here, uint64_t now_ns)
+static void settle(struct affinity *a, struct affinity_vcpu *v, unsigned here,
+		   uint64_t now_ns)
 {
 	if (v->where == (int)here)
 		return;
+	if (v->pushed_ns && now_ns - v->pushed_ns < a->cfg.return_ns)
+		v->returns += v->returns < MAX_RETURNS;
+	else
+		v->returns = 0;
+	v->pushed_ns = 0;
 	memset(v->wait, 0, sizeof(v->wait));
 	v->total = 0;
 	v->where = (int)here;
@@ -148,7 +158,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	    from == here)
 		return -1;
 	v = &a->v[vcpu];
-	settle(v, here, now_ns);
+	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
 	if (!repeat)
 		return -1;
@@ -164,8 +174,8 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
 	/* What it would want with its pages local (the waits already
-	 * decayed to now). */
-	d = v->demand + v->total / (double)a->cfg.window_ns;
+	 * decayed to now); a whole CPU while its demand is unknown. */
+	d = v->sampled ? v->demand + v->total / (double)a->cfg.window_ns : 1;
 	d = d > 1 ? 1 : d;
 	if (!fits(a, here, best, d))
 		return -1;
@@ -184,7 +194,7 @@ void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double fr
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes)
 		return;
 	v = &a->v[vcpu];
-	settle(v, here, now_ns);
+	settle(a, v, here, now_ns);
 	frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
 	if (!v->sampled || now_ns <= v->demand_ns) {
 		v->demand = frac;
@@ -229,7 +239,8 @@ int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
 	for (unsigned i = 0; i < a->nr_vcpus && i < 64; i++) {
 		v = &a->v[i];
 		if (!(movable >> i & 1) || v->where != (int)here || !v->sampled ||
-		    now_ns - v->since_ns < a->cfg.stay_ns || v->demand < a->cfg.busy_demand)
+		    now_ns - v->since_ns < a->cfg.stay_ns << v->returns ||
+		    v->demand < a->cfg.busy_demand)
 			continue;
 		decay_waits(a, v, now_ns);
 		if (v->total * 100 >= (double)a->cfg.window_ns * a->cfg.wait_pct)
@@ -261,6 +272,7 @@ int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
 	if (to < 0)
 		return -1;
 	account_move(a, here, (unsigned)to, d);
+	a->v[pick].pushed_ns = now_ns ? now_ns : 1;
 	*vcpu = (unsigned)pick;
 	return to;
 }

@@ -45,7 +45,12 @@
  *    would push over that same line, so the two rules cannot undo each
  *    other's moves. There the vCPU counts with what it would want if its
  *    pages were local: its demand plus its share of time waiting for them
- *    (a vCPU starved by remote pages looks idle, and is not).
+ *    (a vCPU starved by remote pages looks idle, and is not; one whose
+ *    demand is not known yet counts as a whole CPU). Loads are measured
+ *    and move, so a vCPU can still be sent away for CPUs and pulled back
+ *    by its pages; each time it comes back within return_ns of being
+ *    sent, the stay it needs before the CPU rule sends it again doubles
+ *    (up to 64 times).
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  * Pure: the caller supplies the time and serializes the calls. */
@@ -66,6 +71,7 @@ struct affinity_config {
 	double slack_cpus;	/* load above a pool's CPUs tolerated */
 	double busy_demand;	/* a vCPU worth moving for CPUs wants this much */
 	uint64_t demand_ns;	/* time constant of a vCPU's demand */
+	uint64_t return_ns;	/* back this soon after a push: a return */
 };
 
 /* The defaults: a vCPU that spent a fifth or more of the last 100 ms or
@@ -85,6 +91,8 @@ struct affinity_vcpu {
 	bool sampled;		/* demand known since it came */
 	double demand;		/* CPUs it wants, smoothed over window_ns */
 	uint64_t demand_ns;	/* of the last sample */
+	uint64_t pushed_ns;	/* when the CPU rule last sent it away, 0 */
+	unsigned returns;	/* times in a row it came back soon after */
 };
 
 /* What a node last said of itself (its own entry: what it computed). */

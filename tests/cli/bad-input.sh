@@ -51,6 +51,9 @@ expect "place too short"   "--place lists"        -- "$AMALGAM" run --nodes 2 --
 expect "place bad node"    "placed on node 5"     -- "$AMALGAM" run --nodes 2 --cpus 2 --place 0,5 --kernel "$tmp/junk"
 expect "bad start mode"    "--start"              -- "$AMALGAM" run --start some --kernel "$tmp/junk"
 expect "bad migrate mode"  "--migrate must be"    -- "$AMALGAM" run --migrate sometimes --kernel "$tmp/junk"
+expect "node-cpus 0"       "--node-cpus must be"  -- "$AMALGAM" run --node-cpus 0 --kernel "$tmp/junk"
+expect "node-cpus word"    "--node-cpus must be"  -- "$AMALGAM" run --node-cpus many --kernel "$tmp/junk"
+expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus 99999 --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"

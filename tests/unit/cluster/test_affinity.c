@@ -306,6 +306,47 @@ static void test_page_rule_counts_waiting(void **state)
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
 }
 
+/* Sent away for CPUs and pulled back by its pages, again and again: each
+ * quick return doubles the stay the CPU rule waits for before sending it
+ * again; a return long after starts over. */
+static void test_returns_back_off(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	busy(0, 0xf, 1.0, POOL_A, 2, 400, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	affinity_left(&A, 1);
+	for (unsigned stay = 400; stay <= 800; stay *= 2) {
+		/* Back 300 ms later. */
+		busy(0, 0xd, 1.0, POOL_A, 2, 300, &t);
+		busy(0, 0xf, 1.0, POOL_A, 2, stay - 100, &t);
+		assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+		assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+		busy(0, 0xf, 1.0, POOL_A, 2, 100, &t);
+		assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+		affinity_left(&A, 1);
+	}
+	/* Back after 3 s: the plain stay again. */
+	busy(0, 0xd, 1.0, POOL_A, 2, 3000, &t);
+	busy(0, 0xf, 1.0, POOL_A, 2, 200, &t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+}
+
+/* A vCPU whose demand is not known yet (it just came) counts as a whole
+ * CPU for the page rule. */
+static void test_page_rule_unknown_demand(void **state)
+{
+	uint64_t t = 1000 * MS;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.8), 0);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	affinity_own_load(&A, 1, POOL_B, 2);
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
+}
+
 /* What a peer says of itself is checked: a load no node can have is
  * refused and changes nothing. */
 static void test_node_load_checked(void **state)
@@ -342,6 +383,8 @@ int main(void)
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
 		cmocka_unit_test_setup(test_page_rule_counts_waiting, setup),
+		cmocka_unit_test_setup(test_returns_back_off, setup),
+		cmocka_unit_test_setup(test_page_rule_unknown_demand, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
