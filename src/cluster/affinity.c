@@ -152,7 +152,6 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 {
 	struct affinity_vcpu *v;
 	unsigned best = 0;
-	double d;
 
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
 	    from == here)
@@ -173,13 +172,11 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (best >= here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
 	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
-	/* What it would want with its pages local (the waits already
-	 * decayed to now); a whole CPU while its demand is unknown. */
-	d = v->sampled ? v->demand + v->total / (double)a->cfg.window_ns : 1;
-	d = d > 1 ? 1 : d;
-	if (!fits(a, here, best, d))
+	/* A whole CPU: what it wants here says little of what it will want
+	 * with its pages local (affinity.h). */
+	if (!fits(a, here, best, 1.0))
 		return -1;
-	account_move(a, here, best, d);
+	account_move(a, here, best, v->sampled ? v->demand : 1.0);
 	return (int)best;
 }
 

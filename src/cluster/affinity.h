@@ -41,16 +41,17 @@
  *    busiest movable vCPU that is not tied to shared pages to the pool
  *    with the most room, if the vCPU fits there; one move per node per
  *    decision, and then the usual stay;
- *  - the page rule above does not pull a vCPU into another pool that it
- *    would push over that same line, so the two rules cannot undo each
- *    other's moves. There the vCPU counts with what it would want if its
- *    pages were local: its demand plus its share of time waiting for them
- *    (a vCPU starved by remote pages looks idle, and is not; one whose
- *    demand is not known yet counts as a whole CPU). Loads are measured
- *    and move, so a vCPU can still be sent away for CPUs and pulled back
- *    by its pages; each time it comes back within return_ns of being
- *    sent, the stay it needs before the CPU rule sends it again doubles
- *    (up to 64 times).
+ *  - the page rule above pulls a vCPU into another pool only if that pool
+ *    keeps within the same line with a whole CPU more. A whole CPU, not
+ *    what the vCPU wants where it is: a vCPU starved by remote pages looks
+ *    idle, and its wait share at the moment the page rule fires is only
+ *    about its threshold (seen in the lab: vCPUs sent away for CPUs came
+ *    straight back for their pages, every few hundred ms). With a whole
+ *    CPU, a vCPU just sent away cannot be pulled back until its old
+ *    pool's load has really dropped;
+ *  - loads are measured and move, so a vCPU can still go back and forth;
+ *    each time it comes back within return_ns of being sent, the stay it
+ *    needs before the CPU rule sends it again doubles (up to 64 times).
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  * Pure: the caller supplies the time and serializes the calls. */

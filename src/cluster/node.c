@@ -65,6 +65,8 @@ struct node {
 	double cpus;
 	uint64_t pool;
 	bool sched_ok;		/* the kernel reports threads' run and wait time */
+	double last_load;	/* what the vCPUs here wanted at the last sample */
+	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
 };
@@ -118,8 +120,10 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 	pthread_mutex_lock(&n->aff_lock);
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
 			    vcpu_now_ns());
-	if (to >= 0)
+	if (to >= 0) {
 		affinity_left(&n->aff, v->index);
+		n->page_moves++;
+	}
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
 		return;
@@ -246,6 +250,16 @@ static void print_stats(struct node *n)
 			(unsigned long)f.io_sent, (unsigned long)f.io_served,
 			(unsigned long)f.io_timeouts, (unsigned long)f.moved_out,
 			(unsigned long)f.moved_in);
+	}
+	if (n->aff_on) {
+		pthread_mutex_lock(&n->aff_lock);
+		fprintf(stderr,
+			"amalgam[%u] cost model: vCPUs sent to their pages %lu, to spare CPUs %lu;"
+			" CPUs offered %.0f (%s), wanted at the last sample %.2f\n", n->p.self,
+			n->page_moves, n->cpu_moves, n->cpus,
+			n->offered ? "its own" : "its host's, shared with any node there",
+			n->sched_ok ? n->last_load : 0.0);
+		pthread_mutex_unlock(&n->aff_lock);
 	}
 	if (n->mem)
 		memplane_print_stats(n->mem, stderr);
@@ -389,7 +403,7 @@ static void publish_load(struct node *n, double load)
 static void balance_cpus(struct node *n)
 {
 	uint64_t now = vcpu_now_ns(), movable = 0, ns;
-	double wanted, cpus;
+	double wanted, cpus, load;
 	unsigned vi = 0;
 	int to;
 
@@ -413,10 +427,15 @@ static void balance_cpus(struct node *n)
 	wanted = affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
 	cpus = n->cpus;
 	to = affinity_balance(&n->aff, n->p.self, movable, now, &vi);
-	if (to >= 0)
+	if (to >= 0) {
 		affinity_left(&n->aff, vi);
+		n->cpu_moves++;
+	}
+	/* With the vCPU just sent away already counted where it goes. */
+	load = n->aff.node[n->p.self].load;
+	n->last_load = wanted;
 	pthread_mutex_unlock(&n->aff_lock);
-	publish_load(n, n->aff.node[n->p.self].load);
+	publish_load(n, load);
 	if (to < 0) {
 		if (wanted > cpus)
 			pr_debug("the vCPUs on node %u want %.2f CPUs of %.0f; none moves",

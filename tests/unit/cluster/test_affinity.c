@@ -291,19 +291,57 @@ static void test_page_rule_needs_room(void **state)
 	assert_int_equal(faults(2, 2, 0, true, 2000, MS, &t), 0);
 }
 
-/* A vCPU starved by remote pages wants little CPU now, but would want
- * the time it waits once its pages are local: with that counted, it does
- * not fit where its plain demand would. */
-static void test_page_rule_counts_waiting(void **state)
+/* A vCPU starved by remote pages wants little CPU now, and would want
+ * much more with its pages local: it needs room for a whole CPU, not for
+ * what it wants where it is. */
+static void test_page_rule_needs_a_whole_cpu(void **state)
 {
 	uint64_t t = 0;
 
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.1), 0);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.8), 0);
 	busy(1, 0x2, 0.3, POOL_B, 2, 300, &t);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
-	/* Room for a whole CPU: it goes. */
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.5), 0);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
+}
+
+/* Sent away for CPUs, a vCPU that then waits for its pages is not pulled
+ * back while its old pool is as loaded as it was (two nodes, each its own
+ * model, the loads each publishes). */
+static void test_no_push_pull_cycle(void **state)
+{
+	struct affinity n0, n1;
+	uint64_t t = 0;
+	unsigned v;
+	int to = -1;
+
+	assert_int_equal(affinity_init(&n0, &affinity_defaults, 4, 2), 0);
+	assert_int_equal(affinity_init(&n1, &affinity_defaults, 4, 2), 0);
+	for (; t < 400 * MS; t += 100 * MS) {
+		for (unsigned i = 0; i < 3; i++)
+			affinity_demand(&n0, i, 0, 0.85, t);
+		assert_int_equal(affinity_node_load(&n1, 0, POOL_A, 2,
+						    affinity_own_load(&n0, 0, POOL_A, 2)), 0);
+		assert_int_equal(affinity_node_load(&n0, 1, POOL_B, 2,
+						    affinity_own_load(&n1, 1, POOL_B, 2)), 0);
+	}
+	assert_int_equal(affinity_balance(&n0, 0, 0x6, t, &v), 1);
+	affinity_left(&n0, v);
+	/* On node 1 it waits for node 0's pages 30% of the time and wants
+	 * a fifth of a CPU; node 0's other two still want 0.85 each. */
+	for (unsigned k = 0; k < 50 && to < 0; k++, t += 100 * MS) {
+		for (unsigned i = 0; i < 3; i++)
+			if (i != v)
+				affinity_demand(&n0, i, 0, 0.85, t);
+		affinity_demand(&n1, v, 1, 0.2, t);
+		assert_int_equal(affinity_node_load(&n1, 0, POOL_A, 2,
+						    affinity_own_load(&n0, 0, POOL_A, 2)), 0);
+		assert_int_equal(affinity_node_load(&n0, 1, POOL_B, 2,
+						    affinity_own_load(&n1, 1, POOL_B, 2)), 0);
+		for (unsigned f = 0; f < 100 && to < 0; f++)
+			to = affinity_fault(&n1, v, 1, 0, true, 300 * 1000, t + f * MS);
+	}
+	assert_int_equal(to, -1);
 }
 
 /* Sent away for CPUs and pulled back by its pages, again and again: each
@@ -382,7 +420,8 @@ int main(void)
 		cmocka_unit_test_setup(test_idle_or_unmovable_stay, setup),
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
-		cmocka_unit_test_setup(test_page_rule_counts_waiting, setup),
+		cmocka_unit_test_setup(test_page_rule_needs_a_whole_cpu, setup),
+		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
 		cmocka_unit_test_setup(test_page_rule_unknown_demand, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),
