@@ -123,6 +123,10 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 	if (to >= 0) {
 		affinity_left(&n->aff, v->index);
 		n->page_moves++;
+		pr_debug("page rule: node %d %s, wants %.2f of %.2f CPUs; this node %s",
+			 to, n->aff.node[to].known ? "known" : "unknown",
+			 n->aff.node[to].load, n->aff.node[to].cpus,
+			 n->aff.node[n->p.self].known ? "known" : "unknown");
 	}
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
@@ -162,14 +166,20 @@ static int on_cpu(void *opaque, unsigned from, const struct net_msg *msg)
 static void on_load(void *opaque, unsigned from, const struct net_load *l)
 {
 	struct node *n = opaque;
+	bool first;
 	int r;
 
 	if (!n->aff_on || from == n->p.self || from >= CLUSTER_MAX_NODES)
 		return;
 	pthread_mutex_lock(&n->aff_lock);
+	first = !n->aff.node[from].known;
 	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
 			       l->load_milli / 1000.0);
 	pthread_mutex_unlock(&n->aff_lock);
+	if (!r && first)
+		pr_info("node %u offers %u.%03u CPUs, %s", from, l->cpus_milli / 1000,
+			l->cpus_milli % 1000, l->pool == n->pool ?
+			"shared with this node (one host)" : "of its own");
 	if (r && !n->load_warned[from]) {
 		n->load_warned[from] = true;
 		pr_warn("node %u says its vCPUs want %u.%03u CPUs of %u.%03u, which "
