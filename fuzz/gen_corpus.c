@@ -87,6 +87,10 @@ int main(int argc, char **argv)
 	m.data = page;
 	m.data_len = 64;
 	err |= emit(dir, "control_stats", &m);
+	MSG(NET_MSG_CONTROL)->u.control.op = NET_CTL_LOAD;
+	m.data = page;
+	m.data_len = sizeof(struct net_load);
+	err |= emit(dir, "control_load", &m);
 	MSG(NET_MSG_DSM)->u.dsm.gfn = 0x100;
 	err |= emit(dir, "dsm", &m);
 	MSG(NET_MSG_DSM)->u.dsm.op = 2;

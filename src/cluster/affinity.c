@@ -99,8 +99,9 @@ static double pool_load(const struct affinity *a, uint64_t pool)
 	return load;
 }
 
-/* Nodes of one host each report the host's CPUs: the pool has that many,
- * not their sum. */
+/* Nodes of one host each report the CPUs they may use (all of the host's
+ * unless a cpuset or taskset narrows it): the pool has the most any of
+ * them reports, not their sum. */
 static double pool_cpus(const struct affinity *a, uint64_t pool)
 {
 	double cpus = 0;
@@ -136,9 +137,14 @@ static void account_move(struct affinity *a, unsigned here, unsigned to, double 
 int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double cpus,
 		       double load)
 {
-	if (node >= a->nr_nodes || !(cpus > 0) || !(load >= 0) ||
-	    load > (double)a->nr_vcpus)
+	if (node >= a->nr_nodes)
 		return -EINVAL;
+	if (!(cpus > 0) || cpus > AFFINITY_MAX_CPUS || !(load >= 0) ||
+	    load > (double)a->nr_vcpus) {
+		/* Nothing it said is to be trusted now, the old values neither. */
+		a->node[node].known = false;
+		return -EINVAL;
+	}
 	a->node[node] = (struct affinity_node){
 		.known = true, .pool = pool, .cpus = cpus, .load = load,
 	};
@@ -173,10 +179,11 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
 	/* A whole CPU: what it wants here says little of what it will want
-	 * with its pages local (affinity.h). */
+	 * with its pages local (affinity.h); booked as such too, so that
+	 * pulls in one interval cannot overfill the pool between reports. */
 	if (!fits(a, here, best, 1.0))
 		return -1;
-	account_move(a, here, best, v->sampled ? v->demand : 1.0);
+	account_move(a, here, best, 1.0);
 	return (int)best;
 }
 
@@ -192,7 +199,7 @@ void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double fr
 		return;
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
-	frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
+	frac = !(frac >= 0) ? 0 : frac > 1 ? 1 : frac;	/* NaN too */
 	if (!v->sampled || now_ns <= v->demand_ns) {
 		v->demand = frac;
 		v->sampled = true;
@@ -203,15 +210,22 @@ void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double fr
 	v->demand_ns = now_ns;
 }
 
+void affinity_arrived(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns)
+{
+	if (vcpu < a->nr_vcpus && here < a->nr_nodes)
+		settle(a, &a->v[vcpu], here, now_ns);
+}
+
 double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, double cpus)
 {
 	double load = 0;
 
 	if (here >= a->nr_nodes)
 		return 0;
+	/* A vCPU whose demand is not known yet counts as a whole CPU. */
 	for (unsigned i = 0; i < a->nr_vcpus; i++)
-		if (a->v[i].where == (int)here && a->v[i].sampled)
-			load += a->v[i].demand;
+		if (a->v[i].where == (int)here)
+			load += a->v[i].sampled ? a->v[i].demand : 1.0;
 	a->node[here] = (struct affinity_node){
 		.known = cpus > 0, .pool = pool, .cpus = cpus, .load = load,
 	};

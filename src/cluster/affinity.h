@@ -39,8 +39,11 @@
  *    explicitly (--node-cpus) is a pool of its own;
  *  - a pool whose load exceeds its CPUs by more than half a CPU sends its
  *    busiest movable vCPU that is not tied to shared pages to the pool
- *    with the most room, if the vCPU fits there; one move per node per
- *    decision, and then the usual stay;
+ *    with the most room, if the vCPU fits there within its CPUs (no
+ *    slack); one move per node per decision, and then the usual stay;
+ *  - a vCPU sent somewhere counts there (in the sender's view) until that
+ *    node next reports; that node counts a vCPU that has just come as a
+ *    whole CPU until its demand is sampled;
  *  - the page rule above pulls a vCPU into another pool only if that pool
  *    keeps within the same line with a whole CPU more. A whole CPU, not
  *    what the vCPU wants where it is: a vCPU starved by remote pages looks
@@ -63,6 +66,7 @@
 
 #define AFFINITY_MAX_VCPUS 64
 #define AFFINITY_MAX_NODES 64
+#define AFFINITY_MAX_CPUS 4096	/* more than any node may say it has */
 
 struct affinity_config {
 	uint64_t window_ns;
@@ -90,7 +94,7 @@ struct affinity_vcpu {
 	uint64_t since_ns;	/* when it started running where it is */
 	int where;		/* node it ran on at its last event, -1 */
 	bool sampled;		/* demand known since it came */
-	double demand;		/* CPUs it wants, smoothed over window_ns */
+	double demand;		/* CPUs it wants, smoothed over demand_ns */
 	uint64_t demand_ns;	/* of the last sample */
 	uint64_t pushed_ns;	/* when the CPU rule last sent it away, 0 */
 	unsigned returns;	/* times in a row it came back soon after */
@@ -123,15 +127,20 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 void affinity_left(struct affinity *a, unsigned vcpu);
 
 /* What node said of itself; -EINVAL for values no node can have (cpus
- * must be positive, load at most one CPU per vCPU). */
+ * from above 0 to AFFINITY_MAX_CPUS, load at most one CPU per vCPU), and
+ * the node is unknown again. */
 int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool,
 		       double cpus, double load);
 /* vCPU vcpu, running on node here, wanted frac (0..1) of a CPU over the
  * sample that ends at now_ns. */
 void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double frac,
 		     uint64_t now_ns);
-/* The sum of the demands of the vCPUs on node here: its load to publish
- * (it is also recorded as node here's, with pool and cpus). */
+/* vCPU vcpu runs on node here, its demand not sampled yet (it has just
+ * come): it counts as a whole CPU until it is. */
+void affinity_arrived(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns);
+/* The sum of the demands of the vCPUs on node here (a whole CPU for each
+ * not sampled yet): its load to publish (it is also recorded as node
+ * here's, with pool and cpus). */
 double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, double cpus);
 /* The CPU rule for node here, whose movable vCPUs are the bits of
  * movable: the node to move *vcpu to, or -1. */

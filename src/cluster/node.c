@@ -38,6 +38,10 @@
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
+
+/* balance_cpus hands the model one bit per vCPU. */
+static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
+	      "movable vCPUs fit in a uint64_t mask");
 #define START_TIMEOUT_S 60
 
 /* Everything one node owns while the guest runs. */
@@ -115,7 +119,7 @@ static void mem_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat
 			v = n->vm.vcpus[i];
 			break;
 		}
-	if (!v || !forward_movable(v->index) || !vcpu_here(v))
+	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
 		return;
 	pthread_mutex_lock(&n->aff_lock);
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
@@ -340,7 +344,9 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-/* The CPUs this process may run on (taskset and cpusets included). */
+/* The CPUs this process may run on (taskset and cpusets included): the
+ * most a node of this host can have. Nodes of one host stay one pool
+ * whatever their affinity; --node-cpus splits a host. */
 static unsigned host_cpus(void)
 {
 	cpu_set_t set;
@@ -373,16 +379,23 @@ static bool thread_demand_ns(pid_t tid, uint64_t *ns)
 	return ok;
 }
 
-static void read_boot_id(char *out, size_t len);
+static bool read_word(const char *path, char *out, size_t len);
 
 static void init_cpus(struct node *n)
 {
 	char boot[40] = "";
 	uint64_t ns;
 
-	read_boot_id(boot, sizeof(boot));
-	n->pool = fnv1a(boot);
 	n->cpus = n->offered ? n->offered : host_cpus();
+	if (read_word("/proc/sys/kernel/random/boot_id", boot, sizeof(boot))) {
+		n->pool = fnv1a(boot);
+	} else {
+		/* Not knowing the host must not merge it with others. */
+		n->pool = fnv1a("no boot id") ^ (uint64_t)getpid() << 20 ^ __rdtsc();
+		if (n->aff_on && !n->offered)
+			pr_warn("cannot read this host's boot id: node %u counts its CPUs "
+				"as its own, even if other nodes run on this host", n->p.self);
+	}
 	/* CPUs given explicitly are this node's alone. */
 	if (n->offered)
 		n->pool ^= 0x9e3779b97f4a7c15ull * (n->p.self + 1);
@@ -390,6 +403,10 @@ static void init_cpus(struct node *n)
 	if (n->aff_on && !n->sched_ok)
 		pr_info("this kernel does not report threads' run time "
 			"(/proc/PID/task/TID/schedstat): vCPUs will not move for CPUs");
+	/* This node's own pool is known from the start, for the page rule's
+	 * room check, even if its load never is. */
+	if (n->aff_on)
+		affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
 }
 
 static void publish_load(struct node *n, double load)
@@ -412,24 +429,34 @@ static void publish_load(struct node *n, double load)
  * and another's have room (affinity.h, the CPU rule). */
 static void balance_cpus(struct node *n)
 {
-	uint64_t now = vcpu_now_ns(), movable = 0, ns;
+	uint64_t now = vcpu_now_ns(), movable = 0, ns[VM_MAX_VCPUS];
+	bool ok[VM_MAX_VCPUS];
 	double wanted, cpus, load;
 	unsigned vi = 0;
 	int to;
 
-	pthread_mutex_lock(&n->aff_lock);
+	/* The scheduler's figures first: file reads are not for under the
+	 * lock the receive thread and the memory plane's callback take. A
+	 * vCPU asked to move is on its way out: neither sampled nor sent. */
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
 		struct vcpu *v = n->vm.vcpus[i];
 
-		if (!vcpu_here(v) || v->tid <= 0 || !thread_demand_ns(v->tid, &ns)) {
+		ok[i] = vcpu_here(v) && !vcpu_moving(v) && v->tid > 0 &&
+			thread_demand_ns(v->tid, &ns[i]);
+	}
+	pthread_mutex_lock(&n->aff_lock);
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		if (!ok[i]) {
 			n->sched_at[i] = 0;
 			continue;
 		}
-		if (n->sched_at[i] && now > n->sched_at[i] && ns >= n->sched_ns[i])
+		if (!n->sched_at[i])
+			affinity_arrived(&n->aff, i, n->p.self, now);
+		else if (now > n->sched_at[i] && ns[i] >= n->sched_ns[i])
 			affinity_demand(&n->aff, i, n->p.self,
-					(double)(ns - n->sched_ns[i]) / (double)(now - n->sched_at[i]),
-					now);
-		n->sched_ns[i] = ns;
+					(double)(ns[i] - n->sched_ns[i]) /
+					(double)(now - n->sched_at[i]), now);
+		n->sched_ns[i] = ns[i];
 		n->sched_at[i] = now;
 		if (forward_movable(i) && i < 64)
 			movable |= 1ull << i;

@@ -178,9 +178,9 @@ void lapic_timer_write_tsc_deadline(struct lapic *l, uint64_t val)
 		 * next poll. */
 		gtsc = guest_tsc(l);
 		now = lapic_clock_now(l);
-		if (val > gtsc && l->cfg.tsc_khz)
-			ns = (unsigned __int128)(val - gtsc) * 1000000 /
-			     l->cfg.tsc_khz;
+		if (val > gtsc && l->cfg.tsc_khz)	/* rounded up */
+			ns = ((unsigned __int128)(val - gtsc) * 1000000 +
+			      l->cfg.tsc_khz - 1) / l->cfg.tsc_khz;
 		l->deadline_ns = nonzero(now + ns);
 	}
 	sync_timer(l);

@@ -7,7 +7,7 @@
  *     4     2  version  NET_WIRE_VERSION
  *     6     2  type     enum net_type
  *     8     4  length   payload bytes (the header is not counted)
- *    12     4  flags    none defined in version 1: must be zero
+ *    12     4  flags    none defined: must be zero
  *    16     8  seq      per connection and direction, 1, 2, 3, ...
  *
  * The payload of each type is a fixed struct (declared below, layout pinned
@@ -36,7 +36,9 @@
 #include <sys/types.h>
 
 #define NET_WIRE_MAGIC		0x474c4d41u	/* "AMLG" read as LE u32 */
-#define NET_WIRE_VERSION	1
+/* 2: NET_CTL_MOVED, NET_CTL_LOAD. Nodes of different versions refuse each
+ * other's first frame. */
+#define NET_WIRE_VERSION	2
 #define NET_HDR_SIZE		24
 
 #define NET_MAX_NODES		64

@@ -584,6 +584,11 @@ bool vcpu_here(const struct vcpu *v)
 	return __atomic_load_n(&v->vm->local[v->index], __ATOMIC_ACQUIRE);
 }
 
+bool vcpu_moving(const struct vcpu *v)
+{
+	return __atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0;
+}
+
 void vcpu_request_move(struct vcpu *v, int node)
 {
 	__atomic_store_n(&v->move_to, node, __ATOMIC_RELEASE);

@@ -84,6 +84,8 @@ void vcpu_kick(struct vcpu *v);
 void vcpu_request_move(struct vcpu *v, int node);
 /* Is the vCPU running on this node now (any thread)? */
 bool vcpu_here(const struct vcpu *v);
+/* Has a move been asked for that the vCPU has not made yet (any thread)? */
+bool vcpu_moving(const struct vcpu *v);
 /* The vCPU's whole state as a blob (vcpustate + halt state + lapic), for
  * move_out, on the owner thread, which has let KVM finish the last exit's
  * instruction first. Only reads KVM's state (never guest memory). Once it

@@ -233,8 +233,21 @@ static void test_same_host_stays(void **state)
 	assert_int_equal(affinity_node_load(&A, 1, POOL_A, 2, 0), 0);
 	busy(0, 0xf, 1.0, POOL_A, 2, 1000, &t);
 	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
-	/* A node that never said its load is no destination either. */
+}
+
+/* A node whose last word was impossible is unknown again: no destination,
+ * though what it said before had room. */
+static void test_bad_report_forgets(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 2, POOL_B, 2, 0), 0);
+	busy(0, 0xf, 1.0, POOL_A, 2, 1000, &t);
+	assert_int_equal(affinity_node_load(&A, 2, POOL_B, 1e9, 0), -EINVAL);
 	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), -1);
+	assert_int_equal(affinity_node_load(&A, 2, POOL_B, 2, 0), 0);
+	assert_int_equal(affinity_balance(&A, 0, ALL_BUT_0, t, &v), 2);
 }
 
 /* vCPUs that want little (mostly halted or waiting) do not move, however
@@ -373,16 +386,31 @@ static void test_returns_back_off(void **state)
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 }
 
-/* A vCPU whose demand is not known yet (it just came) counts as a whole
- * CPU for the page rule. */
-static void test_page_rule_unknown_demand(void **state)
+/* A vCPU that has just come counts as a whole CPU in its node's load
+ * until its demand is sampled. */
+static void test_arrived_counts_whole(void **state)
 {
-	uint64_t t = 1000 * MS;
+	affinity_arrived(&A, 1, 1, 0);
+	affinity_arrived(&A, 2, 1, 0);
+	assert_true(affinity_own_load(&A, 1, POOL_B, 2) == 2.0);
+	affinity_demand(&A, 1, 1, 0.25, 100 * MS);
+	assert_true(affinity_own_load(&A, 1, POOL_B, 2) == 1.25);
+	affinity_left(&A, 2);
+	assert_true(affinity_own_load(&A, 1, POOL_B, 2) == 0.25);
+}
 
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.8), 0);
-	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
-	affinity_own_load(&A, 1, POOL_B, 2);
-	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
+/* Two vCPUs pulled by their pages into one pool in the same interval: the
+ * first is booked as a whole CPU, so the second no longer fits. */
+static void test_pulls_book_whole_cpus(void **state)
+{
+	uint64_t t = 0, t2;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.6), 0);
+	/* Both starved: a fifth of a CPU each where they are. */
+	busy(1, 0x6, 0.2, POOL_B, 2, 300, &t);
+	t2 = t;
+	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
+	assert_int_equal(faults(2, 1, 0, true, 2000, MS, &t2), -1);
 }
 
 /* What a peer says of itself is checked: a load no node can have is
@@ -417,13 +445,15 @@ int main(void)
 		cmocka_unit_test_setup(test_partners_do_not_swap, setup),
 		cmocka_unit_test_setup(test_crowded_node_spreads, setup),
 		cmocka_unit_test_setup(test_same_host_stays, setup),
+		cmocka_unit_test_setup(test_bad_report_forgets, setup),
 		cmocka_unit_test_setup(test_idle_or_unmovable_stay, setup),
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_a_whole_cpu, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
-		cmocka_unit_test_setup(test_page_rule_unknown_demand, setup),
+		cmocka_unit_test_setup(test_arrived_counts_whole, setup),
+		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
