@@ -1,7 +1,8 @@
 /* Inter-processor interrupts, counted exactly per CPU: fixed physical
  * (BSP to each AP, AP to AP, self by ID and by shorthand), shorthand
  * broadcasts, physical broadcast ID, flat logical destinations (xAPIC) or
- * cluster logical destinations (x2APIC), and NMI.
+ * cluster logical destinations (x2APIC), lowest priority to a logical set
+ * (exactly one of the set takes each), and NMI.
  * Command line: "x2apic" runs everything with every LAPIC in x2APIC mode. */
 #include "libguest.h"
 
@@ -97,6 +98,51 @@ static void send_logical(uint32_t cpus, uint32_t vec)
 			}
 		apic_send_ipi(cluster << 16 | bits, vec | APIC_DEST_LOGICAL);
 	}
+}
+
+static uint32_t sum_of(uint32_t cpus)
+{
+	uint32_t s = 0;
+
+	for (unsigned c = 0; c < nr_cpus; c++)
+		if (cpus & (1u << c))
+			s += READ_ONCE(count[c]);
+	return s;
+}
+
+/* Lowest priority to the set cpus (flat: LDR bit = CPU; x2APIC: those of
+ * cpu 1's cluster), one IPI at a time: each must reach exactly one CPU of
+ * the set, whichever nodes they run on, and no other CPU. */
+static void lowest_to_set(uint32_t cpus)
+{
+	uint32_t dest = cpus, cluster = percpu[1].apic_id >> 4, s = 0, others = 0;
+	char got[8 * MAX_CPUS] = "", *p = got;
+
+	if (x2) {
+		dest = cluster << 16;
+		for (unsigned c = 1; c < nr_cpus; c++)
+			if (percpu[c].apic_id >> 4 == cluster && (cpus & (1u << c)))
+				dest |= 1u << (percpu[c].apic_id & 15);
+			else
+				cpus &= ~(1u << c);
+	}
+	for (uint32_t k = 1; k <= ROUNDS; k++) {
+		apic_send_ipi(dest, VEC_TEST | APIC_DEST_LOGICAL | APIC_DM_LOWEST);
+		wait_until(sum_of(cpus) >= k, 1000);
+	}
+	msleep(20);
+	for (unsigned c = 0; c < nr_cpus; c++) {
+		if (cpus & (1u << c))
+			s += count[c];
+		else
+			others += count[c];
+		p += snprintf(p, sizeof(got) - (size_t)(p - got), "%s%u",
+			      c ? " " : "", count[c]);
+		count[c] = 0;
+	}
+	report(s == ROUNDS && !others,
+	       "lowest priority to logical set %#x x%d: each to exactly one of it "
+	       "(per CPU: %s)", cpus, ROUNDS, got);
 }
 
 int main(void)
@@ -200,6 +246,10 @@ int main(void)
 		expect(want, "logical destination {cpu0, cpu3} (incl. self)");
 		want[0] = want[3] = 0;
 	}
+
+	lowest_to_set(0x6);
+	if (n >= 4)
+		lowest_to_set(0xe);
 
 	/* NMI, physical, to cpu 1. */
 	apic_send_ipi(percpu[1].apic_id, APIC_DM_NMI);

@@ -91,10 +91,13 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 		break;
 	case NET_CTL_EOI:
 	case NET_CTL_MOVED:
+	case NET_CTL_ROUTE:
 		pthread_mutex_unlock(&c->lock);
 		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
 			pr_warn("unexpected %s from node %d dropped",
-				ctl->op == NET_CTL_EOI ? "EOI" : "vCPU move notice", peer);
+				ctl->op == NET_CTL_EOI ? "EOI" :
+				ctl->op == NET_CTL_MOVED ? "vCPU move notice" :
+				"routing registers", peer);
 		pthread_mutex_lock(&c->lock);
 		break;
 	case NET_CTL_LOAD:

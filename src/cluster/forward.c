@@ -48,6 +48,10 @@ struct forward {
 	pthread_mutex_t lock;
 	uint8_t place[VM_MAX_VCPUS];
 	uint32_t moves[VM_MAX_VCPUS];
+	/* Routing registers (NET_CTL_ROUTE): changes sent since the vCPU
+	 * came here, and the newest (moves, seq) taken for each vCPU. */
+	uint32_t route_seq[VM_MAX_VCPUS];
+	uint32_t route_moves[VM_MAX_VCPUS], route_seen[VM_MAX_VCPUS];
 	uint8_t *blob;		/* a vCPU's state on its way out, under lock */
 	size_t blob_cap;
 
@@ -263,6 +267,7 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	apicbus_set_remote(f->vm->apicbus, s->vcpu, false);
 	f->place[s->vcpu] = (uint8_t)f->self;
 	f->moves[s->vcpu] = s->moves;
+	f->route_seq[s->vcpu] = 0;
 	pthread_mutex_unlock(&f->lock);
 	COUNT(f, moved_in);
 	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
@@ -275,6 +280,60 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	for (unsigned n = 0; n < f->nodes; n++)
 		if (n != f->self)
 			cluster_send(f->c, n, &moved);
+}
+
+/* A vCPU here changed its routing registers: every other node's copy
+ * follows, so that its bus can pick a lowest-priority target among all
+ * vCPUs (apicbus.c). On the vCPU's thread; under the lock, so that the
+ * notice is ordered with a move of the vCPU like any other message. */
+static void route_out(void *opaque, struct vcpu *v, const struct lapic_route *r)
+{
+	struct forward *f = opaque;
+	struct net_route d = {
+		.vcpu = v->index, .id = r->id, .ldr = r->ldr, .dfr = r->dfr,
+		.svr = r->svr, .apic_base = r->apic_base,
+	};
+	struct net_msg m = { .type = NET_MSG_CONTROL, .data = &d, .data_len = sizeof(d) };
+
+	if (v->index >= f->vm->nr_vcpus)
+		return;
+	m.u.control.op = NET_CTL_ROUTE;
+	pthread_mutex_lock(&f->lock);
+	d.moves = f->moves[v->index];
+	d.seq = ++f->route_seq[v->index];
+	for (unsigned n = 0; n < f->nodes; n++)
+		if (n != f->self && cluster_send(f->c, n, &m))
+			pr_warn("routing registers of vcpu %u not sent to node %u: node unreachable",
+				v->index, n);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Another node's vCPU changed its routing registers. A notice about a
+ * vCPU that runs here, or older than one already taken, changes nothing:
+ * the vCPU's own node sends them in order, and its state (which has them)
+ * follows them on the same link when it moves. */
+static void route_in(struct forward *f, unsigned from, const struct net_msg *m)
+{
+	struct net_route d;
+	struct lapic_route r;
+
+	memcpy(&d, m->data, sizeof(d));
+	if (d.vcpu >= f->vm->nr_vcpus || d.reserved) {
+		pr_warn("routing registers from node %u for vcpu %u dropped: no such vCPU",
+			from, d.vcpu);
+		return;
+	}
+	r = (struct lapic_route){ .apic_base = d.apic_base, .id = d.id, .ldr = d.ldr,
+				  .dfr = d.dfr, .svr = d.svr };
+	pthread_mutex_lock(&f->lock);
+	if (f->place[d.vcpu] != f->self && !vcpu_here(f->vm->vcpus[d.vcpu]) &&
+	    (d.moves > f->route_moves[d.vcpu] ||
+	     (d.moves == f->route_moves[d.vcpu] && d.seq > f->route_seen[d.vcpu]))) {
+		f->route_moves[d.vcpu] = d.moves;
+		f->route_seen[d.vcpu] = d.seq;
+		lapic_route_set(f->vm->vcpus[d.vcpu]->lapic, &r);
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void moved_in(struct forward *f, unsigned from, const struct net_control *c)
@@ -439,6 +498,10 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 			moved_in(f, from, &m->u.control);
 			return 0;
 		}
+		if (m->u.control.op == NET_CTL_ROUTE) {
+			route_in(f, from, m);
+			return 0;
+		}
 		if (m->u.control.op == NET_CTL_EOI && f->self == FORWARD_DEVICE_NODE &&
 		    m->u.control.code >= 0 && m->u.control.code < 256) {
 			COUNT(f, eoi_received);
@@ -473,8 +536,9 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 			return -ENOMEM;
 		}
 		vm->move_out = move_out;
-		vm->move_opaque = f;
 	}
+	vm->move_opaque = f;
+	vm->route_out = route_out;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {

@@ -5,9 +5,12 @@
  * another node now (it changes when a vCPU moves, under the CPU plane's
  * lock). A message for a remote vCPU goes to the forwarder; so does one
  * that a local lapic refuses because its vCPU has just left (lapic_depart).
- * A remote vCPU's lapic here still answers lapic_match with the registers
- * it had when it left: that is how a node that a broadcast reached because
- * the sender thought the vCPU was here passes it on (apicbus_deliver_mask).
+ * A remote vCPU's lapic here answers lapic_match with its routing
+ * registers as they are where it runs (the CPU plane keeps every node's
+ * copy current: lapic_route_set): that is how a node that a broadcast
+ * reached because the sender thought the vCPU was here passes it on
+ * (apicbus_deliver_mask), and how a lowest-priority message picks exactly
+ * one target among vCPUs on any node.
  * The bus takes no lock of its own; lapic_deliver takes the target's. */
 #include "irq/apicbus.h"
 
@@ -162,6 +165,35 @@ static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
 	return 1;
 }
 
+/* Lowest priority with no taker here: one of the remote vCPUs that match,
+ * in turn (their TPRs are not known here: the SDM leaves arbitration
+ * among equals to the model), software-enabled ones first. */
+static int send_lowest_remote(struct apicbus *bus, const struct apic_msg *msg)
+{
+	unsigned start, i, prio, best_prio = ~0u;
+	int best = -1;
+	struct lapic *l;
+
+	if (!bus->max || !bus->forward)
+		return 0;
+	start = __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max;
+	for (unsigned k = 0; k < bus->max; k++) {
+		i = (start + k) % bus->max;
+		l = slot(bus, i);
+		if (!l || !is_remote(bus, i) || !lapic_match(l, msg, i))
+			continue;
+		prio = lapic_arb_priority(l) == 0x100 ? 1 : 0;
+		if (prio < best_prio) {
+			best = (int)i;
+			best_prio = prio;
+		}
+	}
+	if (best < 0)
+		return 0;
+	forward_to(bus, msg, (unsigned)best);
+	return 1;
+}
+
 /* Where the message may land outside this node. Our APIC ids are below
  * 255, so a physical destination names at most one vCPU; everything else
  * (logical, broadcast, shorthands to others) may hit any node, and is
@@ -201,11 +233,14 @@ int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
 		}
 		if (any) {
 			/* Lowest priority to "anyone": a local taker is as good
-			 * as a remote one and needs no message. */
+			 * as a remote one and needs no message; else one remote
+			 * taker, by its routing registers, gets it (one message,
+			 * not one per node that has a taker). */
 			if (msg->delivery == APIC_DM_LOWEST && !msg->shorthand) {
 				int n = send_lowest(bus, msg);
-				if (n)
-					return n;
+				if (!n)
+					n = send_lowest_remote(bus, msg);
+				return n;
 			}
 			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
 			covered = bus->forward(bus->fwd_opaque, msg, -1);

@@ -589,7 +589,9 @@ static void reset_regs(struct lapic *l, bool clear_events)
 			   false);
 }
 
-void lapic_reset(struct lapic *l, bool init_only)
+static void route_check(struct lapic *l);
+
+static void reset(struct lapic *l, bool init_only)
 {
 	if (!init_only) {
 		ST(l->apic_base, LAPIC_BASE_DEFAULT | BASE_EN |
@@ -601,6 +603,12 @@ void lapic_reset(struct lapic *l, bool init_only)
 	 * from the ID and so survives too. */
 	ST(l->ldr, cur_mode(l) == MODE_X2APIC ? x2apic_ldr(l->id) : 0);
 	reset_regs(l, !init_only);
+}
+
+void lapic_reset(struct lapic *l, bool init_only)
+{
+	reset(l, init_only);
+	route_check(l);
 }
 
 static int write_apic_base(struct lapic *l, uint64_t val)
@@ -658,7 +666,8 @@ struct lapic *lapic_new(const struct lapic_config *cfg,
 	l->opaque = opaque;
 	l->index = cfg->index;
 	pthread_mutex_init(&l->lock, NULL);
-	lapic_reset(l, false);
+	reset(l, false);
+	lapic_route_get(l, &l->route_last);	/* every node starts alike */
 	return l;
 }
 
@@ -670,8 +679,54 @@ void lapic_free(struct lapic *l)
 	free(l);
 }
 
+void lapic_route_get(struct lapic *l, struct lapic_route *r)
+{
+	*r = (struct lapic_route){
+		.apic_base = LD(l->apic_base), .id = LD(l->id), .ldr = LD(l->ldr),
+		.dfr = LD(l->dfr), .svr = LD(l->svr),
+	};
+}
+
+void lapic_route_set(struct lapic *l, const struct lapic_route *r)
+{
+	/* Only the bits a guest can set; the rest is ours. */
+	ST(l->apic_base, LAPIC_BASE_DEFAULT | (r->apic_base & (BASE_BSP | BASE_EN | BASE_EXTD)));
+	ST(l->id, r->id);
+	ST(l->ldr, r->ldr);
+	ST(l->dfr, r->dfr | 0x0fffffffu);
+	ST(l->svr, r->svr & 0x1ff);
+	lapic_route_get(l, &l->route_last);
+}
+
+static int lapic_mmio_access(struct lapic *l, uint64_t offset, void *data, unsigned len,
+			     bool is_write);
+
+/* After anything that may change the routing registers, on the owner
+ * thread: tell the CPU plane if they did. */
+static void route_check(struct lapic *l)
+{
+	struct lapic_route r;
+
+	lapic_route_get(l, &r);
+	if (!memcmp(&r, &l->route_last, sizeof(r)))
+		return;
+	l->route_last = r;
+	if (l->ops.route_changed)
+		l->ops.route_changed(l->opaque, &r);
+}
+
 int lapic_mmio(struct lapic *l, uint64_t offset, void *data, unsigned len,
 	       bool is_write)
+{
+	int r = lapic_mmio_access(l, offset, data, len, is_write);
+
+	if (is_write)
+		route_check(l);
+	return r;
+}
+
+static int lapic_mmio_access(struct lapic *l, uint64_t offset, void *data, unsigned len,
+			     bool is_write)
 {
 	unsigned reg = offset & ~0xfull, byte = offset & 0xf;
 	uint64_t v = 0;
@@ -722,7 +777,17 @@ int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val)
 	return reg_read(l, (msr - MSR_X2APIC_FIRST) << 4, true, val);
 }
 
+static int msr_write(struct lapic *l, uint32_t msr, uint64_t val);
+
 int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val)
+{
+	int r = msr_write(l, msr, val);
+
+	route_check(l);
+	return r;
+}
+
+static int msr_write(struct lapic *l, uint32_t msr, uint64_t val)
 {
 	switch (msr) {
 	case MSR_IA32_APICBASE:
@@ -881,6 +946,8 @@ void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
 	l->esr_pending |= s->esr_pending;
 	l->departed = false;
 	pthread_mutex_unlock(&l->lock);
+	/* Every node has these already: they were sent as they changed. */
+	lapic_route_get(l, &l->route_last);
 }
 
 void lapic_resume(struct lapic *l)

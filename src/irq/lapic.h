@@ -29,6 +29,14 @@
 
 struct lapic;
 
+/* What decides which messages a lapic takes (lapic_match, and lowest
+ * priority arbitration): every node keeps it for every vCPU, so that a
+ * sender can pick one target among vCPUs on any node. */
+struct lapic_route {
+	uint64_t apic_base;
+	uint32_t id, ldr, dfr, svr;
+};
+
 struct lapic_ops {
 	/* Something became pending: make the owning vCPU look (signal it out
 	 * of KVM_RUN or wake it from halt). Any thread. */
@@ -50,6 +58,9 @@ struct lapic_ops {
 	 * host kernel adjusts the offset itself (KVM does on hosts whose TSC
 	 * it finds unstable). Owner thread. */
 	uint64_t (*guest_tsc)(void *opaque);
+	/* Optional: the routing registers changed (ID, LDR, DFR, SVR, APIC
+	 * base; by the guest or a reset). Owner thread. */
+	void (*route_changed)(void *opaque, const struct lapic_route *r);
 };
 
 struct lapic_config {
@@ -169,6 +180,11 @@ void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
 void lapic_resume(struct lapic *l);
 /* A vCPU that starts elsewhere: this copy refuses deliveries. Any thread. */
 void lapic_set_departed(struct lapic *l, bool departed);
+/* The routing registers now. Any thread. */
+void lapic_route_get(struct lapic *l, struct lapic_route *r);
+/* This node's copy of a vCPU that runs elsewhere takes its routing
+ * registers as they are there (its thread not running here; any thread). */
+void lapic_route_set(struct lapic *l, const struct lapic_route *r);
 
 struct lapic_stats {
 	uint64_t ipis_sent, irqs_accepted, timer_fires, eois;

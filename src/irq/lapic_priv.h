@@ -53,6 +53,7 @@ struct lapic {
 	uint64_t tsc_deadline;		/* IA32_TSC_DEADLINE as written */
 	uint64_t armed_ns;		/* last deadline given to arm_timer */
 	bool warned_base;
+	struct lapic_route route_last;	/* as last told to route_changed */
 
 	struct lapic_stats st;		/* relaxed atomic counters */
 };

@@ -39,6 +39,8 @@ static bool check_control(const struct net_msg *m)
 		return m->data_len % sizeof(uint64_t) == 0;
 	if (c->op == NET_CTL_LOAD)
 		return m->data_len == sizeof(struct net_load);
+	if (c->op == NET_CTL_ROUTE)
+		return m->data_len == sizeof(struct net_route);
 	if (c->op == NET_CTL_STOP || c->op == NET_CTL_SHUTDOWN ||
 	    c->op == NET_CTL_JOIN || c->op == NET_CTL_START)
 		return !m->data_len || !memchr(m->data, 0, m->data_len);

@@ -36,7 +36,7 @@
 #include <sys/types.h>
 
 #define NET_WIRE_MAGIC		0x474c4d41u	/* "AMLG" read as LE u32 */
-/* 2: NET_CTL_MOVED, NET_CTL_LOAD. Nodes of different versions refuse each
+/* 2: NET_CTL_MOVED, NET_CTL_LOAD, NET_CTL_ROUTE. Nodes of different versions refuse each
  * other's first frame. */
 #define NET_WIRE_VERSION	2
 #define NET_HDR_SIZE		24
@@ -141,6 +141,8 @@ enum net_control_op {
 					 * arg = its move count (newer wins) */
 	NET_CTL_LOAD = 11,		/* the sender's CPUs and what its vCPUs
 					 * want; data: struct net_load */
+	NET_CTL_ROUTE = 12,		/* a vCPU's routing registers changed
+					 * where it runs; data: struct net_route */
 	NET_CTL_NR
 };
 
@@ -158,6 +160,19 @@ struct net_load {
 	uint64_t pool;			/* nodes with one pool share CPUs */
 	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */
 	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
+};
+
+/* NET_CTL_ROUTE's data (irq/lapic.h, struct lapic_route): every node
+ * keeps every vCPU's, so that a lowest-priority message finds exactly one
+ * target whichever nodes its candidates run on. (moves, seq) orders them:
+ * moves as in NET_CTL_MOVED, seq counts changes since the last move. */
+struct net_route {
+	uint32_t vcpu;
+	uint32_t moves;
+	uint32_t seq;
+	uint32_t id, ldr, dfr, svr;
+	uint32_t reserved;		/* zero */
+	uint64_t apic_base;
 };
 
 /* The page protocol's one message shape; `op` and the meaning of the
@@ -284,6 +299,11 @@ NET_PIN(net_ping, time_ns, 8);
 
 static_assert(sizeof(struct net_control) == 16, "net_control size");
 static_assert(sizeof(struct net_load) == 16, "net_load size");
+static_assert(sizeof(struct net_route) == 40, "net_route size");
+NET_PIN(net_route, vcpu, 0);
+NET_PIN(net_route, seq, 8);
+NET_PIN(net_route, reserved, 28);
+NET_PIN(net_route, apic_base, 32);
 NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
 NET_PIN(net_load, load_milli, 12);

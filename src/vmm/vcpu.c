@@ -115,11 +115,20 @@ static uint64_t cb_guest_tsc(void *opaque)
 	return m.e.data;
 }
 
+static void cb_route_changed(void *opaque, const struct lapic_route *r)
+{
+	struct vcpu *v = opaque;
+
+	if (v->vm->route_out)
+		v->vm->route_out(v->vm->move_opaque, v, r);
+}
+
 static const struct lapic_ops lapic_cbs = {
 	.kick = cb_kick,
 	.arm_timer = cb_arm_timer,
 	.send = cb_send,
 	.eoi = cb_eoi,
+	.route_changed = cb_route_changed,
 	.guest_tsc = cb_guest_tsc,
 };
 

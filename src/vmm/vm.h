@@ -22,6 +22,7 @@ struct apicbus;
 struct ioapic;
 struct pic;
 struct vcpu;
+struct lapic_route;
 struct kvm_cpuid2;
 struct vcpustate_ctx;
 
@@ -71,6 +72,9 @@ struct vm {
 	struct vcpustate_ctx *vstate;
 	int (*move_out)(void *opaque, struct vcpu *v, unsigned node);
 	void *move_opaque;
+	/* A vCPU's routing registers changed here (lapic_ops.route_changed):
+	 * the CPU plane tells every node. On that vCPU's thread. */
+	void (*route_out)(void *opaque, struct vcpu *v, const struct lapic_route *r);
 
 	/* EOI of a level-triggered vector, when the IOAPIC is on another node. */
 	void (*eoi_hook)(void *opaque, uint8_t vector);

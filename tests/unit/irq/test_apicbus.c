@@ -281,6 +281,58 @@ static void test_departed_reroutes(void **state)
 	assert_true(has(1, 0x73));
 }
 
+/* Lowest priority to a logical set whose members all run on other nodes
+ * (vCPUs 2 and 3, on two different ones): exactly one message, targeted
+ * at one of them, by the routing registers this node's copies hold; none
+ * broadcast. A set with a member here goes to it, with no message. */
+static void test_lowest_across_nodes(void **state)
+{
+	struct apic_msg m = { .dest = 0xc, .dest_logical = 1, .vector = 0x74,
+			      .delivery = APIC_DM_LOWEST, .source = -1 };
+	struct lapic_route r;
+	int got[N] = { 0 };
+
+	apicbus_set_forward(bus, on_forward, NULL);
+	fwd_covers = 0;
+	for (int i = 2; i < N; i++) {
+		struct lapic_state st;
+
+		lapic_depart(cpu[i], 0, &st);
+		assert_int_equal(apicbus_set_remote(bus, i, true), 0);
+	}
+	/* Where vCPU 3 runs now, its guest moved its LDR to bit 4; node 2's
+	 * notice reached this copy. */
+	lapic_route_get(cpu[3], &r);
+	r.ldr = 0x10u << 24;
+	lapic_route_set(cpu[3], &r);
+	fwd_count = 0;
+	for (int k = 0; k < 8; k++) {
+		fwd_target = -2;
+		assert_int_equal(apicbus_send(bus, &m), 1);
+		assert_true(fwd_target == 2);	/* bit 3 is nobody's now */
+		got[fwd_target]++;
+	}
+	assert_int_equal(fwd_count, 8);
+	m.dest = 0x14;				/* vCPUs 2 and 3, as they are */
+	fwd_count = 0;
+	memset(got, 0, sizeof(got));
+	for (int k = 0; k < 8; k++) {
+		assert_int_equal(apicbus_send(bus, &m), 1);
+		assert_true(fwd_target == 2 || fwd_target == 3);
+		got[fwd_target]++;
+	}
+	assert_int_equal(fwd_count, 8);
+	assert_true(got[2] && got[3]);		/* in turn */
+	m.dest = 0x16;				/* and vCPU 1, here */
+	fwd_count = 0;
+	assert_int_equal(apicbus_send(bus, &m), 1);
+	assert_int_equal(fwd_count, 0);
+	assert_true(has(1, 0x74));
+	m.dest = 0x20;				/* nobody's */
+	assert_int_equal(apicbus_send(bus, &m), 0);
+	assert_int_equal(fwd_count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +345,7 @@ int main(void)
 		T(test_concurrent_delivery),
 		T(test_remote_by_apic_id),
 		T(test_departed_reroutes),
+		T(test_lowest_across_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -683,6 +683,66 @@ static void test_timer_tsc_deadline_slow_read(void **state)
 	lapic_free(l);
 }
 
+/* The routing registers are told to the CPU plane when they change, and
+ * only then; a copy takes another node's and matches by them. */
+static int E_routes;
+static struct lapic_route E_route;
+static void op_route(void *o, const struct lapic_route *r)
+{
+	(void)o;
+	E_routes++;
+	E_route = *r;
+}
+
+static void test_route_changes(void **state)
+{
+	struct lapic_ops o2 = ops;
+	struct lapic_config cfg = { .apic_id = 5, .timer_hz = 1000000000 };
+	struct apic_msg m = { .dest = 0x20, .dest_logical = 1, .vector = 0x40,
+			      .source = -1 };
+	struct lapic *l, *copy;
+	struct lapic_route r;
+	uint32_t v;
+
+	(void)state;
+	o2.route_changed = op_route;
+	E_routes = 0;
+	l = lapic_new(&cfg, &o2, &E);
+	copy = lapic_new(&cfg, &o2, &E);
+	assert_non_null(l);
+	assert_non_null(copy);
+	assert_int_equal(E_routes, 0);		/* every node starts alike */
+	v = 0x30;				/* TPR: not routing */
+	assert_int_equal(lapic_mmio(l, 0x80, &v, 4, true), 0);
+	assert_int_equal(E_routes, 0);
+	v = 0x20u << 24;			/* LDR */
+	assert_int_equal(lapic_mmio(l, 0xd0, &v, 4, true), 0);
+	assert_int_equal(E_routes, 1);
+	assert_int_equal(E_route.ldr, 0x20u << 24);
+	assert_int_equal(lapic_mmio(l, 0xd0, &v, 4, true), 0);
+	assert_int_equal(E_routes, 1);		/* same value: nothing new */
+	v = 0x1ff;				/* SVR: software enable */
+	assert_int_equal(lapic_mmio(l, 0xf0, &v, 4, true), 0);
+	assert_int_equal(E_routes, 2);
+	/* The copy does not match until it has the registers. */
+	assert_false(lapic_match(copy, &m, 1));
+	lapic_route_get(l, &r);
+	lapic_route_set(copy, &r);
+	assert_true(lapic_match(copy, &m, 1));
+	assert_int_equal(E_routes, 2);		/* a copy tells nobody */
+	/* x2APIC: the APIC base changes, and the LDR with it. */
+	assert_int_equal(lapic_msr_write(l, MSR_IA32_APICBASE,
+					 0xfee00000ull | (1 << 11) | (1 << 10)), 0);
+	assert_int_equal(E_routes, 3);
+	assert_true(E_route.apic_base & (1 << 10));
+	/* INIT in x2APIC mode resets the SVR. */
+	lapic_reset(l, true);
+	assert_int_equal(E_routes, 4);
+	assert_int_equal(E_route.svr, 0xff);
+	lapic_free(l);
+	lapic_free(copy);
+}
+
 static void test_timer_tsc_deadline(void **state)
 {
 	struct lapic_events ev;
@@ -747,6 +807,7 @@ int main(void)
 		T(test_timer_tsc_deadline),
 		T(test_timer_tsc_deadline_guest_tsc),
 		T(test_timer_tsc_deadline_slow_read),
+		T(test_route_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
