@@ -267,7 +267,11 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 	apicbus_set_remote(f->vm->apicbus, s->vcpu, false);
 	f->place[s->vcpu] = (uint8_t)f->self;
 	f->moves[s->vcpu] = s->moves;
+	/* Its registers came with it: a notice from an earlier stay, still
+	 * on its way from another node, is older than what we have now. */
 	f->route_seq[s->vcpu] = 0;
+	f->route_moves[s->vcpu] = s->moves;
+	f->route_seen[s->vcpu] = 0;
 	pthread_mutex_unlock(&f->lock);
 	COUNT(f, moved_in);
 	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,

@@ -133,65 +133,77 @@ static struct lapic *slot(struct apicbus *bus, unsigned i)
 	return __atomic_load_n(&bus->slot[i], __ATOMIC_ACQUIRE);
 }
 
-/* Lowest priority: one target among those matching, the one with the
- * lowest TPR; ties are broken by a rotating start so that equal-priority
- * cpus share the load. (The focus-processor rule is not modelled: modern
- * guests disable it, and Linux uses fixed delivery anyway.) */
-static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
+/* Lowest priority: one target among those matching, here (remote false)
+ * or among the vCPUs on other nodes (remote true, by this node's copies of
+ * their routing registers): the lowest arbitration priority, ties broken
+ * by a rotating start so that equals share the load. A software-disabled
+ * lapic ranks last (0x100). The TPRs of remote vCPUs are not known here
+ * (the SDM leaves arbitration among equals to the model): they rank by
+ * that alone. (The focus-processor rule is not modelled: modern guests
+ * disable it, and Linux uses fixed delivery anyway.) Returns the vCPU, or
+ * -1, and its priority in *prio. */
+static int find_lowest(struct apicbus *bus, const struct apic_msg *msg, unsigned start,
+		       bool remote, unsigned *prio)
 {
-	unsigned start, i, k, prio, best_prio = ~0u;
-	struct lapic *l, *best = NULL;
-
-	if (!bus->max)
-		return 0;
-	start = __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max;
-	unsigned best_i = 0;
-
-	for (k = 0; k < bus->max; k++) {
-		i = (start + k) % bus->max;
-		l = slot(bus, i);
-		if (!l || is_remote(bus, i) || !lapic_match(l, msg, i))
-			continue;
-		prio = lapic_arb_priority(l);
-		if (prio < best_prio) {
-			best = l;
-			best_i = i;
-			best_prio = prio;
-		}
-	}
-	if (!best)
-		return 0;
-	deliver_one(bus, best, msg, best_i);
-	return 1;
-}
-
-/* Lowest priority with no taker here: one of the remote vCPUs that match,
- * in turn (their TPRs are not known here: the SDM leaves arbitration
- * among equals to the model), software-enabled ones first. */
-static int send_lowest_remote(struct apicbus *bus, const struct apic_msg *msg)
-{
-	unsigned start, i, prio, best_prio = ~0u;
+	unsigned i, p;
 	int best = -1;
 	struct lapic *l;
 
-	if (!bus->max || !bus->forward)
-		return 0;
-	start = __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max;
+	*prio = ~0u;
 	for (unsigned k = 0; k < bus->max; k++) {
 		i = (start + k) % bus->max;
 		l = slot(bus, i);
-		if (!l || !is_remote(bus, i) || !lapic_match(l, msg, i))
+		if (!l || is_remote(bus, i) != remote || !lapic_match(l, msg, i))
 			continue;
-		prio = lapic_arb_priority(l) == 0x100 ? 1 : 0;
-		if (prio < best_prio) {
+		p = lapic_arb_priority(l);
+		if (remote && p != 0x100)
+			p = 0;
+		if (p < *prio) {
 			best = (int)i;
-			best_prio = prio;
+			*prio = p;
 		}
 	}
-	if (best < 0)
+	return best;
+}
+
+static unsigned next_start(struct apicbus *bus)
+{
+	return bus->max ? __atomic_fetch_add(&bus->rr, 1, __ATOMIC_RELAXED) % bus->max : 0;
+}
+
+/* Deliver to the lowest-priority local taker, if any. */
+static int send_lowest(struct apicbus *bus, const struct apic_msg *msg)
+{
+	unsigned prio;
+	int i = find_lowest(bus, msg, next_start(bus), false, &prio);
+
+	if (i < 0)
 		return 0;
-	forward_to(bus, msg, (unsigned)best);
+	deliver_one(bus, slot(bus, (unsigned)i), msg, (unsigned)i);
 	return 1;
+}
+
+/* Lowest priority to "anyone" on a node with a forwarder: one vCPU in
+ * all. A local taker is as good as a remote one and needs no message, as
+ * long as it is software-enabled or no remote one is; else one remote
+ * taker gets one targeted message. Only if no copy here matches at all
+ * (a copy not current yet) does the message go to every node, for each to
+ * match against its own. Returns the lapics reached, or -1 for that. */
+static int send_lowest_any(struct apicbus *bus, const struct apic_msg *msg)
+{
+	unsigned start = next_start(bus), lp, rp;
+	int li = find_lowest(bus, msg, start, false, &lp);
+	int ri = find_lowest(bus, msg, start, true, &rp);
+
+	if (li >= 0 && (lp != 0x100 || ri < 0 || rp == 0x100)) {
+		deliver_one(bus, slot(bus, (unsigned)li), msg, (unsigned)li);
+		return 1;
+	}
+	if (ri >= 0) {
+		forward_to(bus, msg, (unsigned)ri);
+		return 1;
+	}
+	return -1;
 }
 
 /* Where the message may land outside this node. Our APIC ids are below
@@ -232,15 +244,13 @@ int apicbus_send(struct apicbus *bus, const struct apic_msg *msg)
 			return 1;
 		}
 		if (any) {
-			/* Lowest priority to "anyone": a local taker is as good
-			 * as a remote one and needs no message; else one remote
-			 * taker, by its routing registers, gets it (one message,
-			 * not one per node that has a taker). */
+			/* Lowest priority to "anyone": one taker, here or on
+			 * another node (one message, not one per node that has
+			 * a taker). */
 			if (msg->delivery == APIC_DM_LOWEST && !msg->shorthand) {
-				int n = send_lowest(bus, msg);
-				if (!n)
-					n = send_lowest_remote(bus, msg);
-				return n;
+				int n = send_lowest_any(bus, msg);
+				if (n >= 0)
+					return n;
 			}
 			__atomic_add_fetch(&bus->forwarded, 1, __ATOMIC_RELAXED);
 			covered = bus->forward(bus->fwd_opaque, msg, -1);

@@ -694,7 +694,7 @@ void lapic_route_set(struct lapic *l, const struct lapic_route *r)
 	ST(l->id, r->id);
 	ST(l->ldr, r->ldr);
 	ST(l->dfr, r->dfr | 0x0fffffffu);
-	ST(l->svr, r->svr & 0x1ff);
+	ST(l->svr, r->svr & 0x3ff);
 	lapic_route_get(l, &l->route_last);
 }
 

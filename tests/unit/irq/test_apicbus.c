@@ -328,9 +328,28 @@ static void test_lowest_across_nodes(void **state)
 	assert_int_equal(apicbus_send(bus, &m), 1);
 	assert_int_equal(fwd_count, 0);
 	assert_true(has(1, 0x74));
-	m.dest = 0x20;				/* nobody's */
-	assert_int_equal(apicbus_send(bus, &m), 0);
-	assert_int_equal(fwd_count, 0);
+	/* A software-disabled taker here ranks below an enabled one
+	 * elsewhere. */
+	{
+		uint32_t svr = 0xff;
+
+		lapic_mmio(cpu[1], 0xf0, &svr, 4, true);
+		m.dest = 0x06;
+		m.vector = 0x75;
+		for (int k = 0; k < 4; k++) {
+			assert_int_equal(apicbus_send(bus, &m), 1);
+			assert_int_equal(fwd_target, 2);
+		}
+		assert_int_equal(fwd_count, 4);
+		assert_false(has(1, 0x75));
+	}
+	/* Nobody's, as far as this node's copies say (one may not be current
+	 * yet): every node is asked to match against its own. */
+	m.dest = 0x20;
+	fwd_count = 0;
+	apicbus_send(bus, &m);
+	assert_int_equal(fwd_count, 1);
+	assert_int_equal(fwd_target, -1);
 }
 
 int main(void)
