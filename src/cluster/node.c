@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -19,6 +18,7 @@
 #include "cluster/affinity.h"
 #include "cluster/cluster.h"
 #include "cluster/forward.h"
+#include "cluster/hostcpu.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
 #include "cluster/tscsync.h"
@@ -38,11 +38,11 @@
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
+#define START_TIMEOUT_S 60
 
 /* balance_cpus hands the model one bit per vCPU. */
 static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 	      "movable vCPUs fit in a uint64_t mask");
-#define START_TIMEOUT_S 60
 
 /* Everything one node owns while the guest runs. */
 struct node {
@@ -335,63 +335,14 @@ static bool host_clock_is_tsc(void)
 
 /* ---- CPUs: what this node has, and what its vCPUs want ------------------- */
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
-	return h;
-}
-
-/* The CPUs this process may run on (taskset and cpusets included): the
- * most a node of this host can have. Nodes of one host stay one pool
- * whatever their affinity; --node-cpus splits a host. */
-static unsigned host_cpus(void)
-{
-	cpu_set_t set;
-	long c;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	c = sysconf(_SC_NPROCESSORS_ONLN);
-	return c > 0 ? (unsigned)c : 1;
-}
-
-/* Time the thread has run or waited to run, from the scheduler's own
- * accounting (CONFIG_SCHED_INFO): the CPU it wanted, whether it got it or
- * queued for it. Blocked time (a halted vCPU, a page on its way) is not
- * in it. */
-static bool thread_demand_ns(pid_t tid, uint64_t *ns)
-{
-	char path[64];
-	unsigned long long run, wait;
-	FILE *f;
-	bool ok;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
-	fclose(f);
-	*ns = run + wait;
-	return ok;
-}
-
-static bool read_word(const char *path, char *out, size_t len);
-
 static void init_cpus(struct node *n)
 {
-	char boot[40] = "";
 	uint64_t ns;
 
-	n->cpus = n->offered ? n->offered : host_cpus();
-	if (read_word("/proc/sys/kernel/random/boot_id", boot, sizeof(boot))) {
-		n->pool = fnv1a(boot);
-	} else {
+	n->cpus = n->offered ? n->offered : hostcpu_count();
+	if (!hostcpu_pool(&n->pool)) {
 		/* Not knowing the host must not merge it with others. */
-		n->pool = fnv1a("no boot id") ^ (uint64_t)getpid() << 20 ^ __rdtsc();
+		n->pool = (uint64_t)getpid() << 20 ^ __rdtsc();
 		if (n->aff_on && !n->offered)
 			pr_warn("cannot read this host's boot id: node %u counts its CPUs "
 				"as its own, even if other nodes run on this host", n->p.self);
@@ -399,7 +350,7 @@ static void init_cpus(struct node *n)
 	/* CPUs given explicitly are this node's alone. */
 	if (n->offered)
 		n->pool ^= 0x9e3779b97f4a7c15ull * (n->p.self + 1);
-	n->sched_ok = thread_demand_ns(getpid(), &ns);
+	n->sched_ok = hostcpu_thread_demand_ns(getpid(), &ns);
 	if (n->aff_on && !n->sched_ok)
 		pr_info("this kernel does not report threads' run time "
 			"(/proc/PID/task/TID/schedstat): vCPUs will not move for CPUs");
@@ -442,7 +393,7 @@ static void balance_cpus(struct node *n)
 		struct vcpu *v = n->vm.vcpus[i];
 
 		ok[i] = vcpu_here(v) && !vcpu_moving(v) && v->tid > 0 &&
-			thread_demand_ns(v->tid, &ns[i]);
+			hostcpu_thread_demand_ns(v->tid, &ns[i]);
 	}
 	pthread_mutex_lock(&n->aff_lock);
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {

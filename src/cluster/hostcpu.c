@@ -1,0 +1,59 @@
+/* The host's CPUs, as /proc and the scheduler tell them; see hostcpu.h. */
+#include "cluster/hostcpu.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
+	return h;
+}
+
+unsigned hostcpu_count(void)
+{
+	cpu_set_t set;
+	long c;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c > 0 ? (unsigned)c : 1;
+}
+
+bool hostcpu_pool(uint64_t *pool)
+{
+	char id[40];
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%39s", id) == 1;
+	fclose(f);
+	if (ok)
+		*pool = fnv1a(id);
+	return ok;
+}
+
+bool hostcpu_thread_demand_ns(pid_t tid, uint64_t *ns)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+	fclose(f);
+	if (ok)
+		*ns = run + wait;
+	return ok;
+}

@@ -1,0 +1,23 @@
+/* What the host gives a node to run vCPUs on, as the kernel tells it: how
+ * many CPUs, which host this is (nodes of one host share its CPUs: one
+ * pool, cluster/affinity.h), and how much CPU a thread wanted. */
+#ifndef AMALGAM_CLUSTER_HOSTCPU_H
+#define AMALGAM_CLUSTER_HOSTCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The CPUs this process may run on (taskset and cpusets included): the
+ * most a node of this host can have. At least 1. */
+unsigned hostcpu_count(void);
+/* An id of this host, the same for every process on it until it reboots
+ * (a hash of the kernel's boot id); false if it cannot be read. */
+bool hostcpu_pool(uint64_t *pool);
+/* Time thread tid of this process has run or waited to run, in ns, from
+ * the scheduler's own accounting (CONFIG_SCHED_INFO): the CPU it wanted,
+ * whether it got it or queued for it. Time it was blocked (a halted vCPU,
+ * a page on its way) is not in it. False if the kernel does not say. */
+bool hostcpu_thread_demand_ns(pid_t tid, uint64_t *ns);
+
+#endif
