@@ -63,6 +63,12 @@ static void set_flat_ldr(void *arg)
 	apic_write(APIC_LDR, (1u << smp_id()) << 24);
 }
 
+/* Flat model, the bits reversed: CPU c answers to bit n-1-c. */
+static void set_reversed_ldr(void *arg)
+{
+	apic_write(APIC_LDR, (1u << (nr_cpus - 1 - smp_id())) << 24);
+}
+
 static void to_x2apic(void *arg)
 {
 	apic_enable_x2apic();
@@ -113,10 +119,19 @@ static uint32_t sum_of(uint32_t cpus)
 /* Lowest priority to the set cpus (flat: LDR bit = CPU; x2APIC: those of
  * cpu 1's cluster), one IPI at a time: each must reach exactly one CPU of
  * the set, whichever nodes they run on, and no other CPU. */
+static bool lowest_reversed;	/* LDR bit of CPU c is n-1-c */
+
 static void lowest_to_set(uint32_t cpus)
 {
 	uint32_t dest = cpus, cluster = percpu[1].apic_id >> 4, s = 0, others = 0;
 	char got[8 * MAX_CPUS] = "", *p = got;
+
+	if (lowest_reversed) {
+		dest = 0;
+		for (unsigned c = 0; c < nr_cpus; c++)
+			if (cpus & (1u << c))
+				dest |= 1u << (nr_cpus - 1 - c);
+	}
 
 	if (x2) {
 		dest = cluster << 16;
@@ -250,6 +265,24 @@ int main(void)
 	lowest_to_set(0x6);
 	if (n >= 4)
 		lowest_to_set(0xe);
+	if (!x2 && n >= 4) {
+		/* Every CPU moves its LDR bit (on its own node, wherever that
+		 * is by now): the other nodes' copies must follow, or a
+		 * lowest-priority IPI goes to a CPU outside the set. */
+		bool ok = true;
+
+		for (unsigned c = 0; c < n; c++)
+			ok &= on_cpu(c, set_reversed_ldr, NULL);
+		report(ok && apic_read(APIC_LDR) == (1u << (n - 1)) << 24,
+		       "flat model, LDR bits reversed on every CPU");
+		/* CPUs 1 and 3 (bits n-2 and 0): by the old bits that set
+		 * would be CPUs 0 and 2. */
+		lowest_reversed = true;
+		lowest_to_set(0xa);
+		lowest_reversed = false;
+		for (unsigned c = 0; c < n; c++)
+			ok &= on_cpu(c, set_flat_ldr, NULL);
+	}
 
 	/* NMI, physical, to cpu 1. */
 	apic_send_ipi(percpu[1].apic_id, APIC_DM_NMI);
