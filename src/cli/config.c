@@ -52,6 +52,19 @@ void config_usage_run(void)
 "  -h, --help          this text\n", VM_MAX_VCPUS);
 }
 
+int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 1, CONFIG_MAX_NODE_CPUS, &v)) {
+		snprintf(err, errlen, "--node-cpus must be a number from 1 to %d, not '%s'",
+			 CONFIG_MAX_NODE_CPUS, s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
 {
@@ -147,12 +160,8 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			}
 			break;
 		case 'N':
-			if (parse_uint(optarg, 1, CONFIG_MAX_NODE_CPUS, &v)) {
-				snprintf(err, errlen, "--node-cpus must be a number from 1 to %d, not '%s'",
-					 CONFIG_MAX_NODE_CPUS, optarg);
+			if (config_parse_node_cpus(optarg, &cfg->node_cpus, err, errlen))
 				return -EINVAL;
-			}
-			cfg->node_cpus = (unsigned)v;
 			break;
 		case 'S':
 			if (strcmp(optarg, "all") && strcmp(optarg, "bsp")) {

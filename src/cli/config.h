@@ -33,6 +33,10 @@ struct config {
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
 };
 
+/* --node-cpus N, the same on 'run' and 'node': 0, or -EINVAL with a
+ * one-line message in err. */
+int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen);
+
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help
  * was printed, or -EINVAL with a one-line message in err. */
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,

@@ -95,14 +95,15 @@ static int cmd_node(int argc, char **argv)
 			}
 			a.port_fd = (int)v;
 			break;
-		case 'N':
-			if (parse_uint(optarg, 1, CONFIG_MAX_NODE_CPUS, &v)) {
-				fprintf(stderr, "amalgam: --node-cpus must be a number from 1 to %d, not '%s'\n",
-					CONFIG_MAX_NODE_CPUS, optarg);
+		case 'N': {
+			char err[128];
+
+			if (config_parse_node_cpus(optarg, &a.node_cpus, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
 				return EXIT_USAGE;
 			}
-			a.node_cpus = (unsigned)v;
 			break;
+		}
 		case 's': a.stats = true; break;
 		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;
 		case 'q': a.log_level = LOG_ERROR; break;

@@ -25,19 +25,28 @@ unsigned hostcpu_count(void)
 	return c > 0 ? (unsigned)c : 1;
 }
 
+bool hostcpu_boot_id(char *out, size_t len)
+{
+	char fmt[32];
+	FILE *f;
+	bool ok;
+
+	if (len < 2 || !(f = fopen("/proc/sys/kernel/random/boot_id", "r")))
+		return false;
+	snprintf(fmt, sizeof(fmt), "%%%zus", len - 1);
+	ok = fscanf(f, fmt, out) == 1;
+	fclose(f);
+	return ok;
+}
+
 bool hostcpu_pool(uint64_t *pool)
 {
 	char id[40];
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	bool ok;
 
-	if (!f)
+	if (!hostcpu_boot_id(id, sizeof(id)))
 		return false;
-	ok = fscanf(f, "%39s", id) == 1;
-	fclose(f);
-	if (ok)
-		*pool = fnv1a(id);
-	return ok;
+	*pool = fnv1a(id);
+	return true;
 }
 
 bool hostcpu_thread_demand_ns(pid_t tid, uint64_t *ns)

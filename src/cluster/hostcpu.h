@@ -5,14 +5,17 @@
 #define AMALGAM_CLUSTER_HOSTCPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /* The CPUs this process may run on (taskset and cpusets included): the
  * most a node of this host can have. At least 1. */
 unsigned hostcpu_count(void);
-/* An id of this host, the same for every process on it until it reboots
- * (a hash of the kernel's boot id); false if it cannot be read. */
+/* The kernel's boot id: the same for every process on this host until it
+ * reboots; false if it cannot be read. */
+bool hostcpu_boot_id(char *out, size_t len);
+/* An id of this host (a hash of its boot id); false if unknown. */
 bool hostcpu_pool(uint64_t *pool);
 /* Time thread tid of this process has run or waited to run, in ns, from
  * the scheduler's own accounting (CONFIG_SCHED_INFO): the CPU it wanted,

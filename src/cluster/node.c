@@ -608,7 +608,7 @@ static int parse_boot(const char *s, struct boot_text *b)
 
 static void read_boot_id(char *out, size_t len)
 {
-	if (!read_word("/proc/sys/kernel/random/boot_id", out, len))
+	if (!hostcpu_boot_id(out, len))
 		snprintf(out, len, "unknown");
 }
 

@@ -298,19 +298,22 @@ NET_PIN(net_ping, token, 0);
 NET_PIN(net_ping, time_ns, 8);
 
 static_assert(sizeof(struct net_control) == 16, "net_control size");
-static_assert(sizeof(struct net_load) == 16, "net_load size");
-static_assert(sizeof(struct net_route) == 40, "net_route size");
-NET_PIN(net_route, vcpu, 0);
-NET_PIN(net_route, seq, 8);
-NET_PIN(net_route, reserved, 28);
-NET_PIN(net_route, apic_base, 32);
-NET_PIN(net_load, pool, 0);
-NET_PIN(net_load, cpus_milli, 8);
-NET_PIN(net_load, load_milli, 12);
 NET_PIN(net_control, op, 0);
 NET_PIN(net_control, flags, 2);
 NET_PIN(net_control, code, 4);
 NET_PIN(net_control, arg, 8);
+
+static_assert(sizeof(struct net_load) == 16, "net_load size");
+NET_PIN(net_load, pool, 0);
+NET_PIN(net_load, cpus_milli, 8);
+NET_PIN(net_load, load_milli, 12);
+
+static_assert(sizeof(struct net_route) == 40, "net_route size");
+NET_PIN(net_route, vcpu, 0);
+NET_PIN(net_route, moves, 4);
+NET_PIN(net_route, seq, 8);
+NET_PIN(net_route, reserved, 28);
+NET_PIN(net_route, apic_base, 32);
 
 static_assert(sizeof(struct net_dsm) == 48, "net_dsm size");
 NET_PIN(net_dsm, op, 0);
