@@ -15,6 +15,7 @@
 #include "net/auth.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "vmm/kvmprobe.h"
 #include "vmm/vcpu.h"
 
 #define EXIT_USAGE 2
@@ -30,6 +31,7 @@ static void usage(void)
 "  run       boot a guest, on this host or across nodes ('amalgam run --help')\n"
 "  node      serve as a node of a cluster ('amalgam node --help')\n"
 "  key FILE  create a cluster key file (copy it to every host)\n"
+"  probe     check that KVM runs a guest on this host, and how fast it exits\n"
 "\n"
 "Options:\n"
 "  -h, --help     this text\n"
@@ -185,6 +187,25 @@ static int cmd_key(int argc, char **argv)
 	return 0;
 }
 
+/* One line either way; status 0 only when a vCPU really ran. */
+static int cmd_probe(int argc, char **argv)
+{
+	struct kvm_probe p;
+
+	if (argc != 1) {
+		fprintf(stderr, "amalgam: usage: amalgam probe (no arguments)\n");
+		return EXIT_USAGE;
+	}
+	if (kvm_probe(&p)) {
+		printf("amalgam: KVM does not work here: %s: %s\n", p.step,
+		       strerror(-p.err));
+		return 1;
+	}
+	printf("amalgam: KVM works here: %s, exit round trip %.1f us (median of %u)\n",
+	       kvm_flavor_name(p.flavor), p.exit_us, p.exits);
+	return 0;
+}
+
 /* A closed stdin/stdout/stderr would let the next open() take its number:
  * the console would then read from, or write into, whatever that is. */
 static void ensure_std_fds(void)
@@ -231,6 +252,8 @@ int main(int argc, char **argv)
 		return cmd_node(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "key"))
 		return cmd_key(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "probe"))
+		return cmd_probe(argc - 1, argv + 1);
 	fprintf(stderr, "amalgam: unknown command '%s' (see 'amalgam --help')\n", argv[1]);
 	return EXIT_USAGE;
 }
