@@ -42,23 +42,55 @@ uint64_t e820_ram(void)
 	return sum;
 }
 
-const char *cmdline(void)
+/* The whole line amalgam passed: "[KIT OPTIONS --] TEST ARGS". The runner
+ * puts the kit's own options (timescale=N) before a "--" word, so that a
+ * test sees exactly the arguments its manifest gave it. */
+static const char *raw_cmdline(void)
 {
 	uint32_t p = *(uint32_t *)((char *)boot_params + BP_CMD_LINE_PTR);
 
 	return p ? (const char *)(uintptr_t)p : "";
 }
 
-/* Start of the word key (followed by '=', space or end) in the command
- * line, or NULL. */
-static const char *find(const char *key)
+/* Start of the "--" word, or NULL. */
+static const char *separator(void)
 {
-	const char *s = cmdline();
-	size_t n = strlen(key);
+	const char *s = raw_cmdline();
 
 	while (*s) {
 		while (*s == ' ')
 			s++;
+		if (s[0] == '-' && s[1] == '-' && (s[2] == ' ' || s[2] == '\0'))
+			return s;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return NULL;
+}
+
+const char *cmdline(void)
+{
+	const char *sep = separator();
+
+	if (!sep)
+		return raw_cmdline();
+	sep += 2;
+	while (*sep == ' ')
+		sep++;
+	return sep;
+}
+
+/* Start of the word key (followed by '=', space or end) in [s, end), or
+ * NULL. */
+static const char *find_in(const char *s, const char *end, const char *key)
+{
+	size_t n = strlen(key);
+
+	while (*s && s < end) {
+		while (*s == ' ')
+			s++;
+		if (s >= end)
+			break;
 		if (!strncmp(s, key, n) &&
 		    (s[n] == '=' || s[n] == ' ' || s[n] == '\0'))
 			return s;
@@ -68,14 +100,20 @@ static const char *find(const char *key)
 	return NULL;
 }
 
+static const char *find(const char *key)
+{
+	const char *s = cmdline();
+
+	return find_in(s, s + strlen(s), key);
+}
+
 bool cmdline_has(const char *word)
 {
 	return find(word) != NULL;
 }
 
-long cmdline_int(const char *key, long def)
+static long parse_int(const char *s, const char *key, long def)
 {
-	const char *s = find(key);
 	unsigned base = 10;
 	long v = 0;
 
@@ -98,6 +136,20 @@ long cmdline_int(const char *key, long def)
 		v = v * (long)base + (long)d;
 	}
 	return v;
+}
+
+long cmdline_int(const char *key, long def)
+{
+	return parse_int(find(key), key, def);
+}
+
+long kit_option_int(const char *key, long def)
+{
+	const char *sep = separator();
+
+	if (!sep)
+		return def;
+	return parse_int(find_in(raw_cmdline(), sep, key), key, def);
 }
 
 static bool is_ram(uint64_t start, uint64_t end)

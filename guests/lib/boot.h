@@ -27,12 +27,15 @@ const struct e820_entry *e820_table(void);
 /* Bytes of usable RAM in the e820 map. */
 uint64_t e820_ram(void);
 
-/* The command line ("" if none). */
+/* The test's command line ("" if none): what follows the kit's options
+ * and their "--", or the whole line if there is no "--". */
 const char *cmdline(void);
 /* Is word present as a whole word, alone or as "word=..."? */
 bool cmdline_has(const char *word);
 /* The value of "key=N" (decimal or 0x hex), or def. */
 long cmdline_int(const char *key, long def);
+/* The value of the kit's option "key=N", before the "--", or def. */
+long kit_option_int(const char *key, long def);
 
 /* Memory after the image, not zeroed, never freed. Checked against e820;
  * returns NULL when out of RAM. Ring 0 or ring 3 callers alike. */

@@ -39,10 +39,10 @@ unsigned start_all_started(void);
 bool start_all_wait(unsigned timeout_ms);
 
 /* Ring 0: wait until cond holds, checking it every millisecond; false if it
- * still does not after ms. */
+ * still does not after ms (a timeout: scaled by time_scale). */
 #define poll_until(cond, ms)                                              \
 	({                                                                \
-		uint64_t __end = rdtsc() + ms_to_tsc(ms);                 \
+		uint64_t __end = rdtsc() + timeout_to_tsc(ms);            \
 		bool __ok;                                                \
 		while (!(__ok = (cond)) && rdtsc() < __end)               \
 			msleep(1);                                        \
@@ -53,7 +53,7 @@ bool start_all_wait(unsigned timeout_ms);
  * does not after ms. Burns the host core meanwhile (see above). */
 #define spin_until(cond, ms)                                              \
 	({                                                                \
-		uint64_t __end = rdtsc() + ms_to_tsc(ms);                 \
+		uint64_t __end = rdtsc() + timeout_to_tsc(ms);            \
 		bool __ok;                                                \
 		while (!(__ok = (cond)) && rdtsc() < __end)               \
 			pause();                                          \
@@ -72,7 +72,7 @@ void user_nap(uint64_t us);
 extern uint32_t wait_spin_us, wait_nap_us, wait_nap_max_us;
 #define wait_user(cond, ms)                                               \
 	({                                                                \
-		uint64_t __now = rdtsc(), __end = __now + ms_to_tsc(ms);  \
+		uint64_t __now = rdtsc(), __end = __now + timeout_to_tsc(ms); \
 		uint64_t __spin = __now + us_to_tsc(wait_spin_us);        \
 		uint64_t __nap = wait_nap_us;                             \
 		bool __ok;                                                \

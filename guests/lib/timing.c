@@ -1,6 +1,7 @@
 #include "timing.h"
 
 #include "apic.h"
+#include "boot.h"
 #include "cpu.h"
 #include "layout.h"
 #include "print.h"
@@ -90,6 +91,8 @@ static void calibrate_apic_timer(void)
 	apic_timer_source = "calibrated against TSC";
 }
 
+uint32_t time_scale = 1;
+
 void timing_init(void)
 {
 	struct cpuid r;
@@ -127,6 +130,11 @@ void timing_init(void)
 		from_rtc();
 	if (!apic_timer_khz)
 		calibrate_apic_timer();
+	{
+		long scale = kit_option_int("timescale", 1);
+
+		time_scale = scale < 1 ? 1 : scale > 100 ? 100 : (uint32_t)scale;
+	}
 }
 
 void timing_kit_timer(bool allowed)
@@ -147,12 +155,17 @@ static void arm(uint64_t deadline)
 	apic_timer_start(VEC_KIT_TIMER, APIC_TDCR_128, (uint32_t)count);
 }
 
-void wait_begin(struct waiter *w, uint64_t ms)
+static void wait_begin_tsc(struct waiter *w, uint64_t cycles)
 {
-	w->deadline = rdtsc() + ms_to_tsc(ms);
+	w->deadline = rdtsc() + cycles;
 	w->timer = kit_timer_allowed && apic_timer_khz && tsc_khz;
 	if (w->timer)
 		arm(w->deadline);
+}
+
+void wait_begin(struct waiter *w, uint64_t ms)
+{
+	wait_begin_tsc(w, timeout_to_tsc(ms));
 }
 
 bool wait_step(struct waiter *w)
@@ -171,9 +184,15 @@ void wait_end(struct waiter *w)
 		apic_timer_stop();
 }
 
+/* A sleep is a duration, not a timeout: never scaled. */
 void msleep(uint64_t ms)
 {
-	wait_until(false, ms);
+	struct waiter w;
+
+	wait_begin_tsc(&w, ms_to_tsc(ms));
+	while (wait_step(&w))
+		;
+	wait_end(&w);
 }
 
 static struct {
