@@ -1,4 +1,4 @@
-#include "cluster/node.h"
+#include "node/node.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,22 +15,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cluster/affinity.h"
+#include "cpu/affinity.h"
 #include "cluster/cluster.h"
-#include "cluster/forward.h"
-#include "cluster/hostcpu.h"
+#include "cpu/forward.h"
+#include "cpu/hostcpu.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
-#include "cluster/tscsync.h"
+#include "cpu/tscsync.h"
 #include "cluster/spawn.h"
 #include "dsm/dsm.h"
-#include "dsm/memplane.h"
+#include "memplane/memplane.h"
 #include "irq/lapic.h"
 #include "net/addr.h"
 #include "net/auth.h"
 #include "util/log.h"
 #include "vmm/board.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
@@ -676,7 +676,7 @@ static void tsc_probe_nodes(struct node *n, struct boot_text *b)
  * id) the host TSC is shared, so the offset carries over exactly and the
  * kvmclock is set with the shared realtime clock. Across hosts the guest
  * TSC is rebased by the realtime elapsed since node 0's sample
- * (cluster/tscsync.h): exact only as far as the hosts' clocks agree. */
+ * (cpu/tscsync.h): exact only as far as the hosts' clocks agree. */
 static int clock_adopt(struct node *n, const struct boot_text *b)
 {
 	struct kvm_clock_data cd = { .clock = b->kvmclock };
@@ -1066,6 +1066,7 @@ int node_run(const struct config *cfg)
 		.nr_nodes = n->p.nr_nodes,
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
+	board_boot_facts(&bc.board);
 	/* Without kvmclock a Linux guest would calibrate the TSC against the
 	 * PIT, which fails when exits are slow (nested virtualization): tell
 	 * it the frequency, as firmware tables would. */

@@ -1,5 +1,5 @@
 /* The host's CPUs, as /proc and the scheduler tell them; see hostcpu.h. */
-#include "cluster/hostcpu.h"
+#include "cpu/hostcpu.h"
 
 #include <sched.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* What the host gives a node to run vCPUs on, as the kernel tells it: how
  * many CPUs, which host this is (nodes of one host share its CPUs: one
- * pool, cluster/affinity.h), and how much CPU a thread wanted. */
-#ifndef AMALGAM_CLUSTER_HOSTCPU_H
-#define AMALGAM_CLUSTER_HOSTCPU_H
+ * pool, cpu/affinity.h), and how much CPU a thread wanted. */
+#ifndef AMALGAM_CPU_HOSTCPU_H
+#define AMALGAM_CPU_HOSTCPU_H
 
 #include <stdbool.h>
 #include <stddef.h>
