@@ -22,5 +22,21 @@ bool hostcpu_pool(uint64_t *pool);
  * whether it got it or queued for it. Time it was blocked (a halted vCPU,
  * a page on its way) is not in it. False if the kernel does not say. */
 bool hostcpu_thread_demand_ns(pid_t tid, uint64_t *ns);
+/* With accessed and dirty flags for EPT (kvm_intel eptad=Y), every read of
+ * a guest page-table entry by the page walker counts as a write to its page
+ * (Intel SDM, "EPT Violations"). Shared copies of page tables then turn
+ * into write faults on every TLB refill, and the page tables of a guest
+ * running on several nodes bounce between them without end. QEMU's TCG
+ * does the same through AMD nested paging, which is why the lab loads
+ * kvm_amd npt=0 for runs across nodes. True if kvm_intel says eptad=Y. */
+bool hostcpu_ept_ad(void);
+/* Can KVM keep a master clock here? It needs the host's clocksource to be
+ * the TSC. With it, KVM writes a vCPU's kvmclock structure when the guest
+ * enables it and at rare clock events; without it, at every vCPU load.
+ * Linux keeps every CPU's structure in one page, so across nodes kvmclock
+ * is shown only with a master clock, else that page would bounce between
+ * the nodes at every vCPU load (the guest then runs on the invariant TSC).
+ * Each node decides for its own host. True if the clocksource is the TSC. */
+bool hostcpu_clock_is_tsc(void);
 
 #endif
