@@ -5,7 +5,7 @@
  *
  * so vCPU 0 shares node 0 with the devices (its accesses are local exits)
  * and vCPU 1 is on node 1, which has no devices: each of its accesses goes
- * to node 0 and back (src/cluster/forward.c). Each times, in ring 3 (native
+ * to node 0 and back (src/cpu/forward.c). Each times, in ring 3 (native
  * speed under PVM; every page is a User page and userio.h opens the port),
  * n accesses of each kind with the TSC:
  *

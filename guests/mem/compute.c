@@ -5,7 +5,7 @@
  * computed must still land on the one right value.
  * With more busy vCPUs than a node offers CPUs (amalgam --node-cpus),
  * amalgam moves some of them to a node with CPUs to spare (the CPU rule,
- * cluster/affinity.h); where they end is checked from outside (run-test),
+ * cpu/affinity.h); where they end is checked from outside (run-test),
  * and each CPU's time is reported. */
 #include "memtest.h"
 

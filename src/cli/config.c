@@ -7,7 +7,7 @@
 
 #include "cluster/params.h"
 #include "util/parse.h"
-#include "vmm/mem.h"
+#include "hw/mem.h"
 #include "vmm/vm.h"
 
 void config_usage_run(void)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
-#include "cluster/node.h"
+#include "node/node.h"
 #include "net/auth.h"
 #include "util/log.h"
 #include "util/parse.h"

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
+
 #define set_err(...) snprintf(err, errlen, __VA_ARGS__)
 
 void params_place_even(struct cluster_params *p)
@@ -188,4 +190,32 @@ int params_parse(struct cluster_params *p, const char *text, size_t len,
 		return -EINVAL;
 	}
 	return params_check(p, err, errlen);
+}
+
+int params_parse_join(struct cluster_params *p, const char *s, char *err, size_t errlen)
+{
+	const char *c = s;
+
+	p->nr_nodes = 1;
+	while (*c) {
+		const char *e = strchr(c, ',');
+		size_t l = e ? (size_t)(e - c) : strlen(c);
+		struct net_addr na;
+		const char *why = "";
+
+		if (!l || l >= CLUSTER_ADDR_MAX || p->nr_nodes >= CLUSTER_MAX_NODES) {
+			snprintf(err, errlen, "--join takes host:port,host:port,... (at most %d)",
+				 CLUSTER_MAX_NODES - 1);
+			return -EINVAL;
+		}
+		memcpy(p->addr[p->nr_nodes], c, l);
+		if (addr_parse(p->addr[p->nr_nodes], false, &na, &why)) {
+			snprintf(err, errlen, "bad --join address '%s': %s",
+				 p->addr[p->nr_nodes], why);
+			return -EINVAL;
+		}
+		p->nr_nodes++;
+		c = e ? e + 1 : c + l;
+	}
+	return 0;
 }

@@ -40,6 +40,9 @@ struct cluster_params {
 void params_place_even(struct cluster_params *p);
 /* "0,0,1,1": one node id per vCPU. 0 or -EINVAL with a message. */
 int params_parse_place(struct cluster_params *p, const char *s, char *err, size_t errlen);
+/* --join "host:port,host:port,...": the joiners' addresses into addr[1..]
+ * and nr_nodes (1 + their number). 0 or -EINVAL with a message. */
+int params_parse_join(struct cluster_params *p, const char *s, char *err, size_t errlen);
 /* Consistency: ids in range, every node has an address, placement valid. */
 int params_check(const struct cluster_params *p, char *err, size_t errlen);
 

@@ -6,19 +6,25 @@
  * instead, starting with the server's host TSC read on arrival: equal sizes
  * both ways keep the round trip symmetric, which is what lets the
  * coordinator tell how far apart the two hosts' TSCs are
- * (cluster/tscsync.h). Every socket has a send and receive timeout, so a
+ * (cpu/tscsync.h). Every socket has a send and receive timeout, so a
  * silent peer costs seconds, not a hang. */
 #ifndef AMALGAM_CLUSTER_RTT_H
 #define AMALGAM_CLUSTER_RTT_H
 
 #include <stdint.h>
 
-#include "cluster/tscsync.h"
 
 #define RTT_REQ_BYTES 64
 #define RTT_REPLY_BYTES 4096
 #define RTT_TSC_PROBE 'T'
 #define RTT_IO_TIMEOUT_S 5
+
+/* One TSC probe: this node's host TSC when it asked (t_send) and when the
+ * answer came (t_recv), and the peer's host TSC on arrival (peer_tsc).
+ * What the probes tell is cpu/tscsync.h's business. */
+struct tsc_probe {
+	uint64_t t_send, peer_tsc, t_recv;
+};
 
 struct rtt_server;
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 /* The three 16-bit registers, in port order: register r is at 2 * r. */
 enum { REG_STS, REG_EN, REG_CNT, NR_REGS };

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define STR_OBF		0x01
 #define STR_SYS		0x04

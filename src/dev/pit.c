@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define NS_PER_SEC	1000000000LL
 #define REFRESH_NS	15085	/* port 0x61 bit 4 half-period */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 enum {
 	REG_SEC = 0x00, REG_MIN = 0x02, REG_HOUR = 0x04, REG_WDAY = 0x06,

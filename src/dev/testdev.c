@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 struct testdev {
 	void (*exit_fn)(void *opaque, int status);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 /* Register offsets. */
 enum {

@@ -17,7 +17,7 @@ struct ioapic;
 
 struct ioapic *ioapic_new(struct apicbus *bus, uint8_t id);
 void ioapic_free(struct ioapic *io);
-/* An io_fn (vmm/iobus.h) for its MMIO page; opaque is the ioapic. */
+/* An io_fn (hw/iobus.h) for its MMIO page; opaque is the ioapic. */
 int ioapic_mmio(void *opaque, struct vcpu *vcpu, uint64_t offset, void *data,
 		unsigned len, bool is_write);
 /* level is logical, as in irqline.h: 1 while the device requests service.

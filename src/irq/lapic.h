@@ -18,14 +18,10 @@
 #include <stdint.h>
 
 #include "irq/apic_msg.h"
+#include "x86/msr.h"
 
 #define LAPIC_BASE_DEFAULT 0xFEE00000ULL
 #define LAPIC_MMIO_SIZE 0x1000
-
-#define MSR_IA32_APICBASE 0x1b
-#define MSR_IA32_TSC_DEADLINE 0x6e0
-#define MSR_X2APIC_FIRST 0x800
-#define MSR_X2APIC_LAST 0x8ff
 
 struct lapic;
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define CASCADE_IRQ	2
 

@@ -17,7 +17,7 @@ struct pic;
  * me". It runs with the PIC's lock held and must not call into the PIC. */
 struct pic *pic_new(void (*intr)(void *opaque, int level), void *opaque);
 void pic_free(struct pic *p);
-/* io_fn (vmm/iobus.h) for ports 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1:
+/* io_fn (hw/iobus.h) for ports 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1:
  * register each range with the same opaque; the handler uses 'offset' plus
  * the range, so register through pic_register(). */
 struct iobus;

@@ -155,7 +155,7 @@ struct net_control {
 	uint64_t arg;
 };
 
-/* NET_CTL_LOAD's data (cluster/affinity.h): sent ten times a second. */
+/* NET_CTL_LOAD's data (cpu/affinity.h): sent ten times a second. */
 struct net_load {
 	uint64_t pool;			/* nodes with one pool share CPUs */
 	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */

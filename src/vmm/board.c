@@ -116,3 +116,16 @@ void board_destroy(struct board *b)
 		acpipm_free(b->pm);
 	free(b);
 }
+
+void board_boot_facts(struct boot_board *out)
+{
+	*out = (struct boot_board){
+		.sci_irq = ACPIPM_SCI_IRQ,
+		.pm1_base = ACPIPM_BASE,
+		.slp_typ_s5 = ACPIPM_SLP_TYP_S5,
+		/* Reset through the i8042's output-port pulse, which the board
+		 * already turns into a clean exit. */
+		.reset_port = I8042_CMD_PORT,
+		.reset_value = 0xfe,
+	};
+}

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "x86/boot.h"
+
 struct vm;
 struct board;
 
@@ -15,5 +17,8 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 void board_destroy(struct board *b);
 /* Flush console output (at exit). */
 void board_flush(struct board *b);
+/* Where the board's power and reset controls are, for the firmware tables
+ * (the same for every board this file builds). */
+void board_boot_facts(struct boot_board *out);
 
 #endif

@@ -19,7 +19,7 @@
 #include "irq/ioapic.h"
 #include "irq/pic.h"
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 #include "vmm/vm.h"
 #include "x86/cpuid.h"
 #include "x86/regs.h"

@@ -15,7 +15,7 @@
 #include "irq/lapic.h"
 #include "irq/pic.h"
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 #include "vmm/vcpu.h"
 #include "x86/cpuid.h"
 #include "x86/msr.h"

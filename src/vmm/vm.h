@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/mem.h"
+#include "hw/mem.h"
 #include "x86/topo.h"
 
 #define VM_MAX_VCPUS 64
@@ -39,7 +39,7 @@ struct vm_config {
 	/* Hide kvmclock: Linux keeps every CPU's kvmclock structure in one
 	 * page that each node's KVM writes for its own vCPUs; without a KVM
 	 * master clock it does so at every vCPU load, and across nodes that
-	 * page would bounce (cluster/node.c decides). The guest then uses the
+	 * page would bounce (node/node.c decides). The guest then uses the
 	 * invariant TSC (one offset everywhere). */
 	bool hide_kvmclock;
 };

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/mem.h"
+#include "hw/mem.h"
 #include "x86/fwsum.h"
 #include "x86/topo.h"
 

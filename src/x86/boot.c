@@ -10,9 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dev/acpipm.h"
-#include "dev/i8042.h"
-#include "vmm/mem.h"
+#include "hw/mem.h"
 #include "x86/acpi.h"
 #include "x86/mptable.h"
 #include "x86/topo.h"
@@ -127,13 +125,11 @@ static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint
 		.topo = cfg->topo,
 		.nr_nodes = numa ? cfg->nr_nodes : 1,
 		.ioapic_base = cfg->ioapic_base,
-		.sci_irq = ACPIPM_SCI_IRQ,
-		.pm1_base = ACPIPM_BASE,
-		.slp_typ_s5 = ACPIPM_SLP_TYP_S5,
-		/* Reset through the i8042's output-port pulse, which the board
-		 * already turns into a clean exit. */
-		.reset_port = I8042_CMD_PORT,
-		.reset_value = 0xfe,
+		.sci_irq = cfg->board.sci_irq,
+		.pm1_base = cfg->board.pm1_base,
+		.slp_typ_s5 = cfg->board.slp_typ_s5,
+		.reset_port = cfg->board.reset_port,
+		.reset_value = cfg->board.reset_value,
 	};
 	int r;
 

@@ -22,6 +22,17 @@ struct topo;
 #define BOOT_CMDLINE_MAX 0x10000
 #define BOOT_EBDA_ADDR 0x9FC00ULL
 
+/* What the ACPI tables say of the board's devices: the FADT's SCI, its PM1
+ * block and its reset register. The board fills it (board_boot_facts in
+ * vmm/board.h): x86/ sits below the devices and does not know them. */
+struct boot_board {
+	uint8_t sci_irq;
+	uint16_t pm1_base;
+	uint8_t slp_typ_s5;
+	uint16_t reset_port;
+	uint8_t reset_value;
+};
+
 struct boot_config {
 	const char *kernel;
 	const char *initrd;	/* may be NULL */
@@ -34,6 +45,7 @@ struct boot_config {
 	 * nr_nodes <= 1 (node_end NULL): one node, no SRAT. */
 	unsigned nr_nodes;
 	const uint64_t *node_end;
+	struct boot_board board;
 };
 
 /* Returns 0 and the BSP entry state, or -errno with a one-line reason in

@@ -2,10 +2,9 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
-
-#include "irq/lapic.h"
 
 int msr_setup(int vm_fd)
 {

@@ -6,6 +6,12 @@
 #ifndef AMALGAM_X86_MSR_H
 #define AMALGAM_X86_MSR_H
 
+/* Architectural MSR numbers the lapic model (irq/lapic.h) serves. */
+#define MSR_IA32_APICBASE 0x1b
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_FIRST 0x800
+#define MSR_X2APIC_LAST 0x8ff
+
 int msr_setup(int vm_fd);
 
 #endif

@@ -1,4 +1,4 @@
-/* The page-or-vCPU cost model (cluster/affinity.h), driven with a
+/* The page-or-vCPU cost model (cpu/affinity.h), driven with a
  * synthetic clock: what moves a vCPU, and what must not. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
-#include "cluster/affinity.h"
+#include "cpu/affinity.h"
 
 #define MS 1000000ull
 

@@ -1,4 +1,4 @@
-/* What the host says (cluster/hostcpu.h): read from this very machine,
+/* What the host says (cpu/hostcpu.h): read from this very machine,
  * so the checks are about sense, with wide margins, not exact values. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/hostcpu.h"
+#include "cpu/hostcpu.h"
 
 #define MS 1000000ull
 

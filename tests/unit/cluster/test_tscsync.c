@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "cluster/params.h"
-#include "cluster/tscsync.h"
+#include "cpu/tscsync.h"
 
 /* A simulated host: true time t (ns) -> its host TSC and realtime. */
 struct host {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 static inline void bus_out8(struct iobus *bus, uint16_t port, uint8_t v)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "dev/acpipm.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define STS	(ACPIPM_BASE + 0)
 #define EN	(ACPIPM_BASE + 2)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "dev/i8042.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define DATA	0x60
 #define CMD	0x64

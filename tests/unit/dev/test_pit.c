@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "dev/pit.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define NS	1000000000LL
 #define T0	(1000 * NS)	/* fake clock start: far from zero */

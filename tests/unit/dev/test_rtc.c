@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "dev/rtc.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define NS	1000000000LL
 #define MIB	(1ULL << 20)

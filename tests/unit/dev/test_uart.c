@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "dev/uart.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #define BASE	UART_COM1_BASE
 #define RBR	0

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "irq/pic.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 struct range { uint64_t base, len; io_fn fn; void *opaque; };
 static struct range ranges[4];

@@ -17,8 +17,8 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "dsm/memplane.h"
-#include "vmm/mem.h"
+#include "memplane/memplane.h"
+#include "hw/mem.h"
 
 #define PG 4096UL
 #define MEM_SIZE (16UL << 20)

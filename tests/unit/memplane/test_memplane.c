@@ -1,4 +1,4 @@
-/* The memory plane (src/dsm/memplane.c) across two or three nodes in one
+/* The memory plane (src/memplane/memplane.c) across two or three nodes in one
  * process: guest threads on each node touch their guest views and see one
  * coherent memory. One behaviour per test; the last one prints the remote
  * fault latencies over the in-memory network (medians here, 2 shared

@@ -13,8 +13,8 @@
 #include <sys/types.h>
 #include <cmocka.h>
 
-#include "dsm/pager.h"
-#include "vmm/mem.h"
+#include "memplane/pager.h"
+#include "hw/mem.h"
 
 #define PG 4096UL
 #define MEM_SIZE (16UL << 20)

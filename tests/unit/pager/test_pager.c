@@ -1,4 +1,4 @@
-/* Unit tests for the userfaultfd pager (src/dsm/pager.c): "guest" threads
+/* Unit tests for the userfaultfd pager (src/memplane/pager.c): "guest" threads
  * touch the guest view from user space, the tests resolve their faults from
  * another thread and check what each access sees and when it blocks; also
  * the kernel semantics pager.h documents, stop/restart, and how the

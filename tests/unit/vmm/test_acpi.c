@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmm/mem.h"
+#include "hw/mem.h"
 #include "x86/acpi.h"
 #include "x86/topo.h"
 

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "util/parse.h"
-#include "vmm/iobus.h"
-#include "vmm/mem.h"
+#include "hw/iobus.h"
+#include "hw/mem.h"
 #include "x86/boot.h"
 #include "x86/mptable.h"
 #include "x86/topo.h"

@@ -1,9 +1,9 @@
 /* The memory plane of one node at run time. Contract, wire encoding and
  * threading are in memplane.h; the protocol itself is in dir.c and node.c,
  * the userfaultfd mechanism in pager.c. */
-#include "dsm/memplane.h"
-#include "dsm/faultlat.h"
-#include "dsm/hotpages.h"
+#include "memplane/memplane.h"
+#include "memplane/faultlat.h"
+#include "memplane/hotpages.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "dsm/pager.h"
+#include "memplane/pager.h"
 #include "net/wire.h"
 #include "util/log.h"
-#include "vmm/mem.h"
+#include "hw/mem.h"
 
 #define PG DSM_PAGE_SIZE
 /* Pages mapped lately, for the starvation window: direct-mapped, a

@@ -1,8 +1,9 @@
 /* The host's CPUs, as /proc and the scheduler tell them; see hostcpu.h. */
-#include "cluster/hostcpu.h"
+#include "cpu/hostcpu.h"
 
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static uint64_t fnv1a(const char *s)
@@ -65,4 +66,39 @@ bool hostcpu_thread_demand_ns(pid_t tid, uint64_t *ns)
 	if (ok)
 		*ns = run + wait;
 	return ok;
+}
+
+/* The first word of a one-line kernel file (sysfs, procfs) into out;
+ * false if it cannot be read. */
+static bool read_word(const char *path, char *out, size_t len)
+{
+	char fmt[16];
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f || len < 2) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	snprintf(fmt, sizeof(fmt), "%%%zus", len - 1);
+	ok = fscanf(f, fmt, out) == 1;
+	fclose(f);
+	return ok;
+}
+
+bool hostcpu_ept_ad(void)
+{
+	char v[8];
+
+	return read_word("/sys/module/kvm_intel/parameters/eptad", v, sizeof(v)) &&
+	       v[0] == 'Y';
+}
+
+bool hostcpu_clock_is_tsc(void)
+{
+	char cs[32];
+
+	return read_word("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+			 cs, sizeof(cs)) && strcmp(cs, "tsc") == 0;
 }

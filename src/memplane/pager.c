@@ -1,6 +1,6 @@
 /* userfaultfd mechanism of the memory plane; the contract and the verified
  * kernel semantics are in pager.h. */
-#include "dsm/pager.h"
+#include "memplane/pager.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/mem.h"
+#include "hw/mem.h"
 
 /* Headers older than the running kernel may lack these (6.1's have them,
  * older distributions' may not). */

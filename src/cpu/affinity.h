@@ -58,8 +58,8 @@
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  * Pure: the caller supplies the time and serializes the calls. */
-#ifndef AMALGAM_CLUSTER_AFFINITY_H
-#define AMALGAM_CLUSTER_AFFINITY_H
+#ifndef AMALGAM_CPU_AFFINITY_H
+#define AMALGAM_CPU_AFFINITY_H
 
 #include <stdbool.h>
 #include <stdint.h>

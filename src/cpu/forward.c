@@ -1,4 +1,4 @@
-#include "cluster/forward.h"
+#include "cpu/forward.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include "irq/ioapic.h"
 #include "irq/lapic.h"
 #include "util/log.h"
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/vcpustate.h"

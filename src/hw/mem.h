@@ -6,8 +6,8 @@
  * Layout of guest-physical space: RAM from 0 up to MEM_LOW_LIMIT, the MMIO
  * hole [MEM_LOW_LIMIT, 4 GiB) for the APICs and devices, the rest of RAM
  * from 4 GiB up. */
-#ifndef AMALGAM_VMM_MEM_H
-#define AMALGAM_VMM_MEM_H
+#ifndef AMALGAM_HW_MEM_H
+#define AMALGAM_HW_MEM_H
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-#include "dsm/hotpages.h"
+#include "memplane/hotpages.h"
 
 #include <string.h>
 

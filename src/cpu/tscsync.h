@@ -11,11 +11,13 @@
  * enough for time of day, not for Linux's TSC warp check, which is why on
  * one host the offset is copied exactly instead). Both hosts must run the
  * TSC at the same frequency: KVM here cannot scale it. */
-#ifndef AMALGAM_CLUSTER_TSCSYNC_H
-#define AMALGAM_CLUSTER_TSCSYNC_H
+#ifndef AMALGAM_CPU_TSCSYNC_H
+#define AMALGAM_CPU_TSCSYNC_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "cluster/rtt.h"
 
 struct tsc_sample {
 	uint64_t host_tsc;	/* H0 */
@@ -33,10 +35,8 @@ int64_t tscsync_offset(const struct tsc_sample *s, uint64_t my_host_tsc,
  * (peer_tsc), node 0 reads its TSC again (t_recv). If the two halves of the
  * trip took as long, the peer's TSC minus node 0's at one instant is
  * peer_tsc - (t_send + t_recv) / 2, wrong by at most half the round trip:
- * microseconds on a LAN, against milliseconds for the realtime clocks. */
-struct tsc_probe {
-	uint64_t t_send, peer_tsc, t_recv;
-};
+ * microseconds on a LAN, against milliseconds for the realtime clocks.
+ * The probes (struct tsc_probe) are taken by cluster/rtt.h. */
 
 /* From n probes, the delta (peer host TSC - node 0's) of the fastest
  * round trip, and its error bound (half that trip, in ticks). -EINVAL if

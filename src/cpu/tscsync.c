@@ -1,4 +1,4 @@
-#include "cluster/tscsync.h"
+#include "cpu/tscsync.h"
 
 #include <errno.h>
 #include <stddef.h>

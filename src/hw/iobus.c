@@ -1,4 +1,4 @@
-#include "vmm/iobus.h"
+#include "hw/iobus.h"
 
 #include <errno.h>
 #include <stdlib.h>

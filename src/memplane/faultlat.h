@@ -2,8 +2,8 @@
  * of fault: which pages have a timed request outstanding, the last
  * FAULTLAT_RING samples of each kind for percentiles. Not thread-safe:
  * the memory plane calls it under its lock. */
-#ifndef AMALGAM_DSM_FAULTLAT_H
-#define AMALGAM_DSM_FAULTLAT_H
+#ifndef AMALGAM_MEMPLANE_FAULTLAT_H
+#define AMALGAM_MEMPLANE_FAULTLAT_H
 
 #include <stdint.h>
 

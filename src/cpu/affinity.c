@@ -1,5 +1,5 @@
 /* Page-or-vCPU cost model; the reasoning is in affinity.h. */
-#include "cluster/affinity.h"
+#include "cpu/affinity.h"
 
 #include <errno.h>
 #include <string.h>

@@ -6,8 +6,8 @@
  * Ranges are registered before vCPUs start and never removed while they
  * run, so lookups take no lock. Handlers run on vCPU threads concurrently
  * and do their own locking. */
-#ifndef AMALGAM_VMM_IOBUS_H
-#define AMALGAM_VMM_IOBUS_H
+#ifndef AMALGAM_HW_IOBUS_H
+#define AMALGAM_HW_IOBUS_H
 
 #include <stdbool.h>
 #include <stdint.h>

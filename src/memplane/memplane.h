@@ -56,8 +56,8 @@
  * reported once through ops->fatal from the sender thread; the plane keeps
  * going as best it can until the node stops it.
  */
-#ifndef AMALGAM_DSM_MEMPLANE_H
-#define AMALGAM_DSM_MEMPLANE_H
+#ifndef AMALGAM_MEMPLANE_MEMPLANE_H
+#define AMALGAM_MEMPLANE_MEMPLANE_H
 
 #include <stdbool.h>
 #include <stdint.h>

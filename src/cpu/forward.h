@@ -13,8 +13,8 @@
  *    node as IO_REQ; the vCPU waits for the IO_REPLY (bounded, and
  *    released when the guest stops).
  * Devices live on node 0 (FORWARD_DEVICE_NODE). */
-#ifndef AMALGAM_CLUSTER_FORWARD_H
-#define AMALGAM_CLUSTER_FORWARD_H
+#ifndef AMALGAM_CPU_FORWARD_H
+#define AMALGAM_CPU_FORWARD_H
 
 #include <stdbool.h>
 #include <stdint.h>

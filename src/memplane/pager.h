@@ -83,8 +83,8 @@
  * pager_new/start/stop/free belong to one control thread, never to an ops
  * callback.
  */
-#ifndef AMALGAM_DSM_PAGER_H
-#define AMALGAM_DSM_PAGER_H
+#ifndef AMALGAM_MEMPLANE_PAGER_H
+#define AMALGAM_MEMPLANE_PAGER_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "dsm/faultlat.h"
+#include "memplane/faultlat.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * decides between moving a page and moving a vCPU (a page fetched again
  * and again is shared, not just moving once). Not thread-safe: the
  * caller serializes. */
-#ifndef AMALGAM_DSM_HOTPAGES_H
-#define AMALGAM_DSM_HOTPAGES_H
+#ifndef AMALGAM_MEMPLANE_HOTPAGES_H
+#define AMALGAM_MEMPLANE_HOTPAGES_H
 
 #include <stdint.h>
 

@@ -2,13 +2,13 @@
  * the cluster, run the vCPUs placed here, stop together with the others.
  * `amalgam run` is node 0 (the coordinator, which loads the guest and hosts
  * the devices); `amalgam node` is every other node. */
-#ifndef AMALGAM_CLUSTER_NODE_H
-#define AMALGAM_CLUSTER_NODE_H
+#ifndef AMALGAM_NODE_NODE_H
+#define AMALGAM_NODE_NODE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cli/config.h"
+#include "node/config.h"
 
 /* Run as coordinator with the configuration of `amalgam run`. Returns the
  * process exit status (2 for bad input, with the reason printed). */

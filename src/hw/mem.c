@@ -1,4 +1,4 @@
-#include "vmm/mem.h"
+#include "hw/mem.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

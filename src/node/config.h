@@ -1,0 +1,38 @@
+/* The one typed configuration of a run, filled by the command line
+ * (cli/config.c) and later by the API. Everything the user can set lives
+ * here; it sits with the node, which it configures, so that every front end
+ * above can fill it. */
+#ifndef AMALGAM_NODE_CONFIG_H
+#define AMALGAM_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/log.h"
+
+#define CONFIG_DEFAULT_MEMORY (256ULL << 20)
+#define CONFIG_MAX_NODE_CPUS 4096
+
+struct config {
+	unsigned cpus;
+	uint64_t memory;
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	enum log_level log_level;
+	int stats;		/* print counters at exit */
+
+	/* Several nodes: either spawn 'nodes' local node processes, or join
+	 * the nodes listening at 'join' (comma-separated host:port list). */
+	unsigned nodes;
+	const char *join;
+	const char *key_file;
+	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
+	int start_all;		/* every vCPU starts at the entry point */
+	unsigned net_delay_us;	/* injected interconnect latency (tests) */
+	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
+	int migrate;		/* enum cluster_migrate (cluster/params.h) */
+	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
+};
+
+#endif

@@ -1,0 +1,184 @@
+/* A node's side of the page-or-vCPU cost model (cpu/affinity.h): what
+ * this node's host offers and what its vCPUs want, fed from the memory
+ * plane's remote faults, the peers' LOAD messages and the scheduler's
+ * figures every 100 ms, and the moves it decides. Everything in n->aff is
+ * under n->aff_lock; the memory plane calls node_remote_fault under its
+ * own lock, so nothing here takes the plane's. */
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "cluster/cluster.h"
+#include "cpu/forward.h"
+#include "cpu/hostcpu.h"
+#include "node/node_int.h"
+#include "util/log.h"
+#include "vmm/vcpu.h"
+
+/* node_balance_cpus hands the model one bit per vCPU. */
+static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
+	      "movable vCPUs fit in a uint64_t mask");
+
+/* A vCPU here waited for a page from node 'from': should it rather
+ * move there? */
+void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
+		       uint64_t wait_ns)
+{
+	struct node *n = opaque;
+	struct vcpu *v = NULL;
+	int to;
+
+	if (!n->aff_on)
+		return;
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (n->vm.vcpus[i]->tid == tid) {
+			v = n->vm.vcpus[i];
+			break;
+		}
+	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
+		return;
+	pthread_mutex_lock(&n->aff_lock);
+	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
+			    vcpu_now_ns());
+	if (to >= 0) {
+		affinity_left(&n->aff, v->index);
+		n->page_moves++;
+		pr_debug("page rule: node %d %s, wants %.2f of %.2f CPUs; this node %s",
+			 to, n->aff.node[to].known ? "known" : "unknown",
+			 n->aff.node[to].load, n->aff.node[to].cpus,
+			 n->aff.node[n->p.self].known ? "known" : "unknown");
+	}
+	pthread_mutex_unlock(&n->aff_lock);
+	if (to < 0)
+		return;
+	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
+		v->index, to);
+	vcpu_request_move(v, to);
+}
+
+/* A peer's CPUs and load, for the CPU rule (affinity.h). */
+void node_on_load(void *opaque, unsigned from, const struct net_load *l)
+{
+	struct node *n = opaque;
+	bool first;
+	int r;
+
+	if (!n->aff_on || from == n->p.self || from >= CLUSTER_MAX_NODES)
+		return;
+	pthread_mutex_lock(&n->aff_lock);
+	first = !n->aff.node[from].known;
+	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
+			       l->load_milli / 1000.0);
+	pthread_mutex_unlock(&n->aff_lock);
+	if (!r && first)
+		pr_info("node %u offers %u.%03u CPUs, %s", from, l->cpus_milli / 1000,
+			l->cpus_milli % 1000, l->pool == n->pool ?
+			"shared with this node (one host)" : "of its own");
+	if (r && !n->load_warned[from]) {
+		n->load_warned[from] = true;
+		pr_warn("node %u says its vCPUs want %u.%03u CPUs of %u.%03u, which "
+			"cannot be: its loads are ignored", from, l->load_milli / 1000,
+			l->load_milli % 1000, l->cpus_milli / 1000, l->cpus_milli % 1000);
+	}
+}
+
+void node_cpus_init(struct node *n)
+{
+	uint64_t ns;
+
+	n->cpus = n->offered ? n->offered : hostcpu_count();
+	if (!hostcpu_pool(&n->pool)) {
+		/* Not knowing the host must not merge it with others. */
+		n->pool = (uint64_t)getpid() << 20 ^ __rdtsc();
+		if (n->aff_on && !n->offered)
+			pr_warn("cannot read this host's boot id: node %u counts its CPUs "
+				"as its own, even if other nodes run on this host", n->p.self);
+	}
+	/* CPUs given explicitly are this node's alone. */
+	if (n->offered)
+		n->pool ^= 0x9e3779b97f4a7c15ull * (n->p.self + 1);
+	n->sched_ok = hostcpu_thread_demand_ns(getpid(), &ns);
+	if (n->aff_on && !n->sched_ok)
+		pr_info("this kernel does not report threads' run time "
+			"(/proc/PID/task/TID/schedstat): vCPUs will not move for CPUs");
+	/* This node's own pool is known from the start, for the page rule's
+	 * room check, even if its load never is. */
+	if (n->aff_on)
+		affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
+}
+
+static void publish_load(struct node *n, double load)
+{
+	struct net_load l = {
+		.pool = n->pool,
+		.cpus_milli = (uint32_t)(n->cpus * 1000),
+		.load_milli = (uint32_t)(load * 1000 + 0.5),
+	};
+	struct net_msg m = { .type = NET_MSG_CONTROL, .data = &l, .data_len = sizeof(l) };
+
+	m.u.control.op = NET_CTL_LOAD;
+	for (unsigned i = 0; i < n->p.nr_nodes; i++)
+		if (i != n->p.self)
+			cluster_send(n->cluster, i, &m);
+}
+
+/* Every 100 ms: sample what each vCPU here wanted, tell the other nodes
+ * this node's load, and move a vCPU if this host's CPUs are oversubscribed
+ * and another's have room (affinity.h, the CPU rule). */
+void node_balance_cpus(struct node *n)
+{
+	uint64_t now = vcpu_now_ns(), movable = 0, ns[VM_MAX_VCPUS];
+	bool ok[VM_MAX_VCPUS];
+	double wanted, cpus, load;
+	unsigned vi = 0;
+	int to;
+
+	/* The scheduler's figures first: file reads are not for under the
+	 * lock the receive thread and the memory plane's callback take. A
+	 * vCPU asked to move is on its way out: neither sampled nor sent. */
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu *v = n->vm.vcpus[i];
+
+		ok[i] = vcpu_here(v) && !vcpu_moving(v) && v->tid > 0 &&
+			hostcpu_thread_demand_ns(v->tid, &ns[i]);
+	}
+	pthread_mutex_lock(&n->aff_lock);
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		if (!ok[i]) {
+			n->sched_at[i] = 0;
+			continue;
+		}
+		if (!n->sched_at[i])
+			affinity_arrived(&n->aff, i, n->p.self, now);
+		else if (now > n->sched_at[i] && ns[i] >= n->sched_ns[i])
+			affinity_demand(&n->aff, i, n->p.self,
+					(double)(ns[i] - n->sched_ns[i]) /
+					(double)(now - n->sched_at[i]), now);
+		n->sched_ns[i] = ns[i];
+		n->sched_at[i] = now;
+		if (forward_movable(i) && i < 64)
+			movable |= 1ull << i;
+	}
+	wanted = affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
+	cpus = n->cpus;
+	to = affinity_balance(&n->aff, n->p.self, movable, now, &vi);
+	if (to >= 0) {
+		affinity_left(&n->aff, vi);
+		n->cpu_moves++;
+	}
+	/* With the vCPU just sent away already counted where it goes. */
+	load = n->aff.node[n->p.self].load;
+	n->last_load = wanted;
+	pthread_mutex_unlock(&n->aff_lock);
+	publish_load(n, load);
+	if (to < 0) {
+		if (wanted > cpus)
+			pr_debug("the vCPUs on node %u want %.2f CPUs of %.0f; none moves",
+				 n->p.self, wanted, cpus);
+		return;
+	}
+	pr_info("the vCPUs on node %u want %.1f CPUs of %.0f: moving vcpu %u to node %d, "
+		"which has CPUs to spare", n->p.self, wanted, cpus, vi, to);
+	vcpu_request_move(n->vm.vcpus[vi], to);
+}

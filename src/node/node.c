@@ -1,0 +1,534 @@
+/* The life of one node: build the VM and the planes, join the cluster,
+ * load or adopt the guest, run the vCPUs placed here, stop with the others,
+ * tear down. The planes' glue is below; the cost model's side is cpus.c,
+ * the START contents start.c, what is printed stats.c. */
+#include "node/node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster/cluster.h"
+#include "cluster/params.h"
+#include "cluster/rtt.h"
+#include "cluster/spawn.h"
+#include "cpu/forward.h"
+#include "cpu/hostcpu.h"
+#include "memplane/memplane.h"
+#include "net/addr.h"
+#include "net/auth.h"
+#include "node/node_int.h"
+#include "node/start.h"
+#include "util/log.h"
+#include "vmm/board.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+#include "x86/boot.h"
+#include "x86/regs.h"
+#include "x86/topo.h"
+
+#define EXIT_USAGE 2
+#define START_TIMEOUT_S 60
+
+static volatile sig_atomic_t stats_requested, stop_signal;
+
+static void on_sigusr1(int sig)
+{
+	stats_requested = 1;
+}
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* ---- glue between the planes ---------------------------------------------- */
+
+static int mem_send(void *opaque, unsigned to, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+
+	return cluster_send(n->cluster, to, msg);
+}
+
+static void mem_fatal(void *opaque, const char *why)
+{
+	struct node *n = opaque;
+
+	vm_stop(&n->vm, 1, "memory plane: %s", why);
+}
+
+static const struct memplane_ops mem_ops = {
+	.send = mem_send,
+	.fatal = mem_fatal,
+	.remote_fault = node_remote_fault,
+};
+
+static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+	int r;
+
+	if (!n->mem)
+		return -EPROTO;
+	/* A page message still on its way when the guest stopped is not the
+	 * sender's fault: drop it without a warning. */
+	r = memplane_receive(n->mem, from, msg);
+	return r == -ESHUTDOWN ? 0 : r;
+}
+
+static int on_cpu(void *opaque, unsigned from, const struct net_msg *msg)
+{
+	struct node *n = opaque;
+
+	return n->fwd ? forward_receive(n->fwd, from, msg) : -EPROTO;
+}
+
+static void on_cluster_stop(void *opaque, int status, const char *reason)
+{
+	struct node *n = opaque;
+
+	vm_stop(&n->vm, status, "%s", reason);
+}
+
+static const struct cluster_handlers cluster_h = {
+	.dsm = on_dsm,
+	.cpu = on_cpu,
+	.stop = on_cluster_stop,
+	.load = node_on_load,
+};
+
+/* The local guest stopped (exit port, reset, crash): tell every node. */
+static void on_vm_stop(void *opaque, int status, const char *reason)
+{
+	struct node *n = opaque;
+
+	if (n->cluster)
+		cluster_stop_all(n->cluster, status, reason);
+}
+
+/* ---- building and running ----------------------------------------------- */
+
+static int build_vm(struct node *n)
+{
+	struct vm_config vc = {
+		.nr_vcpus = n->p.cpus,
+		.mem_size = n->p.memory,
+		.self = n->p.self,
+		.place = n->p.place,
+		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
+		.hide_kvmclock = n->p.nr_nodes > 1 && !hostcpu_clock_is_tsc(),
+	};
+	int r = vm_create(&n->vm, &vc);
+
+	if (r) {
+		switch (r) {
+		case -ENOENT:
+			fprintf(stderr, "amalgam: /dev/kvm does not exist: is KVM enabled (kvm_intel/kvm_amd loaded)?\n");
+			break;
+		case -EACCES:
+		case -EPERM:
+			fprintf(stderr, "amalgam: no permission to open /dev/kvm: run as root or join the 'kvm' group\n");
+			break;
+		default:
+			fprintf(stderr, "amalgam: cannot create the VM: %s\n", strerror(-r));
+		}
+		return r;
+	}
+	n->vm_ok = true;
+	n->vm.on_stop = on_vm_stop;
+	n->vm.on_stop_opaque = n;
+	/* The devices live on one node; the others forward to it. */
+	if (n->p.self == FORWARD_DEVICE_NODE) {
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO,
+					n->p.nr_nodes > 1);
+		if (!n->board)
+			return -ENOMEM;
+	}
+	if (n->p.nr_nodes > 1) {
+		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
+		r = memplane_new(&n->mem, &n->vm.mem, n->p.self, &n->layout, &mem_ops, n);
+		if (r) {
+			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
+			return r;
+		}
+		if (hostcpu_ept_ad())
+			pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
+				"writes and page tables will bounce between nodes; "
+				"load kvm_intel with eptad=0");
+		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
+		if (r)
+			return r;
+		pthread_mutex_init(&n->aff_lock, NULL);
+		n->aff_on = n->p.migrate == MIGRATE_AUTO && n->vm.move_out &&
+			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
+					  n->p.nr_nodes) == 0;
+		node_cpus_init(n);
+		cluster_set_handlers(n->cluster, &cluster_h, n);
+		cluster_inject_delay(n->cluster, n->p.net_delay_us);
+	}
+	return 0;
+}
+
+static int start_vcpus(struct node *n, const struct boot_text *b)
+{
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu *v = n->vm.vcpus[i];
+		int r;
+
+		if (!n->vm.local[i] || (i != 0 && !n->p.start_all))
+			continue;
+		r = regs_set_boot64(v->fd, &b->entry);
+		if (r)
+			return r;
+		v->state = VCPU_RUNNABLE;
+	}
+	return vm_start(&n->vm);
+}
+
+static int preload_and_start_mem(struct node *n, const struct boot_text *b)
+{
+	int r;
+
+	if (!n->mem)
+		return 0;
+	for (unsigned i = 0; i < b->nr_ranges; i++) {
+		r = memplane_preload(n->mem, b->first[i], b->count[i], 0);
+		if (r)
+			return r;
+	}
+	return memplane_start(n->mem);
+}
+
+/* --migrate shuffle: every vCPU here that may move moves on to the next
+ * node (a stress test of moving: state, interrupts in flight, timers). */
+static void shuffle(struct node *n)
+{
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (forward_movable(i) && vcpu_here(n->vm.vcpus[i]))
+			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
+}
+
+/* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
+static int wait_guest(struct node *n)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	struct sigaction st = { .sa_handler = on_stop_signal };
+	unsigned ticks = 0;
+	int status;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* Ctrl-C or a timeout's SIGTERM stops the guest on every node, with
+	 * the usual report, instead of killing this node silently. */
+	sigemptyset(&st.sa_mask);
+	sigaction(SIGINT, &st, NULL);
+	sigaction(SIGTERM, &st, NULL);
+	while (!vm_stopping(&n->vm)) {
+		usleep(20000);
+		++ticks;
+		if (n->p.migrate == MIGRATE_SHUFFLE && n->vm.move_out && ticks % 3 == 0)
+			shuffle(n);
+		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
+			node_balance_cpus(n);
+		if (stop_signal)
+			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
+				(int)stop_signal, n->p.self);
+		if (stats_requested) {
+			stats_requested = 0;
+			node_print_stats(n);
+		}
+	}
+	status = vm_wait_stopped(&n->vm);
+	if (n->cluster)
+		cluster_quiesce(n->cluster);
+	if (n->board)
+		board_flush(n->board);
+	/* vCPUs blocked on a missing page only return once the pager lets go. */
+	if (n->mem)
+		memplane_stop(n->mem);
+	vm_join(&n->vm);
+	return status;
+}
+
+/* Order matters: first the network (no more callbacks into the planes),
+ * then the planes, then the devices and the VM they point into. */
+static void teardown(struct node *n)
+{
+	if (n->mem)
+		memplane_stop(n->mem);
+	if (n->cluster)
+		cluster_free(n->cluster);
+	n->cluster = NULL;
+	memplane_free(n->mem);
+	n->mem = NULL;
+	forward_free(n->fwd);
+	n->fwd = NULL;
+	if (n->board)
+		board_destroy(n->board);
+	n->board = NULL;
+	if (n->vm_ok)
+		vm_destroy(&n->vm);
+	n->vm_ok = false;
+	rtt_server_stop(n->rtt);
+	n->rtt = NULL;
+	auth_key_wipe(&n->key);
+}
+
+/* Give up on starting: say why (msg NULL: the failing step said it), tell
+ * the other nodes, free everything built. */
+static void give_up(struct node *n, int status, const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "amalgam: %s\n", msg);
+	if (n->vm_ok && n->cluster)
+		vm_stop(&n->vm, status, "%s", msg ? msg : "start failed");
+	teardown(n);
+}
+
+/* ---- coordinator --------------------------------------------------------- */
+
+static bool is_elf(const char *path)
+{
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+
+	if (f) {
+		if (fread(magic, 1, 4, f) != 4)
+			magic[0] = 0;
+		fclose(f);
+	}
+	return !memcmp(magic, "\177ELF", 4);
+}
+
+/* The command line's configuration as the cluster's parameters: 0, or
+ * -EINVAL with the reason in err. */
+static int params_from_config(struct cluster_params *p, const struct config *cfg,
+			      char *err, size_t errlen)
+{
+	struct topo t;
+	int r = 0;
+
+	p->cpus = cfg->cpus;
+	p->memory = cfg->memory;
+	p->start_all = cfg->start_all;
+	p->net_delay_us = cfg->net_delay_us;
+	p->migrate = (uint8_t)cfg->migrate;
+	p->nr_nodes = cfg->nodes ? cfg->nodes : 1;
+	if (cfg->join)
+		r = params_parse_join(p, cfg->join, err, errlen);
+	if (!r && cfg->place)
+		r = params_parse_place(p, cfg->place, err, errlen);
+	else if (!r)
+		params_place_even(p);
+	if (!r && p->nr_nodes > 1 && !cfg->join) {
+		/* Local nodes get loopback placeholders until they report ports. */
+		for (unsigned i = 1; i < p->nr_nodes; i++)
+			strcpy(p->addr[i], "127.0.0.1:0");
+	}
+	if (!r)
+		r = params_check(p, err, errlen);
+	/* One package per node, its size a power of two: a lopsided
+	 * placement over many nodes can run out of 8-bit APIC ids. */
+	if (!r && topo_init(&t, p->cpus, p->place)) {
+		snprintf(err, errlen, "this --place needs APIC ids past 254 "
+			 "(each node's vCPUs take a power-of-two block of ids): "
+			 "put fewer vCPUs on the busiest node");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* Node 0: load the guest. -errno with the reason in err (bad input). */
+static int load_guest(struct node *n, const struct config *cfg, struct boot_text *b,
+		      char *err, size_t errlen)
+{
+	char cmdline[4096];
+	struct boot_config bc = {
+		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
+		.topo = &n->vm.topo, .ioapic_base = 0xFEC00000ULL,
+		.nr_nodes = n->p.nr_nodes,
+		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
+	};
+
+	board_boot_facts(&bc.board);
+	/* Without kvmclock a Linux guest would calibrate the TSC against the
+	 * PIT, which fails when exits are slow (nested virtualization): tell
+	 * it the frequency, as firmware tables would. */
+	if (n->vm.hide_kvmclock && n->vm.tsc_khz && !is_elf(cfg->kernel)) {
+		snprintf(cmdline, sizeof(cmdline), "%s%stsc_early_khz=%lu",
+			 cfg->append ? cfg->append : "", cfg->append ? " " : "",
+			 (unsigned long)n->vm.tsc_khz);
+		bc.cmdline = cmdline;
+	}
+	return boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
+}
+
+/* Node 0 with other nodes: tell them how to start (START) and wait until
+ * every memory plane runs. -errno, the reason in err if one is known. */
+static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t errlen)
+{
+	char text[NET_CONTROL_DATA_MAX + 1];
+	int r;
+
+	start_tsc_probe(n->cluster, n->p.nr_nodes, b);
+	if (start_clock_sample(&n->vm, b) || start_loaded_ranges(&n->vm.mem, b) ||
+	    start_format(b, text, sizeof(text))) {
+		snprintf(err, errlen, "the loaded guest is too fragmented to describe");
+		return -ENOSPC;
+	}
+	r = cluster_send_start(n->cluster, text);
+	if (!r)
+		r = preload_and_start_mem(n, b);
+	if (!r)
+		r = cluster_wait_ready(n->cluster, 1, START_TIMEOUT_S, err, errlen);
+	return r;
+}
+
+/* Setup unwinds through one exit: a step that fails sets status and msg
+ * (NULL when it printed its reason itself) and jumps to fail, which undoes
+ * what was built in reverse order (teardown; every part may be absent). */
+int node_run(const struct config *cfg)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct spawn *sp = NULL;
+	struct boot_text b;
+	char err[512] = "";
+	const char *msg = err;
+	const char *key_file = cfg->key_file;
+	int status = 1;
+
+	if (!n)
+		return 1;
+	n->stats = cfg->stats;
+	n->offered = cfg->node_cpus;
+	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
+		status = EXIT_USAGE;
+		goto fail;
+	}
+	if (n->p.nr_nodes > 1) {
+		if (!cfg->join) {
+			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
+					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
+					sizeof(err)))
+				goto fail;
+			key_file = spawn_key_file(sp);
+		}
+		/* auth_key_load says which file and what is wrong with it. */
+		if (auth_key_load(key_file, &n->key)) {
+			status = EXIT_USAGE;
+			msg = NULL;
+			goto fail;
+		}
+		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
+			goto fail;
+	}
+	if (build_vm(n)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	if (n->p.nr_nodes > 1)
+		node_print_placement(&n->p, n->p.place, "");
+	if (n->cluster &&
+	    cluster_wait_ready(n->cluster, 0, START_TIMEOUT_S, err, sizeof(err)))
+		goto fail;
+	if (n->cluster && cfg->rtt_samples)
+		node_measure_rtt(n, cfg->rtt_samples);
+	if (load_guest(n, cfg, &b, err, sizeof(err))) {
+		status = EXIT_USAGE;
+		goto fail;
+	}
+	if (n->cluster && start_nodes(n, &b, err, sizeof(err))) {
+		if (!err[0])
+			msg = "cannot start the memory plane";
+		goto fail;
+	}
+	if (start_vcpus(n, &b)) {
+		msg = "cannot start the vCPUs";
+		goto fail;
+	}
+
+	status = wait_guest(n);
+	if (n->fwd)
+		node_print_final_placement(n);
+	if (status != 0 || log_get_level() >= LOG_INFO)
+		pr_info("stopped: %s", n->vm.stop_reason);
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam: %s\n", n->vm.stop_reason);
+	if (n->stats)
+		node_print_stats(n);
+	teardown(n);
+	spawn_reap(sp, 0);
+	free(n);
+	return status;
+
+fail:
+	/* The local nodes are killed first, as they always were. */
+	spawn_reap(sp, 1);
+	give_up(n, status, msg);
+	free(n);
+	return status;
+}
+
+/* ---- joiner -------------------------------------------------------------- */
+
+int node_join(const struct node_args *a)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct boot_text b;
+	char err[512] = "", text[NET_CONTROL_DATA_MAX + 1], host[CLUSTER_ADDR_MAX];
+	const char *msg = err;
+	int status = 1, r;
+
+	if (!n)
+		return 1;
+	n->stats = a->stats;
+	n->offered = a->node_cpus;
+	/* auth_key_load says which file and what is wrong with it. */
+	if (auth_key_load(a->key_file, &n->key)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
+			 &n->p, err, sizeof(err));
+	if (r) {
+		status = r == -EINVAL ? EXIT_USAGE : 1;
+		goto fail;
+	}
+	if (build_vm(n)) {
+		cluster_stop_all(n->cluster, 1, "a node could not build its VM");
+		msg = NULL;
+		goto fail;
+	}
+	addr_host(a->listen, host, sizeof(host));
+	if (rtt_server_start(host, &n->rtt))
+		n->rtt = NULL;
+	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
+	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
+	    start_parse(text, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||
+	    preload_and_start_mem(n, &b) || cluster_send_ready(n->cluster, 1, 0) ||
+	    start_vcpus(n, &b)) {
+		if (!err[0])
+			msg = "cannot start";
+		goto fail;
+	}
+	status = wait_guest(n);
+	pr_info("stopped: %s", n->vm.stop_reason);
+	if (n->stats)
+		node_print_stats(n);
+	teardown(n);
+	free(n);
+	return status;
+
+fail:
+	give_up(n, status, msg);
+	free(n);
+	return status;
+}

@@ -1,0 +1,74 @@
+/* Inside a node (src/node/ only): what one node owns while the guest runs,
+ * shared by its lifecycle (node.c), the cost model's glue (cpus.c) and the
+ * statistics it prints (stats.c). */
+#ifndef AMALGAM_NODE_NODE_INT_H
+#define AMALGAM_NODE_NODE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cluster/params.h"
+#include "cpu/affinity.h"
+#include "dsm/dsm.h"
+#include "net/auth.h"
+#include "vmm/vm.h"
+
+struct net_load;
+
+/* Everything one node owns while the guest runs. */
+struct node {
+	struct cluster_params p;
+	struct vm vm;
+	bool vm_ok;
+	struct board *board;
+	struct cluster *cluster;
+	struct memplane *mem;
+	struct dsm_layout layout;	/* home ranges, also the guest's NUMA nodes */
+	struct forward *fwd;
+	struct auth_key key;
+	bool stats;
+	struct rtt_server *rtt;
+	/* The page-or-vCPU model for this node's vCPUs, under aff_lock: the
+	 * memory plane's remote_fault callback, peers' LOAD messages and the
+	 * CPU balance every 100 ms all use it. */
+	struct affinity aff;
+	pthread_mutex_t aff_lock;
+	bool aff_on;
+	/* The CPUs this node offers (--node-cpus, or its host's) and the pool
+	 * they belong to (the host's boot id; a pool of its own if given). */
+	unsigned offered;
+	double cpus;
+	uint64_t pool;
+	bool sched_ok;		/* the kernel reports threads' run and wait time */
+	double last_load;	/* what the vCPUs here wanted at the last sample */
+	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
+	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
+	bool load_warned[CLUSTER_MAX_NODES];
+};
+
+/* cpus.c: the page-or-vCPU cost model fed from this node's host. */
+/* Once, after the VM: the CPUs this node offers, its pool, whether the
+ * kernel reports threads' demand. */
+void node_cpus_init(struct node *n);
+/* memplane_ops.remote_fault: a vCPU here waited for a page from node
+ * 'from'; should it rather move there? */
+void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
+		       uint64_t wait_ns);
+/* cluster_handlers.load: a peer's CPUs and load. */
+void node_on_load(void *opaque, unsigned from, const struct net_load *l);
+/* Every 100 ms, on the main thread: the CPU rule. */
+void node_balance_cpus(struct node *n);
+
+/* stats.c: what a node prints. */
+void node_print_stats(struct node *n);
+/* One line saying where every vCPU runs. */
+void node_print_placement(const struct cluster_params *p, const uint8_t *place,
+			  const char *when);
+/* Where the vCPUs ended, when any moved. */
+void node_print_final_placement(struct node *n);
+/* Node 0: the raw TCP baseline to nodes 1..N-1, for the benchmarks. */
+void node_measure_rtt(struct node *n, unsigned samples);
+
+#endif

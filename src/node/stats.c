@@ -1,0 +1,143 @@
+/* What a node prints: its counters (--stats, SIGUSR1), where the vCPUs
+ * run, and the raw round-trip baseline. */
+#include <stdio.h>
+#include <time.h>
+
+#include "cluster/cluster.h"
+#include "cluster/rtt.h"
+#include "cpu/forward.h"
+#include "hw/iobus.h"
+#include "irq/lapic.h"
+#include "memplane/memplane.h"
+#include "net/addr.h"
+#include "node/node_int.h"
+#include "util/log.h"
+#include "vmm/vcpu.h"
+
+void node_print_stats(struct node *n)
+{
+	struct iobus_stats io;
+
+	iobus_stats(n->vm.iobus, &io);
+	fprintf(stderr, "amalgam[%u] stats: pio=%lu (unclaimed %lu) mmio=%lu (unclaimed %lu)\n",
+		n->p.self,
+		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
+		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
+	/* A running vCPU exits at the kick and records where it was; one
+	 * blocked on a remote page keeps the RIP of its previous sample. */
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (n->vm.local[i] && !vm_stopping(&n->vm))
+			vcpu_sample_rip(n->vm.vcpus[i]);
+	if (!vm_stopping(&n->vm))
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		struct vcpu_stats *s;
+		struct lapic_stats ls;
+
+		/* Those that ran here, now or before they moved. */
+		if (!vcpu_here(n->vm.vcpus[i]) && !n->vm.vcpus[i]->stats.exits)
+			continue;
+		s = &n->vm.vcpus[i]->stats;
+		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
+		fprintf(stderr,
+			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu rip=%#llx\n", n->p.self, i,
+			(unsigned long)s->exits, (unsigned long)s->io_exits,
+			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
+			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
+			(unsigned long)s->intr_exits, (unsigned long)s->injected,
+			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
+			(unsigned long)ls.timer_fires,
+			(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
+	}
+	if (n->fwd) {
+		struct forward_stats f;
+
+		forward_stats(n->fwd, &f);
+		fprintf(stderr,
+			"amalgam[%u] cross-node: interrupts sent %lu received %lu, EOIs sent %lu received %lu,"
+			" device accesses forwarded %lu served %lu timed out %lu,"
+			" vCPUs moved out %lu in %lu\n", n->p.self,
+			(unsigned long)f.irq_sent, (unsigned long)f.irq_received,
+			(unsigned long)f.eoi_sent, (unsigned long)f.eoi_received,
+			(unsigned long)f.io_sent, (unsigned long)f.io_served,
+			(unsigned long)f.io_timeouts, (unsigned long)f.moved_out,
+			(unsigned long)f.moved_in);
+	}
+	if (n->aff_on) {
+		pthread_mutex_lock(&n->aff_lock);
+		fprintf(stderr,
+			"amalgam[%u] cost model: vCPUs sent to their pages %lu, to spare CPUs %lu;"
+			" CPUs offered %.0f (%s), wanted at the last sample %.2f\n", n->p.self,
+			n->page_moves, n->cpu_moves, n->cpus,
+			n->offered ? "its own" : "its host's, shared with any node there",
+			n->sched_ok ? n->last_load : 0.0);
+		pthread_mutex_unlock(&n->aff_lock);
+	}
+	if (n->mem)
+		memplane_print_stats(n->mem, stderr);
+	if (n->cluster)
+		cluster_print_stats(n->cluster);
+}
+
+
+/* One line saying where every vCPU runs, e.g. for the demo. */
+void node_print_placement(const struct cluster_params *p, const uint8_t *place,
+			  const char *when)
+{
+	char line[1024];
+	size_t off = 0;
+
+	off += snprintf(line, sizeof(line), "amalgam: %u nodes, %u vCPUs%s:", p->nr_nodes,
+			p->cpus, when);
+	for (unsigned node = 0; node < p->nr_nodes && off < sizeof(line); node++) {
+		bool first = true;
+
+		off += snprintf(line + off, sizeof(line) - off, " node %u [", node);
+		for (unsigned i = 0; i < p->cpus && off < sizeof(line); i++)
+			if (place[i] == node) {
+				off += snprintf(line + off, sizeof(line) - off, "%s%u",
+						first ? "" : " ", i);
+				first = false;
+			}
+		if (off < sizeof(line))
+			off += snprintf(line + off, sizeof(line) - off, "]");
+	}
+	fprintf(stderr, "%s\n", line);
+}
+
+/* Where the vCPUs ended, when any moved. */
+void node_print_final_placement(struct node *n)
+{
+	uint8_t place[CLUSTER_MAX_VCPUS];
+	struct forward_stats f;
+	unsigned node;
+	bool moved = false;
+
+	forward_stats(n->fwd, &f);
+	for (unsigned i = 0; i < n->p.cpus; i++) {
+		place[i] = forward_where(n->fwd, i, &node) ? (uint8_t)node : n->p.place[i];
+		moved |= place[i] != n->p.place[i];
+	}
+	if (moved || f.moved_out || f.moved_in)
+		node_print_placement(&n->p, place, " at the end (vCPUs moved to their data or to spare CPUs)");
+}
+
+/* The raw TCP baseline to node 1..N-1, printed for the benchmarks. */
+void node_measure_rtt(struct node *n, unsigned samples)
+{
+	for (unsigned i = 1; i < n->p.nr_nodes; i++) {
+		struct rtt_result r;
+		char host[CLUSTER_ADDR_MAX];
+		int port = cluster_rtt_port(n->cluster, i);
+
+		addr_host(cluster_addr(n->cluster, i), host, sizeof(host));
+		if (!port || rtt_measure(host, port, samples, &r)) {
+			fprintf(stderr, "amalgam[0] rtt: node %u: cannot measure\n", i);
+			continue;
+		}
+		fprintf(stderr, "amalgam[0] rtt: node %u: raw TCP 64 B -> 4 KiB round trip over %u samples: "
+			"p50 %.1f us, p99 %.1f us, min %.1f us\n", i, r.samples, r.p50_us,
+			r.p99_us, r.min_us);
+	}
+}
