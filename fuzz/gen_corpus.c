@@ -13,6 +13,8 @@
 
 static uint8_t page[NET_PAGE_SIZE];
 static uint8_t blob[512];
+static struct net_join join;
+static struct net_start start;
 static uint8_t stream[NET_FRAME_MAX];
 static size_t stream_len;
 
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
 		page[i] = (uint8_t)i;
 
 #define MSG(t) (memset(&m, 0, sizeof(m)), m.type = (t), &m)
+#define CPU(o) (MSG(NET_MSG_CPU)->u.cpu.op = (o), &m)
 	MSG(NET_MSG_HELLO)->u.hello.node_id = 1;
 	err |= emit(dir, "hello", &m);
 	err |= emit(dir, "auth", MSG(NET_MSG_AUTH));
@@ -87,29 +90,57 @@ int main(int argc, char **argv)
 	m.data = page;
 	m.data_len = 64;
 	err |= emit(dir, "control_stats", &m);
-	MSG(NET_MSG_CONTROL)->u.control.op = NET_CTL_LOAD;
-	m.data = page;
-	m.data_len = sizeof(struct net_load);
-	err |= emit(dir, "control_load", &m);
 	MSG(NET_MSG_DSM)->u.dsm.gfn = 0x100;
 	err |= emit(dir, "dsm", &m);
 	MSG(NET_MSG_DSM)->u.dsm.op = 2;
 	m.data = page;
 	m.data_len = NET_PAGE_SIZE;
 	err |= emit(dir, "dsm_page", &m);
-	MSG(NET_MSG_IRQ)->u.irq.vector = 0x30;
-	m.u.irq.target_vcpu = -1;
-	err |= emit(dir, "irq", &m);
-	MSG(NET_MSG_IO_REQ)->u.io_req.len = 4;
-	m.u.io_req.space = NET_IO_MMIO;
-	m.u.io_req.is_write = 1;
-	err |= emit(dir, "io_req", &m);
-	MSG(NET_MSG_IO_REPLY)->u.io_reply.len = 1;
-	err |= emit(dir, "io_reply", &m);
-	MSG(NET_MSG_VCPU_STATE)->u.vcpu.vcpu = 3;
+	/* JOIN and START, with strings, counts and arrays to mutate. */
+	join.nr_nodes = 2;
+	join.self = 1;
+	join.cpus = 2;
+	join.memory = 64 << 20;
+	join.place[1] = 1;
+	strcpy(join.addr[1], "127.0.0.1:7001");
+	MSG(NET_MSG_JOIN)->data = &join;
+	m.data_len = sizeof(join);
+	err |= emit(dir, "join", &m);
+	start.rip = 0x100000;
+	start.nr_nodes = 2;
+	start.has_delta = 3;
+	start.tsc_delta[1] = -100;
+	start.nr_ranges = 1;
+	start.ranges[0] = (struct net_range){ 0, 256 };
+	strcpy(start.boot_id, "0123-4567");
+	MSG(NET_MSG_START)->data = &start;
+	m.data_len = sizeof(start);
+	err |= emit(dir, "start", &m);
+	/* One seed per CPU op. */
+	CPU(NET_CPU_IRQ)->u.cpu.irq.vector = 0x30;
+	m.u.cpu.irq.target_vcpu = -1;
+	err |= emit(dir, "cpu_irq", &m);
+	CPU(NET_CPU_IO_REQ)->u.cpu.io_req.len = 4;
+	m.u.cpu.io_req.space = NET_IO_MMIO;
+	m.u.cpu.io_req.is_write = 1;
+	err |= emit(dir, "cpu_io_req", &m);
+	CPU(NET_CPU_IO_REPLY)->u.cpu.io_reply.len = 1;
+	err |= emit(dir, "cpu_io_reply", &m);
+	CPU(NET_CPU_STATE)->u.cpu.vcpu.vcpu = 3;
 	m.data = blob;
 	m.data_len = sizeof(blob);
-	err |= emit(dir, "vcpu_state", &m);
+	err |= emit(dir, "cpu_vcpu_state", &m);
+	CPU(NET_CPU_EOI)->u.cpu.eoi.vector = 0x31;
+	err |= emit(dir, "cpu_eoi", &m);
+	CPU(NET_CPU_MOVED)->u.cpu.moved.vcpu = 2;
+	m.u.cpu.moved.moves = 5;
+	err |= emit(dir, "cpu_moved", &m);
+	CPU(NET_CPU_ROUTE)->u.cpu.route.vcpu = 1;
+	m.u.cpu.route.apic_base = 0xfee00800;
+	err |= emit(dir, "cpu_route", &m);
+	CPU(NET_CPU_LOAD)->u.cpu.load.cpus_milli = 2000;
+	err |= emit(dir, "cpu_load", &m);
+#undef CPU
 #undef MSG
 
 	err |= write_file(dir, "stream", stream, stream_len);

@@ -26,12 +26,11 @@ struct cluster {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool got_join;
-	char join_text[NET_CONTROL_DATA_MAX + 1];
-	uint32_t join_len;
+	struct net_join join;
 	uint64_t ready[3];		/* bit per node, per stage */
 	int rtt_port[NET_MAX_NODES];	/* each node's raw-TCP echo port */
 	bool got_start;
-	char start_text[NET_CONTROL_DATA_MAX + 1];
+	struct net_start start;
 	uint64_t down;			/* peers lost */
 	bool stop_sent;
 	bool quiescing;
@@ -68,49 +67,11 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 
 	pthread_mutex_lock(&c->lock);
 	switch (ctl->op) {
-	case NET_CTL_JOIN:
-		if (!c->got_join && peer == 0) {
-			memcpy(c->join_text, m->data, m->data_len);
-			c->join_text[m->data_len] = '\0';
-			c->join_len = m->data_len;
-			c->got_join = true;
-		}
-		break;
 	case NET_CTL_READY:
 		if (ctl->arg < 3 && peer < 64)
 			c->ready[ctl->arg] |= 1ULL << peer;
 		if (ctl->arg == 0 && peer < NET_MAX_NODES)
 			c->rtt_port[peer] = ctl->code;
-		break;
-	case NET_CTL_START:
-		if (peer == 0 && !c->got_start) {
-			memcpy(c->start_text, m->data, m->data_len);
-			c->start_text[m->data_len] = '\0';
-			c->got_start = true;
-		}
-		break;
-	case NET_CTL_EOI:
-	case NET_CTL_MOVED:
-	case NET_CTL_ROUTE:
-		pthread_mutex_unlock(&c->lock);
-		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
-			pr_warn("unexpected %s from node %d dropped",
-				ctl->op == NET_CTL_EOI ? "EOI" :
-				ctl->op == NET_CTL_MOVED ? "vCPU move notice" :
-				"routing registers", peer);
-		pthread_mutex_lock(&c->lock);
-		break;
-	case NET_CTL_LOAD:
-		if (c->h.load) {
-			struct net_load l;
-
-			/* The wire checked the length; the data may sit at
-			 * any alignment in the receive buffer. */
-			memcpy(&l, m->data, sizeof(l));
-			pthread_mutex_unlock(&c->lock);
-			c->h.load(c->hop, (unsigned)peer, &l);
-			pthread_mutex_lock(&c->lock);
-		}
 		break;
 	case NET_CTL_STOP:
 		/* A peer stopped: stop here too, but do not re-broadcast. */
@@ -129,6 +90,25 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* JOIN and START: taken once, from node 0 only. The wire checked the
+ * payload's length and closed sets; the data may sit at any alignment. */
+static void on_join_start(struct cluster *c, int peer, const struct net_msg *m)
+{
+	pthread_mutex_lock(&c->lock);
+	if (peer != 0) {
+		pr_warn("%s from node %d ignored: only node 0 sends it",
+			wire_type_name(m->type), peer);
+	} else if (m->type == NET_MSG_JOIN && !c->got_join) {
+		memcpy(&c->join, m->data, sizeof(c->join));
+		c->got_join = true;
+	} else if (m->type == NET_MSG_START && !c->got_start) {
+		memcpy(&c->start, m->data, sizeof(c->start));
+		c->got_start = true;
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void on_msg(void *opaque, int peer, const struct net_msg *m)
 {
 	struct cluster *c = opaque;
@@ -137,19 +117,18 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 	case NET_MSG_CONTROL:
 		on_control(c, peer, m);
 		break;
+	case NET_MSG_JOIN:
+	case NET_MSG_START:
+		on_join_start(c, peer, m);
+		break;
 	case NET_MSG_DSM:
 		if (c->h.dsm && c->h.dsm(c->hop, (unsigned)peer, m) < 0)
 			pr_warn("bad DSM message from node %d dropped", peer);
 		break;
-	case NET_MSG_IRQ:
-	case NET_MSG_IO_REQ:
-	case NET_MSG_IO_REPLY:
-	case NET_MSG_VCPU_STATE:
+	case NET_MSG_CPU:
 		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
-			pr_warn("unexpected %s from node %d dropped",
-				m->type == NET_MSG_IRQ ? "IRQ" :
-				m->type == NET_MSG_VCPU_STATE ? "vCPU state" : "I/O message",
-				peer);
+			pr_warn("unexpected CPU %s from node %d dropped",
+				wire_cpu_op_name(m->u.cpu.op), peer);
 		break;
 	default:
 		pr_debug("message type %u from node %d not handled yet", m->type, peer);
@@ -341,7 +320,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		       struct cluster **out, char *err, size_t errlen)
 {
 	struct cluster *c = alloc_cluster(key);
-	char text[NET_CONTROL_DATA_MAX + 1];
+	struct net_join join;
+	struct net_msg m = { .type = NET_MSG_JOIN, .data = &join,
+			     .data_len = sizeof(join) };
 	int r;
 
 	if (!c)
@@ -363,13 +344,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
 			goto fail;
 		}
-		if (params_format(&pi, text, sizeof(text)) < 0) {
-			r = -ENOSPC;
-			set_err("cluster parameters too long");
-			goto fail;
-		}
+		params_to_wire(&pi, &join);
 		c->ready[STAGE_JOIN_ACK] &= ~(1ULL << CLUSTER_JOINER_ID);
-		r = send_control(c, CLUSTER_JOINER_ID, NET_CTL_JOIN, 0, 0, text);
+		r = transport_send(c->t, CLUSTER_JOINER_ID, &m);
 		if (!r)
 			r = wait_for(c, joiner_acked, 0, 5000);
 		if (r) {
@@ -440,7 +417,7 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 		set_err("no coordinator joined within %u s", timeout_s);
 		goto fail;
 	}
-	r = params_parse(&c->p, c->join_text, c->join_len, err, errlen);
+	r = params_from_wire(&c->p, &c->join, err, errlen);
 	if (r) {
 		send_control(c, 0, NET_CTL_SHUTDOWN, -EINVAL, 0, err);
 		goto fail;
@@ -535,17 +512,19 @@ int cluster_wait_ready(struct cluster *c, unsigned stage, unsigned timeout_s,
 	return 0;
 }
 
-int cluster_send_start(struct cluster *c, const char *text)
+int cluster_send_start(struct cluster *c, const struct net_start *s)
 {
+	struct net_msg m = { .type = NET_MSG_START, .data = s, .data_len = sizeof(*s) };
+
 	for (unsigned i = 1; i < c->p.nr_nodes; i++) {
-		int r = send_control(c, (int)i, NET_CTL_START, 0, 0, text);
+		int r = transport_send(c->t, (int)i, &m);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-int cluster_wait_start(struct cluster *c, char *buf, size_t len,
+int cluster_wait_start(struct cluster *c, struct net_start *s,
 		       unsigned timeout_s, char *err, size_t errlen)
 {
 	int r = wait_for(c, have_start, 0, timeout_s * 1000);
@@ -554,7 +533,7 @@ int cluster_wait_start(struct cluster *c, char *buf, size_t len,
 		set_err("the coordinator did not start the guest");
 		return -ETIMEDOUT;
 	}
-	snprintf(buf, len, "%s", c->start_text);
+	*s = c->start;
 	return 0;
 }
 

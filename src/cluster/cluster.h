@@ -10,7 +10,7 @@
  *      dials every lower-numbered joiner; the coordinator dials everyone.
  *      Every pair then has one connection.
  *   4. Each node builds its VM and sends READY; the coordinator loads the
- *      guest and sends START with the boot text; each node starts its
+ *      guest and sends START with the boot state; each node starts its
  *      memory plane and answers READY(started); then the guest runs.
  *   5. Any node's stop (guest exit, crash, a peer lost) is broadcast as
  *      STOP with the exit status and reason; every node stops.
@@ -32,13 +32,11 @@ struct cluster;
 struct cluster_handlers {
 	/* A DSM message (receive thread; must not block). */
 	int (*dsm)(void *opaque, unsigned from, const struct net_msg *msg);
-	/* IRQ, IO_REQ, IO_REPLY and CONTROL EOI: the CPU and I/O planes. */
+	/* A CPU message, whichever its op (receive thread; must not block
+	 * but for the sends it makes). */
 	int (*cpu)(void *opaque, unsigned from, const struct net_msg *msg);
 	/* Stop the local guest: a peer asked (STOP) or was lost. Any thread. */
 	void (*stop)(void *opaque, int status, const char *reason);
-	/* What a peer said of its CPUs and load (receive thread; must not
-	 * block; the values are unchecked). */
-	void (*load)(void *opaque, unsigned from, const struct net_load *load);
 };
 
 /* Coordinator: p->nr_nodes, addr[1..], cpus, memory, place filled;
@@ -67,10 +65,10 @@ const char *cluster_addr(struct cluster *c, unsigned node);
 /* Coordinator: wait for READY(stage) from every node. */
 int cluster_wait_ready(struct cluster *c, unsigned stage, unsigned timeout_s,
 		       char *err, size_t errlen);
-/* Coordinator -> all: START with text. */
-int cluster_send_start(struct cluster *c, const char *text);
-/* Node: wait for START; copies its text (NUL-terminated) into buf. */
-int cluster_wait_start(struct cluster *c, char *buf, size_t len,
+/* Coordinator -> all: START. */
+int cluster_send_start(struct cluster *c, const struct net_start *s);
+/* Node: wait for START (checked by the wire only) and copy it into *s. */
+int cluster_wait_start(struct cluster *c, struct net_start *s,
 		       unsigned timeout_s, char *err, size_t errlen);
 
 int cluster_send(struct cluster *c, unsigned node, const struct net_msg *msg);

@@ -1,7 +1,6 @@
 #include "cluster/params.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,110 +83,55 @@ const char *params_migrate_name(unsigned mode)
 	return mode < MIGRATE_NR ? migrate_names[mode] : "?";
 }
 
-int params_format(const struct cluster_params *p, char *buf, size_t len)
+void params_to_wire(const struct cluster_params *p, struct net_join *j)
 {
-	size_t off = 0;
-	int n;
-
-#define PUT(...) do { \
-	n = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__); \
-	if (n < 0 || off + n >= len) return -ENOSPC; \
-	off += n; } while (0)
-
-	PUT("v=1 nodes=%u self=%u cpus=%u memory=%" PRIu64 " start=%s delay=%u migrate=%s place=",
-	    p->nr_nodes, p->self, p->cpus, p->memory, p->start_all ? "all" : "bsp",
-	    p->net_delay_us, params_migrate_name(p->migrate));
-	for (unsigned i = 0; i < p->cpus; i++)
-		PUT("%s%u", i ? "," : "", p->place[i]);
-	for (unsigned i = 1; i < p->nr_nodes; i++)
-		PUT(" addr%u=%s", i, p->addr[i]);
-#undef PUT
-	return (int)off;
+	memset(j, 0, sizeof(*j));
+	j->nr_nodes = p->nr_nodes;
+	j->self = p->self;
+	j->cpus = p->cpus;
+	j->net_delay_us = p->net_delay_us;
+	j->memory = p->memory;
+	j->start_all = p->start_all;
+	j->migrate = p->migrate;
+	for (unsigned i = 0; i < p->cpus && i < CLUSTER_MAX_VCPUS; i++)
+		j->place[i] = p->place[i];
+	/* The rest of each address stays zero, as the wire wants. */
+	for (unsigned i = 1; i < CLUSTER_MAX_NODES; i++)
+		memcpy(j->addr[i], p->addr[i], strnlen(p->addr[i], NET_ADDR_MAX - 1));
 }
 
-static int parse_u64(const char *v, uint64_t max, uint64_t *out)
+int params_from_wire(struct cluster_params *p, const struct net_join *j,
+		     char *err, size_t errlen)
 {
-	char *end;
-	unsigned long long x;
-
-	if (*v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end || x > max)
-		return -EINVAL;
-	*out = x;
-	return 0;
-}
-
-int params_parse(struct cluster_params *p, const char *text, size_t len,
-		 char *err, size_t errlen)
-{
-	char buf[1100], *save = NULL, *tok;
-	bool have_v = false;
-	uint64_t x;
-
 	memset(p, 0, sizeof(*p));
-	if (len >= sizeof(buf)) {
-		set_err("cluster parameters too long");
+	/* The wire checked the closed sets; the ranges are ours. */
+	if (j->nr_nodes > CLUSTER_MAX_NODES || j->self >= CLUSTER_MAX_NODES ||
+	    j->cpus > CLUSTER_MAX_VCPUS || j->net_delay_us > 1000000 ||
+	    j->migrate >= MIGRATE_NR || j->start_all > 1) {
+		set_err("bad cluster parameters (nodes %u, self %u, cpus %u, delay %u, migrate %u)",
+			j->nr_nodes, j->self, j->cpus, j->net_delay_us, j->migrate);
 		return -EINVAL;
 	}
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *k = tok, *v;
-		int bad = 0;
-
-		if (!eq) {
-			set_err("bad cluster parameter '%s'", tok);
+	p->nr_nodes = j->nr_nodes;
+	p->self = j->self;
+	p->cpus = j->cpus;
+	p->net_delay_us = j->net_delay_us;
+	p->memory = j->memory;
+	p->start_all = j->start_all;
+	p->migrate = j->migrate;
+	for (unsigned i = 0; i < CLUSTER_MAX_VCPUS; i++) {
+		if (i >= p->cpus && j->place[i]) {
+			set_err("vCPU %u placed, but there are %u vCPUs", i, p->cpus);
 			return -EINVAL;
 		}
-		*eq = '\0';
-		v = eq + 1;
-		if (!strcmp(k, "v")) {
-			have_v = !strcmp(v, "1");
-			bad = !have_v;
-		} else if (!strcmp(k, "nodes")) {
-			bad = parse_u64(v, CLUSTER_MAX_NODES, &x);
-			p->nr_nodes = (unsigned)x;
-		} else if (!strcmp(k, "self")) {
-			bad = parse_u64(v, CLUSTER_MAX_NODES - 1, &x);
-			p->self = (unsigned)x;
-		} else if (!strcmp(k, "cpus")) {
-			bad = parse_u64(v, CLUSTER_MAX_VCPUS, &x);
-			p->cpus = (unsigned)x;
-		} else if (!strcmp(k, "memory")) {
-			bad = parse_u64(v, UINT64_MAX, &p->memory);
-		} else if (!strcmp(k, "start")) {
-			bad = strcmp(v, "all") && strcmp(v, "bsp");
-			p->start_all = !strcmp(v, "all");
-		} else if (!strcmp(k, "delay")) {
-			bad = parse_u64(v, 1000000, &x);
-			p->net_delay_us = (uint32_t)x;
-		} else if (!strcmp(k, "migrate")) {
-			int m = params_migrate_mode(v);
-
-			bad = m < 0;
-			p->migrate = (uint8_t)(m < 0 ? 0 : m);
-		} else if (!strcmp(k, "place")) {
-			bad = params_parse_place(p, v, err, errlen) != 0;
-		} else if (!strncmp(k, "addr", 4)) {
-			bad = parse_u64(k + 4, CLUSTER_MAX_NODES - 1, &x) || !x ||
-			      strlen(v) >= CLUSTER_ADDR_MAX;
-			if (!bad)
-				strcpy(p->addr[x], v);
-		} else {
-			bad = 1;
-		}
-		if (bad) {
-			set_err("bad cluster parameter '%s=%s'", k, v);
-			return -EINVAL;
-		}
+		p->place[i] = j->place[i];
 	}
-	if (!have_v) {
-		set_err("cluster parameters without a version");
-		return -EINVAL;
+	for (unsigned i = 0; i < CLUSTER_MAX_NODES; i++) {
+		if (!memchr(j->addr[i], 0, NET_ADDR_MAX) || (i == 0 && j->addr[0][0])) {
+			set_err("bad address for node %u", i);
+			return -EINVAL;
+		}
+		memcpy(p->addr[i], j->addr[i], CLUSTER_ADDR_MAX);
 	}
 	return params_check(p, err, errlen);
 }

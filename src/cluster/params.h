@@ -1,7 +1,7 @@
 /* What every node of a cluster must agree on before the VM exists: node
  * count and ids, where each node listens, the machine's shape and where
- * each vCPU runs. The coordinator sends it to a joining node as text
- * (NET_CTL_JOIN), so format and parse are pure and strict. */
+ * each vCPU runs. The coordinator sends it to a joining node in JOIN
+ * (struct net_join): the conversions both ways are pure and strict. */
 #ifndef AMALGAM_CLUSTER_PARAMS_H
 #define AMALGAM_CLUSTER_PARAMS_H
 
@@ -9,9 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/wire.h"
+
 #define CLUSTER_MAX_NODES 16
 #define CLUSTER_MAX_VCPUS 64
 #define CLUSTER_ADDR_MAX 64
+
+static_assert(CLUSTER_MAX_NODES == NET_JOIN_NODES &&
+	      CLUSTER_MAX_VCPUS == NET_JOIN_VCPUS &&
+	      CLUSTER_ADDR_MAX == NET_ADDR_MAX, "JOIN carries struct cluster_params whole");
 
 /* Whether vCPUs move between nodes (--migrate). */
 enum cluster_migrate {
@@ -46,9 +52,10 @@ int params_parse_join(struct cluster_params *p, const char *s, char *err, size_t
 /* Consistency: ids in range, every node has an address, placement valid. */
 int params_check(const struct cluster_params *p, char *err, size_t errlen);
 
-/* Text form, "key=value" separated by spaces. Returns length or -ENOSPC. */
-int params_format(const struct cluster_params *p, char *buf, size_t len);
-int params_parse(struct cluster_params *p, const char *text, size_t len,
-		 char *err, size_t errlen);
+/* p as JOIN's payload (every spare byte zero). */
+void params_to_wire(const struct cluster_params *p, struct net_join *j);
+/* Back from JOIN, then params_check: 0, or -EINVAL with a message. */
+int params_from_wire(struct cluster_params *p, const struct net_join *j,
+		     char *err, size_t errlen);
 
 #endif

@@ -29,7 +29,7 @@
  * (a boot), and wrong once they mostly compute: then they queue for that
  * host's CPUs while the others' stand idle, and the VM gets one server's
  * cores instead of the sum. So every node says, ten times a second, what
- * its vCPUs want and what it has (NET_CTL_LOAD):
+ * its vCPUs want and what it has (NET_CPU_LOAD):
  *  - a vCPU's demand is the share of the time its thread was running or
  *    waiting to run (not halted, not blocked on a page or a device): the
  *    CPUs it would use if it had them. A node's load is the sum over the

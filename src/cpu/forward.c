@@ -48,7 +48,7 @@ struct forward {
 	pthread_mutex_t lock;
 	uint8_t place[VM_MAX_VCPUS];
 	uint32_t moves[VM_MAX_VCPUS];
-	/* Routing registers (NET_CTL_ROUTE): changes sent since the vCPU
+	/* Routing registers (NET_CPU_ROUTE): changes sent since the vCPU
 	 * came here, and the newest (moves, seq) taken for each vCPU. */
 	uint32_t route_seq[VM_MAX_VCPUS];
 	uint32_t route_moves[VM_MAX_VCPUS], route_seen[VM_MAX_VCPUS];
@@ -57,26 +57,38 @@ struct forward {
 
 	struct io_wait io[VM_MAX_VCPUS];
 	struct forward_stats st;
+
+	forward_load_fn *on_load;
+	void *load_opaque;
 };
 
 #define COUNT(f, field) __atomic_add_fetch(&(f)->st.field, 1, __ATOMIC_RELAXED)
 
 /* ---- interrupts ---------------------------------------------------------- */
 
-static void to_net(const struct apic_msg *a, int target, struct net_msg *m)
+/* A CPU message of op, everything else zero (as the wire wants). */
+static void cpu_msg(struct net_msg *m, enum net_cpu_op op)
 {
 	memset(m, 0, sizeof(*m));
-	m->type = NET_MSG_IRQ;
-	m->u.irq.dest = a->dest;
-	m->u.irq.source = a->source;
-	m->u.irq.vector = a->vector;
-	m->u.irq.delivery = a->delivery;
-	m->u.irq.dest_logical = a->dest_logical;
-	m->u.irq.shorthand = a->shorthand;
-	m->u.irq.level = a->level;
-	m->u.irq.trigger_level = a->trigger_level;
-	m->u.irq.x2apic = a->x2apic;
-	m->u.irq.target_vcpu = target;
+	m->type = NET_MSG_CPU;
+	m->u.cpu.op = op;
+}
+
+static void to_net(const struct apic_msg *a, int target, struct net_msg *m)
+{
+	struct net_irq *q = &m->u.cpu.irq;
+
+	cpu_msg(m, NET_CPU_IRQ);
+	q->dest = a->dest;
+	q->source = a->source;
+	q->vector = a->vector;
+	q->delivery = a->delivery;
+	q->dest_logical = a->dest_logical;
+	q->shorthand = a->shorthand;
+	q->level = a->level;
+	q->trigger_level = a->trigger_level;
+	q->x2apic = a->x2apic;
+	q->target_vcpu = target;
 }
 
 static void from_net(const struct net_irq *q, struct apic_msg *a)
@@ -117,7 +129,7 @@ static void to_vcpu(struct forward *f, const struct apic_msg *a, unsigned t,
 				return;
 			}
 			to_net(a, (int)t, &m);
-			m.u.irq.hops = (uint8_t)hops;
+			m.u.cpu.irq.hops = (uint8_t)hops;
 			COUNT(f, irq_sent);
 			if (cluster_send(f->c, node, &m))
 				pr_warn("IPI for vcpu %u on node %u lost: node unreachable",
@@ -157,7 +169,7 @@ static uint64_t irq_out(void *opaque, const struct apic_msg *a, int target)
 				mask |= 1ULL << i;
 		if (!mask)
 			continue;
-		m.u.irq.mask = mask;
+		m.u.cpu.irq.mask = mask;
 		covered |= mask;
 		COUNT(f, irq_sent);
 		cluster_send(f->c, n, &m);
@@ -193,7 +205,7 @@ bool forward_movable(unsigned vcpu)
 static int move_out(void *opaque, struct vcpu *v, unsigned node)
 {
 	struct forward *f = opaque;
-	struct net_msg m = { .type = NET_MSG_VCPU_STATE };
+	struct net_msg m;
 	size_t len = 0;
 	int err;
 
@@ -212,9 +224,10 @@ static int move_out(void *opaque, struct vcpu *v, unsigned node)
 		return err;
 	}
 	f->moves[v->index]++;
-	m.u.vcpu.vcpu = v->index;
-	m.u.vcpu.moves = f->moves[v->index];
-	m.u.vcpu.format = VCPUSTATE_FORMAT;
+	cpu_msg(&m, NET_CPU_STATE);
+	m.u.cpu.vcpu.vcpu = v->index;
+	m.u.cpu.vcpu.moves = f->moves[v->index];
+	m.u.cpu.vcpu.format = VCPUSTATE_FORMAT;
 	m.data = f->blob;
 	m.data_len = (uint32_t)len;
 	err = cluster_send(f->c, node, &m);
@@ -233,8 +246,8 @@ static int move_out(void *opaque, struct vcpu *v, unsigned node)
 
 static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 {
-	const struct net_vcpu_state *s = &msg->u.vcpu;
-	struct net_msg moved = { .type = NET_MSG_CONTROL };
+	const struct net_vcpu_state *s = &msg->u.cpu.vcpu;
+	struct net_msg moved;
 	struct vcpu *v;
 	int err;
 
@@ -278,9 +291,9 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 		msg->data_len);
 	/* Everyone else sends to it here from now on; until they know, the
 	 * nodes it passed through send it on. */
-	moved.u.control.op = NET_CTL_MOVED;
-	moved.u.control.code = (int32_t)s->vcpu;
-	moved.u.control.arg = s->moves;
+	cpu_msg(&moved, NET_CPU_MOVED);
+	moved.u.cpu.moved.vcpu = s->vcpu;
+	moved.u.cpu.moved.moves = s->moves;
 	for (unsigned n = 0; n < f->nodes; n++)
 		if (n != f->self)
 			cluster_send(f->c, n, &moved);
@@ -293,18 +306,19 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 static void route_out(void *opaque, struct vcpu *v, const struct lapic_route *r)
 {
 	struct forward *f = opaque;
-	struct net_route d = {
-		.vcpu = v->index, .id = r->id, .ldr = r->ldr, .dfr = r->dfr,
-		.svr = r->svr, .apic_base = r->apic_base,
-	};
-	struct net_msg m = { .type = NET_MSG_CONTROL, .data = &d, .data_len = sizeof(d) };
+	struct net_msg m;
+	struct net_route *d = &m.u.cpu.route;
 
 	if (v->index >= f->vm->nr_vcpus)
 		return;
-	m.u.control.op = NET_CTL_ROUTE;
+	cpu_msg(&m, NET_CPU_ROUTE);
+	*d = (struct net_route){
+		.vcpu = v->index, .id = r->id, .ldr = r->ldr, .dfr = r->dfr,
+		.svr = r->svr, .apic_base = r->apic_base,
+	};
 	pthread_mutex_lock(&f->lock);
-	d.moves = f->moves[v->index];
-	d.seq = ++f->route_seq[v->index];
+	d->moves = f->moves[v->index];
+	d->seq = ++f->route_seq[v->index];
 	for (unsigned n = 0; n < f->nodes; n++)
 		if (n != f->self && cluster_send(f->c, n, &m))
 			pr_warn("routing registers of vcpu %u not sent to node %u: node unreachable",
@@ -316,40 +330,38 @@ static void route_out(void *opaque, struct vcpu *v, const struct lapic_route *r)
  * vCPU that runs here, or older than one already taken, changes nothing:
  * the vCPU's own node sends them in order, and its state (which has them)
  * follows them on the same link when it moves. */
-static void route_in(struct forward *f, unsigned from, const struct net_msg *m)
+static void route_in(struct forward *f, unsigned from, const struct net_route *d)
 {
-	struct net_route d;
 	struct lapic_route r;
 
-	memcpy(&d, m->data, sizeof(d));
-	if (d.vcpu >= f->vm->nr_vcpus || d.reserved) {
+	if (d->vcpu >= f->vm->nr_vcpus) {
 		pr_warn("routing registers from node %u for vcpu %u dropped: no such vCPU",
-			from, d.vcpu);
+			from, d->vcpu);
 		return;
 	}
-	r = (struct lapic_route){ .apic_base = d.apic_base, .id = d.id, .ldr = d.ldr,
-				  .dfr = d.dfr, .svr = d.svr };
+	r = (struct lapic_route){ .apic_base = d->apic_base, .id = d->id, .ldr = d->ldr,
+				  .dfr = d->dfr, .svr = d->svr };
 	pthread_mutex_lock(&f->lock);
-	if (f->place[d.vcpu] != f->self && !vcpu_here(f->vm->vcpus[d.vcpu]) &&
-	    (d.moves > f->route_moves[d.vcpu] ||
-	     (d.moves == f->route_moves[d.vcpu] && d.seq > f->route_seen[d.vcpu]))) {
-		f->route_moves[d.vcpu] = d.moves;
-		f->route_seen[d.vcpu] = d.seq;
-		lapic_route_set(f->vm->vcpus[d.vcpu]->lapic, &r);
+	if (f->place[d->vcpu] != f->self && !vcpu_here(f->vm->vcpus[d->vcpu]) &&
+	    (d->moves > f->route_moves[d->vcpu] ||
+	     (d->moves == f->route_moves[d->vcpu] && d->seq > f->route_seen[d->vcpu]))) {
+		f->route_moves[d->vcpu] = d->moves;
+		f->route_seen[d->vcpu] = d->seq;
+		lapic_route_set(f->vm->vcpus[d->vcpu]->lapic, &r);
 	}
 	pthread_mutex_unlock(&f->lock);
 }
 
-static void moved_in(struct forward *f, unsigned from, const struct net_control *c)
+static void moved_in(struct forward *f, unsigned from, const struct net_moved *c)
 {
-	if (c->code < 0 || (unsigned)c->code >= f->vm->nr_vcpus || c->arg > UINT32_MAX)
+	if (c->vcpu >= f->vm->nr_vcpus)
 		return;
 	pthread_mutex_lock(&f->lock);
 	/* An older notice (overtaken by a newer move) changes nothing; the
 	 * vCPU's own node keeps its entry. */
-	if (c->arg > f->moves[c->code] && f->place[c->code] != f->self) {
-		f->place[c->code] = (uint8_t)from;
-		f->moves[c->code] = (uint32_t)c->arg;
+	if (c->moves > f->moves[c->vcpu] && f->place[c->vcpu] != f->self) {
+		f->place[c->vcpu] = (uint8_t)from;
+		f->moves[c->vcpu] = c->moves;
 	}
 	pthread_mutex_unlock(&f->lock);
 }
@@ -367,10 +379,10 @@ bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
 static void eoi_out(void *opaque, uint8_t vector)
 {
 	struct forward *f = opaque;
-	struct net_msg m = { .type = NET_MSG_CONTROL };
+	struct net_msg m;
 
-	m.u.control.op = NET_CTL_EOI;
-	m.u.control.code = vector;
+	cpu_msg(&m, NET_CPU_EOI);
+	m.u.cpu.eoi.vector = vector;
 	COUNT(f, eoi_sent);
 	cluster_send(f->c, FORWARD_DEVICE_NODE, &m);
 }
@@ -382,7 +394,8 @@ static int io_out(void *opaque, struct vcpu *vcpu, enum io_space space,
 {
 	struct forward *f = opaque;
 	struct io_wait *w;
-	struct net_msg m = { .type = NET_MSG_IO_REQ };
+	struct net_msg m;
+	struct net_io_req *q = &m.u.cpu.io_req;
 	struct timespec ts;
 	unsigned waited = 0;
 	int err;
@@ -395,14 +408,15 @@ static int io_out(void *opaque, struct vcpu *vcpu, enum io_space space,
 	w->done = false;
 	pthread_mutex_unlock(&w->lock);
 
-	m.u.io_req.tag = w->tag;
-	m.u.io_req.addr = addr;
-	m.u.io_req.vcpu = vcpu->index;
-	m.u.io_req.space = space == IO_PIO ? NET_IO_PIO : NET_IO_MMIO;
-	m.u.io_req.len = (uint8_t)len;
-	m.u.io_req.is_write = is_write;
+	cpu_msg(&m, NET_CPU_IO_REQ);
+	q->tag = w->tag;
+	q->addr = addr;
+	q->vcpu = vcpu->index;
+	q->space = space == IO_PIO ? NET_IO_PIO : NET_IO_MMIO;
+	q->len = (uint8_t)len;
+	q->is_write = is_write;
 	if (is_write)
-		memcpy(m.u.io_req.data, data, len);
+		memcpy(q->data, data, len);
 	COUNT(f, io_sent);
 	err = cluster_send(f->c, FORWARD_DEVICE_NODE, &m);
 	if (err)
@@ -444,7 +458,8 @@ fail:
 /* On the devices' node, from the receive thread. */
 static void io_serve(struct forward *f, unsigned from, const struct net_io_req *q)
 {
-	struct net_msg m = { .type = NET_MSG_IO_REPLY };
+	struct net_msg m;
+	struct net_io_reply *r = &m.u.cpu.io_reply;
 	struct vcpu *v = q->vcpu < f->vm->nr_vcpus ? f->vm->vcpus[q->vcpu] : NULL;
 	uint8_t data[NET_IO_DATA_MAX] = { 0 };
 	int err;
@@ -454,12 +469,13 @@ static void io_serve(struct forward *f, unsigned from, const struct net_io_req *
 	err = iobus_access(f->vm->iobus, q->space == NET_IO_PIO ? IO_PIO : IO_MMIO, v,
 			   q->addr, data, q->len, q->is_write);
 	COUNT(f, io_served);
-	m.u.io_reply.tag = q->tag;
-	m.u.io_reply.vcpu = q->vcpu;
-	m.u.io_reply.len = q->len;
-	m.u.io_reply.status = err < 0 && err >= -4095 ? err : 0;
+	cpu_msg(&m, NET_CPU_IO_REPLY);
+	r->tag = q->tag;
+	r->vcpu = q->vcpu;
+	r->len = q->len;
+	r->status = err < 0 && err >= -4095 ? err : 0;
 	if (!q->is_write)
-		memcpy(m.u.io_reply.data, data, q->len);
+		memcpy(r->data, data, q->len);
 	cluster_send(f->c, from, &m);
 }
 
@@ -480,46 +496,53 @@ static void io_reply(struct forward *f, const struct net_io_reply *r)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* The one dispatch of a CPU message: the wire has checked its op, its
+ * length and the op's closed sets; ranges known only here are checked by
+ * each handler. */
 int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 {
-	switch (m->type) {
-	case NET_MSG_IRQ:
-		irq_in(f, &m->u.irq);
+	const struct net_cpu *c = &m->u.cpu;
+
+	if (m->type != NET_MSG_CPU)
+		return -EPROTO;
+	switch (c->op) {
+	case NET_CPU_IRQ:
+		irq_in(f, &c->irq);
 		return 0;
-	case NET_MSG_IO_REQ:
+	case NET_CPU_IO_REQ:
 		if (f->self != FORWARD_DEVICE_NODE)
 			return -EPROTO;
-		io_serve(f, from, &m->u.io_req);
+		io_serve(f, from, &c->io_req);
 		return 0;
-	case NET_MSG_IO_REPLY:
-		io_reply(f, &m->u.io_reply);
+	case NET_CPU_IO_REPLY:
+		io_reply(f, &c->io_reply);
 		return 0;
-	case NET_MSG_VCPU_STATE:
+	case NET_CPU_STATE:
 		vcpu_in(f, from, m);
 		return 0;
-	case NET_MSG_CONTROL:
-		if (m->u.control.op == NET_CTL_MOVED) {
-			moved_in(f, from, &m->u.control);
-			return 0;
-		}
-		if (m->u.control.op == NET_CTL_ROUTE) {
-			route_in(f, from, m);
-			return 0;
-		}
-		if (m->u.control.op == NET_CTL_EOI && f->self == FORWARD_DEVICE_NODE &&
-		    m->u.control.code >= 0 && m->u.control.code < 256) {
-			COUNT(f, eoi_received);
-			ioapic_eoi(f->vm->ioapic, (uint8_t)m->u.control.code);
-			return 0;
-		}
-		return -EPROTO;
+	case NET_CPU_EOI:
+		if (f->self != FORWARD_DEVICE_NODE)
+			return -EPROTO;
+		COUNT(f, eoi_received);
+		ioapic_eoi(f->vm->ioapic, c->eoi.vector);
+		return 0;
+	case NET_CPU_MOVED:
+		moved_in(f, from, &c->moved);
+		return 0;
+	case NET_CPU_ROUTE:
+		route_in(f, from, &c->route);
+		return 0;
+	case NET_CPU_LOAD:
+		if (f->on_load)
+			f->on_load(f->load_opaque, from, &c->load);
+		return 0;
 	default:
 		return -EPROTO;
 	}
 }
 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
-		const uint8_t *place)
+		const uint8_t *place, forward_load_fn *on_load, void *load_opaque)
 {
 	struct forward *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
@@ -530,6 +553,8 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 	f->c = c;
 	f->self = cluster_self(c);
 	f->nodes = cluster_nodes(c);
+	f->on_load = on_load;
+	f->load_opaque = load_opaque;
 	memcpy(f->place, place, vm->nr_vcpus);
 	pthread_mutex_init(&f->lock, NULL);
 	f->blob_cap = vm->nr_vcpus ? vcpu_state_max(vm->vcpus[0]) : 0;

@@ -9,9 +9,13 @@
  *    (MOVED). Messages that still reach a node it left are sent on.
  *  - An EOI of a level-triggered vector goes to the devices' node, where
  *    the IOAPIC is.
+ *  - Every vCPU's routing registers follow it to every node (ROUTE).
+ *  - What another node says of its CPUs and load (LOAD) goes up to the
+ *    node's cost model.
  *  - A port or MMIO access no local device claims goes to the devices'
  *    node as IO_REQ; the vCPU waits for the IO_REPLY (bounded, and
  *    released when the guest stops).
+ * All of it is one message type, NET_MSG_CPU, one op per message above.
  * Devices live on node 0 (FORWARD_DEVICE_NODE). */
 #ifndef AMALGAM_CPU_FORWARD_H
 #define AMALGAM_CPU_FORWARD_H
@@ -27,11 +31,16 @@ struct vm;
 struct cluster;
 struct forward;
 
+/* A peer's LOAD for the cost model (receive thread; must not block; the
+ * values are unchecked). */
+typedef void forward_load_fn(void *opaque, unsigned from, const struct net_load *load);
+
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
-		const uint8_t *place);
+		const uint8_t *place, forward_load_fn *on_load, void *load_opaque);
 void forward_free(struct forward *f);
 
-/* Messages for this plane, from the cluster's receive thread. */
+/* NET_MSG_CPU messages, from the cluster's receive thread: 0, or -EPROTO
+ * for one this node does not take (an op for the devices' node elsewhere). */
 int forward_receive(struct forward *f, unsigned from, const struct net_msg *m);
 
 /* Whether vCPU vcpu may move at all: vCPU 0 stays on the devices' node,

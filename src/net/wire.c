@@ -29,6 +29,16 @@ static bool check_auth_ok(const struct net_msg *m)
 	       m->u.auth_ok.reserved == 0;
 }
 
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 static bool check_control(const struct net_msg *m)
 {
 	const struct net_control *c = &m->u.control;
@@ -37,20 +47,53 @@ static bool check_control(const struct net_msg *m)
 		return false;
 	if (c->op == NET_CTL_STATS)
 		return m->data_len % sizeof(uint64_t) == 0;
-	if (c->op == NET_CTL_LOAD)
-		return m->data_len == sizeof(struct net_load);
-	if (c->op == NET_CTL_ROUTE)
-		return m->data_len == sizeof(struct net_route);
-	if (c->op == NET_CTL_STOP || c->op == NET_CTL_SHUTDOWN ||
-	    c->op == NET_CTL_JOIN || c->op == NET_CTL_START)
+	if (c->op == NET_CTL_STOP || c->op == NET_CTL_SHUTDOWN)
 		return !m->data_len || !memchr(m->data, 0, m->data_len);
 	return m->data_len == 0;
 }
 
-static bool check_irq(const struct net_msg *m)
+/* A string field: NUL-terminated inside its array, zero after the NUL
+ * (so that equal values are equal bytes). */
+static bool check_str(const char *s, size_t cap)
 {
-	const struct net_irq *q = &m->u.irq;
+	const char *nul = memchr(s, 0, cap);
 
+	return nul && all_zero(nul, cap - (size_t)(nul - s));
+}
+
+static bool check_join(const struct net_msg *m)
+{
+	struct net_join j;
+
+	/* The length table made data_len exactly sizeof(j). */
+	memcpy(&j, m->data, sizeof(j));
+	if (!is_bool(j.start_all) || !all_zero(j.reserved, sizeof(j.reserved)))
+		return false;
+	for (unsigned i = 0; i < NET_JOIN_NODES; i++)
+		if (!check_str(j.addr[i], NET_ADDR_MAX))
+			return false;
+	return true;
+}
+
+static bool check_start(const struct net_msg *m)
+{
+	struct net_start s;
+
+	memcpy(&s, m->data, sizeof(s));
+	if (s.reserved || !check_str(s.boot_id, sizeof(s.boot_id)) ||
+	    s.nr_nodes < 1 || s.nr_nodes > NET_START_NODES ||
+	    s.nr_ranges > NET_START_RANGES)
+		return false;
+	if (s.nr_nodes < 64 && (s.has_delta >> s.nr_nodes))
+		return false;
+	return all_zero(&s.tsc_delta[s.nr_nodes],
+			(NET_START_NODES - s.nr_nodes) * sizeof(s.tsc_delta[0])) &&
+	       all_zero(&s.ranges[s.nr_ranges],
+			(NET_START_RANGES - s.nr_ranges) * sizeof(s.ranges[0]));
+}
+
+static bool check_irq(const struct net_irq *q)
+{
 	/* Delivery mode 3 is reserved in the APIC. */
 	return q->delivery <= 7 && q->delivery != 3 && q->shorthand <= 3 &&
 	       is_bool(q->dest_logical) && is_bool(q->level) &&
@@ -58,29 +101,75 @@ static bool check_irq(const struct net_msg *m)
 	       q->reserved == 0;
 }
 
-static bool check_io_req(const struct net_msg *m)
+static bool check_io_req(const struct net_io_req *r)
 {
-	const struct net_io_req *r = &m->u.io_req;
-
 	return r->space <= NET_IO_MMIO && r->len >= 1 &&
 	       r->len <= NET_IO_DATA_MAX && is_bool(r->is_write) &&
 	       r->reserved == 0;
 }
 
-static bool check_io_reply(const struct net_msg *m)
+static bool check_io_reply(const struct net_io_reply *r)
 {
-	const struct net_io_reply *r = &m->u.io_reply;
-
-	for (unsigned i = 0; i < sizeof(r->reserved); i++)
-		if (r->reserved[i])
-			return false;
-	return r->len >= 1 && r->len <= NET_IO_DATA_MAX &&
+	return all_zero(r->reserved, sizeof(r->reserved)) &&
+	       r->len >= 1 && r->len <= NET_IO_DATA_MAX &&
 	       r->status <= 0 && r->status >= -4095;
 }
 
-static bool check_vcpu(const struct net_msg *m)
+/* Per CPU op: the union member's size and its data rule, as the type
+ * table below does per type. */
+struct cpu_op_info {
+	const char *name;
+	uint32_t size;
+	uint32_t data_min, data_max;
+};
+
+static const struct cpu_op_info cpu_ops[NET_CPU_NR] = {
+	[NET_CPU_IRQ] = { "IRQ", sizeof(struct net_irq), 0, 0 },
+	[NET_CPU_IO_REQ] = { "IO_REQ", sizeof(struct net_io_req), 0, 0 },
+	[NET_CPU_IO_REPLY] = { "IO_REPLY", sizeof(struct net_io_reply), 0, 0 },
+	[NET_CPU_STATE] = { "VCPU_STATE", sizeof(struct net_vcpu_state), 1,
+			    NET_VCPU_STATE_MAX },
+	[NET_CPU_EOI] = { "EOI", sizeof(struct net_eoi), 0, 0 },
+	[NET_CPU_MOVED] = { "MOVED", sizeof(struct net_moved), 0, 0 },
+	[NET_CPU_ROUTE] = { "ROUTE", sizeof(struct net_route), 0, 0 },
+	[NET_CPU_LOAD] = { "LOAD", sizeof(struct net_load), 0, 0 },
+};
+
+static bool check_cpu(const struct net_msg *m)
 {
-	return m->u.vcpu.reserved == 0;
+	const struct net_cpu *c = &m->u.cpu;
+	const struct cpu_op_info *oi;
+	size_t used;
+
+	if (c->op < NET_CPU_IRQ || c->op >= NET_CPU_NR || c->reserved0 ||
+	    c->reserved1)
+		return false;
+	oi = &cpu_ops[c->op];
+	used = offsetof(struct net_cpu, irq) + oi->size;
+	if (m->data_len < oi->data_min || m->data_len > oi->data_max ||
+	    !all_zero((const uint8_t *)c + used, sizeof(*c) - used))
+		return false;
+	switch (c->op) {
+	case NET_CPU_IRQ:
+		return check_irq(&c->irq);
+	case NET_CPU_IO_REQ:
+		return check_io_req(&c->io_req);
+	case NET_CPU_IO_REPLY:
+		return check_io_reply(&c->io_reply);
+	case NET_CPU_STATE:
+		return c->vcpu.reserved == 0;
+	case NET_CPU_EOI:
+		return all_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
+	case NET_CPU_ROUTE:
+		return c->route.reserved == 0;
+	default:
+		return true;
+	}
+}
+
+const char *wire_cpu_op_name(unsigned op)
+{
+	return op < NET_CPU_NR && cpu_ops[op].name ? cpu_ops[op].name : "?";
 }
 
 #define FIXED(t) ((uint32_t)sizeof(t))
@@ -93,13 +182,13 @@ static const struct type_info types[NET_MSG_NR] = {
 	[NET_MSG_PONG] = { "PONG", FIXED(struct net_ping), 0, 0, false, NULL },
 	[NET_MSG_CONTROL] = { "CONTROL", FIXED(struct net_control), 0,
 			      NET_CONTROL_DATA_MAX, false, check_control },
+	[NET_MSG_JOIN] = { "JOIN", 0, FIXED(struct net_join), FIXED(struct net_join),
+			   false, check_join },
+	[NET_MSG_START] = { "START", 0, FIXED(struct net_start), FIXED(struct net_start),
+			    false, check_start },
 	[NET_MSG_DSM] = { "DSM", FIXED(struct net_dsm), 0, NET_PAGE_SIZE, true, NULL },
-	[NET_MSG_IRQ] = { "IRQ", FIXED(struct net_irq), 0, 0, false, check_irq },
-	[NET_MSG_IO_REQ] = { "IO_REQ", FIXED(struct net_io_req), 0, 0, false, check_io_req },
-	[NET_MSG_IO_REPLY] = { "IO_REPLY", FIXED(struct net_io_reply), 0, 0, false,
-			       check_io_reply },
-	[NET_MSG_VCPU_STATE] = { "VCPU_STATE", FIXED(struct net_vcpu_state), 1,
-				 NET_VCPU_STATE_MAX, false, check_vcpu },
+	[NET_MSG_CPU] = { "CPU", FIXED(struct net_cpu), 0, NET_VCPU_STATE_MAX, false,
+			  check_cpu },
 };
 
 static const char *reject_names[NET_REJ_NR] = {
@@ -117,8 +206,7 @@ static const char *reject_names[NET_REJ_NR] = {
 };
 
 static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) &&
-	      NET_FIXED_MAX >= sizeof(struct net_io_req) &&
-	      NET_FIXED_MAX >= sizeof(struct net_irq), "NET_FIXED_MAX too small");
+	      NET_FIXED_MAX >= sizeof(struct net_cpu), "NET_FIXED_MAX too small");
 
 static const struct type_info *type_get(unsigned type)
 {

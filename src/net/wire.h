@@ -12,14 +12,17 @@
  *
  * The payload of each type is a fixed struct (declared below, layout pinned
  * by static_assert) optionally followed by variable bytes (a guest page, a
- * vCPU state blob, a control reason). Everything is little-endian. Amalgam
+ * vCPU state blob, a control reason, the JOIN or START struct). The CPU
+ * plane's type carries one of several payloads, named by its op and checked
+ * per op as the types are. Everything is little-endian. Amalgam
  * runs on x86-64 only, so the structs below are both the host and the wire
  * representation; a big-endian port would add byte swaps in wire.c alone.
  *
  * Nothing from the wire is trusted before it has been checked: the header
  * (magic, version, flags, known type) first, then the payload length against
  * the per-type table, only then is the payload read, and last the fields
- * whose values have a closed set (booleans, enums, access sizes). Values
+ * whose values have a closed set (booleans, enums, access sizes, a CPU op
+ * and its data length, reserved bytes that must be zero). Values
  * whose range is known only to a plane (a vCPU index, a guest frame number)
  * are that plane's to check.
  *
@@ -36,9 +39,11 @@
 #include <sys/types.h>
 
 #define NET_WIRE_MAGIC		0x474c4d41u	/* "AMLG" read as LE u32 */
-/* 2: NET_CTL_MOVED, NET_CTL_LOAD, NET_CTL_ROUTE. Nodes of different versions refuse each
- * other's first frame. */
-#define NET_WIRE_VERSION	2
+/* 2: NET_CTL_MOVED, NET_CTL_LOAD, NET_CTL_ROUTE. 3: JOIN and START typed
+ * messages instead of control text; one CPU type (struct net_cpu) instead
+ * of IRQ, IO_REQ, IO_REPLY, VCPU_STATE and the CPU plane's control ops.
+ * Nodes of different versions refuse each other's first frame. */
+#define NET_WIRE_VERSION	3
 #define NET_HDR_SIZE		24
 
 #define NET_MAX_NODES		64
@@ -48,6 +53,12 @@
 #define NET_VCPU_STATE_MAX	65536	/* blob bytes; ~7 KB measured today */
 #define NET_CONTROL_DATA_MAX	1024
 #define NET_IO_DATA_MAX		8
+#define NET_JOIN_NODES		16	/* CLUSTER_MAX_NODES (cluster/params.h) */
+#define NET_JOIN_VCPUS		64	/* CLUSTER_MAX_VCPUS */
+#define NET_ADDR_MAX		64	/* "host:port", NUL-terminated */
+#define NET_START_NODES		NET_JOIN_NODES
+#define NET_START_RANGES	64
+#define NET_BOOT_ID_MAX		40
 
 enum net_type {
 	NET_MSG_INVALID = 0,	/* never valid on the wire */
@@ -56,12 +67,11 @@ enum net_type {
 	NET_MSG_AUTH_OK,	/* handshake: responder accepted (or duplicate) */
 	NET_MSG_PING,
 	NET_MSG_PONG,
-	NET_MSG_CONTROL,	/* stop / resume / shutdown / stats */
+	NET_MSG_CONTROL,	/* the control conversation: enum net_control_op */
+	NET_MSG_JOIN,		/* coordinator -> joiner: struct net_join */
+	NET_MSG_START,		/* node 0 -> node: struct net_start */
 	NET_MSG_DSM,		/* page protocol; optional page payload */
-	NET_MSG_IRQ,		/* one APIC message */
-	NET_MSG_IO_REQ,		/* forwarded port / MMIO access */
-	NET_MSG_IO_REPLY,
-	NET_MSG_VCPU_STATE,	/* migration: opaque state blob */
+	NET_MSG_CPU,		/* the CPU plane: struct net_cpu, by op */
 	NET_MSG_NR
 };
 
@@ -133,16 +143,9 @@ enum net_control_op {
 	NET_CTL_SHUTDOWN = 3,		/* node leaves; data: reason text */
 	NET_CTL_STATS_REQ = 4,
 	NET_CTL_STATS = 5,		/* data: array of u64 counters */
-	NET_CTL_JOIN = 6,		/* coordinator -> joiner; data: config text */
-	NET_CTL_READY = 7,		/* node -> coordinator: VM built, peers up */
-	NET_CTL_START = 8,		/* coordinator -> node; data: boot text */
-	NET_CTL_EOI = 9,		/* -> devices' node: code = EOI'd vector */
-	NET_CTL_MOVED = 10,		/* vCPU code runs on the sender now;
-					 * arg = its move count (newer wins) */
-	NET_CTL_LOAD = 11,		/* the sender's CPUs and what its vCPUs
-					 * want; data: struct net_load */
-	NET_CTL_ROUTE = 12,		/* a vCPU's routing registers changed
-					 * where it runs; data: struct net_route */
+	NET_CTL_READY = 6,		/* node -> coordinator: arg = stage (VM
+					 * built, started, JOIN taken); code =
+					 * its echo server's port at stage 0 */
 	NET_CTL_NR
 };
 
@@ -155,24 +158,54 @@ struct net_control {
 	uint64_t arg;
 };
 
-/* NET_CTL_LOAD's data (cpu/affinity.h): sent ten times a second. */
-struct net_load {
-	uint64_t pool;			/* nodes with one pool share CPUs */
-	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */
-	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
+/* JOIN and START are sent once per node and run, and are over a KB each:
+ * they travel as the message's data (exactly this struct, checked in full
+ * by wire_decode) rather than in struct net_msg's union, so that the
+ * messages of the hot paths stay small. Read them with memcpy: the data
+ * may sit at any alignment in the receive buffer.
+ *
+ * JOIN (struct cluster_params, cluster/params.h): what a joining node
+ * must agree on before its VM exists. The wire checks the closed sets
+ * (flags, the NUL in every address, zeroed spares); the cluster checks
+ * the ranges (params_check). */
+struct net_join {
+	uint32_t nr_nodes;
+	uint32_t self;			/* the joiner's id from now on */
+	uint32_t cpus;
+	uint32_t net_delay_us;
+	uint64_t memory;		/* bytes */
+	uint8_t start_all;		/* 0 / 1 */
+	uint8_t migrate;		/* enum cluster_migrate */
+	uint8_t reserved[6];		/* zero */
+	uint8_t place[NET_JOIN_VCPUS];	/* vCPU -> node; zero past cpus */
+	char addr[NET_JOIN_NODES][NET_ADDR_MAX];	/* [0] unused */
 };
 
-/* NET_CTL_ROUTE's data (irq/lapic.h, struct lapic_route): every node
- * keeps every vCPU's, so that a lowest-priority message finds exactly one
- * target whichever nodes its candidates run on. (moves, seq) orders them:
- * moves as in NET_CTL_MOVED, seq counts changes since the last move. */
-struct net_route {
-	uint32_t vcpu;
-	uint32_t moves;
-	uint32_t seq;
-	uint32_t id, ldr, dfr, svr;
-	uint32_t reserved;		/* zero */
-	uint64_t apic_base;
+struct net_range {
+	uint64_t first;			/* guest frame number */
+	uint64_t count;			/* pages */
+};
+
+/* START (node/start.h): node 0's boot state, once the guest is loaded:
+ * the BSP's entry registers, one TSC and kvmclock for every vCPU with
+ * how far each host's TSC is from node 0's, and the page ranges the
+ * loader wrote. Entries past nr_nodes and nr_ranges are zero. */
+struct net_start {
+	uint64_t rip, rsi, cr3, gdt_base;
+	uint16_t gdt_limit;
+	uint16_t reserved;		/* zero */
+	uint32_t clock_flags;		/* KVM_CLOCK_* of node 0's sample */
+	int64_t tsc_offset;
+	uint64_t kvmclock;
+	uint64_t realtime_ns;
+	uint64_t host_tsc;
+	uint64_t tsc_khz;
+	char boot_id[NET_BOOT_ID_MAX];	/* node 0's host, NUL-terminated */
+	uint32_t nr_nodes;		/* 1..NET_START_NODES */
+	uint32_t nr_ranges;		/* 0..NET_START_RANGES */
+	uint64_t has_delta;		/* bit i: tsc_delta[i] is known */
+	int64_t tsc_delta[NET_START_NODES];	/* node i's host TSC - node 0's */
+	struct net_range ranges[NET_START_RANGES];
 };
 
 /* The page protocol's one message shape; `op` and the meaning of the
@@ -238,8 +271,75 @@ struct net_vcpu_state {
 	uint32_t reserved;		/* zero */
 };
 
+/* NET_CPU_EOI: a level-triggered vector's EOI, to the devices' node. */
+struct net_eoi {
+	uint8_t vector;
+	uint8_t reserved[7];		/* zero */
+};
+
+/* NET_CPU_MOVED: vCPU `vcpu` runs on the sender now, after its move
+ * number `moves` (a newer notice wins). */
+struct net_moved {
+	uint32_t vcpu;
+	uint32_t moves;
+};
+
+/* NET_CPU_LOAD (cpu/affinity.h): sent ten times a second. */
+struct net_load {
+	uint64_t pool;			/* nodes with one pool share CPUs */
+	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */
+	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
+};
+
+/* NET_CPU_ROUTE (irq/lapic.h, struct lapic_route): every node keeps every
+ * vCPU's, so that a lowest-priority message finds exactly one target
+ * whichever nodes its candidates run on. (moves, seq) orders them: moves
+ * as in NET_CPU_MOVED, seq counts changes since the last move. */
+struct net_route {
+	uint32_t vcpu;
+	uint32_t moves;
+	uint32_t seq;
+	uint32_t id, ldr, dfr, svr;
+	uint32_t reserved;		/* zero */
+	uint64_t apic_base;
+};
+
+/* What one node tells another about vCPUs, their interrupts and their
+ * device accesses (src/cpu/, the cost model's LOAD included): one type, so
+ * that the cluster hands it to the CPU plane in one piece and the plane
+ * dispatches on `op` once. The payload of op is the union member named
+ * below; the union's bytes past it are zero. Only NET_CPU_STATE has
+ * variable data. */
+enum net_cpu_op {
+	NET_CPU_IRQ = 1,		/* irq: one APIC message */
+	NET_CPU_IO_REQ = 2,		/* io_req: a forwarded port / MMIO access */
+	NET_CPU_IO_REPLY = 3,		/* io_reply */
+	NET_CPU_STATE = 4,		/* vcpu: a moving vCPU's state blob */
+	NET_CPU_EOI = 5,		/* eoi */
+	NET_CPU_MOVED = 6,		/* moved */
+	NET_CPU_ROUTE = 7,		/* route */
+	NET_CPU_LOAD = 8,		/* load */
+	NET_CPU_NR
+};
+
+struct net_cpu {
+	uint16_t op;			/* enum net_cpu_op */
+	uint16_t reserved0;		/* zero */
+	uint32_t reserved1;		/* zero */
+	union {
+		struct net_irq irq;
+		struct net_io_req io_req;
+		struct net_io_reply io_reply;
+		struct net_vcpu_state vcpu;
+		struct net_eoi eoi;
+		struct net_moved moved;
+		struct net_route route;
+		struct net_load load;
+	};
+};
+
 #define NET_FIXED_MAX		sizeof(struct net_dsm)
-#define NET_MAX_PAYLOAD		(sizeof(struct net_vcpu_state) + NET_VCPU_STATE_MAX)
+#define NET_MAX_PAYLOAD		(sizeof(struct net_cpu) + NET_VCPU_STATE_MAX)
 #define NET_FRAME_MAX		(NET_HDR_SIZE + NET_MAX_PAYLOAD)
 
 /* A decoded (or to-be-encoded) message. */
@@ -253,10 +353,7 @@ struct net_msg {
 		struct net_ping ping;	/* PING and PONG */
 		struct net_control control;
 		struct net_dsm dsm;
-		struct net_irq irq;
-		struct net_io_req io_req;
-		struct net_io_reply io_reply;
-		struct net_vcpu_state vcpu;
+		struct net_cpu cpu;
 	} u;
 	/* Variable part. After decode it points into the decoded buffer and
 	 * lives as long as that buffer; NULL when data_len is 0. */
@@ -303,6 +400,45 @@ NET_PIN(net_control, flags, 2);
 NET_PIN(net_control, code, 4);
 NET_PIN(net_control, arg, 8);
 
+static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * NET_ADDR_MAX,
+	      "net_join size");
+NET_PIN(net_join, nr_nodes, 0);
+NET_PIN(net_join, self, 4);
+NET_PIN(net_join, cpus, 8);
+NET_PIN(net_join, net_delay_us, 12);
+NET_PIN(net_join, memory, 16);
+NET_PIN(net_join, start_all, 24);
+NET_PIN(net_join, migrate, 25);
+NET_PIN(net_join, reserved, 26);
+NET_PIN(net_join, place, 32);
+NET_PIN(net_join, addr, 96);
+
+static_assert(sizeof(struct net_range) == 16, "net_range size");
+NET_PIN(net_range, first, 0);
+NET_PIN(net_range, count, 8);
+
+static_assert(sizeof(struct net_start) == 264 + NET_START_RANGES * 16,
+	      "net_start size");
+NET_PIN(net_start, rip, 0);
+NET_PIN(net_start, rsi, 8);
+NET_PIN(net_start, cr3, 16);
+NET_PIN(net_start, gdt_base, 24);
+NET_PIN(net_start, gdt_limit, 32);
+NET_PIN(net_start, reserved, 34);
+NET_PIN(net_start, clock_flags, 36);
+NET_PIN(net_start, tsc_offset, 40);
+NET_PIN(net_start, kvmclock, 48);
+NET_PIN(net_start, realtime_ns, 56);
+NET_PIN(net_start, host_tsc, 64);
+NET_PIN(net_start, tsc_khz, 72);
+NET_PIN(net_start, boot_id, 80);
+NET_PIN(net_start, nr_nodes, 120);
+NET_PIN(net_start, nr_ranges, 124);
+NET_PIN(net_start, has_delta, 128);
+NET_PIN(net_start, tsc_delta, 136);
+NET_PIN(net_start, ranges, 264);
+static_assert(NET_START_NODES <= 64, "has_delta is 64 bits");
+
 static_assert(sizeof(struct net_load) == 16, "net_load size");
 NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
@@ -312,6 +448,10 @@ static_assert(sizeof(struct net_route) == 40, "net_route size");
 NET_PIN(net_route, vcpu, 0);
 NET_PIN(net_route, moves, 4);
 NET_PIN(net_route, seq, 8);
+NET_PIN(net_route, id, 12);
+NET_PIN(net_route, ldr, 16);
+NET_PIN(net_route, dfr, 20);
+NET_PIN(net_route, svr, 24);
 NET_PIN(net_route, reserved, 28);
 NET_PIN(net_route, apic_base, 32);
 
@@ -365,9 +505,32 @@ NET_PIN(net_vcpu_state, moves, 4);
 NET_PIN(net_vcpu_state, format, 8);
 NET_PIN(net_vcpu_state, reserved, 12);
 
+static_assert(sizeof(struct net_eoi) == 8, "net_eoi size");
+NET_PIN(net_eoi, vector, 0);
+NET_PIN(net_eoi, reserved, 1);
+
+static_assert(sizeof(struct net_moved) == 8, "net_moved size");
+NET_PIN(net_moved, vcpu, 0);
+NET_PIN(net_moved, moves, 4);
+
+static_assert(sizeof(struct net_cpu) == 48, "net_cpu size");
+NET_PIN(net_cpu, op, 0);
+NET_PIN(net_cpu, reserved0, 2);
+NET_PIN(net_cpu, reserved1, 4);
+NET_PIN(net_cpu, irq, 8);
+NET_PIN(net_cpu, io_req, 8);
+NET_PIN(net_cpu, io_reply, 8);
+NET_PIN(net_cpu, vcpu, 8);
+NET_PIN(net_cpu, eoi, 8);
+NET_PIN(net_cpu, moved, 8);
+NET_PIN(net_cpu, route, 8);
+NET_PIN(net_cpu, load, 8);
+static_assert(sizeof(struct net_cpu) <= NET_FIXED_MAX, "NET_FIXED_MAX too small");
+
 /* --- codecs -------------------------------------------------------------- */
 
 const char *wire_type_name(unsigned type);	/* "?" if unknown */
+const char *wire_cpu_op_name(unsigned op);	/* "?" if unknown */
 const char *wire_reject_name(enum net_reject why);
 
 /* Bytes msg will occupy on the wire, header included; 0 if its type is

@@ -110,14 +110,14 @@ void node_cpus_init(struct node *n)
 
 static void publish_load(struct node *n, double load)
 {
-	struct net_load l = {
+	struct net_msg m = { .type = NET_MSG_CPU };
+
+	m.u.cpu.op = NET_CPU_LOAD;
+	m.u.cpu.load = (struct net_load){
 		.pool = n->pool,
 		.cpus_milli = (uint32_t)(n->cpus * 1000),
 		.load_milli = (uint32_t)(load * 1000 + 0.5),
 	};
-	struct net_msg m = { .type = NET_MSG_CONTROL, .data = &l, .data_len = sizeof(l) };
-
-	m.u.control.op = NET_CTL_LOAD;
 	for (unsigned i = 0; i < n->p.nr_nodes; i++)
 		if (i != n->p.self)
 			cluster_send(n->cluster, i, &m);

@@ -100,7 +100,6 @@ static const struct cluster_handlers cluster_h = {
 	.dsm = on_dsm,
 	.cpu = on_cpu,
 	.stop = on_cluster_stop,
-	.load = node_on_load,
 };
 
 /* The local guest stopped (exit port, reset, crash): tell every node. */
@@ -161,7 +160,7 @@ static int build_vm(struct node *n)
 			pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
 				"writes and page tables will bounce between nodes; "
 				"load kvm_intel with eptad=0");
-		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place);
+		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place, node_on_load, n);
 		if (r)
 			return r;
 		pthread_mutex_init(&n->aff_lock, NULL);
@@ -373,16 +372,16 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
  * every memory plane runs. -errno, the reason in err if one is known. */
 static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t errlen)
 {
-	char text[NET_CONTROL_DATA_MAX + 1];
+	struct net_start s;
 	int r;
 
 	start_tsc_probe(n->cluster, n->p.nr_nodes, b);
-	if (start_clock_sample(&n->vm, b) || start_loaded_ranges(&n->vm.mem, b) ||
-	    start_format(b, text, sizeof(text))) {
+	if (start_clock_sample(&n->vm, b) || start_loaded_ranges(&n->vm.mem, b)) {
 		snprintf(err, errlen, "the loaded guest is too fragmented to describe");
 		return -ENOSPC;
 	}
-	r = cluster_send_start(n->cluster, text);
+	start_to_wire(b, &s);
+	r = cluster_send_start(n->cluster, &s);
 	if (!r)
 		r = preload_and_start_mem(n, b);
 	if (!r)
@@ -482,7 +481,8 @@ int node_join(const struct node_args *a)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	struct boot_text b;
-	char err[512] = "", text[NET_CONTROL_DATA_MAX + 1], host[CLUSTER_ADDR_MAX];
+	struct net_start s;
+	char err[512] = "", host[CLUSTER_ADDR_MAX];
 	const char *msg = err;
 	int status = 1, r;
 
@@ -511,8 +511,8 @@ int node_join(const struct node_args *a)
 	if (rtt_server_start(host, &n->rtt))
 		n->rtt = NULL;
 	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
-	    cluster_wait_start(n->cluster, text, sizeof(text), START_TIMEOUT_S, err, sizeof(err)) ||
-	    start_parse(text, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||
+	    cluster_wait_start(n->cluster, &s, START_TIMEOUT_S, err, sizeof(err)) ||
+	    start_from_wire(&s, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||
 	    preload_and_start_mem(n, &b) || cluster_send_ready(n->cluster, 1, 0) ||
 	    start_vcpus(n, &b)) {
 		if (!err[0])

@@ -56,7 +56,7 @@ void node_cpus_init(struct node *n);
  * 'from'; should it rather move there? */
 void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 		       uint64_t wait_ns);
-/* cluster_handlers.load: a peer's CPUs and load. */
+/* forward_load_fn: a peer's CPUs and load (NET_CPU_LOAD). */
 void node_on_load(void *opaque, unsigned from, const struct net_load *l);
 /* Every 100 ms, on the main thread: the CPU rule. */
 void node_balance_cpus(struct node *n);

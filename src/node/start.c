@@ -19,97 +19,62 @@
 #include "util/log.h"
 #include "vmm/vm.h"
 
-
-int start_format(const struct boot_text *b, char *buf, size_t len)
+void start_to_wire(const struct boot_text *b, struct net_start *s)
 {
-	size_t off;
-	int k = snprintf(buf, len, "rip=%" PRIx64 " rsi=%" PRIx64 " cr3=%" PRIx64
-			 " gdt=%" PRIx64 " gdtlim=%x tsc=%" PRIx64 " clk=%" PRIx64
-			 " rt=%" PRIx64 " htsc=%" PRIx64 " khz=%" PRIx64 " cf=%x boot=%s td=",
-			 b->entry.rip, b->entry.rsi, b->entry.cr3, b->entry.gdt_base,
-			 b->entry.gdt_limit, (uint64_t)b->tsc_offset, b->kvmclock,
-			 b->realtime_ns, b->host_tsc, b->tsc_khz, b->clock_flags, b->boot_id);
-
-	if (k < 0 || (size_t)k >= len)
-		return -ENOSPC;
-	off = (size_t)k;
-	/* One delta per node, node 0's first (always 0), "x" if unknown. */
+	memset(s, 0, sizeof(*s));
+	s->rip = b->entry.rip;
+	s->rsi = b->entry.rsi;
+	s->cr3 = b->entry.cr3;
+	s->gdt_base = b->entry.gdt_base;
+	s->gdt_limit = b->entry.gdt_limit;
+	s->clock_flags = b->clock_flags;
+	s->tsc_offset = b->tsc_offset;
+	s->kvmclock = b->kvmclock;
+	s->realtime_ns = b->realtime_ns;
+	s->host_tsc = b->host_tsc;
+	s->tsc_khz = b->tsc_khz;
+	/* The rest of boot_id stays zero, as the wire wants. */
+	memcpy(s->boot_id, b->boot_id, strnlen(b->boot_id, sizeof(s->boot_id) - 1));
+	s->nr_nodes = b->nr_nodes;
 	for (unsigned i = 0; i < b->nr_nodes; i++) {
-		if (b->has_delta[i])
-			k = snprintf(buf + off, len - off, "%s%" PRId64, i ? "," : "",
-				     b->tsc_delta[i]);
-		else
-			k = snprintf(buf + off, len - off, "%sx", i ? "," : "");
-		if (k < 0 || off + k >= len)
-			return -ENOSPC;
-		off += k;
+		if (b->has_delta[i]) {
+			s->has_delta |= 1ULL << i;
+			s->tsc_delta[i] = b->tsc_delta[i];
+		}
 	}
-	k = snprintf(buf + off, len - off, " pre=");
-	if (k < 0 || off + k >= len)
-		return -ENOSPC;
-	off += k;
-	for (unsigned i = 0; i < b->nr_ranges; i++) {
-		k = snprintf(buf + off, len - off, "%s%" PRIx64 ":%" PRIx64, i ? "," : "",
-			     b->first[i], b->count[i]);
-		if (k < 0 || off + k >= len)
-			return -ENOSPC;
-		off += k;
-	}
-	return 0;
+	s->nr_ranges = b->nr_ranges;
+	for (unsigned i = 0; i < b->nr_ranges; i++)
+		s->ranges[i] = (struct net_range){ b->first[i], b->count[i] };
 }
 
-int start_parse(const char *s, struct boot_text *b)
+int start_from_wire(const struct net_start *s, struct boot_text *b)
 {
-	unsigned lim;
-	int used = 0;
-	const char *c;
-
 	memset(b, 0, sizeof(*b));
-	uint64_t tsc;
-
-	if (sscanf(s, "rip=%" SCNx64 " rsi=%" SCNx64 " cr3=%" SCNx64 " gdt=%" SCNx64
-		   " gdtlim=%x tsc=%" SCNx64 " clk=%" SCNx64 " rt=%" SCNx64 " htsc=%" SCNx64
-		   " khz=%" SCNx64 " cf=%x boot=%39s td=%n", &b->entry.rip, &b->entry.rsi,
-		   &b->entry.cr3, &b->entry.gdt_base, &lim, &tsc, &b->kvmclock,
-		   &b->realtime_ns, &b->host_tsc, &b->tsc_khz, &b->clock_flags, b->boot_id,
-		   &used) != 12 || !used)
+	/* The wire checked both counts against the same bounds; this keeps
+	 * the arrays below safe whoever filled s. */
+	if (s->nr_nodes > CLUSTER_MAX_NODES || s->nr_ranges > NET_START_RANGES)
 		return -EINVAL;
-	b->tsc_offset = (int64_t)tsc;
-	b->entry.gdt_limit = (uint16_t)lim;
-	c = s + used;
-	for (;;) {
-		int k = 0;
-
-		if (b->nr_nodes >= CLUSTER_MAX_NODES)
-			return -EINVAL;
-		if (*c == 'x') {
-			c++;
-		} else if (sscanf(c, "%" SCNd64 "%n", &b->tsc_delta[b->nr_nodes], &k) == 1 && k) {
-			b->has_delta[b->nr_nodes] = true;
-			c += k;
-		} else {
-			return -EINVAL;
-		}
-		b->nr_nodes++;
-		if (*c != ',')
-			break;
-		c++;
+	b->entry.rip = s->rip;
+	b->entry.rsi = s->rsi;
+	b->entry.cr3 = s->cr3;
+	b->entry.gdt_base = s->gdt_base;
+	b->entry.gdt_limit = s->gdt_limit;
+	b->clock_flags = s->clock_flags;
+	b->tsc_offset = s->tsc_offset;
+	b->kvmclock = s->kvmclock;
+	b->realtime_ns = s->realtime_ns;
+	b->host_tsc = s->host_tsc;
+	b->tsc_khz = s->tsc_khz;
+	memcpy(b->boot_id, s->boot_id, sizeof(b->boot_id));
+	b->nr_nodes = s->nr_nodes;
+	for (unsigned i = 0; i < s->nr_nodes; i++) {
+		b->has_delta[i] = s->has_delta >> i & 1;
+		b->tsc_delta[i] = s->tsc_delta[i];
 	}
-	if (strncmp(c, " pre=", 5) != 0)
-		return -EINVAL;
-	c += 5;
-	while (*c) {
-		int k = 0;
-		if (b->nr_ranges >= 64 ||
-		    sscanf(c, "%" SCNx64 ":%" SCNx64 "%n", &b->first[b->nr_ranges],
-			   &b->count[b->nr_ranges], &k) != 2 || !k)
-			return -EINVAL;
-		b->nr_ranges++;
-		c += k;
-		if (*c == ',')
-			c++;
-		else if (*c)
-			return -EINVAL;
+	b->nr_ranges = s->nr_ranges;
+	for (unsigned i = 0; i < s->nr_ranges; i++) {
+		b->first[i] = s->ranges[i].first;
+		b->count[i] = s->ranges[i].count;
 	}
 	return 0;
 }
@@ -179,7 +144,7 @@ void start_tsc_probe(struct cluster *c, unsigned nr_nodes, struct boot_text *b)
 int start_clock_adopt(struct vm *vm, unsigned self, const struct boot_text *b)
 {
 	struct kvm_clock_data cd = { .clock = b->kvmclock };
-	char my_boot[40];
+	char my_boot[NET_BOOT_ID_MAX];
 	int64_t off = b->tsc_offset;
 	int r;
 
@@ -235,7 +200,7 @@ int start_loaded_ranges(const struct guest_mem *mem, struct boot_text *b)
 		hole = lseek(mem->fd, data, SEEK_HOLE);
 		if (hole < 0 || hole > end)
 			hole = end;
-		if (b->nr_ranges >= 64)
+		if (b->nr_ranges >= NET_START_RANGES)
 			return -ENOSPC;
 		b->first[b->nr_ranges] = (uint64_t)data / 4096;
 		b->count[b->nr_ranges] = ((uint64_t)hole - (uint64_t)data + 4095) / 4096;

@@ -96,20 +96,23 @@ static void test_rate_check(void **state)
 	assert_false(tscsync_same_rate(0, 2445426));
 }
 
+/* JOIN's payload both ways; what the wire cannot know (ranges, the
+ * placement's consistency) is refused on the way back. */
 static void test_params_roundtrip(void **state)
 {
 	struct cluster_params p = { .nr_nodes = 3, .self = 2, .cpus = 4,
 				    .memory = 1ull << 30, .start_all = true,
 				    .net_delay_us = 200, .migrate = MIGRATE_SHUFFLE,
 				    .place = { 0, 1, 2, 2 } }, q;
-	char text[1100], err[256];
-	int n;
+	struct net_join j, k;
+	char err[256];
 
 	strcpy(p.addr[1], "10.0.0.2:7000");
 	strcpy(p.addr[2], "[::1]:7001");
-	n = params_format(&p, text, sizeof(text));
-	assert_true(n > 0);
-	assert_int_equal(params_parse(&q, text, (size_t)n, err, sizeof(err)), 0);
+	params_to_wire(&p, &j);
+	assert_int_equal(j.addr[2][10], 0);
+	assert_int_equal(j.addr[2][NET_ADDR_MAX - 1], 0);
+	assert_int_equal(params_from_wire(&q, &j, err, sizeof(err)), 0);
 	assert_int_equal(q.nr_nodes, 3);
 	assert_int_equal(q.self, 2);
 	assert_int_equal(q.cpus, 4);
@@ -119,14 +122,35 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(q.migrate, MIGRATE_SHUFFLE);
 	assert_memory_equal(q.place, p.place, 4);
 	assert_string_equal(q.addr[2], "[::1]:7001");
-	/* Malformed or inconsistent parameters are refused. */
-	assert_int_equal(params_parse(&q, "v=1 nodes=2 self=5 cpus=1 place=0", 34,
-				      err, sizeof(err)), -EINVAL);
-	assert_int_equal(params_parse(&q, "nodes=2", 7, err, sizeof(err)), -EINVAL);
-	assert_int_equal(params_parse(&q, "v=1 nodes=2 self=1 cpus=2 place=0,3 addr1=a:1",
-				      45, err, sizeof(err)), -EINVAL);
-	assert_int_equal(params_parse(&q, "v=1 bogus=1", 11, err, sizeof(err)), -EINVAL);
-	assert_int_equal(params_parse(&q, "v=1 migrate=often", 17, err, sizeof(err)), -EINVAL);
+	/* Back to the wire: the same bytes. */
+	params_to_wire(&q, &k);
+	assert_memory_equal(&j, &k, sizeof(j));
+
+	/* Out of range or inconsistent parameters are refused. */
+	k = j;
+	k.self = 5;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.nr_nodes = CLUSTER_MAX_NODES + 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.cpus = CLUSTER_MAX_VCPUS + 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.place[1] = 3;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.place[4] = 1;		/* past cpus */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.migrate = MIGRATE_NR;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.addr[1][0] = 0;	/* a node without an address */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	memset(k.addr[1], 'a', NET_ADDR_MAX);	/* unterminated */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	assert_int_equal(params_migrate_mode("off"), MIGRATE_OFF);
 	assert_int_equal(params_migrate_mode("sometimes"), -1);
 }

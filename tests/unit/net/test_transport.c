@@ -69,12 +69,13 @@ static void on_msg(void *opaque, int peer, const struct net_msg *msg)
 	if (!n->echo)
 		return;
 	memset(&reply, 0, sizeof(reply));
-	if (msg->type == NET_MSG_IO_REQ) {
-		reply.type = NET_MSG_IO_REPLY;
-		reply.u.io_reply.tag = msg->u.io_req.tag;
-		reply.u.io_reply.vcpu = msg->u.io_req.vcpu;
-		reply.u.io_reply.len = msg->u.io_req.len;
-		memcpy(reply.u.io_reply.data, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	if (msg->type == NET_MSG_CPU && msg->u.cpu.op == NET_CPU_IO_REQ) {
+		reply.type = NET_MSG_CPU;
+		reply.u.cpu.op = NET_CPU_IO_REPLY;
+		reply.u.cpu.io_reply.tag = msg->u.cpu.io_req.tag;
+		reply.u.cpu.io_reply.vcpu = msg->u.cpu.io_req.vcpu;
+		reply.u.cpu.io_reply.len = msg->u.cpu.io_req.len;
+		memcpy(reply.u.cpu.io_reply.data, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
 		transport_send(n->t, peer, &reply);
 	} else if (msg->type == NET_MSG_DSM && msg->u.dsm.op == 1) {
 		reply.type = NET_MSG_DSM;
@@ -340,13 +341,15 @@ static void test_exchange(void **state)
 	a->echo = true;
 
 	memset(&m, 0, sizeof(m));
-	m.type = NET_MSG_IO_REQ;
-	m.u.io_req = (struct net_io_req){ .tag = 42, .addr = 0x3f8, .vcpu = 3,
+	m.type = NET_MSG_CPU;
+	m.u.cpu.op = NET_CPU_IO_REQ;
+	m.u.cpu.io_req = (struct net_io_req){ .tag = 42, .addr = 0x3f8, .vcpu = 3,
 		.space = NET_IO_PIO, .len = 1 };
 	assert_int_equal(transport_send(b->t, 0, &m), 0);
-	assert_true(WAIT_UNTIL(b, b->rx[NET_MSG_IO_REPLY] == 1));
-	assert_int_equal(b->last.u.io_reply.tag, 42);
-	assert_int_equal(b->last.u.io_reply.data[0], 0x11);
+	assert_true(WAIT_UNTIL(b, b->rx[NET_MSG_CPU] == 1));
+	assert_int_equal(b->last.u.cpu.op, NET_CPU_IO_REPLY);
+	assert_int_equal(b->last.u.cpu.io_reply.tag, 42);
+	assert_int_equal(b->last.u.cpu.io_reply.data[0], 0x11);
 
 	memset(&m, 0, sizeof(m));
 	m.type = NET_MSG_DSM;
@@ -373,8 +376,8 @@ static void test_exchange(void **state)
 
 	s = stats_of(a);
 	assert_int_equal(s.accepted, 1);
-	assert_int_equal(s.wire.rx_msgs[NET_MSG_IO_REQ], 1);
-	assert_int_equal(s.wire.tx_msgs[NET_MSG_IO_REPLY], 1);
+	assert_int_equal(s.wire.rx_msgs[NET_MSG_CPU], 1);
+	assert_int_equal(s.wire.tx_msgs[NET_MSG_CPU], 1);
 	assert_int_equal(s.wire.tx_bytes[NET_MSG_DSM], NET_HDR_SIZE + 48 + NET_PAGE_SIZE);
 	assert_int_equal(s.wire.rx_msgs[NET_MSG_HELLO], 1);
 	assert_int_equal(s.wire.rx_msgs[NET_MSG_AUTH], 1);
@@ -483,18 +486,20 @@ static void test_bad_frame_after_auth(void **state)
 	assert_int_equal(raw_handshake(fd, &key_a, 2, false, &seq), 0);
 	assert_true(WAIT_UNTIL(a, a->ups[2] == 1));
 
-	/* A good message first, then an IRQ claiming 1000 payload bytes. */
+	/* A good message first, then an IRQ claiming more payload bytes
+	 * than any CPU message has. */
 	memset(&m, 0, sizeof(m));
-	m.type = NET_MSG_IRQ;
-	m.u.irq.vector = 0x40;
+	m.type = NET_MSG_CPU;
+	m.u.cpu.op = NET_CPU_IRQ;
+	m.u.cpu.irq.vector = 0x40;
 	raw_send(fd, &m, &seq);
-	assert_true(WAIT_UNTIL(a, a->rx[NET_MSG_IRQ] == 1));
+	assert_true(WAIT_UNTIL(a, a->rx[NET_MSG_CPU] == 1));
 	m.seq = ++seq;
-	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), NET_HDR_SIZE + sizeof(struct net_irq));
-	len = 1000;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), NET_HDR_SIZE + sizeof(struct net_cpu));
+	len = sizeof(struct net_cpu) + NET_VCPU_STATE_MAX + 1;
 	memcpy(frame + 8, &len, 4);
-	assert_int_equal(send(fd, frame, NET_HDR_SIZE + sizeof(struct net_irq), 0),
-			 (ssize_t)(NET_HDR_SIZE + sizeof(struct net_irq)));
+	assert_int_equal(send(fd, frame, NET_HDR_SIZE + sizeof(struct net_cpu), 0),
+			 (ssize_t)(NET_HDR_SIZE + sizeof(struct net_cpu)));
 	assert_true(WAIT_UNTIL(a, a->downs[2] == 1));
 	assert_int_equal(LOCKED(a, a->down_err[2]), -EMSGSIZE);
 	assert_true(raw_closed(fd));

@@ -17,7 +17,17 @@ static uint8_t blob[7000];
 static const char reason[] = "guest requested power off";
 static const uint64_t stats_vals[3] = { 1, 2, 3 };
 
-/* One valid message of each shape; index i of the returned array. */
+static struct net_join join;
+static struct net_start start;
+
+static void cpu(struct net_msg *m, enum net_cpu_op op)
+{
+	m->type = NET_MSG_CPU;
+	m->u.cpu.op = op;
+}
+
+/* One valid message of each shape (every CPU op, JOIN and START among
+ * them); index i of the returned array. */
 static int sample(int i, struct net_msg *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -66,29 +76,73 @@ static int sample(int i, struct net_msg *m)
 		}
 		return 0;
 	case 9:
-		m->type = NET_MSG_IRQ;
-		m->u.irq = (struct net_irq){ .dest = 0xff, .source = -1,
+		cpu(m, NET_CPU_IRQ);
+		m->u.cpu.irq = (struct net_irq){ .dest = 0xff, .source = -1,
 			.vector = 0x31, .delivery = 6, .dest_logical = 1,
 			.shorthand = 3, .level = 1, .trigger_level = 1,
 			.x2apic = 1, .hops = 2, .target_vcpu = 17 };
 		return 0;
 	case 10:
-		m->type = NET_MSG_IO_REQ;
-		m->u.io_req = (struct net_io_req){ .tag = 5, .addr = 0xfee00300,
+		cpu(m, NET_CPU_IO_REQ);
+		m->u.cpu.io_req = (struct net_io_req){ .tag = 5, .addr = 0xfee00300,
 			.vcpu = 4, .space = NET_IO_MMIO, .len = 4, .is_write = 1,
 			.data = { 1, 2, 3, 4 } };
 		return 0;
 	case 11:
-		m->type = NET_MSG_IO_REPLY;
-		m->u.io_reply = (struct net_io_reply){ .tag = 5, .status = -22,
+		cpu(m, NET_CPU_IO_REPLY);
+		m->u.cpu.io_reply = (struct net_io_reply){ .tag = 5, .status = -22,
 			.vcpu = 4, .len = 8, .data = { 8, 7, 6, 5, 4, 3, 2, 1 } };
 		return 0;
 	case 12:
-		m->type = NET_MSG_VCPU_STATE;
-		m->u.vcpu = (struct net_vcpu_state){ .vcpu = 9, .moves = 1,
+		cpu(m, NET_CPU_STATE);
+		m->u.cpu.vcpu = (struct net_vcpu_state){ .vcpu = 9, .moves = 1,
 			.format = 2 };
 		m->data = blob;
 		m->data_len = sizeof(blob);
+		return 0;
+	case 13:
+		cpu(m, NET_CPU_EOI);
+		m->u.cpu.eoi.vector = 0xee;
+		return 0;
+	case 14:
+		cpu(m, NET_CPU_MOVED);
+		m->u.cpu.moved = (struct net_moved){ .vcpu = 5, .moves = 12 };
+		return 0;
+	case 15:
+		cpu(m, NET_CPU_ROUTE);
+		m->u.cpu.route = (struct net_route){ .vcpu = 2, .moves = 3, .seq = 4,
+			.id = 2, .ldr = 0x4000000, .dfr = ~0u, .svr = 0x1ff,
+			.apic_base = 0xfee00900 };
+		return 0;
+	case 16:
+		cpu(m, NET_CPU_LOAD);
+		m->u.cpu.load = (struct net_load){ .pool = 7, .cpus_milli = 2000,
+			.load_milli = 1500 };
+		return 0;
+	case 17:
+		memset(&join, 0, sizeof(join));
+		join = (struct net_join){ .nr_nodes = 3, .self = 2, .cpus = 4,
+			.net_delay_us = 100, .memory = 256 << 20, .start_all = 1,
+			.migrate = 2, .place = { 0, 1, 2, 2 } };
+		strcpy(join.addr[1], "10.0.0.1:7000");
+		strcpy(join.addr[2], "b:2");
+		m->type = NET_MSG_JOIN;
+		m->data = &join;
+		m->data_len = sizeof(join);
+		return 0;
+	case 18:
+		memset(&start, 0, sizeof(start));
+		start = (struct net_start){ .rip = 0x100000, .rsi = 0x7000,
+			.cr3 = 0x9000, .gdt_base = 0x500, .gdt_limit = 0x27,
+			.clock_flags = 6, .tsc_offset = -12345, .kvmclock = 99,
+			.realtime_ns = 1ull << 60, .host_tsc = 1ull << 40,
+			.tsc_khz = 2000000, .nr_nodes = 2, .nr_ranges = 2,
+			.has_delta = 3, .tsc_delta = { 0, -777 },
+			.ranges = { { 0, 16 }, { 0x100, 0x200 } } };
+		strcpy(start.boot_id, "1b2c3d4e-0000-4000-8000-000000000001");
+		m->type = NET_MSG_START;
+		m->data = &start;
+		m->data_len = sizeof(start);
 		return 0;
 	}
 	return -1;
@@ -213,14 +267,34 @@ static void test_bad_length(void **state)
 	size_t n;
 
 	/* Fixed-size type, length one short / one long / huge. */
-	sample(9, &m);
+	sample(3, &m);
 	n = encode(&m);
-	patch32(8, sizeof(struct net_irq) - 1);
+	patch32(8, sizeof(struct net_ping) - 1);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
-	patch32(8, sizeof(struct net_irq) + 1);
+	patch32(8, sizeof(struct net_ping) + 1);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
 	patch32(8, 0xffffffff);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+
+	/* JOIN and START: exactly their struct, not a byte less or more. */
+	for (int i = 17; i <= 18; i++) {
+		sample(i, &m);
+		n = encode(&m);
+		patch32(8, m.data_len - 1);
+		expect(n - 1, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+		patch32(8, m.data_len + 1);
+		expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+		patch32(8, 0);
+		expect(NET_HDR_SIZE, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+		patch32(8, m.data_len);
+		expect(n - 100, -EBADMSG, NET_REJ_TRUNCATED);
+	}
+
+	/* CPU: the fixed struct at least, whatever the op. */
+	sample(9, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_cpu) - 1);
+	expect(n - 1, -EMSGSIZE, NET_REJ_BAD_LENGTH);
 
 	/* DSM: no page or one whole page, nothing in between. */
 	sample(7, &m);
@@ -230,18 +304,29 @@ static void test_bad_length(void **state)
 	patch32(8, sizeof(struct net_dsm) + NET_PAGE_SIZE + 1);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
 
-	/* Variable types above their maximum; VCPU_STATE without a blob. */
+	/* Variable types above their maximum. */
 	sample(5, &m);
 	n = encode(&m);
 	patch32(8, sizeof(struct net_control) + NET_CONTROL_DATA_MAX + 1);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
 	sample(12, &m);
 	n = encode(&m);
-	patch32(8, sizeof(struct net_vcpu_state) + NET_VCPU_STATE_MAX + 1);
+	patch32(8, sizeof(struct net_cpu) + NET_VCPU_STATE_MAX + 1);
 	expect(n, -EMSGSIZE, NET_REJ_BAD_LENGTH);
-	patch32(8, sizeof(struct net_vcpu_state));
-	expect(NET_HDR_SIZE + sizeof(struct net_vcpu_state), -EMSGSIZE,
-	       NET_REJ_BAD_LENGTH);
+
+	/* Per CPU op: a vCPU state needs its blob, every other op has no
+	 * data. The type's length allows both, the op does not. */
+	patch32(8, sizeof(struct net_cpu));
+	expect(NET_HDR_SIZE + sizeof(struct net_cpu), -EBADMSG, NET_REJ_BAD_FIELD);
+	for (int i = 9; i <= 16; i++) {
+		if (i == 12)
+			continue;
+		sample(i, &m);
+		n = encode(&m);
+		patch32(8, sizeof(struct net_cpu) + 1);
+		frame[n] = 0;
+		expect(n + 1, -EBADMSG, NET_REJ_BAD_FIELD);
+	}
 
 	/* Oversized buffer: trailing bytes after a valid frame. */
 	sample(3, &m);
@@ -252,6 +337,9 @@ static void test_bad_length(void **state)
 static void test_bad_fields(void **state)
 {
 #define AT(type, field) (NET_HDR_SIZE + offsetof(struct type, field))
+	/* A field of a CPU op's payload, and JOIN's and START's, which are
+	 * data after an empty fixed part. */
+#define ATC(member, type, field) (AT(net_cpu, member) + offsetof(struct type, field))
 	struct { const char *what; int sample; size_t off; uint8_t val; } cases[] = {
 		{ "hello node id", 0, AT(net_hello, node_id), NET_MAX_NODES },
 		{ "hello flags", 0, AT(net_hello, flags), 1 },
@@ -259,21 +347,43 @@ static void test_bad_fields(void **state)
 		{ "control op 0", 5, AT(net_control, op), 0 },
 		{ "control op NR", 5, AT(net_control, op), NET_CTL_NR },
 		{ "NUL in reason", 5, NET_HDR_SIZE + sizeof(struct net_control) + 3, 0 },
-		{ "irq delivery 3", 9, AT(net_irq, delivery), 3 },
-		{ "irq delivery 8", 9, AT(net_irq, delivery), 8 },
-		{ "irq shorthand", 9, AT(net_irq, shorthand), 4 },
-		{ "irq x2apic", 9, AT(net_irq, x2apic), 2 },
-		{ "irq reserved", 9, AT(net_irq, reserved), 1 },
-		{ "io space", 10, AT(net_io_req, space), 2 },
-		{ "io len 0", 10, AT(net_io_req, len), 0 },
-		{ "io len 9", 10, AT(net_io_req, len), 9 },
-		{ "io is_write", 10, AT(net_io_req, is_write), 2 },
-		{ "reply status > 0", 11, AT(net_io_reply, status) + 3, 0 },
-		{ "reply len", 11, AT(net_io_reply, len), 9 },
-		{ "reply reserved", 11, AT(net_io_reply, reserved) + 6, 1 },
-		{ "vcpu reserved", 12, AT(net_vcpu_state, reserved), 1 },
+		{ "irq delivery 3", 9, ATC(irq, net_irq, delivery), 3 },
+		{ "irq delivery 8", 9, ATC(irq, net_irq, delivery), 8 },
+		{ "irq shorthand", 9, ATC(irq, net_irq, shorthand), 4 },
+		{ "irq x2apic", 9, ATC(irq, net_irq, x2apic), 2 },
+		{ "irq reserved", 9, ATC(irq, net_irq, reserved), 1 },
+		{ "io space", 10, ATC(io_req, net_io_req, space), 2 },
+		{ "io len 0", 10, ATC(io_req, net_io_req, len), 0 },
+		{ "io len 9", 10, ATC(io_req, net_io_req, len), 9 },
+		{ "io is_write", 10, ATC(io_req, net_io_req, is_write), 2 },
+		{ "reply status > 0", 11, ATC(io_reply, net_io_reply, status) + 3, 0 },
+		{ "reply len", 11, ATC(io_reply, net_io_reply, len), 9 },
+		{ "reply reserved", 11, ATC(io_reply, net_io_reply, reserved) + 6, 1 },
+		{ "vcpu reserved", 12, ATC(vcpu, net_vcpu_state, reserved), 1 },
+		{ "cpu op 0", 9, AT(net_cpu, op), 0 },
+		{ "cpu op NR", 9, AT(net_cpu, op), NET_CPU_NR },
+		{ "cpu reserved0", 9, AT(net_cpu, reserved0), 1 },
+		{ "cpu reserved1", 16, AT(net_cpu, reserved1) + 3, 1 },
+		{ "cpu bytes past eoi", 13, AT(net_cpu, eoi) + sizeof(struct net_eoi), 1 },
+		{ "cpu bytes past moved", 14, AT(net_cpu, moved) + 12, 1 },
+		{ "cpu last byte past load", 16, NET_HDR_SIZE + sizeof(struct net_cpu) - 1, 1 },
+		{ "eoi reserved", 13, ATC(eoi, net_eoi, reserved) + 6, 1 },
+		{ "route reserved", 15, ATC(route, net_route, reserved), 1 },
+		{ "join start_all", 17, AT(net_join, start_all), 2 },
+		{ "join reserved", 17, AT(net_join, reserved) + 5, 1 },
+		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
+		{ "join node 0 garbage after NUL", 17, AT(net_join, addr) + 9, 'x' },
+		{ "start reserved", 18, AT(net_start, reserved), 1 },
+		{ "start boot id unterminated", 18, AT(net_start, boot_id) + NET_BOOT_ID_MAX - 1, 'x' },
+		{ "start no nodes", 18, AT(net_start, nr_nodes), 0 },
+		{ "start too many nodes", 18, AT(net_start, nr_nodes), NET_START_NODES + 1 },
+		{ "start too many ranges", 18, AT(net_start, nr_ranges), NET_START_RANGES + 1 },
+		{ "start delta bit past nodes", 18, AT(net_start, has_delta), 4 },
+		{ "start delta past nodes", 18, AT(net_start, tsc_delta) + 8 * 2, 1 },
+		{ "start range past count", 18, AT(net_start, ranges) + 16 * 2 + 8, 1 },
 	};
 #undef AT
+#undef ATC
 	enum net_reject why;
 	struct net_msg m;
 
@@ -291,27 +401,23 @@ static void test_bad_fields(void **state)
 	sample(6, &m);
 	m.data_len = 12;
 	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
-	/* LOAD data is exactly one struct net_load. */
-	{
-		struct net_load l = { .pool = 7, .cpus_milli = 2000, .load_milli = 1500 };
-		struct net_msg out;
-		size_t n;
-
-		memset(&m, 0, sizeof(m));
-		m.type = NET_MSG_CONTROL;
-		m.u.control.op = NET_CTL_LOAD;
-		m.data = &l;
-		m.data_len = sizeof(l);
-		n = (size_t)wire_encode(&m, frame, sizeof(frame));
-		assert_int_equal(n, NET_HDR_SIZE + 16 + sizeof(l));
-		assert_int_equal(wire_decode(frame, n, &out, &why), 0);
-		assert_int_equal(out.data_len, sizeof(l));
-		assert_memory_equal(out.data, &l, sizeof(l));
-		m.data_len = sizeof(l) - 4;
-		assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
-		m.data_len = 0;
-		assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
-	}
+	/* Only a vCPU state carries data among the CPU ops. */
+	sample(16, &m);
+	m.data = stats_vals;
+	m.data_len = sizeof(stats_vals);
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	/* A sender's garbage past the op's payload is refused at the sender. */
+	sample(13, &m);
+	m.u.cpu.moved.moves = 1;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	/* JOIN and START without their struct. */
+	sample(17, &m);
+	m.data_len = 0;
+	m.data = NULL;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
+	sample(18, &m);
+	m.data_len--;
+	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
 }
 
 static void test_encode_refuses(void **state)
@@ -323,7 +429,7 @@ static void test_encode_refuses(void **state)
 	m.type = NET_MSG_NR;
 	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
 	sample(10, &m);
-	m.u.io_req.len = 0;
+	m.u.cpu.io_req.len = 0;
 	assert_int_equal(wire_encode(&m, frame, sizeof(frame)), -EINVAL);
 	sample(7, &m);
 	m.data_len = NET_PAGE_SIZE;	/* no data pointer */
@@ -425,15 +531,15 @@ static void test_stats(void **state)
 
 	wire_stats_rx(&s, NET_MSG_DSM, 4168);
 	wire_stats_rx(&s, NET_MSG_DSM, 72);
-	wire_stats_tx(&s, NET_MSG_IRQ, 48);
+	wire_stats_tx(&s, NET_MSG_CPU, 48);
 	wire_stats_reject(&s, NET_REJ_BAD_MAGIC);
 	wire_stats_rx(&s, 0xffff, 1);		/* ignored, no overflow */
 	wire_stats_reject(&s, NET_REJ_NR);	/* ignored */
 	wire_stats_read(&s, &snap);
 	assert_int_equal(snap.rx_msgs[NET_MSG_DSM], 2);
 	assert_int_equal(snap.rx_bytes[NET_MSG_DSM], 4240);
-	assert_int_equal(snap.tx_msgs[NET_MSG_IRQ], 1);
-	assert_int_equal(snap.tx_bytes[NET_MSG_IRQ], 48);
+	assert_int_equal(snap.tx_msgs[NET_MSG_CPU], 1);
+	assert_int_equal(snap.tx_bytes[NET_MSG_CPU], 48);
 	assert_int_equal(snap.rejects[NET_REJ_BAD_MAGIC], 1);
 	for (unsigned i = 0; i < NET_REJ_NR; i++)
 		assert_string_not_equal(wire_reject_name(i), "?");
@@ -449,18 +555,18 @@ static void test_faults(void **state)
 
 	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_NONE);
 	assert_int_equal(wire_fault_set(&f, NET_MSG_DSM, NET_FAULT_DROP, 0, 2), 0);
-	assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_NONE);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_CPU, &d), NET_FAULT_NONE);
 	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_DROP);
 	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_DROP);
 	assert_int_equal(wire_fault_apply(&f, NET_MSG_DSM, &d), NET_FAULT_NONE);
 
-	assert_int_equal(wire_fault_set(&f, NET_MSG_IRQ, NET_FAULT_DELAY, 500, 0), 0);
+	assert_int_equal(wire_fault_set(&f, NET_MSG_CPU, NET_FAULT_DELAY, 500, 0), 0);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_DELAY);
+		assert_int_equal(wire_fault_apply(&f, NET_MSG_CPU, &d), NET_FAULT_DELAY);
 		assert_int_equal(d, 500);
 	}
 	wire_fault_clear(&f);
-	assert_int_equal(wire_fault_apply(&f, NET_MSG_IRQ, &d), NET_FAULT_NONE);
+	assert_int_equal(wire_fault_apply(&f, NET_MSG_CPU, &d), NET_FAULT_NONE);
 	assert_int_equal(wire_fault_set(&f, NET_MSG_NR, NET_FAULT_DROP, 0, 0), -EINVAL);
 }
 
