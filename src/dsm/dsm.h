@@ -258,10 +258,24 @@ void dsm_node_free(struct dsm_node *n);
 int dsm_preload(struct dsm_node *n, uint64_t first, uint64_t count,
 		unsigned owner);
 
+/* What one fault turned out to be, as counted in struct dsm_stats. A miss
+ * or an upgrade at the page's home may be settled without any message
+ * (the home's own unshared page): look for a SEND among the actions. */
+enum dsm_fault_kind {
+	DSM_FAULT_READ_MISS,	/* requested the page for reading */
+	DSM_FAULT_WRITE_MISS,	/* requested it for writing, holding no copy */
+	DSM_FAULT_UPGRADE,	/* requested ownership of a Shared copy */
+	DSM_FAULT_JOINED,	/* waits for a request already outstanding */
+	DSM_FAULT_SPURIOUS,	/* the page was accessible already */
+	DSM_FAULT_KINDS
+};
+
 /* A vCPU (or a device) on this node needs page for reading or writing and
- * the local copy does not allow it. Returns 0, -EINVAL (page out of range)
- * or -ENOMEM (nothing changed; call again later). */
-int dsm_fault(struct dsm_node *n, uint64_t page, bool write);
+ * the local copy does not allow it. Returns 0 and, if kind is not NULL,
+ * what kind of fault it was; -EINVAL (page out of range) or -ENOMEM
+ * (nothing changed; call again later), *kind then unset. */
+int dsm_fault(struct dsm_node *n, uint64_t page, bool write,
+	      enum dsm_fault_kind *kind);
 
 /* A message for this node arrived. Returns 0; -EINVAL for a malformed
  * message (nothing changed); -EPROTO for a message impossible in the

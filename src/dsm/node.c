@@ -274,8 +274,10 @@ static int home_of(const struct dsm_node *n, uint64_t page)
 	return dsm_home(&n->layout, page);
 }
 
-static void request(struct dsm_node *n, uint64_t page, bool write)
+/* Returns what kind of miss the request is, for dsm_fault's caller. */
+static enum dsm_fault_kind request(struct dsm_node *n, uint64_t page, bool write)
 {
+	enum dsm_fault_kind kind;
 	struct page_local *pl = dsm__local(n, page);
 	struct dsm_msg m = {
 		.page = page,
@@ -289,16 +291,20 @@ static void request(struct dsm_node *n, uint64_t page, bool write)
 			m.flags = DSM_F_HAVE_COPY;
 			m.version = pl->version;
 			n->st.upgrade++;
+			kind = DSM_FAULT_UPGRADE;
 		} else {
 			n->st.write_miss++;
+			kind = DSM_FAULT_WRITE_MISS;
 		}
 		pl->flags = (pl->flags & ~PL_WANT_WRITE) | PL_PEND_WRITE;
 	} else {
 		m.type = DSM_READ_REQ;
 		n->st.read_miss++;
+		kind = DSM_FAULT_READ_MISS;
 		pl->flags |= PL_PEND_READ;
 	}
 	dsm__send(n, &m);
+	return kind;
 }
 
 /* A DATA for our outstanding request: from the home, or from the holder the
@@ -443,11 +449,15 @@ static int prepare(struct dsm_node *n)
 	return ret ? ret : dsm__dir_reserve(n);
 }
 
-int dsm_fault(struct dsm_node *n, uint64_t page, bool write)
+int dsm_fault(struct dsm_node *n, uint64_t page, bool write,
+	      enum dsm_fault_kind *kind)
 {
+	enum dsm_fault_kind dummy;
 	struct page_local *pl;
 	int ret;
 
+	if (!kind)
+		kind = &dummy;
 	if (page >= n->nr_pages)
 		return -EINVAL;
 	ret = prepare(n);
@@ -457,16 +467,18 @@ int dsm_fault(struct dsm_node *n, uint64_t page, bool write)
 	if (pl->state == DSM_EXCLUSIVE || (pl->state == DSM_SHARED && !write)) {
 		/* Raced with our own grant: the vCPU just needs waking. */
 		n->st.fault_spurious++;
+		*kind = DSM_FAULT_SPURIOUS;
 		dsm__emit(n, DSM_ACT_FAULT_DONE, page, DSM_SRC_NONE);
 		return 0;
 	}
 	if (pl->flags & PL_PENDING) {
 		n->st.fault_joined++;
+		*kind = DSM_FAULT_JOINED;
 		if (write && pl->flags & PL_PEND_READ)
 			pl->flags |= PL_WANT_WRITE;
 		return 0;
 	}
-	request(n, page, write);
+	*kind = request(n, page, write);
 	ret = drain_self(n);
 	return n->broken ? n->broken : ret;
 }

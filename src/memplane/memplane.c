@@ -31,6 +31,11 @@
 
 static_assert(PG == NET_PAGE_SIZE, "a DSM page is a wire page");
 static_assert(FAULTLAT_KINDS == MEMPLANE_LAT_KINDS, "one latency ring per kind");
+/* The latency kinds are the protocol's first fault kinds, in its order. */
+static_assert((int)MEMPLANE_LAT_READ == (int)DSM_FAULT_READ_MISS &&
+	      (int)MEMPLANE_LAT_WRITE == (int)DSM_FAULT_WRITE_MISS &&
+	      (int)MEMPLANE_LAT_UPGRADE == (int)DSM_FAULT_UPGRADE,
+	      "memplane_lat follows dsm_fault_kind");
 
 /* A message waiting for the sender thread. */
 struct outmsg {
@@ -384,28 +389,20 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		     pid_t tid)
 {
 	struct memplane *mp = opaque;
-	struct dsm_stats b, a;
+	enum dsm_fault_kind kind = DSM_FAULT_KINDS;
 	const struct dsm_action *act;
 	uint64_t t = now_ns();
-	int kind = -1, err;
+	int err;
 	size_t n;
 
 	INC(mp, faults, 1);
 	pthread_mutex_lock(&mp->lock);
 	if (atomic_load(&mp->stopping))
 		goto out;	/* pager_free will release the thread */
-	dsm_stats_get(mp->dsm, &b);
-	err = dsm_fault(mp->dsm, page, write);
+	err = dsm_fault(mp->dsm, page, write, &kind);
 	if (err)
 		fail(mp, "protocol fault", page, err);
-	dsm_stats_get(mp->dsm, &a);
-	if (a.read_miss != b.read_miss)
-		kind = MEMPLANE_LAT_READ;
-	else if (a.write_miss != b.write_miss)
-		kind = MEMPLANE_LAT_WRITE;
-	else if (a.upgrade != b.upgrade)
-		kind = MEMPLANE_LAT_UPGRADE;
-	if (kind >= 0) {
+	else if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS) {
 		bool remote = false;
 
 		act = dsm_actions(mp->dsm, &n);
@@ -420,7 +417,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		}
 		else
 			INC(mp, local_resolved, 1);
-	} else if (a.fault_spurious != b.fault_spurious) {
+	} else if (kind == DSM_FAULT_SPURIOUS) {
 		repair(mp, page, wp);
 	}
 	run_actions(mp, NULL, -1);

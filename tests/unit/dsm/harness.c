@@ -276,13 +276,46 @@ static int apply(struct harness *h, unsigned node, const struct h_msg *cur)
 	return h->failed ? -1 : 0;
 }
 
+/* The counter of each kind of fault (struct dsm_stats). */
+static uint64_t kind_count(const struct dsm_stats *s, enum dsm_fault_kind k)
+{
+	switch (k) {
+	case DSM_FAULT_READ_MISS: return s->read_miss;
+	case DSM_FAULT_WRITE_MISS: return s->write_miss;
+	case DSM_FAULT_UPGRADE: return s->upgrade;
+	case DSM_FAULT_JOINED: return s->fault_joined;
+	case DSM_FAULT_SPURIOUS: return s->fault_spurious;
+	default: return 0;
+	}
+}
+
+/* Every fault of every run checks the kind the protocol reports against
+ * its counters: exactly that kind's went up by one, no other moved. */
 int h_fault(struct harness *h, unsigned node, uint64_t page, bool write)
 {
-	int ret = dsm_fault(h->node[node], page, write);
+	enum dsm_fault_kind kind = DSM_FAULT_KINDS;
+	struct dsm_stats b, a;
+	int ret;
 
+	dsm_stats_get(h->node[node], &b);
+	ret = dsm_fault(h->node[node], page, write, &kind);
 	if (ret)
 		return h_fail(h, "dsm_fault(%u, %llu, %d) = %d", node,
 			      (unsigned long long)page, write, ret);
+	dsm_stats_get(h->node[node], &a);
+	if (kind >= DSM_FAULT_KINDS)
+		return h_fail(h, "dsm_fault(%u, %llu, %d): no kind reported", node,
+			      (unsigned long long)page, write);
+	for (unsigned k = 0; k < DSM_FAULT_KINDS; k++) {
+		uint64_t d = kind_count(&a, k) - kind_count(&b, k);
+
+		if (d != (k == kind))
+			return h_fail(h, "dsm_fault(%u, %llu, %d) said kind %u, "
+				      "but counter %u moved by %llu", node,
+				      (unsigned long long)page, write, kind, k,
+				      (unsigned long long)d);
+	}
+	h->fault_kinds[kind]++;
 	return apply(h, node, NULL);
 }
 

@@ -68,6 +68,7 @@ struct harness {
 	bool page_fifo;
 
 	uint64_t deliveries, reads, writes, faults, refaults, max_wait;
+	uint64_t fault_kinds[DSM_FAULT_KINDS];	/* h_fault's, as reported */
 	uint64_t step;
 	bool failed;
 	char err[1024];

@@ -398,14 +398,40 @@ static void test_preload(void **state)
 	teardown(h);
 }
 
+/* The protocol says what each fault was: a read miss, then a fault on the
+ * same page before the data came (joined), then a write to the Shared
+ * copy (upgrade), a write miss elsewhere, and a fault on a page already
+ * writable (spurious). h_fault checks each against the counters. */
+static void test_fault_kinds(void **state)
+{
+	struct harness *h = setup(2, 4);
+
+	H_OK(h, h_fault(h, 1, 0, false));
+	H_OK(h, h_fault(h, 1, 0, false));
+	assert_int_equal(h->fault_kinds[DSM_FAULT_READ_MISS], 1);
+	assert_int_equal(h->fault_kinds[DSM_FAULT_JOINED], 1);
+	pump(h);
+	access_page(h, 1, 0, true);
+	assert_int_equal(h->fault_kinds[DSM_FAULT_UPGRADE], 1);
+	access_page(h, 0, 1, true);
+	assert_int_equal(h->fault_kinds[DSM_FAULT_WRITE_MISS], 1);
+	H_OK(h, h_fault(h, 0, 1, true));
+	assert_int_equal(h->fault_kinds[DSM_FAULT_SPURIOUS], 1);
+	pump(h);
+	teardown(h);
+}
+
 static void test_spurious_fault(void **state)
 {
 	struct harness *h = setup(2, 2);
+	enum dsm_fault_kind kind;
 	size_t n;
 	const struct dsm_action *a;
 
 	access_page(h, 1, 0, true);
-	assert_int_equal(dsm_fault(h->node[1], 0, false), 0);
+	kind = DSM_FAULT_KINDS;
+	assert_int_equal(dsm_fault(h->node[1], 0, false, &kind), 0);
+	assert_int_equal(kind, DSM_FAULT_SPURIOUS);
 	a = dsm_actions(h->node[1], &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(a[0].type, DSM_ACT_FAULT_DONE);
@@ -489,7 +515,11 @@ static void test_many_busy_pages(void **state)
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint64_t p = 0; p < NR; p++) {
 			unsigned who = pass ? 2 : 1;
-			assert_int_equal(dsm_fault(node[who], p * 3, !pass), 0);
+			enum dsm_fault_kind kind;
+
+			assert_int_equal(dsm_fault(node[who], p * 3, !pass, &kind), 0);
+			assert_int_equal(kind, pass ? DSM_FAULT_READ_MISS :
+					 DSM_FAULT_WRITE_MISS);
 			gq_drain_actions(&q, node[who]);
 		}
 		while (q.n) {
@@ -536,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_home_as_requester),
 		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_spurious_fault),
+		cmocka_unit_test(test_fault_kinds),
 		cmocka_unit_test(test_bad_messages),
 		cmocka_unit_test(test_many_busy_pages),
 	};
