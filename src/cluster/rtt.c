@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "util/lathist.h"
 #include "util/log.h"
 
 struct rtt_server {
@@ -134,13 +135,6 @@ void rtt_server_stop(struct rtt_server *s)
 	free(s);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* A connected, Nagle-free socket to host:port, or -errno. */
 static int dial(const char *host, int port)
 {
@@ -164,13 +158,14 @@ static int dial(const char *host, int port)
 int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
 {
 	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
-	double *t;
+	struct lathist *h;
+	uint64_t min = UINT64_MAX;
 	int fd, err = 0;
 
 	if (!n)
 		return -EINVAL;
-	t = calloc(n, sizeof(*t));
-	if (!t)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
 	fd = dial(host, port);
 	if (fd < 0) {
@@ -179,6 +174,7 @@ int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
 	}
 	for (unsigned i = 0; i < n + 100; i++) {
 		struct timespec t0, t1;
+		uint64_t ns;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		err = full_io(fd, req, sizeof(req), 1);
@@ -187,18 +183,22 @@ int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out)
 		if (err)
 			goto out;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (i >= 100)	/* warm-up */
-			t[i - 100] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+		if (i < 100)	/* warm-up */
+			continue;
+		ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+				(t1.tv_nsec - t0.tv_nsec));
+		lathist_add(h, ns);
+		if (ns < min)
+			min = ns;
 	}
-	qsort(t, n, sizeof(*t), cmp_double);
 	out->samples = n;
-	out->min_us = t[0];
-	out->p50_us = t[n / 2];
-	out->p99_us = t[(size_t)(n * 0.99)];
+	out->min_us = min / 1e3;
+	out->p50_us = lathist_pct(h, 50) / 1e3;
+	out->p99_us = lathist_pct(h, 99) / 1e3;
 out:
 	if (fd >= 0)
 		close(fd);
-	free(t);
+	free(h);
 	return err;
 }
 

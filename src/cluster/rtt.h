@@ -39,7 +39,8 @@ struct rtt_result {
 	double p50_us, p99_us, min_us;
 };
 
-/* Connect to host:port and time n round trips. */
+/* Connect to host:port and time n round trips (percentiles within 1/16,
+ * util/lathist.h; the minimum exact). */
 int rtt_measure(const char *host, int port, unsigned n, struct rtt_result *out);
 /* Connect to host:port and take n TSC probes (after a short warm-up). */
 int rtt_tsc_probe(const char *host, int port, unsigned n, struct tsc_probe *out);

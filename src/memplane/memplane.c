@@ -899,7 +899,7 @@ const char *memplane_lat_name(enum memplane_lat kind)
 
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
-	struct faultlat_ring *lat = malloc(sizeof(mp->lat.ring));
+	struct lathist *lat = malloc(sizeof(mp->lat.lat));
 	struct pager_stats ps = { 0 };
 
 	memset(out, 0, sizeof(*out));
@@ -910,22 +910,22 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 	else if (mp->have_final)
 		ps = mp->final;
 	if (lat)
-		memcpy(lat, mp->lat.ring, sizeof(mp->lat.ring));
+		memcpy(lat, mp->lat.lat, sizeof(mp->lat.lat));
 	pthread_mutex_unlock(&mp->lock);
-	/* Sorting takes a while: not under the lock the faults need. */
 	for (unsigned k = 0; lat && k < MEMPLANE_LAT_KINDS; k++) {
 		out->lat_samples[k] = lat[k].n;
 		out->lat_max[k] = lat[k].max;
-		faultlat_summary(&lat[k], &out->lat_p50[k], &out->lat_p99[k]);
+		out->lat_p50[k] = lathist_pct(&lat[k], 50);
+		out->lat_p99[k] = lathist_pct(&lat[k], 99);
 	}
 	free(lat);
 	out->node = mp->self;
 #define COPY(f) out->f = GET(mp, f);
 	COUNTERS(COPY)
 #undef COPY
-	out->fault_samples = ps.lat_samples;
-	out->fault_p50 = pager_latency_p50(&ps);
-	out->fault_p99 = pager_latency_p99(&ps);
+	out->fault_samples = ps.lat.n;
+	out->fault_p50 = lathist_pct(&ps.lat, 50);
+	out->fault_p99 = lathist_pct(&ps.lat, 99);
 }
 
 #define U(x) ((unsigned long long)(x))

@@ -157,8 +157,8 @@ struct memplane_stats {
 	uint64_t bad_msgs;		/* refused before the protocol saw them
 					 * (those it refused: proto.bad_msgs) */
 	uint64_t send_errors;
-	/* Fault -> wake of remote requests issued by a fault, ns: samples
-	 * and maximum since start, percentiles of the last 1024. */
+	/* Fault -> wake of remote requests issued by a fault, ns: samples,
+	 * maximum and percentiles (within 1/16, util/lathist.h) since start. */
 	uint64_t lat_samples[MEMPLANE_LAT_KINDS];
 	uint64_t lat_p50[MEMPLANE_LAT_KINDS];
 	uint64_t lat_p99[MEMPLANE_LAT_KINDS];

@@ -56,8 +56,7 @@ struct counters {
 	_Atomic uint64_t faults_missing_read, faults_missing_write, faults_wp,
 		faults_bad, installs, zero_installs, installs_present, upgrades,
 		downgrades, invalidations, populated, wakes, retries,
-		lat_samples, lat_dropped;
-	_Atomic uint64_t lat_hist[PAGER_LAT_BUCKETS];
+		lat_dropped;
 };
 
 struct pager {
@@ -75,6 +74,7 @@ struct pager {
 	struct pending pending[PENDING_SLOTS];
 
 	struct counters c;
+	struct lathist lat;	/* fault read -> wake; lathist_add's atomics */
 };
 
 #define INC(p, field, n) atomic_fetch_add_explicit(&(p)->c.field, (n), \
@@ -89,28 +89,6 @@ static uint64_t now_ns(void)
 }
 
 /* ---- latency: pending faults and histogram ---- */
-
-static unsigned lat_bucket(uint64_t v)
-{
-	unsigned e, b;
-
-	if (v < 8)
-		return (unsigned)v;
-	e = 63 - (unsigned)__builtin_clzll(v);
-	b = 8 + (e - 3) * 8 + (unsigned)((v >> (e - 3)) & 7);
-	return b < PAGER_LAT_BUCKETS ? b : PAGER_LAT_BUCKETS - 1;
-}
-
-static uint64_t lat_bucket_mid(unsigned b)
-{
-	unsigned e, sub;
-
-	if (b < 8)
-		return b;
-	e = (b - 8) / 8 + 3;
-	sub = (b - 8) % 8;
-	return ((uint64_t)(8 + sub) << (e - 3)) + ((1ULL << (e - 3)) >> 1);
-}
 
 static unsigned slot_of(uint64_t key)
 {
@@ -153,8 +131,7 @@ out:
 
 static void lat_record(struct pager *p, uint64_t t0)
 {
-	INC(p, lat_samples, 1);
-	INC(p, lat_hist[lat_bucket(now_ns() - t0)], 1);
+	lathist_add(&p->lat, now_ns() - t0);
 }
 
 /* Empties slot i (lock held) and returns its time. The entries after it in
@@ -827,33 +804,7 @@ void pager_get_stats(struct pager *p, struct pager_stats *out)
 	GET(populated);
 	GET(wakes);
 	GET(retries);
-	GET(lat_samples);
 	GET(lat_dropped);
-	for (unsigned i = 0; i < PAGER_LAT_BUCKETS; i++)
-		GET(lat_hist[i]);
 #undef GET
-}
-
-uint64_t pager_latency_ns(const struct pager_stats *s, double pct)
-{
-	uint64_t total = 0, seen = 0, rank;
-
-	for (unsigned i = 0; i < PAGER_LAT_BUCKETS; i++)
-		total += s->lat_hist[i];
-	if (!total)
-		return 0;
-	if (pct < 0)
-		pct = 0;
-	if (pct > 100)
-		pct = 100;
-	/* The smallest bucket holding the ceil(pct% of total)-th sample. */
-	rank = (uint64_t)(pct / 100.0 * (double)total + 0.999999);
-	if (!rank)
-		rank = 1;
-	for (unsigned i = 0; i < PAGER_LAT_BUCKETS; i++) {
-		seen += s->lat_hist[i];
-		if (seen >= rank)
-			return lat_bucket_mid(i);
-	}
-	return lat_bucket_mid(PAGER_LAT_BUCKETS - 1);
+	lathist_read(&p->lat, &out->lat);
 }

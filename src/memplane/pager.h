@@ -90,6 +90,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/lathist.h"
+
 struct guest_mem;
 struct pager;
 
@@ -171,10 +173,6 @@ uint64_t pager_nr_pages(const struct pager *p);
 /* Feature bits the kernel offered in UFFDIO_API, for the log. */
 uint64_t pager_kernel_features(const struct pager *p);
 
-/* Latency histogram of fault read -> wake of that page (the earliest
- * pending fault of the page counts), log-linear buckets of 1/8 octave. */
-#define PAGER_LAT_BUCKETS 320
-
 struct pager_stats {
 	uint64_t faults_missing_read;
 	uint64_t faults_missing_write;
@@ -190,24 +188,14 @@ struct pager_stats {
 	uint64_t populated;		/* pages */
 	uint64_t wakes;
 	uint64_t retries;		/* transient -EAGAIN, retried */
-	uint64_t lat_samples;
 	uint64_t lat_dropped;		/* samples lost: pending-fault table
 					 * full, or a fault left unresolved
 					 * for 10 s */
-	uint64_t lat_hist[PAGER_LAT_BUCKETS];
+	/* Fault read -> wake of that page (the earliest pending fault of
+	 * the page counts). */
+	struct lathist lat;
 };
 
 void pager_get_stats(struct pager *p, struct pager_stats *out);
-/* Latency in ns below which pct percent of the samples fall (bucket
- * midpoint, within 1/16 of the value); 0 without samples. */
-uint64_t pager_latency_ns(const struct pager_stats *s, double pct);
-static inline uint64_t pager_latency_p50(const struct pager_stats *s)
-{
-	return pager_latency_ns(s, 50.0);
-}
-static inline uint64_t pager_latency_p99(const struct pager_stats *s)
-{
-	return pager_latency_ns(s, 99.0);
-}
 
 #endif

@@ -46,9 +46,9 @@ static void test_read_missing_then_upgrade(void **state)
 	assert_int_equal(st.faults_wp, 1);
 	assert_int_equal(st.installs, 1);
 	assert_int_equal(st.upgrades, 1);
-	assert_int_equal(st.lat_samples, 2);
-	assert_true(pager_latency_p50(&st) > 0);
-	assert_true(pager_latency_p99(&st) >= pager_latency_p50(&st));
+	assert_int_equal(st.lat.n, 2);
+	assert_true(lathist_pct(&st.lat, 50) > 0);
+	assert_true(lathist_pct(&st.lat, 99) >= lathist_pct(&st.lat, 50));
 }
 
 static void test_write_missing(void **state)
@@ -413,8 +413,8 @@ static void test_concurrent(void **state)
 		      (unsigned long long)(st.faults_missing_read +
 					   st.faults_missing_write),
 		      (unsigned long long)st.faults_wp,
-		      pager_latency_p50(&st) / 1e3,
-		      pager_latency_p99(&st) / 1e3);
+		      lathist_pct(&st.lat, 50) / 1e3,
+		      lathist_pct(&st.lat, 99) / 1e3);
 	assert_true(r.events >= CC_PAGES / 2);
 }
 
