@@ -1,0 +1,102 @@
+/* The memory plane's statistics: its counters, the protocol's, the
+ * latency histograms and the hottest pages, read from any thread. */
+#include "memplane/memplane_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw/mem.h"
+
+static const char *const lat_names[MEMPLANE_LAT_KINDS] = {
+	[MEMPLANE_LAT_READ] = "read miss",
+	[MEMPLANE_LAT_WRITE] = "write miss",
+	[MEMPLANE_LAT_UPGRADE] = "upgrade",
+};
+
+const char *memplane_lat_name(enum memplane_lat kind)
+{
+	return (unsigned)kind < MEMPLANE_LAT_KINDS ? lat_names[kind] : "?";
+}
+
+void memplane_stats(struct memplane *mp, struct memplane_stats *out)
+{
+	struct lathist *lat = malloc(sizeof(mp->faults.lat));
+	struct pager_stats ps = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&mp->lock);
+	dsm_stats_get(mp->dsm, &out->proto);
+	if (mp->pager)
+		pager_get_stats(mp->pager, &ps);
+	else if (mp->have_final)
+		ps = mp->final;
+	if (lat)
+		memcpy(lat, mp->faults.lat, sizeof(mp->faults.lat));
+	pthread_mutex_unlock(&mp->lock);
+	for (unsigned k = 0; lat && k < MEMPLANE_LAT_KINDS; k++) {
+		out->lat_samples[k] = lat[k].n;
+		out->lat_max[k] = lat[k].max;
+		out->lat_p50[k] = lathist_pct(&lat[k], 50);
+		out->lat_p99[k] = lathist_pct(&lat[k], 99);
+	}
+	free(lat);
+	out->node = mp->self;
+#define COPY(f) out->f = GET(mp, f);
+	COUNTERS(COPY)
+#undef COPY
+	out->fault_samples = ps.lat.n;
+	out->fault_p50 = lathist_pct(&ps.lat, 50);
+	out->fault_p99 = lathist_pct(&ps.lat, 99);
+}
+
+#define U(x) ((unsigned long long)(x))
+
+void memplane_print_stats(struct memplane *mp, FILE *f)
+{
+	struct memplane_stats s;
+	const struct dsm_stats *p = &s.proto;
+
+	memplane_stats(mp, &s);
+	fprintf(f, "memory plane, node %u:\n"
+		"  faults %llu: read miss %llu, write miss %llu, upgrade %llu, "
+		"joined %llu, spurious %llu, settled locally %llu\n"
+		"  sent %llu msgs (%llu pages, %llu bytes), received %llu msgs "
+		"(%llu pages, %llu bytes), held %llu, queue max %llu\n"
+		"  INV sent %llu, received %llu; copies dropped %llu, downgrades "
+		"%llu; zero grants %llu, upgrade grants %llu\n", s.node,
+		U(s.faults), U(p->read_miss), U(p->write_miss), U(p->upgrade),
+		U(p->fault_joined), U(p->fault_spurious), U(s.local_resolved),
+		U(s.msgs_sent), U(s.pages_sent), U(s.bytes_sent),
+		U(s.msgs_recv), U(s.pages_recv), U(s.bytes_recv), U(s.held),
+		U(s.out_queue_max), U(p->inv_sent), U(p->inv_recv),
+		U(p->invalidations), U(p->downgrades), U(p->zero_grants),
+		U(p->upgrade_grants));
+	for (unsigned k = 0; k < MEMPLANE_LAT_KINDS; k++)
+		fprintf(f, "  %-10s %6llu remote, p50 %8.1f us, p99 %8.1f us, "
+			"max %8.1f us\n", lat_names[k], U(s.lat_samples[k]),
+			s.lat_p50[k] / 1e3, s.lat_p99[k] / 1e3,
+			s.lat_max[k] / 1e3);
+	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n"
+		"  errors: bad messages %llu, protocol %llu, send %llu\n",
+		U(s.fault_samples), s.fault_p50 / 1e3, s.fault_p99 / 1e3,
+		U(s.bad_msgs + p->bad_msgs), U(p->proto_errors),
+		U(s.send_errors));
+	{
+		struct hot_entry top[16];
+		unsigned n;
+
+		pthread_mutex_lock(&mp->lock);
+		n = hotpages_top(&mp->hot, top, 16);
+		pthread_mutex_unlock(&mp->lock);
+		if (n)
+			fprintf(f, "  hottest pages (guest-physical, remote faults):");
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t off = top[i].page * 4096;
+			uint64_t gpa = off < mp->mem->low_size ? off :
+				       off - mp->mem->low_size + MEM_HIGH_BASE;
+			fprintf(f, " %#llx:%llu", U(gpa), U(top[i].count));
+		}
+		if (n)
+			fputc('\n', f);
+	}
+}
