@@ -8,27 +8,30 @@ static unsigned slot(uint64_t page, unsigned i)
 	       (FAULTS_SLOTS - 1);
 }
 
-void faults_start(struct faults *f, uint64_t page, unsigned kind, uint64_t t,
-		  pid_t tid, bool repeat)
+void faults_start(struct faults *f, uint64_t page, const struct fault_entry *in)
 {
-	struct fault_entry *free_e = NULL;
+	struct fault_entry *free_e = NULL, *stale = NULL;
 
-	if (kind >= FAULTS_KINDS)
-		return;
 	/* The whole probe run is looked at, so that a page never has two
 	 * entries even after an earlier one in its run was emptied. */
 	for (unsigned i = 0; i < FAULTS_PROBE; i++) {
 		struct fault_entry *e = &f->pend[slot(page, i)];
 
-		if (e->key == page + 1) {
-			free_e = e;
-			break;
-		}
+		if (e->key == page + 1)
+			return;
 		if (!e->key && !free_e)
 			free_e = e;
+		if (e->key && !stale && in->t_ns - e->t_ns > FAULTS_STALE_NS)
+			stale = e;
 	}
-	if (free_e)
-		*free_e = (struct fault_entry){ page + 1, t, tid, (uint8_t)kind, repeat };
+	if (!free_e) {
+		f->dropped++;
+		if (!stale)
+			return;
+		free_e = stale;
+	}
+	*free_e = *in;
+	free_e->key = page + 1;
 }
 
 bool faults_done(struct faults *f, uint64_t page, uint64_t now,
@@ -36,10 +39,14 @@ bool faults_done(struct faults *f, uint64_t page, uint64_t now,
 {
 	for (unsigned i = 0; i < FAULTS_PROBE; i++) {
 		struct fault_entry *e = &f->pend[slot(page, i)];
+		uint64_t d;
 
 		if (e->key != page + 1)
 			continue;
-		lathist_add(&f->lat[e->kind], now > e->t_ns ? now - e->t_ns : 0);
+		d = now > e->t_ns ? now - e->t_ns : 0;
+		lathist_add(&f->all, d);
+		if (e->remote && e->kind < FAULTS_KINDS)
+			lathist_add(&f->remote[e->kind], d);
 		*out = *e;
 		e->key = 0;
 		return true;

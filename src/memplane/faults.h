@@ -1,14 +1,17 @@
 /* The memory plane's one table of pending faults: for each page a vCPU
- * here faulted on and the protocol sent a request for, when it faulted,
- * which thread waits, what kind of fault it was (dsm_fault's kind) and
- * whether the page keeps coming back (hotpages.h). The page being mapped
- * closes the entry: its latency goes into that kind's histogram, and the
- * entry tells the cost model who waited and for how long.
+ * here faulted on, when the first fault was taken, which thread took it,
+ * what kind of fault the protocol said it was (dsm_fault's kind), whether
+ * a request left this node for it and whether the page keeps coming back
+ * (hotpages.h). The page being mapped or woken closes the entry: every
+ * fault's latency goes into one histogram, a remote fault's also into its
+ * kind's, and the entry tells the cost model who waited and how long.
  *
  * Open addressing with a short probe: the faults in flight at once are
- * bounded by the threads that can fault, so a full probe run (the sample
- * then not taken) means something else is wrong. Not thread-safe: the
- * memory plane calls it under its lock. */
+ * bounded by the threads that can fault. An entry nothing closed for
+ * FAULTS_STALE_NS (a fault message read after its page was resolved, the
+ * page never woken again) may be taken over; a full probe run, or a
+ * takeover, counts as dropped. Not thread-safe: the memory plane calls it
+ * under its lock. */
 #ifndef AMALGAM_MEMPLANE_FAULTS_H
 #define AMALGAM_MEMPLANE_FAULTS_H
 
@@ -18,29 +21,32 @@
 
 #include "util/lathist.h"
 
-#define FAULTS_KINDS 3		/* read miss, write miss, upgrade */
+#define FAULTS_KINDS 3		/* remote kinds: read miss, write miss, upgrade */
 #define FAULTS_SLOTS 1024
 #define FAULTS_PROBE 16
+#define FAULTS_STALE_NS (10ULL * 1000000000ULL)
 
 struct fault_entry {
 	uint64_t key;		/* page + 1; 0: empty */
-	uint64_t t_ns;		/* when the fault was taken */
-	pid_t tid;		/* the faulting thread */
-	uint8_t kind;		/* < FAULTS_KINDS */
+	uint64_t t_ns;		/* when the first fault was taken */
+	pid_t tid;		/* the thread that took it */
+	uint8_t kind;		/* enum dsm_fault_kind */
+	bool remote;		/* a request left this node; kind < FAULTS_KINDS */
 	bool repeat;		/* the page was fetched MEMPLANE_REPEAT times */
 };
 
 struct faults {
 	struct fault_entry pend[FAULTS_SLOTS];
-	struct lathist lat[FAULTS_KINDS];	/* fault -> mapped, ns */
+	struct lathist remote[FAULTS_KINDS];	/* remote fault -> mapped, ns */
+	struct lathist all;			/* any fault -> woken, ns */
+	uint64_t dropped;
 };
 
-/* A fault on page sent a request at time t. A page already pending keeps
- * one entry, the newest fault's. */
-void faults_start(struct faults *f, uint64_t page, unsigned kind, uint64_t t,
-		  pid_t tid, bool repeat);
-/* Page was mapped at now: if a fault waited for it, take its latency,
- * close its entry and return true with the entry in *out. */
+/* A fault on page at time t. The page's first pending fault counts: a
+ * later one (joined) leaves the entry as it is. */
+void faults_start(struct faults *f, uint64_t page, const struct fault_entry *e);
+/* Page was mapped or woken at now: if a fault waited for it, take its
+ * latency, close its entry and return true with the entry in *out. */
 bool faults_done(struct faults *f, uint64_t page, uint64_t now,
 		 struct fault_entry *out);
 

@@ -102,14 +102,14 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 	return -EINVAL;
 }
 
-/* A page came in (from: the node that sent it or the grant, -1 none):
- * if a remote fault was waiting for it, close it (its latency) and tell
- * who waited and how long. */
+/* A page was mapped or woken (from: the node that sent it or the grant,
+ * -1 none): close the fault that waited for it, if any (its latency), and
+ * for a remote one tell who waited and how long. */
 static void fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
 {
 	struct fault_entry e;
 
-	if (!faults_done(&mp->faults, page, now, &e))
+	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
 		return;
 	if (from >= 0 && mp->ops.remote_fault)
 		mp->ops.remote_fault(mp->opaque, e.tid, (unsigned)from, e.repeat,
@@ -168,6 +168,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 		case DSM_ACT_FAULT_DONE:
 			if (woken != a->page)
 				err = pager_wake(mp->pager, a->page);
+			fault_resolved(mp, a->page, from, now_ns());
 			break;
 		default:
 			err = -EINVAL;
@@ -269,21 +270,24 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 	if (atomic_load(&mp->stopping))
 		goto out;	/* pager_free will release the thread */
 	err = dsm_fault(mp->dsm, page, write, &kind);
-	if (err)
+	if (err) {
 		memplane__fail(mp, "protocol fault", page, err);
-	else if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS) {
-		bool remote = false;
+	} else {
+		struct fault_entry e = { .t_ns = t, .tid = tid, .kind = (uint8_t)kind };
 
-		act = dsm_actions(mp->dsm, &n);
-		for (size_t i = 0; i < n && !remote; i++)
-			remote = act[i].type == DSM_ACT_SEND;
-		if (remote)
-			faults_start(&mp->faults, page, kind, t, tid,
-				     hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT);
-		else
-			INC(mp, local_resolved, 1);
-	} else if (kind == DSM_FAULT_SPURIOUS) {
-		repair(mp, page, wp);
+		if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS) {
+			act = dsm_actions(mp->dsm, &n);
+			for (size_t i = 0; i < n && !e.remote; i++)
+				e.remote = act[i].type == DSM_ACT_SEND;
+			if (e.remote)
+				e.repeat = hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT;
+			else
+				INC(mp, local_resolved, 1);
+		} else if (kind == DSM_FAULT_SPURIOUS) {
+			repair(mp, page, wp);
+		}
+		/* Before the actions: they may resolve it at once. */
+		faults_start(&mp->faults, page, &e);
 	}
 	memplane__run_actions(mp, NULL, -1);
 	memplane__drain_inline(mp);
@@ -539,8 +543,6 @@ void memplane_stop(struct memplane *mp)
 	if (p) {
 		pager_stop(p);
 		pthread_mutex_lock(&mp->lock);
-		pager_get_stats(p, &mp->final);
-		mp->have_final = true;
 		mp->pager = NULL;
 		pthread_mutex_unlock(&mp->lock);
 		/* Unregistering releases every thread blocked on a fault. */

@@ -163,7 +163,8 @@ struct memplane_stats {
 	uint64_t lat_p50[MEMPLANE_LAT_KINDS];
 	uint64_t lat_p99[MEMPLANE_LAT_KINDS];
 	uint64_t lat_max[MEMPLANE_LAT_KINDS];
-	/* Every fault the pager resolved (any kind, local too), ns. */
+	/* Every fault, fault -> page mapped or woken (any kind, local too;
+	 * a page's first pending fault counts), ns. */
 	uint64_t fault_samples, fault_p50, fault_p99;
 };
 

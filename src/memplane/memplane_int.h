@@ -102,8 +102,6 @@ struct memplane {
 	size_t nr_held;
 	struct recent recent[RECENT_SLOTS];
 	struct faults faults;	/* remote faults pending, their latency */
-	bool have_final;
-	struct pager_stats final;	/* the pager's, when it was freed */
 
 	struct counters c;
 };

@@ -38,25 +38,15 @@
 #define ZERO_CHUNK (16 * PAGE_SZ)
 /* A transient -EAGAIN (mmap changing) is retried this many times. */
 #define MAX_RETRIES 1000
-/* Pending-fault table for the latency histogram: the faults in flight at
- * once are bounded by the threads that can fault (vCPUs, devices). */
-#define PENDING_SLOTS 4096
-#define PENDING_STALE_NS (10ULL * 1000000000ULL)
 #define MSG_BATCH 32
 
 static uint8_t zeros[ZERO_CHUNK] __attribute__((aligned(4096)));
-
-struct pending {
-	uint64_t key;		/* page + 1; 0 = free */
-	uint64_t t_ns;		/* when the first fault was read */
-};
 
 /* Counters are updated with relaxed atomics from any thread. */
 struct counters {
 	_Atomic uint64_t faults_missing_read, faults_missing_write, faults_wp,
 		faults_bad, installs, zero_installs, installs_present, upgrades,
-		downgrades, invalidations, populated, wakes, retries,
-		lat_dropped;
+		downgrades, invalidations, populated, wakes, retries;
 };
 
 struct pager {
@@ -70,127 +60,11 @@ struct pager {
 	pthread_t thread;
 	bool running;
 
-	pthread_mutex_t pending_lock;
-	struct pending pending[PENDING_SLOTS];
-
 	struct counters c;
-	struct lathist lat;	/* fault read -> wake; lathist_add's atomics */
 };
 
 #define INC(p, field, n) atomic_fetch_add_explicit(&(p)->c.field, (n), \
 						   memory_order_relaxed)
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
-/* ---- latency: pending faults and histogram ---- */
-
-static unsigned slot_of(uint64_t key)
-{
-	return (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 52) &
-	       (PENDING_SLOTS - 1);
-}
-
-/* Fault thread: remember when the first fault of page was read. An entry
- * that nothing closed for PENDING_STALE_NS (a fault message read after its
- * page was resolved, and the caller never woke the page again) may be
- * taken over: overwriting an occupied slot keeps every probe run intact. */
-static void pending_add(struct pager *p, uint64_t page, uint64_t t)
-{
-	uint64_t key = page + 1;
-	unsigned i = slot_of(key), n;
-	struct pending *stale = NULL, *e;
-
-	pthread_mutex_lock(&p->pending_lock);
-	for (n = 0; n < PENDING_SLOTS; n++, i = (i + 1) & (PENDING_SLOTS - 1)) {
-		e = &p->pending[i];
-		if (e->key == key)
-			goto out;	/* an earlier fault of the page counts */
-		if (!e->key)
-			break;
-		if (!stale && t - e->t_ns > PENDING_STALE_NS)
-			stale = e;
-	}
-	if (stale) {
-		e = stale;
-		INC(p, lat_dropped, 1);
-	} else if (n == PENDING_SLOTS) {
-		INC(p, lat_dropped, 1);
-		goto out;
-	}
-	e->key = key;
-	e->t_ns = t;
-out:
-	pthread_mutex_unlock(&p->pending_lock);
-}
-
-static void lat_record(struct pager *p, uint64_t t0)
-{
-	lathist_add(&p->lat, now_ns() - t0);
-}
-
-/* Empties slot i (lock held) and returns its time. The entries after it in
- * the probe run shift back into the hole (no tombstones); an entry only
- * ever moves into slot i or a later hole of the same run. */
-static uint64_t pending_remove_at(struct pager *p, unsigned i)
-{
-	uint64_t t0 = p->pending[i].t_ns;
-	unsigned j;
-
-	p->pending[i].key = 0;
-	for (j = (i + 1) & (PENDING_SLOTS - 1); p->pending[j].key;
-	     j = (j + 1) & (PENDING_SLOTS - 1)) {
-		unsigned home = slot_of(p->pending[j].key);
-
-		/* Move j into the hole at i unless its home lies in (i, j]. */
-		if ((j > i && (home <= i || home > j)) ||
-		    (j < i && (home <= i && home > j))) {
-			p->pending[i] = p->pending[j];
-			p->pending[j].key = 0;
-			i = j;
-		}
-	}
-	return t0;
-}
-
-/* A page's waiters were woken: close its pending fault, if any. */
-static void pending_done(struct pager *p, uint64_t page)
-{
-	uint64_t key = page + 1;
-	unsigned i = slot_of(key);
-
-	pthread_mutex_lock(&p->pending_lock);
-	for (unsigned n = 0; n < PENDING_SLOTS && p->pending[i].key;
-	     n++, i = (i + 1) & (PENDING_SLOTS - 1)) {
-		if (p->pending[i].key == key) {
-			lat_record(p, pending_remove_at(p, i));
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p->pending_lock);
-}
-
-/* Ranges are rare (start-up, batches): one scan of the table beats a
- * lookup per page. After a removal slot i is looked at again, since an
- * entry may have shifted into it. */
-static void pending_done_range(struct pager *p, uint64_t first, uint64_t count)
-{
-	pthread_mutex_lock(&p->pending_lock);
-	for (unsigned i = 0; i < PENDING_SLOTS;) {
-		uint64_t key = p->pending[i].key;
-
-		if (key && key - 1 >= first && key - 1 - first < count)
-			lat_record(p, pending_remove_at(p, i));
-		else
-			i++;
-	}
-	pthread_mutex_unlock(&p->pending_lock);
-}
 
 /* ---- userfaultfd setup ---- */
 
@@ -327,7 +201,6 @@ int pager_new(struct pager **out, struct guest_mem *mem,
 	p->opaque = opaque;
 	p->uffd = p->stop_fd = -1;
 	p->nr_pages = mem->size >> PAGE_SHIFT;
-	pthread_mutex_init(&p->pending_lock, NULL);
 
 	/* A huge folio in the memfd (allocated through the unregistered
 	 * hypervisor view) would survive a 4 KiB punch hole zeroed but present
@@ -374,13 +247,12 @@ void pager_free(struct pager *p)
 	}
 	if (p->stop_fd >= 0)
 		close(p->stop_fd);
-	pthread_mutex_destroy(&p->pending_lock);
 	free(p);
 }
 
 /* ---- fault thread ---- */
 
-static void handle_msg(struct pager *p, const struct uffd_msg *m, uint64_t t)
+static void handle_msg(struct pager *p, const struct uffd_msg *m)
 {
 	uint64_t base = (uint64_t)(uintptr_t)p->mem->guest_view, addr, page;
 	uint64_t flags;
@@ -408,7 +280,6 @@ static void handle_msg(struct pager *p, const struct uffd_msg *m, uint64_t t)
 		INC(p, faults_missing_write, 1);
 	else
 		INC(p, faults_missing_read, 1);
-	pending_add(p, page, t);
 	p->ops.fault(p->opaque, page, write, wp,
 		     (pid_t)m->arg.pagefault.feat.ptid);
 }
@@ -424,7 +295,6 @@ static int fault_loop(struct pager *p)
 			{ .fd = p->stop_fd, .events = POLLIN },
 		};
 		ssize_t n;
-		uint64_t t;
 
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -445,9 +315,8 @@ static int fault_loop(struct pager *p)
 		}
 		if (n % (ssize_t)sizeof(msgs[0]))
 			return -EIO;
-		t = now_ns();
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
-			handle_msg(p, &msgs[i], t);
+			handle_msg(p, &msgs[i]);
 	}
 }
 
@@ -630,7 +499,6 @@ int pager_install(struct pager *p, uint64_t page, const void *data,
 		INC(p, installs, 1);
 	else
 		INC(p, zero_installs, 1);
-	pending_done(p, page);
 	return 0;
 }
 
@@ -644,7 +512,6 @@ int pager_upgrade(struct pager *p, uint64_t page)
 	if (err)
 		return err;
 	INC(p, upgrades, 1);
-	pending_done(p, page);
 	return 0;
 }
 
@@ -693,7 +560,6 @@ int pager_wake(struct pager *p, uint64_t page)
 	if (err)
 		return err;
 	INC(p, wakes, 1);
-	pending_done(p, page);
 	return 0;
 }
 
@@ -739,7 +605,6 @@ int pager_populate_local_range(struct pager *p, uint64_t first,
 		 (unsigned long long)count, (unsigned long long)first,
 		 (unsigned long long)filled);
 	INC(p, populated, count);
-	pending_done_range(p, first, count);
 	return 0;
 }
 
@@ -804,7 +669,5 @@ void pager_get_stats(struct pager *p, struct pager_stats *out)
 	GET(populated);
 	GET(wakes);
 	GET(retries);
-	GET(lat_dropped);
 #undef GET
-	lathist_read(&p->lat, &out->lat);
 }

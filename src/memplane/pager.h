@@ -77,7 +77,8 @@
  * and calls ops->fault; it never touches guest memory through either view
  * and never blocks on anything but poll. Every other call is thread-safe
  * and may run on any thread (the kernel serializes the ioctls; the pager
- * keeps only counters and a small table of pending faults under a mutex).
+ * keeps only counters: which faults are pending, and for how long, is the
+ * memory plane's to know, faults.h).
  * The caller (the protocol) serializes decisions per page; the pager does
  * not check that a call makes sense in the page's protocol state.
  * pager_new/start/stop/free belong to one control thread, never to an ops
@@ -89,8 +90,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "util/lathist.h"
 
 struct guest_mem;
 struct pager;
@@ -188,12 +187,6 @@ struct pager_stats {
 	uint64_t populated;		/* pages */
 	uint64_t wakes;
 	uint64_t retries;		/* transient -EAGAIN, retried */
-	uint64_t lat_dropped;		/* samples lost: pending-fault table
-					 * full, or a fault left unresolved
-					 * for 10 s */
-	/* Fault read -> wake of that page (the earliest pending fault of
-	 * the page counts). */
-	struct lathist lat;
 };
 
 void pager_get_stats(struct pager *p, struct pager_stats *out);

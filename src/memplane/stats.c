@@ -20,33 +20,34 @@ const char *memplane_lat_name(enum memplane_lat kind)
 
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
-	struct lathist *lat = malloc(sizeof(mp->faults.lat));
-	struct pager_stats ps = { 0 };
+	struct lathist *lat = malloc(sizeof(mp->faults.remote) + sizeof(mp->faults.all));
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&mp->lock);
 	dsm_stats_get(mp->dsm, &out->proto);
-	if (mp->pager)
-		pager_get_stats(mp->pager, &ps);
-	else if (mp->have_final)
-		ps = mp->final;
-	if (lat)
-		memcpy(lat, mp->faults.lat, sizeof(mp->faults.lat));
+	if (lat) {
+		memcpy(lat, mp->faults.remote, sizeof(mp->faults.remote));
+		lat[FAULTS_KINDS] = mp->faults.all;
+	}
 	pthread_mutex_unlock(&mp->lock);
+	/* The percentiles walk the buckets: not under the lock the faults
+	 * need. */
 	for (unsigned k = 0; lat && k < MEMPLANE_LAT_KINDS; k++) {
 		out->lat_samples[k] = lat[k].n;
 		out->lat_max[k] = lat[k].max;
 		out->lat_p50[k] = lathist_pct(&lat[k], 50);
 		out->lat_p99[k] = lathist_pct(&lat[k], 99);
 	}
+	if (lat) {
+		out->fault_samples = lat[FAULTS_KINDS].n;
+		out->fault_p50 = lathist_pct(&lat[FAULTS_KINDS], 50);
+		out->fault_p99 = lathist_pct(&lat[FAULTS_KINDS], 99);
+	}
 	free(lat);
 	out->node = mp->self;
 #define COPY(f) out->f = GET(mp, f);
 	COUNTERS(COPY)
 #undef COPY
-	out->fault_samples = ps.lat.n;
-	out->fault_p50 = lathist_pct(&ps.lat, 50);
-	out->fault_p99 = lathist_pct(&ps.lat, 99);
 }
 
 #define U(x) ((unsigned long long)(x))

@@ -535,6 +535,9 @@ static void test_latency(void **state)
 	assert_int_equal(s.lat_samples[MEMPLANE_LAT_UPGRADE], k);
 	for (unsigned i = 0; i < MEMPLANE_LAT_KINDS; i++)
 		assert_true(s.lat_p50[i] > 0 && s.lat_p99[i] >= s.lat_p50[i]);
+	/* The one table of pending faults times every fault, remote or not. */
+	assert_true(s.fault_samples >= 4 * k && s.fault_samples <= s.faults);
+	assert_true(s.fault_p50 > 0 && s.fault_p99 >= s.fault_p50);
 	print_message("remote fault -> wake over the in-memory network, "
 		      "node 1 (%llu each):\n", (unsigned long long)k);
 	for (unsigned i = 0; i < MEMPLANE_LAT_KINDS; i++)

@@ -46,9 +46,6 @@ static void test_read_missing_then_upgrade(void **state)
 	assert_int_equal(st.faults_wp, 1);
 	assert_int_equal(st.installs, 1);
 	assert_int_equal(st.upgrades, 1);
-	assert_int_equal(st.lat.n, 2);
-	assert_true(lathist_pct(&st.lat, 50) > 0);
-	assert_true(lathist_pct(&st.lat, 99) >= lathist_pct(&st.lat, 50));
 }
 
 static void test_write_missing(void **state)
@@ -407,14 +404,11 @@ static void test_concurrent(void **state)
 	assert_int_equal(fault_overflow(), 0);
 	pager_get_stats(pg, &st);
 	print_message("concurrent: %d threads x %d accesses on %d pages: %u "
-		      "faults (%llu missing, %llu wp), fault->wake p50 %.1f us "
-		      "p99 %.1f us\n", CC_THREADS, CC_ACCESSES, CC_PAGES,
-		      r.events,
+		      "faults (%llu missing, %llu wp)\n", CC_THREADS, CC_ACCESSES,
+		      CC_PAGES, r.events,
 		      (unsigned long long)(st.faults_missing_read +
 					   st.faults_missing_write),
-		      (unsigned long long)st.faults_wp,
-		      lathist_pct(&st.lat, 50) / 1e3,
-		      lathist_pct(&st.lat, 99) / 1e3);
+		      (unsigned long long)st.faults_wp);
 	assert_true(r.events >= CC_PAGES / 2);
 }
 
