@@ -19,17 +19,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hw/iobus.h"
 #include "net/wire.h"
 
 #define FORWARD_DEVICE_NODE 0
 
 struct vm;
+struct vcpu;
 struct cluster;
 struct forward;
+struct apic_msg;
+struct lapic_route;
 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		const uint8_t *place);
 void forward_free(struct forward *f);
+
+/* The plane's side of struct vm_hooks (vmm/vm.h), which the node wires
+ * to these: move_out (on v's thread: save it and send it to 'node' under
+ * the plane's lock; -EOPNOTSUPP where vCPUs cannot move), route_changed,
+ * irq_out (any thread), and on nodes without the devices io_out and eoi
+ * (on the vCPU's thread; io_out waits for the answer). */
+int forward_move_out(struct forward *f, struct vcpu *v, unsigned node);
+void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_route *r);
+uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target);
+int forward_io_out(struct forward *f, struct vcpu *v, enum io_space space,
+		   uint64_t addr, void *data, unsigned len, bool is_write);
+void forward_eoi_out(struct forward *f, uint8_t vector);
 
 /* Messages for this plane, from the cluster's receive thread. */
 int forward_receive(struct forward *f, unsigned from, const struct net_msg *m);

@@ -92,8 +92,8 @@ static void cb_eoi(void *opaque, uint8_t vector)
 {
 	struct vcpu *v = opaque;
 
-	if (v->vm->eoi_hook)
-		v->vm->eoi_hook(v->vm->eoi_opaque, vector);
+	if (v->vm->remote_devices && v->vm->hooks.eoi)
+		v->vm->hooks.eoi(v->vm->hooks_opaque, vector);
 	else
 		ioapic_eoi(v->vm->ioapic, vector);
 }
@@ -119,8 +119,8 @@ static void cb_route_changed(void *opaque, const struct lapic_route *r)
 {
 	struct vcpu *v = opaque;
 
-	if (v->vm->route_out)
-		v->vm->route_out(v->vm->move_opaque, v, r);
+	if (v->vm->hooks.route_changed)
+		v->vm->hooks.route_changed(v->vm->hooks_opaque, v, r);
 }
 
 static const struct lapic_ops lapic_cbs = {
@@ -268,6 +268,15 @@ void vcpu_destroy(struct vcpu *v)
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->cond);
 	free(v);
+}
+
+int vcpu_boot64(struct vcpu *v, const struct boot_entry *e)
+{
+	int err = regs_set_boot64(v->fd, e);
+
+	if (!err)
+		v->state = VCPU_RUNNABLE;
+	return err;
 }
 
 /* Owner thread, after KVM_RUN returned. */
@@ -761,11 +770,11 @@ static void move_out(struct vcpu *v)
 	int node = __atomic_exchange_n(&v->move_to, -1, __ATOMIC_ACQ_REL);
 	int err;
 
-	if (node < 0 || !v->vm->move_out)
+	if (node < 0 || !v->vm->hooks.move_out)
 		return;
 	err = finish_last_exit(v);
 	if (!err)
-		err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
+		err = v->vm->hooks.move_out(v->vm->hooks_opaque, v, (unsigned)node);
 	if (err)
 		pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
 			strerror(-err));

@@ -20,6 +20,7 @@
 struct vm;
 struct lapic;
 struct kvm_run;
+struct boot_entry;
 
 enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_WAIT_SIPI };
 
@@ -80,7 +81,7 @@ uint64_t vcpu_sampled_rip(struct vcpu *v);
 /* Any thread: make the vCPU re-examine its pending interrupts. */
 void vcpu_kick(struct vcpu *v);
 /* Ask the vCPU to move to node 'node' at its next exit (any thread): its
- * thread calls vm->move_out there. */
+ * thread calls the VM's move_out hook there. */
 void vcpu_request_move(struct vcpu *v, int node);
 /* Is the vCPU running on this node now (any thread)? */
 bool vcpu_here(const struct vcpu *v);
@@ -102,6 +103,9 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len);
 /* Upper bound of a blob. */
 size_t vcpu_state_max(const struct vcpu *v);
 
+/* Before vcpu_start: enter the guest at the 64-bit boot protocol's entry
+ * (x86/regs.h) rather than wait for a SIPI. 0 or -errno. */
+int vcpu_boot64(struct vcpu *v, const struct boot_entry *e);
 /* Print general and segment registers to stderr (owner thread or stopped). */
 void vcpu_dump(struct vcpu *v);
 /* Give this vCPU the TSC offset (guest TSC - host TSC). Before it runs. */
