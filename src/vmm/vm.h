@@ -88,7 +88,10 @@ struct vm {
 	int64_t tsc_offset;
 	unsigned nr_vcpus;
 	struct topo topo;		/* APIC ids, packages = nodes */
-	/* vCPUs that run on this node now (atomic: they move, vcpu.h). */
+	/* vCPUs that run on this node now (atomic). Written at creation, then
+	 * by a vCPU's moves, under the lock that orders them (the CPU
+	 * plane's): vcpu_save on the vCPU's own thread as it leaves,
+	 * vcpu_arrive on the thread that receives it. */
 	unsigned nr_local;
 	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];
