@@ -194,10 +194,13 @@ enum vcpu_state vcpu_leave(struct vcpu *v)
 	err = finish_last_exit(v);
 	if (!err)
 		err = v->vm->hooks.move_out(v->vm->hooks_opaque, v, (unsigned)node);
-	if (err)
-		pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
-			strerror(-err));
+	/* Gone, whatever vcpu_here says: the vCPU may be back already, its
+	 * state in the arrival slot, which AWAY finds at once. */
+	if (!err)
+		return VCPU_AWAY;
+	pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
+		strerror(-err));
 	/* A plane that saved the vCPU and then failed to send it has stopped
-	 * the VM: the vCPU is gone all the same. */
+	 * the VM: the vCPU is gone all the same (and cannot come back). */
 	return vcpu_here(v) ? v->resume : VCPU_AWAY;
 }
