@@ -310,10 +310,12 @@ void vcpu_kick(struct vcpu *v)
 	__atomic_store_n(&v->kicked, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&v->lock);
 	pthread_cond_signal(&v->cond);
+	/* Under the lock, which the thread takes to say it ends: a kick
+	 * (e.g. from a device thread after the VM stopped) never signals a
+	 * thread that is gone, whose id may be another's by then. */
+	if (v->running && cur_run != v->run)
+		syscall(SYS_tgkill, getpid(), v->tid, kick_signal);
 	pthread_mutex_unlock(&v->lock);
-	if (__atomic_load_n(&v->started, __ATOMIC_ACQUIRE) &&
-	    !pthread_equal(pthread_self(), v->thread))
-		pthread_kill(v->thread, kick_signal);
 }
 
 /* ---- the guest's states: events, injection, sleeping ---------------------- */
@@ -534,9 +536,15 @@ static void run(struct vcpu *v)
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pthread_mutex_lock(&v->lock);
+	v->running = true;
+	pthread_mutex_unlock(&v->lock);
 	while (v->state != VCPU_STOPPED && !vm_stopping(v->vm))
 		v->state = state_fns[v->state](v);
 	v->state = VCPU_STOPPED;
+	pthread_mutex_lock(&v->lock);
+	v->running = false;
+	pthread_mutex_unlock(&v->lock);
 	cur_run = NULL;
 }
 
@@ -595,7 +603,7 @@ int vcpu_start(struct vcpu *v)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return -err;
-	__atomic_store_n(&v->started, true, __ATOMIC_RELEASE);
+	v->started = true;
 	return 0;
 }
 
@@ -603,7 +611,7 @@ void vcpu_join(struct vcpu *v)
 {
 	if (v->started) {
 		pthread_join(v->thread, NULL);
-		__atomic_store_n(&v->started, false, __ATOMIC_RELEASE);
+		v->started = false;
 	}
 }
 

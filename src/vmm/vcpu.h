@@ -64,8 +64,7 @@ struct vcpu {
 	/* The main thread, before the vCPU runs (vcpu_set_tsc_offset). */
 	int64_t tsc_offset;
 
-	/* The main thread (vcpu_start, vcpu_join); kicks read 'started' from
-	 * any thread (atomic). */
+	/* The main thread only (vcpu_start, vcpu_join). */
 	pthread_t thread;
 	bool started;
 	/* The vCPU's thread, once as it starts (tid 0 until then: others
@@ -102,6 +101,10 @@ struct vcpu {
 	/* Wake-ups and the arrival slot. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/* Under lock: the thread sets it once it can take the kick signal and
+	 * clears it as it ends, so that kicks signal it (by tid) only while
+	 * it exists. */
+	bool running;
 	/* Any thread sets it (vcpu_kick); the vCPU's thread clears it before
 	 * it looks for work, and sleeps only while it is clear (atomic; set
 	 * under the lock too, so that a sleeper misses no kick). */
