@@ -106,7 +106,8 @@ struct vm {
 
 	/* vCPUs that nothing but an IPI from another vCPU can wake (waiting for
 	 * SIPI, or halted with interrupts off). When it reaches nr_vcpus the
-	 * machine is dead: that is how a guest without ACPI powers off. */
+	 * machine is dead: that is how a guest without ACPI powers off.
+	 * Atomic: each vCPU thread counts itself in and out as it sleeps. */
 	unsigned stuck;
 
 	/* Stop state: the first vm_stop wins and fixes the exit status. */
