@@ -142,10 +142,8 @@ static void to_vcpu(struct forward *f, const struct apic_msg *a, unsigned t,
 	pr_warn("IPI vector %#x for vcpu %u dropped: its lapic refuses it here", a->vector, t);
 }
 
-/* apicbus forward callback: any thread. */
-static uint64_t irq_out(void *opaque, const struct apic_msg *a, int target)
+uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target)
 {
-	struct forward *f = opaque;
 	uint64_t covered = 0, mask;
 	struct net_msg m;
 
@@ -201,14 +199,14 @@ bool forward_movable(unsigned vcpu)
 	return vcpu != 0;
 }
 
-/* vm->move_out: on vCPU v's thread, at an exit. */
-static int move_out(void *opaque, struct vcpu *v, unsigned node)
+int forward_move_out(struct forward *f, struct vcpu *v, unsigned node)
 {
-	struct forward *f = opaque;
 	struct net_msg m;
 	size_t len = 0;
 	int err;
 
+	if (!f->blob)
+		return -EOPNOTSUPP;
 	if (node >= f->nodes || node == f->self || v->index >= f->vm->nr_vcpus)
 		return -EINVAL;
 	if (!forward_movable(v->index))
@@ -299,13 +297,12 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 			cluster_send(f->c, n, &moved);
 }
 
-/* A vCPU here changed its routing registers: every other node's copy
- * follows, so that its bus can pick a lowest-priority target among all
- * vCPUs (apicbus.c). On the vCPU's thread; under the lock, so that the
- * notice is ordered with a move of the vCPU like any other message. */
-static void route_out(void *opaque, struct vcpu *v, const struct lapic_route *r)
+/* Every other node's copy of a vCPU's routing registers follows, so that
+ * its bus can pick a lowest-priority target among all vCPUs (apicbus.c).
+ * Under the lock, so that the notice is ordered with a move of the vCPU
+ * like any other message. */
+void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_route *r)
 {
-	struct forward *f = opaque;
 	struct net_msg m;
 	struct net_route *d = &m.u.cpu.route;
 
@@ -376,9 +373,8 @@ bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
 	return true;
 }
 
-static void eoi_out(void *opaque, uint8_t vector)
+void forward_eoi_out(struct forward *f, uint8_t vector)
 {
-	struct forward *f = opaque;
 	struct net_msg m;
 
 	cpu_msg(&m, NET_CPU_EOI);
@@ -389,10 +385,9 @@ static void eoi_out(void *opaque, uint8_t vector)
 
 /* ---- device access -------------------------------------------------------- */
 
-static int io_out(void *opaque, struct vcpu *vcpu, enum io_space space,
-		  uint64_t addr, void *data, unsigned len, bool is_write)
+int forward_io_out(struct forward *f, struct vcpu *vcpu, enum io_space space,
+		   uint64_t addr, void *data, unsigned len, bool is_write)
 {
-	struct forward *f = opaque;
 	struct io_wait *w;
 	struct net_msg m;
 	struct net_io_req *q = &m.u.cpu.io_req;
@@ -564,10 +559,7 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 			free(f);
 			return -ENOMEM;
 		}
-		vm->move_out = move_out;
 	}
-	vm->move_opaque = f;
-	vm->route_out = route_out;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
@@ -575,12 +567,6 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		pthread_cond_init(&f->io[i].cond, &ca);
 	}
 	pthread_condattr_destroy(&ca);
-	apicbus_set_forward(vm->apicbus, irq_out, f);
-	if (f->self != FORWARD_DEVICE_NODE) {
-		iobus_set_fallback(vm->iobus, io_out, f);
-		vm->eoi_opaque = f;
-		vm->eoi_hook = eoi_out;
-	}
 	*out = f;
 	return 0;
 }

@@ -23,13 +23,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hw/iobus.h"
 #include "net/wire.h"
 
 #define FORWARD_DEVICE_NODE 0
 
 struct vm;
+struct vcpu;
 struct cluster;
 struct forward;
+struct apic_msg;
+struct lapic_route;
 
 /* A peer's LOAD for the cost model (receive thread; must not block; the
  * values are unchecked). */
@@ -38,6 +42,18 @@ typedef void forward_load_fn(void *opaque, unsigned from, const struct net_load 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		const uint8_t *place, forward_load_fn *on_load, void *load_opaque);
 void forward_free(struct forward *f);
+
+/* The plane's side of struct vm_hooks (vmm/vm.h), which the node wires
+ * to these: move_out (on v's thread: save it and send it to 'node' under
+ * the plane's lock; -EOPNOTSUPP where vCPUs cannot move), route_changed,
+ * irq_out (any thread), and on nodes without the devices io_out and eoi
+ * (on the vCPU's thread; io_out waits for the answer). */
+int forward_move_out(struct forward *f, struct vcpu *v, unsigned node);
+void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_route *r);
+uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target);
+int forward_io_out(struct forward *f, struct vcpu *v, enum io_space space,
+		   uint64_t addr, void *data, unsigned len, bool is_write);
+void forward_eoi_out(struct forward *f, uint8_t vector);
 
 /* NET_MSG_CPU messages, from the cluster's receive thread: 0, or -EPROTO
  * for one this node does not take (an op for the devices' node elsewhere). */

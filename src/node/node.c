@@ -29,7 +29,6 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
-#include "x86/regs.h"
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
@@ -111,6 +110,70 @@ static void on_vm_stop(void *opaque, int status, const char *reason)
 		cluster_stop_all(n->cluster, status, reason);
 }
 
+/* The VM's hooks into the CPU plane. The VM has them from its creation,
+ * the plane only from forward_new (it needs the VM): until then, and on a
+ * node alone, there is nothing to reach (the guest does not run yet). */
+static int vm_move_out(void *opaque, struct vcpu *v, unsigned node)
+{
+	struct node *n = opaque;
+
+	return n->fwd ? forward_move_out(n->fwd, v, node) : -EOPNOTSUPP;
+}
+
+static void vm_route_changed(void *opaque, struct vcpu *v, const struct lapic_route *r)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		forward_route_out(n->fwd, v, r);
+}
+
+static uint64_t vm_irq_out(void *opaque, const struct apic_msg *a, int target)
+{
+	struct node *n = opaque;
+
+	return n->fwd ? forward_irq_out(n->fwd, a, target) : 0;
+}
+
+static int vm_io_out(void *opaque, struct vcpu *v, enum io_space space, uint64_t addr,
+		     void *data, unsigned len, bool is_write)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		return forward_io_out(n->fwd, v, space, addr, data, len, is_write);
+	if (!is_write)
+		memset(data, 0xff, len);
+	return -ENODEV;
+}
+
+static void vm_eoi(void *opaque, uint8_t vector)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		forward_eoi_out(n->fwd, vector);
+}
+
+static const struct vm_hooks solo_hooks = {
+	.stopped = on_vm_stop,
+};
+
+static const struct vm_hooks cluster_hooks = {
+	.stopped = on_vm_stop,
+	.move_out = vm_move_out,
+	.route_changed = vm_route_changed,
+	.irq_out = vm_irq_out,
+	.io_out = vm_io_out,
+	.eoi = vm_eoi,
+};
+
+/* --migrate may move vCPUs: several nodes, and a vCPU's state can travel. */
+static bool can_move(const struct node *n)
+{
+	return n->fwd && vcpu_state_max(n->vm.vcpus[0]) > 0;
+}
+
 /* ---- building and running ----------------------------------------------- */
 
 static int build_vm(struct node *n)
@@ -123,7 +186,7 @@ static int build_vm(struct node *n)
 		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
 		.hide_kvmclock = n->p.nr_nodes > 1 && !hostcpu_clock_is_tsc(),
 	};
-	int r = vm_create(&n->vm, &vc);
+	int r = vm_create(&n->vm, &vc, n->p.nr_nodes > 1 ? &cluster_hooks : &solo_hooks, n);
 
 	if (r) {
 		switch (r) {
@@ -140,8 +203,6 @@ static int build_vm(struct node *n)
 		return r;
 	}
 	n->vm_ok = true;
-	n->vm.on_stop = on_vm_stop;
-	n->vm.on_stop_opaque = n;
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO,
@@ -164,7 +225,7 @@ static int build_vm(struct node *n)
 		if (r)
 			return r;
 		pthread_mutex_init(&n->aff_lock, NULL);
-		n->aff_on = n->p.migrate == MIGRATE_AUTO && n->vm.move_out &&
+		n->aff_on = n->p.migrate == MIGRATE_AUTO && can_move(n) &&
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
 		node_cpus_init(n);
@@ -182,10 +243,9 @@ static int start_vcpus(struct node *n, const struct boot_text *b)
 
 		if (!n->vm.local[i] || (i != 0 && !n->p.start_all))
 			continue;
-		r = regs_set_boot64(v->fd, &b->entry);
+		r = vcpu_boot64(v, &b->entry);
 		if (r)
 			return r;
-		v->state = VCPU_RUNNABLE;
 	}
 	return vm_start(&n->vm);
 }
@@ -231,7 +291,7 @@ static int wait_guest(struct node *n)
 	while (!vm_stopping(&n->vm)) {
 		usleep(20000);
 		++ticks;
-		if (n->p.migrate == MIGRATE_SHUFFLE && n->vm.move_out && ticks % 3 == 0)
+		if (n->p.migrate == MIGRATE_SHUFFLE && can_move(n) && ticks % 3 == 0)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);

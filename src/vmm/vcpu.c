@@ -19,13 +19,10 @@
 #include "irq/ioapic.h"
 #include "irq/pic.h"
 #include "util/log.h"
-#include "hw/iobus.h"
+#include "vmm/vcpu_int.h"
 #include "vmm/vm.h"
 #include "x86/cpuid.h"
 #include "x86/regs.h"
-#include "x86/vcpustate.h"
-
-enum { EXIT_CONTINUE, EXIT_STOP };
 
 #define VCPU_NICE 5
 
@@ -92,8 +89,8 @@ static void cb_eoi(void *opaque, uint8_t vector)
 {
 	struct vcpu *v = opaque;
 
-	if (v->vm->eoi_hook)
-		v->vm->eoi_hook(v->vm->eoi_opaque, vector);
+	if (v->vm->remote_devices && v->vm->hooks.eoi)
+		v->vm->hooks.eoi(v->vm->hooks_opaque, vector);
 	else
 		ioapic_eoi(v->vm->ioapic, vector);
 }
@@ -119,8 +116,8 @@ static void cb_route_changed(void *opaque, const struct lapic_route *r)
 {
 	struct vcpu *v = opaque;
 
-	if (v->vm->route_out)
-		v->vm->route_out(v->vm->move_opaque, v, r);
+	if (v->vm->hooks.route_changed)
+		v->vm->hooks.route_changed(v->vm->hooks_opaque, v, r);
 }
 
 static const struct lapic_ops lapic_cbs = {
@@ -198,7 +195,13 @@ int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 	v->vm = vm;
 	v->index = index;
 	v->apic_id = vm->topo.apic_id[index];
-	v->state = index == 0 ? VCPU_RUNNABLE : VCPU_WAIT_SIPI;
+	/* vm_create has placed the vCPUs: those on other nodes wait for
+	 * theirs to arrive. */
+	if (!vm->local[index])
+		v->state = VCPU_AWAY;
+	else
+		v->state = index == 0 ? VCPU_RUNNING : VCPU_WAIT_SIPI;
+	v->resume = v->state;
 	v->move_to = -1;
 	pthread_mutex_init(&v->lock, NULL);
 	{
@@ -270,6 +273,15 @@ void vcpu_destroy(struct vcpu *v)
 	free(v);
 }
 
+int vcpu_boot64(struct vcpu *v, const struct boot_entry *e)
+{
+	int err = regs_set_boot64(v->fd, e);
+
+	if (!err && v->state == VCPU_WAIT_SIPI)
+		v->state = VCPU_RUNNING;
+	return err;
+}
+
 /* Owner thread, after KVM_RUN returned. */
 static void take_rip_sample(struct vcpu *v)
 {
@@ -298,185 +310,19 @@ void vcpu_kick(struct vcpu *v)
 	__atomic_store_n(&v->kicked, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&v->lock);
 	pthread_cond_signal(&v->cond);
+	/* Under the lock, which the thread takes to say it ends: a kick
+	 * (e.g. from a device thread after the VM stopped) never signals a
+	 * thread that is gone, whose id may be another's by then. */
+	if (v->running && cur_run != v->run)
+		syscall(SYS_tgkill, getpid(), v->tid, kick_signal);
 	pthread_mutex_unlock(&v->lock);
-	if (v->started && !pthread_equal(pthread_self(), v->thread))
-		pthread_kill(v->thread, kick_signal);
 }
 
-/* ---- register dump ------------------------------------------------------ */
+/* ---- the guest's states: events, injection, sleeping ---------------------- */
 
-void vcpu_dump(struct vcpu *v)
-{
-	struct kvm_regs r;
-	struct kvm_sregs s;
-
-	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-		pr_err("vcpu %u: cannot read registers: %s", v->index, strerror(errno));
-		return;
-	}
-	fprintf(stderr,
-		"vcpu %u registers:\n"
-		" RIP=%016llx RSP=%016llx RFLAGS=%016llx\n"
-		" RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
-		" RSI=%016llx RDI=%016llx RBP=%016llx\n"
-		" R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
-		" R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
-		" CS=%04x base=%llx l=%d dpl=%d  SS=%04x  DS=%04x\n"
-		" CR0=%llx CR2=%llx CR3=%llx CR4=%llx EFER=%llx\n"
-		" GDT=%llx/%x IDT=%llx/%x\n",
-		v->index, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
-		r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
-		r.r14, r.r15, s.cs.selector, s.cs.base, s.cs.l, s.cs.dpl,
-		s.ss.selector, s.ds.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
-		s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
-}
-
-/* ---- exit handlers ------------------------------------------------------ */
-
-static int exit_io(struct vcpu *v)
-{
-	struct kvm_run *run = v->run;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	bool write = run->io.direction == KVM_EXIT_IO_OUT;
-
-	v->stats.io_exits++;
-	/* String I/O (rep outs/ins) arrives as 'count' elements back to back. */
-	for (uint32_t i = 0; i < run->io.count; i++) {
-		iobus_access(v->vm->iobus, IO_PIO, v, run->io.port, data,
-			     run->io.size, write);
-		data += run->io.size;
-	}
-	return EXIT_CONTINUE;
-}
-
-static int exit_mmio(struct vcpu *v)
-{
-	struct kvm_run *run = v->run;
-
-	v->stats.mmio_exits++;
-	if (run->mmio.len > 8)
-		return EXIT_CONTINUE;
-	iobus_access(v->vm->iobus, IO_MMIO, v, run->mmio.phys_addr,
-		     run->mmio.data, run->mmio.len, run->mmio.is_write);
-	return EXIT_CONTINUE;
-}
-
-static int exit_rdmsr(struct vcpu *v)
-{
-	uint64_t val = 0;
-	int err;
-
-	v->stats.msr_exits++;
-	err = lapic_msr_read(v->lapic, v->run->msr.index, &val);
-	if (err == -ENOENT)
-		pr_debug("vcpu %u: rdmsr %#x unhandled -> #GP", v->index,
-			 v->run->msr.index);
-	v->run->msr.error = err ? 1 : 0;
-	v->run->msr.data = err ? 0 : val;
-	return EXIT_CONTINUE;
-}
-
-static int exit_wrmsr(struct vcpu *v)
-{
-	int err;
-
-	v->stats.msr_exits++;
-	err = lapic_msr_write(v->lapic, v->run->msr.index, v->run->msr.data);
-	if (err == -ENOENT)
-		pr_debug("vcpu %u: wrmsr %#x=%#llx unhandled -> #GP", v->index,
-			 v->run->msr.index, (unsigned long long)v->run->msr.data);
-	v->run->msr.error = err ? 1 : 0;
-	return EXIT_CONTINUE;
-}
-
-static int exit_hlt(struct vcpu *v)
-{
-	v->stats.hlt_exits++;
-	v->state = VCPU_HALTED;
-	return EXIT_CONTINUE;
-}
-
-static int exit_irq_window(struct vcpu *v)
-{
-	v->stats.irq_window_exits++;
-	return EXIT_CONTINUE;
-}
-
-static int exit_shutdown(struct vcpu *v)
-{
-	vcpu_dump(v);
-	vm_stop(v->vm, 1, "vcpu %u: triple fault (shutdown)", v->index);
-	return EXIT_STOP;
-}
-
-static int exit_internal_error(struct vcpu *v)
-{
-	struct kvm_run *run = v->run;
-
-	vcpu_dump(v);
-	vm_stop(v->vm, 1, "vcpu %u: KVM internal error, suberror %u%s", v->index,
-		run->internal.suberror,
-		run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-		" (instruction emulation failed)" : "");
-	return EXIT_STOP;
-}
-
-static int exit_fail_entry(struct vcpu *v)
-{
-	vcpu_dump(v);
-	vm_stop(v->vm, 1, "vcpu %u: VM entry failed, reason %#llx", v->index,
-		(unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
-	return EXIT_STOP;
-}
-
-static int exit_system_event(struct vcpu *v)
-{
-	switch (v->run->system_event.type) {
-	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_stop(v->vm, 0, "guest powered off");
-		break;
-	case KVM_SYSTEM_EVENT_RESET:
-		vm_stop(v->vm, 0, "guest reset");
-		break;
-	default:
-		vcpu_dump(v);
-		vm_stop(v->vm, 1, "vcpu %u: system event %u", v->index,
-			v->run->system_event.type);
-	}
-	return EXIT_STOP;
-}
-
-typedef int (*exit_fn)(struct vcpu *v);
-
-static const exit_fn exit_handlers[] = {
-	[KVM_EXIT_IO] = exit_io,
-	[KVM_EXIT_MMIO] = exit_mmio,
-	[KVM_EXIT_HLT] = exit_hlt,
-	[KVM_EXIT_IRQ_WINDOW_OPEN] = exit_irq_window,
-	[KVM_EXIT_SHUTDOWN] = exit_shutdown,
-	[KVM_EXIT_INTERNAL_ERROR] = exit_internal_error,
-	[KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
-	[KVM_EXIT_SYSTEM_EVENT] = exit_system_event,
-	[KVM_EXIT_X86_RDMSR] = exit_rdmsr,
-	[KVM_EXIT_X86_WRMSR] = exit_wrmsr,
-};
-
-static int dispatch_exit(struct vcpu *v)
-{
-	uint32_t reason = v->run->exit_reason;
-
-	v->stats.exits++;
-	if (reason < sizeof(exit_handlers) / sizeof(exit_handlers[0]) &&
-	    exit_handlers[reason])
-		return exit_handlers[reason](v);
-	vcpu_dump(v);
-	vm_stop(v->vm, 1, "vcpu %u: unexpected KVM exit reason %u", v->index, reason);
-	return EXIT_STOP;
-}
-
-/* ---- interrupts --------------------------------------------------------- */
-
-static void handle_events(struct vcpu *v)
+/* The lapic's INIT, SIPI and NMI change the state s the vCPU is in;
+ * ExtINT (the PIC's) is kept for injection. */
+static enum vcpu_state take_events(struct vcpu *v, enum vcpu_state s)
 {
 	struct lapic_events ev = { 0 };
 
@@ -484,23 +330,38 @@ static void handle_events(struct vcpu *v)
 	if (ev.flags & LAPIC_EV_INIT) {
 		lapic_reset(v->lapic, true);
 		v->extint_pending = false;
-		v->state = VCPU_WAIT_SIPI;
+		s = VCPU_WAIT_SIPI;
 		pr_debug("vcpu %u: INIT", v->index);
 	}
-	if ((ev.flags & LAPIC_EV_SIPI) && v->state == VCPU_WAIT_SIPI) {
+	if ((ev.flags & LAPIC_EV_SIPI) && s == VCPU_WAIT_SIPI) {
 		if (regs_set_sipi(v->fd, ev.sipi_vector) == 0)
-			v->state = VCPU_RUNNABLE;
+			s = VCPU_RUNNING;
 		pr_debug("vcpu %u: SIPI vector %#x", v->index, ev.sipi_vector);
 	}
-	if (v->state == VCPU_WAIT_SIPI)
-		return;
+	if (s == VCPU_WAIT_SIPI)
+		return s;
 	if (ev.flags & LAPIC_EV_NMI) {
 		if (ioctl(v->fd, KVM_NMI) == 0)
 			v->stats.nmis++;
-		v->state = VCPU_RUNNABLE;
+		s = VCPU_RUNNING;
 	}
 	if (ev.flags & LAPIC_EV_EXTINT)
 		v->extint_pending = true;
+	return s;
+}
+
+/* What each of the guest's states does first: a move request goes before
+ * anything else (LEAVING, which saves s); then the kick flag is cleared,
+ * so that a kick from now on is seen (by the sleep, or by KVM_RUN through
+ * immediate_exit), and the lapic's events may change the state. */
+static enum vcpu_state step_in(struct vcpu *v, enum vcpu_state s)
+{
+	if (__atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0) {
+		v->resume = s;
+		return VCPU_LEAVING;
+	}
+	__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
+	return take_events(v, s);
 }
 
 /* Inject one interrupt if the guest can take it now, else ask KVM to exit
@@ -533,8 +394,8 @@ static void inject(struct vcpu *v)
 	run->request_interrupt_window = pending;
 }
 
-/* Sleep while halted or waiting for SIPI, until kicked or the lapic timer
- * deadline passes. */
+/* Sleep while halted or waiting for SIPI, until kicked or (halted) the
+ * lapic timer deadline passes. */
 static void wait_for_work(struct vcpu *v)
 {
 	struct timespec ts;
@@ -558,13 +419,8 @@ static void wait_for_work(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
-/* A vCPU that only another vCPU can wake. */
-static bool is_stuck(struct vcpu *v)
-{
-	return v->state == VCPU_WAIT_SIPI ||
-	       (v->state == VCPU_HALTED && !v->run->if_flag && !v->extint_pending);
-}
-
+/* A vCPU that only another vCPU can wake (waiting for SIPI, or halted
+ * with interrupts off) counts itself in vm->stuck while it sleeps. */
 static void stuck_wait(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -578,263 +434,127 @@ static void stuck_wait(struct vcpu *v)
 	__atomic_sub_fetch(&vm->stuck, 1, __ATOMIC_SEQ_CST);
 }
 
-static bool halted_has_work(struct vcpu *v)
+/* ---- one function per state, each returning the next ---------------------- */
+
+static enum vcpu_state st_running(struct vcpu *v)
 {
+	enum vcpu_state next = step_in(v, VCPU_RUNNING);
+	int err;
+
+	if (next != VCPU_RUNNING)
+		return next;
+	inject(v);
+	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		err = errno;
+		v->run->immediate_exit = 0;
+		take_rip_sample(v);
+		if (err == EINTR || err == EAGAIN) {
+			v->stats.intr_exits++;
+			return VCPU_RUNNING;
+		}
+		vcpu_dump(v);
+		vm_stop(v->vm, 1, "vcpu %u: KVM_RUN failed: %s", v->index, strerror(err));
+		return VCPU_STOPPED;
+	}
+	v->run->immediate_exit = 0;
+	take_rip_sample(v);
+	return vcpu_dispatch_exit(v);
+}
+
+static enum vcpu_state st_halted(struct vcpu *v)
+{
+	enum vcpu_state next = step_in(v, VCPU_HALTED);
+
+	if (next != VCPU_HALTED)
+		return next;
 	/* Interrupts wake HLT only when the guest can take them. */
-	if (v->extint_pending && v->run->if_flag)
-		return true;
-	return v->run->if_flag && lapic_get_interrupt(v->lapic) >= 0;
+	if (v->run->if_flag &&
+	    (v->extint_pending || lapic_get_interrupt(v->lapic) >= 0))
+		return VCPU_RUNNING;
+	if (!v->run->if_flag && !v->extint_pending)
+		stuck_wait(v);
+	else
+		wait_for_work(v);
+	return VCPU_HALTED;
 }
 
-/* ---- moving between nodes ---------------------------------------------- */
-
-bool vcpu_here(const struct vcpu *v)
+static enum vcpu_state st_wait_sipi(struct vcpu *v)
 {
-	return __atomic_load_n(&v->vm->local[v->index], __ATOMIC_ACQUIRE);
+	enum vcpu_state next = step_in(v, VCPU_WAIT_SIPI);
+
+	if (next != VCPU_WAIT_SIPI)
+		return next;
+	stuck_wait(v);
+	return VCPU_WAIT_SIPI;
 }
 
-bool vcpu_moving(const struct vcpu *v)
+static enum vcpu_state st_leaving(struct vcpu *v)
 {
-	return __atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0;
+	return vcpu_leave(v);
 }
 
-void vcpu_request_move(struct vcpu *v, int node)
+/* Sleep until the vCPU's state arrives (vcpu_arrive fills the slot), also
+ * when it came back before this thread, having sent it away, got here. */
+static enum vcpu_state st_away(struct vcpu *v)
 {
-	__atomic_store_n(&v->move_to, node, __ATOMIC_RELEASE);
-	vcpu_kick(v);
-}
-
-/* What KVM does not keep, ahead of KVM's part (x86/vcpustate.h). */
-struct blob_hdr {
-	uint32_t magic;
-	uint32_t state;			/* enum vcpu_state */
-	uint32_t extint_pending;
-	uint32_t pad;
-	struct lapic_state lapic;
-};
-#define BLOB_MAGIC 0x55504356u	/* "VCPU" */
-
-size_t vcpu_state_max(const struct vcpu *v)
-{
-	return v->vm->vstate ? sizeof(struct blob_hdr) + vcpustate_max_size(v->vm->vstate) : 0;
-}
-
-int vcpu_save(struct vcpu *v, void *buf, size_t cap, size_t *len)
-{
-	struct blob_hdr *h = buf;
-	uint64_t t0 = vcpu_now_ns();
-	size_t klen = 0;
-	int err;
-
-	if (!v->vm->vstate)
-		return -EOPNOTSUPP;
-	if (cap < sizeof(*h))
-		return -ENOSPC;
-	err = vcpustate_save(v->vm->vstate, v->fd, v->vm->tsc_offset,
-			     (uint8_t *)buf + sizeof(*h), cap - sizeof(*h), &klen);
-	if (err)
-		return err;
-	h->magic = BLOB_MAGIC;
-	h->state = v->state;
-	h->extint_pending = v->extint_pending;
-	h->pad = 0;
-	/* Last: from here on, deliveries go after the vCPU. */
-	lapic_depart(v->lapic, vcpu_now_ns(), &h->lapic);
-	v->extint_pending = false;
-	__atomic_store_n(&v->vm->local[v->index], false, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
-	*len = sizeof(*h) + klen;
-	v->stats.last_save_ns = vcpu_now_ns() - t0;
-	return 0;
-}
-
-int vcpu_arrive(struct vcpu *v, const void *buf, size_t len)
-{
-	const struct blob_hdr *h = buf;
-	void *kvm_part;
-
-	if (!v->vm->vstate)
-		return -EOPNOTSUPP;
-	if (len < sizeof(*h) || h->magic != BLOB_MAGIC || h->state > VCPU_WAIT_SIPI ||
-	    h->extint_pending > 1 || vcpu_here(v))
-		return -EINVAL;
-	/* KVM's part is loaded by the vCPU's own thread: loading MSRs makes
-	 * KVM touch guest memory (kvmclock, steal time), which may fault on
-	 * a page another node holds, and the caller here is the thread that
-	 * receives that page. */
-	kvm_part = malloc(len - sizeof(*h));
-	if (!kvm_part)
-		return -ENOMEM;
-	memcpy(kvm_part, (const uint8_t *)buf + sizeof(*h), len - sizeof(*h));
-	pthread_mutex_lock(&v->lock);
-	free(v->incoming);
-	v->incoming = kvm_part;
-	v->incoming_len = len - sizeof(*h);
-	__atomic_store_n(&v->arrived, 1, __ATOMIC_RELEASE);
-	/* A request made here before it left is stale now. */
-	__atomic_store_n(&v->move_to, -1, __ATOMIC_RELEASE);
-	v->state = (enum vcpu_state)h->state;
-	v->extint_pending = h->extint_pending;
-	lapic_arrive(v->lapic, vcpu_now_ns(), &h->lapic);
-	__atomic_add_fetch(&v->vm->nr_local, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&v->vm->local[v->index], true, __ATOMIC_RELEASE);
-	v->kicked = 1;
-	pthread_cond_signal(&v->cond);
-	pthread_mutex_unlock(&v->lock);
-	return 0;
-}
-
-/* Not here: sleep until the vCPU arrives (or the VM stops), then load
- * what KVM keeps of it. Also when it is back before this thread, having
- * sent it away, got here. */
-static void wait_away(struct vcpu *v)
-{
-	struct kvm_regs regs;
 	struct timespec ts;
-	uint64_t t0, load_ns;
-	void *kvm_part;
-	size_t len;
-	int err;
+	bool arrived;
 
 	pthread_mutex_lock(&v->lock);
-	while (!vcpu_here(v) && !vm_stopping(v->vm)) {
+	while (!v->incoming && !vm_stopping(v->vm)) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
 	}
-	kvm_part = v->incoming;
-	len = v->incoming_len;
-	v->incoming = NULL;
-	__atomic_store_n(&v->arrived, 0, __ATOMIC_RELEASE);
+	arrived = v->incoming != NULL;
 	pthread_mutex_unlock(&v->lock);
-	if (!vcpu_here(v) || !kvm_part)
-		return;
-	t0 = vcpu_now_ns();
-	err = vcpustate_restore(v->vm->vstate, v->fd, v->vm->tsc_offset, kvm_part, len);
-	free(kvm_part);
-	load_ns = vcpu_now_ns() - t0;
-	if (!err && ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
-		err = -errno;
-	if (err) {
-		vm_stop(v->vm, 1, "vcpu %u arrived but its state could not be loaded: %s",
-			v->index, strerror(-err));
-		return;
-	}
-	/* The run loop reads IF and the injection window from kvm_run before
-	 * the next KVM_RUN, and this fd's kvm_run still describes its own
-	 * last run (or none: zeros), which would make a vCPU that left
-	 * halted with interrupts on look stuck for good. IF from the state;
-	 * the window unknown, so inject() asks KVM for one. */
-	v->run->if_flag = (regs.rflags & (1u << 9)) != 0;
-	v->run->ready_for_interrupt_injection = 0;
-	lapic_resume(v->lapic);
-	pr_info("vcpu %u arrived: state loaded in %llu us", v->index,
-		(unsigned long long)load_ns / 1000);
+	return arrived ? VCPU_ARRIVED : VCPU_STOPPED;
 }
 
-/* KVM finishes the instruction of the last exit (the data of an I/O read
- * goes into its register) at the next KVM_RUN, which immediate_exit makes
- * return before the guest runs. It may instead stop at a new exit: the
- * next part of a string I/O or of a split MMIO access; handle those the
- * same way until it returns with nothing left to finish. Before the CPU
- * plane's lock is taken: a completion can write guest memory, and so wait
- * for a page from another node. 0, or -EAGAIN to give up the move (the
- * guest stopped, or it keeps exiting). */
-static int finish_last_exit(struct vcpu *v)
+static enum vcpu_state st_arrived(struct vcpu *v)
 {
-	for (int i = 0; i < 1024; i++) {
-		int r;
-
-		v->run->immediate_exit = 1;
-		r = ioctl(v->fd, KVM_RUN, 0);
-		v->run->immediate_exit = 0;
-		if (r < 0)
-			return errno == EINTR || errno == EAGAIN ? 0 : -errno;
-		if (dispatch_exit(v) == EXIT_STOP || vm_stopping(v->vm))
-			return -EAGAIN;
-	}
-	return -EAGAIN;
+	return vcpu_load_arrived(v);
 }
 
-static void move_out(struct vcpu *v)
-{
-	int node = __atomic_exchange_n(&v->move_to, -1, __ATOMIC_ACQ_REL);
-	int err;
+typedef enum vcpu_state (*state_fn)(struct vcpu *v);
 
-	if (node < 0 || !v->vm->move_out)
-		return;
-	err = finish_last_exit(v);
-	if (!err)
-		err = v->vm->move_out(v->vm->move_opaque, v, (unsigned)node);
-	if (err)
-		pr_warn("vcpu %u cannot move to node %d, stays here: %s", v->index, node,
-			strerror(-err));
-}
+static const state_fn state_fns[] = {
+	[VCPU_RUNNING] = st_running,
+	[VCPU_HALTED] = st_halted,
+	[VCPU_WAIT_SIPI] = st_wait_sipi,
+	[VCPU_LEAVING] = st_leaving,
+	[VCPU_AWAY] = st_away,
+	[VCPU_ARRIVED] = st_arrived,
+};
 
-static void *vcpu_thread(void *arg)
+/* The vCPU's thread: the state machine, until the VM stops. */
+static void run(struct vcpu *v)
 {
-	struct vcpu *v = arg;
 	sigset_t set;
 
 	cur_run = v->run;
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-
-	while (!vm_stopping(v->vm)) {
-		if (!vcpu_here(v) || __atomic_load_n(&v->arrived, __ATOMIC_ACQUIRE)) {
-			wait_away(v);
-			continue;
-		}
-		if (__atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0) {
-			move_out(v);
-			continue;
-		}
-		__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
-		handle_events(v);
-		if (v->state == VCPU_WAIT_SIPI) {
-			stuck_wait(v);
-			continue;
-		}
-		if (v->state == VCPU_HALTED) {
-			if (!halted_has_work(v)) {
-				if (is_stuck(v))
-					stuck_wait(v);
-				else
-					wait_for_work(v);
-				continue;
-			}
-			v->state = VCPU_RUNNABLE;
-		}
-		inject(v);
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			int err = errno;
-			v->run->immediate_exit = 0;
-			take_rip_sample(v);
-			if (err == EINTR || err == EAGAIN) {
-				v->stats.intr_exits++;
-				continue;
-			}
-			vcpu_dump(v);
-			vm_stop(v->vm, 1, "vcpu %u: KVM_RUN failed: %s", v->index,
-				strerror(err));
-			break;
-		}
-		v->run->immediate_exit = 0;
-		take_rip_sample(v);
-		if (dispatch_exit(v) == EXIT_STOP)
-			break;
-	}
+	pthread_mutex_lock(&v->lock);
+	v->running = true;
+	pthread_mutex_unlock(&v->lock);
+	while (v->state != VCPU_STOPPED && !vm_stopping(v->vm))
+		v->state = state_fns[v->state](v);
+	v->state = VCPU_STOPPED;
+	pthread_mutex_lock(&v->lock);
+	v->running = false;
+	pthread_mutex_unlock(&v->lock);
 	cur_run = NULL;
-	return NULL;
 }
 
+/* ---- the thread ------------------------------------------------------------ */
 static void *vcpu_thread_start(void *arg)
 {
 	struct vcpu *v = arg;
 	struct sigevent sev = { 0 };
 
-	v->tid = (pid_t)syscall(SYS_gettid);
+	__atomic_store_n(&v->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	/* A vCPU that spins (waiting for a lock another node's vCPU holds)
 	 * must not starve the threads that serve page requests and forwarded
 	 * interrupts for the rest of the cluster: on a busy host they would
@@ -865,7 +585,8 @@ static void *vcpu_thread_start(void *arg)
 	} else {
 		pr_warn("vcpu %u: timer_create: %s", v->index, strerror(errno));
 	}
-	return vcpu_thread(v);
+	run(v);
+	return NULL;
 }
 
 int vcpu_start(struct vcpu *v)
@@ -874,7 +595,7 @@ int vcpu_start(struct vcpu *v)
 	int err;
 
 	/* Block the kick signal in the new thread until its handler state is
-	 * ready; vcpu_thread unblocks it. */
+	 * ready; run() unblocks it. */
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
@@ -893,3 +614,4 @@ void vcpu_join(struct vcpu *v)
 		v->started = false;
 	}
 }
+

@@ -69,7 +69,8 @@ static int check_caps(struct vm *vm)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct vm_hooks *hooks, void *opaque)
 {
 	int err, tsc;
 
@@ -82,6 +83,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return -EINVAL;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->hide_kvmclock = cfg->hide_kvmclock;
+	vm->remote_devices = cfg->remote_devices;
+	if (hooks)
+		vm->hooks = *hooks;
+	vm->hooks_opaque = opaque;
 	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
 		vm->local[i] = !cfg->place || cfg->place[i] == cfg->self;
 		vm->nr_local += vm->local[i];
@@ -169,6 +174,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		if (err)
 			goto fail;
 	}
+	if (vm->hooks.irq_out)
+		apicbus_set_forward(vm->apicbus, vm->hooks.irq_out, opaque);
+	if (cfg->remote_devices && vm->hooks.io_out)
+		iobus_set_fallback(vm->iobus, vm->hooks.io_out, opaque);
 	if (cfg->place) {
 		err = vcpustate_ctx_new(&vm->vstate, vm->kvm_fd, vm->vcpus[0]->fd);
 		if (err) {
@@ -261,8 +270,8 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
-	if (vm->on_stop)
-		vm->on_stop(vm->on_stop_opaque, status, vm->stop_reason);
+	if (vm->hooks.stopped)
+		vm->hooks.stopped(vm->hooks_opaque, status, vm->stop_reason);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i])
 			vcpu_kick(vm->vcpus[i]);

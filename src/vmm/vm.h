@@ -12,7 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hw/iobus.h"
 #include "hw/mem.h"
+#include "irq/apicbus.h"
 #include "x86/topo.h"
 
 #define VM_MAX_VCPUS 64
@@ -44,6 +46,31 @@ struct vm_config {
 	bool hide_kvmclock;
 };
 
+/* The one way a plane hooks into the VM: given to vm_create and fixed from
+ * then on, so that no plane writes the VM's struct (nor a vCPU's). The
+ * node fills it, as it wires every plane; a member left NULL is a feature
+ * this node does without. All are called with no lock of the VM held. */
+struct vm_hooks {
+	/* The first vm_stop (e.g. to tell the other nodes). Any thread. */
+	void (*stopped)(void *opaque, int status, const char *reason);
+	/* Send vCPU v to node 'node' (vcpu_request_move): on v's thread, the
+	 * last exit's instruction finished; it calls vcpu_save. 0 once the
+	 * vCPU is gone, else -errno and it stays. NULL: vCPUs never move. */
+	int (*move_out)(void *opaque, struct vcpu *v, unsigned node);
+	/* vCPU v's routing registers changed here (lapic_ops.route_changed),
+	 * for the other nodes' copies. On v's thread. */
+	void (*route_changed)(void *opaque, struct vcpu *v, const struct lapic_route *r);
+	/* An APIC message for vCPUs that run on other nodes
+	 * (apicbus_set_forward). Any thread. */
+	apicbus_forward_fn irq_out;
+	/* Only with vm_config.remote_devices, for the devices' node: a port or
+	 * MMIO access no device here claims (iobus_set_fallback), and the EOI
+	 * of a level-triggered vector (its IOAPIC is there). On the vCPU's
+	 * thread. */
+	io_fallback_fn io_out;
+	void (*eoi)(void *opaque, uint8_t vector);
+};
+
 struct vm {
 	int kvm_fd;
 	int vm_fd;
@@ -61,32 +88,26 @@ struct vm {
 	int64_t tsc_offset;
 	unsigned nr_vcpus;
 	struct topo topo;		/* APIC ids, packages = nodes */
-	/* vCPUs that run on this node now (atomic: they move, vcpu.h). */
+	/* vCPUs that run on this node now (atomic). Written at creation, then
+	 * by a vCPU's moves, under the lock that orders them (the CPU
+	 * plane's): vcpu_save on the vCPU's own thread as it leaves,
+	 * vcpu_arrive on the thread that receives it. */
 	unsigned nr_local;
 	bool local[VM_MAX_VCPUS];
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 
 	/* Moving vCPUs (several nodes only): what a vCPU's state is made of
-	 * here, and the CPU plane's hook that sends a vCPU to another node
-	 * (vcpu_request_move), called on that vCPU's thread. */
+	 * here; NULL when vCPUs cannot move. */
 	struct vcpustate_ctx *vstate;
-	int (*move_out)(void *opaque, struct vcpu *v, unsigned node);
-	void *move_opaque;
-	/* A vCPU's routing registers changed here (lapic_ops.route_changed):
-	 * the CPU plane tells every node. On that vCPU's thread. */
-	void (*route_out)(void *opaque, struct vcpu *v, const struct lapic_route *r);
-
-	/* EOI of a level-triggered vector, when the IOAPIC is on another node. */
-	void (*eoi_hook)(void *opaque, uint8_t vector);
-	void *eoi_opaque;
-
-	/* Called once, by the first vm_stop (e.g. to tell the other nodes). */
-	void (*on_stop)(void *opaque, int status, const char *reason);
-	void *on_stop_opaque;
+	bool remote_devices;
+	/* Fixed by vm_create. */
+	struct vm_hooks hooks;
+	void *hooks_opaque;
 
 	/* vCPUs that nothing but an IPI from another vCPU can wake (waiting for
 	 * SIPI, or halted with interrupts off). When it reaches nr_vcpus the
-	 * machine is dead: that is how a guest without ACPI powers off. */
+	 * machine is dead: that is how a guest without ACPI powers off.
+	 * Atomic: each vCPU thread counts itself in and out as it sleeps. */
 	unsigned stuck;
 
 	/* Stop state: the first vm_stop wins and fixes the exit status. */
@@ -97,9 +118,12 @@ struct vm {
 	char stop_reason[160];
 };
 
-/* Opens /dev/kvm and creates the VM, RAM, interrupt controllers and vCPUs.
- * Errors: -ENOENT/-EACCES for /dev/kvm, -EINVAL for bad sizes. */
-int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Opens /dev/kvm and creates the VM, RAM, interrupt controllers and vCPUs,
+ * hooked to the planes above through 'hooks' (copied; NULL: none), which
+ * get 'opaque'. Errors: -ENOENT/-EACCES for /dev/kvm, -EINVAL for bad
+ * sizes. */
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct vm_hooks *hooks, void *opaque);
 void vm_destroy(struct vm *vm);
 
 /* Route GSI 'gsi' to the PIC (if < 16) and the IOAPIC: an irq_line set fn. */
