@@ -48,8 +48,13 @@ void report_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+extern volatile uint32_t sti_shadow_breaks;	/* cpu.c */
+
 int report_summary(void)
 {
+	if (sti_shadow_breaks)
+		report_info("platform: %u interrupts taken inside an STI shadow, "
+			    "resumed after their HLT (cpu.c)", sti_shadow_breaks);
 	print_lock();
 	printf("SUMMARY: %u tests, %u failures", tests, failures);
 	if (skipped)
