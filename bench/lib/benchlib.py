@@ -38,8 +38,17 @@ def rounded(x, digits=3):
     return None if x is None else round(x, digits)
 
 
+def where():
+    """Where this benchmark runs: "lab" inside scripts/lab (which sets
+    AMALGAM_LAB=1), else "host"."""
+    return "lab" if os.environ.get("AMALGAM_LAB") == "1" else "host"
+
+
 def json_line(obj):
-    """The benchmark's last line: one compact JSON object."""
+    """The benchmark's last line: one compact JSON object, saying where it
+    ran ("where": "host" or "lab") unless the benchmark already did."""
+    obj = dict(obj)
+    obj.setdefault("where", where())
     print(json.dumps(obj, separators=(",", ":")), flush=True)
 
 

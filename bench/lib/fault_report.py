@@ -13,6 +13,9 @@ ratios to the raw TCP round trip, and last one JSON line.
 import json
 import os
 import re
+
+# Where the runs happened: inside scripts/lab (AMALGAM_LAB=1) or on the host.
+WHERE = "lab" if os.environ.get("AMALGAM_LAB") == "1" else "host"
 import statistics
 import sys
 
@@ -135,7 +138,7 @@ def main():
                       + (f"  {r['g_stream_pages_per_s']} pages/s" if p == "stream" else ""))
     if not runs:
         print("fault: no run succeeded")
-        print(json.dumps({"bench": "fault", "runs": 0, "failed": len(failed)}))
+        print(json.dumps({"bench": "fault", "runs": 0, "failed": len(failed), "where": WHERE}))
         return 1
 
     m = {k: med([r.get(k) for r in runs]) for k in runs[0] if k != "load"}
@@ -181,6 +184,7 @@ def main():
     js["goal_ratio"] = GOAL
     js["goal_met"] = rat["upgrade"] <= GOAL
     js["loads"] = [r["load"] for r in runs]
+    js["where"] = WHERE
     print(json.dumps(js))
     return 0
 
