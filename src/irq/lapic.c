@@ -1,6 +1,15 @@
-/* User-space local APIC (xAPIC and x2APIC): registers, delivery and
- * matching. The timer is in lapic_timer.c; the locking rules are with
- * struct lapic in lapic_priv.h. */
+/* User-space local APIC (xAPIC and x2APIC): the register file as the guest
+ * sees it, through MMIO and the x2APIC MSRs, with the writes that change
+ * the mode, reset it, or send an IPI; creation, routing registers and the
+ * state a vCPU takes along when it moves. On the owner thread, except
+ * what lapic.h says any thread may call: the routing registers of a copy
+ * whose vCPU runs elsewhere, and a vCPU's arrival.
+ *
+ * What a register write sets in motion elsewhere lives in its own file, so
+ * that this one stays the decoder: interrupt acceptance, destination
+ * matching and priorities in lapic_irq.c (the part other threads call),
+ * the timer in lapic_timer.c. The locking rules are with struct lapic in
+ * lapic_priv.h. */
 #include "irq/lapic_priv.h"
 
 #include <errno.h>
@@ -26,337 +35,16 @@ static const uint32_t lvt_writable[NR_LVT] = {
 };
 
 #define APIC_VERSION	0x00050014u	/* version 0x14, max LVT entry 5 */
-#define LVT_LEVEL	(1u << 15)
-#define LVT_DM(v)	(((v) >> 8) & 7)
-
-#define SVR_ENABLE	(1u << 8)
 #define SVR_WRITABLE	0x3ffu		/* vector, enable, focus disable */
-
-#define BASE_BSP	(1ull << 8)
-#define BASE_EXTD	(1ull << 10)
-#define BASE_EN		(1ull << 11)
 #define BASE_ADDR	0x000ffffffffff000ull
 #define BASE_RESERVED	(~(BASE_ADDR | BASE_BSP | BASE_EXTD | BASE_EN))
-
-#define ESR_SEND_ILLEGAL (1u << 5)
-#define ESR_RECV_ILLEGAL (1u << 6)
 
 #define ICR_WRITABLE	0x000ccfffu	/* delivery status is read-only */
 #define ICR_X2_RESERVED	0xfff33000ull	/* x2APIC: #GP if any is set */
 
-enum mode { MODE_DISABLED, MODE_XAPIC, MODE_X2APIC };
-
-static void set_bit(uint32_t *v, unsigned n) { v[n >> 5] |= 1u << (n & 31); }
-static void clr_bit(uint32_t *v, unsigned n) { v[n >> 5] &= ~(1u << (n & 31)); }
-static bool test_bit(const uint32_t *v, unsigned n)
-{
-	return v[n >> 5] >> (n & 31) & 1;
-}
-
-static int highest_bit(const uint32_t *v)
-{
-	for (int i = 7; i >= 0; i--)
-		if (v[i])
-			return i * 32 + 31 - __builtin_clz(v[i]);
-	return -1;
-}
-
-static enum mode mode_of(uint64_t base)
-{
-	if (!(base & BASE_EN))
-		return MODE_DISABLED;
-	return base & BASE_EXTD ? MODE_X2APIC : MODE_XAPIC;
-}
-
-static enum mode cur_mode(struct lapic *l)
-{
-	return mode_of(LD(l->apic_base));
-}
-
 static uint32_t x2apic_ldr(uint32_t id)
 {
 	return (id >> 4) << 16 | 1u << (id & 0xf);
-}
-
-/* ---- interrupt acceptance (any thread, lock held) ---- */
-
-/* An error is reported through the ESR and, if unmasked, the error LVT. */
-static void record_error_locked(struct lapic *l, uint32_t bits)
-{
-	uint32_t lvt = LD(l->lvt[LVT_ERROR]);
-
-	l->esr_pending |= bits;
-	COUNT(l, errors, 1);
-	/* An illegal error vector would raise another error: drop it. */
-	if (!(lvt & LVT_MASKED) && (lvt & 0xff) >= 16) {
-		set_bit(l->irr, lvt & 0xff);
-		clr_bit(l->tmr, lvt & 0xff);
-	}
-}
-
-static bool accept_fixed_locked(struct lapic *l, unsigned vector, bool level)
-{
-	/* Vectors 0-15 are exceptions and cannot arrive as interrupts. */
-	if (vector < 16) {
-		record_error_locked(l, ESR_RECV_ILLEGAL);
-		return false;
-	}
-	set_bit(l->irr, vector);
-	if (level)
-		set_bit(l->tmr, vector);
-	else
-		clr_bit(l->tmr, vector);
-	return true;
-}
-
-/* A local source (timer, error, self IPI) on the owner thread: no kick. */
-void lapic_local_irq(struct lapic *l, unsigned vector)
-{
-	pthread_mutex_lock(&l->lock);
-	if (accept_fixed_locked(l, vector, false))
-		COUNT(l, irqs_accepted, 1);
-	pthread_mutex_unlock(&l->lock);
-}
-
-static void kick(struct lapic *l)
-{
-	if (l->ops.kick)
-		l->ops.kick(l->opaque);
-}
-
-bool lapic_deliver(struct lapic *l, const struct apic_msg *msg)
-{
-	bool wake = false;
-
-	pthread_mutex_lock(&l->lock);
-	if (l->departed) {
-		pthread_mutex_unlock(&l->lock);
-		return false;
-	}
-	switch (msg->delivery) {
-	case APIC_DM_FIXED:
-	case APIC_DM_LOWEST:
-		/* A software-disabled lapic does not accept fixed interrupts
-		 * (only NMI, INIT, SIPI); the sender's message is lost. */
-		if (!(LD(l->svr) & SVR_ENABLE)) {
-			COUNT(l, irqs_dropped, 1);
-			break;
-		}
-		wake = accept_fixed_locked(l, msg->vector, msg->trigger_level);
-		if (wake)
-			COUNT(l, irqs_accepted, 1);
-		break;
-	case APIC_DM_NMI:
-		l->events |= LAPIC_EV_NMI;
-		wake = true;
-		break;
-	case APIC_DM_INIT:
-		/* The level de-assert INIT only synchronised arbitration IDs on
-		 * old parts; it does nothing to the target. */
-		if (msg->trigger_level && !msg->level)
-			break;
-		l->events |= LAPIC_EV_INIT;
-		wake = true;
-		break;
-	case APIC_DM_SIPI:
-		l->events |= LAPIC_EV_SIPI;
-		l->sipi_vector = msg->vector;
-		wake = true;
-		break;
-	case APIC_DM_EXTINT:
-		l->events |= LAPIC_EV_EXTINT;
-		wake = true;
-		break;
-	default:
-		pr_debug("lapic %u: delivery mode %u ignored", l->cfg.apic_id,
-			 msg->delivery);
-		break;
-	}
-	pthread_mutex_unlock(&l->lock);
-	if (wake)
-		kick(l);
-	return true;
-}
-
-/* Apply a LINT pin's level through its LVT entry (or the no-APIC wiring). */
-static bool lint_apply(struct lapic *l, int pin, uint32_t lvt, int level,
-		       bool rising)
-{
-	bool extint = LVT_DM(lvt) == APIC_DM_EXTINT && !(lvt & LVT_MASKED);
-	bool wake = false;
-
-	pthread_mutex_lock(&l->lock);
-	/* INTR (on LINT0) is a level: ExtINT is pending while it is high and
-	 * the LVT lets it through, and withdrawn as soon as either stops.
-	 * The PIC re-asserts after each INTA that leaves a request behind. */
-	if (pin == 0 && !(extint && level))
-		l->events &= ~LAPIC_EV_EXTINT;
-	switch (LVT_DM(lvt)) {
-	case APIC_DM_EXTINT:
-		if (extint && level) {
-			l->events |= LAPIC_EV_EXTINT;
-			wake = true;
-		}
-		break;
-	case APIC_DM_NMI:
-		if (rising && !(lvt & LVT_MASKED)) {
-			l->events |= LAPIC_EV_NMI;
-			wake = true;
-		}
-		break;
-	case APIC_DM_INIT:
-		if (rising && !(lvt & LVT_MASKED)) {
-			l->events |= LAPIC_EV_INIT;
-			wake = true;
-		}
-		break;
-	case APIC_DM_FIXED:
-		if (lvt & LVT_MASKED || !(LD(l->svr) & SVR_ENABLE))
-			break;
-		if (lvt & LVT_LEVEL ? level : rising)
-			wake = accept_fixed_locked(l, lvt & 0xff,
-						   lvt & LVT_LEVEL);
-		break;
-	default:
-		break;
-	}
-	pthread_mutex_unlock(&l->lock);
-	return wake;
-}
-
-/* The LVT a LINT pin obeys: while globally disabled the processor behaves
- * as one without APIC, LINT0 being INTR and LINT1 being NMI. */
-static uint32_t lint_lvt(struct lapic *l, int pin)
-{
-	if (cur_mode(l) == MODE_DISABLED)
-		return pin ? APIC_DM_NMI << 8 : APIC_DM_EXTINT << 8;
-	return LD(l->lvt[LVT_LINT0 + pin]);
-}
-
-void lapic_set_lint(struct lapic *l, int pin, int level)
-{
-	int old;
-
-	if (pin < 0 || pin > 1)
-		return;
-	level = !!level;
-	old = __atomic_exchange_n(&l->lint_level[pin], level, __ATOMIC_RELAXED);
-	if (lint_apply(l, pin, lint_lvt(l, pin), level, level && !old))
-		kick(l);
-}
-
-/* ---- destination matching (any thread) ---- */
-
-bool lapic_match(struct lapic *l, const struct apic_msg *msg, int my_index)
-{
-	enum mode mode = cur_mode(l);
-	uint32_t bcast = msg->x2apic ? 0xffffffffu : 0xffu;
-	uint32_t ldr;
-
-	if (mode == MODE_DISABLED)
-		return false;
-	switch (msg->shorthand) {
-	case APIC_SH_SELF:
-		return msg->source == my_index;
-	case APIC_SH_ALL:
-		return true;
-	case APIC_SH_OTHERS:
-		return msg->source != my_index;
-	}
-	/* An xAPIC-format 0xff is broadcast to x2APIC targets too (an
-	 * IOAPIC or a not yet switched sender talking to switched cpus). */
-	if (msg->dest == bcast)
-		return true;
-	if (!msg->dest_logical)
-		return msg->dest == LD(l->id);
-
-	ldr = LD(l->ldr);
-	if (mode == MODE_X2APIC)
-		return (msg->dest >> 16) == (ldr >> 16) &&
-		       (msg->dest & ldr & 0xffff);
-
-	uint8_t mda = msg->dest, lid = ldr >> 24;
-	if ((LD(l->dfr) >> 28) == 0xf)		/* flat */
-		return mda & lid;
-	return (mda >> 4) == (lid >> 4) && (mda & lid & 0xf);	/* cluster */
-}
-
-unsigned lapic_arb_priority(struct lapic *l)
-{
-	if (!(LD(l->svr) & SVR_ENABLE))
-		return 0x100;
-	return LD(l->tpr) & 0xff;
-}
-
-/* ---- priorities (owner) ---- */
-
-static unsigned isrv(struct lapic *l)
-{
-	int v = highest_bit(l->isr);
-	return v < 0 ? 0 : v;
-}
-
-static uint32_t ppr(struct lapic *l)
-{
-	uint32_t tpr = l->tpr & 0xff, isv = isrv(l);
-
-	return (tpr >> 4) >= (isv >> 4) ? tpr : isv & 0xf0;
-}
-
-static uint32_t apr(struct lapic *l)
-{
-	uint32_t tpr = l->tpr & 0xff, isv = isrv(l), irv, m;
-	int v;
-
-	pthread_mutex_lock(&l->lock);
-	v = highest_bit(l->irr);
-	pthread_mutex_unlock(&l->lock);
-	irv = v < 0 ? 0 : v;
-	if ((tpr >> 4) >= (irv >> 4) && (tpr >> 4) > (isv >> 4))
-		return tpr;
-	m = tpr > isv ? tpr : isv;
-	m = m > irv ? m : irv;
-	return m & 0xf0;
-}
-
-int lapic_get_interrupt(struct lapic *l)
-{
-	int v;
-
-	if (cur_mode(l) == MODE_DISABLED || !(l->svr & SVR_ENABLE))
-		return -1;
-	pthread_mutex_lock(&l->lock);
-	v = highest_bit(l->irr);
-	pthread_mutex_unlock(&l->lock);
-	if (v < 0 || (unsigned)(v & 0xf0) <= (ppr(l) & 0xf0))
-		return -1;
-	return v;
-}
-
-void lapic_ack(struct lapic *l, int vector)
-{
-	if (vector < 0 || vector > 255)
-		return;
-	pthread_mutex_lock(&l->lock);
-	clr_bit(l->irr, vector);
-	pthread_mutex_unlock(&l->lock);
-	set_bit(l->isr, vector);
-}
-
-static void do_eoi(struct lapic *l)
-{
-	int v = highest_bit(l->isr);
-	bool level;
-
-	if (v < 0)
-		return;
-	clr_bit(l->isr, v);
-	COUNT(l, eois, 1);
-	pthread_mutex_lock(&l->lock);
-	level = test_bit(l->tmr, v);
-	pthread_mutex_unlock(&l->lock);
-	if (level && l->ops.eoi)
-		l->ops.eoi(l->opaque, v);
 }
 
 /* ---- register writes (owner) ---- */
@@ -375,7 +63,7 @@ static void write_lvt(struct lapic *l, unsigned idx, uint32_t v)
 		/* Unmasking ExtINT with INTR already high makes it pending;
 		 * masking it withdraws a pending one. */
 		int pin = idx - LVT_LINT0;
-		lint_apply(l, pin, v, LD(l->lint_level[pin]), false);
+		lapic_lint_apply(l, pin, v, LD(l->lint_level[pin]), false);
 	}
 }
 
@@ -389,7 +77,7 @@ static void write_svr(struct lapic *l, uint32_t v)
 	for (int i = 0; i < NR_LVT; i++)
 		ST(l->lvt[i], l->lvt[i] | LVT_MASKED);
 	for (int pin = 0; pin < 2; pin++)
-		lint_apply(l, pin, l->lvt[LVT_LINT0 + pin],
+		lapic_lint_apply(l, pin, l->lvt[LVT_LINT0 + pin],
 			   LD(l->lint_level[pin]), false);
 }
 
@@ -409,9 +97,7 @@ static void send_icr(struct lapic *l, uint32_t lo, uint32_t dest, bool x2)
 
 	if ((m.delivery == APIC_DM_FIXED || m.delivery == APIC_DM_LOWEST) &&
 	    m.vector < 16) {
-		pthread_mutex_lock(&l->lock);
-		record_error_locked(l, ESR_SEND_ILLEGAL);
-		pthread_mutex_unlock(&l->lock);
+		lapic_error(l, ESR_SEND_ILLEGAL);
 		return;
 	}
 	COUNT(l, ipis_sent, 1);
@@ -429,7 +115,7 @@ static int reg_read(struct lapic *l, unsigned off, bool x2, uint64_t *out)
 	case REG_ID:	v = x2 ? l->id : l->id << 24; break;
 	case REG_VER:	v = APIC_VERSION; break;
 	case REG_TPR:	v = l->tpr; break;
-	case REG_PPR:	v = ppr(l); break;
+	case REG_PPR:	v = lapic_ppr(l); break;
 	case REG_LDR:	v = l->ldr; break;
 	case REG_SVR:	v = l->svr; break;
 	case REG_ESR:	v = l->esr; break;
@@ -457,7 +143,7 @@ static int reg_read(struct lapic *l, unsigned off, bool x2, uint64_t *out)
 		v = l->icr_lo;
 		break;
 	/* Present in xAPIC only. */
-	case REG_APR:	if (x2) return -EINVAL; v = apr(l); break;
+	case REG_APR:	if (x2) return -EINVAL; v = lapic_apr(l); break;
 	case REG_DFR:	if (x2) return -EINVAL; v = l->dfr; break;
 	case REG_ICR2:	if (x2) return -EINVAL; v = l->icr_hi; break;
 	default:
@@ -484,7 +170,7 @@ static int reg_write(struct lapic *l, unsigned off, uint64_t val, bool x2)
 	case REG_EOI:
 		if (x2 && v)
 			return -EINVAL;
-		do_eoi(l);
+		lapic_eoi(l);
 		break;
 	case REG_SVR:
 		write_svr(l, v);
@@ -585,7 +271,7 @@ static void reset_regs(struct lapic *l, bool clear_events)
 	/* The LINT pins now obey masked LVTs, or the no-APIC wiring when
 	 * globally disabled: re-evaluate what a high INTR means. */
 	for (int pin = 0; pin < 2; pin++)
-		lint_apply(l, pin, lint_lvt(l, pin), LD(l->lint_level[pin]),
+		lapic_lint_apply(l, pin, lapic_lint_lvt(l, pin), LD(l->lint_level[pin]),
 			   false);
 }
 
@@ -614,7 +300,7 @@ void lapic_reset(struct lapic *l, bool init_only)
 static int write_apic_base(struct lapic *l, uint64_t val)
 {
 	uint64_t old = l->apic_base;
-	enum mode from = mode_of(old), to = mode_of(val);
+	enum lapic_mode from = mode_of(old), to = mode_of(val);
 
 	if (val & BASE_RESERVED)
 		return -EINVAL;
@@ -801,28 +487,6 @@ static int msr_write(struct lapic *l, uint32_t msr, uint64_t val)
 	if (cur_mode(l) != MODE_X2APIC)
 		return -EINVAL;
 	return reg_write(l, (msr - MSR_X2APIC_FIRST) << 4, val, true);
-}
-
-void lapic_poll(struct lapic *l, uint64_t now_ns, struct lapic_events *ev)
-{
-	lapic_timer_poll(l, now_ns);
-	pthread_mutex_lock(&l->lock);
-	ev->flags = l->events;
-	ev->sipi_vector = l->sipi_vector;
-	l->events = 0;
-	pthread_mutex_unlock(&l->lock);
-}
-
-bool lapic_has_work(struct lapic *l, uint64_t now_ns)
-{
-	unsigned events;
-
-	if (lapic_timer_due(l, now_ns))
-		return true;
-	pthread_mutex_lock(&l->lock);
-	events = l->events;
-	pthread_mutex_unlock(&l->lock);
-	return events || lapic_get_interrupt(l) >= 0;
 }
 
 uint8_t lapic_get_cr8(struct lapic *l)

@@ -1,5 +1,8 @@
-/* Private to lapic.c and lapic_timer.c: the lapic's state and the few
- * helpers the two halves share. Nothing outside src/irq includes this. */
+/* Private to the lapic's three files: lapic.c (registers, MMIO and MSR
+ * decoding, reset, moves), lapic_irq.c (acceptance, matching, priorities)
+ * and lapic_timer.c. The lapic's state, the register bits more than one of
+ * them needs, and the few calls between them. Nothing outside src/irq
+ * includes this. */
 #ifndef AMALGAM_IRQ_LAPIC_PRIV_H
 #define AMALGAM_IRQ_LAPIC_PRIV_H
 
@@ -11,6 +14,18 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR,
        NR_LVT };
 
 #define LVT_MASKED	(1u << 16)
+#define LVT_LEVEL	(1u << 15)
+#define LVT_DM(v)	(((v) >> 8) & 7)
+
+#define SVR_ENABLE	(1u << 8)
+
+#define BASE_BSP	(1ull << 8)
+#define BASE_EXTD	(1ull << 10)
+#define BASE_EN		(1ull << 11)
+
+#define ESR_SEND_ILLEGAL (1u << 5)
+#define ESR_RECV_ILLEGAL (1u << 6)
+
 /* Periodic timers faster than this are clamped: a guest programming a tiny
  * period would otherwise keep its vCPU busy taking timer exits only. */
 #define MIN_PERIOD_NS	100000ull
@@ -62,8 +77,38 @@ struct lapic {
 #define ST(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define COUNT(l, f, n)	__atomic_fetch_add(&(l)->st.f, (n), __ATOMIC_RELAXED)
 
-/* lapic.c: raise a local (edge) interrupt from the owner thread. */
+enum lapic_mode { MODE_DISABLED, MODE_XAPIC, MODE_X2APIC };
+
+static inline enum lapic_mode mode_of(uint64_t base)
+{
+	if (!(base & BASE_EN))
+		return MODE_DISABLED;
+	return base & BASE_EXTD ? MODE_X2APIC : MODE_XAPIC;
+}
+
+/* Any thread: the base is loaded atomically. */
+static inline enum lapic_mode cur_mode(struct lapic *l)
+{
+	return mode_of(LD(l->apic_base));
+}
+
+/* lapic_irq.c: what the register writes in lapic.c set in motion.
+ *
+ * Raise a local (edge) interrupt from the owner thread: timer, self IPI. */
 void lapic_local_irq(struct lapic *l, unsigned vector);
+/* Record an error in the ESR (and raise the error LVT); takes the lock. */
+void lapic_error(struct lapic *l, uint32_t bits);
+/* The LVT a LINT pin obeys now (the no-APIC wiring while disabled). */
+uint32_t lapic_lint_lvt(struct lapic *l, int pin);
+/* Re-evaluate a LINT pin at level through lvt; rising: it just went high.
+ * Takes the lock; returns whether the owner needs a kick. */
+bool lapic_lint_apply(struct lapic *l, int pin, uint32_t lvt, int level,
+		      bool rising);
+/* Processor and arbitration priority (PPR, APR), owner thread. */
+uint32_t lapic_ppr(struct lapic *l);
+uint32_t lapic_apr(struct lapic *l);
+/* The guest's EOI: retire the highest in-service vector, owner thread. */
+void lapic_eoi(struct lapic *l);
 
 /* lapic_timer.c, all on the owner thread. */
 uint64_t lapic_clock_now(struct lapic *l);
