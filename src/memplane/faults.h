@@ -11,7 +11,19 @@
  * FAULTS_STALE_NS (a fault message read after its page was resolved, the
  * page never woken again) may be taken over; a full probe run, or a
  * takeover, counts as dropped. Not thread-safe: the memory plane calls it
- * under its lock. */
+ * under its lock.
+ *
+ * The starvation window's table of pages mapped lately (struct recent in
+ * memplane_int.h) is also keyed by page but is not a table of faults, and
+ * stays apart on purpose. An entry here lives from a fault to the page's
+ * mapping; one there from the mapping until the window ends or the page is
+ * invalidated, and is written for every mapping, awaited or not. The two
+ * overlap (a page mapped read-only a moment ago, now faulting for write).
+ * Losing an entry here loses a latency and a signal to the cost model, so
+ * this table probes and counts what it drops; losing one there only ends a
+ * window early, so that one is a direct-mapped cache where a collision
+ * simply forgets. One table would make lapsed mappings compete with
+ * pending faults for the same slots. */
 #ifndef AMALGAM_MEMPLANE_FAULTS_H
 #define AMALGAM_MEMPLANE_FAULTS_H
 

@@ -19,7 +19,8 @@
 
 #define PG DSM_PAGE_SIZE
 /* Pages mapped lately, for the starvation window: direct-mapped, a
- * collision only forgets a page early (it then leaves sooner). */
+ * collision only forgets a page early (it then leaves sooner). Not part
+ * of the table of pending faults: faults.h says why. */
 #define RECENT_SLOTS 1024
 /* Held messages after start; past this, all are released at once (order
  * kept). Before start they are bounded by the peers' vCPUs. */
