@@ -34,10 +34,12 @@
  * there but appended to an outbound FIFO, with the page copied from the
  * hypervisor view at that point of the list (a later INVALIDATE in the same
  * list drops it). The list's messages join the FIFO only after the whole
- * list is carried out, as dsm.h requires. The sender thread alone calls
- * ops->send, in FIFO order, without the lock: neither the fault thread nor
- * a receive thread ever waits on a socket, and since the FIFO is in action
- * order the per-page and per-pair order the protocol needs is kept.
+ * list is carried out, as dsm.h requires. One thread at a time drains
+ * the FIFO and calls ops->send, in FIFO order, without the lock: the
+ * thread whose dsm call queued the messages (fault or receive thread) when
+ * nobody is draining, else the sender thread, which takes over what is
+ * queued meanwhile. Since the FIFO is in action order the per-page and
+ * per-pair order the protocol needs is kept.
  * Received page contents are installed straight from msg->data. Zero
  * pages never travel: a DATA with DSM_F_ZERO installs a zero page.
  *
@@ -74,9 +76,11 @@ struct memplane;
 
 struct memplane_ops {
 	/* Send one DSM message (msg->type NET_MSG_DSM, the page in
-	 * msg->data if data_len is 4096) to node 'to'. Called only from the
-	 * plane's sender thread, in order; must return in bounded time
-	 * (memplane_stop waits for it). 0 or -errno; an error is fatal. */
+	 * msg->data if data_len is 4096) to node 'to'. Called by one thread
+	 * at a time (the sender thread, or a fault or receive thread that
+	 * drains inline), in order, without the plane lock; must return in
+	 * bounded time (memplane_stop waits for it). 0 or -errno; an error is
+	 * fatal. */
 	int (*send)(void *opaque, unsigned to, const struct net_msg *msg);
 	/* The node must stop the guest: why says what happened. Called at
 	 * most once, on the plane's sender thread (or in memplane_stop), never
