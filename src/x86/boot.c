@@ -299,12 +299,25 @@ static int load_mb_pvh(struct guest_mem *mem, const struct boot_config *cfg,
 	r = img_load_modules(mem, cfg->modules, cfg->nr_modules, l->end, mods, err, errlen);
 	if (r)
 		return r;
-	if (pvh)
+	if (pvh) {
 		at = pvh_start_info(info, map, nr_map, ACPI_BASE, cfg->cmdline, mods,
 				    cfg->nr_modules);
-	else
-		at = multiboot_info(info, map, nr_map, mem->low_size, cfg->cmdline, mods,
+	} else {
+		/* As QEMU (and GRUB) give it: the kernel's command line starts
+		 * with its file name, and a module without a string of its own
+		 * gets its file name. */
+		char *kcmd = NULL;
+
+		for (unsigned i = 0; i < cfg->nr_modules; i++)
+			if (!mods[i].cmdline)
+				mods[i].cmdline = cfg->modules[i].path;
+		if (asprintf(&kcmd, "%s%s%s", cfg->kernel, cfg->cmdline ? " " : "",
+			     cfg->cmdline ? cfg->cmdline : "") < 0)
+			return -ENOMEM;
+		at = multiboot_info(info, map, nr_map, mem->low_size, kcmd, mods,
 				    cfg->nr_modules);
+		free(kcmd);
+	}
 	if (at < 0) {
 		set_err("the command line and module strings are too long (%d KiB at most together)",
 			MB_INFO_MAX / 1024);
