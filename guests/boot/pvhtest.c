@@ -10,24 +10,7 @@
 #include "libguest.h"
 #include "pvh.h"
 
-#define PVH_MAGIC 0x336ec578u
 #define DEBUG_EXIT_PORT 0x501
-
-struct hvm_start_info {
-	uint32_t magic, version, flags, nr_modules;
-	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr;
-	uint64_t memmap_paddr;
-	uint32_t memmap_entries, reserved;
-};
-
-struct hvm_modlist_entry {
-	uint64_t paddr, size, cmdline_paddr, reserved;
-};
-
-struct hvm_memmap_entry {
-	uint64_t addr, size;
-	uint32_t type, reserved;
-};
 
 extern char __image_end[];
 
@@ -94,7 +77,7 @@ int main(void)
 	report(si != NULL, "entered through PVH (EBX = start info)");
 	if (!si)
 		goto out;
-	report(si->magic == PVH_MAGIC, "start info magic");
+	report(si->magic == HVM_START_MAGIC, "start info magic");
 	report(si->version >= 1, "start info version %u", si->version);
 	cl = (const char *)(uintptr_t)si->cmdline_paddr;
 	report_info("cmdline: %s", cl ? cl : "(none)");
