@@ -10,8 +10,9 @@
  * (guests/README.md). The GDT is the kit's own (gdt in cpu.c, flat code
  * 0x10 and data 0x18, as the AP trampoline uses it). pvh_boot_params()
  * turns the start info into the zero page the kit reads, and _start runs
- * as if amalgam had entered it. Amalgam itself still enters at e_entry
- * (_start) in 64-bit mode and never runs this code. */
+ * as if amalgam had entered it. Amalgam, like QEMU, enters an ELF with
+ * this note here too (src/x86/pvh.h), so these guests take this path
+ * under both. */
 #include "layout.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18

@@ -6,24 +6,11 @@
 
 #include <stddef.h>
 
-#define HVM_START_MAGIC 0x336ec578
 /* Zero-page offsets, as in boot.c. */
 #define BP_E820_ENTRIES 0x1e8
 #define BP_CMD_LINE_PTR 0x228
 #define BP_E820_TABLE 0x2d0
 #define E820_MAX 128
-
-struct hvm_start_info {
-	uint32_t magic, version, flags, nr_modules;
-	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr;
-	uint64_t memmap_paddr;		/* version >= 1 */
-	uint32_t memmap_entries, reserved;
-};
-
-struct hvm_memmap_entry {
-	uint64_t addr, size;
-	uint32_t type, reserved;	/* type: e820 numbering */
-};
 
 struct e820 {
 	uint64_t addr, size;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/params.h"
@@ -20,9 +21,18 @@ void config_usage_run(void)
 "writes one to port 0xf4, and non-zero when the guest crashes.\n"
 "\n"
 "Options:\n"
-"  -k, --kernel FILE   Linux bzImage (boot protocol >= 2.12) or ELF64 test guest\n"
-"  -i, --initrd FILE   initial ramdisk\n"
-"  -a, --append STR    kernel command line\n"
+"  -k, --kernel FILE   Linux bzImage (boot protocol >= 2.12), ELF kernel with a\n"
+"                      PVH note (e.g. vmlinux), multiboot v1 kernel (ELF32,\n"
+"                      ELF64 or a.out kludge), or ELF64 test guest\n"
+"  -i, --initrd FILE[,cmdline=STR]\n"
+"                      initial ramdisk; for multiboot and PVH kernels a module,\n"
+"                      repeatable (up to %d, in order), each with its own\n"
+"                      string (everything after ',cmdline=')\n"
+"  -a, --append STR    kernel command line (a Linux kernel without one gets\n"
+"                      \"" BOOT_LINUX_DEFAULT_CMDLINE "\", its console on the serial port; -v shows it)\n"
+"      --device isa-debug-exit[,iobase=N][,iosize=N]\n"
+"                      QEMU's debug exit port (default iobase 0x501, iosize 2):\n"
+"                      writing v ends the run with status (v << 1) | 1\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
 "  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
 "\n"
@@ -49,7 +59,7 @@ void config_usage_run(void)
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
-"  -h, --help          this text\n", VM_MAX_VCPUS);
+"  -h, --help          this text\n", BOOT_MAX_MODULES, VM_MAX_VCPUS);
 }
 
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen)
@@ -62,6 +72,79 @@ int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errle
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* A number for --device: decimal or 0x hex, whole string, in [min, max]. */
+static int parse_num(const char *s, unsigned long min, unsigned long max,
+		     unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* --device NAME[,key=value...]: only QEMU's isa-debug-exit for now. */
+static int parse_device(struct config *cfg, char *arg, char *err, size_t errlen)
+{
+	char *save = NULL, *tok = strtok_r(arg, ",", &save);
+	unsigned long v;
+
+	if (!tok || strcmp(tok, "isa-debug-exit")) {
+		snprintf(err, errlen, "--device knows only 'isa-debug-exit', not '%s'",
+			 tok ? tok : "");
+		return -EINVAL;
+	}
+	cfg->debug_exit = 1;
+	cfg->debug_exit_iobase = 0x501;
+	cfg->debug_exit_iosize = 2;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strncmp(tok, "iobase=", 7) && !parse_num(tok + 7, 0, 0xffff, &v)) {
+			cfg->debug_exit_iobase = (uint16_t)v;
+		} else if (!strncmp(tok, "iosize=", 7) && !parse_num(tok + 7, 1, 4, &v) &&
+			   v != 3) {
+			cfg->debug_exit_iosize = (uint8_t)v;
+		} else {
+			snprintf(err, errlen,
+				 "--device isa-debug-exit takes iobase=N (0-0xffff) and iosize=1, 2 or 4, not '%s'",
+				 tok);
+			return -EINVAL;
+		}
+	}
+	if (cfg->debug_exit_iobase + cfg->debug_exit_iosize > 0x10000) {
+		snprintf(err, errlen, "--device isa-debug-exit: ports past 0xffff");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --initrd PATH[,cmdline=STR]: the string is everything after the first
+ * ",cmdline=", commas included. Splits arg in place (it is argv's). */
+static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
+{
+	char *cl = strstr(arg, ",cmdline=");
+
+	if (cfg->nr_modules == BOOT_MAX_MODULES) {
+		snprintf(err, errlen, "too many --initrd modules: at most %d", BOOT_MAX_MODULES);
+		return -EINVAL;
+	}
+	if (cl) {
+		*cl = '\0';
+		cl += strlen(",cmdline=");
+	}
+	if (!*arg) {
+		snprintf(err, errlen, "--initrd needs a file name");
+		return -EINVAL;
+	}
+	cfg->modules[cfg->nr_modules++] = (struct boot_module){ arg, cl };
 	return 0;
 }
 
@@ -87,6 +170,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ "migrate", required_argument, NULL, 'M' },
 		{ "node-cpus", required_argument, NULL, 'N' },
+		{ "device", required_argument, NULL, 'd' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -101,7 +185,14 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 	while ((c = getopt_long(argc, argv, ":k:i:a:c:m:vqhn:j:p:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': cfg->kernel = optarg; break;
-		case 'i': cfg->initrd = optarg; break;
+		case 'i':
+			if (add_module(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case 'd':
+			if (parse_device(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
 		case 'a': cfg->append = optarg; break;
 		case 'c':
 			if (parse_uint(optarg, 1, VM_MAX_VCPUS, &v)) {

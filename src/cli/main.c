@@ -155,10 +155,12 @@ static int cmd_run(int argc, char **argv)
 			strerror(errno));
 		return EXIT_USAGE;
 	}
-	if (cfg.initrd && access(cfg.initrd, R_OK) != 0) {
-		fprintf(stderr, "amalgam: cannot read initrd '%s': %s\n", cfg.initrd,
-			strerror(errno));
-		return EXIT_USAGE;
+	for (unsigned i = 0; i < cfg.nr_modules; i++) {
+		if (access(cfg.modules[i].path, R_OK) != 0) {
+			fprintf(stderr, "amalgam: cannot read initrd '%s': %s\n",
+				cfg.modules[i].path, strerror(errno));
+			return EXIT_USAGE;
+		}
 	}
 	if (vcpu_global_init()) {
 		fprintf(stderr, "amalgam: cannot set up signals\n");

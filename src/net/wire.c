@@ -80,7 +80,9 @@ static bool check_start(const struct net_msg *m)
 	struct net_start s;
 
 	memcpy(&s, m->data, sizeof(s));
-	if (s.reserved || !check_str(s.boot_id, sizeof(s.boot_id)) ||
+	if (s.entry_mode > 1 ||
+	    (s.entry_mode == 1 && (s.rsi >> 32 || s.cr3 >> 32)) ||
+	    !check_str(s.boot_id, sizeof(s.boot_id)) ||
 	    s.nr_nodes < 1 || s.nr_nodes > NET_START_NODES ||
 	    s.nr_ranges > NET_START_RANGES)
 		return false;

@@ -193,7 +193,9 @@ struct net_range {
 struct net_start {
 	uint64_t rip, rsi, cr3, gdt_base;
 	uint16_t gdt_limit;
-	uint16_t reserved;		/* zero */
+	/* 0: long mode, RSI = rsi, CR3 = cr3. 1: 32-bit protected mode,
+	 * paging off (multiboot, PVH): EBX = rsi, EAX = cr3 (both < 2^32). */
+	uint16_t entry_mode;
 	uint32_t clock_flags;		/* KVM_CLOCK_* of node 0's sample */
 	int64_t tsc_offset;
 	uint64_t kvmclock;
@@ -424,7 +426,7 @@ NET_PIN(net_start, rsi, 8);
 NET_PIN(net_start, cr3, 16);
 NET_PIN(net_start, gdt_base, 24);
 NET_PIN(net_start, gdt_limit, 32);
-NET_PIN(net_start, reserved, 34);
+NET_PIN(net_start, entry_mode, 34);
 NET_PIN(net_start, clock_flags, 36);
 NET_PIN(net_start, tsc_offset, 40);
 NET_PIN(net_start, kvmclock, 48);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "util/log.h"
+#include "x86/boot.h"
 
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
 #define CONFIG_MAX_NODE_CPUS 4096
@@ -17,8 +18,15 @@ struct config {
 	unsigned cpus;
 	uint64_t memory;
 	const char *kernel;
-	const char *initrd;
+	/* --initrd PATH[,cmdline=STR], in order: Linux's initrd, or the
+	 * modules of a multiboot or PVH kernel with their strings. */
+	struct boot_module modules[BOOT_MAX_MODULES];
+	unsigned nr_modules;
 	const char *append;
+	/* --device isa-debug-exit[,iobase=N][,iosize=N] (QEMU's). */
+	int debug_exit;
+	uint16_t debug_exit_iobase;
+	uint8_t debug_exit_iosize;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
 

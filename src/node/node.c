@@ -205,8 +205,8 @@ static int build_vm(struct node *n)
 	n->vm_ok = true;
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO,
-					n->p.nr_nodes > 1);
+		n->board_opt.with_pit = n->p.nr_nodes > 1;
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt);
 		if (!n->board)
 			return -ENOMEM;
 	}
@@ -243,7 +243,7 @@ static int start_vcpus(struct node *n, const struct boot_text *b)
 
 		if (!n->vm.local[i] || (i != 0 && !n->p.start_all))
 			continue;
-		r = vcpu_boot64(v, &b->entry);
+		r = vcpu_boot(v, &b->entry);
 		if (r)
 			return r;
 	}
@@ -352,19 +352,6 @@ static void give_up(struct node *n, int status, const char *msg)
 
 /* ---- coordinator --------------------------------------------------------- */
 
-static bool is_elf(const char *path)
-{
-	char magic[4] = { 0 };
-	FILE *f = fopen(path, "rb");
-
-	if (f) {
-		if (fread(magic, 1, 4, f) != 4)
-			magic[0] = 0;
-		fclose(f);
-	}
-	return !memcmp(magic, "\177ELF", 4);
-}
-
 /* The command line's configuration as the cluster's parameters: 0, or
  * -EINVAL with the reason in err. */
 static int params_from_config(struct cluster_params *p, const struct config *cfg,
@@ -407,9 +394,11 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 static int load_guest(struct node *n, const struct config *cfg, struct boot_text *b,
 		      char *err, size_t errlen)
 {
-	char cmdline[4096];
+	int r;
+	char extra[64];
 	struct boot_config bc = {
-		.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->append,
+		.kernel = cfg->kernel, .cmdline = cfg->append,
+		.modules = cfg->modules, .nr_modules = cfg->nr_modules,
 		.topo = &n->vm.topo, .ioapic_base = 0xFEC00000ULL,
 		.nr_nodes = n->p.nr_nodes,
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
@@ -418,14 +407,18 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 	board_boot_facts(&bc.board);
 	/* Without kvmclock a Linux guest would calibrate the TSC against the
 	 * PIT, which fails when exits are slow (nested virtualization): tell
-	 * it the frequency, as firmware tables would. */
-	if (n->vm.hide_kvmclock && n->vm.tsc_khz && !is_elf(cfg->kernel)) {
-		snprintf(cmdline, sizeof(cmdline), "%s%stsc_early_khz=%lu",
-			 cfg->append ? cfg->append : "", cfg->append ? " " : "",
+	 * it the frequency, as firmware tables would (Linux only). */
+	if (n->vm.hide_kvmclock && n->vm.tsc_khz) {
+		snprintf(extra, sizeof(extra), "tsc_early_khz=%lu",
 			 (unsigned long)n->vm.tsc_khz);
-		bc.cmdline = cmdline;
+		bc.linux_extra = extra;
 	}
-	return boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
+	r = boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
+	if (!r && n->p.start_all && b->entry.mode != BOOT_MODE_LONG64) {
+		snprintf(err, errlen, "--start all needs a guest entered in 64-bit mode, not a multiboot or PVH kernel");
+		r = -EINVAL;
+	}
+	return r;
 }
 
 /* Node 0 with other nodes: tell them how to start (START) and wait until
@@ -487,6 +480,11 @@ int node_run(const struct config *cfg)
 		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
 			goto fail;
 	}
+	n->board_opt = (struct board_options){
+		.debug_exit = cfg->debug_exit,
+		.debug_exit_iobase = cfg->debug_exit_iobase,
+		.debug_exit_iosize = cfg->debug_exit_iosize,
+	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;
 		msg = NULL;

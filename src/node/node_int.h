@@ -13,6 +13,7 @@
 #include "cpu/affinity.h"
 #include "dsm/dsm.h"
 #include "net/auth.h"
+#include "vmm/board.h"
 #include "vmm/vm.h"
 
 struct net_load;
@@ -23,6 +24,7 @@ struct node {
 	struct vm vm;
 	bool vm_ok;
 	struct board *board;
+	struct board_options board_opt;	/* node 0: from the configuration */
 	struct cluster *cluster;
 	struct memplane *mem;
 	struct dsm_layout layout;	/* home ranges, also the guest's NUMA nodes */

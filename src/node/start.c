@@ -23,8 +23,14 @@ void start_to_wire(const struct boot_text *b, struct net_start *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->rip = b->entry.rip;
-	s->rsi = b->entry.rsi;
-	s->cr3 = b->entry.cr3;
+	s->entry_mode = b->entry.mode;
+	if (b->entry.mode == BOOT_MODE_PROT32) {
+		s->rsi = b->entry.ebx;
+		s->cr3 = b->entry.eax;
+	} else {
+		s->rsi = b->entry.rsi;
+		s->cr3 = b->entry.cr3;
+	}
 	s->gdt_base = b->entry.gdt_base;
 	s->gdt_limit = b->entry.gdt_limit;
 	s->clock_flags = b->clock_flags;
@@ -55,8 +61,14 @@ int start_from_wire(const struct net_start *s, struct boot_text *b)
 	if (s->nr_nodes > CLUSTER_MAX_NODES || s->nr_ranges > NET_START_RANGES)
 		return -EINVAL;
 	b->entry.rip = s->rip;
-	b->entry.rsi = s->rsi;
-	b->entry.cr3 = s->cr3;
+	b->entry.mode = (uint8_t)s->entry_mode;
+	if (s->entry_mode == BOOT_MODE_PROT32) {
+		b->entry.ebx = (uint32_t)s->rsi;
+		b->entry.eax = (uint32_t)s->cr3;
+	} else {
+		b->entry.rsi = s->rsi;
+		b->entry.cr3 = s->cr3;
+	}
 	b->entry.gdt_base = s->gdt_base;
 	b->entry.gdt_limit = s->gdt_limit;
 	b->clock_flags = s->clock_flags;

@@ -3,8 +3,11 @@
 #include <stdlib.h>
 
 #include "dev/acpipm.h"
+#include "dev/debugexit.h"
+#include "dev/fwcfg.h"
 #include "dev/i8042.h"
 #include "dev/pit.h"
+#include "dev/rstcnt.h"
 #include "dev/rtc.h"
 #include "dev/testdev.h"
 #include "dev/uart.h"
@@ -20,6 +23,9 @@ struct board {
 	struct testdev *testdev;
 	struct pit *pit;
 	struct acpipm *pm;
+	struct rstcnt *rst;
+	struct fwcfg *fwcfg;
+	struct debugexit *dbgexit;	/* NULL unless asked for */
 };
 
 static void on_reset(void *opaque)
@@ -27,6 +33,20 @@ static void on_reset(void *opaque)
 	struct board *b = opaque;
 
 	vm_stop(b->vm, 0, "guest reset via i8042");
+}
+
+static void on_rstcnt(void *opaque)
+{
+	struct board *b = opaque;
+
+	vm_stop(b->vm, 0, "guest reset via the reset control register (0xcf9)");
+}
+
+static void on_debug_exit(void *opaque, int status)
+{
+	struct board *b = opaque;
+
+	vm_stop(b->vm, status, "guest wrote to isa-debug-exit: status %d", status);
 }
 
 static void on_poweroff(void *opaque)
@@ -44,7 +64,7 @@ static void on_test_exit(void *opaque, int status)
 }
 
 struct board *board_create(struct vm *vm, int console_out, int console_in,
-			   bool with_pit)
+			   const struct board_options *opt)
 {
 	struct board *b = calloc(1, sizeof(*b));
 	struct uart_config com1 = {
@@ -56,6 +76,10 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		.mem_above_4g = vm->mem.size - vm->mem.low_size,
 	};
 	struct acpipm_config pm = { .poweroff = on_poweroff, .poweroff_opaque = b };
+	struct fwcfg_config fc = {
+		.nr_cpus = (uint16_t)vm->nr_vcpus, .max_cpus = (uint16_t)vm->nr_vcpus,
+		.ram_size = vm->mem.size,
+	};
 	struct i8042_config kbc = {
 		.kbd_irq = { vm_set_irq, vm, 1 },
 		.aux_irq = { vm_set_irq, vm, 12 },
@@ -71,9 +95,24 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 	b->kbc = i8042_new(&kbc);
 	b->testdev = testdev_new(on_test_exit, b);
 	b->pm = acpipm_new(&pm);
-	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev || !b->pm)
+	b->rst = rstcnt_new(on_rstcnt, b);
+	b->fwcfg = fwcfg_new(&fc);
+	if (!b->com1 || !b->rtc || !b->kbc || !b->testdev || !b->pm || !b->rst ||
+	    !b->fwcfg)
 		goto fail;
-	if (with_pit) {
+	if (opt->debug_exit) {
+		b->dbgexit = debugexit_new(opt->debug_exit_iobase, opt->debug_exit_iosize,
+					   on_debug_exit, b);
+		if (!b->dbgexit)
+			goto fail;
+		if (debugexit_register(b->dbgexit, vm->iobus)) {
+			pr_err("isa-debug-exit: ports %#x-%#x are taken by another device",
+			       opt->debug_exit_iobase,
+			       opt->debug_exit_iobase + opt->debug_exit_iosize - 1);
+			goto fail_quiet;
+		}
+	}
+	if (opt->with_pit) {
 		struct pit_config pc = { .irq0 = { vm_set_irq, vm, 0 } };
 
 		b->pit = pit_new(&pc);
@@ -83,11 +122,13 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 	if (uart_register(b->com1, vm->iobus) || rtc_register(b->rtc, vm->iobus) ||
 	    i8042_register(b->kbc, vm->iobus) ||
 	    testdev_register(b->testdev, vm->iobus) ||
-	    acpipm_register(b->pm, vm->iobus))
+	    acpipm_register(b->pm, vm->iobus) || rstcnt_register(b->rst, vm->iobus) ||
+	    fwcfg_register(b->fwcfg, vm->iobus))
 		goto fail;
 	return b;
 fail:
 	pr_err("cannot create the board's devices");
+fail_quiet:
 	board_destroy(b);
 	return NULL;
 }
@@ -114,6 +155,9 @@ void board_destroy(struct board *b)
 		pit_free(b->pit);
 	if (b->pm)
 		acpipm_free(b->pm);
+	rstcnt_free(b->rst);
+	fwcfg_free(b->fwcfg);
+	debugexit_free(b->dbgexit);
 	free(b);
 }
 
@@ -123,9 +167,8 @@ void board_boot_facts(struct boot_board *out)
 		.sci_irq = ACPIPM_SCI_IRQ,
 		.pm1_base = ACPIPM_BASE,
 		.slp_typ_s5 = ACPIPM_SLP_TYP_S5,
-		/* Reset through the i8042's output-port pulse, which the board
-		 * already turns into a clean exit. */
-		.reset_port = I8042_CMD_PORT,
-		.reset_value = 0xfe,
+		/* Reset through the reset control register, as on q35. */
+		.reset_port = RSTCNT_PORT,
+		.reset_value = RSTCNT_RESET_VALUE,
 	};
 }

@@ -4,16 +4,29 @@
 #define AMALGAM_VMM_BOARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "x86/boot.h"
 
 struct vm;
 struct board;
 
-/* with_pit: add the 8254 PIT (the guest's TSC calibration when it has no
- * kvmclock). */
+/* What the board may add besides the fixed devices. */
+struct board_options {
+	bool with_pit;		/* the 8254 PIT (the guest's TSC calibration
+				 * when it has no kvmclock) */
+	bool debug_exit;	/* QEMU's isa-debug-exit (dev/debugexit.h) */
+	uint16_t debug_exit_iobase;
+	uint8_t debug_exit_iosize;
+};
+
+/* The fixed devices, at QEMU q35's ports: COM1 0x3f8 IRQ 4, the i8042 at
+ * 0x60/0x64 (0xFE to 0x64 resets), the RTC 0x70/0x71, the ACPI PM1a
+ * blocks at 0x600 (PM1a_CNT 0x604, SCI 9), the reset control at 0xCF9
+ * (the FADT's reset register, 0x0F), fw_cfg at 0x510/0x511; and our test
+ * exit port 0xf4. */
 struct board *board_create(struct vm *vm, int console_out, int console_in,
-			   bool with_pit);
+			   const struct board_options *opt);
 void board_destroy(struct board *b);
 /* Flush console output (at exit). */
 void board_flush(struct board *b);

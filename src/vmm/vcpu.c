@@ -273,9 +273,9 @@ void vcpu_destroy(struct vcpu *v)
 	free(v);
 }
 
-int vcpu_boot64(struct vcpu *v, const struct boot_entry *e)
+int vcpu_boot(struct vcpu *v, const struct boot_entry *e)
 {
-	int err = regs_set_boot64(v->fd, e);
+	int err = regs_set_boot(v->fd, e);
 
 	if (!err && v->state == VCPU_WAIT_SIPI)
 		v->state = VCPU_RUNNING;

@@ -74,7 +74,7 @@ struct vcpu {
 	bool timer_valid;
 
 	/* The vCPU's thread only (and the main thread before it starts:
-	 * vcpu_create, vcpu_boot64). */
+	 * vcpu_create, vcpu_boot). */
 	enum vcpu_state state;
 	/* What LEAVING saves and falls back to if the move fails: RUNNING,
 	 * HALTED or WAIT_SIPI. */
@@ -155,9 +155,10 @@ int vcpu_arrive(struct vcpu *v, const void *buf, size_t len);
 /* Upper bound of a blob. */
 size_t vcpu_state_max(const struct vcpu *v);
 
-/* Before vcpu_start: enter the guest at the 64-bit boot protocol's entry
- * (x86/regs.h) rather than wait for a SIPI. 0 or -errno. */
-int vcpu_boot64(struct vcpu *v, const struct boot_entry *e);
+/* Before vcpu_start: enter the guest at the boot protocol's entry, in
+ * long mode or 32-bit protected mode (x86/regs.h), rather than wait for a
+ * SIPI. 0 or -errno. */
+int vcpu_boot(struct vcpu *v, const struct boot_entry *e);
 /* Print general and segment registers to stderr (owner thread or stopped). */
 void vcpu_dump(struct vcpu *v);
 /* Give this vCPU the TSC offset (guest TSC - host TSC). Before it runs. */

@@ -11,8 +11,12 @@
 #include <unistd.h>
 
 #include "hw/mem.h"
+#include "util/log.h"
 #include "x86/acpi.h"
+#include "x86/bootimg.h"
 #include "x86/mptable.h"
+#include "x86/multiboot.h"
+#include "x86/pvh.h"
 #include "x86/topo.h"
 
 /* Offsets in the zero page (Documentation/arch/x86/zero-page.rst) and in
@@ -57,45 +61,6 @@ _Static_assert(sizeof(struct e820) == 20, "e820 entry is 20 bytes");
 
 #define set_err(...) snprintf(err, errlen, __VA_ARGS__)
 
-static int read_file(const char *path, uint8_t **buf, size_t *len,
-		     char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	size_t off = 0;
-
-	if (fd < 0) {
-		int e = errno;
-		set_err("cannot open '%s': %s", path, strerror(e));
-		return -e;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		set_err("'%s' is not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	*buf = malloc(st.st_size ? st.st_size : 1);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, *buf + off, st.st_size - off);
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-			set_err("cannot read '%s': %s", path, strerror(e));
-			free(*buf);
-			close(fd);
-			return -e;
-		}
-		off += n;
-	}
-	close(fd);
-	*len = off;
-	return 0;
-}
-
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
@@ -105,15 +70,14 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 
 static void build_e820(struct guest_mem *mem, uint8_t *zp)
 {
-	struct e820 e[5];
-	int n = 0;
+	struct boot_map_entry map[BOOT_MAP_MAX];
+	unsigned n = boot_ram_map(mem, map);
+	struct e820 e;
 
-	e[n++] = (struct e820){ 0, BOOT_EBDA_ADDR, E820_RAM };
-	e[n++] = (struct e820){ BOOT_EBDA_ADDR, 0x100000 - BOOT_EBDA_ADDR, E820_RESERVED };
-	e[n++] = (struct e820){ 0x100000, mem->low_size - 0x100000, E820_RAM };
-	if (mem->size > mem->low_size)
-		e[n++] = (struct e820){ MEM_HIGH_BASE, mem->size - mem->low_size, E820_RAM };
-	memcpy(zp + ZP_E820_TABLE, e, n * sizeof(e[0]));
+	for (unsigned i = 0; i < n; i++) {
+		e = (struct e820){ map[i].addr, map[i].size, map[i].type };
+		memcpy(zp + ZP_E820_TABLE + i * sizeof(e), &e, sizeof(e));
+	}
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
 }
 
@@ -144,14 +108,15 @@ static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint
 	return r;
 }
 
-/* GDT: null, null, code64 at 0x10, data at 0x18 (Linux boot selectors). */
-static void build_gdt(struct guest_mem *mem)
+/* GDT: null, null, code at 0x10 (64-bit, or 32-bit for a 32-bit entry),
+ * data at 0x18 (Linux boot selectors). */
+static void build_gdt(struct guest_mem *mem, enum boot_mode mode)
 {
 	uint64_t *gdt = guest_mem_hva(mem, BOOT_GDT_ADDR, 4 * 8);
 
 	gdt[0] = 0;
 	gdt[1] = 0;
-	gdt[2] = 0x00af9b000000ffffULL;
+	gdt[2] = mode == BOOT_MODE_LONG64 ? 0x00af9b000000ffffULL : 0x00cf9b000000ffffULL;
 	gdt[3] = 0x00cf93000000ffffULL;
 }
 
@@ -171,38 +136,29 @@ static void build_page_tables(struct guest_mem *mem)
 		pd[i] = (i << 21) | 0x87;
 }
 
-static int load_elf(struct guest_mem *mem, const uint8_t *img, size_t len,
-		    uint64_t *entry, char *err, size_t errlen, const char *path)
+/* One of our ELF64 test guests: its segments, entered in long mode. */
+static int load_elf64(struct guest_mem *mem, const uint8_t *img, size_t len,
+		      uint64_t *entry, uint64_t *end, char *err, size_t errlen,
+		      const char *path)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+	struct img_layout l;
+	char why[256];
+	int r = elfimg_parse(img, len, &l, why, sizeof(why));
 
-	if (len < sizeof(*eh) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_machine != EM_X86_64 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
-	    eh->e_phoff > len || eh->e_phnum > (len - eh->e_phoff) / sizeof(Elf64_Phdr)) {
-		set_err("'%s' is an ELF file but not a valid x86-64 ELF64 guest", path);
-		return -ENOEXEC;
+	if (!r && l.elf32) {
+		snprintf(why, sizeof(why),
+			 "an ELF32 image needs a multiboot header or a PVH note");
+		r = -ENOEXEC;
 	}
-	for (int i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff) + i;
-		uint8_t *dst;
-
-		if (ph->p_type != PT_LOAD || !ph->p_memsz)
-			continue;
-		if (ph->p_filesz > ph->p_memsz || ph->p_offset > len ||
-		    ph->p_filesz > len - ph->p_offset || ph->p_paddr < 0x100000) {
-			set_err("'%s': bad ELF segment %d (below 1 MiB or truncated)", path, i);
-			return -ENOEXEC;
-		}
-		dst = guest_mem_hva(mem, ph->p_paddr, ph->p_memsz);
-		if (!dst) {
-			set_err("'%s': segment %d at %#lx does not fit in guest RAM", path,
-				i, (unsigned long)ph->p_paddr);
-			return -EFBIG;
-		}
-		memcpy(dst, img + ph->p_offset, ph->p_filesz);
-		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	if (!r)
+		r = img_check_ram(&l, mem->low_size, why, sizeof(why));
+	if (r) {
+		set_err("'%s': %s", path, why);
+		return r;
 	}
-	*entry = eh->e_entry;
+	img_copy(mem, &l, img);
+	*entry = l.entry;
+	*end = l.end;
 	return 0;
 }
 
@@ -217,7 +173,8 @@ static int load_bzimage(struct guest_mem *mem, const uint8_t *img, size_t len,
 
 	if (len < 0x1000 || memcmp(img + ZP_HEADER, "HdrS", 4) != 0 ||
 	    get16(img + 0x1fe) != 0xaa55) {
-		set_err("'%s' is not a Linux bzImage or an ELF64 guest", path);
+		set_err("'%s' is not a Linux bzImage, a multiboot or PVH kernel, or an ELF64 guest",
+			path);
 		return -ENOEXEC;
 	}
 	version = get16(img + ZP_VERSION);
@@ -268,7 +225,7 @@ static int load_initrd(struct guest_mem *mem, const char *path, uint8_t *zp,
 	uint8_t *buf;
 	size_t len;
 	uint64_t max, addr;
-	int r = read_file(path, &buf, &len, err, errlen);
+	int r = img_read_file(path, &buf, &len, err, errlen);
 
 	if (r)
 		return r;
@@ -290,72 +247,239 @@ static int load_initrd(struct guest_mem *mem, const char *path, uint8_t *zp,
 	return 0;
 }
 
+/* The command line a Linux kernel gets: the user's or the default, then
+ * what the VMM adds. NULL if it does not fit. */
+static char *linux_cmdline(const struct boot_config *cfg)
+{
+	const char *base = cfg->cmdline;
+	char *s = malloc(BOOT_CMDLINE_MAX);
+
+	if (!s)
+		return NULL;
+	if (!base) {
+		base = BOOT_LINUX_DEFAULT_CMDLINE;
+		pr_info("no --append: the Linux kernel gets \"%s\"", base);
+	}
+	if (snprintf(s, BOOT_CMDLINE_MAX, "%s%s%s", base,
+		     cfg->linux_extra && *base ? " " : "",
+		     cfg->linux_extra ? cfg->linux_extra : "") >= BOOT_CMDLINE_MAX) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* A multiboot or PVH kernel: segments, modules after it, the boot
+ * information, a 32-bit entry. */
+static int load_mb_pvh(struct guest_mem *mem, const struct boot_config *cfg,
+		       const uint8_t *img, const struct img_layout *l, bool pvh,
+		       struct boot_entry *entry, char *err, size_t errlen)
+{
+	struct img_module mods[BOOT_MAX_MODULES];
+	struct boot_map_entry map[BOOT_MAP_MAX];
+	unsigned nr_map = boot_ram_map(mem, map);
+	uint8_t *info = guest_mem_hva(mem, MB_INFO_ADDR, MB_INFO_MAX);
+	char why[320];
+	int64_t at;
+	int r;
+
+	static_assert(MB_INFO_ADDR == PVH_INFO_ADDR && MB_INFO_MAX == PVH_INFO_MAX,
+		      "one place for the boot information");
+	r = img_check_ram(l, mem->low_size, why, sizeof(why));
+	if (r) {
+		set_err("'%s': %s", cfg->kernel, why);
+		return r;
+	}
+	if (l->entry < 0x100000 || l->entry >= mem->low_size) {
+		set_err("'%s': entry point %#llx is outside the kernel's RAM", cfg->kernel,
+			(unsigned long long)l->entry);
+		return -ENOEXEC;
+	}
+	img_copy(mem, l, img);
+	r = img_load_modules(mem, cfg->modules, cfg->nr_modules, l->end, mods, err, errlen);
+	if (r)
+		return r;
+	if (pvh) {
+		at = pvh_start_info(info, map, nr_map, ACPI_BASE, cfg->cmdline, mods,
+				    cfg->nr_modules);
+	} else {
+		/* As QEMU (and GRUB) give it: the kernel's command line starts
+		 * with its file name, and a module without a string of its own
+		 * gets its file name. */
+		char *kcmd = NULL;
+
+		for (unsigned i = 0; i < cfg->nr_modules; i++)
+			if (!mods[i].cmdline)
+				mods[i].cmdline = cfg->modules[i].path;
+		if (asprintf(&kcmd, "%s%s%s", cfg->kernel, cfg->cmdline ? " " : "",
+			     cfg->cmdline ? cfg->cmdline : "") < 0)
+			return -ENOMEM;
+		at = multiboot_info(info, map, nr_map, mem->low_size, kcmd, mods,
+				    cfg->nr_modules);
+		free(kcmd);
+	}
+	if (at < 0) {
+		set_err("the command line and module strings are too long (%d KiB at most together)",
+			MB_INFO_MAX / 1024);
+		return -E2BIG;
+	}
+	*entry = (struct boot_entry){
+		.mode = BOOT_MODE_PROT32, .rip = l->entry,
+		.eax = pvh ? 0 : MULTIBOOT_BOOT_MAGIC, .ebx = (uint32_t)at,
+	};
+	pr_info("'%s': %s kernel, entry %#llx (32-bit), %u module(s)", cfg->kernel,
+		pvh ? "PVH" : "multiboot", (unsigned long long)l->entry, cfg->nr_modules);
+	return 0;
+}
+
+/* Which protocol the image speaks, in QEMU's order: Linux's setup header,
+ * a PVH note, a multiboot header, else our ELF64 guests. */
+enum proto { PROTO_LINUX, PROTO_PVH, PROTO_MULTIBOOT, PROTO_ELF64 };
+
+static int detect(const uint8_t *img, size_t len, struct img_layout *l,
+		  enum proto *p, char *why, size_t whylen)
+{
+	bool elf = len >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0;
+	uint32_t pvh_entry;
+	int r;
+
+	if (len >= 0x206 && memcmp(img + ZP_HEADER, "HdrS", 4) == 0) {
+		*p = PROTO_LINUX;
+		return 0;
+	}
+	if (elf) {
+		r = elfimg_pvh_entry(img, len, &pvh_entry, why, whylen);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			r = elfimg_parse(img, len, l, why, whylen);
+			l->entry = pvh_entry;
+			*p = PROTO_PVH;
+			return r;
+		}
+	}
+	r = multiboot_parse(img, len, l, why, whylen);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		*p = PROTO_MULTIBOOT;
+		return 0;
+	}
+	*p = elf ? PROTO_ELF64 : PROTO_LINUX;
+	return 0;
+}
+
 int boot_load(struct guest_mem *mem, const struct boot_config *cfg,
 	      struct boot_entry *entry, char *err, size_t errlen)
 {
 	uint8_t *img = NULL, *zp;
+	struct img_layout l;
+	const char *cmdline = cfg->cmdline;
+	char *lcmd = NULL, why[256];
+	uint64_t end = 0x100000;
+	enum proto proto;
 	size_t len, cl;
-	bool is_elf;
 	int r;
 
 	set_err("boot failed");
+	memset(entry, 0, sizeof(*entry));
 	if (mem->low_size < 2 * 1024 * 1024) {
 		set_err("guest memory too small");
 		return -EINVAL;
 	}
-	r = read_file(cfg->kernel, &img, &len, err, errlen);
+	if (cfg->nr_modules > BOOT_MAX_MODULES) {
+		set_err("too many modules: %u (at most %d)", cfg->nr_modules, BOOT_MAX_MODULES);
+		return -E2BIG;
+	}
+	r = img_read_file(cfg->kernel, &img, &len, err, errlen);
 	if (r)
 		return r;
+	r = detect(img, len, &l, &proto, why, sizeof(why));
+	if (r) {
+		set_err("'%s': %s", cfg->kernel, why);
+		goto out;
+	}
 	zp = guest_mem_hva(mem, BOOT_ZEROPAGE_ADDR, 4096);
 	memset(zp, 0, 4096);
-	is_elf = len >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0;
-	if (is_elf)
-		r = load_elf(mem, img, len, &entry->rip, err, errlen, cfg->kernel);
+	if (proto == PROTO_PVH || proto == PROTO_MULTIBOOT) {
+		r = load_mb_pvh(mem, cfg, img, &l, proto == PROTO_PVH, entry, err, errlen);
+		if (r)
+			goto out;
+		goto tables;
+	}
+
+	/* Linux and our ELF64 guests: the 64-bit boot protocol. */
+	if (cfg->nr_modules > 1 ||
+	    (cfg->nr_modules == 1 && cfg->modules[0].cmdline)) {
+		set_err("'%s' takes one --initrd without a string (several, or cmdline=, are for multiboot and PVH kernels)",
+			cfg->kernel);
+		r = -EINVAL;
+		goto out;
+	}
+	if (proto == PROTO_ELF64)
+		r = load_elf64(mem, img, len, &entry->rip, &end, err, errlen, cfg->kernel);
 	else
 		r = load_bzimage(mem, img, len, zp, &entry->rip, err, errlen, cfg->kernel);
-	free(img);
 	if (r)
-		return r;
-
-	cl = cfg->cmdline ? strlen(cfg->cmdline) : 0;
-	if (!is_elf && get32(zp + ZP_CMDLINE_SIZE) && cl > get32(zp + ZP_CMDLINE_SIZE)) {
+		goto out;
+	if (proto == PROTO_LINUX) {
+		lcmd = linux_cmdline(cfg);
+		if (!lcmd) {
+			set_err("kernel command line too long");
+			r = -E2BIG;
+			goto out;
+		}
+		cmdline = lcmd;
+	}
+	cl = cmdline ? strlen(cmdline) : 0;
+	if (proto == PROTO_LINUX && get32(zp + ZP_CMDLINE_SIZE) &&
+	    cl > get32(zp + ZP_CMDLINE_SIZE)) {
 		set_err("kernel command line is %zu bytes; this kernel takes at most %u",
 			cl, get32(zp + ZP_CMDLINE_SIZE));
-		return -E2BIG;
+		r = -E2BIG;
+		goto out;
 	}
 	if (cl >= BOOT_CMDLINE_MAX) {
 		set_err("kernel command line too long (%zu bytes)", cl);
-		return -E2BIG;
+		r = -E2BIG;
+		goto out;
 	}
-	{
-		char *dst = guest_mem_hva(mem, BOOT_CMDLINE_ADDR, cl + 1);
-		memcpy(dst, cfg->cmdline ? cfg->cmdline : "", cl + 1);
-		put32(zp + ZP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
-	}
-	if (cfg->initrd) {
-		r = load_initrd(mem, cfg->initrd, zp, !is_elf, 0x100000 + len, err, errlen);
+	memcpy(guest_mem_hva(mem, BOOT_CMDLINE_ADDR, cl + 1), cmdline ? cmdline : "", cl + 1);
+	put32(zp + ZP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
+	if (cfg->nr_modules) {
+		r = load_initrd(mem, cfg->modules[0].path, zp, proto == PROTO_LINUX,
+				proto == PROTO_LINUX ? 0x100000 + len : end, err, errlen);
 		if (r)
-			return r;
+			goto out;
 	}
 	build_e820(mem, zp);
-	build_gdt(mem);
 	build_page_tables(mem);
+	entry->mode = BOOT_MODE_LONG64;
+	entry->rsi = BOOT_ZEROPAGE_ADDR;
+	entry->cr3 = BOOT_PML4_ADDR;
+	if (proto == PROTO_LINUX)
+		pr_info("'%s': Linux kernel, command line \"%s\"", cfg->kernel, cmdline);
+
+tables:
+	build_gdt(mem, entry->mode);
+	entry->gdt_base = BOOT_GDT_ADDR;
+	entry->gdt_limit = 4 * 8 - 1;
 	r = mptable_build(guest_mem_hva(mem, MPTABLE_BASE, MPTABLE_MAX), MPTABLE_MAX,
 			  MPTABLE_BASE, cfg->topo, cfg->ioapic_base);
 	if (r < 0) {
 		set_err("cannot build the MP table for %u vCPUs", cfg->topo->nr_cpus);
-		return r;
+		goto out;
 	}
 	r = build_acpi(mem, cfg, zp);
 	if (r < 0) {
 		set_err("cannot build the ACPI tables for %u vCPUs on %u nodes",
 			cfg->topo->nr_cpus, cfg->nr_nodes);
-		return r;
+		goto out;
 	}
-	entry->rsi = BOOT_ZEROPAGE_ADDR;
-	entry->cr3 = BOOT_PML4_ADDR;
-	entry->gdt_base = BOOT_GDT_ADDR;
-	entry->gdt_limit = 4 * 8 - 1;
+	r = 0;
 	err[0] = '\0';
-	return 0;
+out:
+	free(img);
+	free(lcmd);
+	return r;
 }

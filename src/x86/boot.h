@@ -1,7 +1,12 @@
-/* Loading a guest: a Linux bzImage (x86 boot protocol >= 2.12, 64-bit
- * entry) with initrd and command line, or one of our ELF64 test guests
- * entered the same way (guests/README.md). Builds the zero page with the
- * e820 map, the boot GDT, the identity-mapped page tables, the MP
+/* Loading a guest, whichever boot protocol its image speaks (tried in
+ * QEMU's order):
+ * - a Linux bzImage (x86 boot protocol >= 2.12, 64-bit entry) with initrd
+ *   and command line;
+ * - an ELF kernel with a PVH entry note (x86/pvh.h), with modules;
+ * - a multiboot v1 kernel (x86/multiboot.h), with modules;
+ * - one of our ELF64 test guests, entered like Linux (guests/README.md).
+ * Builds the zero page with the e820 map (or the protocol's own boot
+ * information), the boot GDT, the identity-mapped page tables, the MP
  * table and the ACPI tables, all through the hypervisor view. */
 #ifndef AMALGAM_X86_BOOT_H
 #define AMALGAM_X86_BOOT_H
@@ -22,6 +27,19 @@ struct topo;
 #define BOOT_CMDLINE_MAX 0x10000
 #define BOOT_EBDA_ADDR 0x9FC00ULL
 
+/* At most this many modules (--initrd): a Linux kernel or an ELF64 test
+ * guest takes one, multiboot and PVH kernels up to all. */
+#define BOOT_MAX_MODULES 16
+
+/* A Linux kernel's command line when none is given (--append): its console
+ * on COM1, as kvmtool does, so that a first boot is not silent. */
+#define BOOT_LINUX_DEFAULT_CMDLINE "console=ttyS0"
+
+struct boot_module {
+	const char *path;
+	const char *cmdline;	/* the module's string (multiboot, PVH); may be NULL */
+};
+
 /* What the ACPI tables say of the board's devices: the FADT's SCI, its PM1
  * block and its reset register. The board fills it (board_boot_facts in
  * vmm/board.h): x86/ sits below the devices and does not know them. */
@@ -35,8 +53,10 @@ struct boot_board {
 
 struct boot_config {
 	const char *kernel;
-	const char *initrd;	/* may be NULL */
-	const char *cmdline;	/* may be NULL */
+	const struct boot_module *modules;	/* nr_modules of them, in order */
+	unsigned nr_modules;
+	const char *cmdline;	/* may be NULL: Linux gets the default */
+	const char *linux_extra;	/* appended to a Linux command line; may be NULL */
 	const struct topo *topo;	/* vCPUs, APIC ids and their nodes */
 	uint64_t ioapic_base;
 	/* NUMA shape for the ACPI SRAT/SLIT: node i's RAM is pages

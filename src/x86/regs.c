@@ -29,7 +29,7 @@ static struct kvm_segment flat(uint16_t sel, uint8_t type, int code64)
 	};
 }
 
-int regs_set_boot64(int fd, const struct boot_entry *e)
+static int set_boot64(int fd, const struct boot_entry *e)
 {
 	struct kvm_sregs s;
 	struct kvm_regs r;
@@ -53,6 +53,49 @@ int regs_set_boot64(int fd, const struct boot_entry *e)
 	if (ioctl(fd, KVM_SET_REGS, &r) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Multiboot and PVH: the state both specifications describe, with the
+ * rest as after reset. */
+static int set_boot32(int fd, const struct boot_entry *e)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r;
+
+	if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	s.cs = flat(BOOT_CS, 0xb, 0);
+	s.ds = s.es = s.fs = s.gs = s.ss = flat(BOOT_DS, 0x3, 0);
+	/* A busy 32-bit TSS, base 0, limit 0x67 (PVH's TR). */
+	s.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
+	s.gdt.base = e->gdt_base;
+	s.gdt.limit = e->gdt_limit;
+	s.cr0 = CR0_PE | CR0_ET;
+	s.cr3 = 0;
+	s.cr4 = 0;
+	s.efer = 0;
+	if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
+		return -errno;
+	memset(&r, 0, sizeof(r));
+	r.rip = e->rip;
+	r.rax = e->eax;
+	r.rbx = e->ebx;
+	r.rflags = 2;
+	if (ioctl(fd, KVM_SET_REGS, &r) < 0)
+		return -errno;
+	return 0;
+}
+
+int regs_set_boot(int fd, const struct boot_entry *e)
+{
+	switch (e->mode) {
+	case BOOT_MODE_LONG64:
+		return set_boot64(fd, e);
+	case BOOT_MODE_PROT32:
+		return set_boot32(fd, e);
+	default:
+		return -EINVAL;
+	}
 }
 
 static struct kvm_segment real_seg(uint16_t sel, uint8_t type)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every bad input gets exactly one clear line on stderr and exit status 2,
-# never a crash or a hang. Usage: bad-input.sh AMALGAM GUEST_ELF
+# never a crash or a hang. Usage: bad-input.sh AMALGAM GUEST_ELF [MULTIBOOT_ELF]
 set -uo pipefail
 AMALGAM=$1
 GOOD=${2:-}
+MB=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -61,7 +62,37 @@ expect "key without file"  "usage"                -- "$AMALGAM" key
 "$AMALGAM" key "$tmp/k" >/dev/null 2>&1
 expect "node bad listen"   "bad listen address"   -- "$AMALGAM" node --listen nohost:xx --key "$tmp/k"
 expect "key exists"        "already exists"       -- "$AMALGAM" key "$tmp/k"
+expect "bad device"        "--device knows only"  -- "$AMALGAM" run --device pci-frob --kernel "$tmp/junk"
+expect "bad debug-exit"    "iobase=N"             -- "$AMALGAM" run --device isa-debug-exit,iobase=0x10000 --kernel "$tmp/junk"
+expect "debug-exit iosize" "iosize=1, 2 or 4"     -- "$AMALGAM" run --device isa-debug-exit,iosize=3 --kernel "$tmp/junk"
+many=()
+for i in $(seq 17); do many+=(--initrd "$tmp/junk"); done
+expect "too many modules"  "too many --initrd"    -- "$AMALGAM" run --kernel "$tmp/junk" "${many[@]}"
+
+# Multiboot images made bad from the good one (mbtest.elf: an ELF32 with
+# its multiboot header at file offset 0x1000, one PT_LOAD program header
+# at offset 52, then a GNU_STACK one at 84).
+# patch FILE OFFSET BYTES: overwrite bytes (printf escapes) at OFFSET.
+patch() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+if [[ -n $MB ]]; then
+	head -c 4200 "$MB" >"$tmp/mb-trunc"
+	expect "mb truncated"      "truncated"            -- "$AMALGAM" run --kernel "$tmp/mb-trunc"
+	cp "$MB" "$tmp/mb-magic"; patch "$tmp/mb-magic" $((0x1000)) '\x00'
+	expect "mb wrong magic"    "needs a multiboot header" -- "$AMALGAM" run --kernel "$tmp/mb-magic"
+	cp "$MB" "$tmp/mb-sum"; patch "$tmp/mb-sum" $((0x1008)) '\x00'
+	expect "mb bad checksum"   "checksum is wrong"    -- "$AMALGAM" run --kernel "$tmp/mb-sum"
+	cp "$MB" "$tmp/mb-overlap"
+	dd if="$MB" of="$tmp/mb-overlap" bs=1 skip=52 seek=84 count=32 conv=notrunc status=none
+	expect "mb overlapping"    "segments overlap"     -- "$AMALGAM" run --kernel "$tmp/mb-overlap"
+	cp "$MB" "$tmp/mb-far"; patch "$tmp/mb-far" 64 '\x00\x00\x00\x10'
+	expect "mb outside RAM"    "outside guest RAM"    -- "$AMALGAM" run --memory 64M --kernel "$tmp/mb-far"
+	expect "mb module missing" "cannot read initrd"   -- "$AMALGAM" run --kernel "$MB" --initrd "$tmp/none,cmdline=x"
+	expect "initrd no file"    "needs a file name"    -- "$AMALGAM" run --kernel "$MB" --initrd ",cmdline=x"
+	cp "$MB" "$tmp/mb.elf"
+	expect "start all mb"      "--start all needs"    -- "$AMALGAM" run --start all --kernel "$tmp/mb.elf"
+fi
 if [[ -n $GOOD ]]; then
+	expect "elf64 two initrds" "takes one --initrd"   -- "$AMALGAM" run --kernel "$GOOD" --initrd "$tmp/junk" --initrd "$tmp/junk"
 	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 		cp "$GOOD" "$tmp/guest.elf"; chmod 755 "$tmp"; chmod 644 "$tmp/guest.elf"
 		expect "no permission" "permission.*/dev/kvm" -- \

@@ -373,7 +373,7 @@ static void test_bad_fields(void **state)
 		{ "join reserved", 17, AT(net_join, reserved) + 5, 1 },
 		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
 		{ "join node 0 garbage after NUL", 17, AT(net_join, addr) + 9, 'x' },
-		{ "start reserved", 18, AT(net_start, reserved), 1 },
+		{ "start entry mode", 18, AT(net_start, entry_mode), 2 },
 		{ "start boot id unterminated", 18, AT(net_start, boot_id) + NET_BOOT_ID_MAX - 1, 'x' },
 		{ "start no nodes", 18, AT(net_start, nr_nodes), 0 },
 		{ "start too many nodes", 18, AT(net_start, nr_nodes), NET_START_NODES + 1 },
