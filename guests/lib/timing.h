@@ -21,8 +21,8 @@ extern const char *tsc_source, *apic_timer_source;
 
 /* How much slower than native hardware KVM this platform is declared to
  * be: the runner measures it (guests/run-test, from 'amalgam probe''s exit
- * round trip: 1 on hardware KVM and PVM, about 8-10 in the lab, QEMU/TCG
- * with nested KVM) and passes timescale=N among the kit's options (boot.h). Every
+ * round trip: 1 on hardware KVM, 2 on PVM, about 9-22 in the lab,
+ * QEMU/TCG with nested KVM) and passes timescale=N among the kit's options (boot.h). Every
  * timeout of the kit and the tests (wait_until, poll_until, spin_until,
  * wait_user, and what they build on) is multiplied by it; durations that
  * are measured or slept (msleep, spin_user) are not. 1..100. */
