@@ -74,8 +74,10 @@
  * a range. tests/unit/pager/test_pager_host.c prints current figures.
  *
  * Threads and locking. The fault thread (pager_start) only reads messages
- * and calls ops->fault; it never touches guest memory through either view
- * and never blocks on anything but poll. Every other call is thread-safe
+ * and calls ops->fault; it never touches guest memory through either view.
+ * The pager itself blocks on nothing but poll; what ops->fault does is
+ * its owner's business (the memory plane sends the request inline, so the
+ * thread may wait on a socket, memplane.c). Every other call is thread-safe
  * and may run on any thread (the kernel serializes the ioctls; the pager
  * keeps only counters: which faults are pending, and for how long, is the
  * memory plane's to know, faults.h).
@@ -96,8 +98,9 @@ struct pager;
 
 struct pager_ops {
 	/* A guest-view access faulted; the faulting thread is blocked until
-	 * a resolution call wakes the page. Runs on the fault thread: enqueue
-	 * and return, never block. write: the access was a write. wp: the page
+	 * a resolution call wakes the page. Runs on the fault thread; must not
+	 * wait for another fault to be resolved (no fault is read meanwhile),
+	 * but may send on a socket (the memory plane does). write: the access was a write. wp: the page
 	 * is mapped write-protected (wants an upgrade); otherwise it is
 	 * missing. tid: the faulting thread, in the pager's pid namespace.
 	 * Several faults may be reported for one page (several threads, or a

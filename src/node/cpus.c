@@ -32,7 +32,7 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	if (!n->aff_on)
 		return;
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
-		if (n->vm.vcpus[i]->tid == tid) {
+		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
 			v = n->vm.vcpus[i];
 			break;
 		}
@@ -139,9 +139,10 @@ void node_balance_cpus(struct node *n)
 	 * vCPU asked to move is on its way out: neither sampled nor sent. */
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
 		struct vcpu *v = n->vm.vcpus[i];
+		pid_t tid = __atomic_load_n(&v->tid, __ATOMIC_ACQUIRE);
 
-		ok[i] = vcpu_here(v) && !vcpu_moving(v) && v->tid > 0 &&
-			hostcpu_thread_demand_ns(v->tid, &ns[i]);
+		ok[i] = vcpu_here(v) && !vcpu_moving(v) && tid > 0 &&
+			hostcpu_thread_demand_ns(tid, &ns[i]);
 	}
 	pthread_mutex_lock(&n->aff_lock);
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
