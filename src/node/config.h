@@ -29,6 +29,7 @@ struct config {
 	uint8_t debug_exit_iosize;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
+	unsigned stats_every_ms;	/* a sample line every so often; 0 none */
 
 	/* Several nodes: either spawn 'nodes' local node processes, or join
 	 * the nodes listening at 'join' (comma-separated host:port list). */

@@ -273,12 +273,21 @@ static void shuffle(struct node *n)
 			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
 static int wait_guest(struct node *n)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	struct sigaction st = { .sa_handler = on_stop_signal };
 	unsigned ticks = 0;
+	uint64_t next_sample = 0;
 	int status;
 
 	sigemptyset(&sa.sa_mask);
@@ -301,6 +310,10 @@ static int wait_guest(struct node *n)
 		if (stats_requested) {
 			stats_requested = 0;
 			node_print_stats(n);
+		}
+		if (n->stats_every_ms && n->mem && mono_ms() >= next_sample) {
+			node_print_sample(n);
+			next_sample = mono_ms() + n->stats_every_ms;
 		}
 	}
 	status = vm_wait_stopped(&n->vm);
@@ -458,6 +471,7 @@ int node_run(const struct config *cfg)
 	if (!n)
 		return 1;
 	n->stats = cfg->stats;
+	n->stats_every_ms = cfg->stats_every_ms;
 	n->offered = cfg->node_cpus;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
 		status = EXIT_USAGE;
@@ -466,7 +480,7 @@ int node_run(const struct config *cfg)
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
 			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
+					cfg->stats, cfg->stats_every_ms, cfg->node_cpus, n->p.addr + 1, err,
 					sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
@@ -547,6 +561,7 @@ int node_join(const struct node_args *a)
 	if (!n)
 		return 1;
 	n->stats = a->stats;
+	n->stats_every_ms = a->stats_every_ms;
 	n->offered = a->node_cpus;
 	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {
