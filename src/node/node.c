@@ -29,6 +29,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
+#include "x86/linuxargs.h"
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
@@ -408,7 +409,8 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		      char *err, size_t errlen)
 {
 	int r;
-	char extra[64];
+	char extra[256];
+	struct linux_args la = { .cpus = n->p.cpus };
 	struct boot_config bc = {
 		.kernel = cfg->kernel, .cmdline = cfg->append,
 		.modules = cfg->modules, .nr_modules = cfg->nr_modules,
@@ -418,14 +420,19 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 	};
 
 	board_boot_facts(&bc.board);
-	/* Without kvmclock a Linux guest would calibrate the TSC against the
-	 * PIT, which fails when exits are slow (nested virtualization): tell
-	 * it the frequency, as firmware tables would (Linux only). */
-	if (n->vm.hide_kvmclock && n->vm.tsc_khz) {
-		snprintf(extra, sizeof(extra), "tsc_early_khz=%lu",
-			 (unsigned long)n->vm.tsc_khz);
-		bc.linux_extra = extra;
+	/* What a Linux guest is told on its command line when its vCPUs span
+	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
+	 * are in x86/linuxargs.h. */
+	for (unsigned i = 1; i < n->p.cpus; i++)
+		la.spans |= n->p.place[i] != n->p.place[0];
+	if (n->vm.hide_kvmclock)
+		la.tsc_khz = n->vm.tsc_khz;
+	if (linux_args_build(&la, cfg->append ? cfg->append : BOOT_LINUX_DEFAULT_CMDLINE,
+			     extra, sizeof(extra))) {
+		snprintf(err, errlen, "the command line additions do not fit");
+		return -ENOSPC;
 	}
+	bc.linux_extra = extra;
 	r = boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
 	if (!r && n->p.start_all && b->entry.mode != BOOT_MODE_LONG64) {
 		snprintf(err, errlen, "--start all needs a guest entered in 64-bit mode, not a multiboot or PVH kernel");
