@@ -205,12 +205,12 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
-	if (!repeat)
+	/* The faults of its first stay_ns where it is are its own working
+	 * set following it (affinity.h), not sharing: not counted. */
+	if (!repeat || now_ns - v->since_ns < a->cfg.stay_ns)
 		return -1;
 	v->wait[from] += (double)wait_ns;
 	v->total += (double)wait_ns;
-	if (now_ns - v->since_ns < a->cfg.stay_ns)
-		return -1;
 	for (unsigned n = 1; n < a->nr_nodes; n++)
 		if (v->wait[n] > v->wait[best])
 			best = n;

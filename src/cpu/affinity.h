@@ -25,7 +25,14 @@
  *    otherwise both decide to move, trade places, and do it again; going
  *    down only, moves end (node 0, where the BSP and the devices are, is
  *    where shared kernel data tends to gather anyway);
- *  - after a move the vCPU stays at least stay_ns before the next one.
+ *  - after a move the vCPU stays at least stay_ns before the next one,
+ *    and the faults of that time do not count at all: they are its own
+ *    working set (its stacks, its per-CPU data, the data of its thread)
+ *    following it, and after a few moves every such page has been fetched
+ *    several times and looks shared. Seen in the lab (bench/scale, EP):
+ *    a vCPU sent to a host with a spare CPU took the burst of faults on
+ *    the pages it had used on the other for sharing, went back, and was
+ *    sent again, for the whole run.
  *
  * Pages are half the cost; CPUs are the other. Gathering every vCPU on the
  * node that holds the shared data is right while they mostly wait for it
