@@ -45,6 +45,10 @@ void config_usage_run(void)
 "                      starts at the entry point; for memory tests)\n"
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
+"      --linux-tuning on|off  on (default): a Linux guest whose vCPUs span nodes\n"
+"                      gets nohz_full, rcu_nocbs and numa_balancing=disable\n"
+"                      for every CPU but the first, unless its command line\n"
+"                      sets them (README, \"Linux across nodes\"); off: not\n"
 "      --migrate MODE  auto (default): a vCPU that keeps waiting for pages\n"
 "                      another node holds moves there, and busy vCPUs move\n"
 "                      off a host whose CPUs they oversubscribe to one with\n"
@@ -185,6 +189,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "net-delay", required_argument, NULL, 'D' },
 		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ "migrate", required_argument, NULL, 'M' },
+		{ "linux-tuning", required_argument, NULL, 'L' },
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "device", required_argument, NULL, 'd' },
 		{ 0 }
@@ -269,6 +274,13 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 					 optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'L':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--linux-tuning must be 'on' or 'off', not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->no_linux_tuning = !strcmp(optarg, "off");
 			break;
 		case 'N':
 			if (config_parse_node_cpus(optarg, &cfg->node_cpus, err, errlen))

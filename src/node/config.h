@@ -41,6 +41,7 @@ struct config {
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */
 	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
+	int no_linux_tuning;	/* --linux-tuning off (x86/linuxargs.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
 };
 

@@ -423,7 +423,7 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 	/* What a Linux guest is told on its command line when its vCPUs span
 	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
 	 * are in x86/linuxargs.h. */
-	for (unsigned i = 1; i < n->p.cpus; i++)
+	for (unsigned i = 1; i < n->p.cpus && !cfg->no_linux_tuning; i++)
 		la.spans |= n->p.place[i] != n->p.place[0];
 	if (n->vm.hide_kvmclock)
 		la.tsc_khz = n->vm.tsc_khz;

@@ -55,6 +55,9 @@ expect "bad migrate mode"  "--migrate must be"    -- "$AMALGAM" run --migrate so
 expect "node-cpus 0"       "--node-cpus must be"  -- "$AMALGAM" run --node-cpus 0 --kernel "$tmp/junk"
 expect "node-cpus word"    "--node-cpus must be"  -- "$AMALGAM" run --node-cpus many --kernel "$tmp/junk"
 expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus 99999 --listen 127.0.0.1:0 --key "$tmp/k"
+expect "linux-tuning"      "--linux-tuning must be" -- "$AMALGAM" run --linux-tuning maybe --kernel "$tmp/junk"
+expect "stats-every small" "--stats-every must be" -- "$AMALGAM" run --stats-every 5 --kernel "$tmp/junk"
+expect "node stats-every"  "--stats-every must be" -- "$AMALGAM" node --stats-every x --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
