@@ -162,7 +162,7 @@ static void on_peer_down(void *opaque, int peer, int err)
 	/* Every page that node held, and every vCPU it ran, is gone: the
 	 * guest cannot go on correctly, so stop it and say why. */
 	snprintf(reason, sizeof(reason), "lost node %d (%s): its vCPUs and the pages it held are gone",
-		 peer, strerror(-err));
+		 peer, transport_down_reason(err));
 	c->h.stop(c->hop, 1, reason);
 }
 

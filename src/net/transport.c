@@ -83,6 +83,9 @@ void conn_put(struct conn *c)
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	close(c->fd);
+	seal_wipe(&c->tx);
+	seal_wipe(&c->rx);
+	free(c->txbuf);
 	wire_reader_free(&c->rd);
 	pthread_mutex_destroy(&c->send_lock);
 	free(c);
@@ -121,28 +124,73 @@ static int send_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-/* Frame msg onto c: header and fixed part from the stack, the variable
- * part (a page, a state blob) straight from where it lies. */
+static int open_frame(void *ctx, uint8_t *frame, size_t payload)
+{
+	struct conn *c = ctx;
+
+	return seal_open(&c->rx, frame, payload);
+}
+
+int conn_seal(struct conn *c)
+{
+	int err;
+
+	if (!auth_sealed(&c->hs))
+		return 0;
+	c->txbuf = malloc(NET_SEALED_FRAME_MAX);
+	if (!c->txbuf)
+		return -ENOMEM;
+	err = auth_link(&c->hs, &c->tx, &c->rx);
+	if (err)
+		return err;
+	c->rd.open = open_frame;
+	c->rd.open_ctx = c;
+	pthread_mutex_lock(&c->send_lock);
+	c->sealed = true;
+	pthread_mutex_unlock(&c->send_lock);
+	return 0;
+}
+
+/* Frame msg onto c. In clear: header and fixed part from the stack, the
+ * variable part (a page, a state blob) straight from where it lies.
+ * Sealed: all of it gathered into c->txbuf, encrypted there in place (a
+ * copy the cipher's pass over the bytes makes cheap), tag appended. */
 int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
 {
 	uint8_t head[NET_HDR_SIZE + NET_FIXED_MAX];
+	uint32_t sealed = NET_FLAG_SEALED;
 	struct iovec iov[2];
 	struct net_msg m = *msg;
+	size_t size;
 	ssize_t hl;
-	int err;
+	int err, n;
 
 	pthread_mutex_lock(&c->send_lock);
 	m.seq = c->tx_seq + 1;
-	hl = wire_encode_head(&m, head, sizeof(head));
+	hl = wire_encode_head(&m, c->sealed ? c->txbuf : head,
+			      c->sealed ? NET_SEALED_FRAME_MAX : sizeof(head));
 	if (hl < 0) {
 		pthread_mutex_unlock(&c->send_lock);
 		pr_err("net: refusing to send a malformed %s to node %d",
 		       wire_type_name(m.type), c->peer);
 		return (int)hl;
 	}
-	iov[0] = (struct iovec){ head, (size_t)hl };
-	iov[1] = (struct iovec){ (void *)m.data, m.data_len };
-	err = send_all(c->fd, iov, m.data_len ? 2 : 1);
+	size = (size_t)hl + m.data_len;
+	if (c->sealed) {
+		memcpy(c->txbuf + offsetof(struct net_hdr, flags), &sealed,
+		       sizeof(sealed));
+		if (m.data_len)
+			memcpy(c->txbuf + hl, m.data, m.data_len);
+		seal_close(&c->tx, c->txbuf, size - NET_HDR_SIZE);
+		size += NET_SEAL_TAG_BYTES;
+		iov[0] = (struct iovec){ c->txbuf, size };
+		n = 1;
+	} else {
+		iov[0] = (struct iovec){ head, (size_t)hl };
+		iov[1] = (struct iovec){ (void *)m.data, m.data_len };
+		n = m.data_len ? 2 : 1;
+	}
+	err = send_all(c->fd, iov, n);
 	if (!err)
 		c->tx_seq++;
 	pthread_mutex_unlock(&c->send_lock);
@@ -150,7 +198,7 @@ int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
 		conn_kill(c, err);
 		return err;
 	}
-	wire_stats_tx(&t->stats.wire, m.type, (size_t)hl + m.data_len);
+	wire_stats_tx(&t->stats.wire, m.type, size);
 	return 0;
 }
 
@@ -352,7 +400,10 @@ static void conn_readable(struct transport *t, struct conn *c)
 	}
 	if (r < 0) {
 		wire_stats_reject(&t->stats.wire, why);
-		COUNT(t, bad_frames);
+		if (why == NET_REJ_BAD_SEAL)
+			COUNT(t, forged_frames);
+		else
+			COUNT(t, bad_frames);
 		pr_warn("net: dropping connection %s (node %d): %s",
 			c->name, c->peer, wire_reject_name(why));
 		conn_drop(t, c, r, true);
@@ -477,6 +528,24 @@ void transport_stats(struct transport *t, struct transport_stats *out)
 	static_assert(sizeof(*out) % sizeof(uint64_t) == 0, "stats are u64s");
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+const char *transport_down_reason(int err)
+{
+	switch (err) {
+	case -EKEYREJECTED:
+		return "it sent a frame that failed authentication (forged or tampered)";
+	case -EPROTO:
+	case -EMSGSIZE:
+	case -EBADMSG:
+		return "it sent a malformed or out-of-order frame";
+	case -ECONNRESET:
+		return "connection closed";
+	case -ETIMEDOUT:
+		return "no answer within the dead-peer timeout";
+	default:
+		return strerror(-err);
+	}
 }
 
 int transport_fault(struct transport *t, unsigned type, enum net_fault action,

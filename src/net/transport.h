@@ -19,11 +19,15 @@
  * may also get -EALREADY until its old connection has been dropped here
  * (promptly if it closed cleanly, else after dead_peer_ms): retry.
  *
- * Failures a node survives: a peer that sends a bad header or length is
- * dropped (logged, counted in stats.wire.rejects, reported by
- * on_peer_down if it was up); a peer without the cluster key is refused
- * (logged, counted); a silent or stuck peer hits the handshake, send or
- * dead-peer timeout. */
+ * Every frame after the handshake is sealed (seal.h: encrypted and
+ * authenticated, replay and reordering refused) unless the key says
+ * insecure (--insecure-network) on both nodes.
+ *
+ * Failures a node survives: a peer that sends a bad header or length, or
+ * a frame that fails authentication, is dropped (logged, counted in
+ * stats.wire.rejects, reported by on_peer_down if it was up); a peer
+ * without the cluster key is refused (logged, counted); a silent or stuck
+ * peer hits the handshake, send or dead-peer timeout. */
 #ifndef AMALGAM_NET_TRANSPORT_H
 #define AMALGAM_NET_TRANSPORT_H
 
@@ -39,8 +43,10 @@ struct transport_ops {
 	void (*on_msg)(void *opaque, int peer, const struct net_msg *msg);
 	void (*on_peer_up)(void *opaque, int peer);
 	/* err: -ECONNRESET peer closed, -ESHUTDOWN transport_disconnect,
-	 * -EPROTO/-EMSGSIZE/-EBADMSG bad frame, -ETIMEDOUT dead peer or
-	 * stuck send, other -errno from the socket. */
+	 * -EPROTO/-EMSGSIZE/-EBADMSG bad frame, -EKEYREJECTED a frame that
+	 * failed authentication (forged, tampered, replayed), -ETIMEDOUT
+	 * dead peer or stuck send, other -errno from the socket.
+	 * transport_down_reason() says it in words. */
 	void (*on_peer_down)(void *opaque, int peer, int err);
 };
 
@@ -66,6 +72,7 @@ struct transport_stats {
 	uint64_t refused_busy;		/* too many handshakes in progress */
 	uint64_t duplicates;		/* lost the one-connection tie-break */
 	uint64_t bad_frames;		/* connections dropped for a bad frame */
+	uint64_t forged_frames;		/* ... for a frame that was not authentic */
 	uint64_t disconnects;		/* on_peer_down reports */
 };
 
@@ -98,6 +105,9 @@ bool transport_peer_up(struct transport *t, int peer);
 int transport_disconnect(struct transport *t, int peer);
 
 void transport_stats(struct transport *t, struct transport_stats *out);
+
+/* on_peer_down's err in words, for the message that names a lost node. */
+const char *transport_down_reason(int err);
 
 /* Fault injection on this node's sends (wire.h). */
 int transport_fault(struct transport *t, unsigned type, enum net_fault action,

@@ -11,7 +11,14 @@
  *
  * Locking: t->lock guards t->conns, t->n_pending, t->peers[],
  * t->need_up[], t->announced[], and each conn's state, up, fresh and
- * need_add. c->send_lock guards c->tx_seq and the order of bytes on c->fd.
+ * need_add. c->send_lock guards c->tx_seq, c->tx, c->txbuf and the order
+ * of bytes on c->fd.
+ *
+ * Sealing (seal.h): a conn's handshake frames travel in clear; the side
+ * that completes its handshake (which it does exactly after its peer's
+ * last handshake frame, and after sending its own) sets `sealed` and the
+ * reader's open hook before any later frame is read or written, so each
+ * direction switches at one known frame.
  * Lock order: t->lock, then c->send_lock; sending never holds t->lock. */
 #ifndef AMALGAM_NET_TRANSPORT_INT_H
 #define AMALGAM_NET_TRANSPORT_INT_H
@@ -38,8 +45,12 @@ struct conn {
 	bool initiator;
 	int peer;			/* -1 until authenticated */
 	int local_err;			/* why we shut it down (atomic) */
+	bool sealed;			/* frames after the handshake sealed */
 	uint64_t tx_seq;
 	uint64_t rx_seq;		/* reading side only */
+	struct seal tx;			/* sealing our frames (send_lock) */
+	struct seal rx;			/* opening the peer's (reading side) */
+	uint8_t *txbuf;			/* a sealed frame being built (send_lock) */
 	int64_t deadline_ms;		/* inbound handshake */
 	pthread_mutex_t send_lock;
 	struct wire_reader rd;		/* reading side only */
@@ -82,6 +93,10 @@ int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg);
 /* Receive thread only. notify: report on_peer_down if c was the peer's
  * announced connection. Consumes the list's reference. */
 void conn_drop(struct transport *t, struct conn *c, int err, bool notify);
+
+/* c's handshake is done: seal its link from the next frame on, unless
+ * both sides run with --insecure-network. 0 or -errno. */
+int conn_seal(struct conn *c);
 
 /* handshake.c: one handshake message for inbound c, on the receive
  * thread. 0 to go on reading; negative if c was dropped. */
