@@ -230,7 +230,8 @@ static int dial(struct cluster *c, const char *addr, int expect, unsigned secs)
 		if (r >= 0 || r == -EALREADY)
 			return 0;
 		/* -EPERM: a joiner still answering under its old id; retry. */
-		if (r == -EACCES || r == -EINVAL || now_ms() >= end)
+		if (r == -EACCES || r == -EINVAL || r == -EPROTONOSUPPORT ||
+		    now_ms() >= end)
 			return r;
 		usleep(100000);
 	}
@@ -341,7 +342,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
 		if (r) {
 			set_err("cannot join node at %s: %s", p->addr[i],
-				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
+				r == -EACCES ? "it does not hold our cluster key" :
+				r == -EPROTONOSUPPORT ? "one of us runs with --insecure-network, the other not" :
+				strerror(-r));
 			goto fail;
 		}
 		params_to_wire(&pi, &join);

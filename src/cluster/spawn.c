@@ -56,6 +56,7 @@ static int read_port(int fd, int *port)
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		enum log_level level, bool stats, unsigned node_cpus,
+		bool insecure,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -116,6 +117,8 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					argv[k++] = v;
 				if (stats)
 					argv[k++] = "--stats";
+				if (insecure)
+					argv[k++] = "--insecure-network";
 				if (node_cpus) {
 					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
 					argv[k++] = "--node-cpus";

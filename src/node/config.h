@@ -35,6 +35,7 @@ struct config {
 	unsigned nodes;
 	const char *join;
 	const char *key_file;
+	int insecure_network;	/* links in clear after the handshake */
 	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
 	int start_all;		/* every vCPU starts at the entry point */
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */

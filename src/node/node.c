@@ -442,6 +442,16 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 	return r;
 }
 
+/* How this node's links to the others travel (net/seal.h). */
+static void link_policy(struct node *n, bool insecure)
+{
+	n->key.insecure = insecure;
+	if (insecure)
+		pr_warn("--insecure-network: links to other nodes are NOT encrypted or "
+			"authenticated after the handshake; anyone on the path can read and "
+			"change guest memory. Use only on a private fabric.");
+}
+
 /* Setup unwinds through one exit: a step that fails sets status and msg
  * (NULL when it printed its reason itself) and jumps to fail, which undoes
  * what was built in reverse order (teardown; every part may be absent). */
@@ -466,8 +476,8 @@ int node_run(const struct config *cfg)
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
 			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
-					sizeof(err)))
+					cfg->stats, cfg->node_cpus, cfg->insecure_network,
+					n->p.addr + 1, err, sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
 		}
@@ -477,6 +487,7 @@ int node_run(const struct config *cfg)
 			msg = NULL;
 			goto fail;
 		}
+		link_policy(n, cfg->insecure_network);
 		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
 			goto fail;
 	}
@@ -554,6 +565,7 @@ int node_join(const struct node_args *a)
 		msg = NULL;
 		goto fail;
 	}
+	link_policy(n, a->insecure);
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
 	if (r) {

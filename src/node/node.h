@@ -22,6 +22,7 @@ struct node_args {
 	enum log_level log_level;
 	bool stats;
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	bool insecure;		/* --insecure-network */
 };
 
 /* Run as a joining node. Returns the process exit status. */

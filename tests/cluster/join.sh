@@ -48,7 +48,39 @@ wait $n2; s2=$?
 [ $s1 -eq 7 ] && [ $s2 -eq 7 ] && ok "joined nodes exited with the guest's status" ||
 	fail "joined nodes exited $s1 $s2"
 
-# 2. A node nobody joins gives up when told to.
+# 2. --insecure-network on one side only is refused, saying so, at once;
+#    on both it runs, and each node says at start that its links are in
+#    clear.
+p1=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --timeout 30 >"$TMP/n1.out" 2>"$TMP/n1.err" &
+n1=$!
+sleep 0.3
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/k1" --insecure-network \
+	--kernel "$EXITG" >"$TMP/w.out" 2>"$TMP/w.err"
+st=$?
+if [ $st -ne 0 ] && grep -q "insecure-network, the other not" "$TMP/w.err"; then
+	ok "mixed --insecure-network refused: $(grep -m1 'the other not' "$TMP/w.err")"
+else
+	fail "mixed --insecure-network: status $st"; tail -3 "$TMP/w.err"
+fi
+kill $n1 2>/dev/null; wait $n1 2>/dev/null
+p1=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --insecure-network --timeout 30 \
+	>"$TMP/n1.out" 2>"$TMP/n1.err" &
+n1=$!
+sleep 0.3
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/k1" --insecure-network \
+	--cpus 2 --place 1,0 --kernel "$EXITG" >"$TMP/r.out" 2>"$TMP/r.err"
+st=$?
+wait $n1; s1=$?
+if [ $st -eq 7 ] && [ $s1 -eq 7 ] && grep -q "NOT encrypted" "$TMP/r.err" &&
+   grep -q "NOT encrypted" "$TMP/n1.err"; then
+	ok "--insecure-network on both: status 7, both nodes warned"
+else
+	fail "--insecure-network on both: status $st/$s1"; tail -3 "$TMP/r.err" "$TMP/n1.err"
+fi
+
+# 3. A node nobody joins gives up when told to.
 "$AMALGAM" node --listen 127.0.0.1:$(port) --key "$TMP/k1" --timeout 1 2>"$TMP/e"
 [ $? -ne 0 ] && grep -q "no coordinator" "$TMP/e" && ok "lonely node times out" ||
 	fail "lonely node: $(cat "$TMP/e")"
