@@ -63,6 +63,7 @@ static void publish(struct transport *t, struct conn *c)
 {
 	c->state = CONN_UP;
 	c->up = true;
+	c->last_rx_ms = net_now_ms();	/* the heartbeat clock starts */
 	if (c->fresh && !t->need_up[c->peer]) {
 		t->need_up[c->peer] = true;
 		t->n_need_up++;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -67,6 +68,7 @@ struct conn *conn_new(struct transport *t, int fd, bool initiator)
 	}
 	c->fd = fd;
 	c->refs = 1;
+	c->last_rx_ms = c->last_tx_ms = net_now_ms();
 	c->initiator = initiator;
 	c->peer = -1;
 	pthread_mutex_init(&c->send_lock, NULL);
@@ -151,11 +153,28 @@ int conn_seal(struct conn *c)
 	return 0;
 }
 
-/* Frame msg onto c. In clear: header and fixed part from the stack, the
+static int conn_send_locked(struct transport *t, struct conn *c,
+			    const struct net_msg *msg);
+
+int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
+{
+	pthread_mutex_lock(&c->send_lock);
+	return conn_send_locked(t, c, msg);
+}
+
+int conn_send_try(struct transport *t, struct conn *c, const struct net_msg *msg)
+{
+	if (pthread_mutex_trylock(&c->send_lock))
+		return -EBUSY;
+	return conn_send_locked(t, c, msg);
+}
+
+/* Frame msg onto c, c->send_lock held (and dropped here). In clear: header and fixed part from the stack, the
  * variable part (a page, a state blob) straight from where it lies.
  * Sealed: all of it gathered into c->txbuf, encrypted there in place (a
  * copy the cipher's pass over the bytes makes cheap), tag appended. */
-int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
+static int conn_send_locked(struct transport *t, struct conn *c,
+			    const struct net_msg *msg)
 {
 	uint8_t head[NET_HDR_SIZE + NET_FIXED_MAX];
 	uint32_t sealed = NET_FLAG_SEALED;
@@ -165,7 +184,6 @@ int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
 	ssize_t hl;
 	int err, n;
 
-	pthread_mutex_lock(&c->send_lock);
 	m.seq = c->tx_seq + 1;
 	hl = wire_encode_head(&m, c->sealed ? c->txbuf : head,
 			      c->sealed ? NET_SEALED_FRAME_MAX : sizeof(head));
@@ -191,8 +209,10 @@ int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
 		n = m.data_len ? 2 : 1;
 	}
 	err = send_all(c->fd, iov, n);
-	if (!err)
+	if (!err) {
 		c->tx_seq++;
+		__atomic_store_n(&c->last_tx_ms, net_now_ms(), __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		conn_kill(c, err);
@@ -351,6 +371,8 @@ static void deliver(struct transport *t, struct conn *c, const struct net_msg *m
 	struct net_msg pong;
 
 	if (msg->type == NET_MSG_PING) {
+		if (!msg->u.ping.token)
+			return;		/* a heartbeat: its arrival was the point */
 		pong = *msg;
 		pong.type = NET_MSG_PONG;
 		conn_send(t, c, &pong);
@@ -380,6 +402,7 @@ static void conn_readable(struct transport *t, struct conn *c)
 		return;
 	}
 	wire_reader_commit(&c->rd, (size_t)n);
+	c->last_rx_ms = net_now_ms();
 
 	/* One recv per wakeup, then back to epoll: a peer that floods us
 	 * cannot starve the others. */
@@ -428,6 +451,61 @@ static void sweep_handshakes(struct transport *t)
 	}
 }
 
+static bool bytes_waiting(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Failure detection: every link carries a heartbeat (a PING with token 0)
+ * when nothing else left on it for a quarter of dead_peer_ms, so a peer
+ * we hear nothing from for dead_peer_ms has stopped (SIGSTOP, a deadlock
+ * of its receive thread, a partition, a dead host) and is declared lost:
+ * what TCP keepalive cannot see, since the peer's kernel answers it.
+ * Unread bytes mean the peer spoke and we were slow to listen (this
+ * thread stalled): not a death. A heartbeat never waits for a sender
+ * that holds the link: a link busy sending is not idle. */
+static void check_peers(struct transport *t)
+{
+	struct net_msg hb = { .type = NET_MSG_PING };
+	struct conn *up[NET_MAX_NODES];
+	int64_t now = net_now_ms();
+	int64_t every = t->cfg.dead_peer_ms / HEARTBEATS;
+	int n = 0;
+
+	if (now < t->next_check_ms)
+		return;
+	t->next_check_ms = now + TICK_MS;
+	pthread_mutex_lock(&t->lock);
+	for (int p = 0; p < NET_MAX_NODES; p++) {
+		struct conn *c = t->peers[p];
+
+		if (c && c->up && c->state == CONN_UP && !c->need_add) {
+			__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+			up[n++] = c;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (int i = 0; i < n; i++) {
+		struct conn *c = up[i];
+		int64_t quiet = now - c->last_rx_ms;
+
+		if (quiet >= t->cfg.dead_peer_ms && !bytes_waiting(c->fd)) {
+			COUNT(t, dead_peers);
+			pr_warn("net: node %d (%s): nothing heard for %lld ms: declared lost",
+				c->peer, c->name, (long long)quiet);
+			conn_kill(c, -ETIMEDOUT);
+			/* The shutdown makes the socket readable: conn_readable
+			 * drops it, with this reason, on the next turn. */
+		} else if (now - __atomic_load_n(&c->last_tx_ms, __ATOMIC_RELAXED) >= every &&
+			   conn_send_try(t, c, &hb) == 0) {
+			COUNT(t, heartbeats);
+		}
+		conn_put(c);
+	}
+}
+
 static void *rx_thread(void *arg)
 {
 	struct transport *t = arg;
@@ -451,6 +529,7 @@ static void *rx_thread(void *arg)
 				conn_readable(t, ev[i].data.ptr);
 		}
 		sweep_handshakes(t);
+		check_peers(t);
 	}
 	while (t->conns)
 		conn_drop(t, t->conns, -ESHUTDOWN, false);
@@ -542,7 +621,7 @@ const char *transport_down_reason(int err)
 	case -ECONNRESET:
 		return "connection closed";
 	case -ETIMEDOUT:
-		return "no answer within the dead-peer timeout";
+		return "nothing heard from it within the peer timeout: stopped, hung or cut off";
 	default:
 		return strerror(-err);
 	}
@@ -585,6 +664,8 @@ int transport_new(const struct transport_cfg *cfg, struct transport **out)
 	DEFAULT(handshake_timeout_ms, 3000);
 	DEFAULT(send_timeout_ms, 10000);
 	DEFAULT(dead_peer_ms, 10000);
+	if (t->cfg.dead_peer_ms < 4 * TICK_MS)
+		t->cfg.dead_peer_ms = 4 * TICK_MS;
 #undef DEFAULT
 	t->listen_fd = t->epfd = t->wake_fd = -1;
 	pthread_mutex_init(&t->lock, NULL);

@@ -27,7 +27,9 @@
  * a frame that fails authentication, is dropped (logged, counted in
  * stats.wire.rejects, reported by on_peer_down if it was up); a peer
  * without the cluster key is refused (logged, counted); a silent or stuck
- * peer hits the handshake, send or dead-peer timeout. */
+ * peer hits the handshake, send or dead-peer timeout: every idle link
+ * carries a heartbeat, so a peer that stops (SIGSTOP, a hung receive
+ * thread, a cut link) is declared lost within dead_peer_ms plus 100 ms. */
 #ifndef AMALGAM_NET_TRANSPORT_H
 #define AMALGAM_NET_TRANSPORT_H
 
@@ -39,7 +41,8 @@
 
 struct transport_ops {
 	/* msg and msg->data are valid during the call only. PING never
-	 * arrives here: the transport answers it with a PONG itself. */
+	 * arrives here: the transport answers it with a PONG itself (a
+	 * token of 0 is a heartbeat, and not answered). */
 	void (*on_msg)(void *opaque, int peer, const struct net_msg *msg);
 	void (*on_peer_up)(void *opaque, int peer);
 	/* err: -ECONNRESET peer closed, -ESHUTDOWN transport_disconnect,
@@ -57,7 +60,9 @@ struct transport_cfg {
 	unsigned connect_timeout_ms;	/* 0: 3000 */
 	unsigned handshake_timeout_ms;	/* 0: 3000; both directions */
 	unsigned send_timeout_ms;	/* 0: 10000; a send blocked longer drops */
-	unsigned dead_peer_ms;		/* 0: 10000; TCP keepalive + user timeout */
+	unsigned dead_peer_ms;		/* 0: 10000, at least 400: nothing heard
+					 * for this long (heartbeats every
+					 * quarter of it) and the peer is lost */
 	const struct transport_ops *ops;
 	void *opaque;
 };
@@ -74,6 +79,8 @@ struct transport_stats {
 	uint64_t bad_frames;		/* connections dropped for a bad frame */
 	uint64_t forged_frames;		/* ... for a frame that was not authentic */
 	uint64_t disconnects;		/* on_peer_down reports */
+	uint64_t heartbeats;		/* sent on idle links */
+	uint64_t dead_peers;		/* links dropped: nothing heard in time */
 };
 
 struct transport;

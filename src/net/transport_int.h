@@ -31,6 +31,7 @@
 #include "net/transport.h"
 
 #define MAX_PENDING	32	/* inbound handshakes in progress */
+#define HEARTBEATS	4	/* heartbeats per dead-peer timeout */
 #define HS_FRAME_MAX	(NET_HDR_SIZE + sizeof(struct net_hello))
 
 enum conn_state { CONN_HANDSHAKE, CONN_UP, CONN_DEAD };
@@ -52,6 +53,8 @@ struct conn {
 	struct seal rx;			/* opening the peer's (reading side) */
 	uint8_t *txbuf;			/* a sealed frame being built (send_lock) */
 	int64_t deadline_ms;		/* inbound handshake */
+	int64_t last_rx_ms;		/* bytes last arrived (reading side) */
+	int64_t last_tx_ms;		/* a frame last left (atomic) */
 	pthread_mutex_t send_lock;
 	struct wire_reader rd;		/* reading side only */
 	struct auth_hs hs;
@@ -75,6 +78,7 @@ struct transport {
 	bool need_up[NET_MAX_NODES];	/* slot filled, not yet announced */
 	bool announced[NET_MAX_NODES];
 	struct transport_stats stats;
+	int64_t next_check_ms;		/* receive thread: check_peers */
 	struct net_faults faults;
 };
 
@@ -90,6 +94,8 @@ void conn_put(struct conn *c);
  * unblock its senders. err is what on_peer_down will say. */
 void conn_kill(struct conn *c, int err);
 int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg);
+/* The same, but -EBUSY at once if another thread is sending on c. */
+int conn_send_try(struct transport *t, struct conn *c, const struct net_msg *msg);
 /* Receive thread only. notify: report on_peer_down if c was the peer's
  * announced connection. Consumes the list's reference. */
 void conn_drop(struct transport *t, struct conn *c, int err, bool notify);

@@ -145,7 +145,16 @@ static void deadline_in(struct timespec *ts, long ms)
 	pthread_mutex_unlock(&(nd_)->lock);				\
 	_v; })
 
+static struct node *node_new_dead(int id, const struct auth_key *key,
+				  bool listen, unsigned dead_ms);
+
 static struct node *node_new(int id, const struct auth_key *key, bool listen)
+{
+	return node_new_dead(id, key, listen, 4000);
+}
+
+static struct node *node_new_dead(int id, const struct auth_key *key,
+				  bool listen, unsigned dead_ms)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	struct transport_cfg cfg = {
@@ -155,7 +164,7 @@ static struct node *node_new(int id, const struct auth_key *key, bool listen)
 		.connect_timeout_ms = 1000,
 		.handshake_timeout_ms = 500,
 		.send_timeout_ms = 2000,
-		.dead_peer_ms = 4000,
+		.dead_peer_ms = dead_ms,
 		.ops = &ops,
 	};
 
@@ -726,6 +735,68 @@ static void test_insecure_network(void **state)
 	node_free(a);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Two idle nodes with a 400 ms peer timeout stay connected for three
+ * timeouts (heartbeats), silently (no PONG, no callback). */
+static void test_heartbeats(void **state)
+{
+	struct node *a = node_new_dead(0, &key_a, true, 400);
+	struct node *b = node_new_dead(1, &key_a, false, 400);
+
+	assert_int_equal(transport_connect(b->t, addr_of(a), 0), 0);
+	assert_true(WAIT_UNTIL(a, a->ups[1] == 1));
+	usleep(1200 * 1000);
+	assert_true(transport_peer_up(a->t, 1));
+	assert_true(transport_peer_up(b->t, 0));
+	assert_int_equal(LOCKED(a, a->downs[1]), 0);
+	assert_int_equal(LOCKED(b, b->downs[0]), 0);
+	assert_true(stats_of(a).heartbeats >= 2);
+	assert_true(stats_of(b).heartbeats >= 2);
+	assert_int_equal(LOCKED(a, a->rx[NET_MSG_PING] + a->rx[NET_MSG_PONG]), 0);
+	assert_int_equal(stats_of(a).dead_peers, 0);
+	node_free(b);
+	node_free(a);
+}
+
+/* A peer that authenticates and then says nothing more, its socket open
+ * (a stopped process, a hung receive thread, a cut link all look like
+ * this) is declared lost after the peer timeout: -ETIMEDOUT, counted,
+ * its socket closed; another peer is not affected. */
+static void test_silent_peer_lost(void **state)
+{
+	struct node *a = node_new_dead(0, &key_a, true, 400);
+	struct node *b = node_new_dead(1, &key_a, false, 400);
+	int64_t t0, dt;
+	struct raw r;
+
+	assert_int_equal(transport_connect(b->t, addr_of(a), 0), 0);
+	r = raw_open(a);
+	assert_int_equal(raw_handshake(&r, &key_a, 2, false), 0);
+	t0 = mono_ms();
+	assert_true(WAIT_UNTIL(a, a->ups[2] == 1));
+	usleep(150 * 1000);
+	assert_int_equal(LOCKED(a, a->downs[2]), 0);	/* not before its time */
+	assert_true(WAIT_UNTIL(a, a->downs[2] == 1));
+	dt = mono_ms() - t0;
+	print_message("silent peer declared lost after %lld ms (timeout 400)\n",
+		      (long long)dt);
+	assert_int_equal(LOCKED(a, a->down_err[2]), -ETIMEDOUT);
+	assert_int_equal(stats_of(a).dead_peers, 1);
+	assert_true(raw_closed(r.fd));
+	close(r.fd);
+	assert_true(ping(b, 0));
+	assert_int_equal(LOCKED(a, a->downs[1]), 0);
+	node_free(b);
+	node_free(a);
+}
+
 static void test_wrong_key(void **state)
 {
 	struct node *a, *c;
@@ -912,6 +983,8 @@ int main(void)
 		cmocka_unit_test(test_sealed_on_the_wire),
 		cmocka_unit_test(test_forged_frames),
 		cmocka_unit_test(test_insecure_network),
+		cmocka_unit_test(test_heartbeats),
+		cmocka_unit_test(test_silent_peer_lost),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_disconnect_reported),
 		cmocka_unit_test(test_timeouts),
