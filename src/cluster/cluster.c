@@ -196,7 +196,8 @@ static int start_transport(struct cluster *c, uint32_t id, const char *listen)
 		.node_id = id,
 		.key = c->key,
 		.listen = listen,
-		.dead_peer_ms = 4000,	/* a silent node is named within 5 s */
+		/* Before JOIN (a joiner's first transport): the default. */
+		.dead_peer_ms = c->p.peer_timeout_ms ?: CLUSTER_PEER_TIMEOUT_MS,
 		.ops = &ops,
 		.opaque = c,
 	};

@@ -192,7 +192,8 @@ struct net_join {
 	uint64_t memory;		/* bytes */
 	uint8_t start_all;		/* 0 / 1 */
 	uint8_t migrate;		/* enum cluster_migrate */
-	uint8_t reserved[6];		/* zero */
+	uint8_t reserved[2];		/* zero */
+	uint32_t peer_timeout_ms;	/* a silent peer is lost after this */
 	uint8_t place[NET_JOIN_VCPUS];	/* vCPU -> node; zero past cpus */
 	char addr[NET_JOIN_NODES][NET_ADDR_MAX];	/* [0] unused */
 };
@@ -429,6 +430,7 @@ NET_PIN(net_join, memory, 16);
 NET_PIN(net_join, start_all, 24);
 NET_PIN(net_join, migrate, 25);
 NET_PIN(net_join, reserved, 26);
+NET_PIN(net_join, peer_timeout_ms, 28);
 NET_PIN(net_join, place, 32);
 NET_PIN(net_join, addr, 96);
 

@@ -365,6 +365,7 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;
 	p->migrate = (uint8_t)cfg->migrate;
+	p->peer_timeout_ms = cfg->peer_timeout_ms ?: CLUSTER_PEER_TIMEOUT_MS;
 	p->nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join)
 		r = params_parse_join(p, cfg->join, err, errlen);

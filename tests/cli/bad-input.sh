@@ -56,6 +56,7 @@ expect "node-cpus 0"       "--node-cpus must be"  -- "$AMALGAM" run --node-cpus 
 expect "node-cpus word"    "--node-cpus must be"  -- "$AMALGAM" run --node-cpus many --kernel "$tmp/junk"
 expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus 99999 --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
+expect "bad peer timeout"  "--peer-timeout must be" -- "$AMALGAM" run --nodes 2 --peer-timeout 50 --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
 expect "key without file"  "usage"                -- "$AMALGAM" key

@@ -373,7 +373,7 @@ static void test_bad_fields(void **state)
 		{ "eoi reserved", 13, ATC(eoi, net_eoi, reserved) + 6, 1 },
 		{ "route reserved", 15, ATC(route, net_route, reserved), 1 },
 		{ "join start_all", 17, AT(net_join, start_all), 2 },
-		{ "join reserved", 17, AT(net_join, reserved) + 5, 1 },
+		{ "join reserved", 17, AT(net_join, reserved) + 1, 1 },
 		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
 		{ "join node 0 garbage after NUL", 17, AT(net_join, addr) + 9, 'x' },
 		{ "start entry mode", 18, AT(net_start, entry_mode), 2 },
