@@ -154,7 +154,14 @@ void spawn_reap(struct spawn *s, int kill_now)
 			kill(s->pid[i], SIGKILL);
 		for (;;) {
 			int st;
-			pid_t p = waitpid(s->pid[i], &st, WNOHANG);
+			pid_t p = waitpid(s->pid[i], &st, WNOHANG | WUNTRACED);
+			if (p == s->pid[i] && WIFSTOPPED(st)) {
+				/* A stopped node (the lost one, most likely)
+				 * will not exit by itself. */
+				kill(s->pid[i], SIGKILL);
+				waitpid(s->pid[i], &st, 0);
+				break;
+			}
 			if (p == s->pid[i] || p < 0)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);

@@ -592,6 +592,10 @@ int node_join(const struct node_args *a)
 	}
 	status = wait_guest(n);
 	pr_info("stopped: %s", n->vm.stop_reason);
+	/* A failure (a node lost, ours or one another node saw) is said
+	 * here too, not only by node 0: node 0 may be the one lost. */
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, n->vm.stop_reason);
 	if (n->stats)
 		node_print_stats(n);
 	teardown(n);
