@@ -78,13 +78,21 @@ static const char *link_mode(const struct conn *c)
 
 static void refused(struct transport *t, struct conn *c, int err)
 {
+	char what[160];
+
 	if (err == -EACCES) {
 		COUNT(t, auth_failures);
 		wire_stats_reject(&t->stats.wire, NET_REJ_AUTH);
 	} else {
 		COUNT(t, handshake_failures);
 	}
-	pr_warn("net: refused connection %s: %s", c->name, c->hs.error);
+	if (c->initiator) {
+		/* Our own dial: always worth a line. */
+		pr_warn("net: refused connection %s: %s", c->name, c->hs.error);
+		return;
+	}
+	snprintf(what, sizeof(what), "refused: %s", c->hs.error);
+	preauth_log(t, c, what);
 }
 
 /* --- inbound (receive thread) -------------------------------------------- */

@@ -72,10 +72,16 @@ struct conn *conn_new(struct transport *t, int fd, bool initiator)
 	c->initiator = initiator;
 	c->peer = -1;
 	pthread_mutex_init(&c->send_lock, NULL);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, c->name);
-	else
+		c->from = ss;
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&c->from)->sin_port = 0;
+		else if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&c->from)->sin6_port = 0;
+	} else {
 		strcpy(c->name, "(unknown)");
+	}
 	set_sockopts(t, fd);
 	return c;
 }
@@ -317,14 +323,100 @@ void transport_wake(struct transport *t)
 		pr_warn("net: cannot wake the receive thread: %s", strerror(errno));
 }
 
+void preauth_log(struct transport *t, const struct conn *c, const char *what)
+{
+	int64_t now = net_now_ms();
+
+	if (now < t->preauth_log_ms) {
+		t->preauth_quiet++;
+		COUNT(t, preauth_quiet);
+		return;
+	}
+	if (t->preauth_quiet)
+		pr_warn("net: %s: %s (and %u more before authentication in the last %d ms, not logged)",
+			c->name, what, t->preauth_quiet, PREAUTH_LOG_MS);
+	else
+		pr_warn("net: %s: %s", c->name, what);
+	t->preauth_quiet = 0;
+	t->preauth_log_ms = now + PREAUTH_LOG_MS;
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+/* The better victim of two pending handshakes: one whose peer has not
+ * even said HELLO (an idle socket) before one under way, then the older. */
+static struct conn *victim(struct conn *a, struct conn *b)
+{
+	bool idle_a, idle_b;
+
+	if (!a || !b)
+		return a ? a : b;
+	idle_a = a->hs.state == AUTH_WAIT_HELLO;
+	idle_b = b->hs.state == AUTH_WAIT_HELLO;
+	if (idle_a != idle_b)
+		return idle_a ? a : b;
+	return a->deadline_ms <= b->deadline_ms ? a : b;
+}
+
+/* Make room for newcomer c (not yet listed) if its address has its share
+ * of the table, or the table is full: doom victim() of that address's
+ * handshakes, or of all. The doomed are dropped by the sweep after this
+ * turn's events, not here: one of them may be among those events.
+ * Receive thread (it alone drops, and alone moves a handshake's state). */
+static void make_room(struct transport *t, const struct conn *c)
+{
+	struct conn *all = NULL, *here = NULL, *v = NULL;
+	unsigned n_here = 0, n_doomed = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct conn *o = t->conns; o; o = o->next) {
+		if (o->state != CONN_HANDSHAKE || o->initiator)
+			continue;
+		if (o->doomed) {
+			n_doomed++;
+			continue;
+		}
+		all = victim(all, o);
+		if (same_addr(&o->from, &c->from)) {
+			n_here++;
+			here = victim(here, o);
+		}
+	}
+	if (n_here >= MAX_PENDING_PER_ADDR)
+		v = here;
+	else if (t->n_pending - n_doomed >= MAX_PENDING)
+		v = all;
+	pthread_mutex_unlock(&t->lock);
+	if (!v)
+		return;
+	COUNT(t, evicted);
+	preauth_log(t, v, v == here ? "handshake dropped: too many from one address" :
+				      "handshake dropped: too many in progress");
+	v->doomed = true;
+}
+
 static void accept_all(struct transport *t)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct conn *c;
-	bool busy;
 	int fd;
 
-	for (;;) {
+	/* A bounded number per turn: the doomed wait for the sweep, and
+	 * the peers' frames must not wait behind a burst of strangers. */
+	for (int turn = 0; turn < MAX_PENDING; turn++) {
 		fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -333,17 +425,14 @@ static void accept_all(struct transport *t)
 				pr_warn("net: accept: %s", strerror(errno));
 			return;
 		}
-		pthread_mutex_lock(&t->lock);
-		busy = t->n_pending >= MAX_PENDING;
-		pthread_mutex_unlock(&t->lock);
-		c = busy ? NULL : conn_new(t, fd, false);
+		c = conn_new(t, fd, false);
 		if (!c) {
 			COUNT(t, refused_busy);
-			pr_warn("net: refusing a connection: %s",
-				busy ? "too many handshakes in progress" : "out of memory");
+			pr_warn("net: refusing a connection: out of memory");
 			close(fd);
 			continue;
 		}
+		make_room(t, c);
 		if (auth_init(&c->hs, AUTH_RESPONDER, t->cfg.key,
 			      t->cfg.node_id, -1)) {
 			pr_err("net: %s", c->hs.error);
@@ -390,6 +479,8 @@ static void conn_readable(struct transport *t, struct conn *c)
 	ssize_t n;
 	int r;
 
+	if (c->doomed)
+		return;		/* dropped at this turn's sweep */
 	space = wire_reader_space(&c->rd, &room);
 	n = recv(c->fd, space, room, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -427,26 +518,32 @@ static void conn_readable(struct transport *t, struct conn *c)
 			COUNT(t, forged_frames);
 		else
 			COUNT(t, bad_frames);
-		pr_warn("net: dropping connection %s (node %d): %s",
-			c->name, c->peer, wire_reject_name(why));
+		if (c->state == CONN_HANDSHAKE)
+			preauth_log(t, c, wire_reject_name(why));
+		else
+			pr_warn("net: dropping connection %s (node %d): %s",
+				c->name, c->peer, wire_reject_name(why));
 		conn_drop(t, c, r, true);
 	}
 }
 
 static void sweep_handshakes(struct transport *t)
 {
-	struct conn *late[MAX_PENDING];
+	/* A turn dooms at most MAX_PENDING (one per accept). */
+	struct conn *late[2 * MAX_PENDING];
 	int64_t now = net_now_ms();
 	int n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	for (struct conn *c = t->conns; c && n < MAX_PENDING; c = c->next)
-		if (c->state == CONN_HANDSHAKE && now >= c->deadline_ms)
+	for (struct conn *c = t->conns; c && n < 2 * MAX_PENDING; c = c->next)
+		if (c->state == CONN_HANDSHAKE && (c->doomed || now >= c->deadline_ms))
 			late[n++] = c;
 	pthread_mutex_unlock(&t->lock);
 	for (int i = 0; i < n; i++) {
-		COUNT(t, handshake_timeouts);
-		pr_warn("net: handshake with %s timed out", late[i]->name);
+		if (!late[i]->doomed) {
+			COUNT(t, handshake_timeouts);
+			preauth_log(t, late[i], "handshake timed out");
+		}
 		conn_drop(t, late[i], -ETIMEDOUT, false);
 	}
 }
@@ -661,7 +758,7 @@ int transport_new(const struct transport_cfg *cfg, struct transport **out)
 	t->cfg.listen = NULL;	/* not kept: the caller's string */
 #define DEFAULT(f, v) do { if (!t->cfg.f) t->cfg.f = (v); } while (0)
 	DEFAULT(connect_timeout_ms, 3000);
-	DEFAULT(handshake_timeout_ms, 3000);
+	DEFAULT(handshake_timeout_ms, 1000);
 	DEFAULT(send_timeout_ms, 10000);
 	DEFAULT(dead_peer_ms, 10000);
 	if (t->cfg.dead_peer_ms < 4 * TICK_MS)

@@ -58,7 +58,7 @@ struct transport_cfg {
 	const struct auth_key *key;	/* borrowed; outlives the transport */
 	const char *listen;		/* addr.h syntax; NULL: do not listen */
 	unsigned connect_timeout_ms;	/* 0: 3000 */
-	unsigned handshake_timeout_ms;	/* 0: 3000; both directions */
+	unsigned handshake_timeout_ms;	/* 0: 1000; both directions */
 	unsigned send_timeout_ms;	/* 0: 10000; a send blocked longer drops */
 	unsigned dead_peer_ms;		/* 0: 10000, at least 400: nothing heard
 					 * for this long (heartbeats every
@@ -74,7 +74,9 @@ struct transport_stats {
 	uint64_t auth_failures;		/* wrong key, replay, tampering */
 	uint64_t handshake_failures;	/* every other refused handshake */
 	uint64_t handshake_timeouts;
-	uint64_t refused_busy;		/* too many handshakes in progress */
+	uint64_t refused_busy;		/* no memory for a connection */
+	uint64_t evicted;		/* handshakes dropped to make room */
+	uint64_t preauth_quiet;		/* pre-auth log lines held back */
 	uint64_t duplicates;		/* lost the one-connection tie-break */
 	uint64_t bad_frames;		/* connections dropped for a bad frame */
 	uint64_t forged_frames;		/* ... for a frame that was not authentic */

@@ -24,13 +24,21 @@
 #define AMALGAM_NET_TRANSPORT_INT_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "net/addr.h"
 #include "net/transport.h"
 
+/* Before authentication a connection costs us a slot and a deadline only.
+ * A full table (or an address's share of it) makes room by dropping the
+ * oldest handshake, never by refusing the newcomer: a real peer finishes
+ * its handshake in a few round trips, so a stranger who holds idle
+ * sockets open cannot keep it out, whoever it shares an address with. */
 #define MAX_PENDING	32	/* inbound handshakes in progress */
+#define MAX_PENDING_PER_ADDR 8	/* ... from one IP address */
+#define PREAUTH_LOG_MS	1000	/* at most one pre-auth line this often */
 #define HEARTBEATS	4	/* heartbeats per dead-peer timeout */
 #define HS_FRAME_MAX	(NET_HDR_SIZE + sizeof(struct net_hello))
 
@@ -44,6 +52,8 @@ struct conn {
 	bool fresh;			/* filled an empty peer slot */
 	bool need_add;			/* outbound, not yet in epoll */
 	bool initiator;
+	bool doomed;			/* inbound handshake to drop at the sweep
+					 * (receive thread only) */
 	int peer;			/* -1 until authenticated */
 	int local_err;			/* why we shut it down (atomic) */
 	bool sealed;			/* frames after the handshake sealed */
@@ -59,6 +69,7 @@ struct conn {
 	struct wire_reader rd;		/* reading side only */
 	struct auth_hs hs;
 	char name[ADDR_STR_MAX];
+	struct sockaddr_storage from;	/* the peer's address, port zeroed */
 	struct conn *next;
 };
 
@@ -79,6 +90,8 @@ struct transport {
 	bool announced[NET_MAX_NODES];
 	struct transport_stats stats;
 	int64_t next_check_ms;		/* receive thread: check_peers */
+	int64_t preauth_log_ms;		/* receive thread: next line allowed */
+	unsigned preauth_quiet;		/* lines held back since the last */
 	struct net_faults faults;
 };
 
@@ -99,6 +112,11 @@ int conn_send_try(struct transport *t, struct conn *c, const struct net_msg *msg
 /* Receive thread only. notify: report on_peer_down if c was the peer's
  * announced connection. Consumes the list's reference. */
 void conn_drop(struct transport *t, struct conn *c, int err, bool notify);
+
+/* Receive thread: log what happened to a connection not yet
+ * authenticated, at most one line a second (a stranger must not be able
+ * to flood the log either); the lines held back are counted in the next. */
+void preauth_log(struct transport *t, const struct conn *c, const char *what);
 
 /* c's handshake is done: seal its link from the next frame on, unless
  * both sides run with --insecure-network. 0 or -errno. */

@@ -797,6 +797,77 @@ static void test_silent_peer_lost(void **state)
 	node_free(a);
 }
 
+/* The stranger of issue 16: 32 idle sockets on the port, all closed and
+ * reopened just before the handshake deadline would drop them (here
+ * every 450 ms against 500), so that every slot stays taken. */
+struct flood {
+	int port;
+	bool stop;			/* atomic */
+	unsigned opened;
+};
+
+static void *flood_thread(void *arg)
+{
+	struct flood *f = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(f->port) };
+	int fds[32];
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 32; i++)
+		fds[i] = -1;
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		for (int i = 0; i < 32; i++) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (fds[i] >= 0 &&
+			    connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) == 0)
+				f->opened++;
+		}
+		for (int k = 0; k < 45 && !__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE); k++)
+			usleep(10 * 1000);
+	}
+	for (int i = 0; i < 32; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
+}
+
+/* While the stranger floods, 20 real peers (from the same address, the
+ * worst case) each authenticate at their first try, and the node logs a
+ * bounded number of lines about the stranger. */
+static void test_preauth_flood(void **state)
+{
+	struct flood f = { 0 };
+	struct node *a, *b;
+	pthread_t th;
+	int ok = 0;
+
+	a = node_new(0, &key_a, true);
+	f.port = transport_port(a->t);
+	assert_int_equal(pthread_create(&th, NULL, flood_thread, &f), 0);
+	usleep(200 * 1000);		/* the slots are taken */
+	for (int i = 1; i <= 20; i++) {
+		b = node_new(i, &key_a, false);
+		if (transport_connect(b->t, addr_of(a), 0) == 0)
+			ok++;
+		node_free(b);
+		usleep(50 * 1000);
+	}
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	print_message("flood: %u stranger sockets, %d of 20 handshakes, %llu dropped, "
+		      "%llu log lines held back\n", f.opened, ok,
+		      (unsigned long long)stats_of(a).evicted,
+		      (unsigned long long)stats_of(a).preauth_quiet);
+	assert_int_equal(ok, 20);
+	assert_true(f.opened >= 64);		/* the flood ran */
+	assert_true(stats_of(a).evicted > 0);	/* and took slots */
+	assert_int_equal(stats_of(a).accepted, 20);
+	assert_true(stats_of(a).preauth_quiet > 0);	/* logging held back */
+	node_free(a);
+}
+
 static void test_wrong_key(void **state)
 {
 	struct node *a, *c;
@@ -985,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_insecure_network),
 		cmocka_unit_test(test_heartbeats),
 		cmocka_unit_test(test_silent_peer_lost),
+		cmocka_unit_test(test_preauth_flood),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_disconnect_reported),
 		cmocka_unit_test(test_timeouts),
