@@ -80,7 +80,49 @@ else
 	fail "--insecure-network on both: status $st/$s1"; tail -3 "$TMP/r.err" "$TMP/n1.err"
 fi
 
-# 3. A node nobody joins gives up when told to.
+# 3. A stranger floods a joiner's port as in issue 16 (32 idle sockets, all
+#    reopened just before the 1 s handshake deadline would drop them): the
+#    cluster still forms and runs, and the joiner's log stays short.
+p1=$(port); p2=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --timeout 60 >/dev/null 2>"$TMP/n1.err" &
+n1=$!
+"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k1" --timeout 60 >/dev/null 2>"$TMP/n2.err" &
+n2=$!
+sleep 0.3
+python3 - "$p1" <<'PY' &
+import socket, sys, time
+socks = []
+end = time.time() + 20
+while time.time() < end:
+    for s in socks:
+        s.close()
+    socks = []
+    for i in range(32):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", int(sys.argv[1])))
+        except OSError:
+            pass
+        socks.append(s)
+    time.sleep(0.9)
+PY
+flood=$!
+sleep 0.3
+t0=$(now_ms)
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1,127.0.0.1:$p2 --key "$TMP/k1" \
+	--cpus 3 --place 2,0,1 --kernel "$EXITG" >"$TMP/r.out" 2>"$TMP/r.err"
+st=$?
+dt=$(( $(now_ms) - t0 ))
+wait $n1 $n2
+kill $flood 2>/dev/null; wait $flood 2>/dev/null
+lines=$(grep -c "net: 127.0.0.1" "$TMP/n1.err")
+if [ $st -eq 7 ] && [ "$lines" -le 10 ]; then
+	ok "cluster formed and ran under a flood in $dt ms; joiner logged $lines line(s) about it"
+else
+	fail "under a flood: status $st, $lines lines on the joiner"; tail -3 "$TMP/r.err" "$TMP/n1.err"
+fi
+
+# 4. A node nobody joins gives up when told to.
 "$AMALGAM" node --listen 127.0.0.1:$(port) --key "$TMP/k1" --timeout 1 2>"$TMP/e"
 [ $? -ne 0 ] && grep -q "no coordinator" "$TMP/e" && ok "lonely node times out" ||
 	fail "lonely node: $(cat "$TMP/e")"
