@@ -1,15 +1,16 @@
 #!/bin/sh
-# Run the wire fuzzer for a bounded time.
+# Run a fuzzer for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER and CORPUS_GEN are the fuzz_wire and fuzz_wire_corpus binaries.
-# SECONDS defaults to 20. WORKDIR (default: FUZZER's directory/fuzz_wire.d)
+# FUZZER is a libFuzzer binary (fuzz_wire, fuzz_link), CORPUS_GEN the
+# fuzz_wire_corpus binary that writes the seeds. SECONDS defaults to 20.
+# WORKDIR (default: FUZZER's directory/FUZZER.d)
 # keeps the growing corpus between runs; a crash input lands in
 # WORKDIR/artifacts/ and the exit status is non-zero.
 set -eu
 fuzzer=$1
 gen=$2
 secs=${3:-20}
-work=${4:-$(dirname "$fuzzer")/fuzz_wire.d}
+work=${4:-$(dirname "$fuzzer")/$(basename "$fuzzer").d}
 
 mkdir -p "$work/corpus" "$work/artifacts"
 "$gen" "$work/seeds"

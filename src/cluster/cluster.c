@@ -70,8 +70,13 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 	case NET_CTL_READY:
 		if (ctl->arg < 3 && peer < 64)
 			c->ready[ctl->arg] |= 1ULL << peer;
-		if (ctl->arg == 0 && peer < NET_MAX_NODES)
-			c->rtt_port[peer] = ctl->code;
+		if (ctl->arg == 0 && peer < NET_MAX_NODES) {
+			if (ctl->code >= 0 && ctl->code <= 65535)
+				c->rtt_port[peer] = ctl->code;
+			else
+				pr_warn("node %d: READY with port %d ignored", peer,
+					ctl->code);
+		}
 		break;
 	case NET_CTL_STOP:
 		/* A peer stopped: stop here too, but do not re-broadcast. */

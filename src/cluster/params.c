@@ -109,11 +109,14 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 	if (j->nr_nodes > CLUSTER_MAX_NODES || j->self >= CLUSTER_MAX_NODES ||
 	    j->cpus > CLUSTER_MAX_VCPUS || j->net_delay_us > 1000000 ||
 	    j->migrate >= MIGRATE_NR || j->start_all > 1 ||
+	    j->memory < CLUSTER_MEMORY_MIN || j->memory > CLUSTER_MEMORY_MAX ||
+	    (j->memory & 0xfff) ||
 	    j->peer_timeout_ms < CLUSTER_PEER_TIMEOUT_MIN ||
 	    j->peer_timeout_ms > CLUSTER_PEER_TIMEOUT_MAX) {
 		set_err("bad cluster parameters (nodes %u, self %u, cpus %u, delay %u, migrate %u, "
-			"peer timeout %u ms)", j->nr_nodes, j->self, j->cpus,
-			j->net_delay_us, j->migrate, j->peer_timeout_ms);
+			"peer timeout %u ms, memory %llu)", j->nr_nodes, j->self, j->cpus,
+			j->net_delay_us, j->migrate, j->peer_timeout_ms,
+			(unsigned long long)j->memory);
 		return -EINVAL;
 	}
 	p->nr_nodes = j->nr_nodes;

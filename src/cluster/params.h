@@ -14,6 +14,10 @@
 #define CLUSTER_MAX_NODES 16
 #define CLUSTER_MAX_VCPUS 64
 #define CLUSTER_ADDR_MAX 64
+/* Guest RAM a JOIN may ask for: hw/mem.h's bounds (node.c checks that
+ * they agree), in whole pages. */
+#define CLUSTER_MEMORY_MIN (16ULL << 20)
+#define CLUSTER_MEMORY_MAX (1ULL << 40)
 #define CLUSTER_PEER_TIMEOUT_MS 4000	/* default: lost within 5 s */
 #define CLUSTER_PEER_TIMEOUT_MIN 400
 #define CLUSTER_PEER_TIMEOUT_MAX 600000

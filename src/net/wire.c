@@ -300,8 +300,9 @@ ssize_t wire_encode(const struct net_msg *msg, void *buf, size_t cap)
 	return size;
 }
 
-int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
-		    enum net_reject *why)
+/* flags_ok: the header flags allowed besides none. */
+static int check_hdr(const void *buf, size_t len, struct net_hdr *hdr,
+		     enum net_reject *why, uint32_t flags_ok)
 {
 	const struct type_info *ti;
 
@@ -312,7 +313,7 @@ int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 		return reject(why, NET_REJ_BAD_MAGIC, -EPROTO);
 	if (hdr->version != NET_WIRE_VERSION)
 		return reject(why, NET_REJ_BAD_VERSION, -EPROTO);
-	if (hdr->flags & ~NET_FLAG_SEALED)
+	if (hdr->flags & ~flags_ok)
 		return reject(why, NET_REJ_BAD_FLAGS, -EPROTO);
 	ti = type_get(hdr->type);
 	if (!ti)
@@ -322,6 +323,12 @@ int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 	return 0;
 }
 
+int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
+		    enum net_reject *why)
+{
+	return check_hdr(buf, len, hdr, why, NET_FLAG_SEALED);
+}
+
 int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 		enum net_reject *why)
 {
@@ -329,7 +336,7 @@ int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 	struct net_hdr h;
 	int err;
 
-	err = wire_decode_hdr(buf, len, &h, why);
+	err = check_hdr(buf, len, &h, why, 0);
 	if (err == -EAGAIN)
 		return -EBADMSG;
 	if (err)
@@ -435,8 +442,13 @@ int wire_reader_next(struct wire_reader *r, struct net_msg *msg,
 		return reject(why, NET_REJ_BAD_LENGTH, -EMSGSIZE);
 	if (have < frame + tag)
 		return 0;
-	if (r->open && r->open(r->open_ctx, r->buf + r->start, h.length))
-		return reject(why, NET_REJ_BAD_SEAL, -EKEYREJECTED);
+	if (r->open) {
+		if (r->open(r->open_ctx, r->buf + r->start, h.length))
+			return reject(why, NET_REJ_BAD_SEAL, -EKEYREJECTED);
+		/* Opened: now a frame in clear, as wire_decode wants it. */
+		memset(r->buf + r->start + offsetof(struct net_hdr, flags), 0,
+		       sizeof(h.flags));
+	}
 	err = wire_decode(r->buf + r->start, frame, msg, why);
 	if (err)
 		return err;

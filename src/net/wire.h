@@ -567,15 +567,18 @@ ssize_t wire_encode_head(const struct net_msg *msg, void *buf, size_t cap);
 /* Write the whole frame. Same returns. */
 ssize_t wire_encode(const struct net_msg *msg, void *buf, size_t cap);
 
-/* Check a header. 0; -EAGAIN if len < NET_HDR_SIZE; -EPROTO for a bad
- * magic, version, flags or an unknown type; -EMSGSIZE if the length is
- * not allowed for the type. *why (if non-NULL) is set on failure. */
+/* Check a header (NET_FLAG_SEALED allowed: a reader's first look). 0;
+ * -EAGAIN if len < NET_HDR_SIZE; -EPROTO for a bad magic, version, flags
+ * or an unknown type; -EMSGSIZE if the length is not allowed for the
+ * type. *why (if non-NULL) is set on failure. */
 int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 		    enum net_reject *why);
 
-/* Decode exactly one frame occupying exactly len bytes. 0; the header
- * errors above (a short buffer is -EBADMSG here, not -EAGAIN); -EBADMSG for
- * trailing bytes or a field outside its set. msg->data points into buf. */
+/* Decode exactly one frame in clear (flags zero: a sealed frame must be
+ * opened, and its flag cleared, first) occupying exactly len bytes. 0;
+ * the header errors above (a short buffer is -EBADMSG here, not -EAGAIN);
+ * -EBADMSG for trailing bytes or a field outside its set. msg->data
+ * points into buf. */
 int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 		enum net_reject *why);
 

@@ -17,6 +17,7 @@
 #include "cluster/params.h"
 #include "cluster/rtt.h"
 #include "cluster/spawn.h"
+#include "hw/mem.h"
 #include "cpu/forward.h"
 #include "cpu/hostcpu.h"
 #include "memplane/memplane.h"
@@ -442,6 +443,9 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 		r = cluster_wait_ready(n->cluster, 1, START_TIMEOUT_S, err, errlen);
 	return r;
 }
+
+static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
+	      "a JOIN's memory is what --memory allows");
 
 /* How this node's links to the others travel (net/seal.h). */
 static void link_policy(struct node *n, bool insecure)

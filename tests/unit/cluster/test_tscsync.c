@@ -144,6 +144,12 @@ static void test_params_roundtrip(void **state)
 	k.place[4] = 1;		/* past cpus */
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;
+	k.memory = CLUSTER_MEMORY_MAX + 4096;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.memory = (64ULL << 20) + 1;	/* not whole pages */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
 	k.peer_timeout_ms = CLUSTER_PEER_TIMEOUT_MIN - 1;
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;

@@ -255,6 +255,13 @@ static void test_bad_header(void **state)
 	n = encode(&m);
 	patch32(12, NET_FLAG_SEALED | 0x100);
 	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+	/* A sealed frame is not decoded as if it were in clear. */
+	n = encode(&m);
+	patch32(12, NET_FLAG_SEALED);
+	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+	struct net_hdr h;
+	assert_int_equal(wire_decode_hdr(frame, n, &h, NULL), 0);
+	assert_int_equal(h.flags, NET_FLAG_SEALED);
 
 	const uint16_t unknown[] = { NET_MSG_INVALID, NET_MSG_NR, 0x7fff, 0xffff };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
