@@ -14,6 +14,9 @@ work=${4:-$(dirname "$fuzzer")/$(basename "$fuzzer").d}
 
 mkdir -p "$work/corpus" "$work/artifacts"
 "$gen" "$work/seeds"
+# libFuzzer's own exit status for a crash is 77, which meson reads as
+# "skipped": make every finding a failure.
 exec "$fuzzer" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	-max_len=70000 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" "$work/corpus" "$work/seeds"
