@@ -13,9 +13,6 @@ printf 'short' >"$TMP/bad.key"
 "$AMALGAM" node --listen 127.0.0.1:0 --key "$TMP/bad.key" 2>"$TMP/e"
 [ $? -eq 2 ] && ok "bad key file refused: $(tail -1 "$TMP/e")" || fail "bad key file accepted"
 
-port() { # free-ish port from the kernel
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # 1. Two joiners and a coordinator; one joiner first gets garbage and a
 #    peer with the wrong key.
@@ -83,12 +80,7 @@ fi
 # 3. A stranger floods a joiner's port as in issue 16 (32 idle sockets, all
 #    reopened just before the 1 s handshake deadline would drop them): the
 #    cluster still forms and runs, and the joiner's log stays short.
-p1=$(port); p2=$(port)
-"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --timeout 60 >/dev/null 2>"$TMP/n1.err" &
-n1=$!
-"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k1" --timeout 60 >/dev/null 2>"$TMP/n2.err" &
-n2=$!
-sleep 0.3
+start_joiners "$TMP/k1" 60
 python3 - "$p1" <<'PY' &
 import socket, sys, time
 socks = []

@@ -53,16 +53,8 @@ else
 fi
 
 # 2. Node 0 killed: every joiner says so and exits.
-port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 "$AMALGAM" key "$TMP/k" || fail "amalgam key"
-p1=$(port); p2=$(port)
-"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k" --timeout 30 >/dev/null 2>"$TMP/n1.err" &
-n1=$!
-"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k" --timeout 30 >/dev/null 2>"$TMP/n2.err" &
-n2=$!
-sleep 0.3
+start_joiners "$TMP/k" 30
 "$AMALGAM" run --join 127.0.0.1:$p1,127.0.0.1:$p2 --key "$TMP/k" --cpus 3 --start all \
 	--memory 64M --kernel "$SPIN" --peer-timeout $TMO >"$TMP/out" 2>"$TMP/err" &
 run=$!
