@@ -40,6 +40,13 @@ void config_usage_run(void)
 "  -n, --nodes K       spawn K node processes on this host (loopback)\n"
 "  -j, --join LIST     join nodes started with 'amalgam node', host:port,...\n"
 "      --key FILE      cluster key file (required with --join; see 'amalgam key')\n"
+"      --insecure-network\n"
+"                      links between nodes in clear after the handshake (no\n"
+"                      encryption): only on a private fabric; every node must\n"
+"                      say so\n"
+"      --peer-timeout MS\n"
+"                      a node heard nothing from for MS ms (stopped, hung, cut\n"
+"                      off) is lost and the VM stops, naming it (default 4000)\n"
 "  -p, --place LIST    node of each vCPU, e.g. 0,0,1,1 (default: even blocks)\n"
 "      --start MODE    bsp (default: APs wait for INIT/SIPI) or all (every vCPU\n"
 "                      starts at the entry point; for memory tests)\n"
@@ -184,6 +191,8 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "join", required_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "insecure-network", no_argument, NULL, 'X' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
 		{ "place", required_argument, NULL, 'p' },
 		{ "start", required_argument, NULL, 'S' },
 		{ "net-delay", required_argument, NULL, 'D' },
@@ -252,6 +261,16 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'j': cfg->join = optarg; break;
 		case 'K': cfg->key_file = optarg; break;
+		case 'X': cfg->insecure_network = 1; break;
+		case 'T':
+			if (parse_uint(optarg, CLUSTER_PEER_TIMEOUT_MIN,
+				       CLUSTER_PEER_TIMEOUT_MAX, &v)) {
+				snprintf(err, errlen, "--peer-timeout must be milliseconds (%u-%u), not '%s'",
+					 CLUSTER_PEER_TIMEOUT_MIN, CLUSTER_PEER_TIMEOUT_MAX, optarg);
+				return -EINVAL;
+			}
+			cfg->peer_timeout_ms = (unsigned)v;
+			break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

@@ -49,6 +49,9 @@ static void node_usage(void)
 "\n"
 "  -l, --listen ADDR   address to listen on, host:port ([v6]:port, port 0 = any)\n"
 "      --key FILE      the cluster key (see 'amalgam key'); peers without it are refused\n"
+"      --insecure-network\n"
+"                      links in clear after the handshake: only on a private\n"
+"                      fabric, and only if every node says so\n"
 "      --timeout S     give up if no coordinator comes within S seconds (default: wait)\n"
 "      --port-fd N     write the bound port to file descriptor N (for scripts)\n"
 "      --stats         print counters at exit (also on SIGUSR1)\n"
@@ -65,6 +68,7 @@ static int cmd_node(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "insecure-network", no_argument, NULL, 'X' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "port-fd", required_argument, NULL, 'P' },
 		{ "stats", no_argument, NULL, 's' },
@@ -85,6 +89,7 @@ static int cmd_node(int argc, char **argv)
 		switch (c) {
 		case 'l': a.listen = optarg; break;
 		case 'K': a.key_file = optarg; break;
+		case 'X': a.insecure = true; break;
 		case 'T':
 			if (parse_uint(optarg, 0, 86400, &v)) {
 				fprintf(stderr, "amalgam: --timeout must be seconds (0-86400), not '%s'\n", optarg);

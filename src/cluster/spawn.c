@@ -55,7 +55,7 @@ static int read_port(int fd, int *port)
 }
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned stats_every_ms, unsigned node_cpus,
+		const struct spawn_opts *o,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -91,7 +91,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 	for (unsigned i = 0; i < count; i++) {
 		int fds[2], port;
 		char fdarg[16];
-		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
+		char *v = o->level >= LOG_DEBUG ? "-vv" : "-v";
 		char cpus[16], every[16];
 		pid_t pid;
 
@@ -108,21 +108,23 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[17] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[24] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
-				if (level >= LOG_INFO)
+				if (o->level >= LOG_INFO)
 					argv[k++] = v;
-				if (stats)
+				if (o->stats)
 					argv[k++] = "--stats";
-				if (stats_every_ms) {
-					snprintf(every, sizeof(every), "%u", stats_every_ms);
+				if (o->stats_every_ms) {
+					snprintf(every, sizeof(every), "%u", o->stats_every_ms);
 					argv[k++] = "--stats-every";
 					argv[k++] = every;
 				}
-				if (node_cpus) {
-					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
+				if (o->insecure)
+					argv[k++] = "--insecure-network";
+				if (o->node_cpus) {
+					snprintf(cpus, sizeof(cpus), "%u", o->node_cpus);
 					argv[k++] = "--node-cpus";
 					argv[k++] = cpus;
 				}
@@ -156,7 +158,14 @@ void spawn_reap(struct spawn *s, int kill_now)
 			kill(s->pid[i], SIGKILL);
 		for (;;) {
 			int st;
-			pid_t p = waitpid(s->pid[i], &st, WNOHANG);
+			pid_t p = waitpid(s->pid[i], &st, WNOHANG | WUNTRACED);
+			if (p == s->pid[i] && WIFSTOPPED(st)) {
+				/* A stopped node (the lost one, most likely)
+				 * will not exit by itself. */
+				kill(s->pid[i], SIGKILL);
+				waitpid(s->pid[i], &st, 0);
+				break;
+			}
 			if (p == s->pid[i] || p < 0)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);

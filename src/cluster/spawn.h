@@ -12,11 +12,19 @@
 
 struct spawn;
 
-/* key_file: use it, or NULL to generate a temporary one. node_cpus, if
- * not 0, is passed on as --node-cpus. addrs[i] gets
- * "127.0.0.1:PORT" of node i+1. */
+/* What every spawned node is told on its command line. */
+struct spawn_opts {
+	enum log_level level;
+	bool stats;
+	unsigned stats_every_ms;	/* --stats-every, 0 none */
+	unsigned node_cpus;		/* --node-cpus, 0 none */
+	bool insecure;			/* --insecure-network */
+};
+
+/* key_file: use it, or NULL to generate a temporary one; o: the options
+ * each node gets. addrs[i] gets "127.0.0.1:PORT" of node i+1. */
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned stats_every_ms, unsigned node_cpus,
+		const struct spawn_opts *o,
 		char (*addrs)[CLUSTER_ADDR_MAX],
 		char *err, size_t errlen);
 const char *spawn_key_file(struct spawn *s);

@@ -36,6 +36,8 @@ struct config {
 	unsigned nodes;
 	const char *join;
 	const char *key_file;
+	int insecure_network;	/* links in clear after the handshake */
+	unsigned peer_timeout_ms;	/* 0: CLUSTER_PEER_TIMEOUT_MS */
 	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
 	int start_all;		/* every vCPU starts at the entry point */
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */

@@ -17,6 +17,7 @@
 #include "cluster/params.h"
 #include "cluster/rtt.h"
 #include "cluster/spawn.h"
+#include "hw/mem.h"
 #include "cpu/forward.h"
 #include "cpu/hostcpu.h"
 #include "memplane/memplane.h"
@@ -379,6 +380,7 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;
 	p->migrate = (uint8_t)cfg->migrate;
+	p->peer_timeout_ms = cfg->peer_timeout_ms ?: CLUSTER_PEER_TIMEOUT_MS;
 	p->nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join)
 		r = params_parse_join(p, cfg->join, err, errlen);
@@ -462,6 +464,19 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 	return r;
 }
 
+static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
+	      "a JOIN's memory is what --memory allows");
+
+/* How this node's links to the others travel (net/seal.h). */
+static void link_policy(struct node *n, bool insecure)
+{
+	n->key.insecure = insecure;
+	if (insecure)
+		pr_warn("--insecure-network: links to other nodes are NOT encrypted or "
+			"authenticated after the handshake; anyone on the path can read and "
+			"change guest memory. Use only on a private fabric.");
+}
+
 /* Setup unwinds through one exit: a step that fails sets status and msg
  * (NULL when it printed its reason itself) and jumps to fail, which undoes
  * what was built in reverse order (teardown; every part may be absent). */
@@ -486,9 +501,13 @@ int node_run(const struct config *cfg)
 	}
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
-			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->stats_every_ms, cfg->node_cpus, n->p.addr + 1, err,
-					sizeof(err)))
+			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file,
+					&(struct spawn_opts){
+						.level = cfg->log_level, .stats = cfg->stats,
+						.stats_every_ms = cfg->stats_every_ms,
+						.node_cpus = cfg->node_cpus,
+						.insecure = cfg->insecure_network,
+					}, n->p.addr + 1, err, sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
 		}
@@ -498,6 +517,7 @@ int node_run(const struct config *cfg)
 			msg = NULL;
 			goto fail;
 		}
+		link_policy(n, cfg->insecure_network);
 		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
 			goto fail;
 	}
@@ -576,6 +596,7 @@ int node_join(const struct node_args *a)
 		msg = NULL;
 		goto fail;
 	}
+	link_policy(n, a->insecure);
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
 	if (r) {
@@ -601,6 +622,10 @@ int node_join(const struct node_args *a)
 	}
 	status = wait_guest(n);
 	pr_info("stopped: %s", n->vm.stop_reason);
+	/* A failure (a node lost, ours or one another node saw) is said
+	 * here too, not only by node 0: node 0 may be the one lost. */
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, n->vm.stop_reason);
 	if (n->stats)
 		node_print_stats(n);
 	teardown(n);

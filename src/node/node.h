@@ -23,6 +23,7 @@ struct node_args {
 	bool stats;
 	unsigned stats_every_ms;	/* as struct config's */
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	bool insecure;		/* --insecure-network */
 };
 
 /* Run as a joining node. Returns the process exit status. */

@@ -59,6 +59,7 @@ expect "linux-tuning"      "--linux-tuning must be" -- "$AMALGAM" run --linux-tu
 expect "stats-every small" "--stats-every must be" -- "$AMALGAM" run --stats-every 5 --kernel "$tmp/junk"
 expect "node stats-every"  "--stats-every must be" -- "$AMALGAM" node --stats-every x --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
+expect "bad peer timeout"  "--peer-timeout must be" -- "$AMALGAM" run --nodes 2 --peer-timeout 50 --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
 expect "key without file"  "usage"                -- "$AMALGAM" key
