@@ -94,6 +94,11 @@ static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint
 		.slp_typ_s5 = cfg->board.slp_typ_s5,
 		.reset_port = cfg->board.reset_port,
 		.reset_value = cfg->board.reset_value,
+		.pci_ecam_base = cfg->board.pci_ecam_base,
+		.pci_ecam_size = cfg->board.pci_ecam_size,
+		.pci_mmio_base = cfg->board.pci_mmio_base,
+		.pci_mmio_size = cfg->board.pci_mmio_size,
+		.pci_intx_gsi_base = cfg->board.pci_intx_gsi_base,
 	};
 	int r;
 
