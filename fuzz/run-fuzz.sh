@@ -1,18 +1,19 @@
 #!/bin/sh
-# Run the wire fuzzer for a bounded time.
+# Run a fuzzer for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER and CORPUS_GEN are the fuzz_wire and fuzz_wire_corpus binaries.
-# SECONDS defaults to 20. WORKDIR (default: FUZZER's directory/fuzz_wire.d)
+# FUZZER is a fuzzer binary (fuzz_wire, fuzz_virtq), CORPUS_GEN the program
+# that writes its seeds (fuzz_wire_corpus), or - for none.
+# SECONDS defaults to 20. WORKDIR (default: FUZZER's path with .d)
 # keeps the growing corpus between runs; a crash input lands in
 # WORKDIR/artifacts/ and the exit status is non-zero.
 set -eu
 fuzzer=$1
 gen=$2
 secs=${3:-20}
-work=${4:-$(dirname "$fuzzer")/fuzz_wire.d}
+work=${4:-$fuzzer.d}
 
-mkdir -p "$work/corpus" "$work/artifacts"
-"$gen" "$work/seeds"
+mkdir -p "$work/corpus" "$work/artifacts" "$work/seeds"
+[ "$gen" = - ] || "$gen" "$work/seeds"
 exec "$fuzzer" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
 	-max_len=70000 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" "$work/corpus" "$work/seeds"
