@@ -17,29 +17,29 @@
 
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 
-static void *ram_map(void *opaque, uint64_t gpa, uint64_t len, bool write)
+static inline void *ram_map(void *opaque, uint64_t gpa, uint64_t len, bool write)
 {
 	if (gpa > RAM_SIZE || len > RAM_SIZE - gpa)
 		return NULL;
 	return ram + gpa;
 }
 
-static struct virtq_desc *ring_desc(void)
+static inline struct virtq_desc *ring_desc(void)
 {
 	return (struct virtq_desc *)(ram + DESC_GPA);
 }
 
-static uint16_t *ring_avail(void)
+static inline uint16_t *ring_avail(void)
 {
 	return (uint16_t *)(ram + AVAIL_GPA);
 }
 
-static uint8_t *ring_used(void)
+static inline uint8_t *ring_used(void)
 {
 	return ram + USED_GPA;
 }
 
-static void ring_init(struct virtq *q, uint16_t size)
+static inline void ring_init(struct virtq *q, uint16_t size)
 {
 	memset(ram, 0, sizeof(ram));
 	memset(q, 0, sizeof(*q));
@@ -50,14 +50,14 @@ static void ring_init(struct virtq *q, uint16_t size)
 	q->map = ram_map;
 }
 
-static void ring_desc_set(unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+static inline void ring_desc_set(unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 			  uint16_t next)
 {
 	ring_desc()[i] = (struct virtq_desc){ addr, len, flags, next };
 }
 
 /* Make descriptor 'head' available (the driver's avail->idx++). */
-static void ring_post(uint16_t size, uint16_t head)
+static inline void ring_post(uint16_t size, uint16_t head)
 {
 	uint16_t *a = ring_avail();
 
@@ -65,7 +65,7 @@ static void ring_post(uint16_t size, uint16_t head)
 	__atomic_store_n(&a[1], (uint16_t)(a[1] + 1), __ATOMIC_RELEASE);
 }
 
-static uint16_t ring_used_idx(void)
+static inline uint16_t ring_used_idx(void)
 {
 	uint16_t v;
 
@@ -73,7 +73,7 @@ static uint16_t ring_used_idx(void)
 	return v;
 }
 
-static void ring_used_entry(uint16_t size, uint16_t i, uint32_t *id, uint32_t *len)
+static inline void ring_used_entry(uint16_t size, uint16_t i, uint32_t *id, uint32_t *len)
 {
 	memcpy(id, ring_used() + 4 + 8 * (i % size), 4);
 	memcpy(len, ring_used() + 8 + 8 * (i % size), 4);
