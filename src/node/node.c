@@ -206,9 +206,14 @@ static int build_vm(struct node *n)
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt);
-		if (!n->board)
-			return -ENOMEM;
+		char err[256];
+
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt,
+					err, sizeof(err));
+		if (!n->board) {
+			fprintf(stderr, "amalgam: %s\n", err);
+			return -EINVAL;
+		}
 	}
 	if (n->p.nr_nodes > 1) {
 		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
@@ -404,7 +409,7 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
 
-	board_boot_facts(&bc.board);
+	board_boot_facts(&bc.board, cfg->nr_disks > 0);
 	/* Without kvmclock a Linux guest would calibrate the TSC against the
 	 * PIT, which fails when exits are slow (nested virtualization): tell
 	 * it the frequency, as firmware tables would (Linux only). */
@@ -484,6 +489,8 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
+		.disks = cfg->disks,
+		.nr_disks = cfg->nr_disks,
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;
