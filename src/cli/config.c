@@ -38,7 +38,9 @@ void config_usage_run(void)
 "                      a raw disk image as a virtio-blk PCI disk (vda, vdb, ...\n"
 "                      in order; repeatable, up to %d); readonly refuses\n"
 "                      writes; node=N is the node that hosts it (0 only,\n"
-"                      for now); queues defaults to one per vCPU (max %d)\n"
+"                      for now); queues defaults to one per vCPU (max %d);\n"
+"                      fail-from=SECTOR makes I/O at or past SECTOR fail\n"
+"                      with EIO (fault injection for tests)\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
 "  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
 "\n"
@@ -173,6 +175,13 @@ static int add_disk(struct config *cfg, char *arg, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			d->queues = (unsigned)v;
+		} else if (!strncmp(opt, "fail-from=", 10)) {
+			if (parse_uint(opt + 10, 1, UINT64_MAX >> 9, &v)) {
+				snprintf(err, errlen, "--disk %s: fail-from=SECTOR takes a sector number above 0, not '%s'",
+					 d->path, opt + 10);
+				return -EINVAL;
+			}
+			d->fail_from = v;
 		} else {
 			snprintf(err, errlen,
 				 "--disk %s: unknown option '%s' (readonly, node=N, queues=N)",

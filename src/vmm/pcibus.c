@@ -12,10 +12,30 @@
 #include "virtio/blk.h"
 #include "vmm/vm.h"
 
+/* --disk ...,fail-from=SECTOR. A flush has no sector: it fails once
+ * anything has failed, as after a real disk's write error. */
+struct injector {
+	uint64_t fail_from;
+	bool failed;
+};
+
+static int inject(void *opaque, uint32_t type, uint64_t sector)
+{
+	struct injector *in = opaque;
+
+	if (type == 4 /* flush */)
+		return __atomic_load_n(&in->failed, __ATOMIC_RELAXED) ? EIO : 0;
+	if (sector < in->fail_from)
+		return 0;
+	__atomic_store_n(&in->failed, true, __ATOMIC_RELAXED);
+	return EIO;
+}
+
 struct pcibus {
 	struct vm *vm;
 	struct pci_bus *bus;
 	struct vblk *disk[PCIBUS_MAX_DISKS];
+	struct injector inject[PCIBUS_MAX_DISKS];
 	char name[PCIBUS_MAX_DISKS][8];
 	unsigned nr;
 	uint64_t bad_msi;
@@ -80,8 +100,11 @@ int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
 			.queues = q > BLK_MAX_QUEUES ? BLK_MAX_QUEUES : q,
 			.map = map_guest, .map_opaque = vm,
 			.msi_send = msi_send, .msi_opaque = p, .name = p->name[p->nr],
+			.inject = d->fail_from ? inject : NULL,
+			.inject_opaque = &p->inject[p->nr],
 		};
 
+		p->inject[p->nr].fail_from = d->fail_from;
 		snprintf(p->name[p->nr], sizeof(p->name[0]), "vd%c", 'a' + p->nr);
 		r = vblk_new(p->bus, &c, &p->disk[p->nr], err, (unsigned)errlen);
 		if (r)

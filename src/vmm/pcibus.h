@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct vm;
@@ -21,6 +22,9 @@ struct pcibus_disk {
 	const char *path;
 	bool readonly;
 	unsigned queues;	/* 0: one per vCPU, at most BLK_MAX_QUEUES */
+	/* Fault injection for tests: reads, writes, flushes and ranges at or
+	 * past this sector fail with EIO as a dying disk's would (0: none). */
+	uint64_t fail_from;
 };
 
 /* -errno and a one-line reason in err. */
