@@ -11,7 +11,9 @@
  *  - a descriptor loop: the device goes DEVICE_NEEDS_RESET with a
  *    configuration interrupt; after a reset it works again.
  * Args: sectors=N (the image's size in sectors, checked against the
- * device's capacity), readonly, failfrom=N. */
+ * device's capacity), readonly, failfrom=N; writeloop: after bringing the
+ * disk up, print "virtio-blk: writing" and write for ever (for the test
+ * that kills the node holding the disk mid-write). */
 #include "libguest.h"
 
 #define VEC_CFG 0x50
@@ -277,6 +279,8 @@ static void io_tests(uint8_t *a, uint8_t *b, bool ro, long failfrom, long sector
 	memset(b, 0, 4096);
 	st = request(T_IN, 16, b, 4096, true, 1, false);
 	report(st == 0 && !memcmp(a + 4096, b, 4096), "read at an offset (status %d)", st);
+	/* The used entry may be seen before its interrupt arrives. */
+	wait_until(irqs_total() > before, 2000);
 	report(irqs_total() > before, "completions interrupted (%u MSI-X interrupts)",
 	       irqs_total() - before);
 	memset(b, 0, 20);
@@ -359,6 +363,17 @@ int main(void)
 	report(st == 0x0f, "DRIVER_OK (status %#x)", st);
 	report(rd32(device) == (uint32_t)sectors, "capacity %u sectors", rd32(device));
 	sti();
+	if (cmdline_has("writeloop")) {
+		fill(a, 4096, 7);
+		for (unsigned long n = 0;; n++) {
+			int r = request(T_OUT, (n * 8) % (uint64_t)(sectors - 8), a, 4096, false, 1, false);
+
+			if (r)
+				printf("virtio-blk: write %lu: status %d\n", n, r);
+			if (n == 10)
+				printf("virtio-blk: writing\n");
+		}
+	}
 	io_tests(a, b, ro, failfrom, sectors);
 
 	if (nr_cpus > 1) {
@@ -369,6 +384,7 @@ int main(void)
 		wr32(msix_table + 16 + 12, 1);
 		msix_entry(1, 1, VEC_Q);
 		r = request(T_IN, 0, b, 512, true, 1, false);
+		wait_until(q_irqs[1] > on1, 2000);
 		report(r == 0 && q_irqs[1] > on1, "the completion interrupt reaches cpu 1 (%u)",
 		       q_irqs[1] - on1);
 	}
@@ -381,6 +397,7 @@ int main(void)
 		uint32_t n = intx_irqs;
 		int r = request(T_IN, 0, b, 512, true, 1, false);
 
+		wait_until(intx_irqs > n, 2000);
 		report(r == 0 && intx_irqs > n && (intx_isr & 1),
 		       "INTx through IOAPIC pin %u (status %d, %u interrupts, ISR %#x)",
 		       16 + slot % 4, r, intx_irqs - n, intx_isr);

@@ -586,6 +586,10 @@ int node_join(const struct node_args *a)
 	}
 	status = wait_guest(n);
 	pr_info("stopped: %s", n->vm.stop_reason);
+	/* A joiner that stops for a reason of its own (a lost node) says so,
+	 * as the coordinator does: a node never vanishes without saying why. */
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, n->vm.stop_reason);
 	if (n->stats)
 		node_print_stats(n);
 	teardown(n);

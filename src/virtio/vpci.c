@@ -263,8 +263,7 @@ static int common_write(struct vpci *vp, unsigned off, const void *data, unsigne
 		else if (vp->gfselect == 1)
 			vp->guest_features = (vp->guest_features & 0xffffffffULL) | v << 32;
 		break;
-	case 0x10: vp->config_msix = msix_enabled(vp->msix) && v < MSIX_VECTORS
-				     ? (uint16_t)v : VPCI_NO_VECTOR; break;
+	case 0x10: vp->config_msix = v < MSIX_VECTORS ? (uint16_t)v : VPCI_NO_VECTOR; break;
 	case 0x14: return write_status(vp, (uint8_t)v, why);
 	case 0x16: vp->queue_sel = (uint16_t)v; break;
 	default:

@@ -22,9 +22,9 @@
  * does when the driver breaks the rules; the driver's only way out is a
  * reset.
  *
- * Locking: a mutex guards the registers. Device callbacks are made with it
- * released, except none; vpci_interrupt and vpci_needs_reset may be called
- * from any thread, under the device's own lock. */
+ * Locking: a mutex guards the registers; device callbacks are made with it
+ * released. vpci_interrupt and vpci_needs_reset may be called from any
+ * thread, under the device's own lock (which comes first). */
 #ifndef AMALGAM_VIRTIO_VPCI_H
 #define AMALGAM_VIRTIO_VPCI_H
 
