@@ -20,7 +20,9 @@ work=$(mktemp -d "$here/build/linux-disk.XXXXXX")
 log=$work/log
 trap 'rm -rf "$work"' EXIT
 cp build/guest/root.img "$work/root.img"
-cmd='grep " / " /proc/mounts; dd if=/dev/urandom of=/data.bin bs=4096 count=512 2>/dev/null && sha256sum /data.bin && sync'
+# Remounting / read-only at the end checkpoints the journal, so that the
+# image is clean for e2fsck and debugfs on the host.
+cmd='grep " / " /proc/mounts; dd if=/dev/urandom of=/data.bin bs=4096 count=512 2>/dev/null && sha256sum /data.bin && sync && mount -o remount,ro / && echo remounted-ro'
 append="console=ttyS0 root=/dev/vda amalgam.run64=$(printf %s "$cmd" | base64 -w0)"
 start=$(date +%s)
 scripts/lab -t $((tmo + 300)) -- \
@@ -44,6 +46,8 @@ want=$(sed -n 's|^\([0-9a-f]\{64\}\)  /data.bin.*|\1|p' "$log" | head -1)
 [ -n "$want" ] || fail "the guest printed no sha256 of /data.bin"
 grep -q 'reboot: Power down' "$log" || fail "the guest did not power off"
 grep -q '^amalgam-exit=0' "$log" || fail "amalgam did not exit 0"
+grep -q '^remounted-ro' "$log" || fail "the guest could not remount / read-only"
+e2fsck -fn "$work/root.img" >"$work/fsck" 2>&1 || { cat "$work/fsck"; fail "e2fsck finds the image damaged"; }
 debugfs -R "dump /data.bin $work/data.bin" "$work/root.img" >/dev/null 2>&1 ||
 	fail "debugfs cannot read /data.bin from the image"
 got=$(sha256sum "$work/data.bin" | cut -d' ' -f1)
