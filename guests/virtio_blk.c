@@ -347,6 +347,15 @@ int main(void)
 	report((cfg_read(8) >> 8) == 0x018000, "class: mass storage");
 	report(*(volatile uint32_t *)(0xE0000000ull + (slot << 15)) == 0x10421af4,
 	       "ECAM shows the same device");
+	{
+		const struct e820_entry *e = e820_table();
+		bool reserved = false;
+
+		for (unsigned i = 0; i < e820_count(); i++)
+			reserved |= e[i].addr == 0xE0000000ull && e[i].size == 1 << 20 &&
+				    e[i].type == 2;
+		report(reserved, "the e820 map reserves the ECAM");
+	}
 	cfg_write16(4, 0x6);	/* memory decoding, bus master */
 	f = device_features();
 	report((f & (F_VERSION_1 | F_EVENT_IDX | F_INDIRECT | F_FLUSH | F_DISCARD | F_WZ)) ==
