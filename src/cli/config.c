@@ -67,6 +67,9 @@ void config_usage_run(void)
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
+"      --stats-every MS every node prints one line of sampled counters every MS\n"
+"                      ms (remote faults, the hottest pages since the last line,\n"
+"                      the guest's TSC): for benchmarks\n"
 "  -h, --help          this text\n", BOOT_MAX_MODULES, PCIBUS_MAX_DISKS, BLK_MAX_QUEUES, VM_MAX_VCPUS);
 }
 
@@ -77,6 +80,18 @@ int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errle
 	if (parse_uint(s, 1, CONFIG_MAX_NODE_CPUS, &v)) {
 		snprintf(err, errlen, "--node-cpus must be a number from 1 to %d, not '%s'",
 			 CONFIG_MAX_NODE_CPUS, s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 10, 3600 * 1000, &v)) {
+		snprintf(err, errlen, "--stats-every must be milliseconds from 10 to 3600000, not '%s'", s);
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
@@ -227,6 +242,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "stats-every", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "join", required_argument, NULL, 'j' },
@@ -290,6 +306,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'q': cfg->log_level = LOG_ERROR; break;
 		case 's': cfg->stats = 1; break;
+		case 'E':
+			if (config_parse_stats_every(optarg, &cfg->stats_every_ms, err, errlen))
+				return -EINVAL;
+			break;
 		case 'n':
 			if (parse_uint(optarg, 1, 16, &v)) {
 				snprintf(err, errlen, "--nodes must be a number from 1 to 16, not '%s'", optarg);

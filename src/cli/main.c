@@ -52,6 +52,7 @@ static void node_usage(void)
 "      --timeout S     give up if no coordinator comes within S seconds (default: wait)\n"
 "      --port-fd N     write the bound port to file descriptor N (for scripts)\n"
 "      --stats         print counters at exit (also on SIGUSR1)\n"
+"      --stats-every MS one line of sampled counters every MS ms (see 'run --help')\n"
 "      --node-cpus N   CPUs this node offers the VM (default: all of this host's,\n"
 "                      shared with other nodes on it)\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
@@ -67,6 +68,7 @@ static int cmd_node(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "port-fd", required_argument, NULL, 'P' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "stats-every", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -107,6 +109,15 @@ static int cmd_node(int argc, char **argv)
 			break;
 		}
 		case 's': a.stats = true; break;
+		case 'E': {
+			char err[128];
+
+			if (config_parse_stats_every(optarg, &a.stats_every_ms, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;
 		case 'q': a.log_level = LOG_ERROR; break;
 		case 'h': node_usage(); return 0;

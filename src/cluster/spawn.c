@@ -55,7 +55,7 @@ static int read_port(int fd, int *port)
 }
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned node_cpus,
+		enum log_level level, bool stats, unsigned stats_every_ms, unsigned node_cpus,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -92,7 +92,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16];
+		char cpus[16], every[16];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -108,7 +108,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[15] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[17] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
@@ -116,6 +116,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					argv[k++] = v;
 				if (stats)
 					argv[k++] = "--stats";
+				if (stats_every_ms) {
+					snprintf(every, sizeof(every), "%u", stats_every_ms);
+					argv[k++] = "--stats-every";
+					argv[k++] = every;
+				}
 				if (node_cpus) {
 					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
 					argv[k++] = "--node-cpus";

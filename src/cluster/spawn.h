@@ -16,7 +16,7 @@ struct spawn;
  * not 0, is passed on as --node-cpus. addrs[i] gets
  * "127.0.0.1:PORT" of node i+1. */
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned node_cpus,
+		enum log_level level, bool stats, unsigned stats_every_ms, unsigned node_cpus,
 		char (*addrs)[CLUSTER_ADDR_MAX],
 		char *err, size_t errlen);
 const char *spawn_key_file(struct spawn *s);

@@ -33,6 +33,7 @@ struct config {
 	unsigned nr_disks;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
+	unsigned stats_every_ms;	/* a sample line every so often; 0 none */
 
 	/* Several nodes: either spawn 'nodes' local node processes, or join
 	 * the nodes listening at 'join' (comma-separated host:port list). */

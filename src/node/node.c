@@ -29,6 +29,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
+#include "x86/linuxargs.h"
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
@@ -278,12 +279,21 @@ static void shuffle(struct node *n)
 			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
 static int wait_guest(struct node *n)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	struct sigaction st = { .sa_handler = on_stop_signal };
 	unsigned ticks = 0;
+	uint64_t next_sample = 0;
 	int status;
 
 	sigemptyset(&sa.sa_mask);
@@ -306,6 +316,10 @@ static int wait_guest(struct node *n)
 		if (stats_requested) {
 			stats_requested = 0;
 			node_print_stats(n);
+		}
+		if (n->stats_every_ms && n->mem && mono_ms() >= next_sample) {
+			node_print_sample(n);
+			next_sample = mono_ms() + n->stats_every_ms;
 		}
 	}
 	status = vm_wait_stopped(&n->vm);
@@ -400,7 +414,8 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		      char *err, size_t errlen)
 {
 	int r;
-	char extra[64];
+	char extra[256];
+	struct linux_args la = { .cpus = n->p.cpus };
 	struct boot_config bc = {
 		.kernel = cfg->kernel, .cmdline = cfg->append,
 		.modules = cfg->modules, .nr_modules = cfg->nr_modules,
@@ -410,14 +425,19 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 	};
 
 	board_boot_facts(&bc.board, cfg->nr_disks > 0);
-	/* Without kvmclock a Linux guest would calibrate the TSC against the
-	 * PIT, which fails when exits are slow (nested virtualization): tell
-	 * it the frequency, as firmware tables would (Linux only). */
-	if (n->vm.hide_kvmclock && n->vm.tsc_khz) {
-		snprintf(extra, sizeof(extra), "tsc_early_khz=%lu",
-			 (unsigned long)n->vm.tsc_khz);
-		bc.linux_extra = extra;
+	/* What a Linux guest is told on its command line when its vCPUs span
+	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
+	 * are in x86/linuxargs.h. */
+	for (unsigned i = 1; i < n->p.cpus; i++)
+		la.spans |= n->p.place[i] != n->p.place[0];
+	if (n->vm.hide_kvmclock)
+		la.tsc_khz = n->vm.tsc_khz;
+	if (linux_args_build(&la, cfg->append ? cfg->append : BOOT_LINUX_DEFAULT_CMDLINE,
+			     extra, sizeof(extra))) {
+		snprintf(err, errlen, "the command line additions do not fit");
+		return -ENOSPC;
 	}
+	bc.linux_extra = extra;
 	r = boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
 	if (!r && n->p.start_all && b->entry.mode != BOOT_MODE_LONG64) {
 		snprintf(err, errlen, "--start all needs a guest entered in 64-bit mode, not a multiboot or PVH kernel");
@@ -463,6 +483,7 @@ int node_run(const struct config *cfg)
 	if (!n)
 		return 1;
 	n->stats = cfg->stats;
+	n->stats_every_ms = cfg->stats_every_ms;
 	n->offered = cfg->node_cpus;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
 		status = EXIT_USAGE;
@@ -471,7 +492,7 @@ int node_run(const struct config *cfg)
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
 			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
+					cfg->stats, cfg->stats_every_ms, cfg->node_cpus, n->p.addr + 1, err,
 					sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
@@ -554,6 +575,7 @@ int node_join(const struct node_args *a)
 	if (!n)
 		return 1;
 	n->stats = a->stats;
+	n->stats_every_ms = a->stats_every_ms;
 	n->offered = a->node_cpus;
 	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {

@@ -259,8 +259,10 @@ static int load_initrd(struct guest_mem *mem, const char *path, uint8_t *zp,
 	return 0;
 }
 
-/* The command line a Linux kernel gets: the user's or the default, then
- * what the VMM adds. NULL if it does not fit. */
+/* The command line a Linux kernel gets: what the VMM adds, then the
+ * user's or the default (first: whatever follows a " -- " in the user's
+ * goes to init, and the additions leave out what the user sets). NULL if
+ * it does not fit. */
 static char *linux_cmdline(const struct boot_config *cfg)
 {
 	const char *base = cfg->cmdline;
@@ -272,9 +274,9 @@ static char *linux_cmdline(const struct boot_config *cfg)
 		base = BOOT_LINUX_DEFAULT_CMDLINE;
 		pr_info("no --append: the Linux kernel gets \"%s\"", base);
 	}
-	if (snprintf(s, BOOT_CMDLINE_MAX, "%s%s%s", base,
-		     cfg->linux_extra && *base ? " " : "",
-		     cfg->linux_extra ? cfg->linux_extra : "") >= BOOT_CMDLINE_MAX) {
+	if (snprintf(s, BOOT_CMDLINE_MAX, "%s%s%s", cfg->linux_extra ? cfg->linux_extra : "",
+		     cfg->linux_extra && *cfg->linux_extra && *base ? " " : "",
+		     base) >= BOOT_CMDLINE_MAX) {
 		free(s);
 		return NULL;
 	}

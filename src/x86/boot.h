@@ -61,7 +61,7 @@ struct boot_config {
 	const struct boot_module *modules;	/* nr_modules of them, in order */
 	unsigned nr_modules;
 	const char *cmdline;	/* may be NULL: Linux gets the default */
-	const char *linux_extra;	/* appended to a Linux command line; may be NULL */
+	const char *linux_extra;	/* put before a Linux command line; may be NULL */
 	const struct topo *topo;	/* vCPUs, APIC ids and their nodes */
 	uint64_t ioapic_base;
 	/* NUMA shape for the ACPI SRAT/SLIT: node i's RAM is pages
