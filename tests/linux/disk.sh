@@ -24,6 +24,9 @@ cp build/guest/root.img "$work/root.img"
 # image is clean for e2fsck and debugfs on the host.
 cmd='grep " / " /proc/mounts; dd if=/dev/urandom of=/data.bin bs=4096 count=512 2>/dev/null && sha256sum /data.bin && sync && mount -o remount,ro / && echo remounted-ro'
 append="console=ttyS0 root=/dev/vda amalgam.run64=$(printf %s "$cmd" | base64 -w0)"
+# Across nodes the lab loads kvm_amd with shadow paging (as boot.sh does,
+# which says why).
+case " $* " in *" --nodes "*) export AMALGAM_LAB_NPT=0 ;; esac
 start=$(date +%s)
 scripts/lab -t $((tmo + 300)) -- \
 	sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
