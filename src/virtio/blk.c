@@ -82,9 +82,10 @@ struct vblk {
 	uint64_t size;		/* bytes the guest sees: whole sectors */
 	char id[ID_BYTES];
 
-	pthread_mutex_t plock;	/* pending, running, stop, inflight */
-	pthread_cond_t work, idle;
+	pthread_mutex_t plock;	/* pending, running, stop, inflight, reset_pending */
+	pthread_cond_t work;
 	bool running, stop;
+	bool reset_pending;	/* the driver reset us with requests in flight */
 	unsigned inflight;	/* workers inside a queue now */
 	struct bqueue q[BLK_MAX_QUEUES];
 
@@ -371,8 +372,15 @@ static void *worker(void *arg)
 			vpci_needs_reset(b->vp, why);
 		}
 		pthread_mutex_lock(&b->plock);
-		if (!--b->inflight)
-			pthread_cond_broadcast(&b->idle);
+		if (!--b->inflight) {
+			/* The last one out finishes a reset the driver began. */
+			if (b->reset_pending) {
+				b->reset_pending = false;
+				pthread_mutex_unlock(&b->plock);
+				vpci_reset_done(b->vp);
+				pthread_mutex_lock(&b->plock);
+			}
+		}
 	}
 	pthread_mutex_unlock(&b->plock);
 	free(e);
@@ -428,19 +436,24 @@ static void dev_notify(void *opaque, unsigned i)
 		mark_pending(b, i);
 }
 
-/* The driver reset the device: no worker may touch a queue afterwards,
- * so wait for the ones inside a queue to leave it. */
-static void dev_reset(void *opaque)
+/* The driver reset the device: no worker may touch a queue afterwards.
+ * This runs on a vCPU's thread, or on node 0's receive thread for a vCPU
+ * elsewhere, so it must not wait for the workers: one of them may be
+ * waiting for a page that very thread has to receive. The last worker to
+ * leave a queue finishes the reset (vpci_reset_done). */
+static bool dev_reset(void *opaque)
 {
 	struct vblk *b = opaque;
+	bool done;
 
 	pthread_mutex_lock(&b->plock);
 	b->running = false;
 	for (unsigned i = 0; i < b->cfg.queues; i++)
 		b->q[i].pending = false;
-	while (b->inflight)
-		pthread_cond_wait(&b->idle, &b->plock);
+	done = !b->inflight;
+	b->reset_pending = !done;
 	pthread_mutex_unlock(&b->plock);
+	return done;
 }
 
 static const struct vpci_device_ops ops = {
@@ -490,7 +503,6 @@ int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **o
 	b->cfg.workers = workers;
 	pthread_mutex_init(&b->plock, NULL);
 	pthread_cond_init(&b->work, NULL);
-	pthread_cond_init(&b->idle, NULL);
 	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
 		pthread_mutex_init(&b->q[i].lock, NULL);
 	snprintf(b->id, sizeof(b->id), "amalgam-%s", cfg->name);

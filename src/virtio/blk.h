@@ -20,6 +20,11 @@
  * request VIRTIO_BLK_S_IOERR; the node goes on. A ring the driver broke
  * makes the device DEVICE_NEEDS_RESET (virtio/vpci.h).
  *
+ * A driver's reset never waits for the workers (it runs on a vCPU's or a
+ * receive thread, which a worker's page fault may need): the last worker
+ * to leave a queue completes it, and until then the status register reads
+ * non-zero, as the virtio spec lets a device do.
+ *
  * Locking: a queue's lock guards its ring (pop and push); the pool's lock
  * guards the pending marks, the running flag and the in-flight count.
  * Order: pool → none; queue → vpci's lock (interrupts). */

@@ -37,6 +37,7 @@ struct vpci {
 	uint16_t config_msix, queue_sel;
 	uint8_t status, generation, isr;
 	bool started;
+	bool resetting;		/* written 0, the device not yet done */
 	struct queue_regs qr[VPCI_MAX_QUEUES];
 	struct virtq q[VPCI_MAX_QUEUES];
 };
@@ -155,26 +156,46 @@ static int setup_queue(struct vpci *vp, unsigned i)
 	return virtq_start(q);
 }
 
+/* With the lock held: every register as after a reset. */
+static void clear_regs(struct vpci *vp)
+{
+	vp->status = 0;
+	vp->guest_features = 0;
+	vp->dfselect = vp->gfselect = 0;
+	vp->config_msix = VPCI_NO_VECTOR;
+	vp->queue_sel = 0;
+	vp->isr = 0;
+	vp->started = false;
+	vp->resetting = false;
+	for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
+		vp->qr[i] = (struct queue_regs){ .size = vp->cfg.max_queue_size,
+						  .msix = VPCI_NO_VECTOR };
+}
+
+void vpci_reset_done(struct vpci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	clear_regs(vp);
+	pthread_mutex_unlock(&vp->lock);
+	pci_set_intx(vp->pci, 0);
+}
+
 /* With the lock held; returns what the device must be told: 1 start,
- * -1 reset, 0 nothing. */
+ * -1 reset, -2 broken (why), 0 nothing. */
 static int write_status(struct vpci *vp, uint8_t val, const char **why)
 {
 	uint8_t old = vp->status;
 
 	if (!val) {
-		bool was = vp->started;
-
-		vp->status = 0;
-		vp->guest_features = 0;
-		vp->dfselect = vp->gfselect = 0;
-		vp->config_msix = VPCI_NO_VECTOR;
-		vp->queue_sel = 0;
-		vp->isr = 0;
-		vp->started = false;
-		for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
-			vp->qr[i] = (struct queue_regs){ .size = vp->cfg.max_queue_size,
-							  .msix = VPCI_NO_VECTOR };
-		return was ? -1 : 0;
+		/* A started device finishes its reset when its requests have
+		 * left the queues; the status reads non-zero until then. */
+		if (vp->started) {
+			vp->started = false;
+			vp->resetting = true;
+			return -1;
+		}
+		clear_regs(vp);
+		return 0;
 	}
 	/* NEEDS_RESET is the device's bit: the driver cannot set or clear it. */
 	val = (uint8_t)((val & ~VIRTIO_STATUS_NEEDS_RESET) |
@@ -249,6 +270,8 @@ static int common_write(struct vpci *vp, unsigned off, const void *data, unsigne
 								  : NULL;
 	uint64_t v = 0;
 
+	if (vp->resetting)
+		return 0;	/* nothing but waiting until the reset is done */
 	memcpy(&v, data, len > 8 ? 8 : len);
 	/* Every field is naturally aligned and accessed at its width (4.1.3.1);
 	 * the 64-bit addresses may also be written as two dwords. */
@@ -367,8 +390,8 @@ static int bar_io(void *opaque, int bar, uint64_t offset, void *data, unsigned l
 		common_read(vp, (unsigned)offset, data, len);
 	pthread_mutex_unlock(&vp->lock);
 	if (act == -1) {
-		vp->cfg.ops->reset(vp->cfg.opaque);
-		pci_set_intx(vp->pci, 0);
+		if (vp->cfg.ops->reset(vp->cfg.opaque))
+			vpci_reset_done(vp);
 	} else if (act == 1 && vp->cfg.ops->start(vp->cfg.opaque)) {
 		vpci_needs_reset(vp, "the device refused to start");
 	} else if (act == -2) {
@@ -420,11 +443,7 @@ int vpci_new(struct pci_bus *bus, const struct vpci_config *cfg, struct vpci **o
 		err = -ENOSPC;
 		goto fail;
 	}
-	{
-		const char *why;
-
-		write_status(vp, 0, &why);
-	}
+	clear_regs(vp);
 	*out = vp;
 	return 0;
 fail:

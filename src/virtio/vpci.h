@@ -60,9 +60,14 @@ struct vpci_device_ops {
 	int (*start)(void *opaque);
 	/* Queue q was notified. Called on a vCPU thread: do not block. */
 	void (*notify)(void *opaque, unsigned q);
-	/* The driver reset the device: stop, finish in-flight requests, and
-	 * forget the queues, before returning. */
-	void (*reset)(void *opaque);
+	/* The driver reset the device: stop taking requests and forget the
+	 * queues. Called on a vCPU's or a receive thread, so it must not wait
+	 * for in-flight requests (one may be waiting for a page that thread
+	 * has to receive): true when nothing is in flight, else false and the
+	 * device calls vpci_reset_done once the last request has left the
+	 * queues. Until then the status register keeps reading non-zero,
+	 * which is how a driver knows the reset is not over (4.1.4.3.2). */
+	bool (*reset)(void *opaque);
 };
 
 struct vpci_config {
@@ -85,12 +90,14 @@ struct vpci_config {
 int vpci_new(struct pci_bus *bus, const struct vpci_config *cfg, struct vpci **out);
 void vpci_free(struct vpci *vp);
 
-/* Queue i, valid from start() until reset() returns. */
+/* Queue i, valid from start() until the reset is done. */
 struct virtq *vpci_queue(struct vpci *vp, unsigned i);
 /* Negotiated features (after FEATURES_OK). */
 uint64_t vpci_features(struct vpci *vp);
 /* Tell the driver that queue i has used buffers. */
 void vpci_interrupt(struct vpci *vp, unsigned i);
+/* The device's side of a reset that reset() could not finish at once. */
+void vpci_reset_done(struct vpci *vp);
 /* The driver broke the rules: mark the device DEVICE_NEEDS_RESET. */
 void vpci_needs_reset(struct vpci *vp, const char *why);
 bool vpci_broken(struct vpci *vp);

@@ -38,7 +38,18 @@ static int inject_errno;
 
 static void set_irq(void *o, unsigned gsi, int level) { intx = level; }
 static void msi(void *o, uint64_t a, uint32_t d) { }
-static int inject(void *o, uint32_t type, uint64_t sector) { return inject_errno; }
+/* With 'hold' set the next request waits in the hook until it is cleared:
+ * a request in flight, on demand. */
+static volatile bool hold, holding;
+static int inject(void *o, uint32_t type, uint64_t sector)
+{
+	for (int i = 0; hold && i < 10000; i++) {
+		holding = true;
+		usleep(1000);
+	}
+	holding = false;
+	return inject_errno;
+}
 
 static void wr(uint64_t off, uint64_t v, unsigned len)
 {
@@ -361,6 +372,42 @@ static void test_garbage_ring(void **state)
 	wait_used(0, 2);
 }
 
+/* A reset while a request is in flight does not wait for it: the status
+ * reads non-zero until the request has left the queue, then 0, and the
+ * device starts again. */
+static void test_reset_in_flight(void **state)
+{
+	open_disk(false, 1);
+	hold = true;
+	post(0, 0, 0, 0, 512, true, false);
+	for (int i = 0; i < 10000 && !holding; i++)
+		usleep(1000);
+	assert_true(holding);
+	wr(0x14, 0, 1);		/* returns at once */
+	assert_int_equal(rd(0x14, 1), 0x0f);
+	hold = false;
+	for (int i = 0; i < 10000 && rd(0x14, 1); i++)
+		usleep(1000);
+	assert_int_equal(rd(0x14, 1), 0);
+	wr(0x14, 3, 1);
+	wr(0x08, 1, 4);
+	wr(0x0c, 1, 4);
+	wr(0x14, 0x0b, 1);
+	wr(0x16, 0, 2);
+	wr(0x18, QSZ, 2);
+	wr(0x20, DESC_GPA, 8);
+	wr(0x28, AVAIL_GPA, 8);
+	wr(0x30, USED_GPA, 8);
+	wr(0x1c, 1, 2);
+	memset(ram + AVAIL_GPA, 0, 0x1000);
+	memset(ram + USED_GPA, 0, 0x1000);
+	wr(0x14, 0x0f, 1);
+	assert_int_equal(rd(0x14, 1), 0x0f);
+	post(0, 4, 0, 0, 512, true, false);
+	wait_used(0, 1);
+	assert_int_equal(*status_of(4), 0);
+}
+
 static void test_many_queues(void **state)
 {
 	/* Two queues, several requests in flight on each, served by the
@@ -448,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
 	};

@@ -32,7 +32,8 @@ static void cfg_read(void *o, unsigned off, void *data, unsigned len)
 }
 static int dev_start(void *o) { starts++; return 0; }
 static void dev_notify(void *o, unsigned q) { notified[q]++; }
-static void dev_reset(void *o) { resets++; }
+static bool reset_later;
+static bool dev_reset(void *o) { resets++; return !reset_later; }
 
 static const struct vpci_device_ops dops = {
 	.cfg_read = cfg_read, .start = dev_start, .notify = dev_notify, .reset = dev_reset,
@@ -183,6 +184,31 @@ static void test_negotiate_and_notify(void **state)
 	assert_int_equal(rd(common + 0x1c, 2), 0);
 }
 
+/* A device with requests in flight finishes its reset later: the status
+ * reads non-zero and the registers ignore writes until it does. */
+static void test_reset_later(void **state)
+{
+	bring_up(1ULL << VIRTIO_F_VERSION_1, VPCI_NO_VECTOR);
+	wr(common + 0x14, 0x0f, 1);
+	assert_int_equal(starts, 1);
+	reset_later = true;
+	wr(common + 0x14, 0, 1);
+	reset_later = false;
+	assert_int_equal(resets, 1);
+	assert_int_equal(rd(common + 0x14, 1), 0x0f);
+	wr(common + 0x14, 0x01, 1);
+	wr(common + 0x16, 1, 2);
+	assert_int_equal(rd(common + 0x14, 1), 0x0f);
+	assert_int_equal(rd(common + 0x16, 2), 0);
+	wr(notify, 0, 2);
+	assert_int_equal(notified[0], 0);
+	vpci_reset_done(vp);
+	assert_int_equal(rd(common + 0x14, 1), 0);
+	bring_up(1ULL << VIRTIO_F_VERSION_1, VPCI_NO_VECTOR);
+	wr(common + 0x14, 0x0f, 1);
+	assert_int_equal(starts, 2);
+}
+
 static void test_refused_features(void **state)
 {
 	/* A feature not offered, or no VERSION_1: FEATURES_OK does not stick. */
@@ -269,6 +295,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_negotiate_and_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_features, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_vectors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_queue_layout, setup, teardown),
