@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "util/log.h"
+#include "vmm/pcibus.h"
 #include "x86/boot.h"
 
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
@@ -27,6 +28,9 @@ struct config {
 	int debug_exit;
 	uint16_t debug_exit_iobase;
 	uint8_t debug_exit_iosize;
+	/* --disk PATH[,readonly][,node=N][,queues=N], in order: vda, vdb... */
+	struct pcibus_disk disks[PCIBUS_MAX_DISKS];
+	unsigned nr_disks;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
 	unsigned stats_every_ms;	/* a sample line every so often; 0 none */

@@ -208,9 +208,14 @@ static int build_vm(struct node *n)
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt);
-		if (!n->board)
-			return -ENOMEM;
+		char err[256];
+
+		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt,
+					err, sizeof(err));
+		if (!n->board) {
+			fprintf(stderr, "amalgam: %s\n", err);
+			return -EINVAL;
+		}
 	}
 	if (n->p.nr_nodes > 1) {
 		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
@@ -421,7 +426,7 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
 
-	board_boot_facts(&bc.board);
+	board_boot_facts(&bc.board, cfg->nr_disks > 0);
 	/* What a Linux guest is told on its command line when its vCPUs span
 	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
 	 * are in x86/linuxargs.h. */
@@ -525,6 +530,8 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
+		.disks = cfg->disks,
+		.nr_disks = cfg->nr_disks,
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;

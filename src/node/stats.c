@@ -13,6 +13,7 @@
 #include "net/addr.h"
 #include "node/node_int.h"
 #include "util/log.h"
+#include "vmm/board.h"
 #include "vmm/vcpu.h"
 
 void node_print_stats(struct node *n)
@@ -24,6 +25,7 @@ void node_print_stats(struct node *n)
 		n->p.self,
 		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
 		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
+	board_print_stats(n->board, stderr);
 	/* A running vCPU exits at the kick and records where it was; one
 	 * blocked on a remote page keeps the RIP of its previous sample. */
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)

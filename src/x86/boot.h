@@ -49,6 +49,11 @@ struct boot_board {
 	uint8_t slp_typ_s5;
 	uint16_t reset_port;
 	uint8_t reset_value;
+	/* The PCI host bridge, if the board has one (pci_ecam_size != 0):
+	 * see struct acpi_config. */
+	uint64_t pci_ecam_base, pci_ecam_size;
+	uint32_t pci_mmio_base, pci_mmio_size;
+	uint8_t pci_intx_gsi_base;
 };
 
 struct boot_config {
