@@ -198,6 +198,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 {
 	struct affinity_vcpu *v;
 	unsigned best = 0;
+	double gain;
 
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
 	    from == here)
@@ -215,9 +216,14 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		if (v->wait[n] > v->wait[best])
 			best = n;
 	/* A steady waiting share f of the time decays to f * window. */
-	if (best >= here || v->wait[best] * 100 < v->total * a->cfg.share_pct ||
-	    page_gain(a, v, here, best) * 100 < a->cfg.gain_pct)
+	if (best >= here || v->wait[best] * 100 < v->total * a->cfg.share_pct)
 		return -1;
+	gain = page_gain(a, v, here, best);
+	if (gain * 100 < a->cfg.gain_pct)
+		return -1;
+	a->last_gain = gain;
+	a->last_wait = v->total / (double)a->cfg.window_ns;
+	a->last_wait_to = v->wait[best] / (double)a->cfg.window_ns;
 	/* Booked as a whole CPU, so that pulls in one interval cannot
 	 * overfill the pool between reports. */
 	account_move(a, here, best, 1.0);

@@ -28,6 +28,7 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	struct node *n = opaque;
 	struct vcpu *v = NULL;
 	int to;
+	double wait = 0, gain = 0;
 
 	if (!n->aff_on)
 		return;
@@ -44,6 +45,8 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	if (to >= 0) {
 		affinity_left(&n->aff, v->index);
 		n->page_moves++;
+		wait = n->aff.last_wait_to;
+		gain = n->aff.last_gain;
 		pr_debug("page rule: node %d %s, wants %.2f of %.2f CPUs; this node %s",
 			 to, n->aff.node[to].known ? "known" : "unknown",
 			 n->aff.node[to].load, n->aff.node[to].cpus,
@@ -52,8 +55,8 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
 		return;
-	pr_info("vcpu %u keeps waiting for pages from node %d: moving it there",
-		v->index, to);
+	pr_info("vcpu %u keeps waiting for pages from node %d (%.0f%% of its time): "
+		"moving it there gains %.2f CPUs", v->index, to, wait * 100, gain);
 	vcpu_request_move(v, to);
 }
 
