@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define MAX_RETURNS 6		/* the stay grows to 64 times its length */
+#define MAX_RETURNS 3		/* the stay grows to 8 times its length */
 
 const struct affinity_config affinity_defaults = {
 	.window_ns = 100 * 1000 * 1000ull,

@@ -62,7 +62,13 @@
  *    what they wanted);
  *  - loads are measured and move, so a vCPU can still go back and forth;
  *    each time it comes back within return_ns of being sent, the stay it
- *    needs before the CPU rule sends it again doubles (up to 64 times).
+ *    needs before the CPU rule sends it again doubles, up to 8 times (1.6
+ *    s). Not more: a job's phases change (a boot that shares everything,
+ *    then a computation that shares nothing), and the CPU rule learns
+ *    that a vCPU may leave now only by sending it. Seen in the lab
+ *    (bench/scale): pulled back four times during the boot, a vCPU with
+ *    a 64-fold stay (12.8 s) sat out a whole 12 s computation on a
+ *    shared CPU while the other host's stood idle.
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  *
