@@ -144,53 +144,42 @@ int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double 
 
 /* ---- the page rule ------------------------------------------------------- */
 
-/* The part of a CPU each vCPU of a pool gets when its vCPUs want load
- * CPUs: all it wants while there are CPUs for all, else a fair part. */
-static double share(double cpus, double load)
-{
-	return load <= cpus ? 1.0 : cpus / load;
-}
-
 static double clamp01(double x)
 {
 	return !(x > 0) ? 0 : x > 1 ? 1 : x;
 }
 
+/* The useful CPU time a pool gives its vCPUs: what they want, up to its
+ * CPUs (an unknown pool: whatever they want). */
+static double useful(double cpus, double load)
+{
+	return cpus > 0 && load > cpus ? cpus : load;
+}
+
 /* What moving vCPU v from here to node to would gain the VM, in CPUs of
- * useful work (affinity.h, "Weighing"): the vCPU's own useful time there
- * against here, its partners' waiting saved, minus what the vCPUs of to's
- * pool lose by sharing their CPUs with it, plus what those left here
- * gain. A node whose load is not known limits nothing: its vCPUs are
- * taken to have a CPU each. */
+ * useful work (affinity.h, "Weighing"): the useful work of the two pools
+ * after the move against before. The vCPU runs as much as it wants here
+ * now (its demand: running or runnable, not waiting for pages) and would
+ * want 1 - w + w_to there; its partners there want w_to more (they no
+ * longer wait for the pages it keeps taking: an estimate, each node sees
+ * only its own vCPUs' waiting). A pool whose load is not known limits
+ * nothing. */
 static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 			unsigned here, unsigned to)
 {
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
 	double w = clamp01(v->total / (double)a->cfg.window_ns);
 	double wb = clamp01(v->wait[to] / (double)a->cfg.window_ns);
-	double s_h = 1, s_t = 1, others = 0;
-	bool apart = !h->known || !t->known || h->pool != t->pool;
+	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(1 - w + wb);
+	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
+	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
-	if (h->known) {
-		double ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
-		double d = v->sampled ? v->demand : 1.0;
-
-		s_h = share(ch, lh);
-		if (apart && lh > d)
-			others += (lh - d) * (share(ch, lh - d) - s_h);
-	}
-	if (t->known && apart) {
-		double ct = pool_cpus(a, t->pool), lt = pool_load(a, t->pool);
-
-		/* A whole CPU: what it wants here says little of what it
-		 * will want with its pages local. */
-		s_t = share(ct, lt + 1.0);
-		others -= lt * (share(ct, lt) - s_t);
-	} else if (!apart) {
-		s_t = s_h;	/* the same CPUs */
-	}
-	/* Its partners there waited about as long for the same pages. */
-	return s_t * (1 - (w - wb)) - s_h * (1 - w) + wb * s_t + others;
+	/* Nodes of one host share its CPUs: the move costs none, and saves
+	 * the waiting (its own and its partners'). */
+	if (h->known && t->known && h->pool == t->pool)
+		return 2 * wb;
+	return useful(ct, lt + wb + d_to) + useful(ch, lh > d ? lh - d : 0) -
+	       useful(ct, lt) - useful(ch, lh);
 }
 
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,

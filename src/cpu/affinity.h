@@ -16,8 +16,8 @@
  *    rule the same on a fast network and a slow one (the lab's remote
  *    fault is near a millisecond, real hardware's tens of microseconds);
  *  - that time is weighed against the CPU time the move costs (below,
- *    "Weighing"): the vCPU moves only if the VM gains gain_pct hundredths
- *    of a CPU of useful work by it;
+ *    "Weighing"): the vCPU moves only if the two pools do gain_pct
+ *    hundredths of a CPU more useful work with it moved;
  *  - one node must account for most of that time (share_pct), or moving
  *    there would only trade one remote partner for another;
  *  - a vCPU moves only to a lower-numbered node. Each node decides for
@@ -54,12 +54,12 @@
  *  - a vCPU sent somewhere counts there (in the sender's view) until that
  *    node next reports; that node counts a vCPU that has just come as a
  *    whole CPU until its demand is sampled;
- *  - the page rule above counts a vCPU it pulls into another pool as a
- *    whole CPU there, not what the vCPU wants where it is: a vCPU starved
- *    by remote pages looks idle, and would want much more with its pages
- *    local (seen in the lab: vCPUs sent away for CPUs came straight back
- *    for their pages, every few hundred ms, while they were counted by
- *    what they wanted);
+ *  - the page rule weighs a vCPU it would pull by what it would want with
+ *    its pages local, not by what it wants where it is (a vCPU starved by
+ *    remote pages looks idle), and books it as a whole CPU there until
+ *    that node reports (seen in the lab: vCPUs sent away for CPUs came
+ *    straight back for their pages, every few hundred ms, while they were
+ *    counted by what they wanted);
  *  - loads are measured and move, so a vCPU can still go back and forth;
  *    each time it comes back within return_ns of being sent, the stay it
  *    needs before the CPU rule sends it again doubles, up to 8 times (1.6
@@ -72,35 +72,33 @@
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  *
- * Weighing (the page rule). A vCPU spends a share w of its time waiting
- * for remote pages, w_b of it for node b's; of the rest, it runs for the
- * share s of a CPU its pool can give each vCPU (1 while the pool's vCPUs
- * want no more CPUs than it has, else CPUs / load). Its useful work is
- * s * (1 - w) CPUs where it is, and s_b * (1 - (w - w_b)) on node b, where
- * b's pages are local and b's pool shares its CPUs with one more whole
- * CPU. Its partners on b gain too: a page that b keeps giving it is one
- * that b's vCPUs keep fetching back (a written page crosses each way, a
- * read one costs the writer an upgrade), so they wait about w_b for it as
- * well, which the move saves them (at share s_b; an estimate: each node
- * sees only its own vCPUs' waiting). Moving it also takes CPU time from
- * the vCPUs already in b's pool (each gets s_b instead of its share there
- * now) and gives some to those left behind here. The sum is what the VM
- * gains, in CPUs; the vCPU moves when it is at least gain_pct hundredths
- * of a CPU. Why 40: with CPUs to spare on both sides the gain is twice
- * w_b (the vCPU's and its partners'), and a fifth of the time waiting on
- * one node is what moved a vCPU before CPUs were weighed (a move costs a
- * transfer of its state and, once, the pages of its own it leaves
+ * Weighing (the page rule). The question is how much useful work the two
+ * pools do with the vCPU here and with it on node b. A pool does what
+ * its vCPUs want (their demand: running or runnable, never waiting for a
+ * page), up to its CPUs. The vCPU spends a share w of its time waiting
+ * for remote pages, w_b of it for b's: here it wants its demand d, on b
+ * it would want 1 - w + w_b (b's pages local). Its partners on b wait
+ * about w_b for the pages it keeps taking (a written page crosses each
+ * way, a read one costs the writer an upgrade; an estimate, as each node
+ * sees only its own vCPUs' waiting), so they would want w_b more. The
+ * gain is min(C_b, L_b + w_b + 1 - w + w_b) + min(C_h, L_h - d), minus
+ * min(C_b, L_b) + min(C_h, L_h) (C CPUs, L load, h here); between nodes of
+ * one host it is 2 w_b (no CPUs change hands). The vCPU moves when the
+ * gain is at least gain_pct hundredths of a CPU. Why 40: with CPUs to
+ * spare on both sides the gain is 2 w_b, and a fifth of the time waiting
+ * on one node is what moved a vCPU before CPUs were weighed (a move costs
+ * a transfer of its state and, once, the pages of its own it leaves
  * behind; demands sampled every 100 ms swing by a fifth either way on a
- * busy host, below, so smaller gains are noise). What this decides, measured in the lab (bench/scale): a
- * vCPU of a computing job whose only remote pages are the guest
- * kernel's stays on the host whose CPU it has to itself (it waits there
- * for a few percent of its time, and moving would halve its CPU and its
- * partner's), while a vCPU that waits for most of its time moves even
- * into a pool that is full. The page rule is the one that runs on every
- * fault, so it is this rule that weighs: the CPU rule sends away only
- * vCPUs not tied by pages (waiting less than wait_pct) from a pool that is
- * short of CPUs, to one with room for the vCPU's whole demand, which is a
- * gain of the CPU share it lacked and no loss to anyone.
+ * busy host, below, so smaller gains are noise). What it decides: a vCPU
+ * of a computing job sharing only the guest kernel's pages, on a host
+ * whose CPU it has to itself, stays there even waiting for half its time
+ * (joining a busy vCPU on a one-CPU host would do less work in all: 1.0
+ * CPU against 0.5 + 0.5 waiting and computing); a vCPU that waits most of
+ * its time moves into a pool with room for it; into a full pool nothing
+ * moves, it would only take CPU time from others. The CPU rule sends away
+ * only vCPUs not tied by pages (waiting less than wait_pct) from a pool
+ * that is short of CPUs, to one with room for the vCPU's whole demand,
+ * which is a gain of the CPU share it lacked and no loss to anyone.
  * Pure: the caller supplies the time and serializes the calls. */
 #ifndef AMALGAM_CPU_AFFINITY_H
 #define AMALGAM_CPU_AFFINITY_H

@@ -312,28 +312,28 @@ static void test_page_rule_needs_room(void **state)
 {
 	uint64_t t = 0;
 
+	/* Waiting half its time, it runs the other half. */
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2), 0);
-	busy(1, 0x2, 1.0, POOL_B, 2, 300, &t);
+	busy(1, 0x2, 0.5, POOL_B, 2, 300, &t);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1), 0);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
 	affinity_left(&A, 1);
 	/* Full, but the same host: pages decide alone. */
 	assert_int_equal(affinity_node_load(&A, 0, POOL_B, 2, 2), 0);
-	busy(2, 0x4, 1.0, POOL_B, 2, 300, &t);
+	busy(2, 0x4, 0.5, POOL_B, 2, 300, &t);
 	assert_int_equal(faults(2, 2, 0, true, 2000, MS, &t), 0);
 }
 
 /* A vCPU starved by remote pages wants little CPU now, and would want
- * much more with its pages local: it counts as a whole CPU where it would
- * go, and what the vCPUs there would lose is weighed against what it
- * gains (affinity.h, "Weighing"). */
+ * much more with its pages local: that is what it would take from the
+ * pool it joins (affinity.h, "Weighing"). */
 static void test_page_rule_needs_a_whole_cpu(void **state)
 {
 	uint64_t t = 0;
 
-	/* Half its time waiting; there, 1.8 of 2 CPUs wanted: it would get
-	 * 0.71 of a CPU, the others would lose 0.51 between them. */
+	/* Half its time waiting, a third of a CPU running; there, 1.8 of 2
+	 * CPUs wanted: the two pools would do 2.0 instead of 2.1. */
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.8), 0);
 	busy(1, 0x2, 0.3, POOL_B, 2, 300, &t);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
@@ -341,18 +341,21 @@ static void test_page_rule_needs_a_whole_cpu(void **state)
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
 }
 
-/* Waiting most of its time, a vCPU moves even into a full pool: what it
- * and its partners gain outweighs what the pool's vCPUs lose. */
-static void test_starving_moves_into_full_pool(void **state)
+/* Into a pool with some room: a vCPU waiting half its time gains little
+ * by it (2.0 of the pools' CPUs used instead of 1.9); one waiting 90% of
+ * its time gains half a CPU (2.0 instead of 1.5). Into a full pool,
+ * neither: it would only take CPU time from others. */
+static void test_starving_moves_into_some_room(void **state)
 {
 	uint64_t t = 0;
 
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
+	busy(1, 0x2, 0.5, POOL_B, 2, 300, &t);
+	assert_int_equal(waits(1, 1, 0, 2000, MS, MS / 2, &t), -1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.0), 0);
 	busy(1, 0x2, 0.1, POOL_B, 2, 300, &t);
-	/* Half its time: not worth it. */
-	assert_int_equal(waits(1, 1, 0, 2000, MS, MS / 2, &t), -1);
-	/* 90%: worth it. */
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.0), 0);
+	assert_int_equal(waits(1, 1, 0, 2000, MS, 9 * MS / 10, &t), -1);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
 	assert_int_equal(waits(1, 1, 0, 2000, MS, 9 * MS / 10, &t), 0);
 }
 
@@ -505,7 +508,7 @@ int main(void)
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_a_whole_cpu, setup),
-		cmocka_unit_test_setup(test_starving_moves_into_full_pool, setup),
+		cmocka_unit_test_setup(test_starving_moves_into_some_room, setup),
 		cmocka_unit_test_setup(test_computing_stays, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
