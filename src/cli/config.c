@@ -34,7 +34,8 @@ void config_usage_run(void)
 "                      QEMU's debug exit port (default iobase 0x501, iosize 2):\n"
 "                      writing v ends the run with status (v << 1) | 1\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
-"  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
+"  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M, or the nodes'\n"
+"                      contributions summed; min 16M)\n"
 "\n"
 "Several nodes (one VM across node processes or hosts):\n"
 "  -n, --nodes K       spawn K node processes on this host (loopback)\n"
@@ -53,6 +54,12 @@ void config_usage_run(void)
 "                      50 ms (a stress test)\n"
 "      --node-cpus N   CPUs each node offers the VM (default: all its host's\n"
 "                      CPUs, shared by the nodes of one host)\n"
+"      --node-memory S0,S1,...\n"
+"                      RAM each node contributes, node 0 first (0: CPUs only);\n"
+"                      node i is home to the i-th range of that size and the\n"
+"                      guest's RAM is the sum (a joined node may instead say\n"
+"                      its own with 'amalgam node --memory'; default: --memory\n"
+"                      split evenly)\n"
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
@@ -170,6 +177,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ "migrate", required_argument, NULL, 'M' },
 		{ "node-cpus", required_argument, NULL, 'N' },
+		{ "node-memory", required_argument, NULL, 'X' },
 		{ "device", required_argument, NULL, 'd' },
 		{ 0 }
 	};
@@ -211,7 +219,9 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 				return -EINVAL;
 			}
 			cfg->memory = v;
+			cfg->memory_given = 1;
 			break;
+		case 'X': cfg->node_memory = optarg; break;
 		case 'v':
 			if (cfg->log_level < LOG_DEBUG)
 				cfg->log_level++;

@@ -22,6 +22,8 @@ struct node_args {
 	enum log_level log_level;
 	bool stats;
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	bool has_memory;	/* --memory given: offer memory bytes of RAM */
+	uint64_t memory;
 };
 
 /* Run as a joining node. Returns the process exit status. */

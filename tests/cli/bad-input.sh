@@ -55,6 +55,12 @@ expect "bad migrate mode"  "--migrate must be"    -- "$AMALGAM" run --migrate so
 expect "node-cpus 0"       "--node-cpus must be"  -- "$AMALGAM" run --node-cpus 0 --kernel "$tmp/junk"
 expect "node-cpus word"    "--node-cpus must be"  -- "$AMALGAM" run --node-cpus many --kernel "$tmp/junk"
 expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus 99999 --listen 127.0.0.1:0 --key "$tmp/k"
+expect "node-memory count" "--node-memory lists 2" -- "$AMALGAM" run --nodes 3 --node-memory 32M,32M --kernel "$tmp/junk"
+expect "node-memory word"  "--node-memory takes"  -- "$AMALGAM" run --nodes 2 --node-memory 32M,lots --kernel "$tmp/junk"
+expect "node-memory page"  "--node-memory takes"  -- "$AMALGAM" run --nodes 2 --node-memory 32M,1000 --kernel "$tmp/junk"
+expect "node-memory sum"   "--memory is 1G but the nodes contribute 64M" -- "$AMALGAM" run --nodes 2 --memory 1G --node-memory 32M,32M --kernel "$tmp/junk"
+expect "node-memory small" "would be 8M"          -- "$AMALGAM" run --nodes 2 --node-memory 8M,0 --kernel "$tmp/junk"
+expect "node bad memory"   "--memory must be"     -- "$AMALGAM" node --memory 12X --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
