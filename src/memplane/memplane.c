@@ -411,6 +411,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	mp->self = self;
 	mp->nr_nodes = layout->nr_nodes;
 	mp->nr_pages = mem->size / PG;
+	mp->home_pages = layout->end[self] - (self ? layout->end[self - 1] : 0);
 	mp->ops = *ops;
 	mp->opaque = opaque;
 	mp->hold_ns = MEMPLANE_HOLD_NS;
