@@ -42,7 +42,8 @@ void config_usage_run(void)
 "                      fail-from=SECTOR makes I/O at or past SECTOR fail\n"
 "                      with EIO (fault injection for tests)\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
-"  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
+"  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M, or the nodes'\n"
+"                      contributions summed; min 16M)\n"
 "\n"
 "Several nodes (one VM across node processes or hosts):\n"
 "  -n, --nodes K       spawn K node processes on this host (loopback)\n"
@@ -72,6 +73,12 @@ void config_usage_run(void)
 "                      50 ms (a stress test)\n"
 "      --node-cpus N   CPUs each node offers the VM (default: all its host's\n"
 "                      CPUs, shared by the nodes of one host)\n"
+"      --node-memory S0,S1,...\n"
+"                      RAM each node contributes, node 0 first (0: CPUs only);\n"
+"                      node i is home to the i-th range of that size and the\n"
+"                      guest's RAM is the sum (a joined node may instead say\n"
+"                      its own with 'amalgam node --memory'; default: --memory\n"
+"                      split evenly)\n"
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
@@ -267,6 +274,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "migrate", required_argument, NULL, 'M' },
 		{ "linux-tuning", required_argument, NULL, 'L' },
 		{ "node-cpus", required_argument, NULL, 'N' },
+		{ "node-memory", required_argument, NULL, 'Y' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "disk", required_argument, NULL, 'B' },
 		{ 0 }
@@ -313,7 +321,9 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 				return -EINVAL;
 			}
 			cfg->memory = v;
+			cfg->memory_given = 1;
 			break;
+		case 'Y': cfg->node_memory = optarg; break;
 		case 'v':
 			if (cfg->log_level < LOG_DEBUG)
 				cfg->log_level++;

@@ -58,6 +58,8 @@ static void node_usage(void)
 "      --stats-every MS one line of sampled counters every MS ms (see 'run --help')\n"
 "      --node-cpus N   CPUs this node offers the VM (default: all of this host's,\n"
 "                      shared with other nodes on it)\n"
+"  -m, --memory SIZE   RAM this node contributes to the guest, e.g. 512M, 0 for\n"
+"                      CPUs only (default: the coordinator decides)\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
@@ -77,6 +79,7 @@ static int cmd_node(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "node-cpus", required_argument, NULL, 'N' },
+		{ "memory", required_argument, NULL, 'm' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -85,9 +88,18 @@ static int cmd_node(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:m:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': a.listen = optarg; break;
+		case 'm':
+			if (parse_size(optarg, &v) || v > (1ULL << 40) || (v & 0xfff)) {
+				fprintf(stderr, "amalgam: --memory must be a size up to 1T in whole pages (e.g. 512M, 0), not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			a.has_memory = true;
+			a.memory = v;
+			break;
 		case 'K': a.key_file = optarg; break;
 		case 'X': a.insecure = true; break;
 		case 'T':

@@ -34,6 +34,11 @@ struct cluster {
 	uint64_t down;			/* peers lost */
 	bool stop_sent;
 	bool quiescing;
+	/* The RAM offer: what a joiner sends when the coordinator connects,
+	 * and what the coordinator got from the joiner it talks to. */
+	bool joiner, has_offer;
+	uint64_t offer;
+	bool got_offer;
 
 	struct cluster_handlers h;
 	void *hop;
@@ -76,6 +81,13 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 			else
 				pr_warn("node %d: READY with port %d ignored", peer,
 					ctl->code);
+		}
+		break;
+	case NET_CTL_OFFER:
+		if (peer == CLUSTER_JOINER_ID && !c->joiner) {
+			c->got_offer = true;
+			c->has_offer = ctl->code == 1;
+			c->offer = ctl->arg;
 		}
 		break;
 	case NET_CTL_STOP:
@@ -140,14 +152,24 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 	}
 }
 
+static int send_control(struct cluster *c, int peer, uint16_t op, int32_t code,
+			uint64_t arg, const char *text);
+
+/* A joiner tells each coordinator that connects before JOIN what it
+ * contributes; the coordinator asks everyone before it decides. */
 static void on_peer_up(void *opaque, int peer)
 {
 	struct cluster *c = opaque;
+	bool offer;
 
 	pthread_mutex_lock(&c->lock);
+	offer = c->joiner && peer == 0 && !c->got_join;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pr_info("node %d connected", peer);
+	if (offer)
+		send_control(c, 0, NET_CTL_OFFER, c->has_offer, c->has_offer ? c->offer : 0,
+			     NULL);
 }
 
 static void on_peer_down(void *opaque, int peer, int err)
@@ -288,6 +310,49 @@ static bool have_start(struct cluster *c, uint64_t unused)
 	return c->got_start || (c->down & 1);
 }
 
+static bool got_offer(struct cluster *c, uint64_t unused)
+{
+	return c->got_offer;
+}
+
+/* Ask every joiner what RAM it contributes, then settle the layout. */
+static int collect_offers(struct cluster *c, struct cluster_params *p, char *err,
+			  size_t errlen)
+{
+	char a[32], b[32];
+	int r;
+
+	for (unsigned i = 1; i < p->nr_nodes; i++) {
+		pthread_mutex_lock(&c->lock);
+		c->got_offer = false;
+		pthread_mutex_unlock(&c->lock);
+		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
+		if (r) {
+			set_err("cannot join node at %s: %s", p->addr[i],
+				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
+			return r == -EINVAL ? -EIO : r;
+		}
+		r = wait_for(c, got_offer, 0, 5000);
+		transport_disconnect(c->t, CLUSTER_JOINER_ID);
+		wait_for(c, peer_is_down, CLUSTER_JOINER_ID, 5000);
+		if (r) {
+			set_err("node at %s did not say what memory it contributes", p->addr[i]);
+			return -EIO;
+		}
+		if (!c->has_offer)
+			continue;
+		if (p->mem_given & (1u << i) && p->node_mem[i] != c->offer) {
+			set_err("node %u at %s contributes %s (its --memory) but --node-memory gives it %s",
+				i, p->addr[i], params_size_str(c->offer, a, sizeof(a)),
+				params_size_str(p->node_mem[i], b, sizeof(b)));
+			return -EINVAL;
+		}
+		p->node_mem[i] = c->offer;
+		p->mem_given |= 1u << i;
+	}
+	return params_settle_memory(p, err, errlen);
+}
+
 static bool joiner_acked(struct cluster *c, uint64_t unused)
 {
 	return c->ready[STAGE_JOIN_ACK] & (1ULL << CLUSTER_JOINER_ID);
@@ -341,6 +406,11 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		set_err("cannot start the transport: %s", strerror(-r));
 		goto fail;
 	}
+	r = collect_offers(c, p, err, errlen);
+	if (r)
+		goto fail;
+	c->p = *p;
+	c->p.self = 0;
 	for (unsigned i = 1; i < p->nr_nodes; i++) {
 		struct cluster_params pi = c->p;
 
@@ -390,7 +460,7 @@ static void with_port(const char *addr, int port, char *out, size_t len)
 }
 
 int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
-		 unsigned timeout_s, struct cluster **out,
+		 const uint64_t *offer, unsigned timeout_s, struct cluster **out,
 		 struct cluster_params *p, char *err, size_t errlen)
 {
 	struct cluster *c = alloc_cluster(key);
@@ -399,6 +469,9 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 
 	if (!c)
 		return -ENOMEM;
+	c->joiner = true;
+	c->has_offer = offer != NULL;
+	c->offer = offer ? *offer : 0;
 	{
 		struct net_addr na;
 		const char *why = "";
@@ -427,6 +500,14 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 		goto fail;
 	}
 	r = params_from_wire(&c->p, &c->join, err, errlen);
+	if (!r && offer && c->p.node_mem[c->p.self] != *offer) {
+		char a[32], b[32];
+
+		set_err("the coordinator gives this node %s of RAM, but it offered %s (--memory)",
+			params_size_str(c->p.node_mem[c->p.self], a, sizeof(a)),
+			params_size_str(*offer, b, sizeof(b)));
+		r = -EINVAL;
+	}
 	if (r) {
 		send_control(c, 0, NET_CTL_SHUTDOWN, -EINVAL, 0, err);
 		goto fail;

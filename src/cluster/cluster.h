@@ -39,14 +39,20 @@ struct cluster_handlers {
 	void (*stop)(void *opaque, int status, const char *reason);
 };
 
-/* Coordinator: p->nr_nodes, addr[1..], cpus, memory, place filled;
- * p->self = 0. Assigns ids, connects every node. */
+/* Coordinator: p->nr_nodes, addr[1..], cpus, memory, place and what was
+ * given of node_mem filled; p->self = 0. Asks every joiner what RAM it
+ * contributes (its --memory), settles the contributions
+ * (params_settle_memory: node_mem and memory may change), assigns ids,
+ * connects every node. -EINVAL with one line in err when the
+ * contributions do not add up (bad input). */
 int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		       struct cluster **out, char *err, size_t errlen);
-/* Joiner: wait (up to timeout_s; 0 = forever) for a coordinator, then
- * join. If port_fd >= 0 the bound port is written to it as text first. */
+/* Joiner: wait (up to timeout_s; 0 = forever) for a coordinator, offer it
+ * *offer bytes of RAM (NULL: let it decide), then join; a JOIN that gives
+ * this node another contribution is refused. If port_fd >= 0 the bound
+ * port is written to it as text first. */
 int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
-		 unsigned timeout_s, struct cluster **out,
+		 const uint64_t *offer, unsigned timeout_s, struct cluster **out,
 		 struct cluster_params *p, char *err, size_t errlen);
 void cluster_free(struct cluster *c);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net/addr.h"
+#include "util/parse.h"
 
 #define set_err(...) snprintf(err, errlen, __VA_ARGS__)
 
@@ -39,6 +40,105 @@ int params_parse_place(struct cluster_params *p, const char *s, char *err,
 	return 0;
 }
 
+const char *params_size_str(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && v && !(v & 1023)) {
+		v >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+	return buf;
+}
+
+int params_parse_node_mem(struct cluster_params *p, const char *s, unsigned *count,
+			  char *err, size_t errlen)
+{
+	unsigned n = 0;
+	const char *c = s;
+
+	while (*c) {
+		const char *e = strchr(c, ',');
+		size_t l = e ? (size_t)(e - c) : strlen(c);
+		char one[32];
+		uint64_t v;
+
+		if (!l || l >= sizeof(one) || n >= CLUSTER_MAX_NODES)
+			goto bad;
+		memcpy(one, c, l);
+		one[l] = '\0';
+		if (parse_size(one, &v) || (v & 0xfff))
+			goto bad;
+		p->node_mem[n] = v;
+		p->mem_given |= 1u << n;
+		n++;
+		c = e ? e + 1 : c + l;
+		if (e && !*c)
+			goto bad;
+	}
+	if (!n)
+		goto bad;
+	*count = n;
+	return 0;
+bad:
+	set_err("--node-memory takes one size per node in whole pages, comma separated (e.g. 512M,0,1G), not '%s'",
+		s);
+	return -EINVAL;
+}
+
+int params_settle_memory(struct cluster_params *p, char *err, size_t errlen)
+{
+	const uint64_t min = CLUSTER_MEMORY_MIN, max = CLUSTER_MEMORY_MAX;
+	uint64_t known = 0, pages, each, extra;
+	unsigned nfree = 0, k = 0;
+	char a[32], b[32], c[32];
+
+	for (unsigned i = 0; i < p->nr_nodes; i++) {
+		if (p->mem_given & (1u << i)) {
+			if (p->node_mem[i] > max) {
+				set_err("node %u contributes %s, more than a guest can have (%s)", i,
+					params_size_str(p->node_mem[i], a, sizeof(a)), params_size_str(max, b, sizeof(b)));
+				return -EINVAL;
+			}
+			known += p->node_mem[i];
+		} else {
+			nfree++;
+		}
+	}
+	if (!nfree) {
+		if (p->memory_given && p->memory != known) {
+			set_err("--memory is %s but the nodes contribute %s in all",
+				params_size_str(p->memory, a, sizeof(a)), params_size_str(known, b, sizeof(b)));
+			return -EINVAL;
+		}
+		p->memory = known;
+	} else if (known > p->memory) {
+		set_err("the nodes' contributions (%s) exceed --memory %s",
+			params_size_str(known, a, sizeof(a)), params_size_str(p->memory, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (p->memory < min || p->memory > max) {
+		set_err("the guest's RAM would be %s: it must be from %s to %s",
+			params_size_str(p->memory, a, sizeof(a)), params_size_str(min, b, sizeof(b)),
+			params_size_str(max, c, sizeof(c)));
+		return -EINVAL;
+	}
+	pages = (p->memory - known) / 4096;
+	each = nfree ? pages / nfree : 0;
+	extra = nfree ? pages % nfree : 0;
+	for (unsigned i = 0; i < p->nr_nodes; i++)
+		if (!(p->mem_given & (1u << i)))
+			p->node_mem[i] = (each + (k++ < extra)) * 4096;
+	for (unsigned i = p->nr_nodes; i < CLUSTER_MAX_NODES; i++)
+		p->node_mem[i] = 0;
+	return 0;
+}
+
 int params_check(const struct cluster_params *p, char *err, size_t errlen)
 {
 	if (p->nr_nodes < 1 || p->nr_nodes > CLUSTER_MAX_NODES) {
@@ -65,6 +165,23 @@ int params_check(const struct cluster_params *p, char *err, size_t errlen)
 			set_err("node %u has no address", n);
 			return -EINVAL;
 		}
+	{
+		uint64_t sum = 0;
+
+		for (unsigned n = 0; n < CLUSTER_MAX_NODES; n++) {
+			if (p->node_mem[n] & 0xfff || (n >= p->nr_nodes && p->node_mem[n]) ||
+			    p->node_mem[n] > p->memory) {
+				set_err("bad RAM contribution of node %u", n);
+				return -EINVAL;
+			}
+			sum += p->node_mem[n];
+		}
+		if (sum != p->memory) {
+			set_err("the nodes' RAM contributions sum to %llu bytes, not the guest's %llu",
+				(unsigned long long)sum, (unsigned long long)p->memory);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -99,6 +216,8 @@ void params_to_wire(const struct cluster_params *p, struct net_join *j)
 	/* The rest of each address stays zero, as the wire wants. */
 	for (unsigned i = 1; i < CLUSTER_MAX_NODES; i++)
 		memcpy(j->addr[i], p->addr[i], strnlen(p->addr[i], NET_ADDR_MAX - 1));
+	for (unsigned i = 0; i < p->nr_nodes && i < CLUSTER_MAX_NODES; i++)
+		j->node_mem[i] = p->node_mem[i];
 }
 
 int params_from_wire(struct cluster_params *p, const struct net_join *j,
@@ -140,6 +259,7 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 			return -EINVAL;
 		}
 		memcpy(p->addr[i], j->addr[i], CLUSTER_ADDR_MAX);
+		p->node_mem[i] = j->node_mem[i];
 	}
 	return params_check(p, err, errlen);
 }

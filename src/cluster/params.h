@@ -49,6 +49,15 @@ struct cluster_params {
 					 * is lost (--peer-timeout) */
 	uint8_t place[CLUSTER_MAX_VCPUS];	/* vCPU -> node */
 	char addr[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX];	/* [0] unused */
+	/* Bytes of guest RAM each node contributes: node i is home to the
+	 * i-th range of that size, and they sum to memory. A node may
+	 * contribute nothing (CPUs only). */
+	uint64_t node_mem[CLUSTER_MAX_NODES];
+	/* The coordinator's inputs to params_settle_memory, not sent:
+	 * bit i set when node_mem[i] was given (--node-memory, or node i's
+	 * own --memory), and whether --memory was given. */
+	uint32_t mem_given;
+	bool memory_given;
 };
 
 /* Spread vCPUs evenly: vCPU i on node i * nodes / cpus (blocks). */
@@ -58,7 +67,21 @@ int params_parse_place(struct cluster_params *p, const char *s, char *err, size_
 /* --join "host:port,host:port,...": the joiners' addresses into addr[1..]
  * and nr_nodes (1 + their number). 0 or -EINVAL with a message. */
 int params_parse_join(struct cluster_params *p, const char *s, char *err, size_t errlen);
-/* Consistency: ids in range, every node has an address, placement valid. */
+/* --node-memory "512M,0,1G": one size per node into node_mem, each
+ * marked given; *count gets how many. 0 or -EINVAL with a message. */
+int params_parse_node_mem(struct cluster_params *p, const char *s, unsigned *count,
+			  char *err, size_t errlen);
+/* Decide node_mem and memory from what was given: with every node's
+ * contribution given, memory is their sum (and must equal --memory if
+ * that was given too); otherwise what memory leaves is split evenly,
+ * in pages, over the nodes not given (lower ids take the remainder).
+ * The sum must lie in [CLUSTER_MEM_MIN, CLUSTER_MEM_MAX]. 0 or -EINVAL with one line in err. */
+int params_settle_memory(struct cluster_params *p, char *err, size_t errlen);
+/* A size for messages: the largest unit that divides it exactly ("512M",
+ * "1536K"), never a rounded "1.5G". */
+const char *params_size_str(uint64_t v, char *buf, size_t len);
+/* Consistency: ids in range, every node has an address, placement valid,
+ * contributions in whole pages summing to memory. */
 int params_check(const struct cluster_params *p, char *err, size_t errlen);
 
 /* p as JOIN's payload (every spare byte zero). */

@@ -147,7 +147,7 @@ static void txn_close(struct dsm_node *n, struct txn *t)
 
 static bool in_flight(const struct txn *t)
 {
-	return t->waiting || t->wait_done;
+	return t->waiting || t->wait_done || t->wait_nack;
 }
 
 /* ---- transactions ---- */
@@ -198,6 +198,8 @@ static void start_read(struct dsm_node *n, struct txn *t, uint64_t page)
 	d->flags &= ~DIR_EXCL;
 	d->copyset |= bit(r);
 	t->wait_done = true;
+	t->fwd = target;
+	t->fwd_sent = true;
 	send_to(n, DSM_FWD_READ, 0, page, d->version, target, r);
 }
 
@@ -234,6 +236,7 @@ static void finish_write(struct dsm_node *n, struct txn *t)
 		break;
 	case WSRC_FWD:
 		t->wait_done = true;
+		t->fwd_sent = true;
 		send_to(n, DSM_FWD_WRITE, 0, t->page, v, t->fwd, r);
 		break;
 	}
@@ -285,7 +288,16 @@ static void start(struct dsm_node *n, struct txn *t, const struct qreq *q)
 	t->requester = q->from;
 	t->waiting = 0;
 	t->wait_done = false;
+	t->wait_nack = false;
+	t->fwd_sent = false;
+	t->fwd_evicted = false;
 	if (q->type == DSM_READ_REQ) {
+		if (q->from == n->id && d->copyset & bit(n->id)) {
+			/* A write-back made the home a holder while its own
+			 * read waited in the queue: nothing to fetch. */
+			dsm__local_read_done(n, t->page);
+			return;
+		}
 		if (d->copyset & bit(q->from)) {
 			dsm__proto_error(n, &m, "read by a holder");
 			return;
@@ -339,7 +351,8 @@ int dsm__dir_request(struct dsm_node *n, const struct dsm_msg *m)
 			dsm__proto_error(n, m, "second request from one node");
 			return -EPROTO;
 		}
-	if (in_flight(t) && t->requester == m->from) {
+	/* Waiting only for a NACK, the requester has its page already. */
+	if ((t->waiting || t->wait_done) && t->requester == m->from) {
 		dsm__proto_error(n, m, "request while its own is in flight");
 		return -EPROTO;
 	}
@@ -376,6 +389,126 @@ int dsm__dir_done(struct dsm_node *n, const struct dsm_msg *m)
 		return -EPROTO;
 	}
 	t->wait_done = false;
+	run(n, t);
+	return 0;
+}
+
+/* ---- eviction (the races are in dsm.h) ---- */
+
+/* The home keeps written-back contents as its own Shared copy. */
+static void take_copy(struct dsm_node *n, struct dir_entry *d, uint64_t page)
+{
+	dsm__local_install(n, page, d->version);
+	d->copyset |= bit(n->id);
+}
+
+int dsm__dir_evict(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct dir_entry *d = dent(n, m->page);
+	struct txn *t = d->flags & DIR_BUSY ? lookup(n, m->page) : NULL;
+	unsigned a = m->from;
+	bool data = m->flags & DSM_F_DATA;
+	bool written = d->flags & DIR_WRITTEN;
+
+	uint64_t old_copyset = d->copyset;
+	uint8_t old_flags = d->flags;
+
+	n->st.evicts_recv++;
+	if (!(d->copyset & bit(a))) {
+		/* Only the owner a FWD_WRITE is on its way to has left the
+		 * copyset with its copy still held: pass the contents on. */
+		if (!t || t->kind != DSM_WRITE_REQ || t->src != WSRC_FWD ||
+		    t->fwd != a || !t->fwd_sent || !t->wait_done || !data ||
+		    m->version + 1 != d->version) {
+			dsm__proto_error(n, m, "EVICT from a node holding no copy");
+			return -EPROTO;
+		}
+		n->st.evict_races++;
+		dsm__send_src(n, &(struct dsm_msg){
+			.type = DSM_DATA, .flags = DSM_F_DATA | DSM_F_EXCL,
+			.page = m->page, .version = d->version,
+			.to = t->requester, .requester = t->requester },
+			DSM_SRC_MSG);
+		t->wait_done = false;
+		t->wait_nack = true;
+		goto ack;
+	}
+	if (m->version != d->version || data != written) {
+		dsm__proto_error(n, m, "EVICT of a copy that is not the current one");
+		return -EPROTO;
+	}
+	d->copyset &= ~bit(a);
+	d->flags &= ~DIR_EXCL;
+	if (t && t->kind == DSM_WRITE_REQ && (t->waiting || t->wait_done)) {
+		if (t->waiting & bit(a)) {
+			/* Crossed our INV: it is the INV_ACK. */
+			n->st.evict_races++;
+			t->waiting &= ~bit(a);
+			if (!t->waiting) {
+				finish_write(n, t);
+				run(n, t);
+			}
+		} else if (t->src == WSRC_FWD && t->fwd == a && !t->fwd_sent) {
+			/* The data source left before the forward did: the
+			 * home serves the writer itself. */
+			n->st.evict_races++;
+			take_copy(n, d, m->page);
+			t->src = t->requester == n->id ? WSRC_NONE : WSRC_HOME;
+		} else {
+			d->copyset = old_copyset;	/* nothing changed */
+			d->flags = old_flags;
+			dsm__proto_error(n, m, "EVICT the write did not expect");
+			return -EPROTO;
+		}
+		goto ack;
+	}
+	if (t && t->kind == DSM_READ_REQ && t->wait_done && t->fwd == a &&
+	    t->fwd_sent) {
+		n->st.evict_races++;
+		if (t->requester == n->id) {
+			/* Its DATA to us would have come before the EVICT on
+			 * this link: it did not serve, and the EVICT's
+			 * contents are our read. Its NACK ends it. */
+			dsm__send(n, &(struct dsm_msg){
+				.type = DSM_DATA, .flags = DSM_F_DATA,
+				.page = m->page, .version = d->version,
+				.to = n->id, .requester = n->id });
+			t->wait_done = false;
+			t->wait_nack = true;
+			goto ack;
+		}
+		t->fwd_evicted = true;
+	}
+	if (data && dsm_page_state(n, m->page) == DSM_INVALID &&
+	    !(t && t->requester == n->id))
+		take_copy(n, d, m->page);
+ack:
+	send_to(n, DSM_EVICT_ACK, 0, m->page, m->version, a, a);
+	return 0;
+}
+
+int dsm__dir_nack(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct dir_entry *d = dent(n, m->page);
+	struct txn *t = d->flags & DIR_BUSY ? lookup(n, m->page) : NULL;
+
+	if (!t || t->fwd != m->from || !t->fwd_sent) {
+		dsm__proto_error(n, m, "FWD_NACK not expected");
+		return -EPROTO;
+	}
+	if (t->wait_nack) {
+		t->wait_nack = false;
+	} else if (t->kind == DSM_READ_REQ && t->fwd_evicted && t->wait_done &&
+		   d->copyset & bit(n->id)) {
+		/* The reader's data never left the evicted target: the
+		 * home holds the written-back copy now. */
+		send_to(n, DSM_DATA, DSM_F_DATA, t->page, d->version,
+			t->requester, t->requester);
+		t->wait_done = false;
+	} else {
+		dsm__proto_error(n, m, "FWD_NACK not expected");
+		return -EPROTO;
+	}
 	run(n, t);
 	return 0;
 }

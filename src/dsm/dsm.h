@@ -40,6 +40,15 @@
  *                                  is the current one (upgrade)
  *   DONE       requester -> home   the DATA that came from a third node is
  *                                  installed; ends the transaction
+ *   EVICT      holder -> home      I dropped my copy (dsm_evict): its
+ *                                  contents attached (DATA), or ZERO for a
+ *                                  Shared copy of a never-written page;
+ *                                  EXCL if it was the owner's (a write-back)
+ *   EVICT_ACK  home -> holder      your EVICT is settled: every INV or FWD
+ *                                  about the page sent before it has arrived
+ *   FWD_NACK   holder -> home      a FWD found the copy already evicted (the
+ *                                  EVICT went first on our link): serve the
+ *                                  requester yourself
  *
  * Transactions. The home runs one transaction per page at a time; requests
  * that arrive meanwhile wait in a FIFO queue for that page and are started,
@@ -84,6 +93,55 @@
  *    requests and DONEs to itself go through a local FIFO drained before
  *    dsm_fault()/dsm_receive() return; the directory changes the home's own
  *    copy directly (downgrade, drop, grant) in the same call.
+ *
+ * Eviction: a guest larger than any one host.
+ * A node keeps copies of other nodes' pages in a bounded cache; to make
+ * room it evicts a copy (dsm_evict()). The copy is dropped at once and the
+ * home told with EVICT, which carries the contents whatever the copy's
+ * state: a Shared copy may be the last one left (its owner downgraded
+ * while sending it to a reader, and the home never held it), so dropping
+ * it silently could lose the latest write. Only a Shared copy of a page
+ * never written travels as ZERO. The home takes the contents as its own
+ * Shared copy unless it holds one already or the page is being handed to
+ * a writer (then they are not needed, or go straight to the writer, see
+ * below): a written-back page is held by its home from then on. A home
+ * never evicts its own range (dsm_evict() refuses), so the home's copy is
+ * the backing store of last resort. A copy with a request outstanding is
+ * not evicted (-EBUSY): an eviction never races its own node's upgrade.
+ * The evicting node counts its EVICTs until their EVICT_ACKs come back;
+ * while any is outstanding, every INV or FWD it receives for the page was
+ * sent before the home saw the EVICT (anything sent after travels behind
+ * the EVICT_ACK on the same link), so it is stale. The races:
+ *  - An eviction crossing an invalidation: the home, collecting INV_ACKs
+ *    for a write, gets EVICT from a node it invalidates. The EVICT counts
+ *    as that node's INV_ACK (its contents are not needed: the writer gets
+ *    them from elsewhere); the stale INV that arrives later is ignored.
+ *  - An eviction crossing a forward (read): the home sent FWD_READ to the
+ *    node, which had already evicted. The EVICT reaches the home first
+ *    (same link as the NACK that follows); the home keeps the contents as
+ *    its copy; the node answers the stale FWD with FWD_NACK and the home
+ *    serves the reader itself. Had the node served the forward before
+ *    evicting, the reader's DONE ends the transaction and no NACK comes.
+ *    When the reader is the home itself, the forwarded DATA would have
+ *    preceded the EVICT on the same link, so an EVICT from the target
+ *    means it did not serve: the EVICT's contents are the home's read.
+ *  - An eviction crossing a forward (write): FWD_WRITE went to the owner,
+ *    which had evicted. The owner left the copyset when the grant was
+ *    decided, so its EVICT finds it outside: the home hands the written-
+ *    back contents to the writer at once (DATA+EXCL from the home, src
+ *    MSG: the received contents pass through) and waits for the FWD_NACK
+ *    to end the transaction. If the EVICT comes while the home still
+ *    collects INV_ACKs, before the FWD_WRITE left, the home takes the
+ *    contents and serves the writer itself (no forward at all).
+ *  - An eviction crossing an upgrade: a node that upgrades holds a
+ *    request outstanding and does not evict; another node's EVICT during
+ *    that upgrade is the invalidation case above.
+ *  - A second eviction: a node evicts, fetches the page again and evicts
+ *    again before the first EVICT_ACK: the count covers both; the EVICTs
+ *    reach the home in order, each finding the copy the node then held.
+ *    Two nodes evicting the same Shared page at once: each EVICT removes
+ *    its node; the home keeps whichever contents come when it holds none.
+ *
  * Links must be reliable, and the messages about one page from one node to
  * another must arrive in the order they were sent; one TCP connection per
  * pair of nodes gives that and more. A lost link is a node failure, which
@@ -104,6 +162,8 @@
  *  - SEND with msg.flags & DSM_F_DATA: read the page's contents through the
  *    hypervisor view at that point of the list and attach them (4 KiB).
  *    The machine has write-protected a writable copy earlier in the list.
+ *    With src DSM_SRC_MSG instead attach the contents received with the
+ *    current message (a write-back the home passes on to a writer).
  *  - Receiving a message with DSM_F_DATA: keep its contents until the
  *    actions of that dsm_receive() are carried out. MAP_* with src
  *    DSM_SRC_MSG means "install those contents"; DSM_SRC_ZERO means "install
@@ -166,6 +226,9 @@ enum dsm_msg_type {
 	DSM_DATA,
 	DSM_GRANT,
 	DSM_DONE,
+	DSM_EVICT,
+	DSM_EVICT_ACK,
+	DSM_FWD_NACK,
 	DSM_MSG_TYPES		/* one past the last type */
 };
 
@@ -236,6 +299,11 @@ struct dsm_stats {
 	uint64_t retries;	/* upgrades overtaken by an invalidation, served
 				 * as write misses */
 	uint64_t queued;	/* requests that waited behind another one */
+	uint64_t evictions;	/* copies this node evicted (dsm_evict) */
+	uint64_t writebacks;	/* of them Exclusive: written back to the home */
+	uint64_t evicts_recv;	/* EVICTs taken as a home */
+	uint64_t evict_races;	/* stale INV/FWD ignored or NACKed, EVICTs that
+				 * crossed an INV or a forward at the home */
 	uint64_t bad_msgs;	/* malformed messages, rejected */
 	uint64_t proto_errors;	/* messages impossible in the current state */
 };
@@ -247,6 +315,15 @@ struct dsm_node;
 int dsm_node_new(struct dsm_node **out, unsigned node_id,
 		 const struct dsm_layout *layout);
 void dsm_node_free(struct dsm_node *n);
+
+/* Make room: drop this node's copy of page (not of its own home range) and
+ * tell the home; an Exclusive copy's contents are written back (actions
+ * WRITE_PROTECT, SEND(EVICT with the contents), INVALIDATE), a Shared
+ * one's sent too (it may be the last). Returns 0; -EINVAL (page out of
+ * range or homed here: a home never evicts its own range), -ENOENT (no
+ * copy held), -EBUSY (a request for the page is outstanding: pick
+ * another victim), -ENOMEM (nothing changed). */
+int dsm_evict(struct dsm_node *n, uint64_t page);
 
 /* Boot-time placement, before any fault or message on any node: pages
  * [first, first + count) are held Exclusive by owner, their contents already
@@ -293,6 +370,8 @@ enum dsm_state dsm_page_state(const struct dsm_node *n, uint64_t page);
 uint32_t dsm_page_version(const struct dsm_node *n, uint64_t page);
 /* True while this node has a request outstanding for page. */
 bool dsm_page_pending(const struct dsm_node *n, uint64_t page);
+/* True while an EVICT of page from this node awaits its EVICT_ACK. */
+bool dsm_page_evicting(const struct dsm_node *n, uint64_t page);
 
 struct dsm_dir_info {
 	uint64_t copyset;

@@ -9,12 +9,13 @@
 struct page_local {
 	uint8_t state;		/* enum dsm_state */
 	uint8_t flags;		/* PL_* */
-	uint16_t pad;
+	uint16_t evicting;	/* EVICTs sent, EVICT_ACKs not yet back */
 	uint32_t version;	/* of the copy held; meaningless when Invalid */
 };
 #define PL_PEND_READ	0x1	/* READ_REQ outstanding */
 #define PL_PEND_WRITE	0x2	/* WRITE_REQ outstanding */
 #define PL_WANT_WRITE	0x4	/* a write fault waits for the pending read */
+#define PL_ZERO		0x8	/* Shared copy granted as ZERO: never written */
 #define PL_PENDING	(PL_PEND_READ | PL_PEND_WRITE)
 
 /* Directory entry of a page homed here. All zero = never written, nobody
@@ -48,8 +49,11 @@ struct txn {
 	uint16_t kind;		/* DSM_READ_REQ or DSM_WRITE_REQ */
 	uint16_t requester;
 	uint8_t src;		/* enum wsrc, write transactions */
-	uint8_t fwd;		/* forward target when src == WSRC_FWD */
+	uint8_t fwd;		/* forward target (write: when src == WSRC_FWD) */
+	bool fwd_sent;		/* a FWD_* went to fwd in this transaction */
 	bool wait_done;		/* ends on DONE from the requester */
+	bool wait_nack;		/* ends on FWD_NACK from fwd (it had evicted) */
+	bool fwd_evicted;	/* read: fwd evicted, its NACK may follow */
 	unsigned qhead, qlen;
 	struct qreq q[];	/* nr_nodes slots: one request per node */
 };
@@ -86,6 +90,9 @@ struct dsm_node {
 void dsm__emit(struct dsm_node *n, unsigned type, uint64_t page,
 	       unsigned src);
 void dsm__send(struct dsm_node *n, struct dsm_msg *m);
+/* The same, the SEND action's contents from src (DSM_SRC_MSG: those
+ * received with the current message). */
+void dsm__send_src(struct dsm_node *n, struct dsm_msg *m, unsigned src);
 void dsm__proto_error(struct dsm_node *n, const struct dsm_msg *m,
 		      const char *why);
 /* The home side changing the home's own copy. */
@@ -113,5 +120,11 @@ int dsm__dir_preload(struct dsm_node *n, uint64_t first, uint64_t end,
 		     unsigned owner, bool apply);
 int dsm__dir_inv_ack(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__dir_done(struct dsm_node *n, const struct dsm_msg *m);
+int dsm__dir_evict(struct dsm_node *n, const struct dsm_msg *m);
+int dsm__dir_nack(struct dsm_node *n, const struct dsm_msg *m);
+/* node.c: the home's own pending read of a page it now holds is over. */
+void dsm__local_read_done(struct dsm_node *n, uint64_t page);
+/* node.c: the home takes written-back contents as its Shared copy. */
+void dsm__local_install(struct dsm_node *n, uint64_t page, uint32_t version);
 
 #endif

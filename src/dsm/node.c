@@ -67,7 +67,8 @@ static const char *const msg_names[DSM_MSG_TYPES] = {
 	[DSM_FWD_READ] = "FWD_READ",	[DSM_FWD_WRITE] = "FWD_WRITE",
 	[DSM_INV] = "INV",		[DSM_INV_ACK] = "INV_ACK",
 	[DSM_DATA] = "DATA",		[DSM_GRANT] = "GRANT",
-	[DSM_DONE] = "DONE",
+	[DSM_DONE] = "DONE",		[DSM_EVICT] = "EVICT",
+	[DSM_EVICT_ACK] = "EVICT_ACK",	[DSM_FWD_NACK] = "FWD_NACK",
 };
 
 static const char *const act_names[] = {
@@ -235,6 +236,15 @@ void dsm__send(struct dsm_node *n, struct dsm_msg *m)
 		n->st.fwd_sent++;
 }
 
+void dsm__send_src(struct dsm_node *n, struct dsm_msg *m, unsigned src)
+{
+	size_t before = n->nact;
+
+	dsm__send(n, m);
+	if (n->nact > before)
+		n->act[n->nact - 1].src = (uint8_t)src;
+}
+
 void dsm__proto_error(struct dsm_node *n, const struct dsm_msg *m,
 		      const char *why)
 {
@@ -265,6 +275,31 @@ void dsm__local_drop(struct dsm_node *n, uint64_t page)
 	dsm__emit(n, DSM_ACT_INVALIDATE, page, DSM_SRC_NONE);
 	pl->state = DSM_INVALID;
 	n->st.invalidations++;
+}
+
+void dsm__local_install(struct dsm_node *n, uint64_t page, uint32_t version)
+{
+	struct page_local *pl = dsm__local(n, page);
+
+	pl->state = DSM_SHARED;
+	pl->version = version;
+	pl->flags &= ~PL_ZERO;
+	dsm__emit(n, DSM_ACT_MAP_READONLY, page, DSM_SRC_MSG);
+	/* vCPUs waiting to read may go on; writers fault again and wait. */
+	dsm__emit(n, DSM_ACT_FAULT_DONE, page, DSM_SRC_NONE);
+}
+
+static enum dsm_fault_kind request(struct dsm_node *n, uint64_t page, bool write);
+
+void dsm__local_read_done(struct dsm_node *n, uint64_t page)
+{
+	struct page_local *pl = dsm__local(n, page);
+	bool upgrade = pl->flags & PL_WANT_WRITE;
+
+	pl->flags &= ~(PL_PEND_READ | PL_WANT_WRITE);
+	dsm__emit(n, DSM_ACT_FAULT_DONE, page, DSM_SRC_NONE);
+	if (upgrade)
+		request(n, page, true);
 }
 
 /* ---- participant side ---- */
@@ -324,7 +359,9 @@ static int part_data(struct dsm_node *n, const struct dsm_msg *m)
 		n->st.data_recv++;
 	pl->state = excl ? DSM_EXCLUSIVE : DSM_SHARED;
 	pl->version = m->version;
-	pl->flags &= ~PL_PENDING;
+	pl->flags &= ~(PL_PENDING | PL_ZERO);
+	if (!excl && src == DSM_SRC_ZERO)
+		pl->flags |= PL_ZERO;
 	dsm__emit(n, excl ? DSM_ACT_MAP_WRITABLE : DSM_ACT_MAP_READONLY,
 		  m->page, src);
 	if (m->from != home_of(n, m->page)) {
@@ -355,7 +392,7 @@ static int part_grant(struct dsm_node *n, const struct dsm_msg *m)
 	}
 	pl->state = DSM_EXCLUSIVE;
 	pl->version = m->version;
-	pl->flags &= ~(PL_PENDING | PL_WANT_WRITE);
+	pl->flags &= ~(PL_PENDING | PL_WANT_WRITE | PL_ZERO);
 	dsm__emit(n, DSM_ACT_MAP_WRITABLE, m->page, DSM_SRC_LOCAL);
 	dsm__emit(n, DSM_ACT_FAULT_DONE, m->page, DSM_SRC_NONE);
 	return 0;
@@ -373,6 +410,11 @@ static int part_inv(struct dsm_node *n, const struct dsm_msg *m)
 	};
 
 	n->st.inv_recv++;
+	if (pl->evicting) {
+		/* Sent before the home saw our EVICT, which acks it. */
+		n->st.evict_races++;
+		return 0;
+	}
 	if (pl->state != DSM_SHARED || pl->version != m->version) {
 		/* A writable copy holds data nobody else has: never drop it
 		 * on a message that cannot be right. */
@@ -399,6 +441,21 @@ static int part_fwd(struct dsm_node *n, const struct dsm_msg *m)
 	};
 
 	n->st.fwd_recv++;
+	if (pl->evicting) {
+		/* Our EVICT went ahead of this on the link: the home has
+		 * the contents and serves the requester once told. */
+		struct dsm_msg nack = {
+			.type = DSM_FWD_NACK,
+			.page = m->page,
+			.version = m->version,
+			.to = m->from,
+			.requester = m->requester,
+		};
+
+		n->st.evict_races++;
+		dsm__send(n, &nack);
+		return 0;
+	}
 	/* FWD_READ names the current version, FWD_WRITE the next one. */
 	if (pl->state == DSM_INVALID ||
 	    pl->version + write != m->version) {
@@ -410,6 +467,18 @@ static int part_fwd(struct dsm_node *n, const struct dsm_msg *m)
 	dsm__send(n, &data);
 	if (write)
 		dsm__local_drop(n, m->page);
+	return 0;
+}
+
+static int part_evict_ack(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct page_local *pl = dsm__local(n, m->page);
+
+	if (!pl->evicting) {
+		dsm__proto_error(n, m, "EVICT_ACK without an EVICT");
+		return -EPROTO;
+	}
+	pl->evicting--;
 	return 0;
 }
 
@@ -483,6 +552,44 @@ int dsm_fault(struct dsm_node *n, uint64_t page, bool write,
 	return n->broken ? n->broken : ret;
 }
 
+int dsm_evict(struct dsm_node *n, uint64_t page)
+{
+	struct page_local *pl;
+	struct dsm_msg m = {
+		.type = DSM_EVICT,
+		.page = page,
+		.requester = n->id,
+	};
+	int ret;
+
+	if (page >= n->nr_pages || dsm__is_home(n, page))
+		return -EINVAL;
+	ret = prepare(n);
+	if (ret)
+		return ret;
+	pl = dsm__local(n, page);
+	if (pl->state == DSM_INVALID)
+		return -ENOENT;
+	if (pl->flags & PL_PENDING || pl->evicting == UINT16_MAX)
+		return -EBUSY;
+	m.to = home_of(n, page);
+	m.version = pl->version;
+	if (pl->state == DSM_EXCLUSIVE) {
+		/* Stop writes before the contents are read for sending. */
+		m.flags = DSM_F_DATA | DSM_F_EXCL;
+		dsm__local_downgrade(n, page);
+		n->st.writebacks++;
+	} else {
+		m.flags = pl->flags & PL_ZERO ? DSM_F_ZERO : DSM_F_DATA;
+	}
+	dsm__send(n, &m);
+	dsm__local_drop(n, page);
+	pl->flags &= ~PL_ZERO;
+	pl->evicting++;
+	n->st.evictions++;
+	return n->broken;
+}
+
 int dsm_preload(struct dsm_node *n, uint64_t first, uint64_t count,
 		unsigned owner)
 {
@@ -531,9 +638,16 @@ static int validate(const struct dsm_node *n, const struct dsm_msg *m)
 		return home == (int)n->id && m->requester == m->from ?
 			0 : -EINVAL;
 	case DSM_INV_ACK:
+	case DSM_FWD_NACK:
 		return home == (int)n->id ? 0 : -EINVAL;
+	case DSM_EVICT:
+		/* Contents or zero, and nothing but whether it was owned. */
+		return home == (int)n->id && m->requester == m->from &&
+			!(m->flags & DSM_F_DATA) != !(m->flags & DSM_F_ZERO) &&
+			!(m->flags & DSM_F_HAVE_COPY) ? 0 : -EINVAL;
 	case DSM_INV:
 	case DSM_GRANT:
+	case DSM_EVICT_ACK:
 		return m->from == home ? 0 : -EINVAL;
 	case DSM_FWD_READ:
 	case DSM_FWD_WRITE:
@@ -585,6 +699,15 @@ int dsm_receive(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_GRANT:
 		ret = part_grant(n, m);
 		break;
+	case DSM_EVICT:
+		ret = dsm__dir_evict(n, m);
+		break;
+	case DSM_FWD_NACK:
+		ret = dsm__dir_nack(n, m);
+		break;
+	case DSM_EVICT_ACK:
+		ret = part_evict_ack(n, m);
+		break;
 	}
 	r = drain_self(n);
 	if (n->broken)
@@ -612,6 +735,11 @@ uint32_t dsm_page_version(const struct dsm_node *n, uint64_t page)
 bool dsm_page_pending(const struct dsm_node *n, uint64_t page)
 {
 	return page < n->nr_pages && n->local[page].flags & PL_PENDING;
+}
+
+bool dsm_page_evicting(const struct dsm_node *n, uint64_t page)
+{
+	return page < n->nr_pages && n->local[page].evicting;
 }
 
 void dsm_stats_get(const struct dsm_node *n, struct dsm_stats *out)

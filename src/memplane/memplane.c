@@ -51,8 +51,10 @@ static void report_fatal(struct memplane *mp)
 
 /* The SEND action: the page is read here, at the action's place in the
  * list, while this node still holds it (dsm.h: an owner handing over
- * emits WRITE_PROTECT, SEND, INVALIDATE). */
-static struct outmsg *make_out(struct memplane *mp, const struct dsm_msg *m)
+ * emits WRITE_PROTECT, SEND, INVALIDATE); or, src DSM_SRC_MSG, taken
+ * from the message being received (a write-back the home passes on). */
+static struct outmsg *make_out(struct memplane *mp, const struct dsm_msg *m,
+			       unsigned src, const void *rx)
 {
 	bool data = m->flags & DSM_F_DATA;
 	struct outmsg *o = malloc(sizeof(*o) + (data ? PG : 0));
@@ -70,8 +72,13 @@ static struct outmsg *make_out(struct memplane *mp, const struct dsm_msg *m)
 		.version = m->version,
 		.node = mp->self,
 	};
+	if (data && src == DSM_SRC_MSG && !rx) {
+		free(o);
+		return NULL;	/* the machine never does this */
+	}
 	if (data) {
-		memcpy(o->page, mp->mem->hyp_view + m->page * PG, PG);
+		memcpy(o->page, src == DSM_SRC_MSG ? rx :
+		       mp->mem->hyp_view + m->page * PG, PG);
 		o->msg.data = o->page;
 		o->msg.data_len = PG;
 	}
@@ -137,7 +144,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 
 		switch (a->type) {
 		case DSM_ACT_SEND:
-			o = make_out(mp, &a->msg);
+			o = make_out(mp, &a->msg, a->src, data);
 			if (!o) {
 				err = -ENOMEM;
 				break;
@@ -406,6 +413,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	mp->self = self;
 	mp->nr_nodes = layout->nr_nodes;
 	mp->nr_pages = mem->size / PG;
+	mp->home_pages = layout->end[self] - (self ? layout->end[self - 1] : 0);
 	mp->ops = *ops;
 	mp->opaque = opaque;
 	mp->hold_ns = MEMPLANE_HOLD_NS;

@@ -144,6 +144,7 @@ enum memplane_lat {
 
 struct memplane_stats {
 	unsigned node;
+	uint64_t home_pages;	/* pages of this node's home range */
 	/* The protocol's counters: faults by kind (read_miss, write_miss,
 	 * upgrade, joined, spurious), INVs sent and received, copies dropped,
 	 * downgrades, zero and upgrade grants, refused messages, ... */

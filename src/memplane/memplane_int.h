@@ -74,6 +74,7 @@ struct memplane {
 	struct guest_mem *mem;
 	unsigned self, nr_nodes;
 	uint64_t nr_pages;
+	uint64_t home_pages;	/* the size of this node's home range */
 	struct memplane_ops ops;
 	void *opaque;
 	uint64_t hold_ns;	/* set before start; the floor of the window */

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hw/mem.h"
 
@@ -45,6 +46,7 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 	}
 	free(lat);
 	out->node = mp->self;
+	out->home_pages = mp->home_pages;
 #define COPY(f) out->f = GET(mp, f);
 	COUNTERS(COPY)
 #undef COPY
@@ -105,6 +107,19 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 			"max %8.1f us\n", lat_names[k], U(s.lat_samples[k]),
 			s.lat_p50[k] / 1e3, s.lat_p99[k] / 1e3,
 			s.lat_max[k] / 1e3);
+	{
+		/* What this node's memfd really holds (its allocated blocks:
+		 * one fstat, nothing counted on the fault path), against its
+		 * home range; and the protocol's evictions. */
+		struct stat sb;
+		unsigned long long resident = fstat(mp->mem->fd, &sb) ? 0 :
+			U(sb.st_blocks) * 512 / 4096;
+
+		fprintf(f, "  pages: resident %llu (memfd), home range %llu; evictions %llu "
+			"(write-backs %llu), evictions taken as home %llu, eviction races %llu\n",
+			resident, U(s.home_pages), U(p->evictions), U(p->writebacks),
+			U(p->evicts_recv), U(p->evict_races));
+	}
 	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n"
 		"  errors: bad messages %llu, protocol %llu, send %llu\n",
 		U(s.fault_samples), s.fault_p50 / 1e3, s.fault_p99 / 1e3,

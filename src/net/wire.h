@@ -44,8 +44,9 @@
  * of IRQ, IO_REQ, IO_REPLY, VCPU_STATE and the CPU plane's control ops.
  * 4: HELLO flags (link mode, cipher) and sealed frames after the
  * handshake (net/seal.h).
+ * 5: JOIN carries each node's RAM contribution (node_mem); NET_CTL_OFFER.
  * Nodes of different versions refuse each other's first frame. */
-#define NET_WIRE_VERSION	4
+#define NET_WIRE_VERSION	5
 #define NET_HDR_SIZE		24
 
 /* Header flag: the payload is encrypted and followed by a
@@ -162,6 +163,10 @@ enum net_control_op {
 	NET_CTL_READY = 6,		/* node -> coordinator: arg = stage (VM
 					 * built, started, JOIN taken); code =
 					 * its echo server's port at stage 0 */
+	NET_CTL_OFFER = 7,		/* joiner -> coordinator, before JOIN: code
+					 * 1 and arg = the bytes of RAM it
+					 * contributes (node --memory), code 0:
+					 * none given, the coordinator decides */
 	NET_CTL_NR
 };
 
@@ -196,6 +201,9 @@ struct net_join {
 	uint32_t peer_timeout_ms;	/* a silent peer is lost after this */
 	uint8_t place[NET_JOIN_VCPUS];	/* vCPU -> node; zero past cpus */
 	char addr[NET_JOIN_NODES][NET_ADDR_MAX];	/* [0] unused */
+	uint64_t node_mem[NET_JOIN_NODES];	/* bytes each node contributes
+						 * (its home range); they sum to
+						 * memory, zero past nr_nodes */
 };
 
 struct net_range {
@@ -420,7 +428,7 @@ NET_PIN(net_control, flags, 2);
 NET_PIN(net_control, code, 4);
 NET_PIN(net_control, arg, 8);
 
-static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * NET_ADDR_MAX,
+static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8),
 	      "net_join size");
 NET_PIN(net_join, nr_nodes, 0);
 NET_PIN(net_join, self, 4);
@@ -433,6 +441,7 @@ NET_PIN(net_join, reserved, 26);
 NET_PIN(net_join, peer_timeout_ms, 28);
 NET_PIN(net_join, place, 32);
 NET_PIN(net_join, addr, 96);
+NET_PIN(net_join, node_mem, 96 + NET_JOIN_NODES * NET_ADDR_MAX);
 
 static_assert(sizeof(struct net_range) == 16, "net_range size");
 NET_PIN(net_range, first, 0);

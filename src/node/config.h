@@ -18,6 +18,8 @@
 struct config {
 	unsigned cpus;
 	uint64_t memory;
+	int memory_given;	/* --memory was on the command line */
+	const char *node_memory;	/* --node-memory "512M,0,1G"; NULL: even */
 	const char *kernel;
 	/* --initrd PATH[,cmdline=STR], in order: Linux's initrd, or the
 	 * modules of a multiboot or PVH kernel with their strings. */

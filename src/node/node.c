@@ -20,6 +20,7 @@
 #include "hw/mem.h"
 #include "cpu/forward.h"
 #include "cpu/hostcpu.h"
+#include "hw/mem.h"
 #include "memplane/memplane.h"
 #include "net/addr.h"
 #include "net/auth.h"
@@ -34,6 +35,9 @@
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
+
+static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
+	      "the cluster checks the guest's RAM as hw/mem does");
 #define START_TIMEOUT_S 60
 
 static volatile sig_atomic_t stats_requested, stop_signal;
@@ -218,7 +222,13 @@ static int build_vm(struct node *n)
 		}
 	}
 	if (n->p.nr_nodes > 1) {
-		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
+		/* Node i is home to the i-th range, of the size it contributes. */
+		memset(&n->layout, 0, sizeof(n->layout));
+		n->layout.nr_nodes = n->p.nr_nodes;
+		for (unsigned i = 0, end = 0; i < n->p.nr_nodes; i++) {
+			end += n->p.node_mem[i] / 4096;
+			n->layout.end[i] = end;
+		}
 		r = memplane_new(&n->mem, &n->vm.mem, n->p.self, &n->layout, &mem_ops, n);
 		if (r) {
 			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
@@ -382,6 +392,7 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 
 	p->cpus = cfg->cpus;
 	p->memory = cfg->memory;
+	p->memory_given = cfg->memory_given;
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;
 	p->migrate = (uint8_t)cfg->migrate;
@@ -398,6 +409,19 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 		for (unsigned i = 1; i < p->nr_nodes; i++)
 			strcpy(p->addr[i], "127.0.0.1:0");
 	}
+	if (!r && cfg->node_memory) {
+		unsigned count;
+
+		r = params_parse_node_mem(p, cfg->node_memory, &count, err, errlen);
+		if (!r && count != p->nr_nodes) {
+			snprintf(err, errlen, "--node-memory lists %u nodes but there are %u",
+				 count, p->nr_nodes);
+			r = -EINVAL;
+		}
+	}
+	/* Joined nodes may still say what they contribute: settled again then. */
+	if (!r)
+		r = params_settle_memory(p, err, errlen);
 	if (!r)
 		r = params_check(p, err, errlen);
 	/* One package per node, its size a power of two: a lopsided
@@ -493,7 +517,7 @@ int node_run(const struct config *cfg)
 	char err[512] = "";
 	const char *msg = err;
 	const char *key_file = cfg->key_file;
-	int status = 1;
+	int status = 1, r;
 
 	if (!n)
 		return 1;
@@ -523,8 +547,12 @@ int node_run(const struct config *cfg)
 			goto fail;
 		}
 		link_policy(n, cfg->insecure_network);
-		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
+		r = cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err));
+		if (r) {
+			if (r == -EINVAL)
+				status = EXIT_USAGE;
 			goto fail;
+		}
 	}
 	n->board_opt = (struct board_options){
 		.debug_exit = cfg->debug_exit,
@@ -538,8 +566,10 @@ int node_run(const struct config *cfg)
 		msg = NULL;
 		goto fail;
 	}
-	if (n->p.nr_nodes > 1)
+	if (n->p.nr_nodes > 1) {
 		node_print_placement(&n->p, n->p.place, "");
+		node_print_memory(&n->p);
+	}
 	if (n->cluster &&
 	    cluster_wait_ready(n->cluster, 0, START_TIMEOUT_S, err, sizeof(err)))
 		goto fail;
@@ -604,7 +634,8 @@ int node_join(const struct node_args *a)
 		goto fail;
 	}
 	link_policy(n, a->insecure);
-	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
+	r = cluster_join(a->listen, &n->key, a->port_fd, a->has_memory ? &a->memory : NULL,
+			 a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
 	if (r) {
 		status = r == -EINVAL ? EXIT_USAGE : 1;

@@ -24,6 +24,8 @@ struct node_args {
 	unsigned stats_every_ms;	/* as struct config's */
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
 	bool insecure;		/* --insecure-network */
+	bool has_memory;	/* --memory given: offer memory bytes of RAM */
+	uint64_t memory;
 };
 
 /* Run as a joining node. Returns the process exit status. */

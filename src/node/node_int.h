@@ -73,6 +73,8 @@ void node_print_placement(const struct cluster_params *p, const uint8_t *place,
 			  const char *when);
 /* Where the vCPUs ended, when any moved. */
 void node_print_final_placement(struct node *n);
+/* One line saying what RAM each node contributes (its home range). */
+void node_print_memory(const struct cluster_params *p);
 /* Node 0: the raw TCP baseline to nodes 1..N-1, for the benchmarks. */
 void node_measure_rtt(struct node *n, unsigned samples);
 

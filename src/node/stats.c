@@ -133,6 +133,20 @@ void node_print_placement(const struct cluster_params *p, const uint8_t *place,
 	fprintf(stderr, "%s\n", line);
 }
 
+void node_print_memory(const struct cluster_params *p)
+{
+	char line[1024], a[32];
+	size_t off;
+
+	off = (size_t)snprintf(line, sizeof(line), "amalgam: guest RAM %s:",
+			       params_size_str(p->memory, a, sizeof(a)));
+	for (unsigned i = 0; i < p->nr_nodes && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " node %u %s", i,
+					p->node_mem[i] ? params_size_str(p->node_mem[i], a, sizeof(a))
+						       : "none");
+	fprintf(stderr, "%s\n", line);
+}
+
 /* Where the vCPUs ended, when any moved. */
 void node_print_final_placement(struct node *n)
 {

@@ -58,6 +58,12 @@ expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus
 expect "linux-tuning"      "--linux-tuning must be" -- "$AMALGAM" run --linux-tuning maybe --kernel "$tmp/junk"
 expect "stats-every small" "--stats-every must be" -- "$AMALGAM" run --stats-every 5 --kernel "$tmp/junk"
 expect "node stats-every"  "--stats-every must be" -- "$AMALGAM" node --stats-every x --listen 127.0.0.1:0 --key "$tmp/k"
+expect "node-memory count" "--node-memory lists 2" -- "$AMALGAM" run --nodes 3 --node-memory 32M,32M --kernel "$tmp/junk"
+expect "node-memory word"  "--node-memory takes"  -- "$AMALGAM" run --nodes 2 --node-memory 32M,lots --kernel "$tmp/junk"
+expect "node-memory page"  "--node-memory takes"  -- "$AMALGAM" run --nodes 2 --node-memory 32M,1000 --kernel "$tmp/junk"
+expect "node-memory sum"   "--memory is 1G but the nodes contribute 64M" -- "$AMALGAM" run --nodes 2 --memory 1G --node-memory 32M,32M --kernel "$tmp/junk"
+expect "node-memory small" "would be 8M"          -- "$AMALGAM" run --nodes 2 --node-memory 8M,0 --kernel "$tmp/junk"
+expect "node bad memory"   "--memory must be"     -- "$AMALGAM" node --memory 12X --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "bad peer timeout"  "--peer-timeout must be" -- "$AMALGAM" run --nodes 2 --peer-timeout 50 --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0

@@ -19,7 +19,8 @@ printf 'short' >"$TMP/bad.key"
 p1=$(port); p2=$(port)
 "$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/k1" --timeout 60 >"$TMP/n1.out" 2>"$TMP/n1.err" &
 n1=$!
-"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k1" --timeout 60 >"$TMP/n2.out" 2>"$TMP/n2.err" &
+"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$TMP/k1" --timeout 60 --memory 48M \
+	>"$TMP/n2.out" 2>"$TMP/n2.err" &
 n2=$!
 sleep 0.5
 exec 3<>/dev/tcp/127.0.0.1/$p1 && { printf 'GET / HTTP/1.0\r\n\r\n' >&3; exec 3>&-; }
@@ -34,8 +35,12 @@ else
 fi
 kill -0 $n1 2>/dev/null && ok "node survived garbage and a wrong key" || fail "node 1 died"
 timeout 60 "$AMALGAM" run --join 127.0.0.1:$p1,127.0.0.1:$p2 --key "$TMP/k1" \
-	--cpus 3 --place 2,0,1 --kernel "$EXITG" >"$TMP/r.out" 2>"$TMP/r.err"
+	--cpus 3 --place 2,0,1 --memory 64M --kernel "$EXITG" >"$TMP/r.out" 2>"$TMP/r.err"
 st=$?
+# Node 2 said it contributes 48M: the rest of the 64M is split over 0 and 1.
+grep -q "guest RAM 64M: node 0 8M node 1 8M node 2 48M" "$TMP/r.err" &&
+	ok "node 2's own --memory 48M is its home range" ||
+	{ fail "contributions: $(grep 'guest RAM' "$TMP/r.err")"; }
 # The exit guest runs on vCPU 0, placed on node 2: its port write travels
 # to node 0's exit device, and status 7 comes back out of 'run'.
 [ $st -eq 7 ] && ok "3-node join ran the guest on node 2, status 7" ||
@@ -114,7 +119,24 @@ else
 	fail "under a flood: status $st, $lines lines on the joiner"; tail -3 "$TMP/r.err" "$TMP/n1.err"
 fi
 
-# 4. A node nobody joins gives up when told to.
+# 4. A joiner's contribution that the coordinator's --node-memory
+#    contradicts: one line, status 2.
+p3=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p3 --key "$TMP/k1" --timeout 5 --memory 32M 2>/dev/null &
+n3=$!
+sleep 0.3
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p3 --key "$TMP/k1" --node-memory 16M,16M \
+	--kernel "$EXITG" >"$TMP/m.out" 2>"$TMP/m.err"
+st=$?
+if [ $st -eq 2 ] && [ "$(wc -l <"$TMP/m.err")" -eq 1 ] &&
+	grep -q "contributes 32M (its --memory) but --node-memory gives it 16M" "$TMP/m.err"; then
+	ok "contradicting contributions refused: $(cat "$TMP/m.err")"
+else
+	fail "contradicting contributions: status $st"; cat "$TMP/m.err"
+fi
+wait $n3
+
+# 5. A node nobody joins gives up when told to.
 "$AMALGAM" node --listen 127.0.0.1:$(port) --key "$TMP/k1" --timeout 1 2>"$TMP/e"
 [ $? -ne 0 ] && grep -q "no coordinator" "$TMP/e" && ok "lonely node times out" ||
 	fail "lonely node: $(cat "$TMP/e")"

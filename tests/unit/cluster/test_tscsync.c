@@ -103,7 +103,8 @@ static void test_params_roundtrip(void **state)
 	struct cluster_params p = { .nr_nodes = 3, .self = 2, .cpus = 4,
 				    .memory = 1ull << 30, .start_all = true,
 				    .net_delay_us = 200, .migrate = MIGRATE_SHUFFLE,
-				    .peer_timeout_ms = 1500, .place = { 0, 1, 2, 2 } }, q;
+				    .peer_timeout_ms = 1500, .place = { 0, 1, 2, 2 },
+				    .node_mem = { 256ull << 20, 0, 768ull << 20 } }, q;
 	struct net_join j, k;
 	char err[256];
 
@@ -122,6 +123,9 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(q.migrate, MIGRATE_SHUFFLE);
 	assert_int_equal(q.peer_timeout_ms, 1500);
 	assert_memory_equal(q.place, p.place, 4);
+	assert_int_equal(q.node_mem[0], 256ull << 20);
+	assert_int_equal(q.node_mem[1], 0);
+	assert_int_equal(q.node_mem[2], 768ull << 20);
 	assert_string_equal(q.addr[2], "[::1]:7001");
 	/* Back to the wire: the same bytes. */
 	params_to_wire(&q, &k);
@@ -164,8 +168,64 @@ static void test_params_roundtrip(void **state)
 	k = j;
 	memset(k.addr[1], 'a', NET_ADDR_MAX);	/* unterminated */
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.node_mem[1] = 4096;	/* contributions summing past memory */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.node_mem[0] += 1;	/* not whole pages */
+	k.node_mem[2] -= 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.node_mem[3] = 4096;	/* past nr_nodes */
+	k.node_mem[2] -= 4096;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	assert_int_equal(params_migrate_mode("off"), MIGRATE_OFF);
 	assert_int_equal(params_migrate_mode("sometimes"), -1);
+}
+
+/* Contributions: parsed, checked, the rest split evenly. */
+static void test_node_memory(void **state)
+{
+	struct cluster_params p = { .nr_nodes = 3, .memory = 256ull << 20 };
+	char err[256];
+	unsigned n;
+
+	assert_int_equal(params_parse_node_mem(&p, "512M,0,1G", &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(p.mem_given, 7);
+	/* All given: the sum is the guest's RAM, whatever the default was. */
+	assert_int_equal(params_settle_memory(&p, err, sizeof(err)), 0);
+	assert_int_equal(p.memory, (512ull + 1024) << 20);
+	/* --memory given and disagreeing: one line naming both. */
+	p.memory = 1ull << 30;
+	p.memory_given = true;
+	assert_int_equal(params_settle_memory(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--memory is 1G but the nodes contribute 1536M"));
+
+	/* Only node 1 given (its own --memory): the rest split evenly. */
+	memset(&p, 0, sizeof(p));
+	p.nr_nodes = 3;
+	p.memory = (64ull << 20) + 3 * 4096;
+	p.node_mem[1] = 32ull << 20;
+	p.mem_given = 2;
+	assert_int_equal(params_settle_memory(&p, err, sizeof(err)), 0);
+	assert_int_equal(p.node_mem[0], (16ull << 20) + 2 * 4096);
+	assert_int_equal(p.node_mem[2], (16ull << 20) + 4096);
+	p.node_mem[1] = 128ull << 20;	/* more than the whole guest */
+	assert_int_equal(params_settle_memory(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "exceed --memory"));
+
+	/* Too little in all, and bad lists. */
+	memset(&p, 0, sizeof(p));
+	p.nr_nodes = 2;
+	assert_int_equal(params_parse_node_mem(&p, "8M,0", &n, err, sizeof(err)), 0);
+	assert_int_equal(params_settle_memory(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "would be 8M"));
+	assert_int_equal(params_parse_node_mem(&p, "8M,", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_parse_node_mem(&p, "", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_parse_node_mem(&p, "1000", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_parse_node_mem(&p, "1G,,1G", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(params_parse_node_mem(&p, "-1G", &n, err, sizeof(err)), -EINVAL);
 }
 
 /* Round trips between two simulated hosts with random, asymmetric delays:
@@ -219,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_rate_check),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_params_roundtrip),
+		cmocka_unit_test(test_node_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +187,20 @@ static int apply(struct harness *h, unsigned node, const struct h_msg *cur)
 				return h_fail(h, "too many sends in one step");
 			out[nout].m = a->msg;
 			out[nout].payload = 0;
-			if (a->msg.flags & DSM_F_DATA) {
+			if (a->msg.flags & DSM_F_DATA && a->src == DSM_SRC_MSG) {
+				/* A write-back passed on: the received
+				 * contents, which must be the latest. */
+				if (!cur || !(cur->m.flags & DSM_F_DATA) ||
+				    cur->m.page != p)
+					return h_fail(h, "node %u: passes on page "
+						      "%llu from a message without it",
+						      node, (unsigned long long)p);
+				if (cur->payload != h->truth[p])
+					return h_fail(h, "node %u passes on a stale "
+						      "page %llu", node,
+						      (unsigned long long)p);
+				out[nout].payload = cur->payload;
+			} else if (a->msg.flags & DSM_F_DATA) {
 				if (*map != H_RO)
 					return h_fail(h, "node %u sends page %llu "
 						      "while %s", node,
@@ -261,7 +275,8 @@ static int apply(struct harness *h, unsigned node, const struct h_msg *cur)
 		struct h_msg *m = &out[i];
 
 		if (h->mut.drop_at && h->deliveries >= h->mut.drop_at &&
-		    m->m.type == DSM_INV_ACK) {
+		    m->m.type == (h->mut.drop_type ? h->mut.drop_type :
+				  DSM_INV_ACK)) {
 			h->mut.drop_at = 0;
 			continue;
 		}
@@ -383,6 +398,61 @@ int h_deliver_random(struct harness *h)
 			r -= w;
 		}
 	return h_fail(h, "link pick out of range");
+}
+
+/* ---- eviction ---- */
+
+int h_evict(struct harness *h, unsigned node, uint64_t page)
+{
+	int ret = dsm_evict(h->node[node], page);
+
+	if (ret == -EBUSY || ret == -ENOENT || ret == -EINVAL)
+		return ret;
+	if (ret)
+		return h_fail(h, "dsm_evict(%u, %llu) = %d", node,
+			      (unsigned long long)page, ret);
+	h->evictions++;
+	return apply(h, node, NULL);
+}
+
+/* Whether a vCPU of node was just woken for page and has not run yet:
+ * the plane's hold window keeps such a page (else a page under pressure
+ * could leave before its vCPU ever ran, and the drain need not end). */
+static bool just_mapped(const struct harness *h, unsigned node, uint64_t page)
+{
+	for (unsigned v = 0; v < h->nvcpu; v++)
+		if (h->vcpu[node][v].state == V_RUN &&
+		    h->vcpu[node][v].page == page)
+			return true;
+	return false;
+}
+
+int h_pressure(struct harness *h)
+{
+	if (!h->cache_pages)
+		return 0;
+	for (unsigned n = 0; n < h->nn; n++) {
+		uint64_t held[H_MAX_PAGES];
+		unsigned nh = 0;
+
+		for (uint64_t p = 0; p < h->np; p++)
+			if (dsm_home(&h->layout, p) != (int)n &&
+			    dsm_page_state(h->node[n], p) != DSM_INVALID)
+				held[nh++] = p;
+		while (nh > h->cache_pages) {
+			unsigned i = h_below(h, nh);
+			uint64_t p = held[i];
+			int ret = 0;
+
+			held[i] = held[--nh];
+			if (just_mapped(h, n, p))
+				continue;
+			ret = h_evict(h, n, p);
+			if (ret && ret != -EBUSY)
+				return -1;
+		}
+	}
+	return h->failed ? -1 : 0;
 }
 
 /* ---- the guest ---- */
@@ -584,7 +654,7 @@ int h_drain(struct harness *h, uint64_t max_steps)
 			ret = h_vcpu_run(h, n, v);
 		else if ((ret = h_deliver_random(h)) == 0)
 			break;
-		if (ret < 0 || h_check(h))
+		if (ret < 0 || h_pressure(h) || h_check(h))
 			return -1;
 	}
 	if (h_total_queued(h))

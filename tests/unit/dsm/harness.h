@@ -45,6 +45,7 @@ struct h_mutation {
 	uint64_t drop_at;	/* drop the first INV_ACK sent at or after this
 				 * many deliveries (0: never) */
 	uint64_t corrupt_at;	/* same, flip the payload of a DATA */
+	uint16_t drop_type;	/* what drop_at drops: 0 is INV_ACK */
 };
 
 struct harness {
@@ -66,8 +67,11 @@ struct harness {
 	/* Weaker links: a message may overtake others on its link unless they
 	 * are about the same page (the order dsm.h says it needs). */
 	bool page_fifo;
+	/* Eviction pressure: each node keeps at most this many copies of
+	 * other nodes' pages (0: no limit), evicting random ones. */
+	unsigned cache_pages;
 
-	uint64_t deliveries, reads, writes, faults, refaults, max_wait;
+	uint64_t deliveries, reads, writes, faults, refaults, max_wait, evictions;
 	uint64_t fault_kinds[DSM_FAULT_KINDS];	/* h_fault's, as reported */
 	uint64_t step;
 	bool failed;
@@ -106,6 +110,13 @@ const struct dsm_msg *h_peek(const struct harness *h, unsigned from,
  * delivered. */
 int h_deliver_random(struct harness *h);
 unsigned h_total_queued(const struct harness *h);
+
+/* dsm_evict with its actions carried out: 0, -1 on failure, or the
+ * refusals -EBUSY, -ENOENT, -EINVAL (nothing happened). */
+int h_evict(struct harness *h, unsigned node, uint64_t page);
+/* Evict random copies (not one a woken vCPU still waits to use) until
+ * every node is within cache_pages. 0 or -1. */
+int h_pressure(struct harness *h);
 
 /* The guest's view: true and the access done (a read checks the value, a
  * write increments it) if the mapping allows it, false if it would fault.

@@ -553,6 +553,201 @@ static void test_many_busy_pages(void **state)
 		dsm_node_free(node[i]);
 }
 
+
+/* ---- eviction (dsm.h, "Eviction") ---- */
+
+static void evict_ok(struct harness *h, unsigned node, uint64_t page)
+{
+	int r = h_evict(h, node, page);
+
+	if (r)
+		fail_msg("dsm_evict(%u, %llu) = %d %s", node,
+			 (unsigned long long)page, r, h->err);
+	H_OK(h, 0);
+}
+
+/* Written page 0 (home 0), owned by node 1, then read by node 2: both
+ * hold it Shared and the home holds nothing. */
+static struct harness *two_sharers(void)
+{
+	struct harness *h = setup(3, 3);
+
+	access_page(h, 1, 0, true);
+	access_page(h, 2, 0, false);
+	assert_state(h, 1, 0, DSM_SHARED);
+	assert_state(h, 0, 0, DSM_INVALID);
+	return h;
+}
+
+/* The basics: a home never evicts its own range; a Shared copy that may
+ * be the last goes home with its contents, and the home then holds it;
+ * an Exclusive copy is written back. */
+static void test_evict_basic(void **state)
+{
+	struct harness *h = two_sharers();
+
+	assert_int_equal(dsm_evict(h->node[0], 0), -EINVAL);
+	assert_int_equal(dsm_evict(h->node[0], 1), -ENOENT);
+	evict_ok(h, 2, 0);
+	evict_ok(h, 1, 0);	/* the last copy */
+	pump(h);
+	assert_state(h, 0, 0, DSM_SHARED);
+	assert_int_equal(dir(h, 0).copyset, 1);
+	access_page(h, 2, 0, true);
+	evict_ok(h, 2, 0);
+	assert_true(dsm_page_evicting(h->node[2], 0));
+	pump(h);
+	assert_false(dsm_page_evicting(h->node[2], 0));
+	assert_state(h, 0, 0, DSM_SHARED);
+	assert_int_equal(stats(h, 2).writebacks, 1);
+	assert_int_equal(stats(h, 0).evicts_recv, 3);
+	/* A request outstanding: not a victim. */
+	H_OK(h, h_fault(h, 1, 0, false));
+	H_OK(h, h_fault(h, 2, 0, false));
+	deliver(h, 1, 0, DSM_READ_REQ);
+	deliver(h, 0, 1, DSM_DATA);
+	H_OK(h, h_fault(h, 1, 0, true));
+	assert_int_equal(dsm_evict(h->node[1], 0), -EBUSY);
+	pump(h);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* An eviction crossing an invalidation: the EVICT is the INV_ACK, the INV
+ * that arrives after it is ignored. */
+static void test_evict_crosses_inv(void **state)
+{
+	struct harness *h = two_sharers();
+
+	access_page(h, 0, 0, false);		/* the home holds it too */
+	H_OK(h, h_fault(h, 0, 0, true));	/* the home upgrades: INV to 1, 2 */
+	evict_ok(h, 1, 0);
+	deliver(h, 0, 1, DSM_INV);		/* stale: no ack */
+	assert_int_equal(h_queued(h, 1, 0), 1);
+	deliver(h, 1, 0, DSM_EVICT);
+	deliver(h, 0, 2, DSM_INV);
+	deliver(h, 2, 0, DSM_INV_ACK);
+	pump(h);
+	assert_state(h, 0, 0, DSM_EXCLUSIVE);
+	assert_true(h_access(h, 0, 0, true));
+	assert_true(stats(h, 1).evict_races >= 1 && stats(h, 0).evict_races >= 1);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* An eviction crossing a read forward: the NACK makes the home serve. */
+static void test_evict_crosses_fwd_read(void **state)
+{
+	struct harness *h = setup(3, 3);
+
+	access_page(h, 1, 0, true);		/* owner 1 */
+	H_OK(h, h_fault(h, 2, 0, false));
+	deliver(h, 2, 0, DSM_READ_REQ);		/* FWD_READ to 1 queued */
+	evict_ok(h, 1, 0);			/* write-back */
+	deliver(h, 0, 1, DSM_FWD_READ);		/* stale: NACK */
+	deliver(h, 1, 0, DSM_EVICT);		/* the home holds it now */
+	assert_state(h, 0, 0, DSM_SHARED);
+	deliver(h, 1, 0, DSM_FWD_NACK);
+	deliver(h, 0, 2, DSM_DATA);
+	assert_true(h_access(h, 2, 0, false));
+	pump(h);
+	assert_false(dir(h, 0).busy);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* The home's own read crossing the eviction of the page's owner: the
+ * EVICT's contents are the read. */
+static void test_evict_crosses_home_read(void **state)
+{
+	struct harness *h = setup(3, 3);
+
+	access_page(h, 1, 0, true);
+	H_OK(h, h_fault(h, 0, 0, false));	/* FWD_READ to 1 queued */
+	evict_ok(h, 1, 0);
+	deliver(h, 0, 1, DSM_FWD_READ);
+	deliver(h, 1, 0, DSM_EVICT);
+	assert_true(h_access(h, 0, 0, false));
+	deliver(h, 1, 0, DSM_FWD_NACK);
+	pump(h);
+	assert_false(dir(h, 0).busy);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* An eviction crossing a write forward: the home passes the written-back
+ * contents to the writer, and the NACK ends the transaction. */
+static void test_evict_crosses_fwd_write(void **state)
+{
+	struct harness *h = setup(3, 3);
+
+	access_page(h, 1, 0, true);
+	H_OK(h, h_fault(h, 2, 0, true));
+	deliver(h, 2, 0, DSM_WRITE_REQ);	/* FWD_WRITE to 1 queued */
+	evict_ok(h, 1, 0);
+	deliver(h, 1, 0, DSM_EVICT);		/* DATA+EXCL to 2 from home */
+	deliver(h, 0, 2, DSM_DATA);
+	assert_true(h_access(h, 2, 0, true));
+	assert_true(dir(h, 0).busy);
+	deliver(h, 0, 1, DSM_FWD_WRITE);	/* stale: NACK */
+	deliver(h, 1, 0, DSM_FWD_NACK);
+	pump(h);
+	assert_false(dir(h, 0).busy);
+	assert_state(h, 0, 0, DSM_INVALID);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* The forward's target evicts while the home still collects INV_ACKs:
+ * the home takes the contents and serves the writer itself. */
+static void test_evict_before_fwd_write(void **state)
+{
+	struct harness *h;
+
+	h = setup(4, 4);			/* page 0 homed on 0 */
+	/* Node 1 owns, node 2 reads: node 1 is the forward target of the
+	 * write node 3 asks for, node 2 the one invalidated. */
+	access_page(h, 1, 0, true);
+	access_page(h, 2, 0, false);		/* copyset {1, 2} */
+	H_OK(h, h_fault(h, 3, 0, true));
+	deliver(h, 3, 0, DSM_WRITE_REQ);	/* INV to 2, FWD later to 1 */
+	assert_int_equal(h_queued(h, 0, 1), 0);
+	evict_ok(h, 1, 0);
+	deliver(h, 1, 0, DSM_EVICT);		/* home takes it */
+	deliver(h, 0, 2, DSM_INV);
+	deliver(h, 2, 0, DSM_INV_ACK);		/* DATA+EXCL 0 -> 3 */
+	deliver(h, 0, 3, DSM_DATA);
+	assert_true(h_access(h, 3, 0, true));
+	pump(h);
+	assert_false(dir(h, 0).busy);
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
+/* A second eviction before the first EVICT_ACK: both are counted, and
+ * the INV sent for the copy in between is stale. */
+static void test_second_eviction(void **state)
+{
+	struct harness *h = two_sharers();	/* 1 and 2 Shared */
+
+	evict_ok(h, 1, 0);
+	deliver(h, 1, 0, DSM_EVICT);		/* home takes a copy; ACK queued */
+	H_OK(h, h_fault(h, 2, 0, true));	/* upgrade: home's copy dropped */
+	deliver(h, 2, 0, DSM_WRITE_REQ);
+	deliver(h, 0, 2, DSM_GRANT);
+	assert_int_equal(h_queued(h, 0, 1), 1);	/* the ACK, still held */
+	H_OK(h, h_fault(h, 1, 0, false));
+	deliver(h, 1, 0, DSM_READ_REQ);		/* FWD_READ to 2 */
+	deliver(h, 0, 2, DSM_FWD_READ);
+	deliver(h, 2, 1, DSM_DATA);		/* 1 holds it, ACK not back */
+	assert_true(dsm_page_evicting(h->node[1], 0));
+	evict_ok(h, 1, 0);			/* the second */
+	pump(h);
+	assert_false(dsm_page_evicting(h->node[1], 0));
+	H_OK(h, h_drain(h, 1000) || h_final_check(h));
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +764,13 @@ int main(void)
 		cmocka_unit_test(test_fault_kinds),
 		cmocka_unit_test(test_bad_messages),
 		cmocka_unit_test(test_many_busy_pages),
+		cmocka_unit_test(test_evict_basic),
+		cmocka_unit_test(test_evict_crosses_inv),
+		cmocka_unit_test(test_evict_crosses_fwd_read),
+		cmocka_unit_test(test_evict_crosses_home_read),
+		cmocka_unit_test(test_evict_crosses_fwd_write),
+		cmocka_unit_test(test_evict_before_fwd_write),
+		cmocka_unit_test(test_second_eviction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

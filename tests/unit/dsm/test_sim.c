@@ -20,7 +20,7 @@
 #define DRAIN_STEPS 2000000
 
 struct totals {
-	uint64_t steps, deliveries, reads, writes, faults, refaults, max_wait;
+	uint64_t steps, deliveries, reads, writes, faults, refaults, max_wait, evictions;
 	struct dsm_stats st;
 };
 
@@ -80,6 +80,11 @@ static int run_seed(struct harness *h, uint64_t seed, uint64_t steps,
 	unsigned w_run = 5 + h_below(&pick, 40);
 	unsigned p_write = 10 + h_below(&pick, 81);
 	unsigned hot = h_below(&pick, 80);	/* percent on page 0 */
+	/* Eviction pressure on two seeds in three: a cache of 1..np/2+1
+	 * pages of other homes per node, and random evictions besides. */
+	bool evict = h_below(&pick, 3) != 0;
+	unsigned cache = 1 + h_below(&pick, np / 2 + 1);
+	unsigned w_evict = evict ? h_below(&pick, 6) : 0;
 	int ret;
 
 	random_layout(&pick, &l, nn, np);
@@ -92,12 +97,16 @@ static int run_seed(struct harness *h, uint64_t seed, uint64_t steps,
 		 "), %u vCPUs each, access %u%% run %u%% write %u%% hot %u%%%s",
 		 nvcpu, w_access, w_run, p_write, hot,
 		 skew ? ", skewed links" : "");
+	if (evict)
+		snprintf(desc + strlen(desc), desclen - strlen(desc),
+			 ", cache %u pages, evict %u%%", cache, w_evict);
 
 	if (h_init(h, nn, np, &l, nvcpu, seed))
 		return -1;
 	if (mut)
 		h->mut = *mut;
 	h->page_fifo = page_fifo;
+	h->cache_pages = evict ? cache : 0;
 	if (h_below(&pick, 2)) {
 		/* A boot image somewhere, owned by some node. */
 		uint64_t first = h_below(&pick, np);
@@ -118,11 +127,14 @@ static int run_seed(struct harness *h, uint64_t seed, uint64_t steps,
 					   h_below(h, 100) < p_write);
 		} else if (r < w_access + w_run && c->state == V_RUN) {
 			ret = h_vcpu_run(h, n, v);
+		} else if (r >= w_access + w_run && r < w_access + w_run + w_evict) {
+			ret = h_evict(h, n, h_below(h, np));
+			ret = ret == -1 ? -1 : 0;
 		} else {
 			ret = h_deliver_random(h);
 			ret = ret < 0 ? ret : 0;
 		}
-		if (ret || h_check(h))
+		if (ret || h_pressure(h) || h_check(h))
 			return -1;
 	}
 	if (h_drain(h, DRAIN_STEPS) || h_final_check(h))
@@ -139,6 +151,7 @@ static void accumulate(struct totals *t, const struct harness *h,
 	t->writes += h->writes;
 	t->faults += h->faults;
 	t->refaults += h->refaults;
+	t->evictions += h->evictions;
 	if (h->max_wait > t->max_wait)
 		t->max_wait = h->max_wait;
 	for (unsigned n = 0; n < h->nn; n++) {
@@ -201,6 +214,13 @@ static void test_random_clusters(void **state)
 	       (unsigned long long)t.st.upgrade_grants,
 	       (unsigned long long)t.st.retries,
 	       (unsigned long long)t.st.queued);
+	printf("dsm-sim: evictions %llu (write-backs %llu), races of an "
+	       "eviction with an INV or a forward %llu\n",
+	       (unsigned long long)t.st.evictions,
+	       (unsigned long long)t.st.writebacks,
+	       (unsigned long long)t.st.evict_races);
+	assert_true(t.st.evictions > 0 && t.st.writebacks > 0 &&
+		    t.st.evict_races > 0);
 }
 
 /* The checker must be able to fail: break the world on purpose and expect
@@ -266,6 +286,13 @@ static void test_catches_lost_ack(void **state)
 	expect_caught(&mut, "a lost INV_ACK");
 }
 
+static void test_catches_lost_writeback(void **state)
+{
+	struct h_mutation mut = { .drop_at = 500, .drop_type = DSM_EVICT };
+
+	expect_caught(&mut, "a lost EVICT (write-back)");
+}
+
 static void test_catches_corruption(void **state)
 {
 	struct h_mutation mut = { .corrupt_at = 500 };
@@ -279,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_catches_reordering),
 		cmocka_unit_test(test_catches_lost_ack),
 		cmocka_unit_test(test_catches_corruption),
+		cmocka_unit_test(test_catches_lost_writeback),
 		cmocka_unit_test(test_page_fifo_links),
 		cmocka_unit_test(test_random_clusters),
 	};
