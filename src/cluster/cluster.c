@@ -315,6 +315,14 @@ static bool got_offer(struct cluster *c, uint64_t unused)
 	return c->got_offer;
 }
 
+/* Why dialing a joiner failed, for the one line the user sees. */
+static const char *dial_error(int r)
+{
+	return r == -EACCES ? "it does not hold our cluster key" :
+	       r == -EPROTONOSUPPORT ? "one of us runs with --insecure-network, the other not" :
+	       strerror(-r);
+}
+
 /* Ask every joiner what RAM it contributes, then settle the layout. */
 static int collect_offers(struct cluster *c, struct cluster_params *p, char *err,
 			  size_t errlen)
@@ -328,8 +336,7 @@ static int collect_offers(struct cluster *c, struct cluster_params *p, char *err
 		pthread_mutex_unlock(&c->lock);
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
 		if (r) {
-			set_err("cannot join node at %s: %s", p->addr[i],
-				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
+			set_err("cannot join node at %s: %s", p->addr[i], dial_error(r));
 			return r == -EINVAL ? -EIO : r;
 		}
 		r = wait_for(c, got_offer, 0, 5000);
@@ -417,10 +424,7 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		pi.self = i;
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
 		if (r) {
-			set_err("cannot join node at %s: %s", p->addr[i],
-				r == -EACCES ? "it does not hold our cluster key" :
-				r == -EPROTONOSUPPORT ? "one of us runs with --insecure-network, the other not" :
-				strerror(-r));
+			set_err("cannot join node at %s: %s", p->addr[i], dial_error(r));
 			goto fail;
 		}
 		params_to_wire(&pi, &join);
