@@ -84,12 +84,13 @@ void node_print_stats(struct node *n)
 }
 
 
-/* amalgam[N] sample: gtsc=T remote_faults=F hot=0xGPA:C,...
+/* amalgam[N] sample: gtsc=T remote_faults=F hot=0xGPA:C,... rip=V:0xRIP,...
  * The guest's TSC is the clock every node shares with the guest, so a
  * benchmark can cut the samples of every node at the moments the guest
  * itself stamped (rdtsc in the guest = host TSC + the VM's offset here,
  * no scaling). remote_faults counts from start; hot is the window since
- * the previous line. */
+ * the previous line; rip, for each vCPU here, where it was when last
+ * sampled (asked for at the previous line: no waiting here). */
 void node_print_sample(struct node *n)
 {
 	struct memplane_hot hot[8];
@@ -105,6 +106,17 @@ void node_print_sample(struct node *n)
 		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%#llx:%llu",
 				i ? "," : "", (unsigned long long)hot[i].gpa,
 				(unsigned long long)hot[i].count);
+	for (unsigned i = 0, first = 1; i < n->vm.nr_vcpus && off > 0 &&
+	     (size_t)off < sizeof(line); i++) {
+		if (!n->vm.local[i] || !vcpu_here(n->vm.vcpus[i]))
+			continue;
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%#llx",
+				first ? " rip=" : ",", i,
+				(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
+		first = 0;
+		if (!vm_stopping(&n->vm))
+			vcpu_sample_rip(n->vm.vcpus[i]);
+	}
 	fprintf(stderr, "%s\n", line);
 }
 
