@@ -10,6 +10,7 @@
 # instead of all nodes as processes in one lab.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+. "$here/tests/linux/lib.sh"
 amalgam=$1 cpus=$2 mem_mb=$3
 shift 3
 nodes=1 workload=0 tmo=600 vms=0
@@ -49,20 +50,13 @@ if [ $vms = 1 ]; then
 	lab=0
 	[ $rc = 124 ] || [ $rc = 125 ] && lab=$rc
 else
-	AMALGAM_LAB_NPT=$npt scripts/lab --smp $smp -t $((tmo + 300)) -- \
-		sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
+	AMALGAM_LAB_NPT=$npt LAB_SMP=$smp lab_amalgam "$log" "$tmo" \
 		"$amalgam" run --nodes "$nodes" --cpus "$cpus" --memory "${mem_mb}M" --stats "$@" \
 		--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
-		--append "$append" >"$log" 2>&1
+		--append "$append"
 	lab=$?
 fi
 secs=$(($(date +%s) - start))
-fail() {
-	echo "FAIL: $*"
-	echo "---- last lines of the guest and amalgam output ----"
-	tail -60 "$log"
-	exit 1
-}
 [ $lab -eq 0 ] || fail "the lab exited $lab"
 grep -q '^amalgam-guest: init' "$log" || fail "the guest never reached /init"
 nproc=$(sed -n 's/^nproc=\([0-9]*\).*/\1/p' "$log" | head -1)

@@ -9,6 +9,7 @@
 # (e.g. --nodes 2 --place 1: the vCPU on node 1, the disk on node 0).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+. "$here/tests/linux/lib.sh"
 amalgam=$1
 shift
 tmo=600
@@ -28,19 +29,12 @@ append="console=ttyS0 root=/dev/vda amalgam.run64=$(printf %s "$cmd" | base64 -w
 # which says why).
 case " $* " in *" --nodes "*) export AMALGAM_LAB_NPT=0 ;; esac
 start=$(date +%s)
-scripts/lab -t $((tmo + 300)) -- \
-	sh -c 't=$1; shift; timeout "$t" "$@"; echo "amalgam-exit=$?"' sh "$tmo" \
-	"$amalgam" run --cpus 1 --memory 512M --stats "$@" --disk "$work/root.img" \
-	--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
-	--append "$append" >"$log" 2>&1
+lab_amalgam "$log" "$tmo" "$amalgam" run --cpus 1 --memory 512M --stats "$@" \
+	--disk "$work/root.img" --kernel build/guest/bzImage \
+	--initrd build/guest/initramfs.cpio.gz --append "$append"
 lab=$?
 secs=$(($(date +%s) - start))
-fail() {
-	echo "FAIL: $*"
-	echo "---- last lines of the guest and amalgam output ----"
-	tail -80 "$log"
-	exit 1
-}
+FAIL_TAIL=80
 [ $lab -eq 0 ] || fail "the lab exited $lab"
 grep -q 'amalgam-guest: root /dev/vda' "$log" || fail "the initramfs did not look for root=/dev/vda"
 grep -qE 'PCI host bridge to bus 0000:00' "$log" || fail "Linux found no PCI host bridge"
