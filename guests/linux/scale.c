@@ -23,7 +23,8 @@
  *             per-CPU area (hex offsets). Prints one line a page:
  *               scale: sym PAGE NAME+0xN,NAME,...
  *             the symbol that covers the page's start (with how far into
- *             it the page starts), then those that start in it.
+ *             it the page starts), then those that start in it; aOFF is
+ *             the instruction at _text + OFF: the function it is in.
  *
  * Thread t is pinned to CPU t (as OMP_PROC_BIND=true would do). Prints
  *   scale: KERNEL threads=T size=S seconds=X check=C tsc=BEGIN,END
@@ -383,11 +384,19 @@ static int syms(char *list)
 	     item = strtok_r(NULL, ",", &save)) {
 		bool pc = item[0] == 'p';
 		const struct ksym *s = tab[pc];
-		uint64_t page = strtoull(item + 1, NULL, 16) & ~0xfffull;
+		uint64_t addr = strtoull(item + 1, NULL, 16), page = addr & ~0xfffull;
 		size_t i = 0, shown = 0;
 
+		if (item[0] == 'a') {
+			/* An instruction: the symbol it is in. */
+			while (i < n[0] && tab[0][i].addr <= addr)
+				i++;
+			printf("scale: sym %s %s+%#llx\n", item, i ? tab[0][i - 1].name : "?",
+			       i ? (unsigned long long)(addr - tab[0][i - 1].addr) : 0ull);
+			continue;
+		}
 		if (item[0] != 'p' && item[0] != 'i')
-			die("a page is iOFF or pOFF (hex)");
+			die("a page is iOFF or pOFF, an instruction aOFF (hex)");
 		while (i < n[pc] && s[i].addr <= page)
 			i++;
 		printf("scale: sym %s ", item);
