@@ -20,7 +20,17 @@
  *    address space and rewrites its page-table entries from whichever CPU
  *    the task runs on, so the page tables of a process whose threads run
  *    on two nodes go back and forth, each scan with TLB shootdowns across
- *    nodes; the SRAT already makes the guest allocate node-local memory.
+ *    nodes; the SRAT already makes the guest allocate node-local memory;
+ *  - tsc=reliable: every vCPU on every node has one TSC, invariant and
+ *    agreed at start (node/start.c), which is what the flag asserts; it
+ *    turns off the clocksource watchdog, whose timer visits every CPU in
+ *    turn, a nohz_full one too, and compares the TSC with the HPET or the
+ *    ACPI PM timer (a device on node 0). In the lab, once a CPU of another
+ *    node ticked, its tick did not stop: each tick took tens of
+ *    milliseconds of remote faults (the load balancer reading the other
+ *    node's run queues, jiffies), so the next was always due (bench/scale:
+ *    CPU 1 in scheduler_tick, load_balance or tick_do_update_jiffies64 at
+ *    most samples, EP 2.5 times slower than on one host).
  * A parameter the user's own command line sets is left to the user, so
  * each default is overridden by giving it (e.g. nohz_full=2-3, or
  * numa_balancing=enable).
