@@ -56,6 +56,11 @@ void config_usage_run(void)
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
+"Control (the HTTP API on this node, driven by 'amalgam ctl'):\n"
+"      --api-sock PATH   serve the API on a Unix socket (mode 0600)\n"
+"      --api-listen ADDR also serve it on TCP HOST:PORT, to clients with the token\n"
+"      --api-token FILE  the bearer token for --api-listen (its first line)\n"
+"\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
@@ -171,6 +176,9 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "migrate", required_argument, NULL, 'M' },
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "api-sock", required_argument, NULL, 'A' },
+		{ "api-listen", required_argument, NULL, 'L' },
+		{ "api-token", required_argument, NULL, 'T' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -227,6 +235,9 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'j': cfg->join = optarg; break;
 		case 'K': cfg->key_file = optarg; break;
+		case 'A': cfg->api_sock = optarg; break;
+		case 'L': cfg->api_listen = optarg; break;
+		case 'T': cfg->api_token = optarg; break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

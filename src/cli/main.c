@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/ctl.h"
 #include "node/node.h"
 #include "net/auth.h"
 #include "util/log.h"
@@ -32,6 +33,7 @@ static void usage(void)
 "  node      serve as a node of a cluster ('amalgam node --help')\n"
 "  key FILE  create a cluster key file (copy it to every host)\n"
 "  probe     check that KVM runs a guest on this host, and how fast it exits\n"
+"  ctl       ask a running VM and steer it through its API ('amalgam ctl --help')\n"
 "\n"
 "Options:\n"
 "  -h, --help     this text\n"
@@ -254,6 +256,8 @@ int main(int argc, char **argv)
 		return cmd_node(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "key"))
 		return cmd_key(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe(argc - 1, argv + 1);
 	fprintf(stderr, "amalgam: unknown command '%s' (see 'amalgam --help')\n", argv[1]);

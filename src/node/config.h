@@ -41,6 +41,11 @@ struct config {
 	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
+
+	/* The control plane (src/api/): where node 0 serves its API. */
+	const char *api_sock;	/* Unix socket path */
+	const char *api_listen;	/* TCP host:port, with api_token */
+	const char *api_token;	/* file holding the bearer token */
 };
 
 #endif

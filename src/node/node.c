@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/server.h"
 #include "cluster/cluster.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
@@ -33,6 +35,7 @@
 
 #define EXIT_USAGE 2
 #define START_TIMEOUT_S 60
+#define TICK_NS (20 * 1000 * 1000ull)	/* the main thread's periodic work */
 
 static volatile sig_atomic_t stats_requested, stop_signal;
 
@@ -279,6 +282,7 @@ static int wait_guest(struct node *n)
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	struct sigaction st = { .sa_handler = on_stop_signal };
 	unsigned ticks = 0;
+	uint64_t next;
 	int status;
 
 	sigemptyset(&sa.sa_mask);
@@ -288,10 +292,25 @@ static int wait_guest(struct node *n)
 	sigemptyset(&st.sa_mask);
 	sigaction(SIGINT, &st, NULL);
 	sigaction(SIGTERM, &st, NULL);
+	next = vcpu_now_ns();
 	while (!vm_stopping(&n->vm)) {
-		usleep(20000);
+		struct pollfd pfd = { .fd = n->api ? api_server_fd(n->api) : -1,
+				      .events = POLLIN };
+		uint64_t now = vcpu_now_ns();
+		int ms = now >= next ? 0 : (int)((next - now + 999999) / 1000000);
+
+		/* API requests are answered as they come; the periodic work
+		 * keeps its 20 ms pace whatever they do. */
+		if (poll(&pfd, 1, ms) > 0)
+			node_api_serve(n);
+		if (vcpu_now_ns() < next)
+			continue;
+		next += TICK_NS;
+		if (next < vcpu_now_ns())
+			next = vcpu_now_ns();
 		++ticks;
-		if (n->p.migrate == MIGRATE_SHUFFLE && can_move(n) && ticks % 3 == 0)
+		if (n->p.migrate == MIGRATE_SHUFFLE && can_move(n) && ticks % 3 == 0 &&
+		    !n->paused)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);
@@ -501,6 +520,12 @@ int node_run(const struct config *cfg)
 		status = EXIT_USAGE;
 		goto fail;
 	}
+	/* Requests wait (API_WAIT_MS at most) until the guest runs. */
+	if (node_api_start(n, cfg)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
 	if (n->cluster && start_nodes(n, &b, err, sizeof(err))) {
 		if (!err[0])
 			msg = "cannot start the memory plane";
@@ -512,6 +537,7 @@ int node_run(const struct config *cfg)
 	}
 
 	status = wait_guest(n);
+	node_api_stop(n);
 	if (n->fwd)
 		node_print_final_placement(n);
 	if (status != 0 || log_get_level() >= LOG_INFO)
@@ -526,6 +552,7 @@ int node_run(const struct config *cfg)
 	return status;
 
 fail:
+	node_api_stop(n);
 	/* The local nodes are killed first, as they always were. */
 	spawn_reap(sp, 1);
 	give_up(n, status, msg);

@@ -17,6 +17,7 @@
 #include "vmm/vm.h"
 
 struct net_load;
+struct api_server;
 
 /* Everything one node owns while the guest runs. */
 struct node {
@@ -48,7 +49,26 @@ struct node {
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
+	/* Each peer's last LOAD, under aff_lock (the API shows it). */
+	struct { bool known; double cpus, load; } peer[CLUSTER_MAX_NODES];
+	/* Time each vCPU waited for remote pages on this node (atomic). */
+	uint64_t page_wait_ns[VM_MAX_VCPUS];
+
+	/* Node 0's control plane (api_glue.c): the API server, when asked
+	 * for; its state is the VM's as the API sees it. */
+	struct api_server *api;
+	bool paused;
+	uint64_t started_ns;
+	const char *kernel;
 };
+
+/* api_glue.c: node 0's API. Start it (0, or -errno with the reason
+ * printed), answer every waiting request (the main thread, when the
+ * server's eventfd is readable), stop it. */
+struct config;
+int node_api_start(struct node *n, const struct config *cfg);
+void node_api_serve(struct node *n);
+void node_api_stop(struct node *n);
 
 /* cpus.c: the page-or-vCPU cost model fed from this node's host. */
 /* Once, after the VM: the CPUs this node offers, its pool, whether the
