@@ -400,7 +400,7 @@ int ctl_main(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (o) {
 		case 's': c.sock = optarg; break;
 		case 'u': c.url = optarg; break;
