@@ -13,7 +13,7 @@
 
 #define API_MAX_NODES 16
 #define API_MAX_VCPUS 64
-#define API_MAX_COUNTERS 96
+#define API_MAX_COUNTERS 128
 #define API_MAX_DEVICES 32
 #define API_NAME_MAX 48
 

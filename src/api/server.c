@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/listen.h"
 #include "util/log.h"
 
 #define TOKEN_MAX 256
@@ -277,52 +278,6 @@ static int unix_listen(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static int tcp_listen(const char *addr, int *port, char *err, size_t errlen)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	struct addrinfo *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	size_t hl;
-	int fd = -1, one = 1, r;
-
-	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof(host)) {
-		snprintf(err, errlen, "--api-listen must be HOST:PORT, not '%s'", addr);
-		return -EINVAL;
-	}
-	hl = (size_t)(colon - addr);
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = 0;
-	}
-	r = getaddrinfo(host, colon + 1, &hints, &res);
-	if (r) {
-		snprintf(err, errlen, "--api-listen %s: %s", addr, gai_strerror(r));
-		return -EINVAL;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 16) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot listen on --api-listen %s: %s", addr, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -e;
-	}
-	freeaddrinfo(res);
-	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 int api_token_load(const char *path, char *tok, size_t cap, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -392,7 +347,7 @@ int api_server_start(struct api_server **out, const struct api_server_config *cf
 		crypto_generichash(s->token_hash, sizeof(s->token_hash),
 				   (const unsigned char *)tok, strlen(tok), NULL, 0);
 		sodium_memzero(tok, sizeof(tok));
-		fd = tcp_listen(cfg->listen, &s->tcp_port, err, errlen);
+		fd = api_tcp_listen(cfg->listen, "--api-listen", &s->tcp_port, err, errlen);
 		if (fd < 0) {
 			r = fd;
 			goto fail;

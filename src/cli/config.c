@@ -60,6 +60,8 @@ void config_usage_run(void)
 "      --api-sock PATH   serve the API on a Unix socket (mode 0600)\n"
 "      --api-listen ADDR also serve it on TCP HOST:PORT, to clients with the token\n"
 "      --api-token FILE  the bearer token for --api-listen (its first line)\n"
+"      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics on\n"
+"                      this node (local --nodes: PORT+i on node i; 0: any port)\n"
 "\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
@@ -179,6 +181,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "api-listen", required_argument, NULL, 'L' },
 		{ "api-token", required_argument, NULL, 'T' },
+		{ "metrics-listen", required_argument, NULL, 'P' },
 		{ 0 }
 	};
 	uint64_t v;
@@ -238,6 +241,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		case 'A': cfg->api_sock = optarg; break;
 		case 'L': cfg->api_listen = optarg; break;
 		case 'T': cfg->api_token = optarg; break;
+		case 'P': cfg->metrics_listen = optarg; break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

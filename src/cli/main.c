@@ -56,6 +56,7 @@ static void node_usage(void)
 "      --stats         print counters at exit (also on SIGUSR1)\n"
 "      --node-cpus N   CPUs this node offers the VM (default: all of this host's,\n"
 "                      shared with other nodes on it)\n"
+"      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
@@ -73,6 +74,7 @@ static int cmd_node(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "node-cpus", required_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -108,6 +110,7 @@ static int cmd_node(int argc, char **argv)
 			}
 			break;
 		}
+		case 'M': a.metrics_listen = optarg; break;
 		case 's': a.stats = true; break;
 		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;
 		case 'q': a.log_level = LOG_ERROR; break;

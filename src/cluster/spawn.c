@@ -54,8 +54,25 @@ static int read_port(int fd, int *port)
 	return *port > 0 ? 0 : -EIO;
 }
 
+/* Node i's metrics address: the same host, port P + i (any port for 0). */
+static int metrics_addr_for(const char *base, unsigned i, char *out, size_t len)
+{
+	const char *colon = strrchr(base, ':');
+	unsigned long port;
+	char *end;
+
+	if (!colon)
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port > 65535 || (port && port + i > 65535))
+		return -EINVAL;
+	snprintf(out, len, "%.*s:%lu", (int)(colon - base), base, port ? port + i : 0);
+	return 0;
+}
+
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		enum log_level level, bool stats, unsigned node_cpus,
+		const char *metrics_listen,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -92,7 +109,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16];
+		char cpus[16], metrics[CLUSTER_ADDR_MAX + 8];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -108,7 +125,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[15] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[17] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
@@ -120,6 +137,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
 					argv[k++] = "--node-cpus";
 					argv[k++] = cpus;
+				}
+				if (metrics_listen &&
+				    !metrics_addr_for(metrics_listen, i + 1, metrics, sizeof(metrics))) {
+					argv[k++] = "--metrics-listen";
+					argv[k++] = metrics;
 				}
 				argv[k] = NULL;
 				execv(self, argv);

@@ -178,5 +178,9 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out);
 void memplane_print_stats(struct memplane *mp, FILE *f);
 
 const char *memplane_lat_name(enum memplane_lat kind);
+/* A copy of one latency histogram (ns): remote faults of kind
+ * (enum memplane_lat), or every fault for kind -1. Any thread. */
+struct lathist;
+void memplane_lat_hist(struct memplane *mp, int kind, struct lathist *out);
 
 #endif

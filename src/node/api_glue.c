@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/metrics.h"
 #include "api/reply.h"
 #include "api/server.h"
 #include "cluster/cluster.h"
 #include "cpu/forward.h"
 #include "hw/iobus.h"
-#include "memplane/memplane.h"
 #include "node/config.h"
 #include "node/node_int.h"
 #include "util/log.h"
@@ -194,63 +194,26 @@ static void vm_action(struct node *n, const struct api_cmd *c, struct api_reply 
 	r->action.state = vm_state(n);
 }
 
-/* Node 0's own counters, as --stats prints them. */
+/* Node 0's own counters, from the metrics' collection: the unlabelled
+ * ones (the per-vCPU and per-type ones are in the metrics). */
 static void own_counters(struct node *n, struct api_counters *cs)
 {
-	struct iobus_stats io;
+	struct metrics_out *o = metrics_out_new(n->p.self);
+	const struct metric *m;
+	uint64_t rejected = 0;
 
 	cs->node = n->p.self;
-	iobus_stats(n->vm.iobus, &io);
-	api_counter_add(cs, "pio_accesses", io.accesses[IO_PIO]);
-	api_counter_add(cs, "pio_unclaimed", io.unclaimed[IO_PIO]);
-	api_counter_add(cs, "mmio_accesses", io.accesses[IO_MMIO]);
-	api_counter_add(cs, "mmio_unclaimed", io.unclaimed[IO_MMIO]);
-	if (n->fwd) {
-		struct forward_stats f;
-
-		forward_stats(n->fwd, &f);
-		api_counter_add(cs, "irq_sent", f.irq_sent);
-		api_counter_add(cs, "irq_received", f.irq_received);
-		api_counter_add(cs, "eoi_sent", f.eoi_sent);
-		api_counter_add(cs, "eoi_received", f.eoi_received);
-		api_counter_add(cs, "io_forwarded", f.io_sent);
-		api_counter_add(cs, "io_served", f.io_served);
-		api_counter_add(cs, "io_timeouts", f.io_timeouts);
-		api_counter_add(cs, "vcpus_moved_out", f.moved_out);
-		api_counter_add(cs, "vcpus_moved_in", f.moved_in);
+	if (!o)
+		return;
+	node_collect(n, o);
+	for (unsigned i = 0; (m = metrics_at(o, i)); i++) {
+		if (m->kind == METRIC_COUNTER && !strcmp(m->name, "api_rejected"))
+			rejected += (uint64_t)m->value;
+		else if (!m->label && m->value >= 0)
+			api_counter_add(cs, m->name, (uint64_t)m->value);
 	}
-	if (n->mem) {
-		struct memplane_stats m;
-
-		memplane_stats(n->mem, &m);
-		api_counter_add(cs, "faults", m.faults);
-		api_counter_add(cs, "faults_local", m.local_resolved);
-		api_counter_add(cs, "mem_msgs_sent", m.msgs_sent);
-		api_counter_add(cs, "mem_msgs_received", m.msgs_recv);
-		api_counter_add(cs, "mem_bytes_sent", m.bytes_sent);
-		api_counter_add(cs, "mem_bytes_received", m.bytes_recv);
-		api_counter_add(cs, "pages_sent", m.pages_sent);
-		api_counter_add(cs, "pages_received", m.pages_recv);
-		api_counter_add(cs, "mem_bad_msgs", m.bad_msgs);
-		api_counter_add(cs, "mem_send_errors", m.send_errors);
-		api_counter_add(cs, "fault_p50_ns", m.fault_p50);
-		api_counter_add(cs, "fault_p99_ns", m.fault_p99);
-	}
-	pthread_mutex_lock(&n->aff_lock);
-	api_counter_add(cs, "vcpus_sent_to_pages", n->page_moves);
-	api_counter_add(cs, "vcpus_sent_to_cpus", n->cpu_moves);
-	pthread_mutex_unlock(&n->aff_lock);
-	if (n->api) {
-		struct api_server_stats as;
-		uint64_t rejected = 0;
-
-		api_server_stats(n->api, &as);
-		for (unsigned i = 0; i < API_REJ_NR; i++)
-			rejected += as.rejected[i];
-		api_counter_add(cs, "api_requests", as.requests);
-		api_counter_add(cs, "api_answered", as.answered);
-		api_counter_add(cs, "api_rejected", rejected);
-	}
+	api_counter_add(cs, "api_rejected", rejected);
+	metrics_out_free(o);
 }
 
 static void list_devices(struct node *n, struct api_reply *r)

@@ -46,6 +46,7 @@ struct config {
 	const char *api_sock;	/* Unix socket path */
 	const char *api_listen;	/* TCP host:port, with api_token */
 	const char *api_token;	/* file holding the bearer token */
+	const char *metrics_listen; /* Prometheus on HOST:PORT (local nodes +i) */
 };
 
 #endif

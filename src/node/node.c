@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
 #include "api/server.h"
 #include "cluster/cluster.h"
 #include "cluster/params.h"
@@ -338,6 +339,9 @@ static int wait_guest(struct node *n)
  * then the planes, then the devices and the VM they point into. */
 static void teardown(struct node *n)
 {
+	/* The control plane first: its threads read every plane. */
+	metrics_stop(n->metrics);
+	n->metrics = NULL;
 	if (n->mem)
 		memplane_stop(n->mem);
 	if (n->cluster)
@@ -367,6 +371,25 @@ static void give_up(struct node *n, int status, const char *msg)
 	if (n->vm_ok && n->cluster)
 		vm_stop(&n->vm, status, "%s", msg ? msg : "start failed");
 	teardown(n);
+}
+
+/* --metrics-listen: after the VM, which the metrics read. */
+static int start_metrics(struct node *n, const char *listen)
+{
+	char err[256];
+	int r;
+
+	if (!listen)
+		return 0;
+	r = metrics_start(&n->metrics, listen, n->p.self, node_collect, n, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "amalgam: %s\n", err);
+		n->metrics = NULL;
+		return r;
+	}
+	fprintf(stderr, "amalgam[%u]: metrics on http://%.*s:%d/metrics\n", n->p.self,
+		(int)(strrchr(listen, ':') - listen), listen, metrics_port(n->metrics));
+	return 0;
 }
 
 /* ---- coordinator --------------------------------------------------------- */
@@ -485,7 +508,8 @@ int node_run(const struct config *cfg)
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
 			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->node_cpus, n->p.addr + 1, err,
+					cfg->stats, cfg->node_cpus, cfg->metrics_listen,
+					n->p.addr + 1, err,
 					sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
@@ -505,6 +529,11 @@ int node_run(const struct config *cfg)
 		.debug_exit_iosize = cfg->debug_exit_iosize,
 	};
 	if (build_vm(n)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	if (start_metrics(n, cfg->metrics_listen)) {
 		status = EXIT_USAGE;
 		msg = NULL;
 		goto fail;
@@ -589,6 +618,12 @@ int node_join(const struct node_args *a)
 	}
 	if (build_vm(n)) {
 		cluster_stop_all(n->cluster, 1, "a node could not build its VM");
+		msg = NULL;
+		goto fail;
+	}
+	if (start_metrics(n, a->metrics_listen)) {
+		cluster_stop_all(n->cluster, 1, "a node could not serve its metrics");
+		status = EXIT_USAGE;
 		msg = NULL;
 		goto fail;
 	}

@@ -22,6 +22,7 @@ struct node_args {
 	enum log_level log_level;
 	bool stats;
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	const char *metrics_listen; /* Prometheus metrics on HOST:PORT, or NULL */
 };
 
 /* Run as a joining node. Returns the process exit status. */

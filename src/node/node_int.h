@@ -18,6 +18,7 @@
 
 struct net_load;
 struct api_server;
+struct metrics_server;
 
 /* Everything one node owns while the guest runs. */
 struct node {
@@ -57,6 +58,7 @@ struct node {
 	/* Node 0's control plane (api_glue.c): the API server, when asked
 	 * for; its state is the VM's as the API sees it. */
 	struct api_server *api;
+	struct metrics_server *metrics;	/* --metrics-listen, every node */
 	bool paused;
 	uint64_t started_ns;
 	const char *kernel;
@@ -69,6 +71,11 @@ struct config;
 int node_api_start(struct node *n, const struct config *cfg);
 void node_api_serve(struct node *n);
 void node_api_stop(struct node *n);
+
+/* counters.c: every counter of this node as metrics (api/metrics.h's
+ * collect callback; any thread). */
+struct metrics_out;
+void node_collect(void *opaque, struct metrics_out *o);
 
 /* cpus.c: the page-or-vCPU cost model fed from this node's host. */
 /* Once, after the VM: the CPUs this node offers, its pool, whether the
