@@ -1,7 +1,7 @@
 #!/bin/sh
-# Run the wire fuzzer for a bounded time.
+# Run a fuzzer (the wire's, the API's) for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER and CORPUS_GEN are the fuzz_wire and fuzz_wire_corpus binaries.
+# FUZZER and CORPUS_GEN are e.g. the fuzz_wire and fuzz_wire_corpus binaries.
 # SECONDS defaults to 20. WORKDIR (default: FUZZER's directory/fuzz_wire.d)
 # keeps the growing corpus between runs; a crash input lands in
 # WORKDIR/artifacts/ and the exit status is non-zero.
