@@ -78,13 +78,15 @@ static json_t *opt_int(bool known, uint64_t v)
 
 static json_t *node_json(const struct api_node_view *n)
 {
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o, s:i}",
+	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o, s:i, s:o, s:o}",
 			 "id", (int)n->id, "addr", n->addr, "state", n->state,
 			 "cpus", n->cpus_known ? json_real(n->cpus) : json_null(),
 			 "load", n->cpus_known ? json_real(n->load) : json_null(),
 			 "memory", (json_int_t)n->memory,
 			 "resident_pages", opt_int(n->resident_known, n->resident_pages),
-			 "vcpus", (int)n->vcpus);
+			 "vcpus", (int)n->vcpus,
+			 "pages_from_node0", opt_int(n->pages_known, n->pages_from_0),
+			 "pages_to_node0", opt_int(n->pages_known, n->pages_to_0));
 }
 
 static json_t *vcpu_json(const struct api_vcpu_view *v)

@@ -45,6 +45,9 @@ struct api_node_view {
 	bool resident_known;
 	uint64_t resident_pages; /* pages it holds now (node 0 only) */
 	unsigned vcpus;		/* vCPUs running there, as node 0 knows */
+	/* Pages node 0 sent it and received from it (not for node 0). */
+	bool pages_known;
+	uint64_t pages_from_0, pages_to_0;
 };
 
 struct api_vcpu_view {

@@ -37,6 +37,9 @@ static const char *const cmd_names[API_CMD_NR] = {
 	[API_MOVE_VCPU] = "move_vcpu",
 	[API_GET_STATS] = "get_stats",
 	[API_GET_DEVICES] = "get_devices",
+	[API_GET_EVENTS] = "get_events",
+	[API_GET_SERIAL] = "get_serial",
+	[API_GET_CONSOLE] = "get_console",
 };
 
 const char *api_reject_name(enum api_reject r)
@@ -200,10 +203,18 @@ int api_decode(const char *method, const char *path, const char *body, size_t le
 	static const struct { const char *path; enum api_cmd_kind kind; } gets[] = {
 		{ "vm", API_GET_VM }, { "nodes", API_GET_NODES },
 		{ "vcpus", API_GET_VCPUS }, { "stats", API_GET_STATS },
-		{ "devices", API_GET_DEVICES },
+		{ "devices", API_GET_DEVICES }, { "events", API_GET_EVENTS },
+		{ "serial", API_GET_SERIAL },
 	};
 
 	memset(cmd, 0, sizeof(*cmd));
+	if (method && path && !strcmp(path, "/")) {
+		if (strcmp(method, "GET"))
+			return refuse(API_REJ_METHOD, 405, why, err, errlen,
+				      "%.16s is not allowed here (GET only)", method);
+		cmd->kind = API_GET_CONSOLE;
+		return 0;
+	}
 	if (!method || !path || strncmp(path, PREFIX, strlen(PREFIX)))
 		return refuse(API_REJ_NOT_FOUND, 404, why, err, errlen,
 			      "no such resource: %.80s", path ? path : "");

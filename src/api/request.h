@@ -12,6 +12,9 @@
  *   POST /api/v1/vcpus/{id}/move    {"node": M}
  *   GET  /api/v1/stats              every counter of node 0, with the others' loads
  *   GET  /api/v1/devices            devices and the node that hosts them
+ *   GET  /api/v1/events             server-sent events (events.h)
+ *   GET  /api/v1/serial             the guest's recent serial output
+ *   GET  /                          the live web console (console.h)
  * Which of them are legal depends on the VM's state; the VMM decides that
  * (node/api_glue.c), not the decoder. */
 #ifndef AMALGAM_API_REQUEST_H
@@ -31,6 +34,11 @@ enum api_cmd_kind {
 	API_MOVE_VCPU,
 	API_GET_STATS,
 	API_GET_DEVICES,
+	/* Served by the API's own threads, without the VMM (events.h,
+	 * console.h): they read only what the VMM posted. */
+	API_GET_EVENTS,
+	API_GET_SERIAL,
+	API_GET_CONSOLE,
 	API_CMD_NR
 };
 

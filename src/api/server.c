@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/console.h"
+#include "api/events.h"
 #include "api/listen.h"
 #include "util/log.h"
 
@@ -40,6 +42,8 @@ struct api_server {
 	 * hashes compared with sodium_memcmp, so that neither the length nor
 	 * the first differing byte shows in the time taken. */
 	unsigned char token_hash[crypto_generichash_BYTES];
+
+	struct api_events *ev;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -89,15 +93,23 @@ static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *c, in
 	return send_json(c, status, api_error_json(why, msg));
 }
 
+/* The token from "Authorization: Bearer T" or, for what a browser
+ * cannot send headers with (EventSource, the console's first page), the
+ * query parameter access_token (RFC 6750, 2.3). */
 static bool token_ok(struct api_server *s, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	unsigned char hash[crypto_generichash_BYTES];
 
-	if (!h || strncmp(h, "Bearer ", 7))
+	if (h && !strncmp(h, "Bearer ", 7))
+		h += 7;
+	else if (!h)
+		h = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
+	else
 		return false;
-	h += 7;
+	if (!h)
+		return false;
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)h, strlen(h), NULL, 0);
 	return sodium_memcmp(hash, s->token_hash, sizeof(hash)) == 0;
 }
@@ -167,6 +179,76 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c,
 	return send_json(c, status, body);
 }
 
+/* One SSE stream: new events from its connection on, a comment every
+ * SSE_KEEPALIVE_MS so that proxies and MHD's idle timeout keep it. */
+#define SSE_KEEPALIVE_MS 10000
+
+struct sse {
+	struct api_events *ev;
+	uint64_t seq;
+};
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *x = cls;
+	long n = api_events_next(x->ev, &x->seq, SSE_KEEPALIVE_MS, buf, max);
+
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0)
+		n = snprintf(buf, max, ": keepalive\n\n");
+	return n;
+}
+
+static void sse_free(void *cls)
+{
+	free(cls);
+}
+
+static enum MHD_Result serve_events(struct api_server *s, struct MHD_Connection *c)
+{
+	struct sse *x = calloc(1, sizeof(*x));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!x)
+		return MHD_NO;
+	x->ev = s->ev;
+	x->seq = api_events_head(s->ev);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x, sse_free);
+	if (!r) {
+		free(x);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	pthread_mutex_lock(&s->lock);
+	s->st.answered++;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static enum MHD_Result serve_static(struct api_server *s, struct MHD_Connection *c,
+				    const char *type, const char *body, size_t len,
+				    enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	pthread_mutex_lock(&s->lock);
+	s->st.answered++;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload, size_t *upload_size, void **con_cls)
@@ -212,7 +294,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	status = api_decode(method, url, cn->body, cn->len, &cmd, &why, err, sizeof(err));
 	if (status)
 		return refuse(s, c, status, why, err);
-	return dispatch(s, c, &cmd);
+	switch (cmd.kind) {
+	case API_GET_EVENTS:
+		return serve_events(s, c);
+	case API_GET_SERIAL: {
+		char *j = api_serial_json(s->ev);
+
+		return j ? serve_static(s, c, "application/json", j, strlen(j),
+					MHD_RESPMEM_MUST_FREE) : MHD_NO;
+	}
+	case API_GET_CONSOLE:
+		return serve_static(s, c, "text/html; charset=utf-8", api_console_html,
+				    api_console_html_len, MHD_RESPMEM_PERSISTENT);
+	default:
+		return dispatch(s, c, &cmd);
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -334,9 +430,10 @@ int api_server_start(struct api_server **out, const struct api_server_config *cf
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	s->ev = api_events_new();
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->efd < 0) {
-		r = -errno;
+	if (s->efd < 0 || !s->ev) {
+		r = s->ev ? -errno : -ENOMEM;
 		snprintf(err, errlen, "cannot create the API's eventfd: %s", strerror(-r));
 		goto fail;
 	}
@@ -395,6 +492,8 @@ void api_server_stop(struct api_server *s)
 	s->head = s->tail = NULL;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* Event streams end, so that their threads can be joined. */
+	api_events_close(s->ev);
 	/* Joins every connection's thread: each has its answer now. */
 	if (s->unix_d)
 		MHD_stop_daemon(s->unix_d);
@@ -404,9 +503,15 @@ void api_server_stop(struct api_server *s)
 		unlink(s->sock_path);
 	if (s->efd >= 0)
 		close(s->efd);
+	api_events_free(s->ev);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct api_events *api_server_events(struct api_server *s)
+{
+	return s ? s->ev : NULL;
 }
 
 int api_server_fd(struct api_server *s)

@@ -9,7 +9,10 @@
  * Where it listens: a Unix socket (mode 0600: whoever may open it may
  * drive the VM) and, optionally, TCP, where every request must carry
  * "Authorization: Bearer TOKEN" (the token file's first line, compared in
- * constant time). Every refusal is a 4xx/5xx with a JSON body
+ * constant time; a browser's page and event stream may give it as the
+ * query parameter access_token instead). The event stream, the serial
+ * output and the console page are served by these threads alone, from
+ * what the VMM posted (events.h). Every refusal is a 4xx/5xx with a JSON body
  * {"error": ..., "reason": ...} and one count in api_server_stats.
  *
  * Locking: the server's lock guards the queue and each request's
@@ -52,6 +55,10 @@ const struct api_cmd *api_req_cmd(const struct api_req *r);
 struct api_reply *api_req_reply(struct api_req *r);
 /* The answer is complete: wake the connection's thread. */
 void api_req_done(struct api_server *s, struct api_req *r);
+
+/* Where the VMM posts events and serial output (events.h); NULL for a
+ * NULL server, which every api_event_* takes. */
+struct api_events *api_server_events(struct api_server *s);
 
 /* The TCP port bound (for --api-listen HOST:0), 0 if none. */
 int api_server_port(struct api_server *s);

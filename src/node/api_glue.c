@@ -4,9 +4,14 @@
  * blocking. What another node alone knows (its vCPUs' run states, its
  * counters) is reported as unknown (null), not guessed. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "api/events.h"
 #include "api/metrics.h"
 #include "api/reply.h"
 #include "api/server.h"
@@ -16,7 +21,17 @@
 #include "node/config.h"
 #include "node/node_int.h"
 #include "util/log.h"
+#include "vmm/board.h"
 #include "vmm/vcpu.h"
+
+static unsigned where(struct node *n, unsigned vcpu)
+{
+	unsigned node = n->p.place[vcpu];
+
+	if (n->fwd)
+		forward_where(n->fwd, vcpu, &node);
+	return n->fwd ? node : n->p.self;
+}
 
 int node_api_start(struct node *n, const struct config *cfg)
 {
@@ -29,6 +44,7 @@ int node_api_start(struct node *n, const struct config *cfg)
 
 	n->kernel = cfg->kernel;
 	n->started_ns = vcpu_now_ns();
+	memcpy(n->api_place, n->p.place, sizeof(n->api_place));
 	if (!cfg->api_sock && !cfg->api_listen && !cfg->api_token)
 		return 0;
 	r = api_server_start(&n->api, &ac, err, sizeof(err));
@@ -47,8 +63,93 @@ int node_api_start(struct node *n, const struct config *cfg)
 
 void node_api_stop(struct node *n)
 {
+	if (n->api && vm_stopping(&n->vm)) {
+		api_event_vm(api_server_events(n->api), "stopping", n->vm.stop_reason);
+		if (n->vm.exit_status != 0)
+			api_event_error(api_server_events(n->api), n->vm.stop_reason);
+	}
 	api_server_stop(n->api);
 	n->api = NULL;
+}
+
+/* The serial tee: the UART writes into a pipe; this thread copies every
+ * byte to stdout (as without the API) and to the API's serial ring. */
+static void *serial_copy(void *arg)
+{
+	struct node *n = arg;
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = n->serial_pipe[0], .events = POLLIN };
+		ssize_t r;
+
+		poll(&p, 1, 50);
+		r = read(n->serial_pipe[0], buf, sizeof(buf));
+		if (r > 0) {
+			for (ssize_t off = 0; off < r;) {
+				ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(r - off));
+
+				if (w <= 0 && errno != EINTR)
+					break;	/* stdout gone: the API still gets it */
+				off += w > 0 ? w : 0;
+			}
+			api_event_serial(api_server_events(n->api), buf, (size_t)r);
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
+		    __atomic_load_n(&n->serial_stop, __ATOMIC_ACQUIRE))
+			break;
+	}
+	return NULL;
+}
+
+int node_serial_start(struct node *n, const struct config *cfg)
+{
+	if (!cfg->api_sock && !cfg->api_listen)
+		return STDOUT_FILENO;
+	if (pipe2(n->serial_pipe, O_CLOEXEC | O_NONBLOCK))
+		return STDOUT_FILENO;
+	/* The UART's writes block as a terminal's would; only the reader
+	 * polls. */
+	fcntl(n->serial_pipe[1], F_SETFL, 0);
+	if (pthread_create(&n->serial_thread, NULL, serial_copy, n)) {
+		close(n->serial_pipe[0]);
+		close(n->serial_pipe[1]);
+		return STDOUT_FILENO;
+	}
+	n->serial_on = true;
+	return n->serial_pipe[1];
+}
+
+void node_serial_stop(struct node *n)
+{
+	if (!n->serial_on)
+		return;
+	if (n->board)
+		board_flush(n->board);
+	__atomic_store_n(&n->serial_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(n->serial_thread, NULL);
+	close(n->serial_pipe[0]);
+	n->serial_on = false;
+	/* The write end stays open for the board until teardown. */
+}
+
+/* Every tick (20 ms), on the main thread: what changed becomes events. */
+void node_api_tick(struct node *n)
+{
+	struct api_events *ev = api_server_events(n->api);
+
+	if (!ev)
+		return;
+	for (unsigned i = 0; i < n->p.cpus; i++) {
+		unsigned now = where(n, i);
+
+		if (now != n->api_place[i]) {
+			api_event_vcpu(ev, i, n->api_place[i], now,
+				       n->fwd ? forward_moves(n->fwd, i) : 0);
+			n->api_place[i] = (uint8_t)now;
+		}
+	}
 }
 
 static enum api_vm_state vm_state(struct node *n)
@@ -56,15 +157,6 @@ static enum api_vm_state vm_state(struct node *n)
 	if (vm_stopping(&n->vm))
 		return API_VM_STOPPING;
 	return n->paused ? API_VM_PAUSED : API_VM_RUNNING;
-}
-
-static unsigned where(struct node *n, unsigned vcpu)
-{
-	unsigned node = n->p.place[vcpu];
-
-	if (n->fwd)
-		forward_where(n->fwd, vcpu, &node);
-	return n->fwd ? node : n->p.self;
 }
 
 static void get_vm(struct node *n, struct api_reply *r)
@@ -107,6 +199,11 @@ static void node_view(struct node *n, unsigned id, struct api_node_view *v)
 	pthread_mutex_unlock(&n->aff_lock);
 	for (unsigned i = 0; i < n->p.cpus; i++)
 		v->vcpus += where(n, i) == id;
+	if (id != n->p.self && n->mem) {
+		v->pages_known = true;
+		v->pages_from_0 = __atomic_load_n(&n->pages_to[id], __ATOMIC_RELAXED);
+		v->pages_to_0 = __atomic_load_n(&n->pages_from[id], __ATOMIC_RELAXED);
+	}
 }
 
 static void vcpu_view(struct node *n, unsigned i, struct api_vcpu_view *v)
@@ -181,6 +278,8 @@ static void vm_action(struct node *n, const struct api_cmd *c, struct api_reply 
 		else
 			vm_pause(&n->vm, n->paused);
 		pr_info("API: %s", n->paused ? "paused" : "resumed");
+		api_event_vm(api_server_events(n->api), n->paused ? "paused" : "running",
+			     "through the API");
 		break;
 	case API_ACTION_POWEROFF:
 		vm_stop(&n->vm, 0, "powered off through the API");

@@ -127,6 +127,17 @@ static void memory(struct node *n, struct metrics_out *o)
 				 "kind", memplane_lat_name((enum memplane_lat)k), &h);
 	}
 	memplane_lat_hist(n->mem, -1, &h);
+	/* Also as two counters, for the console's latency over time. */
+	C(o, "fault_wait_ns", "time from every fault to its page, ns, summed", h.sum);
+	C(o, "fault_count", "faults whose time is in fault_wait_ns", h.n);
+	for (unsigned p = 0; p < n->p.nr_nodes && p < VM_MAX_VCPUS; p++) {
+		if (p == n->p.self)
+			continue;
+		CL(o, "pages_sent_to", "pages sent to each peer", "peer", id_str(p),
+		   __atomic_load_n(&n->pages_to[p], __ATOMIC_RELAXED));
+		CL(o, "pages_received_from", "pages received from each peer", "peer", id_str(p),
+		   __atomic_load_n(&n->pages_from[p], __ATOMIC_RELAXED));
+	}
 	metrics_add_hist(o, "fault_seconds", "every fault to page mapped or woken", NULL, NULL,
 			 &h);
 }

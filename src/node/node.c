@@ -56,6 +56,9 @@ static int mem_send(void *opaque, unsigned to, const struct net_msg *msg)
 {
 	struct node *n = opaque;
 
+	/* The API's page-traffic matrix: pages (messages with data) by peer. */
+	if (msg->data_len && to < CLUSTER_MAX_NODES)
+		__atomic_add_fetch(&n->pages_to[to], 1, __ATOMIC_RELAXED);
 	return cluster_send(n->cluster, to, msg);
 }
 
@@ -79,6 +82,8 @@ static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
 
 	if (!n->mem)
 		return -EPROTO;
+	if (msg->data_len && from < CLUSTER_MAX_NODES)
+		__atomic_add_fetch(&n->pages_from[from], 1, __ATOMIC_RELAXED);
 	/* A page message still on its way when the guest stopped is not the
 	 * sender's fault: drop it without a warning. */
 	r = memplane_receive(n->mem, from, msg);
@@ -210,7 +215,7 @@ static int build_vm(struct node *n)
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt);
+		n->board = board_create(&n->vm, n->console_fd, STDIN_FILENO, &n->board_opt);
 		if (!n->board)
 			return -ENOMEM;
 	}
@@ -315,6 +320,7 @@ static int wait_guest(struct node *n)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);
+		node_api_tick(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
 				(int)stop_signal, n->p.self);
@@ -354,6 +360,9 @@ static void teardown(struct node *n)
 	if (n->board)
 		board_destroy(n->board);
 	n->board = NULL;
+	if (n->console_fd != STDOUT_FILENO)
+		close(n->console_fd);
+	n->console_fd = STDOUT_FILENO;
 	if (n->vm_ok)
 		vm_destroy(&n->vm);
 	n->vm_ok = false;
@@ -501,6 +510,7 @@ int node_run(const struct config *cfg)
 		return 1;
 	n->stats = cfg->stats;
 	n->offered = cfg->node_cpus;
+	n->console_fd = STDOUT_FILENO;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
 		status = EXIT_USAGE;
 		goto fail;
@@ -523,6 +533,13 @@ int node_run(const struct config *cfg)
 		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
 			goto fail;
 	}
+	/* Requests wait (API_WAIT_MS at most) until the guest runs. */
+	if (node_api_start(n, cfg)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	n->console_fd = node_serial_start(n, cfg);
 	n->board_opt = (struct board_options){
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
@@ -549,12 +566,6 @@ int node_run(const struct config *cfg)
 		status = EXIT_USAGE;
 		goto fail;
 	}
-	/* Requests wait (API_WAIT_MS at most) until the guest runs. */
-	if (node_api_start(n, cfg)) {
-		status = EXIT_USAGE;
-		msg = NULL;
-		goto fail;
-	}
 	if (n->cluster && start_nodes(n, &b, err, sizeof(err))) {
 		if (!err[0])
 			msg = "cannot start the memory plane";
@@ -566,6 +577,7 @@ int node_run(const struct config *cfg)
 	}
 
 	status = wait_guest(n);
+	node_serial_stop(n);
 	node_api_stop(n);
 	if (n->fwd)
 		node_print_final_placement(n);
@@ -581,6 +593,7 @@ int node_run(const struct config *cfg)
 	return status;
 
 fail:
+	node_serial_stop(n);
 	node_api_stop(n);
 	/* The local nodes are killed first, as they always were. */
 	spawn_reap(sp, 1);
@@ -604,6 +617,7 @@ int node_join(const struct node_args *a)
 		return 1;
 	n->stats = a->stats;
 	n->offered = a->node_cpus;
+	n->console_fd = STDOUT_FILENO;
 	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {
 		status = EXIT_USAGE;

@@ -149,6 +149,23 @@ def run(vm, tmp, sock, token, err):
     s, j = request(U, 'GET', '/api/v1/stats')
     check(s == 200 and 'faults' in j['self']['counters'], 'GET /stats has the memory plane')
 
+    s, j = request(U, 'GET', '/api/v1/serial')
+    check(s == 200 and 'spin: running' in j['text'], 'GET /serial has the guest\'s output')
+    c = U()
+    c.request('GET', '/')
+    r = c.getresponse()
+    page = r.read().decode()
+    c.close()
+    check(r.status == 200 and r.getheader('Content-Type', '').startswith('text/html') and
+          'EventSource' in page, 'GET / is the console page')
+
+    # The event stream, opened before the move it must report.
+    ev = U()
+    ev.request('GET', '/api/v1/events')
+    evr = ev.getresponse()
+    check(evr.status == 200 and evr.getheader('Content-Type') == 'text/event-stream',
+          'GET /events is an event stream')
+
     # A move by hand between two other nodes, then to node 0.
     last = 3
     src = place[last]
@@ -158,6 +175,24 @@ def run(vm, tmp, sock, token, err):
           f'move vCPU {last} from node {src} to node {dst}: 202')
     wait_until(f'vCPU {last} on node {dst}',
                lambda: request(U, 'GET', f'/api/v1/vcpus/{last}')[1]['node'] == dst, 20)
+    # Its event: read the stream until a vcpu event (bounded by the socket
+    # timeout and a line count).
+    event = data = None
+    for _ in range(200):
+        line = evr.fp.readline().decode().rstrip('\n')
+        if line.startswith('event: '):
+            event = line[7:]
+        elif line.startswith('data: ') and event == 'vcpu':
+            data = json.loads(line[6:])
+            break
+    check(data is not None and data['vcpu'] == last and data['to'] == dst,
+          f'the event stream reports the move: {data}')
+    if data is not None:
+        try:
+            spec.validate_schema('VcpuEvent', data)
+        except Exception as e:
+            fail(f'vcpu event does not match VcpuEvent: {e}')
+    ev.close()
     rc, out, e = ctl('--sock', sock, 'move', str(last), '0')
     check(rc == 0 and f'to node 0' in out, f'ctl move {last} 0: {out.strip()} {e.strip()}')
     v = wait_until(f'vCPU {last} on node 0 with a state of its own',
@@ -223,7 +258,8 @@ def run(vm, tmp, sock, token, err):
         ('DELETE', '/api/v1/vm', None, 405, 'method'),
         ('PUT', '/api/v1/vm/actions', '{}', 405, 'method'),
         ('GET', '/api/v2/vm', None, 404, 'not_found'),
-        ('GET', '/', None, 404, 'not_found'),
+        ('GET', '/api/v1', None, 404, 'not_found'),
+        ('POST', '/', '{}', 405, 'method'),
         ('POST', '/api/v1/vm/actions', 'x' * 10000, 413, 'too_large'),
     ]
     for method, path, raw, want, why in bad:
