@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/listen.h"
+#include "api/http.h"
 #include "util/lathist.h"
 
 /* Histogram buckets: 2^10 ns (~1 us) .. 2^34 ns (~17 s), doubling. */
@@ -226,9 +226,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct metrics_server *s = cls;
-	struct MHD_Response *r;
 	struct metrics_out *o;
-	enum MHD_Result ret;
 	unsigned status = 200;
 	char *body;
 
@@ -253,19 +251,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		body = o ? metrics_render(o) : NULL;
 		metrics_out_free(o);
 	}
-	if (!body)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type",
-				status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-					      : "text/plain; charset=utf-8");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return api_respond(c, status, status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+						    : "text/plain; charset=utf-8", body);
 }
 
 int metrics_start(struct metrics_server **out, const char *listen, unsigned node,

@@ -195,11 +195,25 @@ static int vcpu_path(const char *rest, unsigned *id, const char **tail)
 	return 0;
 }
 
+/* The one method a resource takes (and no body with GET): 0, or why not. */
+static int only(const char *method, const char *want, size_t len, enum api_reject *why,
+		char *err, size_t errlen)
+{
+	if (strcmp(method, want)) {
+		*why = API_REJ_METHOD;
+		snprintf(err, errlen, "%.16s is not allowed here (%s only)", method, want);
+		return 405;
+	}
+	if (!strcmp(want, "GET") && len)
+		return refuse(API_REJ_FIELD, 400, why, err, errlen, "GET takes no body%s", "");
+	return 0;
+}
+
 int api_decode(const char *method, const char *path, const char *body, size_t len,
 	       struct api_cmd *cmd, enum api_reject *why, char *err, size_t errlen)
 {
-	bool get, post;
 	const char *rest, *tail;
+	int r;
 	static const struct { const char *path; enum api_cmd_kind kind; } gets[] = {
 		{ "vm", API_GET_VM }, { "nodes", API_GET_NODES },
 		{ "vcpus", API_GET_VCPUS }, { "stats", API_GET_STATS },
@@ -209,53 +223,36 @@ int api_decode(const char *method, const char *path, const char *body, size_t le
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (method && path && !strcmp(path, "/")) {
-		if (strcmp(method, "GET"))
-			return refuse(API_REJ_METHOD, 405, why, err, errlen,
-				      "%.16s is not allowed here (GET only)", method);
-		cmd->kind = API_GET_CONSOLE;
-		return 0;
+		r = only(method, "GET", 0, why, err, errlen);
+		if (!r)
+			cmd->kind = API_GET_CONSOLE;
+		return r;
 	}
 	if (!method || !path || strncmp(path, PREFIX, strlen(PREFIX)))
 		return refuse(API_REJ_NOT_FOUND, 404, why, err, errlen,
 			      "no such resource: %.80s", path ? path : "");
-	get = !strcmp(method, "GET");
-	post = !strcmp(method, "POST");
 	rest = path + strlen(PREFIX);
 	for (unsigned i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
 		if (strcmp(rest, gets[i].path))
 			continue;
-		if (!get)
-			return refuse(API_REJ_METHOD, 405, why, err, errlen,
-				      "%.16s is not allowed here (GET only)", method);
-		if (len)
-			return refuse(API_REJ_FIELD, 400, why, err, errlen,
-				      "GET takes no body%s", "");
-		cmd->kind = gets[i].kind;
-		return 0;
+		r = only(method, "GET", len, why, err, errlen);
+		if (!r)
+			cmd->kind = gets[i].kind;
+		return r;
 	}
-	if (!strcmp(rest, "vm/actions")) {
-		if (!post)
-			return refuse(API_REJ_METHOD, 405, why, err, errlen,
-				      "%.16s is not allowed here (POST only)", method);
-		return decode_action(body, len, cmd, why, err, errlen);
-	}
+	if (!strcmp(rest, "vm/actions"))
+		return only(method, "POST", len, why, err, errlen) ?:
+		       decode_action(body, len, cmd, why, err, errlen);
 	if (!strncmp(rest, "vcpus/", 6) && !vcpu_path(rest + 6, &cmd->vcpu, &tail)) {
 		if (!*tail) {
-			if (!get)
-				return refuse(API_REJ_METHOD, 405, why, err, errlen,
-					      "%.16s is not allowed here (GET only)", method);
-			if (len)
-				return refuse(API_REJ_FIELD, 400, why, err, errlen,
-					      "GET takes no body%s", "");
-			cmd->kind = API_GET_VCPU;
-			return 0;
+			r = only(method, "GET", len, why, err, errlen);
+			if (!r)
+				cmd->kind = API_GET_VCPU;
+			return r;
 		}
-		if (!strcmp(tail, "/move")) {
-			if (!post)
-				return refuse(API_REJ_METHOD, 405, why, err, errlen,
-					      "%.16s is not allowed here (POST only)", method);
-			return decode_move(body, len, cmd, why, err, errlen);
-		}
+		if (!strcmp(tail, "/move"))
+			return only(method, "POST", len, why, err, errlen) ?:
+			       decode_move(body, len, cmd, why, err, errlen);
 	}
 	return refuse(API_REJ_NOT_FOUND, 404, why, err, errlen, "no such resource: %.80s", path);
 }

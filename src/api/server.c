@@ -21,7 +21,7 @@
 
 #include "api/console.h"
 #include "api/events.h"
-#include "api/listen.h"
+#include "api/http.h"
 #include "util/log.h"
 
 #define TOKEN_MAX 256
@@ -69,21 +69,14 @@ static void count(struct api_server *s, enum api_reject why)
 
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, char *body)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
+	return api_respond(c, (unsigned)status, "application/json", body);
+}
 
-	if (!body)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return ret;
+static void count_answered(struct api_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->st.answered++;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *c, int status,
@@ -209,7 +202,6 @@ static enum MHD_Result serve_events(struct api_server *s, struct MHD_Connection 
 {
 	struct sse *x = calloc(1, sizeof(*x));
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	if (!x)
 		return MHD_NO;
@@ -220,14 +212,8 @@ static enum MHD_Result serve_events(struct api_server *s, struct MHD_Connection 
 		free(x);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, 200, r);
-	MHD_destroy_response(r);
-	pthread_mutex_lock(&s->lock);
-	s->st.answered++;
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	count_answered(s);
+	return api_queue(c, 200, "text/event-stream", r);
 }
 
 static enum MHD_Result serve_static(struct api_server *s, struct MHD_Connection *c,
@@ -235,18 +221,11 @@ static enum MHD_Result serve_static(struct api_server *s, struct MHD_Connection 
 				    enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
-	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, 200, r);
-	MHD_destroy_response(r);
-	pthread_mutex_lock(&s->lock);
-	s->st.answered++;
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	count_answered(s);
+	return api_queue(c, 200, type, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

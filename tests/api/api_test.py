@@ -10,11 +10,10 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openapi_check import Spec  # noqa: E402
+from openapi_check import Spec, build_spin  # noqa: E402
 
 AMALGAM, SPEC, SPIN_S = sys.argv[1:4]
 SCALE = float(os.environ.get('AMALGAM_TEST_TIME_SCALE', '1') or 1)
@@ -90,11 +89,7 @@ def ctl(*args):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix='amalgam-api-')
-    spin = os.path.join(tmp, 'spin.elf')
-    subprocess.run(['gcc', '-c', SPIN_S, '-o', spin + '.o'], check=True)
-    subprocess.run(['ld', '-Ttext=0x200000', '-Tdata=0x300000', '-e', '_start', '-o', spin,
-                    spin + '.o'], check=True)
+    tmp, spin = build_spin(SPIN_S, 'amalgam-api-')
     sock = os.path.join(tmp, 'api.sock')
     token = os.path.join(tmp, 'token')
     with open(token, 'w') as f:
@@ -194,7 +189,7 @@ def run(vm, tmp, sock, token, err):
             fail(f'vcpu event does not match VcpuEvent: {e}')
     ev.close()
     rc, out, e = ctl('--sock', sock, 'move', str(last), '0')
-    check(rc == 0 and f'to node 0' in out, f'ctl move {last} 0: {out.strip()} {e.strip()}')
+    check(rc == 0 and 'to node 0' in out, f'ctl move {last} 0: {out.strip()} {e.strip()}')
     v = wait_until(f'vCPU {last} on node 0 with a state of its own',
                    lambda: (lambda j: j if j['node'] == 0 and j['state'] != 'remote'
                             else None)(request(U, 'GET', f'/api/v1/vcpus/{last}')[1]), 20)

@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openapi_check import build_spin  # noqa: E402
 
 AMALGAM, SPIN_S = sys.argv[1:3]
 SCALE = float(os.environ.get('AMALGAM_TEST_TIME_SCALE', '1') or 1)
@@ -34,11 +36,7 @@ def scrape(url):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix='amalgam-metrics-')
-    spin = os.path.join(tmp, 'spin.elf')
-    subprocess.run(['gcc', '-c', SPIN_S, '-o', spin + '.o'], check=True)
-    subprocess.run(['ld', '-Ttext=0x200000', '-Tdata=0x300000', '-e', '_start', '-o', spin,
-                    spin + '.o'], check=True)
+    tmp, spin = build_spin(SPIN_S, 'amalgam-metrics-')
     err = open(os.path.join(tmp, 'run.err'), 'w+')
     vm = subprocess.Popen([AMALGAM, 'run', '--nodes', '3', '--cpus', '3', '--memory', '64M',
                            '--start', 'all', '--migrate', 'off', '--kernel', spin,

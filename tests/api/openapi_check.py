@@ -1,9 +1,13 @@
-"""Validate API responses against docs/openapi.yaml (OpenAPI 3.1, whose
+"""Shared by the control-plane tests: the spin guest, and validating
+API responses against docs/openapi.yaml (OpenAPI 3.1, whose
 schemas are JSON Schema 2020-12): find the operation by path template and
 method, the response by status (or default), and check the body with
 jsonschema. $refs are resolved here (the document has no cycles), so that
 Debian's python3-jsonschema of any version will do."""
+import os
 import re
+import subprocess
+import tempfile
 
 import jsonschema
 import yaml
@@ -66,3 +70,14 @@ class Spec:
             schema = self._resolve(self.doc['components']['schemas']['Error'])
         jsonschema.Draft202012Validator(schema).validate(body)
         self.checked += 1
+
+
+def build_spin(spin_s, prefix):
+    """A fresh temporary directory and the spin guest (tests/cluster/spin.S)
+    built in it: (dir, elf)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    spin = os.path.join(tmp, 'spin.elf')
+    subprocess.run(['gcc', '-c', spin_s, '-o', spin + '.o'], check=True)
+    subprocess.run(['ld', '-Ttext=0x200000', '-Tdata=0x300000', '-e', '_start', '-o', spin,
+                    spin + '.o'], check=True)
+    return tmp, spin

@@ -1,10 +1,11 @@
-/* A TCP listening socket from "HOST:PORT" (listen.h). */
-#include "api/listen.h"
+/* The HTTP servers' shared parts (http.h). */
+#include "api/http.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,3 +56,30 @@ int api_tcp_listen(const char *addr, const char *flag, int *port, char *err, siz
 	return fd;
 }
 
+
+enum MHD_Result api_queue(struct MHD_Connection *c, unsigned status, const char *type,
+			  struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result api_respond(struct MHD_Connection *c, unsigned status, const char *type,
+			    char *body)
+{
+	struct MHD_Response *r;
+
+	if (!body)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	return api_queue(c, status, type, r);
+}
