@@ -144,8 +144,10 @@ def run(vm, tmp, sock, token, err):
     s, j = request(U, 'GET', '/api/v1/stats')
     check(s == 200 and 'faults' in j['self']['counters'], 'GET /stats has the memory plane')
 
-    s, j = request(U, 'GET', '/api/v1/serial')
-    check(s == 200 and 'spin: running' in j['text'], 'GET /serial has the guest\'s output')
+    # The guest prints once it runs; the UART flushes within ~10 ms.
+    check(wait_until('the guest\'s output in GET /serial', lambda: 'spin: running' in
+                     request(U, 'GET', '/api/v1/serial')[1]['text'], 20),
+          'GET /serial has the guest\'s output')
     c = U()
     c.request('GET', '/')
     r = c.getresponse()
