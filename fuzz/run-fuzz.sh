@@ -1,18 +1,23 @@
 #!/bin/sh
-# Run a fuzzer (the wire's, the API's) for a bounded time.
+# Run a fuzzer for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER and CORPUS_GEN are e.g. the fuzz_wire and fuzz_wire_corpus binaries.
-# SECONDS defaults to 20. WORKDIR (default: FUZZER's directory/fuzz_wire.d)
+# FUZZER is a libFuzzer binary (fuzz_wire, fuzz_link, fuzz_virtq, fuzz_api),
+# CORPUS_GEN the program that writes its seeds (fuzz_wire_corpus), or -
+# for none. SECONDS defaults to 20.
+# WORKDIR (default: FUZZER's directory/FUZZER.d)
 # keeps the growing corpus between runs; a crash input lands in
 # WORKDIR/artifacts/ and the exit status is non-zero.
 set -eu
 fuzzer=$1
 gen=$2
 secs=${3:-20}
-work=${4:-$(dirname "$fuzzer")/fuzz_wire.d}
+work=${4:-$(dirname "$fuzzer")/$(basename "$fuzzer").d}
 
-mkdir -p "$work/corpus" "$work/artifacts"
-"$gen" "$work/seeds"
+mkdir -p "$work/corpus" "$work/artifacts" "$work/seeds"
+[ "$gen" = - ] || "$gen" "$work/seeds"
+# libFuzzer's own exit status for a crash is 77, which meson reads as
+# "skipped": make every finding a failure.
 exec "$fuzzer" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	-max_len=70000 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" "$work/corpus" "$work/seeds"

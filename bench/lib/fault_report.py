@@ -8,7 +8,9 @@ bench-fault.elf's RESULT lines), run-i.err (amalgam's stderr: node 0's rtt
 line and its memory-plane block, from --measure-rtt and --stats), run-i.rc
 (amalgam's exit status) and run-i.load (the host's 1-minute load average
 before the run). Prints each run, the medians over the good runs, the
-ratios to the raw TCP round trip, and last one JSON line.
+ratios to the raw TCP round trip, and last one JSON line. plain-i.* are
+the same files for the same run with --insecure-network (links in clear):
+the medians' ratios sealed / in clear are the cost of sealing.
 """
 import json
 import os
@@ -99,6 +101,27 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 
+def plain_medians(logdir):
+    """Medians of the good runs in clear (plain-i.*), or None."""
+    runs, i = [], 0
+    while os.path.exists(os.path.join(logdir, f"plain-{i + 1}.rc")):
+        i += 1
+        base = os.path.join(logdir, f"plain-{i}")
+        err, out = parse_err(read(base + ".err")), parse_out(read(base + ".out"))
+        if read(base + ".rc", "?").strip() != "0" or any(p not in out for p in PHASES) or \
+           any(k not in err for k in ("read_p50", "write_p50", "upgrade_p50")):
+            print(f"run {i} in clear: FAILED (status {read(base + '.rc', '?').strip()})")
+            continue
+        r = dict(err)
+        for p, g in out.items():
+            for k, v in g.items():
+                r[f"g_{p}_{k}"] = v
+        runs.append(r)
+    if not runs:
+        return None, 0
+    return {k: med([r.get(k) for r in runs]) for k in runs[0]}, len(runs)
+
+
 def main():
     pages, stream, memory, logdir = sys.argv[1:5]
     runs, failed = [], []
@@ -168,6 +191,19 @@ def main():
     print(f"  upgrade p50 / rtt p50 = {rat['upgrade']:.2f} (goal <= {GOAL}): "
           + ("met" if rat["upgrade"] <= GOAL else "NOT met"))
 
+    plain, nplain = plain_medians(logdir)
+    seal = {}
+    if plain:
+        print(f"  cost of sealing the links, medians sealed / in clear (--insecure-network, "
+              f"{nplain} runs):")
+        for k in ("read", "write", "upgrade"):
+            seal[k] = ratio(m[k + "_p50"], plain[k + "_p50"])
+            print(f"    {k:8s} p50 {fmt(m[k + '_p50']):>10s} / {fmt(plain[k + '_p50']):>10s}"
+                  f" = {seal[k]:.3f}")
+        seal["stream"] = ratio(plain["g_stream_pages_per_s"], m["g_stream_pages_per_s"])
+        print(f"    stream   {m['g_stream_pages_per_s']:.0f} / {plain['g_stream_pages_per_s']:.0f} pages/s"
+              f" (time per page {seal['stream']:.3f}x)")
+
     r2 = lambda v: None if v is None else round(v, 2)
     js = {"bench": "fault", "runs": len(runs), "failed": len(failed),
           "pages": int(pages), "stream_pages": int(stream), "memory": memory,
@@ -181,6 +217,11 @@ def main():
         js[f"guest_{p}_p50_us"] = r2(m[f"g_{p}_p50"])
         js[f"guest_{p}_p99_us"] = r2(m[f"g_{p}_p99"])
     js["stream_pages_per_s"] = round(m["g_stream_pages_per_s"])
+    js["plain_runs"] = nplain
+    for k, v in seal.items():
+        js[f"seal_{k}_ratio"] = r2(v)
+    if plain:
+        js["plain_stream_pages_per_s"] = round(plain["g_stream_pages_per_s"])
     js["goal_ratio"] = GOAL
     js["goal_met"] = rat["upgrade"] <= GOAL
     js["loads"] = [r["load"] for r in runs]

@@ -9,6 +9,7 @@
 #include "cluster/params.h"
 #include "util/parse.h"
 #include "hw/mem.h"
+#include "virtio/blk.h"
 #include "vmm/vm.h"
 
 void config_usage_run(void)
@@ -33,6 +34,13 @@ void config_usage_run(void)
 "      --device isa-debug-exit[,iobase=N][,iosize=N]\n"
 "                      QEMU's debug exit port (default iobase 0x501, iosize 2):\n"
 "                      writing v ends the run with status (v << 1) | 1\n"
+"      --disk FILE[,readonly][,node=N][,queues=N]\n"
+"                      a raw disk image as a virtio-blk PCI disk (vda, vdb, ...\n"
+"                      in order; repeatable, up to %d); readonly refuses\n"
+"                      writes; node=N is the node that hosts it (0 only,\n"
+"                      for now); queues defaults to one per vCPU (max %d);\n"
+"                      fail-from=SECTOR makes I/O at or past SECTOR fail\n"
+"                      with EIO (fault injection for tests)\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
 "  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M; min 16M)\n"
 "\n"
@@ -40,11 +48,22 @@ void config_usage_run(void)
 "  -n, --nodes K       spawn K node processes on this host (loopback)\n"
 "  -j, --join LIST     join nodes started with 'amalgam node', host:port,...\n"
 "      --key FILE      cluster key file (required with --join; see 'amalgam key')\n"
+"      --insecure-network\n"
+"                      links between nodes in clear after the handshake (no\n"
+"                      encryption): only on a private fabric; every node must\n"
+"                      say so\n"
+"      --peer-timeout MS\n"
+"                      a node heard nothing from for MS ms (stopped, hung, cut\n"
+"                      off) is lost and the VM stops, naming it (default 4000)\n"
 "  -p, --place LIST    node of each vCPU, e.g. 0,0,1,1 (default: even blocks)\n"
 "      --start MODE    bsp (default: APs wait for INIT/SIPI) or all (every vCPU\n"
 "                      starts at the entry point; for memory tests)\n"
 "      --net-delay US  delay every page-protocol message by US microseconds\n"
 "                      (latency injection for tests)\n"
+"      --linux-tuning on|off  on (default): a Linux guest whose vCPUs span nodes\n"
+"                      gets nohz_full, rcu_nocbs and numa_balancing=disable\n"
+"                      for every CPU but the first, unless its command line\n"
+"                      sets them (README, \"Linux across nodes\"); off: not\n"
 "      --migrate MODE  auto (default): a vCPU that keeps waiting for pages\n"
 "                      another node holds moves there, and busy vCPUs move\n"
 "                      off a host whose CPUs they oversubscribe to one with\n"
@@ -66,7 +85,10 @@ void config_usage_run(void)
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
-"  -h, --help          this text\n", BOOT_MAX_MODULES, VM_MAX_VCPUS);
+"      --stats-every MS every node prints one line of sampled counters every MS\n"
+"                      ms (remote faults, the hottest pages since the last line,\n"
+"                      the guest's TSC): for benchmarks\n"
+"  -h, --help          this text\n", BOOT_MAX_MODULES, PCIBUS_MAX_DISKS, BLK_MAX_QUEUES, VM_MAX_VCPUS);
 }
 
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen)
@@ -76,6 +98,18 @@ int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errle
 	if (parse_uint(s, 1, CONFIG_MAX_NODE_CPUS, &v)) {
 		snprintf(err, errlen, "--node-cpus must be a number from 1 to %d, not '%s'",
 			 CONFIG_MAX_NODE_CPUS, s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 10, 3600 * 1000, &v)) {
+		snprintf(err, errlen, "--stats-every must be milliseconds from 10 to 3600000, not '%s'", s);
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
@@ -133,6 +167,65 @@ static int parse_device(struct config *cfg, char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* --disk PATH[,readonly][,node=N][,queues=N]. A comma ends the path:
+ * image paths with commas are not supported. */
+static int add_disk(struct config *cfg, char *arg, char *err, size_t errlen)
+{
+	struct pcibus_disk *d = &cfg->disks[cfg->nr_disks];
+	char *save = NULL, *opt;
+	uint64_t v;
+
+	if (cfg->nr_disks == PCIBUS_MAX_DISKS) {
+		snprintf(err, errlen, "too many --disk: at most %d", PCIBUS_MAX_DISKS);
+		return -EINVAL;
+	}
+	*d = (struct pcibus_disk){ .path = strtok_r(arg, ",", &save) };
+	if (!d->path || arg[0] == ',') {
+		snprintf(err, errlen, "--disk needs a file name (a raw image)");
+		return -EINVAL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(opt, "readonly")) {
+			d->readonly = true;
+		} else if (!strncmp(opt, "node=", 5)) {
+			if (parse_uint(opt + 5, 0, 15, &v)) {
+				snprintf(err, errlen, "--disk %s: node=N takes a node number, not '%s'",
+					 d->path, opt + 5);
+				return -EINVAL;
+			}
+			/* Devices live on node 0 today; the others forward
+			 * their accesses there. */
+			if (v) {
+				snprintf(err, errlen,
+					 "--disk %s: node=%lu: disks on nodes other than 0 are not supported yet",
+					 d->path, (unsigned long)v);
+				return -EINVAL;
+			}
+		} else if (!strncmp(opt, "queues=", 7)) {
+			if (parse_uint(opt + 7, 1, BLK_MAX_QUEUES, &v)) {
+				snprintf(err, errlen, "--disk %s: queues=N takes 1 to %d, not '%s'",
+					 d->path, BLK_MAX_QUEUES, opt + 7);
+				return -EINVAL;
+			}
+			d->queues = (unsigned)v;
+		} else if (!strncmp(opt, "fail-from=", 10)) {
+			if (parse_uint(opt + 10, 1, UINT64_MAX >> 9, &v)) {
+				snprintf(err, errlen, "--disk %s: fail-from=SECTOR takes a sector number above 0, not '%s'",
+					 d->path, opt + 10);
+				return -EINVAL;
+			}
+			d->fail_from = v;
+		} else {
+			snprintf(err, errlen,
+				 "--disk %s: unknown option '%s' (readonly, node=N, queues=N)",
+				 d->path, opt);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
 /* --initrd PATH[,cmdline=STR]: the string is everything after the first
  * ",cmdline=", commas included. Splits arg in place (it is argv's). */
 static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
@@ -155,6 +248,9 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Long-only options, past every character. */
+enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS };
+
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
 {
@@ -167,21 +263,27 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "stats-every", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "join", required_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "insecure-network", no_argument, NULL, 'X' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
 		{ "place", required_argument, NULL, 'p' },
 		{ "start", required_argument, NULL, 'S' },
 		{ "net-delay", required_argument, NULL, 'D' },
 		{ "measure-rtt", required_argument, NULL, 'R' },
 		{ "migrate", required_argument, NULL, 'M' },
+		{ "linux-tuning", required_argument, NULL, 'L' },
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "device", required_argument, NULL, 'd' },
-		{ "api-sock", required_argument, NULL, 'A' },
-		{ "api-listen", required_argument, NULL, 'L' },
-		{ "api-token", required_argument, NULL, 'T' },
-		{ "metrics-listen", required_argument, NULL, 'P' },
+		{ "disk", required_argument, NULL, 'B' },
+		/* The control plane: long options only. */
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "api-listen", required_argument, NULL, OPT_API_LISTEN },
+		{ "api-token", required_argument, NULL, OPT_API_TOKEN },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ 0 }
 	};
 	uint64_t v;
@@ -202,6 +304,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'd':
 			if (parse_device(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case 'B':
+			if (add_disk(cfg, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case 'a': cfg->append = optarg; break;
@@ -229,6 +335,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'q': cfg->log_level = LOG_ERROR; break;
 		case 's': cfg->stats = 1; break;
+		case 'E':
+			if (config_parse_stats_every(optarg, &cfg->stats_every_ms, err, errlen))
+				return -EINVAL;
+			break;
 		case 'n':
 			if (parse_uint(optarg, 1, 16, &v)) {
 				snprintf(err, errlen, "--nodes must be a number from 1 to 16, not '%s'", optarg);
@@ -238,10 +348,20 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'j': cfg->join = optarg; break;
 		case 'K': cfg->key_file = optarg; break;
-		case 'A': cfg->api_sock = optarg; break;
-		case 'L': cfg->api_listen = optarg; break;
-		case 'T': cfg->api_token = optarg; break;
-		case 'P': cfg->metrics_listen = optarg; break;
+		case 'X': cfg->insecure_network = 1; break;
+		case 'T':
+			if (parse_uint(optarg, CLUSTER_PEER_TIMEOUT_MIN,
+				       CLUSTER_PEER_TIMEOUT_MAX, &v)) {
+				snprintf(err, errlen, "--peer-timeout must be milliseconds (%u-%u), not '%s'",
+					 CLUSTER_PEER_TIMEOUT_MIN, CLUSTER_PEER_TIMEOUT_MAX, optarg);
+				return -EINVAL;
+			}
+			cfg->peer_timeout_ms = (unsigned)v;
+			break;
+		case OPT_API_SOCK: cfg->api_sock = optarg; break;
+		case OPT_API_LISTEN: cfg->api_listen = optarg; break;
+		case OPT_API_TOKEN: cfg->api_token = optarg; break;
+		case OPT_METRICS: cfg->metrics_listen = optarg; break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {
@@ -264,6 +384,13 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 					 optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'L':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--linux-tuning must be 'on' or 'off', not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->no_linux_tuning = !strcmp(optarg, "off");
 			break;
 		case 'N':
 			if (config_parse_node_cpus(optarg, &cfg->node_cpus, err, errlen))

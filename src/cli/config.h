@@ -10,6 +10,8 @@
 /* --node-cpus N, the same on 'run' and 'node': 0, or -EINVAL with a
  * one-line message in err. */
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen);
+/* --stats-every MS, for run and node alike. */
+int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen);
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help
  * was printed, or -EINVAL with a one-line message in err. */

@@ -51,9 +51,13 @@ static void node_usage(void)
 "\n"
 "  -l, --listen ADDR   address to listen on, host:port ([v6]:port, port 0 = any)\n"
 "      --key FILE      the cluster key (see 'amalgam key'); peers without it are refused\n"
+"      --insecure-network\n"
+"                      links in clear after the handshake: only on a private\n"
+"                      fabric, and only if every node says so\n"
 "      --timeout S     give up if no coordinator comes within S seconds (default: wait)\n"
 "      --port-fd N     write the bound port to file descriptor N (for scripts)\n"
 "      --stats         print counters at exit (also on SIGUSR1)\n"
+"      --stats-every MS one line of sampled counters every MS ms (see 'run --help')\n"
 "      --node-cpus N   CPUs this node offers the VM (default: all of this host's,\n"
 "                      shared with other nodes on it)\n"
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
@@ -67,9 +71,11 @@ static int cmd_node(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "insecure-network", no_argument, NULL, 'X' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "port-fd", required_argument, NULL, 'P' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "stats-every", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -87,6 +93,7 @@ static int cmd_node(int argc, char **argv)
 		switch (c) {
 		case 'l': a.listen = optarg; break;
 		case 'K': a.key_file = optarg; break;
+		case 'X': a.insecure = true; break;
 		case 'T':
 			if (parse_uint(optarg, 0, 86400, &v)) {
 				fprintf(stderr, "amalgam: --timeout must be seconds (0-86400), not '%s'\n", optarg);
@@ -112,6 +119,15 @@ static int cmd_node(int argc, char **argv)
 		}
 		case 'M': a.metrics_listen = optarg; break;
 		case 's': a.stats = true; break;
+		case 'E': {
+			char err[128];
+
+			if (config_parse_stats_every(optarg, &a.stats_every_ms, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'v': if (a.log_level < LOG_DEBUG) a.log_level++; break;
 		case 'q': a.log_level = LOG_ERROR; break;
 		case 'h': node_usage(); return 0;

@@ -70,8 +70,13 @@ static void on_control(struct cluster *c, int peer, const struct net_msg *m)
 	case NET_CTL_READY:
 		if (ctl->arg < 3 && peer < 64)
 			c->ready[ctl->arg] |= 1ULL << peer;
-		if (ctl->arg == 0 && peer < NET_MAX_NODES)
-			c->rtt_port[peer] = ctl->code;
+		if (ctl->arg == 0 && peer < NET_MAX_NODES) {
+			if (ctl->code >= 0 && ctl->code <= 65535)
+				c->rtt_port[peer] = ctl->code;
+			else
+				pr_warn("node %d: READY with port %d ignored", peer,
+					ctl->code);
+		}
 		break;
 	case NET_CTL_STOP:
 		/* A peer stopped: stop here too, but do not re-broadcast. */
@@ -162,7 +167,7 @@ static void on_peer_down(void *opaque, int peer, int err)
 	/* Every page that node held, and every vCPU it ran, is gone: the
 	 * guest cannot go on correctly, so stop it and say why. */
 	snprintf(reason, sizeof(reason), "lost node %d (%s): its vCPUs and the pages it held are gone",
-		 peer, strerror(-err));
+		 peer, transport_down_reason(err));
 	c->h.stop(c->hop, 1, reason);
 }
 
@@ -196,7 +201,8 @@ static int start_transport(struct cluster *c, uint32_t id, const char *listen)
 		.node_id = id,
 		.key = c->key,
 		.listen = listen,
-		.dead_peer_ms = 4000,	/* a silent node is named within 5 s */
+		/* Before JOIN (a joiner's first transport): the default. */
+		.dead_peer_ms = c->p.peer_timeout_ms ?: CLUSTER_PEER_TIMEOUT_MS,
 		.ops = &ops,
 		.opaque = c,
 	};
@@ -230,7 +236,8 @@ static int dial(struct cluster *c, const char *addr, int expect, unsigned secs)
 		if (r >= 0 || r == -EALREADY)
 			return 0;
 		/* -EPERM: a joiner still answering under its old id; retry. */
-		if (r == -EACCES || r == -EINVAL || now_ms() >= end)
+		if (r == -EACCES || r == -EINVAL || r == -EPROTONOSUPPORT ||
+		    now_ms() >= end)
 			return r;
 		usleep(100000);
 	}
@@ -341,7 +348,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
 		if (r) {
 			set_err("cannot join node at %s: %s", p->addr[i],
-				r == -EACCES ? "it does not hold our cluster key" : strerror(-r));
+				r == -EACCES ? "it does not hold our cluster key" :
+				r == -EPROTONOSUPPORT ? "one of us runs with --insecure-network, the other not" :
+				strerror(-r));
 			goto fail;
 		}
 		params_to_wire(&pi, &join);

@@ -93,6 +93,7 @@ void params_to_wire(const struct cluster_params *p, struct net_join *j)
 	j->memory = p->memory;
 	j->start_all = p->start_all;
 	j->migrate = p->migrate;
+	j->peer_timeout_ms = p->peer_timeout_ms;
 	for (unsigned i = 0; i < p->cpus && i < CLUSTER_MAX_VCPUS; i++)
 		j->place[i] = p->place[i];
 	/* The rest of each address stays zero, as the wire wants. */
@@ -107,9 +108,15 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 	/* The wire checked the closed sets; the ranges are ours. */
 	if (j->nr_nodes > CLUSTER_MAX_NODES || j->self >= CLUSTER_MAX_NODES ||
 	    j->cpus > CLUSTER_MAX_VCPUS || j->net_delay_us > 1000000 ||
-	    j->migrate >= MIGRATE_NR || j->start_all > 1) {
-		set_err("bad cluster parameters (nodes %u, self %u, cpus %u, delay %u, migrate %u)",
-			j->nr_nodes, j->self, j->cpus, j->net_delay_us, j->migrate);
+	    j->migrate >= MIGRATE_NR || j->start_all > 1 ||
+	    j->memory < CLUSTER_MEMORY_MIN || j->memory > CLUSTER_MEMORY_MAX ||
+	    (j->memory & 0xfff) ||
+	    j->peer_timeout_ms < CLUSTER_PEER_TIMEOUT_MIN ||
+	    j->peer_timeout_ms > CLUSTER_PEER_TIMEOUT_MAX) {
+		set_err("bad cluster parameters (nodes %u, self %u, cpus %u, delay %u, migrate %u, "
+			"peer timeout %u ms, memory %llu)", j->nr_nodes, j->self, j->cpus,
+			j->net_delay_us, j->migrate, j->peer_timeout_ms,
+			(unsigned long long)j->memory);
 		return -EINVAL;
 	}
 	p->nr_nodes = j->nr_nodes;
@@ -119,6 +126,7 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 	p->memory = j->memory;
 	p->start_all = j->start_all;
 	p->migrate = j->migrate;
+	p->peer_timeout_ms = j->peer_timeout_ms;
 	for (unsigned i = 0; i < CLUSTER_MAX_VCPUS; i++) {
 		if (i >= p->cpus && j->place[i]) {
 			set_err("vCPU %u placed, but there are %u vCPUs", i, p->cpus);

@@ -14,6 +14,13 @@
 #define CLUSTER_MAX_NODES 16
 #define CLUSTER_MAX_VCPUS 64
 #define CLUSTER_ADDR_MAX 64
+/* Guest RAM a JOIN may ask for: hw/mem.h's bounds (node.c checks that
+ * they agree), in whole pages. */
+#define CLUSTER_MEMORY_MIN (16ULL << 20)
+#define CLUSTER_MEMORY_MAX (1ULL << 40)
+#define CLUSTER_PEER_TIMEOUT_MS 4000	/* default: lost within 5 s */
+#define CLUSTER_PEER_TIMEOUT_MIN 400
+#define CLUSTER_PEER_TIMEOUT_MAX 600000
 
 static_assert(CLUSTER_MAX_NODES == NET_JOIN_NODES &&
 	      CLUSTER_MAX_VCPUS == NET_JOIN_VCPUS &&
@@ -38,6 +45,8 @@ struct cluster_params {
 	bool start_all;			/* every vCPU starts at the entry point */
 	uint32_t net_delay_us;		/* injected latency on every DSM send */
 	uint8_t migrate;		/* enum cluster_migrate */
+	uint32_t peer_timeout_ms;	/* a node heard nothing from this long
+					 * is lost (--peer-timeout) */
 	uint8_t place[CLUSTER_MAX_VCPUS];	/* vCPU -> node */
 	char addr[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX];	/* [0] unused */
 };

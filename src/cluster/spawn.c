@@ -71,8 +71,7 @@ static int metrics_addr_for(const char *base, unsigned i, char *out, size_t len)
 }
 
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned node_cpus,
-		const char *metrics_listen,
+		const struct spawn_opts *o,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
 {
 	struct spawn *s = calloc(1, sizeof(*s));
@@ -108,8 +107,8 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 	for (unsigned i = 0; i < count; i++) {
 		int fds[2], port;
 		char fdarg[16];
-		char *v = level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16], metrics[CLUSTER_ADDR_MAX + 8];
+		char *v = o->level >= LOG_DEBUG ? "-vv" : "-v";
+		char cpus[16], every[16], metrics[CLUSTER_ADDR_MAX + 8];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -125,21 +124,29 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[17] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[26] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
-				if (level >= LOG_INFO)
+				if (o->level >= LOG_INFO)
 					argv[k++] = v;
-				if (stats)
+				if (o->stats)
 					argv[k++] = "--stats";
-				if (node_cpus) {
-					snprintf(cpus, sizeof(cpus), "%u", node_cpus);
+				if (o->stats_every_ms) {
+					snprintf(every, sizeof(every), "%u", o->stats_every_ms);
+					argv[k++] = "--stats-every";
+					argv[k++] = every;
+				}
+				if (o->insecure)
+					argv[k++] = "--insecure-network";
+				if (o->node_cpus) {
+					snprintf(cpus, sizeof(cpus), "%u", o->node_cpus);
 					argv[k++] = "--node-cpus";
 					argv[k++] = cpus;
 				}
-				if (metrics_listen &&
-				    !metrics_addr_for(metrics_listen, i + 1, metrics, sizeof(metrics))) {
+				if (o->metrics_listen &&
+				    !metrics_addr_for(o->metrics_listen, i + 1, metrics,
+						      sizeof(metrics))) {
 					argv[k++] = "--metrics-listen";
 					argv[k++] = metrics;
 				}
@@ -173,7 +180,14 @@ void spawn_reap(struct spawn *s, int kill_now)
 			kill(s->pid[i], SIGKILL);
 		for (;;) {
 			int st;
-			pid_t p = waitpid(s->pid[i], &st, WNOHANG);
+			pid_t p = waitpid(s->pid[i], &st, WNOHANG | WUNTRACED);
+			if (p == s->pid[i] && WIFSTOPPED(st)) {
+				/* A stopped node (the lost one, most likely)
+				 * will not exit by itself. */
+				kill(s->pid[i], SIGKILL);
+				waitpid(s->pid[i], &st, 0);
+				break;
+			}
 			if (p == s->pid[i] || p < 0)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);

@@ -12,14 +12,22 @@
 
 struct spawn;
 
-/* key_file: use it, or NULL to generate a temporary one. node_cpus, if
- * not 0, is passed on as --node-cpus; metrics_listen HOST:P, if not
- * NULL, as --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0).
- * addrs[i] gets
- * "127.0.0.1:PORT" of node i+1. */
+/* What every spawned node is told on its command line. */
+struct spawn_opts {
+	enum log_level level;
+	bool stats;
+	unsigned stats_every_ms;	/* --stats-every, 0 none */
+	unsigned node_cpus;		/* --node-cpus, 0 none */
+	bool insecure;			/* --insecure-network */
+	/* --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0), or
+	 * NULL for none. */
+	const char *metrics_listen;
+};
+
+/* key_file: use it, or NULL to generate a temporary one; o: the options
+ * each node gets. addrs[i] gets "127.0.0.1:PORT" of node i+1. */
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
-		enum log_level level, bool stats, unsigned node_cpus,
-		const char *metrics_listen,
+		const struct spawn_opts *o,
 		char (*addrs)[CLUSTER_ADDR_MAX],
 		char *err, size_t errlen);
 const char *spawn_key_file(struct spawn *s);

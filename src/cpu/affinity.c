@@ -9,6 +9,7 @@
 const struct affinity_config affinity_defaults = {
 	.window_ns = 100 * 1000 * 1000ull,
 	.wait_pct = 20,
+	.gain_pct = 40,
 	.share_pct = 75,
 	.stay_ns = 200 * 1000 * 1000ull,
 	.slack_cpus = 0.5,
@@ -22,7 +23,8 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 {
 	if (!nr_vcpus || nr_vcpus > AFFINITY_MAX_VCPUS || !nr_nodes ||
 	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->wait_pct ||
-	    cfg->wait_pct > 100 || cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
+	    cfg->wait_pct > 100 || !cfg->gain_pct || cfg->gain_pct > 100 ||
+	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
@@ -112,17 +114,6 @@ static double pool_cpus(const struct affinity *a, uint64_t pool)
 	return cpus;
 }
 
-/* Would a vCPU wanting demand, moved from here to node to, keep to's pool
- * within its CPUs and the slack? Unknown loads set no limit. */
-static bool fits(const struct affinity *a, unsigned here, unsigned to, double demand)
-{
-	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
-
-	if (!h->known || !t->known || h->pool == t->pool)
-		return true;
-	return pool_load(a, t->pool) + demand <= pool_cpus(a, t->pool) + a->cfg.slack_cpus;
-}
-
 /* Until the nodes next say their loads, count the vCPU where it goes, so
  * that the next decision here does not send another into the same room. */
 static void account_move(struct affinity *a, unsigned here, unsigned to, double demand)
@@ -153,6 +144,55 @@ int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double 
 
 /* ---- the page rule ------------------------------------------------------- */
 
+/* The part of a CPU each vCPU of a pool gets when its vCPUs want load
+ * CPUs: all it wants while there are CPUs for all, else a fair part. */
+static double share(double cpus, double load)
+{
+	return load <= cpus ? 1.0 : cpus / load;
+}
+
+static double clamp01(double x)
+{
+	return !(x > 0) ? 0 : x > 1 ? 1 : x;
+}
+
+/* What moving vCPU v from here to node to would gain the VM, in CPUs of
+ * useful work (affinity.h, "Weighing"): the vCPU's own useful time there
+ * against here, its partners' waiting saved, minus what the vCPUs of to's
+ * pool lose by sharing their CPUs with it, plus what those left here
+ * gain. A node whose load is not known limits nothing: its vCPUs are
+ * taken to have a CPU each. */
+static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
+			unsigned here, unsigned to)
+{
+	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
+	double w = clamp01(v->total / (double)a->cfg.window_ns);
+	double wb = clamp01(v->wait[to] / (double)a->cfg.window_ns);
+	double s_h = 1, s_t = 1, others = 0;
+	bool apart = !h->known || !t->known || h->pool != t->pool;
+
+	if (h->known) {
+		double ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
+		double d = v->sampled ? v->demand : 1.0;
+
+		s_h = share(ch, lh);
+		if (apart && lh > d)
+			others += (lh - d) * (share(ch, lh - d) - s_h);
+	}
+	if (t->known && apart) {
+		double ct = pool_cpus(a, t->pool), lt = pool_load(a, t->pool);
+
+		/* A whole CPU: what it wants here says little of what it
+		 * will want with its pages local. */
+		s_t = share(ct, lt + 1.0);
+		others -= lt * (share(ct, lt) - s_t);
+	} else if (!apart) {
+		s_t = s_h;	/* the same CPUs */
+	}
+	/* Its partners there waited about as long for the same pages. */
+	return s_t * (1 - (w - wb)) - s_h * (1 - w) + wb * s_t + others;
+}
+
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
@@ -165,24 +205,21 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
-	if (!repeat)
+	/* The faults of its first stay_ns where it is are its own working
+	 * set following it (affinity.h), not sharing: not counted. */
+	if (!repeat || now_ns - v->since_ns < a->cfg.stay_ns)
 		return -1;
 	v->wait[from] += (double)wait_ns;
 	v->total += (double)wait_ns;
-	if (now_ns - v->since_ns < a->cfg.stay_ns)
-		return -1;
 	for (unsigned n = 1; n < a->nr_nodes; n++)
 		if (v->wait[n] > v->wait[best])
 			best = n;
 	/* A steady waiting share f of the time decays to f * window. */
-	if (best >= here || v->wait[best] * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct ||
-	    v->wait[best] * 100 < v->total * a->cfg.share_pct)
+	if (best >= here || v->wait[best] * 100 < v->total * a->cfg.share_pct ||
+	    page_gain(a, v, here, best) * 100 < a->cfg.gain_pct)
 		return -1;
-	/* A whole CPU: what it wants here says little of what it will want
-	 * with its pages local (affinity.h); booked as such too, so that
-	 * pulls in one interval cannot overfill the pool between reports. */
-	if (!fits(a, here, best, 1.0))
-		return -1;
+	/* Booked as a whole CPU, so that pulls in one interval cannot
+	 * overfill the pool between reports. */
 	account_move(a, here, best, 1.0);
 	return (int)best;
 }

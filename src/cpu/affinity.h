@@ -15,6 +15,9 @@
  *    that go back and forth. Counting time rather than faults makes the
  *    rule the same on a fast network and a slow one (the lab's remote
  *    fault is near a millisecond, real hardware's tens of microseconds);
+ *  - that time is weighed against the CPU time the move costs (below,
+ *    "Weighing"): the vCPU moves only if the VM gains gain_pct hundredths
+ *    of a CPU of useful work by it;
  *  - one node must account for most of that time (share_pct), or moving
  *    there would only trade one remote partner for another;
  *  - a vCPU moves only to a lower-numbered node. Each node decides for
@@ -22,7 +25,14 @@
  *    otherwise both decide to move, trade places, and do it again; going
  *    down only, moves end (node 0, where the BSP and the devices are, is
  *    where shared kernel data tends to gather anyway);
- *  - after a move the vCPU stays at least stay_ns before the next one.
+ *  - after a move the vCPU stays at least stay_ns before the next one,
+ *    and the faults of that time do not count at all: they are its own
+ *    working set (its stacks, its per-CPU data, the data of its thread)
+ *    following it, and after a few moves every such page has been fetched
+ *    several times and looks shared. Seen in the lab (bench/scale, EP):
+ *    a vCPU sent to a host with a spare CPU took the burst of faults on
+ *    the pages it had used on the other for sharing, went back, and was
+ *    sent again, for the whole run.
  *
  * Pages are half the cost; CPUs are the other. Gathering every vCPU on the
  * node that holds the shared data is right while they mostly wait for it
@@ -44,19 +54,47 @@
  *  - a vCPU sent somewhere counts there (in the sender's view) until that
  *    node next reports; that node counts a vCPU that has just come as a
  *    whole CPU until its demand is sampled;
- *  - the page rule above pulls a vCPU into another pool only if that pool
- *    keeps within the same line with a whole CPU more. A whole CPU, not
- *    what the vCPU wants where it is: a vCPU starved by remote pages looks
- *    idle, and its wait share at the moment the page rule fires is only
- *    about its threshold (seen in the lab: vCPUs sent away for CPUs came
- *    straight back for their pages, every few hundred ms). With a whole
- *    CPU, a vCPU just sent away cannot be pulled back until its old
- *    pool's load has really dropped;
+ *  - the page rule above counts a vCPU it pulls into another pool as a
+ *    whole CPU there, not what the vCPU wants where it is: a vCPU starved
+ *    by remote pages looks idle, and would want much more with its pages
+ *    local (seen in the lab: vCPUs sent away for CPUs came straight back
+ *    for their pages, every few hundred ms, while they were counted by
+ *    what they wanted);
  *  - loads are measured and move, so a vCPU can still go back and forth;
  *    each time it comes back within return_ns of being sent, the stay it
  *    needs before the CPU rule sends it again doubles (up to 64 times).
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
+ *
+ * Weighing (the page rule). A vCPU spends a share w of its time waiting
+ * for remote pages, w_b of it for node b's; of the rest, it runs for the
+ * share s of a CPU its pool can give each vCPU (1 while the pool's vCPUs
+ * want no more CPUs than it has, else CPUs / load). Its useful work is
+ * s * (1 - w) CPUs where it is, and s_b * (1 - (w - w_b)) on node b, where
+ * b's pages are local and b's pool shares its CPUs with one more whole
+ * CPU. Its partners on b gain too: a page that b keeps giving it is one
+ * that b's vCPUs keep fetching back (a written page crosses each way, a
+ * read one costs the writer an upgrade), so they wait about w_b for it as
+ * well, which the move saves them (at share s_b; an estimate: each node
+ * sees only its own vCPUs' waiting). Moving it also takes CPU time from
+ * the vCPUs already in b's pool (each gets s_b instead of its share there
+ * now) and gives some to those left behind here. The sum is what the VM
+ * gains, in CPUs; the vCPU moves when it is at least gain_pct hundredths
+ * of a CPU. Why 40: with CPUs to spare on both sides the gain is twice
+ * w_b (the vCPU's and its partners'), and a fifth of the time waiting on
+ * one node is what moved a vCPU before CPUs were weighed (a move costs a
+ * transfer of its state and, once, the pages of its own it leaves
+ * behind; demands sampled every 100 ms swing by a fifth either way on a
+ * busy host, below, so smaller gains are noise). What this decides, measured in the lab (bench/scale): a
+ * vCPU of a computing job whose only remote pages are the guest
+ * kernel's stays on the host whose CPU it has to itself (it waits there
+ * for a few percent of its time, and moving would halve its CPU and its
+ * partner's), while a vCPU that waits for most of its time moves even
+ * into a pool that is full. The page rule is the one that runs on every
+ * fault, so it is this rule that weighs: the CPU rule sends away only
+ * vCPUs not tied by pages (waiting less than wait_pct) from a pool that is
+ * short of CPUs, to one with room for the vCPU's whole demand, which is a
+ * gain of the CPU share it lacked and no loss to anyone.
  * Pure: the caller supplies the time and serializes the calls. */
 #ifndef AMALGAM_CPU_AFFINITY_H
 #define AMALGAM_CPU_AFFINITY_H
@@ -70,7 +108,8 @@
 
 struct affinity_config {
 	uint64_t window_ns;
-	unsigned wait_pct;	/* share of the window spent waiting on one node */
+	unsigned wait_pct;	/* waiting share that ties a vCPU (CPU rule) */
+	unsigned gain_pct;	/* least gain of a page move, CPUs / 100 */
 	unsigned share_pct;	/* that node's share of all such waiting */
 	uint64_t stay_ns;
 	double slack_cpus;	/* load above a pool's CPUs tolerated */
@@ -79,9 +118,10 @@ struct affinity_config {
 	uint64_t return_ns;	/* back this soon after a push: a return */
 };
 
-/* The defaults: a vCPU that spent a fifth or more of the last 100 ms or
- * so waiting for shared pages, three quarters of that time on one node,
- * and has been where it is for 200 ms. For CPUs: half a CPU of slack,
+/* The defaults: a vCPU whose move gains 0.4 of a CPU, that spent
+ * three quarters of its waiting on the node it would move to and has been
+ * where it is for 200 ms; a fifth of the time waiting ties a vCPU to its
+ * pages for the CPU rule. For CPUs: half a CPU of slack,
  * only vCPUs that want half a CPU or more move, and demand is smoothed over
  * 300 ms (the scheduler counts a wait only once it ends, so 100 ms samples
  * of a busy thread on a busy host swing by a fifth either way). */

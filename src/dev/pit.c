@@ -52,6 +52,7 @@ struct pit {
 	struct channel ch[3];
 	uint8_t portb;		/* bits 0-3 as written */
 	struct pit_stats stats;
+	int64_t last_irq;	/* when channel 0 last pulsed; 0: never */
 
 	pthread_t thread;
 	bool thread_started;
@@ -197,6 +198,24 @@ static int64_t deadline(const struct pit *p)
 	return c->start + ticks_to_ns(next - c->frozen);
 }
 
+/* When to wake next: channel 0's deadline, but a periodic channel no
+ * sooner than PIT_MIN_PERIOD_NS after its last pulse, like the LAPIC
+ * timer's floor. A guest that programs a count of 1 (838 ns) would
+ * otherwise wake this thread over a million times a second, each wake a
+ * network frame when the interrupt goes to a vCPU on another node; the
+ * periods in between are merged and counted (stats.coalesced), as a
+ * late host would merge them anyway. */
+static int64_t next_wake(const struct pit *p)
+{
+	const struct channel *c = &p->ch[0];
+	int64_t d = deadline(p);
+
+	if (d != PIT_NO_DEADLINE && p->last_irq && (c->mode == 2 || c->mode == 3) &&
+	    d < p->last_irq + PIT_MIN_PERIOD_NS)
+		d = p->last_irq + PIT_MIN_PERIOD_NS;
+	return d;
+}
+
 static void rearm(struct pit *p)
 {
 	struct itimerspec its = { 0 };
@@ -204,7 +223,7 @@ static void rearm(struct pit *p)
 
 	if (!p->thread_started)
 		return;
-	d = deadline(p);
+	d = next_wake(p);
 	if (d != PIT_NO_DEADLINE) {
 		if (d <= 0)
 			d = 1;	/* zero would disarm */
@@ -221,15 +240,22 @@ static int64_t poll_locked(struct pit *p)
 	uint64_t total;
 
 	if (running(c)) {
-		total = edges(c, elapsed(c, now_ns(p)));
+		int64_t now = now_ns(p);
+
+		total = edges(c, elapsed(c, now));
+		if (total > c->fired && p->last_irq &&
+		    now < p->last_irq + PIT_MIN_PERIOD_NS &&
+		    (c->mode == 2 || c->mode == 3))
+			total = c->fired;	/* too soon: merged into the next */
 		if (total > c->fired) {
 			p->stats.coalesced += total - c->fired - 1;
 			p->stats.irqs++;
 			c->fired = total;
+			p->last_irq = now;
 			irq_line_pulse(&p->cfg.irq0);
 		}
 	}
-	return deadline(p);
+	return next_wake(p);
 }
 
 static void set_gate(struct channel *c, bool gate, int64_t now)

@@ -56,6 +56,10 @@ struct pit_config {
 	void *clock_opaque;
 };
 
+/* Channel 0 in a periodic mode pulses at most once per this (the LAPIC
+ * timer's floor); shorter periods are merged and counted as coalesced. */
+#define PIT_MIN_PERIOD_NS	100000
+
 struct pit_stats {
 	uint64_t irqs;		/* pulses on irq0 */
 	uint64_t coalesced;	/* channel 0 periods merged into another */

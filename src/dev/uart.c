@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -62,6 +63,7 @@ enum {
 
 #define RX_FIFO		16
 #define OBUF_SIZE	256
+#define OUT_STALL_MS	100	/* longest a flush waits for out_fd */
 #define IDLE_FLUSH_MS	10
 #define IDLE_FLUSH_NS	(IDLE_FLUSH_MS * 1000000LL)
 
@@ -83,6 +85,7 @@ struct uart {
 	unsigned olen;
 	int64_t obuf_since;	/* CLOCK_MONOTONIC ns of obuf[0] */
 	bool out_error_logged;
+	bool out_stalled;	/* out_fd full for OUT_STALL_MS: dropping */
 
 	/* The service thread reads in_fd while the FIFO has room and flushes
 	 * idle output; wake_fd tells it that either may have changed. */
@@ -146,10 +149,35 @@ static void update_irq(struct uart *u)
 	irq_line_set(&u->cfg.irq, level);
 }
 
+/* Write to out_fd without blocking the device (and the vCPU or thread
+ * that is serving its port) for long: a chunk is written only once poll
+ * says the fd has room (for a pipe that means a whole PIPE_BUF chunk
+ * fits, so the write cannot block), waiting at most OUT_STALL_MS. An fd
+ * that stays full that long is stalled: what the guest writes is dropped
+ * and counted, without waiting, until the fd takes bytes again. */
 static void write_all(struct uart *u, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t r = write(u->cfg.out_fd, p, n);
+		struct pollfd pfd = { .fd = u->cfg.out_fd, .events = POLLOUT };
+		int ready = poll(&pfd, 1, u->out_stalled ? 0 : OUT_STALL_MS);
+		ssize_t r;
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0) {
+			if (!u->out_stalled)
+				pr_warn("%s: output stalled for %d ms: guest output is dropped "
+					"(and counted) until it drains", u->cfg.name,
+					OUT_STALL_MS);
+			u->out_stalled = true;
+			u->stats.tx_dropped += n;
+			return;
+		}
+		if (u->out_stalled) {
+			pr_warn("%s: output flows again", u->cfg.name);
+			u->out_stalled = false;
+		}
+		r = write(u->cfg.out_fd, p, n < PIPE_BUF ? n : PIPE_BUF);
 
 		if (r > 0) {
 			p += r;
@@ -158,12 +186,8 @@ static void write_all(struct uart *u, const char *p, size_t n)
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = u->cfg.out_fd,
-					      .events = POLLOUT };
-			if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
-				continue;
-		}
+		if (r < 0 && errno == EAGAIN)
+			continue;	/* poll again, within the bound */
 		if (!u->out_error_logged) {
 			pr_warn("%s: output lost: %s", u->cfg.name,
 				r < 0 ? strerror(errno) : "short write");

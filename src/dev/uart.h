@@ -30,9 +30,12 @@
  *   fills, when the guest reprograms IER/FCR/LCR/MCR (Linux's console and tty
  *   code do this when they go idle), at most ~10 ms after it was written, on
  *   uart_flush() and on uart_free(). Writes happen with the device lock held
- *   and block while the fd is full (a slow reader slows the guest down
- *   rather than losing output). Write errors drop the data and are counted.
- *   The caller should ignore SIGPIPE.
+ *   and wait while the fd is full, but at most 100 ms (a slow reader slows
+ *   the guest down rather than losing output); an fd full for longer is
+ *   stalled: output is dropped and counted, without waiting, until the fd
+ *   takes bytes again (so a stopped terminal or pipe never hangs the node).
+ *   Write errors drop the data and are counted. The caller should ignore
+ *   SIGPIPE.
  * - If in_fd >= 0 a thread reads it into the receive FIFO. EOF or an error
  *   on in_fd ends input quietly. Putting a terminal into raw mode is the
  *   caller's business.
@@ -64,7 +67,8 @@ struct uart_config {
 
 struct uart_stats {
 	uint64_t tx_bytes;	/* bytes the guest wrote to THR (not loopback) */
-	uint64_t tx_dropped;	/* of those, lost to write errors on out_fd */
+	uint64_t tx_dropped;	/* of those, lost to write errors on out_fd
+				 * or to an out_fd that stalled */
 	uint64_t rx_bytes;	/* bytes taken from in_fd into the FIFO */
 	uint64_t rx_overruns;	/* loopback bytes lost to a full FIFO */
 	uint64_t irqs;		/* low -> high transitions of the IRQ line */

@@ -279,9 +279,11 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 			act = dsm_actions(mp->dsm, &n);
 			for (size_t i = 0; i < n && !e.remote; i++)
 				e.remote = act[i].type == DSM_ACT_SEND;
-			if (e.remote)
+			if (e.remote) {
 				e.repeat = hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT;
-			else
+				hotpages_add(&mp->window, page);
+				INC(mp, remote_faults, 1);
+			} else
 				INC(mp, local_resolved, 1);
 		} else if (kind == DSM_FAULT_SPURIOUS) {
 			repair(mp, page, wp);

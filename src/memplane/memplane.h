@@ -161,6 +161,7 @@ struct memplane_stats {
 	uint64_t bad_msgs;		/* refused before the protocol saw them
 					 * (those it refused: proto.bad_msgs) */
 	uint64_t send_errors;
+	uint64_t remote_faults;		/* faults that sent a request */
 	/* Fault -> wake of remote requests issued by a fault, ns: samples,
 	 * maximum and percentiles (within 1/16, util/lathist.h) since start. */
 	uint64_t lat_samples[MEMPLANE_LAT_KINDS];
@@ -176,6 +177,16 @@ struct memplane_stats {
 void memplane_stats(struct memplane *mp, struct memplane_stats *out);
 /* One readable block, node id in its first line. */
 void memplane_print_stats(struct memplane *mp, FILE *f);
+
+/* For counters sampled over time (--stats-every): the remote faults
+ * since start, and up to n of the pages that faulted remotely most often
+ * since the last call (guest-physical address and count, hottest first;
+ * returns how many). Each call starts a new window. Any thread. */
+struct memplane_hot {
+	uint64_t gpa, count;
+};
+unsigned memplane_window(struct memplane *mp, uint64_t *remote_faults,
+			 struct memplane_hot *out, unsigned n);
 
 const char *memplane_lat_name(enum memplane_lat kind);
 /* A copy of one latency histogram (ns): remote faults of kind

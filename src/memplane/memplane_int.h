@@ -64,7 +64,7 @@ struct range {
  * thread, lock or not. */
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
-	X(out_queue_max) X(bad_msgs) X(send_errors)
+	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults)
 #define DECLARE(f) _Atomic uint64_t f;
 struct counters {
 	COUNTERS(DECLARE)
@@ -87,6 +87,7 @@ struct memplane {
 	bool sender_running;
 	bool draining;		/* someone (sender or inline) is sending a batch */
 	struct hotpages hot;	/* remotely faulting pages, under the lock */
+	struct hotpages window;	/* the same since the last memplane_window */
 	pthread_t sender;
 
 	pthread_mutex_t lock;

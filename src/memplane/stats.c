@@ -64,6 +64,34 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 
 #define U(x) ((unsigned long long)(x))
 
+/* The memfd's page index -> guest-physical address (RAM above 4 GiB
+ * follows the low part in the memfd). */
+static uint64_t gpa_of(const struct memplane *mp, uint64_t page)
+{
+	uint64_t off = page * 4096;
+
+	return off < mp->mem->low_size ? off : off - mp->mem->low_size + MEM_HIGH_BASE;
+}
+
+unsigned memplane_window(struct memplane *mp, uint64_t *remote_faults,
+			 struct memplane_hot *out, unsigned n)
+{
+	struct hot_entry top[32];
+	unsigned got;
+
+	if (n > 32)
+		n = 32;
+	pthread_mutex_lock(&mp->lock);
+	got = hotpages_top(&mp->window, top, n);
+	memset(&mp->window, 0, sizeof(mp->window));
+	pthread_mutex_unlock(&mp->lock);
+	*remote_faults = GET(mp, remote_faults);
+	for (unsigned i = 0; i < got; i++)
+		out[i] = (struct memplane_hot){ .gpa = gpa_of(mp, top[i].page),
+						.count = top[i].count };
+	return got;
+}
+
 void memplane_print_stats(struct memplane *mp, FILE *f)
 {
 	struct memplane_stats s;
@@ -103,12 +131,8 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 		pthread_mutex_unlock(&mp->lock);
 		if (n)
 			fprintf(f, "  hottest pages (guest-physical, remote faults):");
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t off = top[i].page * 4096;
-			uint64_t gpa = off < mp->mem->low_size ? off :
-				       off - mp->mem->low_size + MEM_HIGH_BASE;
-			fprintf(f, " %#llx:%llu", U(gpa), U(top[i].count));
-		}
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, " %#llx:%llu", U(gpa_of(mp, top[i].page)), U(top[i].count));
 		if (n)
 			fputc('\n', f);
 	}

@@ -15,7 +15,8 @@ static_assert(AUTH_KEY_BYTES == crypto_auth_hmacsha512256_KEYBYTES, "key size");
 static_assert(NET_MAC_BYTES == crypto_auth_hmacsha512256_BYTES, "mac size");
 
 #define KEY_FILE_MAX 4096
-static const char mac_label[] = "AMLG-auth-v1";
+static const char mac_label[] = "AMLG-auth-v2";
+static const char link_label[] = "AMLG-link-v1";
 
 static bool all_hex(const uint8_t *p, size_t n)
 {
@@ -34,6 +35,7 @@ int auth_key_parse(const void *buf, size_t len, struct auth_key *key,
 	const char *end;
 
 	*why = NULL;
+	memset(key, 0, sizeof(*key));
 	if (len == 0) {
 		*why = "key file is empty";
 		return -EINVAL;
@@ -166,7 +168,7 @@ void auth_key_wipe(struct auth_key *key)
 void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
 	      uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
 	      const uint8_t nonce_r[NET_NONCE_BYTES],
-	      uint8_t mac[NET_MAC_BYTES])
+	      const uint32_t flags[2], uint8_t mac[NET_MAC_BYTES])
 {
 	crypto_auth_hmacsha512256_state st;
 	uint8_t r = (uint8_t)role;
@@ -181,6 +183,7 @@ void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
 	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)&id_r, 4);
 	crypto_auth_hmacsha512256_update(&st, nonce_i, NET_NONCE_BYTES);
 	crypto_auth_hmacsha512256_update(&st, nonce_r, NET_NONCE_BYTES);
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)flags, 8);
 	crypto_auth_hmacsha512256_final(&st, mac);
 	sodium_memzero(&st, sizeof(st));
 }
@@ -202,6 +205,9 @@ int auth_init(struct auth_hs *hs, enum auth_role role,
 	hs->key = key;
 	hs->self_id = self_id;
 	hs->expect_peer = expect_peer;
+	hs->flags_self = key->insecure ? NET_HELLO_INSECURE : 0;
+	if (!key->portable_cipher && seal_aes_available())
+		hs->flags_self |= NET_HELLO_AES;
 	randombytes_buf(hs->nonce_self, sizeof(hs->nonce_self));
 	hs->state = AUTH_WAIT_HELLO;
 	return 0;
@@ -212,6 +218,7 @@ static void make_hello(const struct auth_hs *hs, struct net_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->type = NET_MSG_HELLO;
 	m->u.hello.node_id = hs->self_id;
+	m->u.hello.flags = hs->flags_self;
 	memcpy(m->u.hello.nonce, hs->nonce_self, NET_NONCE_BYTES);
 }
 
@@ -219,12 +226,71 @@ static void make_hello(const struct auth_hs *hs, struct net_msg *m)
 static void expected_mac(const struct auth_hs *hs, char role,
 			 uint8_t mac[NET_MAC_BYTES])
 {
-	if (hs->role == AUTH_INITIATOR)
+	uint32_t fl[2];
+
+	if (hs->role == AUTH_INITIATOR) {
+		fl[0] = hs->flags_self;
+		fl[1] = hs->flags_peer;
 		auth_mac(hs->key, role, hs->self_id, hs->peer_id,
-			 hs->nonce_self, hs->nonce_peer, mac);
-	else
+			 hs->nonce_self, hs->nonce_peer, fl, mac);
+	} else {
+		fl[0] = hs->flags_peer;
+		fl[1] = hs->flags_self;
 		auth_mac(hs->key, role, hs->peer_id, hs->self_id,
-			 hs->nonce_peer, hs->nonce_self, mac);
+			 hs->nonce_peer, hs->nonce_self, fl, mac);
+	}
+}
+
+enum seal_cipher auth_cipher(const struct auth_hs *hs)
+{
+	return hs->flags_self & hs->flags_peer & NET_HELLO_AES ?
+	       SEAL_AES256_GCM : SEAL_XCHACHA20_POLY1305;
+}
+
+/* k_X of auth.h, for frames sent by `role`. */
+static void link_key(const struct auth_hs *hs, char role,
+		     uint8_t out[SEAL_KEY_BYTES])
+{
+	crypto_generichash_blake2b_state st;
+	bool ini = hs->role == AUTH_INITIATOR;
+	uint32_t id_i = ini ? hs->self_id : hs->peer_id;
+	uint32_t id_r = ini ? hs->peer_id : hs->self_id;
+	uint32_t fl[2] = { ini ? hs->flags_self : hs->flags_peer,
+			   ini ? hs->flags_peer : hs->flags_self };
+	uint8_t r = (uint8_t)role;
+
+	crypto_generichash_blake2b_init(&st, hs->key->k, sizeof(hs->key->k),
+					SEAL_KEY_BYTES);
+	crypto_generichash_blake2b_update(&st, (const uint8_t *)link_label,
+					  sizeof(link_label) - 1);
+	crypto_generichash_blake2b_update(&st, &r, 1);
+	crypto_generichash_blake2b_update(&st, (const uint8_t *)&id_i, 4);
+	crypto_generichash_blake2b_update(&st, (const uint8_t *)&id_r, 4);
+	crypto_generichash_blake2b_update(&st, ini ? hs->nonce_self : hs->nonce_peer,
+					  NET_NONCE_BYTES);
+	crypto_generichash_blake2b_update(&st, ini ? hs->nonce_peer : hs->nonce_self,
+					  NET_NONCE_BYTES);
+	crypto_generichash_blake2b_update(&st, (const uint8_t *)fl, sizeof(fl));
+	crypto_generichash_blake2b_final(&st, out, SEAL_KEY_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int auth_link(const struct auth_hs *hs, struct seal *tx, struct seal *rx)
+{
+	bool ini = hs->role == AUTH_INITIATOR;
+	uint8_t k[SEAL_KEY_BYTES];
+	int err;
+
+	if (hs->state != AUTH_DONE || !auth_sealed(hs))
+		return -EINVAL;
+	link_key(hs, ini ? 'I' : 'R', k);
+	err = seal_init(tx, auth_cipher(hs), k);
+	if (!err) {
+		link_key(hs, ini ? 'R' : 'I', k);
+		err = seal_init(rx, auth_cipher(hs), k);
+	}
+	sodium_memzero(k, sizeof(k));
+	return err;
 }
 
 static void make_auth(const struct auth_hs *hs, struct net_msg *m)
@@ -257,8 +323,21 @@ static int take_hello(struct auth_hs *hs, const struct net_hello *h)
 	if (hs->expect_peer >= 0 && h->node_id != (uint32_t)hs->expect_peer)
 		return fail(hs, -EPERM, "peer is not the node we expected");
 	hs->peer_id = h->node_id;
+	hs->flags_peer = h->flags;
 	memcpy(hs->nonce_peer, h->nonce, NET_NONCE_BYTES);
 	return 0;
+}
+
+/* Both sides must agree on --insecure-network. The initiator refuses at
+ * the responder's HELLO; the responder answers with its own HELLO first
+ * (so that the initiator learns why) and refuses at the AUTH. */
+static int check_mode(struct auth_hs *hs)
+{
+	if (!((hs->flags_peer ^ hs->flags_self) & NET_HELLO_INSECURE))
+		return 0;
+	return fail(hs, -EPROTONOSUPPORT, hs->flags_self & NET_HELLO_INSECURE ?
+		    "peer requires encrypted links; this node runs with --insecure-network" :
+		    "peer runs with --insecure-network; this node requires encrypted links");
 }
 
 static int check_proof(struct auth_hs *hs, const struct net_auth *a)
@@ -294,14 +373,14 @@ int auth_step(struct auth_hs *hs, const struct net_msg *in,
 			return err;
 		hs->state = AUTH_WAIT_AUTH;
 		if (hs->role == AUTH_INITIATOR)
-			return 0;
+			return check_mode(hs);
 		make_hello(hs, &out[0]);
 		make_auth(hs, &out[1]);
 		return 2;
 	case AUTH_WAIT_AUTH:
 		if (in->type != NET_MSG_AUTH)
 			break;
-		err = check_proof(hs, &in->u.auth);
+		err = check_mode(hs) ?: check_proof(hs, &in->u.auth);
 		if (err)
 			return err;
 		if (hs->role == AUTH_INITIATOR) {

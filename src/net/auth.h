@@ -9,8 +9,8 @@
  *     openssl rand -hex 32 > cluster.key         or auth_key_generate().
  *
  * Handshake (I = initiator, the side that connected; R = responder):
- *     I -> R  HELLO{id_I, nonce_I}
- *     R -> I  HELLO{id_R, nonce_R}, AUTH{mac_R}
+ *     I -> R  HELLO{id_I, flags_I, nonce_I}
+ *     R -> I  HELLO{id_R, flags_R, nonce_R}, AUTH{mac_R}
  *     I -> R  AUTH{mac_I}                      (after checking mac_R)
  *     R -> I  AUTH_OK{status}                  (after checking mac_I)
  *    [I -> R  AUTH_OK{status}]                 (only if id_I < id_R)
@@ -19,12 +19,23 @@
  * when it already has one to that peer: transport.h). When the arbiter is
  * the initiator it needs R's AUTH_OK (mac_I checked) before it may judge,
  * hence the fifth message.
- * mac_X = HMAC-SHA-512/256(key, "AMLG-auth-v1" || X || id_I || id_R ||
- *                               nonce_I || nonce_R)
- * with X the byte 'I' or 'R', ids as LE u32, nonces 32 random bytes each.
- * Both fresh nonces make every proof single-use (no replay); the role byte
- * stops a node's own proof being reflected back to it; the ids bind the
- * proof to who claims to be talking.
+ * mac_X = HMAC-SHA-512/256(key, "AMLG-auth-v2" || X || id_I || id_R ||
+ *                               nonce_I || nonce_R || flags_I || flags_R)
+ * with X the byte 'I' or 'R', ids and flags as LE u32, nonces 32 random
+ * bytes each. Both fresh nonces make every proof single-use (no replay);
+ * the role byte stops a node's own proof being reflected back to it; the
+ * ids bind the proof to who claims to be talking; the flags make the link's
+ * mode and cipher tamper-proof (no downgrade by someone on the path).
+ *
+ * The link after the handshake (seal.h): sealed, unless both nodes run
+ * with --insecure-network (HELLO flag INSECURE; a node refuses a peer that
+ * differs, -EPROTONOSUPPORT); with AES-256-GCM if both HELLOs offer it,
+ * else XChaCha20-Poly1305. Each direction's key:
+ *     k_X = BLAKE2b-256(key, "AMLG-link-v1" || X || id_I || id_R ||
+ *                             nonce_I || nonce_R || flags_I || flags_R)
+ * for frames sent by X ('I' or 'R'): fresh for every connection, because
+ * both nonces are. (Anyone holding the cluster key who recorded the
+ * handshake can derive them: there is no forward secrecy yet.)
  *
  * The handshake is a pure state machine: messages in, messages out. The
  * caller moves the messages and logs a refusal (auth_hs.error says why). */
@@ -35,12 +46,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/seal.h"
 #include "net/wire.h"
 
 #define AUTH_KEY_BYTES 32
 
+/* The cluster's secret, and the link policy that goes with it. */
 struct auth_key {
 	uint8_t k[AUTH_KEY_BYTES];
+	bool insecure;		/* --insecure-network: links in clear */
+	bool portable_cipher;	/* do not offer AES-256-GCM (tests, bench) */
 };
 
 /* Parse key file contents. 0, or -EINVAL with *why a static message. */
@@ -71,6 +86,8 @@ struct auth_hs {
 	int expect_peer;		/* required peer id, or -1 for any */
 	uint32_t peer_id;		/* valid once the peer's HELLO arrived */
 	uint32_t status;		/* DONE, follower: the arbiter's verdict */
+	uint32_t flags_self;		/* NET_HELLO_* we sent */
+	uint32_t flags_peer;		/* valid once the peer's HELLO arrived */
 	uint8_t nonce_self[NET_NONCE_BYTES];
 	uint8_t nonce_peer[NET_NONCE_BYTES];
 	const char *error;		/* static text, set in AUTH_FAILED */
@@ -92,7 +109,9 @@ int auth_start(struct auth_hs *hs, struct net_msg out[AUTH_MAX_OUT]);
  *   -EACCES   the peer's proof does not match our key (wrong key, replay,
  *             tampering);
  *   -EPROTO   a message out of order or of a non-handshake type;
- *   -EPERM    the peer claims our own id, or not the id we expected.
+ *   -EPERM    the peer claims our own id, or not the id we expected;
+ *   -EPROTONOSUPPORT  one side runs with --insecure-network, the other
+ *             does not.
  * The step that completes the arbiter's handshake emits its verdict last,
  * as AUTH_OK{ACCEPTED}: the caller may change that to NET_AUTH_DUPLICATE
  * before sending. A follower's verdict is in hs->status once done. */
@@ -110,10 +129,20 @@ static inline bool auth_arbiter(const struct auth_hs *hs)
 	return hs->self_id < hs->peer_id;
 }
 
-/* The proof itself; public so that tests can forge and replay proofs. */
+/* Once done: whether the link is sealed, and the two directions' sealing
+ * state (seal.h). auth_link: 0, or -errno from seal_init. */
+static inline bool auth_sealed(const struct auth_hs *hs)
+{
+	return !(hs->flags_self & NET_HELLO_INSECURE);
+}
+enum seal_cipher auth_cipher(const struct auth_hs *hs);
+int auth_link(const struct auth_hs *hs, struct seal *tx, struct seal *rx);
+
+/* The proof itself; public so that tests can forge and replay proofs.
+ * flags: the initiator's HELLO flags, then the responder's. */
 void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
 	      uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
 	      const uint8_t nonce_r[NET_NONCE_BYTES],
-	      uint8_t mac[NET_MAC_BYTES]);
+	      const uint32_t flags[2], uint8_t mac[NET_MAC_BYTES]);
 
 #endif

@@ -63,21 +63,36 @@ static void publish(struct transport *t, struct conn *c)
 {
 	c->state = CONN_UP;
 	c->up = true;
+	c->last_rx_ms = net_now_ms();	/* the heartbeat clock starts */
 	if (c->fresh && !t->need_up[c->peer]) {
 		t->need_up[c->peer] = true;
 		t->n_need_up++;
 	}
 }
 
+static const char *link_mode(const struct conn *c)
+{
+	return c->sealed ? seal_cipher_name(auth_cipher(&c->hs)) :
+	       "in clear: --insecure-network";
+}
+
 static void refused(struct transport *t, struct conn *c, int err)
 {
+	char what[160];
+
 	if (err == -EACCES) {
 		COUNT(t, auth_failures);
 		wire_stats_reject(&t->stats.wire, NET_REJ_AUTH);
 	} else {
 		COUNT(t, handshake_failures);
 	}
-	pr_warn("net: refused connection %s: %s", c->name, c->hs.error);
+	if (c->initiator) {
+		/* Our own dial: always worth a line. */
+		pr_warn("net: refused connection %s: %s", c->name, c->hs.error);
+		return;
+	}
+	snprintf(what, sizeof(what), "refused: %s", c->hs.error);
+	preauth_log(t, c, what);
 }
 
 /* --- inbound (receive thread) -------------------------------------------- */
@@ -95,7 +110,7 @@ int handshake_rx(struct transport *t, struct conn *c, const struct net_msg *msg)
 		return n;
 	}
 	if (auth_done(&c->hs)) {
-		err = wire_reader_grow(&c->rd, NET_FRAME_MAX);
+		err = wire_reader_grow(&c->rd, NET_SEALED_FRAME_MAX);
 		if (err) {
 			conn_drop(t, c, err, false);
 			return err;
@@ -121,13 +136,22 @@ int handshake_rx(struct transport *t, struct conn *c, const struct net_msg *msg)
 		conn_drop(t, c, -EALREADY, false);
 		return -EALREADY;
 	}
+	err = conn_seal(c);
+	if (err) {
+		pr_err("net: node %d: cannot seal the link: %s", c->peer,
+		       strerror(-err));
+		unsettle(t, c);
+		conn_drop(t, c, err, false);
+		return err;
+	}
 	c->rd.allowed = NET_TYPES_SESSION;
 	pthread_mutex_lock(&t->lock);
 	publish(t, c);
 	t->n_pending--;
 	pthread_mutex_unlock(&t->lock);
 	COUNT(t, accepted);
-	pr_info("net: node %d authenticated from %s", c->peer, c->name);
+	pr_info("net: node %d authenticated from %s (%s)", c->peer, c->name,
+		link_mode(c));
 	return 0;
 }
 
@@ -225,7 +249,7 @@ static int client_handshake(struct transport *t, struct conn *c,
 	n = auth_start(&c->hs, out);
 	for (;;) {
 		if (auth_done(&c->hs)) {
-			err = wire_reader_grow(&c->rd, NET_FRAME_MAX);
+			err = wire_reader_grow(&c->rd, NET_SEALED_FRAME_MAX);
 			if (err)
 				return err;
 			*won = settle(t, c, n ? &out[n - 1] : NULL);
@@ -239,8 +263,16 @@ static int client_handshake(struct transport *t, struct conn *c,
 				return err;
 			}
 		}
-		if (auth_done(&c->hs))
-			return 0;
+		if (auth_done(&c->hs)) {
+			err = *won ? conn_seal(c) : 0;
+			if (err) {
+				pr_err("net: node %d: cannot seal the link: %s",
+				       c->peer, strerror(-err));
+				unsettle(t, c);
+				*won = false;
+			}
+			return err;
+		}
 		err = recv_hs_frame(t, c, buf, &in, deadline);
 		if (err) {
 			if (err == -ETIMEDOUT)
@@ -306,7 +338,8 @@ int transport_connect(struct transport *t, const char *addr, int expect_peer)
 	t->conns = c;
 	pthread_mutex_unlock(&t->lock);
 	COUNT(t, connected);
-	pr_info("net: node %d authenticated at %s", c->peer, c->name);
+	pr_info("net: node %d authenticated at %s (%s)", c->peer, c->name,
+		link_mode(c));
 	transport_wake(t);
 	return c->peer;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -67,13 +68,20 @@ struct conn *conn_new(struct transport *t, int fd, bool initiator)
 	}
 	c->fd = fd;
 	c->refs = 1;
+	c->last_rx_ms = c->last_tx_ms = net_now_ms();
 	c->initiator = initiator;
 	c->peer = -1;
 	pthread_mutex_init(&c->send_lock, NULL);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, c->name);
-	else
+		c->from = ss;
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&c->from)->sin_port = 0;
+		else if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&c->from)->sin6_port = 0;
+	} else {
 		strcpy(c->name, "(unknown)");
+	}
 	set_sockopts(t, fd);
 	return c;
 }
@@ -83,6 +91,9 @@ void conn_put(struct conn *c)
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	close(c->fd);
+	seal_wipe(&c->tx);
+	seal_wipe(&c->rx);
+	free(c->txbuf);
 	wire_reader_free(&c->rd);
 	pthread_mutex_destroy(&c->send_lock);
 	free(c);
@@ -121,36 +132,99 @@ static int send_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-/* Frame msg onto c: header and fixed part from the stack, the variable
- * part (a page, a state blob) straight from where it lies. */
-int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
+static int open_frame(void *ctx, uint8_t *frame, size_t payload)
 {
-	uint8_t head[NET_HDR_SIZE + NET_FIXED_MAX];
-	struct iovec iov[2];
-	struct net_msg m = *msg;
-	ssize_t hl;
+	struct conn *c = ctx;
+
+	return seal_open(&c->rx, frame, payload);
+}
+
+int conn_seal(struct conn *c)
+{
 	int err;
 
+	if (!auth_sealed(&c->hs))
+		return 0;
+	c->txbuf = malloc(NET_SEALED_FRAME_MAX);
+	if (!c->txbuf)
+		return -ENOMEM;
+	err = auth_link(&c->hs, &c->tx, &c->rx);
+	if (err)
+		return err;
+	c->rd.open = open_frame;
+	c->rd.open_ctx = c;
 	pthread_mutex_lock(&c->send_lock);
+	c->sealed = true;
+	pthread_mutex_unlock(&c->send_lock);
+	return 0;
+}
+
+static int conn_send_locked(struct transport *t, struct conn *c,
+			    const struct net_msg *msg);
+
+int conn_send(struct transport *t, struct conn *c, const struct net_msg *msg)
+{
+	pthread_mutex_lock(&c->send_lock);
+	return conn_send_locked(t, c, msg);
+}
+
+int conn_send_try(struct transport *t, struct conn *c, const struct net_msg *msg)
+{
+	if (pthread_mutex_trylock(&c->send_lock))
+		return -EBUSY;
+	return conn_send_locked(t, c, msg);
+}
+
+/* Frame msg onto c, c->send_lock held (and dropped here). In clear: header and fixed part from the stack, the
+ * variable part (a page, a state blob) straight from where it lies.
+ * Sealed: all of it gathered into c->txbuf, encrypted there in place (a
+ * copy the cipher's pass over the bytes makes cheap), tag appended. */
+static int conn_send_locked(struct transport *t, struct conn *c,
+			    const struct net_msg *msg)
+{
+	uint8_t head[NET_HDR_SIZE + NET_FIXED_MAX];
+	uint32_t sealed = NET_FLAG_SEALED;
+	struct iovec iov[2];
+	struct net_msg m = *msg;
+	size_t size;
+	ssize_t hl;
+	int err, n;
+
 	m.seq = c->tx_seq + 1;
-	hl = wire_encode_head(&m, head, sizeof(head));
+	hl = wire_encode_head(&m, c->sealed ? c->txbuf : head,
+			      c->sealed ? NET_SEALED_FRAME_MAX : sizeof(head));
 	if (hl < 0) {
 		pthread_mutex_unlock(&c->send_lock);
 		pr_err("net: refusing to send a malformed %s to node %d",
 		       wire_type_name(m.type), c->peer);
 		return (int)hl;
 	}
-	iov[0] = (struct iovec){ head, (size_t)hl };
-	iov[1] = (struct iovec){ (void *)m.data, m.data_len };
-	err = send_all(c->fd, iov, m.data_len ? 2 : 1);
-	if (!err)
+	size = (size_t)hl + m.data_len;
+	if (c->sealed) {
+		memcpy(c->txbuf + offsetof(struct net_hdr, flags), &sealed,
+		       sizeof(sealed));
+		if (m.data_len)
+			memcpy(c->txbuf + hl, m.data, m.data_len);
+		seal_close(&c->tx, c->txbuf, size - NET_HDR_SIZE);
+		size += NET_SEAL_TAG_BYTES;
+		iov[0] = (struct iovec){ c->txbuf, size };
+		n = 1;
+	} else {
+		iov[0] = (struct iovec){ head, (size_t)hl };
+		iov[1] = (struct iovec){ (void *)m.data, m.data_len };
+		n = m.data_len ? 2 : 1;
+	}
+	err = send_all(c->fd, iov, n);
+	if (!err) {
 		c->tx_seq++;
+		__atomic_store_n(&c->last_tx_ms, net_now_ms(), __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		conn_kill(c, err);
 		return err;
 	}
-	wire_stats_tx(&t->stats.wire, m.type, (size_t)hl + m.data_len);
+	wire_stats_tx(&t->stats.wire, m.type, size);
 	return 0;
 }
 
@@ -249,14 +323,100 @@ void transport_wake(struct transport *t)
 		pr_warn("net: cannot wake the receive thread: %s", strerror(errno));
 }
 
+void preauth_log(struct transport *t, const struct conn *c, const char *what)
+{
+	int64_t now = net_now_ms();
+
+	if (now < t->preauth_log_ms) {
+		t->preauth_quiet++;
+		COUNT(t, preauth_quiet);
+		return;
+	}
+	if (t->preauth_quiet)
+		pr_warn("net: %s: %s (and %u more before authentication in the last %d ms, not logged)",
+			c->name, what, t->preauth_quiet, PREAUTH_LOG_MS);
+	else
+		pr_warn("net: %s: %s", c->name, what);
+	t->preauth_quiet = 0;
+	t->preauth_log_ms = now + PREAUTH_LOG_MS;
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+/* The better victim of two pending handshakes: one whose peer has not
+ * even said HELLO (an idle socket) before one under way, then the older. */
+static struct conn *victim(struct conn *a, struct conn *b)
+{
+	bool idle_a, idle_b;
+
+	if (!a || !b)
+		return a ? a : b;
+	idle_a = a->hs.state == AUTH_WAIT_HELLO;
+	idle_b = b->hs.state == AUTH_WAIT_HELLO;
+	if (idle_a != idle_b)
+		return idle_a ? a : b;
+	return a->deadline_ms <= b->deadline_ms ? a : b;
+}
+
+/* Make room for newcomer c (not yet listed) if its address has its share
+ * of the table, or the table is full: doom victim() of that address's
+ * handshakes, or of all. The doomed are dropped by the sweep after this
+ * turn's events, not here: one of them may be among those events.
+ * Receive thread (it alone drops, and alone moves a handshake's state). */
+static void make_room(struct transport *t, const struct conn *c)
+{
+	struct conn *all = NULL, *here = NULL, *v = NULL;
+	unsigned n_here = 0, n_doomed = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct conn *o = t->conns; o; o = o->next) {
+		if (o->state != CONN_HANDSHAKE || o->initiator)
+			continue;
+		if (o->doomed) {
+			n_doomed++;
+			continue;
+		}
+		all = victim(all, o);
+		if (same_addr(&o->from, &c->from)) {
+			n_here++;
+			here = victim(here, o);
+		}
+	}
+	if (n_here >= MAX_PENDING_PER_ADDR)
+		v = here;
+	else if (t->n_pending - n_doomed >= MAX_PENDING)
+		v = all;
+	pthread_mutex_unlock(&t->lock);
+	if (!v)
+		return;
+	COUNT(t, evicted);
+	preauth_log(t, v, v == here ? "handshake dropped: too many from one address" :
+				      "handshake dropped: too many in progress");
+	v->doomed = true;
+}
+
 static void accept_all(struct transport *t)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct conn *c;
-	bool busy;
 	int fd;
 
-	for (;;) {
+	/* A bounded number per turn: the doomed wait for the sweep, and
+	 * the peers' frames must not wait behind a burst of strangers. */
+	for (int turn = 0; turn < MAX_PENDING; turn++) {
 		fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -265,17 +425,14 @@ static void accept_all(struct transport *t)
 				pr_warn("net: accept: %s", strerror(errno));
 			return;
 		}
-		pthread_mutex_lock(&t->lock);
-		busy = t->n_pending >= MAX_PENDING;
-		pthread_mutex_unlock(&t->lock);
-		c = busy ? NULL : conn_new(t, fd, false);
+		c = conn_new(t, fd, false);
 		if (!c) {
 			COUNT(t, refused_busy);
-			pr_warn("net: refusing a connection: %s",
-				busy ? "too many handshakes in progress" : "out of memory");
+			pr_warn("net: refusing a connection: out of memory");
 			close(fd);
 			continue;
 		}
+		make_room(t, c);
 		if (auth_init(&c->hs, AUTH_RESPONDER, t->cfg.key,
 			      t->cfg.node_id, -1)) {
 			pr_err("net: %s", c->hs.error);
@@ -303,6 +460,8 @@ static void deliver(struct transport *t, struct conn *c, const struct net_msg *m
 	struct net_msg pong;
 
 	if (msg->type == NET_MSG_PING) {
+		if (!msg->u.ping.token)
+			return;		/* a heartbeat: its arrival was the point */
 		pong = *msg;
 		pong.type = NET_MSG_PONG;
 		conn_send(t, c, &pong);
@@ -320,6 +479,8 @@ static void conn_readable(struct transport *t, struct conn *c)
 	ssize_t n;
 	int r;
 
+	if (c->doomed)
+		return;		/* dropped at this turn's sweep */
 	space = wire_reader_space(&c->rd, &room);
 	n = recv(c->fd, space, room, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -332,6 +493,7 @@ static void conn_readable(struct transport *t, struct conn *c)
 		return;
 	}
 	wire_reader_commit(&c->rd, (size_t)n);
+	c->last_rx_ms = net_now_ms();
 
 	/* One recv per wakeup, then back to epoll: a peer that floods us
 	 * cannot starve the others. */
@@ -352,28 +514,92 @@ static void conn_readable(struct transport *t, struct conn *c)
 	}
 	if (r < 0) {
 		wire_stats_reject(&t->stats.wire, why);
-		COUNT(t, bad_frames);
-		pr_warn("net: dropping connection %s (node %d): %s",
-			c->name, c->peer, wire_reject_name(why));
+		if (why == NET_REJ_BAD_SEAL)
+			COUNT(t, forged_frames);
+		else
+			COUNT(t, bad_frames);
+		if (c->state == CONN_HANDSHAKE)
+			preauth_log(t, c, wire_reject_name(why));
+		else
+			pr_warn("net: dropping connection %s (node %d): %s",
+				c->name, c->peer, wire_reject_name(why));
 		conn_drop(t, c, r, true);
 	}
 }
 
 static void sweep_handshakes(struct transport *t)
 {
-	struct conn *late[MAX_PENDING];
+	/* A turn dooms at most MAX_PENDING (one per accept). */
+	struct conn *late[2 * MAX_PENDING];
 	int64_t now = net_now_ms();
 	int n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	for (struct conn *c = t->conns; c && n < MAX_PENDING; c = c->next)
-		if (c->state == CONN_HANDSHAKE && now >= c->deadline_ms)
+	for (struct conn *c = t->conns; c && n < 2 * MAX_PENDING; c = c->next)
+		if (c->state == CONN_HANDSHAKE && (c->doomed || now >= c->deadline_ms))
 			late[n++] = c;
 	pthread_mutex_unlock(&t->lock);
 	for (int i = 0; i < n; i++) {
-		COUNT(t, handshake_timeouts);
-		pr_warn("net: handshake with %s timed out", late[i]->name);
+		if (!late[i]->doomed) {
+			COUNT(t, handshake_timeouts);
+			preauth_log(t, late[i], "handshake timed out");
+		}
 		conn_drop(t, late[i], -ETIMEDOUT, false);
+	}
+}
+
+static bool bytes_waiting(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Failure detection: every link carries a heartbeat (a PING with token 0)
+ * when nothing else left on it for a quarter of dead_peer_ms, so a peer
+ * we hear nothing from for dead_peer_ms has stopped (SIGSTOP, a deadlock
+ * of its receive thread, a partition, a dead host) and is declared lost:
+ * what TCP keepalive cannot see, since the peer's kernel answers it.
+ * Unread bytes mean the peer spoke and we were slow to listen (this
+ * thread stalled): not a death. A heartbeat never waits for a sender
+ * that holds the link: a link busy sending is not idle. */
+static void check_peers(struct transport *t)
+{
+	struct net_msg hb = { .type = NET_MSG_PING };
+	struct conn *up[NET_MAX_NODES];
+	int64_t now = net_now_ms();
+	int64_t every = t->cfg.dead_peer_ms / HEARTBEATS;
+	int n = 0;
+
+	if (now < t->next_check_ms)
+		return;
+	t->next_check_ms = now + TICK_MS;
+	pthread_mutex_lock(&t->lock);
+	for (int p = 0; p < NET_MAX_NODES; p++) {
+		struct conn *c = t->peers[p];
+
+		if (c && c->up && c->state == CONN_UP && !c->need_add) {
+			__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+			up[n++] = c;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (int i = 0; i < n; i++) {
+		struct conn *c = up[i];
+		int64_t quiet = now - c->last_rx_ms;
+
+		if (quiet >= t->cfg.dead_peer_ms && !bytes_waiting(c->fd)) {
+			COUNT(t, dead_peers);
+			pr_warn("net: node %d (%s): nothing heard for %lld ms: declared lost",
+				c->peer, c->name, (long long)quiet);
+			conn_kill(c, -ETIMEDOUT);
+			/* The shutdown makes the socket readable: conn_readable
+			 * drops it, with this reason, on the next turn. */
+		} else if (now - __atomic_load_n(&c->last_tx_ms, __ATOMIC_RELAXED) >= every &&
+			   conn_send_try(t, c, &hb) == 0) {
+			COUNT(t, heartbeats);
+		}
+		conn_put(c);
 	}
 }
 
@@ -400,6 +626,7 @@ static void *rx_thread(void *arg)
 				conn_readable(t, ev[i].data.ptr);
 		}
 		sweep_handshakes(t);
+		check_peers(t);
 	}
 	while (t->conns)
 		conn_drop(t, t->conns, -ESHUTDOWN, false);
@@ -479,6 +706,24 @@ void transport_stats(struct transport *t, struct transport_stats *out)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
+const char *transport_down_reason(int err)
+{
+	switch (err) {
+	case -EKEYREJECTED:
+		return "it sent a frame that failed authentication (forged or tampered)";
+	case -EPROTO:
+	case -EMSGSIZE:
+	case -EBADMSG:
+		return "it sent a malformed or out-of-order frame";
+	case -ECONNRESET:
+		return "connection closed";
+	case -ETIMEDOUT:
+		return "nothing heard from it within the peer timeout: stopped, hung or cut off";
+	default:
+		return strerror(-err);
+	}
+}
+
 int transport_fault(struct transport *t, unsigned type, enum net_fault action,
 		    uint32_t delay_us, uint32_t count)
 {
@@ -513,9 +758,11 @@ int transport_new(const struct transport_cfg *cfg, struct transport **out)
 	t->cfg.listen = NULL;	/* not kept: the caller's string */
 #define DEFAULT(f, v) do { if (!t->cfg.f) t->cfg.f = (v); } while (0)
 	DEFAULT(connect_timeout_ms, 3000);
-	DEFAULT(handshake_timeout_ms, 3000);
+	DEFAULT(handshake_timeout_ms, 1000);
 	DEFAULT(send_timeout_ms, 10000);
 	DEFAULT(dead_peer_ms, 10000);
+	if (t->cfg.dead_peer_ms < 4 * TICK_MS)
+		t->cfg.dead_peer_ms = 4 * TICK_MS;
 #undef DEFAULT
 	t->listen_fd = t->epfd = t->wake_fd = -1;
 	pthread_mutex_init(&t->lock, NULL);

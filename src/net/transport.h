@@ -19,11 +19,17 @@
  * may also get -EALREADY until its old connection has been dropped here
  * (promptly if it closed cleanly, else after dead_peer_ms): retry.
  *
- * Failures a node survives: a peer that sends a bad header or length is
- * dropped (logged, counted in stats.wire.rejects, reported by
- * on_peer_down if it was up); a peer without the cluster key is refused
- * (logged, counted); a silent or stuck peer hits the handshake, send or
- * dead-peer timeout. */
+ * Every frame after the handshake is sealed (seal.h: encrypted and
+ * authenticated, replay and reordering refused) unless the key says
+ * insecure (--insecure-network) on both nodes.
+ *
+ * Failures a node survives: a peer that sends a bad header or length, or
+ * a frame that fails authentication, is dropped (logged, counted in
+ * stats.wire.rejects, reported by on_peer_down if it was up); a peer
+ * without the cluster key is refused (logged, counted); a silent or stuck
+ * peer hits the handshake, send or dead-peer timeout: every idle link
+ * carries a heartbeat, so a peer that stops (SIGSTOP, a hung receive
+ * thread, a cut link) is declared lost within dead_peer_ms plus 100 ms. */
 #ifndef AMALGAM_NET_TRANSPORT_H
 #define AMALGAM_NET_TRANSPORT_H
 
@@ -35,12 +41,15 @@
 
 struct transport_ops {
 	/* msg and msg->data are valid during the call only. PING never
-	 * arrives here: the transport answers it with a PONG itself. */
+	 * arrives here: the transport answers it with a PONG itself (a
+	 * token of 0 is a heartbeat, and not answered). */
 	void (*on_msg)(void *opaque, int peer, const struct net_msg *msg);
 	void (*on_peer_up)(void *opaque, int peer);
 	/* err: -ECONNRESET peer closed, -ESHUTDOWN transport_disconnect,
-	 * -EPROTO/-EMSGSIZE/-EBADMSG bad frame, -ETIMEDOUT dead peer or
-	 * stuck send, other -errno from the socket. */
+	 * -EPROTO/-EMSGSIZE/-EBADMSG bad frame, -EKEYREJECTED a frame that
+	 * failed authentication (forged, tampered, replayed), -ETIMEDOUT
+	 * dead peer or stuck send, other -errno from the socket.
+	 * transport_down_reason() says it in words. */
 	void (*on_peer_down)(void *opaque, int peer, int err);
 };
 
@@ -49,9 +58,11 @@ struct transport_cfg {
 	const struct auth_key *key;	/* borrowed; outlives the transport */
 	const char *listen;		/* addr.h syntax; NULL: do not listen */
 	unsigned connect_timeout_ms;	/* 0: 3000 */
-	unsigned handshake_timeout_ms;	/* 0: 3000; both directions */
+	unsigned handshake_timeout_ms;	/* 0: 1000; both directions */
 	unsigned send_timeout_ms;	/* 0: 10000; a send blocked longer drops */
-	unsigned dead_peer_ms;		/* 0: 10000; TCP keepalive + user timeout */
+	unsigned dead_peer_ms;		/* 0: 10000, at least 400: nothing heard
+					 * for this long (heartbeats every
+					 * quarter of it) and the peer is lost */
 	const struct transport_ops *ops;
 	void *opaque;
 };
@@ -63,10 +74,15 @@ struct transport_stats {
 	uint64_t auth_failures;		/* wrong key, replay, tampering */
 	uint64_t handshake_failures;	/* every other refused handshake */
 	uint64_t handshake_timeouts;
-	uint64_t refused_busy;		/* too many handshakes in progress */
+	uint64_t refused_busy;		/* no memory for a connection */
+	uint64_t evicted;		/* handshakes dropped to make room */
+	uint64_t preauth_quiet;		/* pre-auth log lines held back */
 	uint64_t duplicates;		/* lost the one-connection tie-break */
 	uint64_t bad_frames;		/* connections dropped for a bad frame */
+	uint64_t forged_frames;		/* ... for a frame that was not authentic */
 	uint64_t disconnects;		/* on_peer_down reports */
+	uint64_t heartbeats;		/* sent on idle links */
+	uint64_t dead_peers;		/* links dropped: nothing heard in time */
 };
 
 struct transport;
@@ -98,6 +114,9 @@ bool transport_peer_up(struct transport *t, int peer);
 int transport_disconnect(struct transport *t, int peer);
 
 void transport_stats(struct transport *t, struct transport_stats *out);
+
+/* on_peer_down's err in words, for the message that names a lost node. */
+const char *transport_down_reason(int err);
 
 /* Fault injection on this node's sends (wire.h). */
 int transport_fault(struct transport *t, unsigned type, enum net_fault action,

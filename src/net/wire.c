@@ -20,7 +20,8 @@ static bool is_bool(uint8_t v) { return v <= 1; }
 
 static bool check_hello(const struct net_msg *m)
 {
-	return m->u.hello.node_id < NET_MAX_NODES && m->u.hello.flags == 0;
+	return m->u.hello.node_id < NET_MAX_NODES &&
+	       !(m->u.hello.flags & ~NET_HELLO_FLAGS);
 }
 
 static bool check_auth_ok(const struct net_msg *m)
@@ -211,6 +212,7 @@ static const char *reject_names[NET_REJ_NR] = {
 	[NET_REJ_UNEXPECTED] = "message type not allowed in this state",
 	[NET_REJ_BAD_SEQ] = "sequence number out of order",
 	[NET_REJ_AUTH] = "authentication refused",
+	[NET_REJ_BAD_SEAL] = "frame failed authentication (forged or tampered)",
 };
 
 static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) &&
@@ -304,8 +306,9 @@ ssize_t wire_encode(const struct net_msg *msg, void *buf, size_t cap)
 	return size;
 }
 
-int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
-		    enum net_reject *why)
+/* flags_ok: the header flags allowed besides none. */
+static int check_hdr(const void *buf, size_t len, struct net_hdr *hdr,
+		     enum net_reject *why, uint32_t flags_ok)
 {
 	const struct type_info *ti;
 
@@ -316,7 +319,7 @@ int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 		return reject(why, NET_REJ_BAD_MAGIC, -EPROTO);
 	if (hdr->version != NET_WIRE_VERSION)
 		return reject(why, NET_REJ_BAD_VERSION, -EPROTO);
-	if (hdr->flags)
+	if (hdr->flags & ~flags_ok)
 		return reject(why, NET_REJ_BAD_FLAGS, -EPROTO);
 	ti = type_get(hdr->type);
 	if (!ti)
@@ -326,6 +329,12 @@ int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 	return 0;
 }
 
+int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
+		    enum net_reject *why)
+{
+	return check_hdr(buf, len, hdr, why, NET_FLAG_SEALED);
+}
+
 int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 		enum net_reject *why)
 {
@@ -333,7 +342,7 @@ int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 	struct net_hdr h;
 	int err;
 
-	err = wire_decode_hdr(buf, len, &h, why);
+	err = check_hdr(buf, len, &h, why, 0);
 	if (err == -EAGAIN)
 		return -EBADMSG;
 	if (err)
@@ -421,7 +430,7 @@ int wire_reader_next(struct wire_reader *r, struct net_msg *msg,
 {
 	size_t have = r->end - r->start;
 	struct net_hdr h;
-	size_t frame;
+	size_t frame, tag;
 	int err;
 
 	err = wire_decode_hdr(r->buf + r->start, have, &h, why);
@@ -431,15 +440,25 @@ int wire_reader_next(struct wire_reader *r, struct net_msg *msg,
 		return err;
 	if (!(r->allowed & NET_TYPE_BIT(h.type)))
 		return reject(why, NET_REJ_UNEXPECTED, -EPROTO);
+	if (!(h.flags & NET_FLAG_SEALED) != !r->open)
+		return reject(why, NET_REJ_BAD_FLAGS, -EPROTO);
 	frame = NET_HDR_SIZE + (size_t)h.length;
-	if (frame > r->cap)
+	tag = r->open ? NET_SEAL_TAG_BYTES : 0;
+	if (frame + tag > r->cap)
 		return reject(why, NET_REJ_BAD_LENGTH, -EMSGSIZE);
-	if (have < frame)
+	if (have < frame + tag)
 		return 0;
+	if (r->open) {
+		if (r->open(r->open_ctx, r->buf + r->start, h.length))
+			return reject(why, NET_REJ_BAD_SEAL, -EKEYREJECTED);
+		/* Opened: now a frame in clear, as wire_decode wants it. */
+		memset(r->buf + r->start + offsetof(struct net_hdr, flags), 0,
+		       sizeof(h.flags));
+	}
 	err = wire_decode(r->buf + r->start, frame, msg, why);
 	if (err)
 		return err;
-	r->start += frame;
+	r->start += frame + tag;
 	return 1;
 }
 

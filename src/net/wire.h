@@ -7,7 +7,7 @@
  *     4     2  version  NET_WIRE_VERSION
  *     6     2  type     enum net_type
  *     8     4  length   payload bytes (the header is not counted)
- *    12     4  flags    none defined: must be zero
+ *    12     4  flags    0, or NET_FLAG_SEALED on an encrypted link
  *    16     8  seq      per connection and direction, 1, 2, 3, ...
  *
  * The payload of each type is a fixed struct (declared below, layout pinned
@@ -42,10 +42,19 @@
 /* 2: NET_CTL_MOVED, NET_CTL_LOAD, NET_CTL_ROUTE. 3: JOIN and START typed
  * messages instead of control text; one CPU type (struct net_cpu) instead
  * of IRQ, IO_REQ, IO_REPLY, VCPU_STATE and the CPU plane's control ops.
- * 4: NET_CPU_CONTROL (the API's move, pause and resume).
+ * 4: HELLO flags (link mode, cipher) and sealed frames after the
+ * handshake (net/seal.h).
+ * 5: NET_CPU_CONTROL (the API's move, pause and resume).
  * Nodes of different versions refuse each other's first frame. */
-#define NET_WIRE_VERSION	4
+#define NET_WIRE_VERSION	5
 #define NET_HDR_SIZE		24
+
+/* Header flag: the payload is encrypted and followed by a
+ * NET_SEAL_TAG_BYTES authentication tag that `length` does not count
+ * (net/seal.h). Every frame after the handshake carries it, unless both
+ * nodes run with --insecure-network; no handshake frame ever does. */
+#define NET_FLAG_SEALED		1u
+#define NET_SEAL_TAG_BYTES	16
 
 #define NET_MAX_NODES		64
 #define NET_NONCE_BYTES		32
@@ -98,6 +107,7 @@ enum net_reject {
 	NET_REJ_UNEXPECTED,	/* valid type, not allowed in this state */
 	NET_REJ_BAD_SEQ,	/* sequence number skipped or repeated */
 	NET_REJ_AUTH,		/* handshake refused */
+	NET_REJ_BAD_SEAL,	/* a sealed frame that is not authentic */
 	NET_REJ_NR
 };
 
@@ -110,9 +120,15 @@ struct net_hdr {
 	uint64_t seq;
 };
 
+/* HELLO flags: what the sender wants of the link; both are covered by the
+ * handshake's proofs (auth.h), so nobody on the path can change them. */
+#define NET_HELLO_INSECURE	1u	/* --insecure-network: no sealing */
+#define NET_HELLO_AES		2u	/* can seal with AES-256-GCM */
+#define NET_HELLO_FLAGS		(NET_HELLO_INSECURE | NET_HELLO_AES)
+
 struct net_hello {
 	uint32_t node_id;
-	uint32_t flags;			/* none defined: must be zero */
+	uint32_t flags;			/* NET_HELLO_*; other bits zero */
 	uint8_t nonce[NET_NONCE_BYTES];
 };
 
@@ -177,7 +193,8 @@ struct net_join {
 	uint64_t memory;		/* bytes */
 	uint8_t start_all;		/* 0 / 1 */
 	uint8_t migrate;		/* enum cluster_migrate */
-	uint8_t reserved[6];		/* zero */
+	uint8_t reserved[2];		/* zero */
+	uint32_t peer_timeout_ms;	/* a silent peer is lost after this */
 	uint8_t place[NET_JOIN_VCPUS];	/* vCPU -> node; zero past cpus */
 	char addr[NET_JOIN_NODES][NET_ADDR_MAX];	/* [0] unused */
 };
@@ -363,6 +380,7 @@ struct net_cpu {
 #define NET_FIXED_MAX		sizeof(struct net_dsm)
 #define NET_MAX_PAYLOAD		(sizeof(struct net_cpu) + NET_VCPU_STATE_MAX)
 #define NET_FRAME_MAX		(NET_HDR_SIZE + NET_MAX_PAYLOAD)
+#define NET_SEALED_FRAME_MAX	(NET_FRAME_MAX + NET_SEAL_TAG_BYTES)
 
 /* A decoded (or to-be-encoded) message. */
 struct net_msg {
@@ -432,6 +450,7 @@ NET_PIN(net_join, memory, 16);
 NET_PIN(net_join, start_all, 24);
 NET_PIN(net_join, migrate, 25);
 NET_PIN(net_join, reserved, 26);
+NET_PIN(net_join, peer_timeout_ms, 28);
 NET_PIN(net_join, place, 32);
 NET_PIN(net_join, addr, 96);
 
@@ -574,15 +593,18 @@ ssize_t wire_encode_head(const struct net_msg *msg, void *buf, size_t cap);
 /* Write the whole frame. Same returns. */
 ssize_t wire_encode(const struct net_msg *msg, void *buf, size_t cap);
 
-/* Check a header. 0; -EAGAIN if len < NET_HDR_SIZE; -EPROTO for a bad
- * magic, version, flags or an unknown type; -EMSGSIZE if the length is
- * not allowed for the type. *why (if non-NULL) is set on failure. */
+/* Check a header (NET_FLAG_SEALED allowed: a reader's first look). 0;
+ * -EAGAIN if len < NET_HDR_SIZE; -EPROTO for a bad magic, version, flags
+ * or an unknown type; -EMSGSIZE if the length is not allowed for the
+ * type. *why (if non-NULL) is set on failure. */
 int wire_decode_hdr(const void *buf, size_t len, struct net_hdr *hdr,
 		    enum net_reject *why);
 
-/* Decode exactly one frame occupying exactly len bytes. 0; the header
- * errors above (a short buffer is -EBADMSG here, not -EAGAIN); -EBADMSG for
- * trailing bytes or a field outside its set. msg->data points into buf. */
+/* Decode exactly one frame in clear (flags zero: a sealed frame must be
+ * opened, and its flag cleared, first) occupying exactly len bytes. 0;
+ * the header errors above (a short buffer is -EBADMSG here, not -EAGAIN);
+ * -EBADMSG for trailing bytes or a field outside its set. msg->data
+ * points into buf. */
 int wire_decode(const void *buf, size_t len, struct net_msg *msg,
 		enum net_reject *why);
 
@@ -596,6 +618,13 @@ struct wire_reader {
 	size_t start;		/* first unconsumed byte */
 	size_t end;		/* one past the last received byte */
 	uint32_t allowed;	/* NET_TYPE_BIT mask; others: NET_REJ_UNEXPECTED */
+	/* NULL: every frame must be in clear. Else every frame must be
+	 * sealed (NET_FLAG_SEALED, then its tag), and is opened in place by
+	 * open(open_ctx, frame, payload bytes) before it is decoded: 0, or
+	 * non-zero for a frame that is not authentic (NET_REJ_BAD_SEAL,
+	 * -EKEYREJECTED). A frame of the wrong kind is NET_REJ_BAD_FLAGS. */
+	int (*open)(void *ctx, uint8_t *frame, size_t payload);
+	void *open_ctx;
 };
 
 /* cap must be at least NET_HDR_SIZE; frames larger than cap are refused
@@ -608,7 +637,8 @@ void *wire_reader_space(struct wire_reader *r, size_t *len);
 void wire_reader_commit(struct wire_reader *r, size_t n);
 /* 1 and a frame in *msg (its data valid until the next reader call), 0 if
  * more bytes are needed, or a negative errno from wire_decode*() with *why
- * set (NET_REJ_UNEXPECTED comes with -EPROTO). */
+ * set (NET_REJ_UNEXPECTED comes with -EPROTO, NET_REJ_BAD_SEAL with
+ * -EKEYREJECTED). */
 int wire_reader_next(struct wire_reader *r, struct net_msg *msg,
 		     enum net_reject *why);
 

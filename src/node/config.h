@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "util/log.h"
+#include "vmm/pcibus.h"
 #include "x86/boot.h"
 
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
@@ -27,19 +28,26 @@ struct config {
 	int debug_exit;
 	uint16_t debug_exit_iobase;
 	uint8_t debug_exit_iosize;
+	/* --disk PATH[,readonly][,node=N][,queues=N], in order: vda, vdb... */
+	struct pcibus_disk disks[PCIBUS_MAX_DISKS];
+	unsigned nr_disks;
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
+	unsigned stats_every_ms;	/* a sample line every so often; 0 none */
 
 	/* Several nodes: either spawn 'nodes' local node processes, or join
 	 * the nodes listening at 'join' (comma-separated host:port list). */
 	unsigned nodes;
 	const char *join;
 	const char *key_file;
+	int insecure_network;	/* links in clear after the handshake */
+	unsigned peer_timeout_ms;	/* 0: CLUSTER_PEER_TIMEOUT_MS */
 	const char *place;	/* "0,0,1,1"; NULL spreads evenly */
 	int start_all;		/* every vCPU starts at the entry point */
 	unsigned net_delay_us;	/* injected interconnect latency (tests) */
 	unsigned rtt_samples;	/* measure the raw TCP baseline first (bench) */
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
+	int no_linux_tuning;	/* --linux-tuning off (x86/linuxargs.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
 
 	/* The control plane (src/api/): where node 0 serves its API. */

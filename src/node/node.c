@@ -20,6 +20,7 @@
 #include "cluster/params.h"
 #include "cluster/rtt.h"
 #include "cluster/spawn.h"
+#include "hw/mem.h"
 #include "cpu/forward.h"
 #include "cpu/hostcpu.h"
 #include "memplane/memplane.h"
@@ -32,6 +33,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
+#include "x86/linuxargs.h"
 #include "x86/topo.h"
 
 #define EXIT_USAGE 2
@@ -215,9 +217,14 @@ static int build_vm(struct node *n)
 	/* The devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		n->board = board_create(&n->vm, n->console_fd, STDIN_FILENO, &n->board_opt);
-		if (!n->board)
-			return -ENOMEM;
+		char err[256];
+
+		n->board = board_create(&n->vm, n->console_fd, STDIN_FILENO, &n->board_opt,
+					err, sizeof(err));
+		if (!n->board) {
+			fprintf(stderr, "amalgam: %s\n", err);
+			return -EINVAL;
+		}
 	}
 	if (n->p.nr_nodes > 1) {
 		dsm_layout_even(&n->layout, n->p.nr_nodes, n->vm.mem.size / 4096);
@@ -282,6 +289,14 @@ static void shuffle(struct node *n)
 			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
 static int wait_guest(struct node *n)
 {
@@ -289,6 +304,7 @@ static int wait_guest(struct node *n)
 	struct sigaction st = { .sa_handler = on_stop_signal };
 	unsigned ticks = 0;
 	uint64_t next;
+	uint64_t next_sample = 0;
 	int status;
 
 	sigemptyset(&sa.sa_mask);
@@ -327,6 +343,10 @@ static int wait_guest(struct node *n)
 		if (stats_requested) {
 			stats_requested = 0;
 			node_print_stats(n);
+		}
+		if (n->stats_every_ms && n->mem && mono_ms() >= next_sample) {
+			node_print_sample(n);
+			next_sample = mono_ms() + n->stats_every_ms;
 		}
 	}
 	status = vm_wait_stopped(&n->vm);
@@ -416,6 +436,7 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;
 	p->migrate = (uint8_t)cfg->migrate;
+	p->peer_timeout_ms = cfg->peer_timeout_ms ?: CLUSTER_PEER_TIMEOUT_MS;
 	p->nr_nodes = cfg->nodes ? cfg->nodes : 1;
 	if (cfg->join)
 		r = params_parse_join(p, cfg->join, err, errlen);
@@ -446,7 +467,8 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		      char *err, size_t errlen)
 {
 	int r;
-	char extra[64];
+	char extra[256];
+	struct linux_args la = { .cpus = n->p.cpus };
 	struct boot_config bc = {
 		.kernel = cfg->kernel, .cmdline = cfg->append,
 		.modules = cfg->modules, .nr_modules = cfg->nr_modules,
@@ -455,15 +477,20 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
 
-	board_boot_facts(&bc.board);
-	/* Without kvmclock a Linux guest would calibrate the TSC against the
-	 * PIT, which fails when exits are slow (nested virtualization): tell
-	 * it the frequency, as firmware tables would (Linux only). */
-	if (n->vm.hide_kvmclock && n->vm.tsc_khz) {
-		snprintf(extra, sizeof(extra), "tsc_early_khz=%lu",
-			 (unsigned long)n->vm.tsc_khz);
-		bc.linux_extra = extra;
+	board_boot_facts(&bc.board, cfg->nr_disks > 0);
+	/* What a Linux guest is told on its command line when its vCPUs span
+	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
+	 * are in x86/linuxargs.h. */
+	for (unsigned i = 1; i < n->p.cpus && !cfg->no_linux_tuning; i++)
+		la.spans |= n->p.place[i] != n->p.place[0];
+	if (n->vm.hide_kvmclock)
+		la.tsc_khz = n->vm.tsc_khz;
+	if (linux_args_build(&la, cfg->append ? cfg->append : BOOT_LINUX_DEFAULT_CMDLINE,
+			     extra, sizeof(extra))) {
+		snprintf(err, errlen, "the command line additions do not fit");
+		return -ENOSPC;
 	}
+	bc.linux_extra = extra;
 	r = boot_load(&n->vm.mem, &bc, &b->entry, err, errlen);
 	if (!r && n->p.start_all && b->entry.mode != BOOT_MODE_LONG64) {
 		snprintf(err, errlen, "--start all needs a guest entered in 64-bit mode, not a multiboot or PVH kernel");
@@ -493,6 +520,19 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 	return r;
 }
 
+static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
+	      "a JOIN's memory is what --memory allows");
+
+/* How this node's links to the others travel (net/seal.h). */
+static void link_policy(struct node *n, bool insecure)
+{
+	n->key.insecure = insecure;
+	if (insecure)
+		pr_warn("--insecure-network: links to other nodes are NOT encrypted or "
+			"authenticated after the handshake; anyone on the path can read and "
+			"change guest memory. Use only on a private fabric.");
+}
+
 /* Setup unwinds through one exit: a step that fails sets status and msg
  * (NULL when it printed its reason itself) and jumps to fail, which undoes
  * what was built in reverse order (teardown; every part may be absent). */
@@ -509,6 +549,7 @@ int node_run(const struct config *cfg)
 	if (!n)
 		return 1;
 	n->stats = cfg->stats;
+	n->stats_every_ms = cfg->stats_every_ms;
 	n->offered = cfg->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
@@ -517,10 +558,14 @@ int node_run(const struct config *cfg)
 	}
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
-			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file, cfg->log_level,
-					cfg->stats, cfg->node_cpus, cfg->metrics_listen,
-					n->p.addr + 1, err,
-					sizeof(err)))
+			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file,
+					&(struct spawn_opts){
+						.level = cfg->log_level, .stats = cfg->stats,
+						.stats_every_ms = cfg->stats_every_ms,
+						.node_cpus = cfg->node_cpus,
+						.insecure = cfg->insecure_network,
+						.metrics_listen = cfg->metrics_listen,
+					}, n->p.addr + 1, err, sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
 		}
@@ -530,6 +575,7 @@ int node_run(const struct config *cfg)
 			msg = NULL;
 			goto fail;
 		}
+		link_policy(n, cfg->insecure_network);
 		if (cluster_coordinate(&n->p, &n->key, &n->cluster, err, sizeof(err)))
 			goto fail;
 	}
@@ -544,6 +590,8 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
+		.disks = cfg->disks,
+		.nr_disks = cfg->nr_disks,
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;
@@ -616,6 +664,7 @@ int node_join(const struct node_args *a)
 	if (!n)
 		return 1;
 	n->stats = a->stats;
+	n->stats_every_ms = a->stats_every_ms;
 	n->offered = a->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	/* auth_key_load says which file and what is wrong with it. */
@@ -624,6 +673,7 @@ int node_join(const struct node_args *a)
 		msg = NULL;
 		goto fail;
 	}
+	link_policy(n, a->insecure);
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
 	if (r) {
@@ -655,6 +705,10 @@ int node_join(const struct node_args *a)
 	}
 	status = wait_guest(n);
 	pr_info("stopped: %s", n->vm.stop_reason);
+	/* A failure (a node lost, ours or one another node saw) is said
+	 * here too, not only by node 0: node 0 may be the one lost. */
+	if (status != 0 && !strstr(n->vm.stop_reason, "test guest exited"))
+		fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, n->vm.stop_reason);
 	if (n->stats)
 		node_print_stats(n);
 	teardown(n);

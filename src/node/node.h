@@ -21,7 +21,9 @@ struct node_args {
 	unsigned timeout_s;	/* wait for a coordinator; 0 = forever */
 	enum log_level log_level;
 	bool stats;
+	unsigned stats_every_ms;	/* as struct config's */
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	bool insecure;		/* --insecure-network */
 	const char *metrics_listen; /* Prometheus metrics on HOST:PORT, or NULL */
 };
 

@@ -34,6 +34,7 @@ struct node {
 	struct forward *fwd;
 	struct auth_key key;
 	bool stats;
+	unsigned stats_every_ms;
 	struct rtt_server *rtt;
 	/* The page-or-vCPU model for this node's vCPUs, under aff_lock: the
 	 * memory plane's remote_fault callback, peers' LOAD messages and the
@@ -108,6 +109,8 @@ void node_balance_cpus(struct node *n);
 
 /* stats.c: what a node prints. */
 void node_print_stats(struct node *n);
+/* One line of sampled counters (--stats-every). */
+void node_print_sample(struct node *n);
 /* One line saying where every vCPU runs. */
 void node_print_placement(const struct cluster_params *p, const uint8_t *place,
 			  const char *when);

@@ -2,6 +2,7 @@
  * run, and the raw round-trip baseline. */
 #include <stdio.h>
 #include <time.h>
+#include <x86intrin.h>
 
 #include "cluster/cluster.h"
 #include "cluster/rtt.h"
@@ -12,6 +13,7 @@
 #include "net/addr.h"
 #include "node/node_int.h"
 #include "util/log.h"
+#include "vmm/board.h"
 #include "vmm/vcpu.h"
 
 void node_print_stats(struct node *n)
@@ -23,6 +25,7 @@ void node_print_stats(struct node *n)
 		n->p.self,
 		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
 		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
+	board_print_stats(n->board, stderr);
 	/* A running vCPU exits at the kick and records where it was; one
 	 * blocked on a remote page keeps the RIP of its previous sample. */
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
@@ -80,6 +83,30 @@ void node_print_stats(struct node *n)
 		cluster_print_stats(n->cluster);
 }
 
+
+/* amalgam[N] sample: gtsc=T remote_faults=F hot=0xGPA:C,...
+ * The guest's TSC is the clock every node shares with the guest, so a
+ * benchmark can cut the samples of every node at the moments the guest
+ * itself stamped (rdtsc in the guest = host TSC + the VM's offset here,
+ * no scaling). remote_faults counts from start; hot is the window since
+ * the previous line. */
+void node_print_sample(struct node *n)
+{
+	struct memplane_hot hot[8];
+	uint64_t remote;
+	unsigned got = memplane_window(n->mem, &remote, hot, 8);
+	char line[512];
+	int off;
+
+	off = snprintf(line, sizeof(line), "amalgam[%u] sample: gtsc=%llu remote_faults=%llu hot=",
+		       n->p.self, (unsigned long long)(__rdtsc() + (uint64_t)n->vm.tsc_offset),
+		       (unsigned long long)remote);
+	for (unsigned i = 0; i < got && off > 0 && (size_t)off < sizeof(line); i++)
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%#llx:%llu",
+				i ? "," : "", (unsigned long long)hot[i].gpa,
+				(unsigned long long)hot[i].count);
+	fprintf(stderr, "%s\n", line);
+}
 
 /* One line saying where every vCPU runs, e.g. for the demo. */
 void node_print_placement(const struct cluster_params *p, const uint8_t *place,

@@ -1,5 +1,6 @@
 #include "vmm/board.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "dev/acpipm.h"
@@ -12,6 +13,7 @@
 #include "dev/testdev.h"
 #include "dev/uart.h"
 #include "irq/irqline.h"
+#include "pci/pci.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -26,7 +28,9 @@ struct board {
 	struct rstcnt *rst;
 	struct fwcfg *fwcfg;
 	struct debugexit *dbgexit;	/* NULL unless asked for */
+	struct pcibus *pci;		/* NULL without disks */
 };
+
 
 static void on_reset(void *opaque)
 {
@@ -64,7 +68,7 @@ static void on_test_exit(void *opaque, int status)
 }
 
 struct board *board_create(struct vm *vm, int console_out, int console_in,
-			   const struct board_options *opt)
+			   const struct board_options *opt, char *err, size_t errlen)
 {
 	struct board *b = calloc(1, sizeof(*b));
 	struct uart_config com1 = {
@@ -86,6 +90,7 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		.reset = on_reset,
 	};
 
+	snprintf(err, errlen, "cannot create the board's devices");
 	if (!b)
 		return NULL;
 	kbc.reset_opaque = b;
@@ -106,11 +111,15 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		if (!b->dbgexit)
 			goto fail;
 		if (debugexit_register(b->dbgexit, vm->iobus)) {
-			pr_err("isa-debug-exit: ports %#x-%#x are taken by another device",
-			       opt->debug_exit_iobase,
-			       opt->debug_exit_iobase + opt->debug_exit_iosize - 1);
+			snprintf(err, errlen, "isa-debug-exit: ports %#x-%#x are taken by another device",
+				 opt->debug_exit_iobase,
+				 opt->debug_exit_iobase + opt->debug_exit_iosize - 1);
 			goto fail_quiet;
 		}
+	}
+	if (opt->nr_disks) {
+		if (pcibus_create(vm, opt->disks, opt->nr_disks, &b->pci, err, errlen))
+			goto fail_quiet;
 	}
 	if (opt->with_pit) {
 		struct pit_config pc = { .irq0 = { vm_set_irq, vm, 0 } };
@@ -127,7 +136,7 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		goto fail;
 	return b;
 fail:
-	pr_err("cannot create the board's devices");
+	snprintf(err, errlen, "cannot create the board's devices");
 fail_quiet:
 	board_destroy(b);
 	return NULL;
@@ -158,10 +167,17 @@ void board_destroy(struct board *b)
 	rstcnt_free(b->rst);
 	fwcfg_free(b->fwcfg);
 	debugexit_free(b->dbgexit);
+	pcibus_destroy(b->pci);
 	free(b);
 }
 
-void board_boot_facts(struct boot_board *out)
+void board_print_stats(struct board *b, FILE *f)
+{
+	if (b)
+		pcibus_print_stats(b->pci, f);
+}
+
+void board_boot_facts(struct boot_board *out, bool pci)
 {
 	*out = (struct boot_board){
 		.sci_irq = ACPIPM_SCI_IRQ,
@@ -171,4 +187,11 @@ void board_boot_facts(struct boot_board *out)
 		.reset_port = RSTCNT_PORT,
 		.reset_value = RSTCNT_RESET_VALUE,
 	};
+	if (pci) {
+		out->pci_ecam_base = PCI_ECAM_BASE;
+		out->pci_ecam_size = PCI_ECAM_SIZE;
+		out->pci_mmio_base = (uint32_t)PCI_MMIO_BASE;
+		out->pci_mmio_size = (uint32_t)PCI_MMIO_SIZE;
+		out->pci_intx_gsi_base = PCI_INTX_GSI_BASE;
+	}
 }

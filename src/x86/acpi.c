@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hw/mem.h"
+#include "x86/aml.h"
 #include "x86/fwsum.h"
 #include "x86/topo.h"
 
@@ -162,8 +163,9 @@ struct slit {
 } __attribute__((packed));
 
 /* The DSDT's AML: Name (_S5, Package () { S5, S5, 0, 0 }), the sleep type
- * values for PM1a and PM1b control. Nothing else is needed: the guest
- * finds its devices by the legacy probes it already uses without ACPI. */
+ * values for PM1a and PM1b control; and with PCI the root bridge
+ * (pci_aml). The guest finds its legacy devices by the probes it already
+ * uses without ACPI. */
 static const uint8_t aml_s5[] = {
 	0x08, '_', 'S', '5', '_',	/* NameOp "_S5_" */
 	0x12, 0x08, 0x04,		/* PackageOp, PkgLength 8, 4 elements */
@@ -228,6 +230,70 @@ static struct gas io_gas(uint16_t port, unsigned bytes)
 	};
 }
 
+struct mcfg {
+	struct sdt h;
+	uint64_t reserved;
+	uint64_t base;		/* one allocation: segment 0 */
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved2;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mcfg) == 60, "MCFG with one allocation is 60 bytes");
+
+/* Scope (\_SB) { Device (PCI0) {...} Device (MRES) {...} } */
+static void pci_aml(struct aml *a, const struct acpi_config *cfg)
+{
+	unsigned last_bus = (unsigned)(cfg->pci_ecam_size >> 20) - 1;
+
+	aml_scope_open(a, "\\_SB_");
+	aml_device_open(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");	/* PCI Express root bridge */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");	/* PCI root bridge */
+	aml_name(a, "_SEG");
+	aml_int(a, 0);
+	aml_name(a, "_UID");
+	aml_int(a, 0);
+	aml_name(a, "_BBN");
+	aml_int(a, 0);
+	aml_name(a, "_CRS");
+	aml_buffer_open(a);
+	aml_res_bus(a, 0, (uint16_t)last_bus);
+	aml_res_io(a, 0xcf8, 8);
+	aml_res_word_io(a, 0x0000, 0x0cf7);
+	aml_res_word_io(a, 0x0d00, 0xffff);
+	aml_res_dword_mem(a, cfg->pci_mmio_base,
+			  cfg->pci_mmio_base + cfg->pci_mmio_size - 1);
+	aml_end_tag(a);
+	aml_close(a);
+	/* Every slot's four pins: no link devices, GSIs directly. */
+	aml_name(a, "_PRT");
+	aml_package_open(a, 128);
+	for (unsigned slot = 0; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package_open(a, 4);
+			aml_int(a, (uint64_t)slot << 16 | 0xffff);
+			aml_int(a, pin);
+			aml_int(a, 0);
+			aml_int(a, cfg->pci_intx_gsi_base + (slot + pin) % 4);
+			aml_close(a);
+		}
+	}
+	aml_close(a);
+	aml_close(a);	/* PCI0 */
+	aml_device_open(a, "MRES");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name(a, "_CRS");
+	aml_buffer_open(a);
+	aml_res_mem32_fixed(a, (uint32_t)cfg->pci_ecam_base, (uint32_t)cfg->pci_ecam_size);
+	aml_end_tag(a);
+	aml_close(a);
+	aml_close(a);	/* MRES */
+	aml_close(a);	/* \_SB */
+}
+
 static struct sdt *build_dsdt(struct builder *b, const struct acpi_config *cfg)
 {
 	struct sdt *h = take(b, sizeof(*h), 16);
@@ -239,8 +305,34 @@ static struct sdt *build_dsdt(struct builder *b, const struct acpi_config *cfg)
 	memcpy(aml, aml_s5, sizeof(aml_s5));
 	aml[AML_S5_TYPA] = cfg->slp_typ_s5;
 	aml[AML_S5_TYPB] = cfg->slp_typ_s5;
+	if (cfg->pci_ecam_size) {
+		struct aml a;
+		int n;
+
+		aml_init(&a, b->buf + b->used, b->size - b->used);
+		pci_aml(&a, cfg);
+		n = aml_finish(&a);
+		if (n < 0) {
+			b->err = n;
+			return NULL;
+		}
+		b->used += (size_t)n;
+	}
 	finish(b, h);
 	return h;
+}
+
+static struct sdt *build_mcfg(struct builder *b, const struct acpi_config *cfg)
+{
+	struct mcfg *m = take(b, sizeof(*m), 16);
+
+	if (!m)
+		return NULL;
+	header(&m->h, "MCFG", 1);
+	m->base = cfg->pci_ecam_base;
+	m->end_bus = (uint8_t)((cfg->pci_ecam_size >> 20) - 1);
+	finish(b, &m->h);
+	return &m->h;
 }
 
 static struct sdt *build_fadt(struct builder *b, const struct acpi_config *cfg,
@@ -436,6 +528,11 @@ static int check(const struct acpi_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_mem; i++)
 		if (cfg->mem[i].node >= cfg->nr_nodes)
 			return -EINVAL;
+	if (cfg->pci_ecam_size &&
+	    ((cfg->pci_ecam_size & ((1u << 20) - 1)) || cfg->pci_ecam_size > (256u << 20) ||
+	     (cfg->pci_ecam_base + cfg->pci_ecam_size) >> 32 || !cfg->pci_mmio_size ||
+	     (uint64_t)cfg->pci_mmio_base + cfg->pci_mmio_size > (1ULL << 32)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -465,6 +562,8 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *c
 
 	tables[n++] = build_fadt(&b, cfg, facs, dsdt);
 	tables[n++] = build_madt(&b, cfg);
+	if (cfg->pci_ecam_size)
+		tables[n++] = build_mcfg(&b, cfg);
 	if (cfg->nr_nodes > 1) {
 		tables[n++] = build_srat(&b, cfg);
 		tables[n++] = build_slit(&b, cfg);

@@ -6,6 +6,7 @@
  *    guest can power off;
  *  - MADT: every vCPU of the cluster, the IOAPIC, the PC's ISA interrupt
  *    overrides and the LINT1 NMI;
+ *  - with a PCI host bridge, MCFG and the root bridge in the DSDT;
  *  - with more than one node, SRAT and SLIT: which NUMA node each vCPU and
  *    each range of RAM belongs to, and how far the nodes are from each
  *    other. A guest that knows its nodes allocates node-local memory,
@@ -49,6 +50,16 @@ struct acpi_config {
 	uint8_t slp_typ_s5;		/* the SLP_TYP that means soft off */
 	uint16_t reset_port;		/* FADT reset register (I/O port) */
 	uint8_t reset_value;
+	/* A PCI host bridge (pci/pci.h), when pci_ecam_size is not 0: an
+	 * MCFG for its ECAM, and in the DSDT the root bridge \_SB.PCI0
+	 * (PNP0A08) with its resources (bus 0, ports 0xCF8-0xCFF and the
+	 * rest of the port space, the BAR window) and a _PRT routing INTx of
+	 * slot s pin p to GSI pci_intx_gsi_base + (s + p) % 4, and a
+	 * motherboard resource (PNP0C02) reserving the ECAM, without which
+	 * Linux refuses MMCONFIG. */
+	uint64_t pci_ecam_base, pci_ecam_size;	/* 1 MiB a bus from bus 0 */
+	uint32_t pci_mmio_base, pci_mmio_size;
+	uint8_t pci_intx_gsi_base;
 };
 
 /* The guest-physical RAM ranges of each node, for cfg.mem: node i holds

@@ -68,7 +68,10 @@ static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-static void build_e820(struct guest_mem *mem, uint8_t *zp)
+/* RAM and the reserved areas; with a PCI host bridge also its ECAM, as
+ * firmware reserves MMCONFIG (Linux accepts the region if the e820 map or
+ * an ACPI motherboard resource reserves it; we do both). */
+static void build_e820(struct guest_mem *mem, const struct boot_board *board, uint8_t *zp)
 {
 	struct boot_map_entry map[BOOT_MAP_MAX];
 	unsigned n = boot_ram_map(mem, map);
@@ -77,6 +80,10 @@ static void build_e820(struct guest_mem *mem, uint8_t *zp)
 	for (unsigned i = 0; i < n; i++) {
 		e = (struct e820){ map[i].addr, map[i].size, map[i].type };
 		memcpy(zp + ZP_E820_TABLE + i * sizeof(e), &e, sizeof(e));
+	}
+	if (board->pci_ecam_size) {
+		e = (struct e820){ board->pci_ecam_base, board->pci_ecam_size, E820_RESERVED };
+		memcpy(zp + ZP_E820_TABLE + n++ * sizeof(e), &e, sizeof(e));
 	}
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
 }
@@ -94,6 +101,11 @@ static int build_acpi(struct guest_mem *mem, const struct boot_config *cfg, uint
 		.slp_typ_s5 = cfg->board.slp_typ_s5,
 		.reset_port = cfg->board.reset_port,
 		.reset_value = cfg->board.reset_value,
+		.pci_ecam_base = cfg->board.pci_ecam_base,
+		.pci_ecam_size = cfg->board.pci_ecam_size,
+		.pci_mmio_base = cfg->board.pci_mmio_base,
+		.pci_mmio_size = cfg->board.pci_mmio_size,
+		.pci_intx_gsi_base = cfg->board.pci_intx_gsi_base,
 	};
 	int r;
 
@@ -247,8 +259,10 @@ static int load_initrd(struct guest_mem *mem, const char *path, uint8_t *zp,
 	return 0;
 }
 
-/* The command line a Linux kernel gets: the user's or the default, then
- * what the VMM adds. NULL if it does not fit. */
+/* The command line a Linux kernel gets: what the VMM adds, then the
+ * user's or the default (first: whatever follows a " -- " in the user's
+ * goes to init, and the additions leave out what the user sets). NULL if
+ * it does not fit. */
 static char *linux_cmdline(const struct boot_config *cfg)
 {
 	const char *base = cfg->cmdline;
@@ -260,9 +274,9 @@ static char *linux_cmdline(const struct boot_config *cfg)
 		base = BOOT_LINUX_DEFAULT_CMDLINE;
 		pr_info("no --append: the Linux kernel gets \"%s\"", base);
 	}
-	if (snprintf(s, BOOT_CMDLINE_MAX, "%s%s%s", base,
-		     cfg->linux_extra && *base ? " " : "",
-		     cfg->linux_extra ? cfg->linux_extra : "") >= BOOT_CMDLINE_MAX) {
+	if (snprintf(s, BOOT_CMDLINE_MAX, "%s%s%s", cfg->linux_extra ? cfg->linux_extra : "",
+		     cfg->linux_extra && *cfg->linux_extra && *base ? " " : "",
+		     base) >= BOOT_CMDLINE_MAX) {
 		free(s);
 		return NULL;
 	}
@@ -452,7 +466,7 @@ int boot_load(struct guest_mem *mem, const struct boot_config *cfg,
 		if (r)
 			goto out;
 	}
-	build_e820(mem, zp);
+	build_e820(mem, &cfg->board, zp);
 	build_page_tables(mem);
 	entry->mode = BOOT_MODE_LONG64;
 	entry->rsi = BOOT_ZEROPAGE_ADDR;

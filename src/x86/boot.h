@@ -49,6 +49,11 @@ struct boot_board {
 	uint8_t slp_typ_s5;
 	uint16_t reset_port;
 	uint8_t reset_value;
+	/* The PCI host bridge, if the board has one (pci_ecam_size != 0):
+	 * see struct acpi_config. */
+	uint64_t pci_ecam_base, pci_ecam_size;
+	uint32_t pci_mmio_base, pci_mmio_size;
+	uint8_t pci_intx_gsi_base;
 };
 
 struct boot_config {
@@ -56,7 +61,7 @@ struct boot_config {
 	const struct boot_module *modules;	/* nr_modules of them, in order */
 	unsigned nr_modules;
 	const char *cmdline;	/* may be NULL: Linux gets the default */
-	const char *linux_extra;	/* appended to a Linux command line; may be NULL */
+	const char *linux_extra;	/* put before a Linux command line; may be NULL */
 	const struct topo *topo;	/* vCPUs, APIC ids and their nodes */
 	uint64_t ioapic_base;
 	/* NUMA shape for the ACPI SRAT/SLIT: node i's RAM is pages

@@ -55,7 +55,11 @@ expect "bad migrate mode"  "--migrate must be"    -- "$AMALGAM" run --migrate so
 expect "node-cpus 0"       "--node-cpus must be"  -- "$AMALGAM" run --node-cpus 0 --kernel "$tmp/junk"
 expect "node-cpus word"    "--node-cpus must be"  -- "$AMALGAM" run --node-cpus many --kernel "$tmp/junk"
 expect "node node-cpus"    "--node-cpus must be"  -- "$AMALGAM" node --node-cpus 99999 --listen 127.0.0.1:0 --key "$tmp/k"
+expect "linux-tuning"      "--linux-tuning must be" -- "$AMALGAM" run --linux-tuning maybe --kernel "$tmp/junk"
+expect "stats-every small" "--stats-every must be" -- "$AMALGAM" run --stats-every 5 --kernel "$tmp/junk"
+expect "node stats-every"  "--stats-every must be" -- "$AMALGAM" node --stats-every x --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
+expect "bad peer timeout"  "--peer-timeout must be" -- "$AMALGAM" run --nodes 2 --peer-timeout 50 --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0
 expect "node missing key"  "cannot open"          -- "$AMALGAM" node --listen 127.0.0.1:0 --key "$tmp/none"
 expect "key without file"  "usage"                -- "$AMALGAM" key
@@ -65,6 +69,15 @@ expect "key exists"        "already exists"       -- "$AMALGAM" key "$tmp/k"
 expect "bad device"        "--device knows only"  -- "$AMALGAM" run --device pci-frob --kernel "$tmp/junk"
 expect "bad debug-exit"    "iobase=N"             -- "$AMALGAM" run --device isa-debug-exit,iobase=0x10000 --kernel "$tmp/junk"
 expect "debug-exit iosize" "iosize=1, 2 or 4"     -- "$AMALGAM" run --device isa-debug-exit,iosize=3 --kernel "$tmp/junk"
+expect "disk no file"      "needs a file name"    -- "$AMALGAM" run --kernel "$tmp/junk" --disk ",readonly"
+expect "disk bad option"   "unknown option 'frob'" -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,frob"
+expect "disk other node"   "not supported yet"    -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,node=1"
+expect "disk bad node"     "node=N takes"         -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,node=x"
+expect "disk queues"       "queues=N takes"       -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,queues=99"
+expect "disk fail-from"    "fail-from=SECTOR"     -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,fail-from=0"
+disks=()
+for i in $(seq 17); do disks+=(--disk "$tmp/junk"); done
+expect "too many disks"    "too many --disk"      -- "$AMALGAM" run --kernel "$tmp/junk" "${disks[@]}"
 many=()
 for i in $(seq 17); do many+=(--initrd "$tmp/junk"); done
 expect "too many modules"  "too many --initrd"    -- "$AMALGAM" run --kernel "$tmp/junk" "${many[@]}"
@@ -93,6 +106,16 @@ if [[ -n $MB ]]; then
 fi
 if [[ -n $GOOD ]]; then
 	expect "elf64 two initrds" "takes one --initrd"   -- "$AMALGAM" run --kernel "$GOOD" --initrd "$tmp/junk" --initrd "$tmp/junk"
+	# Disk images the node cannot use (the VM is built first: needs KVM).
+	expect "disk missing"      "disk .*none: No such file" -- "$AMALGAM" run --kernel "$GOOD" --disk "$tmp/none"
+	expect "disk is a dir"     "disk .*: Is a directory" -- "$AMALGAM" run --kernel "$GOOD" --disk "$tmp"
+	: >"$tmp/empty.img"
+	expect "disk empty"        "smaller than one sector" -- "$AMALGAM" run --kernel "$GOOD" --disk "$tmp/empty.img"
+	truncate -s 1M "$tmp/busy.img"
+	exec {busy}>>"$tmp/busy.img"
+	flock "$busy"
+	expect "disk in use"       "in use by another process" -- "$AMALGAM" run --kernel "$GOOD" --disk "$tmp/busy.img"
+	exec {busy}>&-
 	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 		cp "$GOOD" "$tmp/guest.elf"; chmod 755 "$tmp"; chmod 644 "$tmp/guest.elf"
 		expect "no permission" "permission.*/dev/kvm" -- \

@@ -24,3 +24,24 @@ wait_for() {
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# A free-ish loopback port from the kernel.
+port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_joiners KEY TIMEOUT [NODE OPTIONS...]: two 'amalgam node'
+# processes on fresh ports: sets p1, p2 (ports), n1, n2 (pids), stderr
+# in $TMP/n1.err and $TMP/n2.err.
+start_joiners() {
+	local key=$1 tmo=$2
+	shift 2
+	p1=$(port); p2=$(port)
+	"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$key" --timeout "$tmo" "$@" \
+		>/dev/null 2>"$TMP/n1.err" &
+	n1=$!
+	"$AMALGAM" node --listen 127.0.0.1:$p2 --key "$key" --timeout "$tmo" "$@" \
+		>/dev/null 2>"$TMP/n2.err" &
+	n2=$!
+	sleep 0.3
+}

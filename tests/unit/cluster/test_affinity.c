@@ -60,6 +60,9 @@ static void test_bad_config(void **state)
 	c.wait_pct = 0;
 	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
 	c = affinity_defaults;
+	c.gain_pct = 0;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
 	c.share_pct = 101;
 	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
 	c = affinity_defaults;
@@ -75,15 +78,32 @@ static void test_bad_config(void **state)
 }
 
 /* Sustained sharing with one node (half the time waiting for it) moves the
- * vCPU there, but only once it has been where it is for the stay time. */
+ * vCPU there, but only once it has been where it is for the stay time,
+ * and from the faults after that: about 50 ms of them. */
 static void test_sharing_moves(void **state)
 {
 	uint64_t t = 1000 * MS;
 	int to = faults(1, 1, 0, true, 1000, 1 * MS, &t);
 
 	assert_int_equal(to, 0);
-	assert_true(t - 1000 * MS >= affinity_defaults.stay_ns);
-	assert_true(t - 1000 * MS <= affinity_defaults.stay_ns + 2 * MS);
+	assert_true(t - 1000 * MS >= affinity_defaults.stay_ns + 40 * MS);
+	assert_true(t - 1000 * MS <= affinity_defaults.stay_ns + 100 * MS);
+}
+
+/* A burst of repeat faults right after it came (its working set coming
+ * after it), however long, moves nothing; the same waiting later does. */
+static void test_arrival_burst_does_not(void **state)
+{
+	uint64_t t = 0;
+
+	affinity_arrived(&A, 1, 1, t);
+	/* 190 ms of waiting 90% of the time. */
+	assert_int_equal(waits(1, 1, 0, 190, MS, 9 * MS / 10, &t), -1);
+	/* Then nothing for the rest of the stay and a while: stays. */
+	t += 300 * MS;
+	assert_int_equal(waits(1, 1, 0, 300, MS, MS / 100, &t), -1);
+	/* The same waiting now is sharing. */
+	assert_int_equal(waits(1, 1, 0, 300, MS, 9 * MS / 10, &t), 0);
 }
 
 /* Pages fetched once (a move of data, not sharing) never move a vCPU,
@@ -142,7 +162,7 @@ static void test_split_does_not(void **state)
 static void test_no_bounce(void **state)
 {
 	uint64_t t = 0;
-	int to = faults(1, 1, 0, true, 1000, MS / 4, &t);
+	int to = faults(1, 1, 0, true, 2000, MS / 4, &t);
 
 	assert_int_equal(to, 0);
 	affinity_left(&A, 1);
@@ -305,17 +325,51 @@ static void test_page_rule_needs_room(void **state)
 }
 
 /* A vCPU starved by remote pages wants little CPU now, and would want
- * much more with its pages local: it needs room for a whole CPU, not for
- * what it wants where it is. */
+ * much more with its pages local: it counts as a whole CPU where it would
+ * go, and what the vCPUs there would lose is weighed against what it
+ * gains (affinity.h, "Weighing"). */
 static void test_page_rule_needs_a_whole_cpu(void **state)
 {
 	uint64_t t = 0;
 
+	/* Half its time waiting; there, 1.8 of 2 CPUs wanted: it would get
+	 * 0.71 of a CPU, the others would lose 0.51 between them. */
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.8), 0);
 	busy(1, 0x2, 0.3, POOL_B, 2, 300, &t);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), -1);
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.5), 0);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.0), 0);
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
+}
+
+/* Waiting most of its time, a vCPU moves even into a full pool: what it
+ * and its partners gain outweighs what the pool's vCPUs lose. */
+static void test_starving_moves_into_full_pool(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.0), 0);
+	busy(1, 0x2, 0.1, POOL_B, 2, 300, &t);
+	/* Half its time: not worth it. */
+	assert_int_equal(waits(1, 1, 0, 2000, MS, MS / 2, &t), -1);
+	/* 90%: worth it. */
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.0), 0);
+	assert_int_equal(waits(1, 1, 0, 2000, MS, 9 * MS / 10, &t), 0);
+}
+
+/* A computing vCPU on a host of its own whose only remote pages are a
+ * few percent of its time (the guest kernel's timekeeping) stays there,
+ * even where the other host has a CPU to spare: it gains little. */
+static void test_computing_stays(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 1.0), 0);
+	busy(1, 0x2, 1.0, POOL_B, 1, 300, &t);
+	/* 8% waiting, one 80 us fault a millisecond. */
+	assert_int_equal(waits(1, 1, 0, 5000, MS, 80000, &t), -1);
+	/* And with a CPU to spare on node 0 as well, still too little. */
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.0), 0);
+	assert_int_equal(waits(1, 1, 0, 5000, MS, 80000, &t), -1);
 }
 
 /* Sent away for CPUs, a vCPU that then waits for its pages is not pulled
@@ -405,7 +459,7 @@ static void test_pulls_book_whole_cpus(void **state)
 {
 	uint64_t t = 0, t2;
 
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.6), 0);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.0), 0);
 	/* Both starved: a fifth of a CPU each where they are. */
 	busy(1, 0x6, 0.2, POOL_B, 2, 300, &t);
 	t2 = t;
@@ -436,6 +490,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_bad_config, setup),
 		cmocka_unit_test_setup(test_sharing_moves, setup),
+		cmocka_unit_test_setup(test_arrival_burst_does_not, setup),
 		cmocka_unit_test_setup(test_one_time_faults_do_not, setup),
 		cmocka_unit_test_setup(test_little_waiting_does_not, setup),
 		cmocka_unit_test_setup(test_fast_network_moves, setup),
@@ -450,6 +505,8 @@ int main(void)
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_a_whole_cpu, setup),
+		cmocka_unit_test_setup(test_starving_moves_into_full_pool, setup),
+		cmocka_unit_test_setup(test_computing_stays, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
 		cmocka_unit_test_setup(test_arrived_counts_whole, setup),

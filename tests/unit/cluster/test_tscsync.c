@@ -103,7 +103,7 @@ static void test_params_roundtrip(void **state)
 	struct cluster_params p = { .nr_nodes = 3, .self = 2, .cpus = 4,
 				    .memory = 1ull << 30, .start_all = true,
 				    .net_delay_us = 200, .migrate = MIGRATE_SHUFFLE,
-				    .place = { 0, 1, 2, 2 } }, q;
+				    .peer_timeout_ms = 1500, .place = { 0, 1, 2, 2 } }, q;
 	struct net_join j, k;
 	char err[256];
 
@@ -120,6 +120,7 @@ static void test_params_roundtrip(void **state)
 	assert_true(q.start_all);
 	assert_int_equal(q.net_delay_us, 200);
 	assert_int_equal(q.migrate, MIGRATE_SHUFFLE);
+	assert_int_equal(q.peer_timeout_ms, 1500);
 	assert_memory_equal(q.place, p.place, 4);
 	assert_string_equal(q.addr[2], "[::1]:7001");
 	/* Back to the wire: the same bytes. */
@@ -141,6 +142,18 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;
 	k.place[4] = 1;		/* past cpus */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.memory = CLUSTER_MEMORY_MAX + 4096;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.memory = (64ULL << 20) + 1;	/* not whole pages */
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.peer_timeout_ms = CLUSTER_PEER_TIMEOUT_MIN - 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.peer_timeout_ms = CLUSTER_PEER_TIMEOUT_MAX + 1;
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;
 	k.migrate = MIGRATE_NR;

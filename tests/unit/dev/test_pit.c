@@ -123,6 +123,40 @@ static void test_periodic_mode2(void **state)
 	assert_int_equal(pit_poll(f->pit), PIT_NO_DEADLINE);
 }
 
+/* A guest that programs the shortest period (a count of 2 in mode 2, 1.7
+ * us) gets at most one pulse per PIT_MIN_PERIOD_NS, the periods in
+ * between merged and counted, and the PIT asks to be woken no sooner. */
+static void test_period_floor(void **state)
+{
+	struct fixture *f = *state;
+	struct pit_stats st;
+	int64_t d, t;
+
+	bus_out8(f->bus, 0x43, 0x34);
+	bus_out8(f->bus, 0x40, 2);
+	bus_out8(f->bus, 0x40, 0);
+	d = pit_poll(f->pit);
+	assert_int_equal(d, at_tick(2));
+	f->now = d;
+	d = pit_poll(f->pit);
+	assert_int_equal(f->pulses, 1);
+	assert_int_equal(d, f->now + PIT_MIN_PERIOD_NS);	/* the floor */
+	/* Polled before the floor's time: no pulse, though periods passed. */
+	t = f->now;
+	f->now = t + PIT_MIN_PERIOD_NS - 1;
+	pit_poll(f->pit);
+	assert_int_equal(f->pulses, 1);
+	/* 10 ms of it: about 100 pulses, not 6000. */
+	for (int i = 0; i < 100; i++) {
+		f->now = pit_poll(f->pit);
+		pit_poll(f->pit);
+	}
+	assert_int_equal(f->pulses, 101);
+	pit_get_stats(f->pit, &st);
+	assert_int_equal(st.irqs, 101);
+	assert_true(st.coalesced > 5000);
+}
+
 /* Linux's one-shot clockevent uses mode 4: the edge is a tick after the
  * strobe. Mode 0 rises at terminal count and stays high. */
 static void test_one_shot_modes(void **state)
@@ -319,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_periodic_mode2),
+		T(test_period_floor),
 		T(test_one_shot_modes),
 		T(test_latch_and_lsb_msb),
 		T(test_read_back),

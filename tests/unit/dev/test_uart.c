@@ -307,6 +307,42 @@ static void test_output_reaches_fd(void **state)
 	assert_int_equal(st.tx_dropped, 0);
 }
 
+/* Nobody reads the output (a stopped terminal, a full pipe): the guest's
+ * writes do not hang, what cannot go out is dropped and counted, and once
+ * the pipe drains output flows again. */
+static void test_output_stall_bounded(void **state)
+{
+	struct fixture *f = *state;
+	static char junk[1 << 16], buf[1 << 17];
+	const char *line = "lost line\n";
+	struct uart_stats st;
+	int fl = fcntl(f->out[1], F_GETFL);
+	size_t n;
+
+	/* Fill the pipe, then make its write end blocking again. */
+	fcntl(f->out[1], F_SETFL, fl | O_NONBLOCK);
+	while (write(f->out[1], junk, sizeof(junk)) > 0)
+		;
+	fcntl(f->out[1], F_SETFL, fl & ~O_NONBLOCK);
+	for (int i = 0; i < 3; i++)
+		for (const char *p = line; *p; p++)
+			out8(f, THR, *p);
+	uart_get_stats(f->uart, &st);
+	assert_int_equal(st.tx_dropped, 3 * strlen(line));
+
+	/* The reader comes back. */
+	fcntl(f->out[0], F_SETFL, fcntl(f->out[0], F_GETFL) | O_NONBLOCK);
+	while (read(f->out[0], buf, sizeof(buf)) > 0)
+		;
+	for (const char *p = "back\n"; *p; p++)
+		out8(f, THR, *p);
+	n = drain(f, buf, sizeof(buf), 1000);
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "back\n", 5);
+	uart_get_stats(f->uart, &st);
+	assert_int_equal(st.tx_dropped, 3 * strlen(line));
+}
+
 static void test_output_order_large_burst(void **state)
 {
 	struct fixture *f = *state;
@@ -463,6 +499,7 @@ int main(void)
 		T(test_thre_interrupt),
 		T(test_irq_needs_out2),
 		T(test_output_reaches_fd),
+		T(test_output_stall_bounded),
 		T(test_output_order_large_burst),
 		T(test_input_rda),
 		T(test_input_flow_control),

@@ -237,8 +237,9 @@ static void test_wrong_key_initiator(void **state)
 	assert_int_equal(auth_step(&r, &x.hello_i, out), 2);
 	memset(&forged, 0, sizeof(forged));
 	forged.type = NET_MSG_AUTH;
+	uint32_t fl[2] = { x.hello_i.u.hello.flags, out[0].u.hello.flags };
 	auth_mac(&key_b, 'I', 1, 2, x.hello_i.u.hello.nonce,
-		 out[0].u.hello.nonce, forged.u.auth.mac);
+		 out[0].u.hello.nonce, fl, forged.u.auth.mac);
 	assert_int_equal(auth_step(&r, &forged, out), -EACCES);
 	assert_int_equal(r.state, AUTH_FAILED);
 	assert_non_null(r.error);
@@ -248,7 +249,7 @@ static void test_wrong_key_initiator(void **state)
 	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &key_a, 2, -1), 0);
 	assert_int_equal(auth_step(&r, &x.hello_i, out), 2);
 	auth_mac(&key_a, 'I', 1, 2, x.hello_i.u.hello.nonce,
-		 out[0].u.hello.nonce, forged.u.auth.mac);
+		 out[0].u.hello.nonce, fl, forged.u.auth.mac);
 	assert_int_equal(auth_step(&r, &forged, out), 1);
 	assert_int_equal(out[0].type, NET_MSG_AUTH_OK);
 	assert_int_equal(r.state, AUTH_WAIT_OK);	/* follower: awaits verdict */
@@ -298,6 +299,26 @@ static void test_reflected(void **state)
 	assert_int_equal(auth_step(&r, &out[1], out), -EACCES);
 }
 
+/* A handshake whose responder HELLO has its flags XORed with `flags` and
+ * its nonce's first byte with `nonce`: the initiator's verdict on the
+ * responder's proof. */
+static int responder_hello_changed(uint32_t flags, uint8_t nonce)
+{
+	struct net_msg out[AUTH_MAX_OUT], m, auth_r;
+	struct auth_hs i, r;
+
+	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &key_a, 2, -1), 0);
+	assert_int_equal(auth_init(&i, AUTH_INITIATOR, &key_a, 1, -1), 0);
+	assert_int_equal(auth_start(&i, out), 1);
+	assert_int_equal(auth_step(&r, &out[0], out), 2);
+	auth_r = out[1];
+	m = out[0];
+	m.u.hello.flags ^= flags;
+	m.u.hello.nonce[0] ^= nonce;
+	assert_int_equal(auth_step(&i, &m, out), 0);
+	return auth_step(&i, &auth_r, out);
+}
+
 static void test_tampered(void **state)
 {
 	struct net_msg out[AUTH_MAX_OUT], m;
@@ -318,16 +339,12 @@ static void test_tampered(void **state)
 	m.u.auth.mac[17] ^= 0x04;
 	assert_int_equal(auth_step(&r, &m, out), -EACCES);
 
-	/* A changed nonce in the responder's HELLO. */
-	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &key_a, 2, -1), 0);
-	assert_int_equal(auth_init(&i, AUTH_INITIATOR, &key_a, 1, -1), 0);
-	assert_int_equal(auth_start(&i, out), 1);
-	assert_int_equal(auth_step(&r, &out[0], out), 2);
-	auth_r = out[1];
-	m = out[0];
-	m.u.hello.nonce[0] ^= 1;
-	assert_int_equal(auth_step(&i, &m, out), 0);
-	assert_int_equal(auth_step(&i, &auth_r, out), -EACCES);
+	/* A changed nonce in the responder's HELLO (unchanged, it passes). */
+	assert_int_equal(responder_hello_changed(0, 0), 1);
+	assert_int_equal(responder_hello_changed(0, 1), -EACCES);
+	/* Its AES offer cleared by someone on the path (to force the other
+	 * cipher): the proofs cover the flags too. */
+	assert_int_equal(responder_hello_changed(NET_HELLO_AES, 0), -EACCES);
 
 	/* A changed node id in the initiator's HELLO (someone claiming to be
 	 * another node with a proof made for its own id). */
@@ -340,6 +357,77 @@ static void test_tampered(void **state)
 	auth_r = out[1];
 	assert_int_equal(auth_step(&i, &out[0], out), 0);
 	assert_int_equal(auth_step(&i, &auth_r, out), -EACCES);
+}
+
+/* One node with --insecure-network, one without: refused both ways, by
+ * whichever sees the other's HELLO first, with a reason naming the flag. */
+static void test_insecure_mismatch(void **state)
+{
+	struct auth_key plain = key_a;
+	struct run x;
+
+	plain.insecure = true;
+	handshake(&x, &plain, &key_a, 1, 2, -1);
+	assert_int_equal(x.err_i, -EPROTONOSUPPORT);
+	assert_non_null(strstr(x.i.error, "--insecure-network"));
+	handshake(&x, &key_a, &plain, 1, 2, -1);
+	assert_int_equal(x.err_i, -EPROTONOSUPPORT);
+	/* An initiator that presses on: the responder refuses at its AUTH. */
+	struct net_msg out[AUTH_MAX_OUT];
+	struct auth_hs r;
+	handshake(&x, &plain, &plain, 1, 2, -1);
+	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &key_a, 2, -1), 0);
+	assert_int_equal(auth_step(&r, &x.hello_i, out), 2);
+	assert_int_equal(auth_step(&r, &x.auth_i, out), -EPROTONOSUPPORT);
+	assert_non_null(strstr(r.error, "--insecure-network"));
+	/* Both insecure: a link in clear. */
+	handshake(&x, &plain, &plain, 1, 2, -1);
+	assert_true(auth_done(&x.i) && auth_done(&x.r));
+	assert_false(auth_sealed(&x.i));
+	assert_false(auth_sealed(&x.r));
+	struct seal tx, rx;
+	assert_int_equal(auth_link(&x.i, &tx, &rx), -EINVAL);
+}
+
+/* One side's sealing key is the other's opening key, per direction; the
+ * directions and two connections all differ; the cipher is AES-GCM only
+ * when both offer it. */
+static void test_link_keys(void **state)
+{
+	struct seal itx, irx, rtx, rrx, itx2, irx2;
+	uint8_t f[NET_HDR_SIZE + 8 + SEAL_TAG_BYTES] = { 0 };
+	struct auth_key portable = key_a;
+	struct run x;
+
+	handshake(&x, &key_a, &key_a, 1, 2, -1);
+	assert_true(auth_sealed(&x.i));
+	assert_int_equal(auth_cipher(&x.i), seal_aes_available() ?
+			 SEAL_AES256_GCM : SEAL_XCHACHA20_POLY1305);
+	assert_int_equal(auth_link(&x.i, &itx, &irx), 0);
+	assert_int_equal(auth_link(&x.r, &rtx, &rrx), 0);
+	memcpy(f + NET_HDR_SIZE, "page0123", 8);
+	seal_close(&itx, f, 8);
+	assert_int_equal(seal_open(&rrx, f, 8), 0);
+	assert_memory_equal(f + NET_HDR_SIZE, "page0123", 8);
+	seal_close(&rtx, f, 8);
+	assert_int_equal(seal_open(&irx, f, 8), 0);
+	/* A frame sealed for one direction does not open in the other. */
+	seal_close(&itx, f, 8);
+	assert_int_equal(seal_open(&irx, f, 8), -EKEYREJECTED);
+	/* Nor on another connection between the same two nodes. */
+	handshake(&x, &key_a, &key_a, 1, 2, -1);
+	assert_int_equal(auth_link(&x.i, &itx2, &irx2), 0);
+	seal_close(&itx, f, 8);
+	assert_int_equal(seal_open(&irx2, f, 8), -EKEYREJECTED);
+
+	portable.portable_cipher = true;
+	handshake(&x, &portable, &key_a, 1, 2, -1);
+	assert_int_equal(auth_cipher(&x.i), SEAL_XCHACHA20_POLY1305);
+	assert_int_equal(auth_cipher(&x.r), SEAL_XCHACHA20_POLY1305);
+	assert_int_equal(auth_link(&x.i, &itx, &irx), 0);
+	assert_int_equal(auth_link(&x.r, &rtx, &rrx), 0);
+	seal_close(&itx, f, 8);
+	assert_int_equal(seal_open(&rrx, f, 8), 0);
 }
 
 static void test_protocol_errors(void **state)
@@ -378,6 +466,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_forms),
+		cmocka_unit_test(test_insecure_mismatch),
+		cmocka_unit_test(test_link_keys),
 		cmocka_unit_test(test_key_refused),
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_right_key),

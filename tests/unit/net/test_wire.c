@@ -250,8 +250,18 @@ static void test_bad_header(void **state)
 	expect(n, -EPROTO, NET_REJ_BAD_VERSION);
 
 	n = encode(&m);
-	patch32(12, 1);
+	patch32(12, 2);
 	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+	n = encode(&m);
+	patch32(12, NET_FLAG_SEALED | 0x100);
+	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+	/* A sealed frame is not decoded as if it were in clear. */
+	n = encode(&m);
+	patch32(12, NET_FLAG_SEALED);
+	expect(n, -EPROTO, NET_REJ_BAD_FLAGS);
+	struct net_hdr h;
+	assert_int_equal(wire_decode_hdr(frame, n, &h, NULL), 0);
+	assert_int_equal(h.flags, NET_FLAG_SEALED);
 
 	const uint16_t unknown[] = { NET_MSG_INVALID, NET_MSG_NR, 0x7fff, 0xffff };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -342,7 +352,7 @@ static void test_bad_fields(void **state)
 #define ATC(member, type, field) (AT(net_cpu, member) + offsetof(struct type, field))
 	struct { const char *what; int sample; size_t off; uint8_t val; } cases[] = {
 		{ "hello node id", 0, AT(net_hello, node_id), NET_MAX_NODES },
-		{ "hello flags", 0, AT(net_hello, flags), 1 },
+		{ "hello flags", 0, AT(net_hello, flags), 4 },
 		{ "auth_ok status", 2, AT(net_auth_ok, status), 2 },
 		{ "control op 0", 5, AT(net_control, op), 0 },
 		{ "control op NR", 5, AT(net_control, op), NET_CTL_NR },
@@ -370,7 +380,7 @@ static void test_bad_fields(void **state)
 		{ "eoi reserved", 13, ATC(eoi, net_eoi, reserved) + 6, 1 },
 		{ "route reserved", 15, ATC(route, net_route, reserved), 1 },
 		{ "join start_all", 17, AT(net_join, start_all), 2 },
-		{ "join reserved", 17, AT(net_join, reserved) + 5, 1 },
+		{ "join reserved", 17, AT(net_join, reserved) + 1, 1 },
 		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
 		{ "join node 0 garbage after NUL", 17, AT(net_join, addr) + 9, 'x' },
 		{ "start entry mode", 18, AT(net_start, entry_mode), 2 },
@@ -525,6 +535,94 @@ static void test_reader_rejects(void **state)
 	wire_reader_free(&r);
 }
 
+/* A stand-in for seal_open: a frame is "authentic" when its tag bytes are
+ * all 0xAA, and opening flips the payload's bytes back. */
+static int fake_open(void *ctx, uint8_t *f, size_t payload)
+{
+	++*(int *)ctx;
+	for (size_t i = 0; i < NET_SEAL_TAG_BYTES; i++)
+		if (f[NET_HDR_SIZE + payload + i] != 0xAA)
+			return -1;
+	for (size_t i = 0; i < payload; i++)
+		f[NET_HDR_SIZE + i] ^= 0xff;
+	return 0;
+}
+
+static size_t fake_seal(size_t n)
+{
+	uint32_t fl = NET_FLAG_SEALED;
+
+	memcpy(frame + 12, &fl, 4);
+	for (size_t i = NET_HDR_SIZE; i < n; i++)
+		frame[i] ^= 0xff;
+	memset(frame + n, 0xAA, NET_SEAL_TAG_BYTES);
+	return n + NET_SEAL_TAG_BYTES;
+}
+
+static void feed(struct wire_reader *r, size_t n)
+{
+	size_t room;
+	uint8_t *dst = wire_reader_space(r, &room);
+
+	assert_true(room >= n);
+	memcpy(dst, frame, n);
+	wire_reader_commit(r, n);
+}
+
+/* A sealed reader: every frame flagged, opened by the hook before it is
+ * decoded, its tag consumed; a frame of the other kind either way, or
+ * one the hook refuses, is refused with its reason. */
+static void test_reader_sealed(void **state)
+{
+	struct wire_reader r;
+	enum net_reject why;
+	struct net_msg m, out;
+	int opened = 0;
+	size_t n;
+
+	assert_int_equal(wire_reader_init(&r, NET_SEALED_FRAME_MAX, NET_TYPES_ALL), 0);
+	r.open = fake_open;
+	r.open_ctx = &opened;
+	sample(8, &m);			/* a page */
+	n = fake_seal(encode(&m));
+	feed(&r, n - 1);
+	assert_int_equal(wire_reader_next(&r, &out, &why), 0);	/* tag short */
+	assert_int_equal(opened, 0);
+	feed(&r, 0);
+	memmove(frame, frame + n - 1, 1);
+	feed(&r, 1);
+	assert_int_equal(wire_reader_next(&r, &out, &why), 1);
+	assert_int_equal(opened, 1);
+	assert_int_equal(out.type, m.type);
+	assert_int_equal(out.u.dsm.gfn, m.u.dsm.gfn);
+	assert_int_equal(out.data_len, NET_PAGE_SIZE);
+	assert_int_equal(wire_reader_next(&r, &out, &why), 0);	/* all consumed */
+
+	/* Not authentic. */
+	n = fake_seal(encode(&m));
+	frame[n - 1] = 0;
+	feed(&r, n);
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EKEYREJECTED);
+	assert_int_equal(why, NET_REJ_BAD_SEAL);
+	wire_reader_free(&r);
+
+	/* In clear on a sealed reader. */
+	assert_int_equal(wire_reader_init(&r, NET_SEALED_FRAME_MAX, NET_TYPES_ALL), 0);
+	r.open = fake_open;
+	r.open_ctx = &opened;
+	feed(&r, encode(&m));
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EPROTO);
+	assert_int_equal(why, NET_REJ_BAD_FLAGS);
+	wire_reader_free(&r);
+
+	/* Sealed on a reader in clear. */
+	assert_int_equal(wire_reader_init(&r, NET_SEALED_FRAME_MAX, NET_TYPES_ALL), 0);
+	feed(&r, fake_seal(encode(&m)));
+	assert_int_equal(wire_reader_next(&r, &out, &why), -EPROTO);
+	assert_int_equal(why, NET_REJ_BAD_FLAGS);
+	wire_reader_free(&r);
+}
+
 static void test_stats(void **state)
 {
 	static struct net_stats s, snap;
@@ -582,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_reader_any_split),
 		cmocka_unit_test(test_reader_rejects),
+		cmocka_unit_test(test_reader_sealed),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_faults),
 	};

@@ -6,11 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "hw/mem.h"
 #include "x86/acpi.h"
+#include "x86/aml.h"
 #include "x86/topo.h"
 
 static uint8_t buf[ACPI_MAX];
@@ -119,6 +122,177 @@ static void test_fadt_poweroff(void **state)
 	/* One node: no NUMA tables. */
 	assert_null(find("SRAT"));
 	assert_null(find("SLIT"));
+}
+
+
+/* A PkgLength at p: its value and how many bytes it took. */
+static unsigned pkglen(const uint8_t *p, unsigned *bytes)
+{
+	unsigned n = p[0] >> 6, v = n ? p[0] & 0xf : p[0] & 0x3f;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (unsigned)p[1 + i] << (4 + 8 * i);
+	*bytes = n + 1;
+	return v;
+}
+
+static void test_aml_pkglength(void **state)
+{
+	/* Contents around each PkgLength size boundary: the length counts
+	 * itself, is minimal, and the content follows it unchanged. */
+	static const unsigned sizes[] = { 0, 1, 61, 62, 63, 64, 4090, 4093, 4094, 5000,
+					  70000 };
+	static uint8_t out[80000], pad[75000];
+
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct aml a;
+		unsigned n, len, want_bytes;
+		int used;
+
+		memset(pad, 0x5a, sizeof(pad));
+		aml_init(&a, out, sizeof(out));
+		aml_package_open(&a, 0);
+		aml_bytes(&a, pad, sizes[i] ? sizes[i] - 1 : 0);	/* + NumElements */
+		aml_close(&a);
+		used = aml_finish(&a);
+		assert_true(used > 0);
+		assert_int_equal(out[0], 0x12);
+		len = pkglen(out + 1, &n);
+		want_bytes = len < 64 ? 1 : len < (1u << 12) ? 2 : len < (1u << 20) ? 3 : 4;
+		assert_int_equal(n, want_bytes);
+		assert_int_equal(len, (unsigned)used - 1);
+		assert_int_equal(len, n + (sizes[i] ? sizes[i] : 1));
+	}
+}
+
+static void test_aml_errors(void **state)
+{
+	uint8_t out[64];
+	struct aml a;
+
+	aml_init(&a, out, sizeof(out));
+	aml_device_open(&a, "PCI0");
+	assert_int_equal(aml_finish(&a), -EINVAL);	/* unbalanced */
+	aml_init(&a, out, sizeof(out));
+	aml_close(&a);
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, out, sizeof(out));
+	aml_name(&a, "TOOLONG");
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, out, 8);
+	aml_package_open(&a, 3);
+	aml_int(&a, 0x1234567890ULL);
+	aml_close(&a);
+	assert_int_equal(aml_finish(&a), -ENOSPC);
+	/* Buffer(size) counts what follows its size. */
+	aml_init(&a, out, sizeof(out));
+	aml_buffer_open(&a);
+	aml_end_tag(&a);
+	aml_close(&a);
+	assert_int_equal(aml_finish(&a), 9);
+	assert_int_equal(out[0], 0x11);
+	assert_int_equal(out[1], 8);
+	assert_int_equal(out[2], 0x0c);
+	assert_int_equal(rd32(out + 3), 2);
+}
+
+static struct acpi_config pci_cfg(void)
+{
+	struct acpi_config c = base_cfg(2, NULL);
+
+	c.pci_ecam_base = 0xE0000000;
+	c.pci_ecam_size = 1 << 20;
+	c.pci_mmio_base = 0xC0000000;
+	c.pci_mmio_size = 0x20000000;
+	c.pci_intx_gsi_base = 16;
+	return c;
+}
+
+static void test_pci_tables(void **state)
+{
+	struct acpi_config c = pci_cfg();
+	const uint8_t *m, *f, *dsdt, *p, *end;
+	static const uint8_t pci0[] = { 0x5b, 0x82 };
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t mres[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	static const uint8_t prt[] = { 0x08, '_', 'P', 'R', 'T', 0x12 };
+	/* DWordMemory: the BAR window. */
+	static const uint8_t win[] = { 0x87, 23, 0, 0, 0x0c, 1, 0, 0, 0, 0,
+				       0, 0, 0, 0xc0, 0xff, 0xff, 0xff, 0xdf };
+	unsigned n, len;
+
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	m = find("MCFG");
+	assert_non_null(m);
+	assert_int_equal(rd32(m + 4), 60);
+	assert_int_equal(rd64(m + 44), 0xE0000000);
+	assert_int_equal(rd16(m + 52), 0);	/* segment */
+	assert_int_equal(m[54], 0);		/* buses 0 .. 0 */
+	assert_int_equal(m[55], 0);
+	f = find("FACP");
+	dsdt = at(rd64(f + 140));
+	end = dsdt + rd32(dsdt + 4);
+	/* Scope (\_SB) runs exactly to the end of the table. */
+	p = memmem(dsdt + 36, (size_t)(end - dsdt - 36), "\x10", 1);
+	assert_non_null(p);
+	len = pkglen(p + 1, &n);
+	assert_ptr_equal(p + 1 + len, end);
+	assert_memory_equal(p + 1 + n, "\\_SB_", 5);
+	p = memmem(p, (size_t)(end - p), pci0, 2);
+	assert_non_null(p);
+	len = pkglen(p + 2, &n);
+	assert_memory_equal(p + 2 + n, "PCI0", 4);
+	assert_true(p + 2 + len < end);
+	assert_non_null(memmem(p, len, hid, sizeof(hid)));
+	assert_non_null(memmem(p, len, win, sizeof(win)));
+	p = memmem(p, len, prt, sizeof(prt));
+	assert_non_null(p);
+	{
+		/* 128 entries; the entry for slot 3 pin 2 says GSI 16 + 5 % 4. */
+		unsigned nb, plen = pkglen(p + 6, &nb);
+		const uint8_t *e = p + 6 + nb;
+		static const uint8_t slot3b[] = { 0x12, 0x0c, 0x04, 0x0c, 0xff, 0xff, 0x03,
+						  0x00, 0x0a, 0x02, 0x00, 0x0a, 17 };
+
+		assert_int_equal(*e, 128);
+		assert_non_null(memmem(e, plen, slot3b, sizeof(slot3b)));
+	}
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), mres, sizeof(mres)));
+	/* Without PCI: no MCFG, no PCI0. */
+	c = base_cfg(2, NULL);
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	assert_null(find("MCFG"));
+	f = find("FACP");
+	dsdt = at(rd64(f + 140));
+	assert_null(memmem(dsdt, rd32(dsdt + 4), "PCI0", 4));
+	/* A window or ECAM that cannot be described is refused. */
+	c = pci_cfg();
+	c.pci_ecam_size = 4096;
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+	c = pci_cfg();
+	c.pci_mmio_size = 0x40000001u;
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, &c), -EINVAL);
+}
+
+/* For tests/unit/vmm/iasl.sh: write the DSDT and MCFG with PCI to DIR, so
+ * that ACPICA's own disassembler can check them. */
+static void dump_pci_tables(const char *dir)
+{
+	struct acpi_config c = pci_cfg();
+	const char *sigs[] = { "DSDT", "MCFG" };
+
+	assert_true(acpi_build(buf, sizeof(buf), ACPI_BASE, &c) > 0);
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *t = i ? find("MCFG") : at(rd64(find("FACP") + 140));
+		char path[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s.dat", dir, sigs[i]);
+		fp = fopen(path, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(t, 1, rd32(t + 4), fp), rd32(t + 4));
+		fclose(fp);
+	}
 }
 
 static void test_madt(void **state)
@@ -325,11 +499,18 @@ static void test_topo(void **state)
 	assert_int_equal(topo_init(&t, TOPO_MAX_CPUS + 1, NULL), -EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--dump")) {
+		dump_pci_tables(argv[2]);
+		return 0;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fadt_poweroff),
 		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_aml_pkglength),
+		cmocka_unit_test(test_aml_errors),
+		cmocka_unit_test(test_pci_tables),
 		cmocka_unit_test(test_numa),
 		cmocka_unit_test(test_node_ranges_cpu_only_node),
 		cmocka_unit_test(test_rejects),
