@@ -65,6 +65,9 @@ async function main() {
   let stderr = "";
   const vm = spawn(amalgam, ["run", "--nodes", "3", "--cpus", "4", "--memory", "64M",
     "--start", "all", "--migrate", "off", "--kernel", spin, "--api-sock", sock,
+    // A browser on a slow platform (the lab's one CPU) can starve an idle
+    // node's heartbeats past the default peer timeout.
+    "--peer-timeout", String(Math.min(600000, Math.round(30000 * scale))),
     "--api-listen", "127.0.0.1:0", "--api-token", path.join(tmp, "token")],
     { stdio: ["ignore", "ignore", "pipe"] });
   vm.stderr.on("data", (d) => { stderr += d; });
