@@ -140,6 +140,10 @@ int main(int argc, char **argv)
 	err |= emit(dir, "cpu_route", &m);
 	CPU(NET_CPU_LOAD)->u.cpu.load.cpus_milli = 2000;
 	err |= emit(dir, "cpu_load", &m);
+	CPU(NET_CPU_CONTROL)->u.cpu.control.what = NET_CPU_CTL_MOVE;
+	m.u.cpu.control.vcpu = 1;
+	m.u.cpu.control.node = 2;
+	err |= emit(dir, "cpu_control", &m);
 #undef CPU
 #undef MSG
 

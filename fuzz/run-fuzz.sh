@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run a fuzzer for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER is a libFuzzer binary (fuzz_wire, fuzz_link, fuzz_virtq),
+# FUZZER is a libFuzzer binary (fuzz_wire, fuzz_link, fuzz_virtq, fuzz_api),
 # CORPUS_GEN the program that writes its seeds (fuzz_wire_corpus), or -
 # for none. SECONDS defaults to 20.
 # WORKDIR (default: FUZZER's directory/FUZZER.d)

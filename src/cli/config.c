@@ -82,6 +82,13 @@ void config_usage_run(void)
 "      --measure-rtt N time N raw TCP round trips (64 B -> 4 KiB) to each node\n"
 "                      before booting: the baseline for fault latencies\n"
 "\n"
+"Control (the HTTP API on this node, driven by 'amalgam ctl'):\n"
+"      --api-sock PATH   serve the API on a Unix socket (mode 0600)\n"
+"      --api-listen ADDR also serve it on TCP HOST:PORT, to clients with the token\n"
+"      --api-token FILE  the bearer token for --api-listen (its first line)\n"
+"      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics on\n"
+"                      this node (local --nodes: PORT+i on node i; 0: any port)\n"
+"\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
@@ -248,6 +255,9 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Long-only options, past every character. */
+enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS };
+
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
 {
@@ -277,6 +287,11 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "node-memory", required_argument, NULL, 'Y' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "disk", required_argument, NULL, 'B' },
+		/* The control plane: long options only. */
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "api-listen", required_argument, NULL, OPT_API_LISTEN },
+		{ "api-token", required_argument, NULL, OPT_API_TOKEN },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ 0 }
 	};
 	uint64_t v;
@@ -353,6 +368,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			}
 			cfg->peer_timeout_ms = (unsigned)v;
 			break;
+		case OPT_API_SOCK: cfg->api_sock = optarg; break;
+		case OPT_API_LISTEN: cfg->api_listen = optarg; break;
+		case OPT_API_TOKEN: cfg->api_token = optarg; break;
+		case OPT_METRICS: cfg->metrics_listen = optarg; break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/ctl.h"
 #include "node/node.h"
 #include "net/auth.h"
 #include "util/log.h"
@@ -32,6 +33,7 @@ static void usage(void)
 "  node      serve as a node of a cluster ('amalgam node --help')\n"
 "  key FILE  create a cluster key file (copy it to every host)\n"
 "  probe     check that KVM runs a guest on this host, and how fast it exits\n"
+"  ctl       ask a running VM and steer it through its API ('amalgam ctl --help')\n"
 "\n"
 "Options:\n"
 "  -h, --help     this text\n"
@@ -60,6 +62,7 @@ static void node_usage(void)
 "                      shared with other nodes on it)\n"
 "  -m, --memory SIZE   RAM this node contributes to the guest, e.g. 512M, 0 for\n"
 "                      CPUs only (default: the coordinator decides)\n"
+"      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
@@ -80,6 +83,7 @@ static int cmd_node(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "memory", required_argument, NULL, 'm' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -125,6 +129,7 @@ static int cmd_node(int argc, char **argv)
 			}
 			break;
 		}
+		case 'M': a.metrics_listen = optarg; break;
 		case 's': a.stats = true; break;
 		case 'E': {
 			char err[128];
@@ -282,6 +287,8 @@ int main(int argc, char **argv)
 		return cmd_node(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "key"))
 		return cmd_key(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe(argc - 1, argv + 1);
 	fprintf(stderr, "amalgam: unknown command '%s' (see 'amalgam --help')\n", argv[1]);

@@ -658,6 +658,11 @@ void cluster_quiesce(struct cluster *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void cluster_net_stats(struct cluster *c, struct transport_stats *out)
+{
+	transport_stats(c->t, out);
+}
+
 void cluster_print_stats(struct cluster *c)
 {
 	struct transport_stats s;

@@ -83,5 +83,8 @@ void cluster_stop_all(struct cluster *c, int status, const char *reason);
 /* Mark the cluster as shutting down: peers vanishing is expected now. */
 void cluster_quiesce(struct cluster *c);
 void cluster_print_stats(struct cluster *c);
+/* The transport's counters (any thread). */
+struct transport_stats;
+void cluster_net_stats(struct cluster *c, struct transport_stats *out);
 
 #endif

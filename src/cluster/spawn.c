@@ -54,6 +54,22 @@ static int read_port(int fd, int *port)
 	return *port > 0 ? 0 : -EIO;
 }
 
+/* Node i's metrics address: the same host, port P + i (any port for 0). */
+static int metrics_addr_for(const char *base, unsigned i, char *out, size_t len)
+{
+	const char *colon = strrchr(base, ':');
+	unsigned long port;
+	char *end;
+
+	if (!colon)
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port > 65535 || (port && port + i > 65535))
+		return -EINVAL;
+	snprintf(out, len, "%.*s:%lu", (int)(colon - base), base, port ? port + i : 0);
+	return 0;
+}
+
 int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		const struct spawn_opts *o,
 		char (*addrs)[CLUSTER_ADDR_MAX], char *err, size_t errlen)
@@ -92,7 +108,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = o->level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16], every[16];
+		char cpus[16], every[16], metrics[CLUSTER_ADDR_MAX + 8];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -108,7 +124,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[24] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[26] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60" };
 				int k = 10;
@@ -127,6 +143,12 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					snprintf(cpus, sizeof(cpus), "%u", o->node_cpus);
 					argv[k++] = "--node-cpus";
 					argv[k++] = cpus;
+				}
+				if (o->metrics_listen &&
+				    !metrics_addr_for(o->metrics_listen, i + 1, metrics,
+						      sizeof(metrics))) {
+					argv[k++] = "--metrics-listen";
+					argv[k++] = metrics;
 				}
 				argv[k] = NULL;
 				execv(self, argv);

@@ -19,6 +19,9 @@ struct spawn_opts {
 	unsigned stats_every_ms;	/* --stats-every, 0 none */
 	unsigned node_cpus;		/* --node-cpus, 0 none */
 	bool insecure;			/* --insecure-network */
+	/* --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0), or
+	 * NULL for none. */
+	const char *metrics_listen;
 };
 
 /* key_file: use it, or NULL to generate a temporary one; o: the options

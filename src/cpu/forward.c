@@ -373,6 +373,83 @@ bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
 	return true;
 }
 
+uint32_t forward_moves(struct forward *f, unsigned vcpu)
+{
+	uint32_t m;
+
+	if (vcpu >= f->vm->nr_vcpus)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	m = f->moves[vcpu];
+	pthread_mutex_unlock(&f->lock);
+	return m;
+}
+
+/* ---- the API's requests (NET_CPU_CONTROL) --------------------------------- */
+
+#define CONTROL_HOPS_MAX 16
+
+/* Ask for the move here if the vCPU runs here, else send the request on
+ * to where it runs (a vCPU that left meanwhile is chased, boundedly). */
+static int control_move(struct forward *f, const struct net_cpu_control *c)
+{
+	struct net_msg m;
+	unsigned where;
+	int r = 0;
+
+	if (c->vcpu >= f->vm->nr_vcpus || c->node >= f->nodes || !forward_movable(c->vcpu))
+		return -EINVAL;
+	pthread_mutex_lock(&f->lock);
+	where = f->place[c->vcpu];
+	if (where == f->self && vcpu_here(f->vm->vcpus[c->vcpu])) {
+		if (c->node != f->self)
+			vcpu_request_move(f->vm->vcpus[c->vcpu], (int)c->node);
+	} else if (c->hops < CONTROL_HOPS_MAX && where != f->self) {
+		cpu_msg(&m, NET_CPU_CONTROL);
+		m.u.cpu.control = *c;
+		m.u.cpu.control.hops = c->hops + 1;
+		r = cluster_send(f->c, where, &m);
+	} else {
+		r = -EAGAIN;	/* arriving here right now, or chased too far */
+	}
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int forward_request_move(struct forward *f, unsigned vcpu, unsigned node)
+{
+	struct net_cpu_control c = { .what = NET_CPU_CTL_MOVE, .vcpu = vcpu, .node = node };
+
+	return control_move(f, &c);
+}
+
+void forward_pause_all(struct forward *f, bool paused)
+{
+	struct net_msg m;
+
+	cpu_msg(&m, NET_CPU_CONTROL);
+	m.u.cpu.control.what = paused ? NET_CPU_CTL_PAUSE : NET_CPU_CTL_RESUME;
+	for (unsigned n = 0; n < f->nodes; n++)
+		if (n != f->self)
+			cluster_send(f->c, n, &m);
+	vm_pause(f->vm, paused);
+}
+
+static void control_in(struct forward *f, unsigned from, const struct net_cpu_control *c)
+{
+	switch (c->what) {
+	case NET_CPU_CTL_MOVE:
+		if (control_move(f, c))
+			pr_warn("cannot pass on node %u's request to move vCPU %u to node %u",
+				from, c->vcpu, c->node);
+		break;
+	case NET_CPU_CTL_PAUSE:
+	case NET_CPU_CTL_RESUME:
+		vm_pause(f->vm, c->what == NET_CPU_CTL_PAUSE);
+		break;
+	}
+}
+
 void forward_eoi_out(struct forward *f, uint8_t vector)
 {
 	struct net_msg m;
@@ -530,6 +607,10 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 	case NET_CPU_LOAD:
 		if (f->on_load)
 			f->on_load(f->load_opaque, from, &c->load);
+		return 0;
+	case NET_CPU_CONTROL:
+		/* Only the coordinator's API asks, or a node passing it on. */
+		control_in(f, from, &c->control);
 		return 0;
 	default:
 		return -EPROTO;

@@ -12,6 +12,8 @@
  *  - Every vCPU's routing registers follow it to every node (ROUTE).
  *  - What another node says of its CPUs and load (LOAD) goes up to the
  *    node's cost model.
+ *  - What node 0's API asks (CONTROL): a vCPU moved by hand, every vCPU
+ *    paused or resumed.
  *  - A port or MMIO access no local device claims goes to the devices'
  *    node as IO_REQ; the vCPU waits for the IO_REPLY (bounded, and
  *    released when the guest stops).
@@ -64,6 +66,15 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m);
 bool forward_movable(unsigned vcpu);
 /* Where vCPU vcpu runs, as this node knows it. */
 bool forward_where(struct forward *f, unsigned vcpu, unsigned *node);
+
+/* How many times vCPU vcpu has moved, as this node knows. */
+uint32_t forward_moves(struct forward *f, unsigned vcpu);
+/* The API's requests (NET_CPU_CONTROL), on node 0: move vCPU vcpu to
+ * node 'node' wherever it runs now (0, -EINVAL for a vCPU that may not
+ * move or a bad id, -errno if it cannot be sent), and pause or resume
+ * every node's vCPUs. */
+int forward_request_move(struct forward *f, unsigned vcpu, unsigned node);
+void forward_pause_all(struct forward *f, bool paused);
 
 struct forward_stats {
 	uint64_t irq_sent, irq_received, eoi_sent, eoi_received;

@@ -123,6 +123,17 @@ const char *iobus_owner(struct iobus *bus, enum io_space space, uint64_t addr)
 	return r ? r->name : NULL;
 }
 
+bool iobus_range_at(struct iobus *bus, enum io_space space, unsigned i,
+		    struct iobus_range *out)
+{
+	struct space *sp = &bus->sp[space];
+
+	if (i >= sp->n)
+		return false;
+	*out = (struct iobus_range){ sp->r[i].base, sp->r[i].len, sp->r[i].name };
+	return true;
+}
+
 void iobus_stats(struct iobus *bus, struct iobus_stats *out)
 {
 	for (int i = 0; i < IO_NR_SPACES; i++) {

@@ -45,6 +45,15 @@ void iobus_set_fallback(struct iobus *bus, io_fallback_fn fn, void *opaque);
 /* Name of the device claiming addr, or NULL. */
 const char *iobus_owner(struct iobus *bus, enum io_space space, uint64_t addr);
 
+/* The i-th range of a space, by base (for listing devices): false past
+ * the last. Ranges never change while vCPUs run, so no lock. */
+struct iobus_range {
+	uint64_t base, len;
+	const char *name;
+};
+bool iobus_range_at(struct iobus *bus, enum io_space space, unsigned i,
+		    struct iobus_range *out);
+
 struct iobus_stats {
 	uint64_t accesses[IO_NR_SPACES];
 	uint64_t unclaimed[IO_NR_SPACES];

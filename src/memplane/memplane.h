@@ -190,5 +190,9 @@ unsigned memplane_window(struct memplane *mp, uint64_t *remote_faults,
 			 struct memplane_hot *out, unsigned n);
 
 const char *memplane_lat_name(enum memplane_lat kind);
+/* A copy of one latency histogram (ns): remote faults of kind
+ * (enum memplane_lat), or every fault for kind -1. Any thread. */
+struct lathist;
+void memplane_lat_hist(struct memplane *mp, int kind, struct lathist *out);
 
 #endif

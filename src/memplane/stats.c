@@ -19,6 +19,18 @@ const char *memplane_lat_name(enum memplane_lat kind)
 	return (unsigned)kind < MEMPLANE_LAT_KINDS ? lat_names[kind] : "?";
 }
 
+void memplane_lat_hist(struct memplane *mp, int kind, struct lathist *out)
+{
+	pthread_mutex_lock(&mp->lock);
+	if (kind < 0)
+		*out = mp->faults.all;
+	else if (kind < MEMPLANE_LAT_KINDS)
+		*out = mp->faults.remote[kind];
+	else
+		memset(out, 0, sizeof(*out));
+	pthread_mutex_unlock(&mp->lock);
+}
+
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
 	struct lathist *lat = malloc(sizeof(mp->faults.remote) + sizeof(mp->faults.all));

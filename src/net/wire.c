@@ -136,6 +136,7 @@ static const struct cpu_op_info cpu_ops[NET_CPU_NR] = {
 	[NET_CPU_MOVED] = { "MOVED", sizeof(struct net_moved), 0, 0 },
 	[NET_CPU_ROUTE] = { "ROUTE", sizeof(struct net_route), 0, 0 },
 	[NET_CPU_LOAD] = { "LOAD", sizeof(struct net_load), 0, 0 },
+	[NET_CPU_CONTROL] = { "CONTROL", sizeof(struct net_cpu_control), 0, 0 },
 };
 
 static bool check_cpu(const struct net_msg *m)
@@ -165,6 +166,11 @@ static bool check_cpu(const struct net_msg *m)
 		return all_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
 	case NET_CPU_ROUTE:
 		return c->route.reserved == 0;
+	case NET_CPU_CONTROL:
+		return c->control.what >= NET_CPU_CTL_MOVE &&
+		       c->control.what <= NET_CPU_CTL_RESUME &&
+		       (c->control.what == NET_CPU_CTL_MOVE ||
+			(!c->control.vcpu && !c->control.node && !c->control.hops));
 	default:
 		return true;
 	}

@@ -45,8 +45,9 @@
  * 4: HELLO flags (link mode, cipher) and sealed frames after the
  * handshake (net/seal.h).
  * 5: JOIN carries each node's RAM contribution (node_mem); NET_CTL_OFFER.
+ * 6: NET_CPU_CONTROL (the API's move, pause and resume).
  * Nodes of different versions refuse each other's first frame. */
-#define NET_WIRE_VERSION	5
+#define NET_WIRE_VERSION	6
 #define NET_HDR_SIZE		24
 
 /* Header flag: the payload is encrypted and followed by a
@@ -318,6 +319,23 @@ struct net_load {
 	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
 };
 
+/* NET_CPU_CONTROL: what node 0's API asks of the node that runs vCPUs:
+ * move vCPU `vcpu` to node `node` (sent to the node it runs on, which
+ * sends it on if the vCPU has left), or pause / resume every vCPU there
+ * (vcpu and node zero). */
+enum net_cpu_control_what {
+	NET_CPU_CTL_MOVE = 1,
+	NET_CPU_CTL_PAUSE = 2,
+	NET_CPU_CTL_RESUME = 3,
+};
+
+struct net_cpu_control {
+	uint32_t what;			/* enum net_cpu_control_what */
+	uint32_t vcpu;
+	uint32_t node;
+	uint32_t hops;			/* times sent on after a vCPU that left */
+};
+
 /* NET_CPU_ROUTE (irq/lapic.h, struct lapic_route): every node keeps every
  * vCPU's, so that a lowest-priority message finds exactly one target
  * whichever nodes its candidates run on. (moves, seq) orders them: moves
@@ -346,6 +364,7 @@ enum net_cpu_op {
 	NET_CPU_MOVED = 6,		/* moved */
 	NET_CPU_ROUTE = 7,		/* route */
 	NET_CPU_LOAD = 8,		/* load */
+	NET_CPU_CONTROL = 9,		/* control: the API's move, pause, resume */
 	NET_CPU_NR
 };
 
@@ -362,6 +381,7 @@ struct net_cpu {
 		struct net_moved moved;
 		struct net_route route;
 		struct net_load load;
+		struct net_cpu_control control;
 	};
 };
 
@@ -473,6 +493,12 @@ static_assert(sizeof(struct net_load) == 16, "net_load size");
 NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
 NET_PIN(net_load, load_milli, 12);
+
+static_assert(sizeof(struct net_cpu_control) == 16, "net_cpu_control size");
+NET_PIN(net_cpu_control, what, 0);
+NET_PIN(net_cpu_control, vcpu, 4);
+NET_PIN(net_cpu_control, node, 8);
+NET_PIN(net_cpu_control, hops, 12);
 
 static_assert(sizeof(struct net_route) == 40, "net_route size");
 NET_PIN(net_route, vcpu, 0);

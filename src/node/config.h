@@ -51,6 +51,12 @@ struct config {
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
 	int no_linux_tuning;	/* --linux-tuning off (x86/linuxargs.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
+
+	/* The control plane (src/api/): where node 0 serves its API. */
+	const char *api_sock;	/* Unix socket path */
+	const char *api_listen;	/* TCP host:port, with api_token */
+	const char *api_token;	/* file holding the bearer token */
+	const char *metrics_listen; /* Prometheus on HOST:PORT (local nodes +i) */
 };
 
 #endif

@@ -30,13 +30,16 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	int to;
 	double wait = 0, gain = 0;
 
-	if (!n->aff_on)
-		return;
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
 		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
 			v = n->vm.vcpus[i];
 			break;
 		}
+	/* For the API and metrics: each vCPU's time waiting for pages here. */
+	if (v)
+		__atomic_add_fetch(&n->page_wait_ns[v->index], wait_ns, __ATOMIC_RELAXED);
+	if (!n->aff_on)
+		return;
 	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
 		return;
 	pthread_mutex_lock(&n->aff_lock);
@@ -67,9 +70,17 @@ void node_on_load(void *opaque, unsigned from, const struct net_load *l)
 	bool first;
 	int r;
 
-	if (!n->aff_on || from == n->p.self || from >= CLUSTER_MAX_NODES)
+	if (from == n->p.self || from >= CLUSTER_MAX_NODES)
 		return;
 	pthread_mutex_lock(&n->aff_lock);
+	/* What the API shows of the other nodes, whatever the model does. */
+	n->peer[from].known = true;
+	n->peer[from].cpus = l->cpus_milli / 1000.0;
+	n->peer[from].load = l->load_milli / 1000.0;
+	if (!n->aff_on) {
+		pthread_mutex_unlock(&n->aff_lock);
+		return;
+	}
 	first = !n->aff.node[from].known;
 	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
 			       l->load_milli / 1000.0);

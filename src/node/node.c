@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
+#include "api/server.h"
 #include "cluster/cluster.h"
 #include "cluster/params.h"
 #include "cluster/rtt.h"
@@ -39,6 +42,7 @@
 static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
 	      "the cluster checks the guest's RAM as hw/mem does");
 #define START_TIMEOUT_S 60
+#define TICK_NS (20 * 1000 * 1000ull)	/* the main thread's periodic work */
 
 static volatile sig_atomic_t stats_requested, stop_signal;
 
@@ -58,6 +62,9 @@ static int mem_send(void *opaque, unsigned to, const struct net_msg *msg)
 {
 	struct node *n = opaque;
 
+	/* The API's page-traffic matrix: pages (messages with data) by peer. */
+	if (msg->data_len && to < CLUSTER_MAX_NODES)
+		__atomic_add_fetch(&n->pages_to[to], 1, __ATOMIC_RELAXED);
 	return cluster_send(n->cluster, to, msg);
 }
 
@@ -81,6 +88,8 @@ static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)
 
 	if (!n->mem)
 		return -EPROTO;
+	if (msg->data_len && from < CLUSTER_MAX_NODES)
+		__atomic_add_fetch(&n->pages_from[from], 1, __ATOMIC_RELAXED);
 	/* A page message still on its way when the guest stopped is not the
 	 * sender's fault: drop it without a warning. */
 	r = memplane_receive(n->mem, from, msg);
@@ -214,7 +223,7 @@ static int build_vm(struct node *n)
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
 		char err[256];
 
-		n->board = board_create(&n->vm, STDOUT_FILENO, STDIN_FILENO, &n->board_opt,
+		n->board = board_create(&n->vm, n->console_fd, STDIN_FILENO, &n->board_opt,
 					err, sizeof(err));
 		if (!n->board) {
 			fprintf(stderr, "amalgam: %s\n", err);
@@ -304,6 +313,7 @@ static int wait_guest(struct node *n)
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	struct sigaction st = { .sa_handler = on_stop_signal };
 	unsigned ticks = 0;
+	uint64_t next;
 	uint64_t next_sample = 0;
 	int status;
 
@@ -314,13 +324,29 @@ static int wait_guest(struct node *n)
 	sigemptyset(&st.sa_mask);
 	sigaction(SIGINT, &st, NULL);
 	sigaction(SIGTERM, &st, NULL);
+	next = vcpu_now_ns();
 	while (!vm_stopping(&n->vm)) {
-		usleep(20000);
+		struct pollfd pfd = { .fd = n->api ? api_server_fd(n->api) : -1,
+				      .events = POLLIN };
+		uint64_t now = vcpu_now_ns();
+		int ms = now >= next ? 0 : (int)((next - now + 999999) / 1000000);
+
+		/* API requests are answered as they come; the periodic work
+		 * keeps its 20 ms pace whatever they do. */
+		if (poll(&pfd, 1, ms) > 0)
+			node_api_serve(n);
+		if (vcpu_now_ns() < next)
+			continue;
+		next += TICK_NS;
+		if (next < vcpu_now_ns())
+			next = vcpu_now_ns();
 		++ticks;
-		if (n->p.migrate == MIGRATE_SHUFFLE && can_move(n) && ticks % 3 == 0)
+		if (n->p.migrate == MIGRATE_SHUFFLE && can_move(n) && ticks % 3 == 0 &&
+		    !n->paused)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);
+		node_api_tick(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",
 				(int)stop_signal, n->p.self);
@@ -349,6 +375,9 @@ static int wait_guest(struct node *n)
  * then the planes, then the devices and the VM they point into. */
 static void teardown(struct node *n)
 {
+	/* The control plane first: its threads read every plane. */
+	metrics_stop(n->metrics);
+	n->metrics = NULL;
 	if (n->mem)
 		memplane_stop(n->mem);
 	if (n->cluster)
@@ -361,6 +390,9 @@ static void teardown(struct node *n)
 	if (n->board)
 		board_destroy(n->board);
 	n->board = NULL;
+	if (n->console_fd != STDOUT_FILENO)
+		close(n->console_fd);
+	n->console_fd = STDOUT_FILENO;
 	if (n->vm_ok)
 		vm_destroy(&n->vm);
 	n->vm_ok = false;
@@ -378,6 +410,25 @@ static void give_up(struct node *n, int status, const char *msg)
 	if (n->vm_ok && n->cluster)
 		vm_stop(&n->vm, status, "%s", msg ? msg : "start failed");
 	teardown(n);
+}
+
+/* --metrics-listen: after the VM, which the metrics read. */
+static int start_metrics(struct node *n, const char *listen)
+{
+	char err[256];
+	int r;
+
+	if (!listen)
+		return 0;
+	r = metrics_start(&n->metrics, listen, n->p.self, node_collect, n, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "amalgam: %s\n", err);
+		n->metrics = NULL;
+		return r;
+	}
+	fprintf(stderr, "amalgam[%u]: metrics on http://%.*s:%d/metrics\n", n->p.self,
+		(int)(strrchr(listen, ':') - listen), listen, metrics_port(n->metrics));
+	return 0;
 }
 
 /* ---- coordinator --------------------------------------------------------- */
@@ -524,6 +575,7 @@ int node_run(const struct config *cfg)
 	n->stats = cfg->stats;
 	n->stats_every_ms = cfg->stats_every_ms;
 	n->offered = cfg->node_cpus;
+	n->console_fd = STDOUT_FILENO;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
 		status = EXIT_USAGE;
 		goto fail;
@@ -536,6 +588,7 @@ int node_run(const struct config *cfg)
 						.stats_every_ms = cfg->stats_every_ms,
 						.node_cpus = cfg->node_cpus,
 						.insecure = cfg->insecure_network,
+						.metrics_listen = cfg->metrics_listen,
 					}, n->p.addr + 1, err, sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
@@ -554,6 +607,13 @@ int node_run(const struct config *cfg)
 			goto fail;
 		}
 	}
+	/* Requests wait (API_WAIT_MS at most) until the guest runs. */
+	if (node_api_start(n, cfg)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	n->console_fd = node_serial_start(n, cfg);
 	n->board_opt = (struct board_options){
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
@@ -562,6 +622,11 @@ int node_run(const struct config *cfg)
 		.nr_disks = cfg->nr_disks,
 	};
 	if (build_vm(n)) {
+		status = EXIT_USAGE;
+		msg = NULL;
+		goto fail;
+	}
+	if (start_metrics(n, cfg->metrics_listen)) {
 		status = EXIT_USAGE;
 		msg = NULL;
 		goto fail;
@@ -590,6 +655,8 @@ int node_run(const struct config *cfg)
 	}
 
 	status = wait_guest(n);
+	node_serial_stop(n);
+	node_api_stop(n);
 	if (n->fwd)
 		node_print_final_placement(n);
 	if (status != 0 || log_get_level() >= LOG_INFO)
@@ -604,6 +671,8 @@ int node_run(const struct config *cfg)
 	return status;
 
 fail:
+	node_serial_stop(n);
+	node_api_stop(n);
 	/* The local nodes are killed first, as they always were. */
 	spawn_reap(sp, 1);
 	give_up(n, status, msg);
@@ -627,6 +696,7 @@ int node_join(const struct node_args *a)
 	n->stats = a->stats;
 	n->stats_every_ms = a->stats_every_ms;
 	n->offered = a->node_cpus;
+	n->console_fd = STDOUT_FILENO;
 	/* auth_key_load says which file and what is wrong with it. */
 	if (auth_key_load(a->key_file, &n->key)) {
 		status = EXIT_USAGE;
@@ -643,6 +713,12 @@ int node_join(const struct node_args *a)
 	}
 	if (build_vm(n)) {
 		cluster_stop_all(n->cluster, 1, "a node could not build its VM");
+		msg = NULL;
+		goto fail;
+	}
+	if (start_metrics(n, a->metrics_listen)) {
+		cluster_stop_all(n->cluster, 1, "a node could not serve its metrics");
+		status = EXIT_USAGE;
 		msg = NULL;
 		goto fail;
 	}

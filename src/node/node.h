@@ -26,6 +26,7 @@ struct node_args {
 	bool insecure;		/* --insecure-network */
 	bool has_memory;	/* --memory given: offer memory bytes of RAM */
 	uint64_t memory;
+	const char *metrics_listen; /* Prometheus metrics on HOST:PORT, or NULL */
 };
 
 /* Run as a joining node. Returns the process exit status. */

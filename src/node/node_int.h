@@ -17,6 +17,8 @@
 #include "vmm/vm.h"
 
 struct net_load;
+struct api_server;
+struct metrics_server;
 
 /* Everything one node owns while the guest runs. */
 struct node {
@@ -25,6 +27,7 @@ struct node {
 	bool vm_ok;
 	struct board *board;
 	struct board_options board_opt;	/* node 0: from the configuration */
+	int console_fd;			/* node 0: where the UART writes */
 	struct cluster *cluster;
 	struct memplane *mem;
 	struct dsm_layout layout;	/* home ranges, also the guest's NUMA nodes */
@@ -49,7 +52,47 @@ struct node {
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
+	/* Each peer's last LOAD, under aff_lock (the API shows it). */
+	struct { bool known; double cpus, load; } peer[CLUSTER_MAX_NODES];
+	/* Pages sent to and received from each peer (atomic). */
+	uint64_t pages_to[CLUSTER_MAX_NODES], pages_from[CLUSTER_MAX_NODES];
+	/* Time each vCPU waited for remote pages on this node (atomic). */
+	uint64_t page_wait_ns[VM_MAX_VCPUS];
+
+	/* Node 0's control plane (api_glue.c): the API server, when asked
+	 * for; its state is the VM's as the API sees it. */
+	struct api_server *api;
+	struct metrics_server *metrics;	/* --metrics-listen, every node */
+	bool paused;
+	uint64_t started_ns;
+	const char *kernel;
+	uint8_t api_place[VM_MAX_VCPUS];	/* where the events last said */
+	/* The guest's serial output through a pipe, copied to stdout and to
+	 * the API (console.c), when node 0 serves the API. */
+	int serial_pipe[2];
+	pthread_t serial_thread;
+	bool serial_on;
+	int serial_stop;
 };
+
+/* api_glue.c: node 0's API. Start it (0, or -errno with the reason
+ * printed), answer every waiting request (the main thread, when the
+ * server's eventfd is readable), stop it. */
+struct config;
+int node_api_start(struct node *n, const struct config *cfg);
+void node_api_serve(struct node *n);
+void node_api_stop(struct node *n);
+/* Node 0 with the API: the fd the UART writes to (a pipe copied to
+ * stdout and the API, or stdout itself), and the copier's end. */
+int node_serial_start(struct node *n, const struct config *cfg);
+void node_serial_stop(struct node *n);
+/* Every tick: vCPUs that moved become events. */
+void node_api_tick(struct node *n);
+
+/* counters.c: every counter of this node as metrics (api/metrics.h's
+ * collect callback; any thread). */
+struct metrics_out;
+void node_collect(void *opaque, struct metrics_out *o);
 
 /* cpus.c: the page-or-vCPU cost model fed from this node's host. */
 /* Once, after the VM: the CPUs this node offers, its pool, whether the

@@ -33,13 +33,27 @@ void lathist_add(struct lathist *h, uint64_t v)
 						     __ATOMIC_RELAXED))
 		;
 	__atomic_fetch_add(&h->bucket[bucket_of(v)], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum, v, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t lathist_count_below(const struct lathist *h, uint64_t v)
+{
+	uint64_t total = 0;
+	unsigned last = bucket_of(v);
+
+	/* A power of two starts a bucket: every bucket below holds only
+	 * values below it. */
+	for (unsigned i = 0; i < last; i++)
+		total += h->bucket[i];
+	return total;
 }
 
 void lathist_read(const struct lathist *h, struct lathist *out)
 {
 	out->n = __atomic_load_n(&h->n, __ATOMIC_RELAXED);
 	out->max = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+	out->sum = __atomic_load_n(&h->sum, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < LATHIST_BUCKETS; i++)
 		out->bucket[i] = __atomic_load_n(&h->bucket[i], __ATOMIC_RELAXED);
 }

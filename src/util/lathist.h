@@ -15,6 +15,7 @@
 struct lathist {
 	uint64_t n;			/* samples ever taken */
 	uint64_t max;
+	uint64_t sum;			/* of every sample (Prometheus' _sum) */
 	uint64_t bucket[LATHIST_BUCKETS];
 };
 
@@ -26,5 +27,8 @@ void lathist_read(const struct lathist *h, struct lathist *out);
 /* The value below which pct percent of the samples fall (the midpoint of
  * its bucket, exact below 8); 0 without samples. */
 uint64_t lathist_pct(const struct lathist *h, double pct);
+/* How many samples are below v, exactly when v is a power of two or
+ * below 8 (a bucket's start), for cumulative histograms (Prometheus). */
+uint64_t lathist_count_below(const struct lathist *h, uint64_t v);
 
 #endif

@@ -360,6 +360,10 @@ static enum vcpu_state step_in(struct vcpu *v, enum vcpu_state s)
 		v->resume = s;
 		return VCPU_LEAVING;
 	}
+	if (vm_paused(v->vm)) {
+		v->resume = s;
+		return VCPU_PAUSED;
+	}
 	__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
 	return take_events(v, s);
 }
@@ -488,6 +492,28 @@ static enum vcpu_state st_wait_sipi(struct vcpu *v)
 	return VCPU_WAIT_SIPI;
 }
 
+/* vm_pause: sleep until vm_resume (which kicks), then go on as before.
+ * A move asked for meanwhile is made at once: a paused vCPU may move. */
+static enum vcpu_state st_paused(struct vcpu *v)
+{
+	struct timespec ts;
+
+	if (__atomic_load_n(&v->move_to, __ATOMIC_ACQUIRE) >= 0)
+		return VCPU_LEAVING;
+	if (!vm_paused(v->vm))
+		return v->resume;
+	/* Not wait_for_work: a LAPIC timer that falls due must not wake it. */
+	pthread_mutex_lock(&v->lock);
+	if (!__atomic_load_n(&v->kicked, __ATOMIC_SEQ_CST) && !vm_stopping(v->vm)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+	}
+	__atomic_store_n(&v->kicked, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&v->lock);
+	return VCPU_PAUSED;
+}
+
 static enum vcpu_state st_leaving(struct vcpu *v)
 {
 	return vcpu_leave(v);
@@ -525,7 +551,20 @@ static const state_fn state_fns[] = {
 	[VCPU_LEAVING] = st_leaving,
 	[VCPU_AWAY] = st_away,
 	[VCPU_ARRIVED] = st_arrived,
+	[VCPU_PAUSED] = st_paused,
 };
+
+const char *vcpu_state_name(enum vcpu_state s)
+{
+	static const char *const names[] = {
+		[VCPU_RUNNING] = "running", [VCPU_HALTED] = "halted",
+		[VCPU_WAIT_SIPI] = "wait_sipi", [VCPU_LEAVING] = "leaving",
+		[VCPU_AWAY] = "away", [VCPU_ARRIVED] = "arrived",
+		[VCPU_STOPPED] = "stopped", [VCPU_PAUSED] = "paused",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "?";
+}
 
 /* The vCPU's thread: the state machine, until the VM stops. */
 static void run(struct vcpu *v)

@@ -11,6 +11,7 @@
  *   LEAVING -> where it was           (the move failed: it stays)
  *   AWAY -> ARRIVED                   (vcpu_arrive filled the arrival slot)
  *   ARRIVED -> RUNNING, HALTED, WAIT_SIPI (as it left the other node)
+ *   RUNNING, HALTED, WAIT_SIPI -> PAUSED (vm_pause; back with vm_resume)
  *   any -> STOPPED                    (the VM stops)
  *
  * Only the thread writes its state. Other threads never touch the vCPU's
@@ -44,7 +45,11 @@ enum vcpu_state {
 	VCPU_AWAY,		/* runs on another node: the thread sleeps */
 	VCPU_ARRIVED,		/* its state came back: the thread loads KVM's part */
 	VCPU_STOPPED,		/* the VM stops: the thread ends */
+	VCPU_PAUSED,		/* vm_pause: sleeps until vm_resume, then as it was */
 };
+
+/* "running", "halted", ... for logs and the API. */
+const char *vcpu_state_name(enum vcpu_state s);
 
 struct vcpu_stats {
 	uint64_t exits, io_exits, mmio_exits, msr_exits, hlt_exits,
@@ -76,8 +81,8 @@ struct vcpu {
 	/* The vCPU's thread only (and the main thread before it starts:
 	 * vcpu_create, vcpu_boot). */
 	enum vcpu_state state;
-	/* What LEAVING saves and falls back to if the move fails: RUNNING,
-	 * HALTED or WAIT_SIPI. */
+	/* What LEAVING saves and falls back to if the move fails, and what
+	 * PAUSED goes back to: RUNNING, HALTED or WAIT_SIPI. */
 	enum vcpu_state resume;
 	bool extint_pending;
 	/* The lapic's next timer event (CLOCK_MONOTONIC ns, 0 = none), set

@@ -282,6 +282,19 @@ bool vm_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
 }
 
+void vm_pause(struct vm *vm, bool paused)
+{
+	__atomic_store_n(&vm->paused, paused, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i])
+			vcpu_kick(vm->vcpus[i]);
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return __atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST);
+}
+
 int vm_wait_stopped(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->stop_lock);

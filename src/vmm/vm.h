@@ -110,6 +110,9 @@ struct vm {
 	 * Atomic: each vCPU thread counts itself in and out as it sleeps. */
 	unsigned stuck;
 
+	/* vm_pause/vm_resume (atomic): the vCPUs here sleep in PAUSED. */
+	bool paused;
+
 	/* Stop state: the first vm_stop wins and fixes the exit status. */
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
@@ -138,6 +141,11 @@ int vm_start(struct vm *vm);
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
+/* Pause or resume every vCPU running here (any thread): each goes to
+ * PAUSED at its next step and back to its state on resume. A vCPU that
+ * arrives while paused pauses too. Guest time (the TSC) goes on. */
+void vm_pause(struct vm *vm, bool paused);
+bool vm_paused(struct vm *vm);
 /* Block until vm_stop; returns the exit status. */
 int vm_wait_stopped(struct vm *vm);
 /* Join the vCPU threads (after anything that blocks them was released). */
