@@ -9,7 +9,7 @@ int vcpumap_init(struct vcpumap *m, unsigned self, unsigned nodes, unsigned nr_v
 	if (!nodes || nodes > 256 || self >= nodes || nr_vcpus > VCPUMAP_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < nr_vcpus; i++)
-		if (place[i] >= nodes || (!vcpumap_movable(i) && place[i] != 0))
+		if (place[i] >= nodes)
 			return -EINVAL;
 	memset(m, 0, sizeof(*m));
 	m->self = self;

@@ -50,11 +50,10 @@ struct vcpumap {
 	uint32_t route_moves[VCPUMAP_MAX], route_seen[VCPUMAP_MAX];
 };
 
-/* -EINVAL for sizes out of range or a placement naming no node, or putting
- * vCPU 0 (the boot vCPU) anywhere but node 0. */
+/* -EINVAL for sizes out of range or a placement naming no node. */
 int vcpumap_init(struct vcpumap *m, unsigned self, unsigned nodes, unsigned nr_vcpus,
 		 const uint8_t *place);
-/* vCPU 0 stays on node 0 (where the legacy PIC's INTR reaches it). */
+/* vCPU 0, the boot vCPU, stays where it was placed (forward.h). */
 bool vcpumap_movable(unsigned vcpu);
 
 /* v leaves this node for node: its new move count. */

@@ -27,10 +27,15 @@ static void test_init_ranges(void **state)
 {
 	struct vcpumap m;
 	uint8_t bad[4] = { 0, 3, 0, 0 }, boot_away[4] = { 1, 0, 0, 0 };
+	const char *why = NULL;
 
 	(void)state;
 	assert_int_equal(vcpumap_init(&m, 0, 3, 4, bad), -EINVAL);
-	assert_int_equal(vcpumap_init(&m, 0, 3, 4, boot_away), -EINVAL);
+	/* The boot vCPU may be placed anywhere; it only never moves. */
+	assert_int_equal(vcpumap_init(&m, 0, 3, 4, boot_away), 0);
+	assert_int_equal(vcpumap_state(&m, 1, 0, 1, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_route(&m, 1, 0, 0, 1, &why), VCPUMAP_TAKE);
+	assert_int_equal(vcpumap_route(&m, 2, 0, 0, 2, &why), VCPUMAP_REFUSE);
 	assert_int_equal(vcpumap_init(&m, 3, 3, 4, place4), -EINVAL);
 	assert_int_equal(vcpumap_init(&m, 0, 3, VCPUMAP_MAX + 1, place4), -EINVAL);
 	assert_int_equal(vcpumap_init(&m, 0, 0, 0, place4), -EINVAL);
