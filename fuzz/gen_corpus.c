@@ -1,14 +1,17 @@
 /* Writes the seed corpus for fuzz_wire into a directory: one valid frame of
  * every message shape, a stream of all of them, and a few near misses.
- * Generated, so that no binary blob is committed.
+ * Generated, so that no binary blob is committed. With a target's name,
+ * that target's seeds (gen_seeds.c; frames for the targets that take
+ * frames: fuzz_wire, fuzz_link, fuzz_payload).
  *
- *   fuzz_wire_corpus DIR */
+ *   fuzz_wire_corpus DIR [TARGET] */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gen_seeds.h"
 #include "net/wire.h"
 
 static uint8_t page[NET_PAGE_SIZE];
@@ -61,11 +64,14 @@ int main(int argc, char **argv)
 	const char *dir;
 	int err = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s DIR [TARGET]\n", argv[0]);
 		return 2;
 	}
 	dir = argv[1];
+	if (argc == 3 && (err = gen_seeds(dir, argv[2])) >= 0)
+		return err;
+	err = 0;
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		perror(dir);
 		return 1;

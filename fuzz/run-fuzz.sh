@@ -1,8 +1,8 @@
 #!/bin/sh
 # Run a fuzzer for a bounded time.
 #   run-fuzz.sh FUZZER CORPUS_GEN [SECONDS [WORKDIR]]
-# FUZZER is a libFuzzer binary (fuzz_wire, fuzz_link), CORPUS_GEN the
-# fuzz_wire_corpus binary that writes the seeds. SECONDS defaults to 20.
+# FUZZER is a libFuzzer binary (fuzz/fuzz_*.c), CORPUS_GEN the
+# fuzz_wire_corpus binary that writes the seeds (the FUZZER's own, by name). SECONDS defaults to 20.
 # WORKDIR (default: FUZZER's directory/FUZZER.d)
 # keeps the growing corpus between runs; a crash input lands in
 # WORKDIR/artifacts/ and the exit status is non-zero.
@@ -13,7 +13,7 @@ secs=${3:-20}
 work=${4:-$(dirname "$fuzzer")/$(basename "$fuzzer").d}
 
 mkdir -p "$work/corpus" "$work/artifacts"
-"$gen" "$work/seeds"
+"$gen" "$work/seeds" "$(basename "$fuzzer")"
 # libFuzzer's own exit status for a crash is 77, which meson reads as
 # "skipped": make every finding a failure.
 exec "$fuzzer" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \

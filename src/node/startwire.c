@@ -64,8 +64,9 @@ int start_from_wire(const struct net_start *s, struct boot_text *b)
 	memcpy(b->boot_id, s->boot_id, sizeof(b->boot_id));
 	b->nr_nodes = s->nr_nodes;
 	for (unsigned i = 0; i < s->nr_nodes; i++) {
+		/* A delta not flagged is no measurement: not taken. */
 		b->has_delta[i] = s->has_delta >> i & 1;
-		b->tsc_delta[i] = s->tsc_delta[i];
+		b->tsc_delta[i] = b->has_delta[i] ? s->tsc_delta[i] : 0;
 	}
 	b->nr_ranges = s->nr_ranges;
 	for (unsigned i = 0; i < s->nr_ranges; i++) {

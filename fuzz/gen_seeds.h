@@ -1,0 +1,9 @@
+/* Seeds for the fuzz targets whose input is not a frame (gen_seeds.c). */
+#ifndef AMALGAM_FUZZ_GEN_SEEDS_H
+#define AMALGAM_FUZZ_GEN_SEEDS_H
+
+/* Writes target's seeds into dir: 0, 1 on an error, -1 when target's
+ * seeds are frames (gen_corpus.c writes those). */
+int gen_seeds(const char *dir, const char *target);
+
+#endif
