@@ -21,21 +21,6 @@ static struct net_start start;
 static uint8_t stream[NET_FRAME_MAX];
 static size_t stream_len;
 
-static int write_file(const char *dir, const char *name, const void *buf,
-		      size_t len)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
-		perror(path);
-		return -1;
-	}
-	return 0;
-}
-
 static int emit(const char *dir, const char *name, struct net_msg *m)
 {
 	uint8_t buf[NET_FRAME_MAX];
@@ -54,7 +39,7 @@ static int emit(const char *dir, const char *name, struct net_msg *m)
 		memcpy(stream + stream_len, buf, (size_t)n);
 		stream_len += (size_t)n;
 	}
-	return write_file(dir, name, buf, (size_t)n);
+	return seed_write(dir, name, buf, (size_t)n);
 }
 
 int main(int argc, char **argv)
@@ -149,10 +134,10 @@ int main(int argc, char **argv)
 #undef CPU
 #undef MSG
 
-	err |= write_file(dir, "stream", stream, stream_len);
+	err |= seed_write(dir, "stream", stream, stream_len);
 	/* Near misses: a header alone, and a header whose length lies. */
-	err |= write_file(dir, "header_only", stream + 1, NET_HDR_SIZE);
+	err |= seed_write(dir, "header_only", stream + 1, NET_HDR_SIZE);
 	stream[1 + 8] ^= 0x40;
-	err |= write_file(dir, "bad_length", stream + 1, 80);
+	err |= seed_write(dir, "bad_length", stream + 1, 80);
 	return err ? 1 : 0;
 }

@@ -17,19 +17,27 @@
 static uint8_t buf[MAX_RECS * REC];
 static size_t len;
 
-static int flush(const char *dir, const char *name)
+int seed_write(const char *dir, const char *name, const void *data, size_t size)
 {
 	char path[4096];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+	if (!f || fwrite(data, 1, size, f) != size || fclose(f)) {
 		perror(path);
 		return -1;
 	}
-	len = 0;
 	return 0;
+}
+
+/* The records gathered so far as one seed. */
+static int flush(const char *dir, const char *name)
+{
+	size_t n = len;
+
+	len = 0;
+	return seed_write(dir, name, buf, n);
 }
 
 /* One access: window index as in fuzz_dev.c's table, width 1/2/4/8. */
