@@ -1,14 +1,17 @@
 /* Writes the seed corpus for fuzz_wire into a directory: one valid frame of
  * every message shape, a stream of all of them, and a few near misses.
- * Generated, so that no binary blob is committed.
+ * Generated, so that no binary blob is committed. With a target's name,
+ * that target's seeds (gen_seeds.c; frames for the targets that take
+ * frames: fuzz_wire, fuzz_link, fuzz_payload).
  *
- *   fuzz_wire_corpus DIR */
+ *   fuzz_wire_corpus DIR [TARGET] */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gen_seeds.h"
 #include "net/wire.h"
 
 static uint8_t page[NET_PAGE_SIZE];
@@ -17,21 +20,6 @@ static struct net_join join;
 static struct net_start start;
 static uint8_t stream[NET_FRAME_MAX];
 static size_t stream_len;
-
-static int write_file(const char *dir, const char *name, const void *buf,
-		      size_t len)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
-		perror(path);
-		return -1;
-	}
-	return 0;
-}
 
 static int emit(const char *dir, const char *name, struct net_msg *m)
 {
@@ -51,7 +39,7 @@ static int emit(const char *dir, const char *name, struct net_msg *m)
 		memcpy(stream + stream_len, buf, (size_t)n);
 		stream_len += (size_t)n;
 	}
-	return write_file(dir, name, buf, (size_t)n);
+	return seed_write(dir, name, buf, (size_t)n);
 }
 
 int main(int argc, char **argv)
@@ -61,11 +49,14 @@ int main(int argc, char **argv)
 	const char *dir;
 	int err = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s DIR [TARGET]\n", argv[0]);
 		return 2;
 	}
 	dir = argv[1];
+	if (argc == 3 && (err = gen_seeds(dir, argv[2])) >= 0)
+		return err;
+	err = 0;
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		perror(dir);
 		return 1;
@@ -147,10 +138,10 @@ int main(int argc, char **argv)
 #undef CPU
 #undef MSG
 
-	err |= write_file(dir, "stream", stream, stream_len);
+	err |= seed_write(dir, "stream", stream, stream_len);
 	/* Near misses: a header alone, and a header whose length lies. */
-	err |= write_file(dir, "header_only", stream + 1, NET_HDR_SIZE);
+	err |= seed_write(dir, "header_only", stream + 1, NET_HDR_SIZE);
 	stream[1 + 8] ^= 0x40;
-	err |= write_file(dir, "bad_length", stream + 1, 80);
+	err |= seed_write(dir, "bad_length", stream + 1, 80);
 	return err ? 1 : 0;
 }

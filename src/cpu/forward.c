@@ -1,5 +1,7 @@
 #include "cpu/forward.h"
 
+#include <assert.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -8,6 +10,7 @@
 #include <time.h>
 
 #include "cluster/cluster.h"
+#include "cpu/vcpumap.h"
 #include "irq/apicbus.h"
 #include "irq/ioapic.h"
 #include "irq/lapic.h"
@@ -46,12 +49,7 @@ struct forward {
 	 * state (and was delivered into its lapic before the copy) or after
 	 * it, on the same link, so it reaches the vCPU wherever it went. */
 	pthread_mutex_t lock;
-	uint8_t place[VM_MAX_VCPUS];
-	uint32_t moves[VM_MAX_VCPUS];
-	/* Routing registers (NET_CPU_ROUTE): changes sent since the vCPU
-	 * came here, and the newest (moves, seq) taken for each vCPU. */
-	uint32_t route_seq[VM_MAX_VCPUS];
-	uint32_t route_moves[VM_MAX_VCPUS], route_seen[VM_MAX_VCPUS];
+	struct vcpumap map;	/* which peer may say what (cpu/vcpumap.h) */
 	uint8_t *blob;		/* a vCPU's state on its way out, under lock */
 	size_t blob_cap;
 
@@ -60,9 +58,42 @@ struct forward {
 
 	forward_load_fn *on_load;
 	void *load_opaque;
+
+	/* Refused messages are logged at most once a second; the lines held
+	 * back are counted in the next. */
+	pthread_mutex_t log_lock;
+	struct timespec log_last;
+	unsigned log_quiet;
 };
 
+static_assert(VCPUMAP_MAX >= VM_MAX_VCPUS, "the map holds every vCPU");
+
 #define COUNT(f, field) __atomic_add_fetch(&(f)->st.field, 1, __ATOMIC_RELAXED)
+
+/* A peer's message about a vCPU that was not the peer's to send, or out of
+ * range: counted, logged rate-limited, otherwise ignored. */
+static void refuse(struct forward *f, unsigned from, const char *what, uint32_t vcpu,
+		   const char *why)
+{
+	struct timespec now;
+	unsigned quiet;
+
+	COUNT(f, refused);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&f->log_lock);
+	if (f->log_last.tv_sec && now.tv_sec - f->log_last.tv_sec < 1 &&
+	    !(now.tv_sec - f->log_last.tv_sec == 1 && now.tv_nsec >= f->log_last.tv_nsec)) {
+		f->log_quiet++;
+		pthread_mutex_unlock(&f->log_lock);
+		return;
+	}
+	quiet = f->log_quiet;
+	f->log_quiet = 0;
+	f->log_last = now;
+	pthread_mutex_unlock(&f->log_lock);
+	pr_warn("%s from node %u for vcpu %u refused: %s (%u more refusals not logged)",
+		what, from, vcpu, why, quiet);
+}
 
 /* ---- interrupts ---------------------------------------------------------- */
 
@@ -120,7 +151,7 @@ static void to_vcpu(struct forward *f, const struct apic_msg *a, unsigned t,
 		if (vcpu_here(f->vm->vcpus[t]) && lapic_deliver(f->vm->vcpus[t]->lapic, a))
 			return;
 		pthread_mutex_lock(&f->lock);
-		node = f->place[t];
+		node = f->map.place[t];
 		if (node != f->self) {
 			if (hops >= MAX_HOPS) {
 				pthread_mutex_unlock(&f->lock);
@@ -163,7 +194,7 @@ uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target
 			continue;
 		mask = 0;
 		for (unsigned i = 0; i < f->vm->nr_vcpus; i++)
-			if (f->place[i] == n)
+			if (f->map.place[i] == n)
 				mask |= 1ULL << i;
 		if (!mask)
 			continue;
@@ -176,7 +207,7 @@ uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target
 	return covered;
 }
 
-static void irq_in(struct forward *f, const struct net_irq *q)
+static void irq_in(struct forward *f, unsigned from, const struct net_irq *q)
 {
 	struct apic_msg a;
 	int t = q->target_vcpu;
@@ -187,8 +218,10 @@ static void irq_in(struct forward *f, const struct net_irq *q)
 		apicbus_deliver_mask(f->vm->apicbus, &a, q->mask);
 		return;
 	}
-	if ((unsigned)t >= f->vm->nr_vcpus)
+	if ((unsigned)t >= f->vm->nr_vcpus) {
+		refuse(f, from, "interrupt", (uint32_t)t, "no such vCPU");
 		return;
+	}
 	to_vcpu(f, &a, (unsigned)t, q->hops + 1u);
 }
 
@@ -196,7 +229,7 @@ static void irq_in(struct forward *f, const struct net_irq *q)
 
 bool forward_movable(unsigned vcpu)
 {
-	return vcpu != 0;
+	return vcpumap_movable(vcpu);
 }
 
 int forward_move_out(struct forward *f, struct vcpu *v, unsigned node)
@@ -221,15 +254,13 @@ int forward_move_out(struct forward *f, struct vcpu *v, unsigned node)
 		pthread_mutex_unlock(&f->lock);
 		return err;
 	}
-	f->moves[v->index]++;
 	cpu_msg(&m, NET_CPU_STATE);
 	m.u.cpu.vcpu.vcpu = v->index;
-	m.u.cpu.vcpu.moves = f->moves[v->index];
+	m.u.cpu.vcpu.moves = vcpumap_leave(&f->map, v->index, node);
 	m.u.cpu.vcpu.format = VCPUSTATE_FORMAT;
 	m.data = f->blob;
 	m.data_len = (uint32_t)len;
 	err = cluster_send(f->c, node, &m);
-	f->place[v->index] = (uint8_t)node;
 	pthread_mutex_unlock(&f->lock);
 	if (err) {
 		vm_stop(f->vm, 1, "vcpu %u could not move to node %u: %s", v->index, node,
@@ -246,26 +277,32 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 {
 	const struct net_vcpu_state *s = &msg->u.cpu.vcpu;
 	struct net_msg moved;
+	const char *why = NULL;
 	struct vcpu *v;
 	int err;
 
-	/* The sender has let the vCPU go: refusing it must stop the machine
-	 * (with the reason), never leave it parked on every node. */
-	if (s->vcpu >= f->vm->nr_vcpus || s->format != VCPUSTATE_FORMAT) {
-		vm_stop(f->vm, 1, "vCPU state from node %u refused: vcpu %u, format %u "
-			"(this node: %u vCPUs, format %u)", from, s->vcpu, s->format,
-			f->vm->nr_vcpus, VCPUSTATE_FORMAT);
+	pthread_mutex_lock(&f->lock);
+	switch (vcpumap_state(&f->map, from, s->vcpu, s->moves, &why)) {
+	case VCPUMAP_TAKE:
+		break;
+	case VCPUMAP_BROKEN:
+		/* The vCPU's node has let it go: refusing it must stop the
+		 * machine (with the reason), never leave it parked. */
+		pthread_mutex_unlock(&f->lock);
+		vm_stop(f->vm, 1, "vCPU state from node %u for vcpu %u refused: %s",
+			from, s->vcpu, why);
+		return;
+	default:
+		/* Not from the node that runs it: the vCPU still runs there. */
+		pthread_mutex_unlock(&f->lock);
+		refuse(f, from, "vCPU state", s->vcpu, why);
 		return;
 	}
 	v = f->vm->vcpus[s->vcpu];
-	pthread_mutex_lock(&f->lock);
-	/* Each move counts one up along the vCPU's path, so a real arrival is
-	 * always newer than anything this node knows of it; an old or
-	 * repeated state would make it run twice. */
-	if (vcpu_here(v) || s->moves <= f->moves[s->vcpu]) {
+	if (s->format != VCPUSTATE_FORMAT || vcpu_here(v)) {
 		pthread_mutex_unlock(&f->lock);
 		vm_stop(f->vm, 1, "vCPU state from node %u for vcpu %u refused: %s", from,
-			s->vcpu, vcpu_here(v) ? "it runs here" : "older than its last move");
+			s->vcpu, vcpu_here(v) ? "it runs here" : "unknown format");
 		return;
 	}
 	err = vcpu_arrive(v, msg->data, msg->data_len);
@@ -276,25 +313,21 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 		return;
 	}
 	apicbus_set_remote(f->vm->apicbus, s->vcpu, false);
-	f->place[s->vcpu] = (uint8_t)f->self;
-	f->moves[s->vcpu] = s->moves;
-	/* Its registers came with it: a notice from an earlier stay, still
-	 * on its way from another node, is older than what we have now. */
-	f->route_seq[s->vcpu] = 0;
-	f->route_moves[s->vcpu] = s->moves;
-	f->route_seen[s->vcpu] = 0;
-	pthread_mutex_unlock(&f->lock);
-	COUNT(f, moved_in);
-	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
-		msg->data_len);
+	vcpumap_arrived(&f->map, s->vcpu, s->moves);
 	/* Everyone else sends to it here from now on; until they know, the
-	 * nodes it passed through send it on. */
+	 * nodes it passed through send it on. Under the lock, so that this
+	 * notice leaves before any ROUTE the vCPU sends from here (peers
+	 * check a ROUTE against it). */
 	cpu_msg(&moved, NET_CPU_MOVED);
 	moved.u.cpu.moved.vcpu = s->vcpu;
 	moved.u.cpu.moved.moves = s->moves;
 	for (unsigned n = 0; n < f->nodes; n++)
 		if (n != f->self)
 			cluster_send(f->c, n, &moved);
+	pthread_mutex_unlock(&f->lock);
+	COUNT(f, moved_in);
+	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
+		msg->data_len);
 }
 
 /* Every other node's copy of a vCPU's routing registers follows, so that
@@ -314,8 +347,7 @@ void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_rou
 		.svr = r->svr, .apic_base = r->apic_base,
 	};
 	pthread_mutex_lock(&f->lock);
-	d->moves = f->moves[v->index];
-	d->seq = ++f->route_seq[v->index];
+	vcpumap_route_next(&f->map, v->index, &d->moves, &d->seq);
 	for (unsigned n = 0; n < f->nodes; n++)
 		if (n != f->self && cluster_send(f->c, n, &m))
 			pr_warn("routing registers of vcpu %u not sent to node %u: node unreachable",
@@ -323,44 +355,37 @@ void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_rou
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* Another node's vCPU changed its routing registers. A notice about a
- * vCPU that runs here, or older than one already taken, changes nothing:
- * the vCPU's own node sends them in order, and its state (which has them)
- * follows them on the same link when it moves. */
+/* Another node's vCPU changed its routing registers: taken from the node
+ * that runs it (cpu/vcpumap.h). The vCPU's own node sends them in order,
+ * and its state (which has them) follows them on the same link when it
+ * moves. */
 static void route_in(struct forward *f, unsigned from, const struct net_route *d)
 {
 	struct lapic_route r;
+	const char *why = NULL;
+	enum vcpumap_verdict verdict;
 
-	if (d->vcpu >= f->vm->nr_vcpus) {
-		pr_warn("routing registers from node %u for vcpu %u dropped: no such vCPU",
-			from, d->vcpu);
-		return;
-	}
 	r = (struct lapic_route){ .apic_base = d->apic_base, .id = d->id, .ldr = d->ldr,
 				  .dfr = d->dfr, .svr = d->svr };
 	pthread_mutex_lock(&f->lock);
-	if (f->place[d->vcpu] != f->self && !vcpu_here(f->vm->vcpus[d->vcpu]) &&
-	    (d->moves > f->route_moves[d->vcpu] ||
-	     (d->moves == f->route_moves[d->vcpu] && d->seq > f->route_seen[d->vcpu]))) {
-		f->route_moves[d->vcpu] = d->moves;
-		f->route_seen[d->vcpu] = d->seq;
+	verdict = vcpumap_route(&f->map, from, d->vcpu, d->moves, d->seq, &why);
+	if (verdict == VCPUMAP_TAKE && !vcpu_here(f->vm->vcpus[d->vcpu]))
 		lapic_route_set(f->vm->vcpus[d->vcpu]->lapic, &r);
-	}
 	pthread_mutex_unlock(&f->lock);
+	if (verdict == VCPUMAP_REFUSE)
+		refuse(f, from, "routing registers", d->vcpu, why);
 }
 
 static void moved_in(struct forward *f, unsigned from, const struct net_moved *c)
 {
-	if (c->vcpu >= f->vm->nr_vcpus)
-		return;
+	const char *why = NULL;
+	enum vcpumap_verdict verdict;
+
 	pthread_mutex_lock(&f->lock);
-	/* An older notice (overtaken by a newer move) changes nothing; the
-	 * vCPU's own node keeps its entry. */
-	if (c->moves > f->moves[c->vcpu] && f->place[c->vcpu] != f->self) {
-		f->place[c->vcpu] = (uint8_t)from;
-		f->moves[c->vcpu] = c->moves;
-	}
+	verdict = vcpumap_moved(&f->map, from, c->vcpu, c->moves, &why);
 	pthread_mutex_unlock(&f->lock);
+	if (verdict == VCPUMAP_REFUSE)
+		refuse(f, from, "move notice", c->vcpu, why);
 }
 
 bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
@@ -368,7 +393,7 @@ bool forward_where(struct forward *f, unsigned vcpu, unsigned *node)
 	if (vcpu >= f->vm->nr_vcpus)
 		return false;
 	pthread_mutex_lock(&f->lock);
-	*node = f->place[vcpu];
+	*node = f->map.place[vcpu];
 	pthread_mutex_unlock(&f->lock);
 	return true;
 }
@@ -551,12 +576,16 @@ static void io_serve(struct forward *f, unsigned from, const struct net_io_req *
 	cluster_send(f->c, from, &m);
 }
 
-static void io_reply(struct forward *f, const struct net_io_reply *r)
+static void io_reply(struct forward *f, unsigned from, const struct net_io_reply *r)
 {
+	const char *why = NULL;
 	struct io_wait *w;
 
-	if (r->vcpu >= VM_MAX_VCPUS)
+	if (vcpumap_io_reply(&f->map, from, FORWARD_DEVICE_NODE, r->vcpu, &why) !=
+	    VCPUMAP_TAKE) {
+		refuse(f, from, "device access reply", r->vcpu, why);
 		return;
+	}
 	w = &f->io[r->vcpu];
 	pthread_mutex_lock(&w->lock);
 	/* A reply for an access that timed out, or a forged tag, is dropped. */
@@ -579,15 +608,19 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 		return -EPROTO;
 	switch (c->op) {
 	case NET_CPU_IRQ:
-		irq_in(f, &c->irq);
+		irq_in(f, from, &c->irq);
 		return 0;
 	case NET_CPU_IO_REQ:
 		if (f->self != FORWARD_DEVICE_NODE)
 			return -EPROTO;
+		if (c->io_req.vcpu >= f->vm->nr_vcpus) {
+			refuse(f, from, "device access", c->io_req.vcpu, "no such vCPU");
+			return 0;
+		}
 		io_serve(f, from, &c->io_req);
 		return 0;
 	case NET_CPU_IO_REPLY:
-		io_reply(f, &c->io_reply);
+		io_reply(f, from, &c->io_reply);
 		return 0;
 	case NET_CPU_STATE:
 		vcpu_in(f, from, m);
@@ -631,8 +664,12 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 	f->nodes = cluster_nodes(c);
 	f->on_load = on_load;
 	f->load_opaque = load_opaque;
-	memcpy(f->place, place, vm->nr_vcpus);
+	if (vcpumap_init(&f->map, f->self, f->nodes, vm->nr_vcpus, place)) {
+		free(f);
+		return -EINVAL;
+	}
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_init(&f->log_lock, NULL);
 	f->blob_cap = vm->nr_vcpus ? vcpu_state_max(vm->vcpus[0]) : 0;
 	if (f->blob_cap) {
 		f->blob = malloc(f->blob_cap);
@@ -661,6 +698,7 @@ void forward_free(struct forward *f)
 		pthread_cond_destroy(&f->io[i].cond);
 	}
 	pthread_mutex_destroy(&f->lock);
+	pthread_mutex_destroy(&f->log_lock);
 	free(f->blob);
 	free(f);
 }

@@ -80,6 +80,7 @@ struct forward_stats {
 	uint64_t irq_sent, irq_received, eoi_sent, eoi_received;
 	uint64_t io_sent, io_served, io_timeouts;
 	uint64_t moved_out, moved_in;
+	uint64_t refused;	/* peers' messages not theirs to send (vcpumap.h) */
 };
 void forward_stats(struct forward *f, struct forward_stats *out);
 

@@ -11,37 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/params.h"
-#include "net/wire.h"
-#include "x86/regs.h"
+#include "node/startwire.h"
 
 struct cluster;
 struct guest_mem;
 struct vm;
-
-/* What node 0 sends in START: the BSP's entry state and the page ranges
- * it loaded (which every node must treat as held by node 0). */
-struct boot_text {
-	struct boot_entry entry;
-	/* One TSC and one kvmclock for every vCPU: node 0's, adopted by all. */
-	int64_t tsc_offset;
-	uint64_t kvmclock, realtime_ns, host_tsc, tsc_khz;
-	uint32_t clock_flags;
-	char boot_id[NET_BOOT_ID_MAX];
-	/* Node i's host TSC minus node 0's, from round trips (tscsync.h). */
-	bool has_delta[CLUSTER_MAX_NODES];
-	int64_t tsc_delta[CLUSTER_MAX_NODES];
-	unsigned nr_nodes;
-	unsigned nr_ranges;
-	uint64_t first[NET_START_RANGES], count[NET_START_RANGES];
-};
-
-static_assert(CLUSTER_MAX_NODES == NET_START_NODES, "START has a TSC delta per node");
-
-/* b as START's payload (every spare byte zero). */
-void start_to_wire(const struct boot_text *b, struct net_start *s);
-/* Back from START: 0, or -EINVAL for counts beyond boot_text's arrays. */
-int start_from_wire(const struct net_start *s, struct boot_text *b);
 
 /* Node 0: sample its kvmclock and TSC for the others. 0 or -errno. */
 int start_clock_sample(struct vm *vm, struct boot_text *b);

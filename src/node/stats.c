@@ -60,12 +60,12 @@ void node_print_stats(struct node *n)
 		fprintf(stderr,
 			"amalgam[%u] cross-node: interrupts sent %lu received %lu, EOIs sent %lu received %lu,"
 			" device accesses forwarded %lu served %lu timed out %lu,"
-			" vCPUs moved out %lu in %lu\n", n->p.self,
+			" vCPUs moved out %lu in %lu, peers' messages refused %lu\n", n->p.self,
 			(unsigned long)f.irq_sent, (unsigned long)f.irq_received,
 			(unsigned long)f.eoi_sent, (unsigned long)f.eoi_received,
 			(unsigned long)f.io_sent, (unsigned long)f.io_served,
 			(unsigned long)f.io_timeouts, (unsigned long)f.moved_out,
-			(unsigned long)f.moved_in);
+			(unsigned long)f.moved_in, (unsigned long)f.refused);
 	}
 	if (n->aff_on) {
 		pthread_mutex_lock(&n->aff_lock);

@@ -1,0 +1,175 @@
+/* Seeds for the fuzz targets whose input is not a frame: fuzz_dev (access
+ * records, see fuzz_dev.c) and fuzz_vcpustate (see fuzz_vcpustate.c).
+ * Each seed is what a guest or a peer does normally, for the fuzzer to
+ * mutate: a UART, RTC, PIT, PIC, IOAPIC and lapic programmed as Linux
+ * does, and one blob of each shape. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gen_seeds.h"
+
+#define REC 12
+#define MAX_RECS 64
+
+static uint8_t buf[MAX_RECS * REC];
+static size_t len;
+
+int seed_write(const char *dir, const char *name, const void *data, size_t size)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, size, f) != size || fclose(f)) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The records gathered so far as one seed. */
+static int flush(const char *dir, const char *name)
+{
+	size_t n = len;
+
+	len = 0;
+	return seed_write(dir, name, buf, n);
+}
+
+/* One access: window index as in fuzz_dev.c's table, width 1/2/4/8. */
+static void acc(unsigned target, int write, unsigned width, uint16_t off, uint64_t val)
+{
+	uint8_t *r = buf + len;
+	unsigned w = width == 8 ? 3 : width == 4 ? 2 : width == 2 ? 1 : 0;
+
+	if (len + REC > sizeof(buf))
+		return;
+	r[0] = (uint8_t)(target | (write ? 0x10 : 0) | w << 5);
+	memcpy(r + 1, &off, 2);
+	r[3] = 0;
+	memcpy(r + 4, &val, 8);
+	len += REC;
+}
+
+/* Time passes (ns), interrupts are taken. */
+static void tick(uint64_t ns)
+{
+	uint8_t *r = buf + len;
+
+	if (len + REC > sizeof(buf))
+		return;
+	memset(r, 0, REC);
+	r[0] = 15;
+	r[1] = 1;
+	memcpy(r + 3, &ns, 8);
+	len += REC;
+}
+
+enum { UART, RTC, KBD, PIT, PORTB, PM, RST, FWCFG, DBG, TEST, PIC1, PIC2, ELCR, IOAPIC, LAPIC };
+
+static int dev_seeds(const char *dir)
+{
+	int err = 0;
+
+	/* 8250: divisor, 8N1, FIFO, interrupts on, a byte out, status. */
+	acc(UART, 1, 1, 3, 0x80); acc(UART, 1, 1, 0, 1); acc(UART, 1, 1, 1, 0);
+	acc(UART, 1, 1, 3, 0x03); acc(UART, 1, 1, 2, 0xc7); acc(UART, 1, 1, 4, 0x0b);
+	acc(UART, 1, 1, 1, 0x0f); acc(UART, 1, 1, 0, 'A'); acc(UART, 0, 1, 2, 0);
+	acc(UART, 0, 1, 5, 0); acc(UART, 1, 1, 4, 0x1f); acc(UART, 1, 1, 0, 'B');
+	acc(UART, 0, 1, 0, 0);
+	err |= flush(dir, "uart");
+	/* RTC: every register read, update-ended interrupts on, NVRAM. */
+	for (unsigned i = 0; i < 14; i++) {
+		acc(RTC, 1, 1, 0, i);
+		acc(RTC, 0, 1, 1, 0);
+	}
+	acc(RTC, 1, 1, 0, 0x0b); acc(RTC, 1, 1, 1, 0x12); tick(1000000000);
+	acc(RTC, 1, 1, 0, 0x0c); acc(RTC, 0, 1, 1, 0); acc(RTC, 1, 1, 0, 0x7f);
+	acc(RTC, 1, 1, 1, 0x55);
+	err |= flush(dir, "rtc");
+	/* PIT: channel 0 rate generator and one-shot, latch, port B. */
+	acc(PIT, 1, 1, 3, 0x34); acc(PIT, 1, 1, 0, 0x9c); acc(PIT, 1, 1, 0, 0x2e);
+	tick(20000000); acc(PIT, 1, 1, 3, 0x00); acc(PIT, 0, 1, 0, 0); acc(PIT, 0, 1, 0, 0);
+	acc(PIT, 1, 1, 3, 0xb0); acc(PIT, 1, 1, 2, 0xff); acc(PIT, 1, 1, 2, 0xff);
+	acc(PORTB, 1, 1, 0, 1); acc(PORTB, 0, 1, 0, 0); acc(PIT, 1, 1, 3, 0xc2);
+	acc(PIT, 0, 1, 0, 0); acc(PIT, 1, 1, 3, 0x30); acc(PIT, 1, 1, 0, 1);
+	acc(PIT, 1, 1, 0, 0); tick(5000000);
+	err |= flush(dir, "pit");
+	/* PICs initialised as Linux does, IRQ 0 unmasked; ELCR. */
+	acc(PIC1, 1, 1, 0, 0x11); acc(PIC1, 1, 1, 1, 0x30); acc(PIC1, 1, 1, 1, 0x04);
+	acc(PIC1, 1, 1, 1, 0x01); acc(PIC2, 1, 1, 0, 0x11); acc(PIC2, 1, 1, 1, 0x38);
+	acc(PIC2, 1, 1, 1, 0x02); acc(PIC2, 1, 1, 1, 0x01); acc(PIC1, 1, 1, 1, 0xfe);
+	acc(ELCR, 1, 1, 1, 0x0e); acc(PIT, 1, 1, 3, 0x34); acc(PIT, 1, 1, 0, 0xff);
+	acc(PIT, 1, 1, 0, 0x00); tick(60000000); acc(PIC1, 1, 1, 0, 0x0a);
+	acc(PIC1, 0, 1, 0, 0); acc(PIC1, 1, 1, 0, 0x20); acc(PIC1, 1, 1, 0, 0x0c);
+	acc(PIC1, 0, 1, 0, 0);
+	err |= flush(dir, "pic");
+	/* lapic on, IOAPIC pin 4 (COM1) to vector 0x31 level, a byte in. */
+	acc(LAPIC, 1, 4, 0xf0, 0x1ff); acc(LAPIC, 1, 4, 0x80, 0);
+	acc(IOAPIC, 1, 4, 0, 0x18); acc(IOAPIC, 1, 4, 0x10, 0x8031);
+	acc(IOAPIC, 1, 4, 0, 0x19); acc(IOAPIC, 1, 4, 0x10, 0);
+	acc(IOAPIC, 1, 4, 0, 0x01); acc(IOAPIC, 0, 4, 0x10, 0);
+	acc(UART, 1, 1, 4, 0x1b); acc(UART, 1, 1, 1, 0x01); acc(UART, 1, 1, 0, 'x');
+	tick(1000); acc(UART, 0, 1, 0, 0); acc(LAPIC, 1, 4, 0xb0, 0);
+	err |= flush(dir, "ioapic");
+	/* lapic timer periodic and TSC-deadline, an IPI to the other, EOI. */
+	acc(LAPIC, 1, 4, 0xf0, 0x1ff); acc(LAPIC, 1, 4, 0x3e0, 0x0b);
+	acc(LAPIC, 1, 4, 0x320, 0x20040); acc(LAPIC, 1, 4, 0x380, 100000);
+	tick(2000000); acc(LAPIC, 0, 4, 0x390, 0); acc(LAPIC, 1, 4, 0xb0, 0);
+	acc(LAPIC, 1, 4, 0x310, 1u << 24); acc(LAPIC, 1, 4, 0x300, 0x4041);
+	acc(LAPIC, 0, 4, 0x300, 0); acc(LAPIC, 1, 4, 0x300, 0xc4500);
+	acc(LAPIC, 1, 4, 0x300, 0xc4610); tick(100);
+	err |= flush(dir, "lapic");
+	/* The rest: i8042 self test and reset, ACPI power-off, fw_cfg reads,
+	 * reset control, the exit ports. */
+	acc(KBD, 1, 1, 4, 0xaa); acc(KBD, 0, 1, 4, 0); acc(KBD, 0, 1, 0, 0);
+	acc(KBD, 1, 1, 4, 0x60); acc(KBD, 1, 1, 0, 0x47); acc(KBD, 1, 1, 4, 0xd4);
+	acc(KBD, 1, 1, 0, 0xf4); acc(KBD, 0, 1, 0, 0); acc(KBD, 1, 1, 4, 0xfe);
+	acc(FWCFG, 1, 2, 0, 0); for (int i = 0; i < 4; i++) acc(FWCFG, 0, 1, 1, 0);
+	acc(FWCFG, 1, 2, 0, 0x19); for (int i = 0; i < 8; i++) acc(FWCFG, 0, 1, 1, 0);
+	acc(PM, 0, 2, 0, 0); acc(PM, 1, 2, 2, 0x100); acc(PM, 1, 2, 4, 0x3400);
+	acc(RST, 1, 1, 0, 0x0f); acc(DBG, 1, 1, 0, 3); acc(TEST, 1, 4, 0, 1);
+	err |= flush(dir, "misc");
+	return err;
+}
+
+static int vcpustate_seeds(const char *dir)
+{
+	/* Control bytes as fuzz_vcpustate.c reads them: flags, fix-ups,
+	 * the ioctl to fail, MSRs KVM refuses, xsave size, MSR count; then
+	 * the blob's body. */
+	static const uint8_t shapes[][6] = {
+		{ 0x0f, 1, 0xff, 0, 0, 2 }, { 0x00, 1, 0xff, 0, 0, 0 },
+		{ 0x0b, 1, 0xff, 1, 3, 5 }, { 0x0f, 1, 4, 0, 1, 1 },
+		{ 0x0f, 0, 0xff, 0, 0, 1 },
+	};
+	char name[32];
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		memcpy(buf, shapes[i], 6);
+		for (size_t j = 6; j < 600; j++)
+			buf[j] = (uint8_t)(j * 7);
+		len = 600;
+		snprintf(name, sizeof(name), "blob%zu", i);
+		err |= flush(dir, name);
+	}
+	return err;
+}
+
+int gen_seeds(const char *dir, const char *target)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		perror(dir);
+		return 1;
+	}
+	if (!strcmp(target, "fuzz_dev"))
+		return dev_seeds(dir) ? 1 : 0;
+	if (!strcmp(target, "fuzz_vcpustate"))
+		return vcpustate_seeds(dir) ? 1 : 0;
+	return -1;
+}
