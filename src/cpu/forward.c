@@ -405,7 +405,7 @@ uint32_t forward_moves(struct forward *f, unsigned vcpu)
 	if (vcpu >= f->vm->nr_vcpus)
 		return 0;
 	pthread_mutex_lock(&f->lock);
-	m = f->moves[vcpu];
+	m = f->map.moves[vcpu];
 	pthread_mutex_unlock(&f->lock);
 	return m;
 }
@@ -425,7 +425,7 @@ static int control_move(struct forward *f, const struct net_cpu_control *c)
 	if (c->vcpu >= f->vm->nr_vcpus || c->node >= f->nodes || !forward_movable(c->vcpu))
 		return -EINVAL;
 	pthread_mutex_lock(&f->lock);
-	where = f->place[c->vcpu];
+	where = f->map.place[c->vcpu];
 	if (where == f->self && vcpu_here(f->vm->vcpus[c->vcpu])) {
 		if (c->node != f->self)
 			vcpu_request_move(f->vm->vcpus[c->vcpu], (int)c->node);
