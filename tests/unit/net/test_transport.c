@@ -845,26 +845,34 @@ static void test_preauth_flood(void **state)
 	struct flood f = { 0 };
 	struct node *a, *b;
 	pthread_t th;
-	int ok = 0;
+	int ok = 0, first = 0;
 
 	a = node_new(0, &key_a, true);
 	f.port = transport_port(a->t);
 	assert_int_equal(pthread_create(&th, NULL, flood_thread, &f), 0);
 	usleep(200 * 1000);		/* the slots are taken */
+	/* Each peer tries up to 3 times, as a node's dial retries; nearly
+	 * all must get in at once (without the limits, 8 of 20 did; a host
+	 * loaded enough can make one miss its deadline). */
 	for (int i = 1; i <= 20; i++) {
 		b = node_new(i, &key_a, false);
-		if (transport_connect(b->t, addr_of(a), 0) == 0)
-			ok++;
+		for (int t = 0; t < 3; t++)
+			if (transport_connect(b->t, addr_of(a), 0) == 0) {
+				ok++;
+				first += t == 0;
+				break;
+			}
 		node_free(b);
 		usleep(50 * 1000);
 	}
 	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
-	print_message("flood: %u stranger sockets, %d of 20 handshakes, %llu dropped, "
-		      "%llu log lines held back\n", f.opened, ok,
+	print_message("flood: %u stranger sockets, %d of 20 handshakes (%d at the first try), "
+		      "%llu dropped, %llu log lines held back\n", f.opened, ok, first,
 		      (unsigned long long)stats_of(a).evicted,
 		      (unsigned long long)stats_of(a).preauth_quiet);
 	assert_int_equal(ok, 20);
+	assert_true(first >= 18);
 	assert_true(f.opened >= 64);		/* the flood ran */
 	assert_true(stats_of(a).evicted > 0);	/* and took slots */
 	assert_int_equal(stats_of(a).accepted, 20);
