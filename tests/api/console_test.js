@@ -4,7 +4,7 @@
 // made with `amalgam ctl move` must show within a second (times the
 // platform's time scale) of the API reporting it, the serial console must show the guest's
 // output; a screenshot is saved.
-// The guest idles (idle.S), so that on a slow platform (the lab) the
+// The guest idles (tests/cluster/spin.S built with -DIDLE), so that on a slow platform (the lab) the
 // browser gets the CPU.
 // Usage: node console_test.js AMALGAM IDLE_S PLAYWRIGHT_DIR SCREENSHOT
 "use strict";
@@ -57,7 +57,7 @@ async function waitFor(what, fn, ms) {
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "amalgam-console-"));
   const spin = path.join(tmp, "spin.elf");
-  execFileSync("gcc", ["-c", spinS, "-o", spin + ".o"]);
+  execFileSync("gcc", ["-DIDLE", "-c", spinS, "-o", spin + ".o"]);
   execFileSync("ld", ["-Ttext=0x200000", "-Tdata=0x300000", "-e", "_start", "-o", spin, spin + ".o"]);
   const token = "console-test-token-0123456789";
   fs.writeFileSync(path.join(tmp, "token"), token + "\n");
