@@ -336,6 +336,23 @@ static void test_failing_file(void **state)
 	assert_int_equal(*status_of(12), 1);
 }
 
+/* After a reset: the driver negotiates again (VERSION_1 only) and sets
+ * up queue 0 on the same rings, up to DRIVER_OK. */
+static void restart_queue0(void)
+{
+	wr(0x14, 3, 1);
+	wr(0x08, 1, 4);
+	wr(0x0c, 1, 4);
+	wr(0x14, 0x0b, 1);
+	wr(0x16, 0, 2);
+	wr(0x18, QSZ, 2);
+	wr(0x20, DESC_GPA, 8);
+	wr(0x28, AVAIL_GPA, 8);
+	wr(0x30, USED_GPA, 8);
+	wr(0x1c, 1, 2);
+	wr(0x14, 0x0f, 1);
+}
+
 static void test_garbage_ring(void **state)
 {
 	open_disk(false, 1);
@@ -358,17 +375,7 @@ static void test_garbage_ring(void **state)
 	 * reset, the driver can start over. */
 	memset(ram, 0, RAM_SIZE);
 	wr(0x14, 0, 1);
-	wr(0x14, 3, 1);
-	wr(0x08, 1, 4);
-	wr(0x0c, 1, 4);
-	wr(0x14, 0x0b, 1);
-	wr(0x16, 0, 2);
-	wr(0x18, QSZ, 2);
-	wr(0x20, DESC_GPA, 8);
-	wr(0x28, AVAIL_GPA, 8);
-	wr(0x30, USED_GPA, 8);
-	wr(0x1c, 1, 2);
-	wr(0x14, 0x0f, 1);
+	restart_queue0();
 	post(0, 0, 0, 0, 512, true, false);
 	wait_used(0, 1);
 	assert_int_equal(*status_of(0), 0);
@@ -396,19 +403,9 @@ static void test_reset_in_flight(void **state)
 	for (int i = 0; i < 10000 && rd(0x14, 1); i++)
 		usleep(1000);
 	assert_int_equal(rd(0x14, 1), 0);
-	wr(0x14, 3, 1);
-	wr(0x08, 1, 4);
-	wr(0x0c, 1, 4);
-	wr(0x14, 0x0b, 1);
-	wr(0x16, 0, 2);
-	wr(0x18, QSZ, 2);
-	wr(0x20, DESC_GPA, 8);
-	wr(0x28, AVAIL_GPA, 8);
-	wr(0x30, USED_GPA, 8);
-	wr(0x1c, 1, 2);
 	memset(ram + AVAIL_GPA, 0, 0x1000);
 	memset(ram + USED_GPA, 0, 0x1000);
-	wr(0x14, 0x0f, 1);
+	restart_queue0();
 	assert_int_equal(rd(0x14, 1), 0x0f);
 	post(0, 4, 0, 0, 512, true, false);
 	wait_used(0, 1);
