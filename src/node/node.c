@@ -299,14 +299,6 @@ static void shuffle(struct node *n)
 			vcpu_request_move(n->vm.vcpus[i], (int)((n->p.self + 1) % n->p.nr_nodes));
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Wait for the guest to stop, printing stats on SIGUSR1 meanwhile. */
 static int wait_guest(struct node *n)
 {
@@ -354,9 +346,9 @@ static int wait_guest(struct node *n)
 			stats_requested = 0;
 			node_print_stats(n);
 		}
-		if (n->stats_every_ms && n->mem && mono_ms() >= next_sample) {
+		if (n->stats_every_ms && n->mem && vcpu_now_ns() >= next_sample) {
 			node_print_sample(n);
-			next_sample = mono_ms() + n->stats_every_ms;
+			next_sample = vcpu_now_ns() + n->stats_every_ms * 1000000ull;
 		}
 	}
 	status = vm_wait_stopped(&n->vm);
