@@ -211,7 +211,6 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (gain * 100 < a->cfg.gain_pct)
 		return -1;
 	a->last_gain = gain;
-	a->last_wait = v->total / (double)a->cfg.window_ns;
 	a->last_wait_to = v->wait[best] / (double)a->cfg.window_ns;
 	/* Booked as a whole CPU, so that pulls in one interval cannot
 	 * overfill the pool between reports. */

@@ -155,8 +155,8 @@ struct affinity_node {
 struct affinity {
 	struct affinity_config cfg;
 	/* Why the page rule last moved a vCPU, for the log: its waiting
-	 * share (all, and on the node it went to) and the gain it weighed. */
-	double last_wait, last_wait_to, last_gain;
+	 * share on the node it went to and the gain it weighed. */
+	double last_wait_to, last_gain;
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
 	struct affinity_node node[AFFINITY_MAX_NODES];
