@@ -212,6 +212,13 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		return -1;
 	a->last_gain = gain;
 	a->last_wait_to = v->wait[best] / (double)a->cfg.window_ns;
+	a->last_demand = v->sampled ? v->demand : -1;
+	for (unsigned i = 0; i < 2; i++) {
+		const struct affinity_node *x = &a->node[i ? best : here];
+
+		a->last_load[i] = x->known ? pool_load(a, x->pool) : -1;
+		a->last_cpus[i] = x->known ? pool_cpus(a, x->pool) : -1;
+	}
 	/* Booked as a whole CPU, so that pulls in one interval cannot
 	 * overfill the pool between reports. */
 	account_move(a, here, best, 1.0);

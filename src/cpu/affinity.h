@@ -155,8 +155,11 @@ struct affinity_node {
 struct affinity {
 	struct affinity_config cfg;
 	/* Why the page rule last moved a vCPU, for the log: its waiting
-	 * share on the node it went to and the gain it weighed. */
+	 * share on the node it went to, the gain it weighed, and what that
+	 * was weighed on (the two pools' loads and CPUs before the move, the
+	 * vCPU's demand where it was, -1 where unknown). */
 	double last_wait_to, last_gain;
+	double last_load[2], last_cpus[2], last_demand;	/* [0] here, [1] there */
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
 	struct affinity_node node[AFFINITY_MAX_NODES];

@@ -29,6 +29,7 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	struct vcpu *v = NULL;
 	int to;
 	double wait = 0, gain = 0;
+	char why[128] = "";
 
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
 		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
@@ -46,20 +47,23 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
 			    vcpu_now_ns());
 	if (to >= 0) {
+		const struct affinity *f = &n->aff;
+
 		affinity_left(&n->aff, v->index);
 		n->page_moves++;
-		wait = n->aff.last_wait_to;
-		gain = n->aff.last_gain;
-		pr_debug("page rule: node %d %s, wants %.2f of %.2f CPUs; this node %s",
-			 to, n->aff.node[to].known ? "known" : "unknown",
-			 n->aff.node[to].load, n->aff.node[to].cpus,
-			 n->aff.node[n->p.self].known ? "known" : "unknown");
+		wait = f->last_wait_to;
+		gain = f->last_gain;
+		/* The figures the gain was weighed on, for whoever wonders
+		 * why a vCPU went where it did. */
+		snprintf(why, sizeof(why), "there %.2f of %.2f CPUs wanted, here %.2f of %.2f, "
+			 "by this vCPU %.2f", f->last_load[1], f->last_cpus[1], f->last_load[0],
+			 f->last_cpus[0], f->last_demand);
 	}
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
 		return;
 	pr_info("vcpu %u keeps waiting for pages from node %d (%.0f%% of its time): "
-		"moving it there gains %.2f CPUs", v->index, to, wait * 100, gain);
+		"moving it there gains %.2f CPUs (%s)", v->index, to, wait * 100, gain, why);
 	vcpu_request_move(v, to);
 }
 
