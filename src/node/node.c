@@ -207,6 +207,16 @@ static uint64_t mem_available(void)
 	return (uint64_t)kb << 10;
 }
 
+/* Bytes for a person: "512M", "18.7G". */
+static const char *human(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1ULL << 30))
+		snprintf(buf, len, "%.1fG", (double)v / (1ULL << 30));
+	else
+		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
+	return buf;
+}
+
 /* The budget: --cache, or what the host can spare now. The default
  * leaves a margin (an eighth of what is available, and 256M more) for
  * the host and for this process, less the home range, which this node
@@ -234,16 +244,15 @@ static int set_cache(struct node *n)
 			n->p.self, (unsigned long long)bytes, strerror(-r));
 		return r;
 	}
-	params_size_str(bytes, c, sizeof(c));
-	params_size_str(home, h, sizeof(h));
+	human(bytes, c, sizeof(c));
+	human(home, h, sizeof(h));
 	if (n->cache)
 		fprintf(stderr, "amalgam[%u]: cache %s for other nodes' pages (--cache); "
 			"budget: home range %s + cache\n", n->p.self, c, h);
 	else
 		fprintf(stderr, "amalgam[%u]: cache %s for other nodes' pages (MemAvailable %s "
 			"less a margin of %s and the home range %s; --cache sets it)\n",
-			n->p.self, c, params_size_str(avail, a, sizeof(a)),
-			params_size_str(margin, b, sizeof(b)), h);
+			n->p.self, c, human(avail, a, sizeof(a)), human(margin, b, sizeof(b)), h);
 	return 0;
 }
 
