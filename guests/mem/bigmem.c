@@ -6,8 +6,8 @@
  * (home_page, from the top of each range), shared=S of them written by
  * every CPU (word j by CPU j mod n: the page bounces between the writers'
  * nodes, false sharing), the others each by one CPU (round-robin). Three
- * rounds, each with a new pattern (word i of the set holds i * MIX +
- * seed) and the CPUs' shares rotated, so a page that comes back from an
+ * rounds, each with a new pattern (word i of the set holds mem_pattern(i,
+ * seed)) and the CPUs' shares rotated, so a page that comes back from an
  * old copy or from an eviction that lost the write cannot pass. Round 0
  * is CPU 0's alone (the whole set written and read from one node), then
  * rounds 1 and 2 are every CPU's:
@@ -18,7 +18,6 @@
  * reads every node's resident pages in its --stats-every samples). */
 #include "memtest.h"
 
-#define MIX 0x9e3779b97f4a7c15ull
 #define WORDS (4096 / 8)
 
 static struct {
@@ -34,23 +33,6 @@ struct cpu_res {
 } __attribute__((aligned(4096)));
 
 static struct cpu_res res[MAX_CPUS] __attribute__((section(".noinit.mem")));
-
-static inline uint64_t pattern(uint64_t i, uint64_t seed)
-{
-	return i * MIX + seed;
-}
-
-static uint64_t build_user(uint64_t unused)
-{
-	unsigned k = mem_nodes();
-
-	for (uint32_t p = 0; p < cur.pages; p++) {
-		cur.page[p] = home_page(p % k, p / k);
-		if (!cur.page[p])
-			return 1;
-	}
-	return 0;
-}
 
 /* Who writes word j of page p this round. */
 static inline unsigned writer(uint32_t p, unsigned j)
@@ -75,7 +57,7 @@ static uint64_t write_user(uint64_t cpu)
 			continue;
 		for (unsigned j = 0; j < WORDS; j++)
 			if (writer(p, j) == cpu)
-				w[j] = pattern((uint64_t)p * WORDS + j, cur.seed);
+				w[j] = mem_pattern((uint64_t)p * WORDS + j, cur.seed);
 	}
 	return 0;
 }
@@ -95,7 +77,7 @@ static uint64_t read_user(uint64_t cpu)
 		const volatile uint64_t *w = cur.page[p];
 
 		for (unsigned j = 0; j < WORDS; j++, words++) {
-			if (w[j] == pattern((uint64_t)p * WORDS + j, cur.seed))
+			if (w[j] == mem_pattern((uint64_t)p * WORDS + j, cur.seed))
 				continue;
 			if (!bad++)
 				first = (uint64_t)p * WORDS + j;
@@ -148,8 +130,8 @@ int main(void)
 	cur.shared = (uint32_t)cmdline_int("shared", 0);
 	if (cur.shared > cur.pages)
 		cur.shared = cur.pages;
-	cur.page = alloc(cur.pages * sizeof(*cur.page), 4096);
-	if (!cur.page || run_user(build_user, 0)) {
+	cur.page = mem_spread_pages(cur.pages);
+	if (!cur.page) {
 		report(false, "%u pages over %u homes do not fit in RAM",
 		       cur.pages, mem_nodes());
 		return report_summary();
