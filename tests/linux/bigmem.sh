@@ -48,10 +48,14 @@ for n, l in sorted(s.items()):
         assert b == want[n], f"node {n}: budget {b}, not {want[n]}"
         assert r <= b, f"node {n}: {r} resident pages over its budget of {b}"
     print(f"ok: node {n}: {len(l)} samples, resident at most {max(x[0] for x in l)} of {want[n]}")
-m = re.search(r"memory plane, node 0:\n(?:  .*\n)*?  pages: .*evictions (\d+) \(write-backs (\d+)\)", text)
-assert m and int(m.group(1)) > 9216 and int(m.group(2)) > 0, \
-    f"node 0: evictions/write-backs {m.groups() if m else None}"
-print(f"ok: node 0 evicted {m.group(1)} copies, {m.group(2)} written back")
+# The nodes' --stats blocks may interleave in one log: only node 0 has a
+# vCPU, so the most evictions any node reports are node 0's.
+ev = [tuple(map(int, m)) for m in
+      re.findall(r"  pages: resident .* evictions (\d+) \(write-backs (\d+)\)", text)]
+assert len(ev) == 3, f"{len(ev)} nodes' page counts in the --stats"
+e, w = max(ev)
+assert e > 9216 and w > 0, f"node 0: {e} evictions, {w} write-backs"
+print(f"ok: node 0 evicted {e} copies, {w} of them written back")
 PY
 grep -m1 '^bigsort=' "$log"
 echo "ok: Linux sorted 1.5x node 0's budget over 3 nodes within every budget, ${secs}s in the lab"
