@@ -10,7 +10,7 @@
  * seed)) and the CPUs' shares rotated, so a page that comes back from an
  * old copy or from an eviction that lost the write cannot pass. Round 0
  * is CPU 0's alone (the whole set written and read from one node), then
- * rounds 1 and 2 are every CPU's:
+ * rounds 1 and 2 (rounds=N: up to N - 1) are every CPU's:
  *   write: every CPU writes its words, in order;
  *   read:  every CPU reads every word of the set, starting at different
  *          pages, and checks each one.
@@ -126,8 +126,11 @@ static bool round_(unsigned r)
 
 int main(void)
 {
+	unsigned rounds;
+
 	cur.pages = (uint32_t)cmdline_int("pages", 4096);
 	cur.shared = (uint32_t)cmdline_int("shared", 0);
+	rounds = (unsigned)cmdline_int("rounds", 3);
 	if (cur.shared > cur.pages)
 		cur.shared = cur.pages;
 	cur.page = mem_spread_pages(cur.pages);
@@ -140,7 +143,7 @@ int main(void)
 		    cur.pages, cur.pages / 256, mem_nodes(), cur.shared);
 	if (!mem_start(30000))
 		return report_summary();
-	for (unsigned r = 0; r < 3 && round_(r); r++)
+	for (unsigned r = 0; r < rounds && round_(r); r++)
 		;
 	return report_summary();
 }
