@@ -129,3 +129,29 @@ void *home_page(unsigned node, unsigned index)
 		return NULL;
 	return (void *)(uintptr_t)(page * 4096);
 }
+
+static struct {
+	uint64_t **page;
+	uint32_t pages;
+} spread;
+
+static uint64_t spread_user(uint64_t unused)
+{
+	unsigned k = mem_nodes();
+
+	for (uint32_t p = 0; p < spread.pages; p++) {
+		spread.page[p] = home_page(p % k, p / k);
+		if (!spread.page[p])
+			return 1;
+	}
+	return 0;
+}
+
+uint64_t **mem_spread_pages(uint32_t pages)
+{
+	spread.pages = pages;
+	spread.page = alloc(pages * sizeof(*spread.page), 4096);
+	if (!spread.page || run_user(spread_user, 0))
+		return NULL;
+	return spread.page;
+}

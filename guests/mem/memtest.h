@@ -56,6 +56,18 @@ unsigned mem_home(void);
  * with large alloc()s, which grow up from the image. NULL if out of RAM. */
 void *home_page(unsigned node, unsigned index);
 
+/* A working set of pages page addresses spread round-robin over every
+ * node's home range (page i is home_page(i % K, i / K)), in an array from
+ * alloc(); NULL if they do not fit in RAM. */
+uint64_t **mem_spread_pages(uint32_t pages);
+
+/* Word i of a working set written with seed: a new seed per pass, so a
+ * stale page cannot pass a check. */
+static inline uint64_t mem_pattern(uint64_t i, uint64_t seed)
+{
+	return i * 0x9e3779b97f4a7c15ull + seed;
+}
+
 /* xorshift64 for jitter, any ring. */
 static inline uint64_t mem_rand(uint64_t *s)
 {

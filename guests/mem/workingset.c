@@ -5,11 +5,10 @@
  *     copy must be invalidated; all CPUs read again;
  *  3. each CPU rewrites its share (page p by CPU p mod n); all read again.
  * Each write pass uses a new pattern (word i of the set holds
- * i * MIX + seed), so a stale page cannot pass. Every reader must find no
+ * mem_pattern(i, seed)), so a stale page cannot pass. Every reader must find no
  * wrong word and the checksum the pattern gives. */
 #include "memtest.h"
 
-#define MIX 0x9e3779b97f4a7c15ull
 #define WORDS (4096 / 8)
 
 static struct {
@@ -26,30 +25,13 @@ struct cpu_res {
 
 static struct cpu_res res[MAX_CPUS] __attribute__((section(".noinit.mem")));
 
-static inline uint64_t pattern(uint64_t i, uint64_t seed)
-{
-	return i * MIX + seed;
-}
-
-static uint64_t build_user(uint64_t unused)
-{
-	unsigned k = mem_nodes();
-
-	for (uint32_t p = 0; p < cur.pages; p++) {
-		cur.page[p] = home_page(p % k, p / k);
-		if (!cur.page[p])
-			return 1;
-	}
-	return 0;
-}
-
 /* The checksum readers must get: sum of word * (2i + 1). */
 static uint64_t expected_user(uint64_t seed)
 {
 	uint64_t sum = 0, n = (uint64_t)cur.pages * WORDS;
 
 	for (uint64_t i = 0; i < n; i++)
-		sum += pattern(i, seed) * (2 * i + 1);
+		sum += mem_pattern(i, seed) * (2 * i + 1);
 	return sum;
 }
 
@@ -63,7 +45,7 @@ static uint64_t write_user(uint64_t cpu)
 		if (cur.writer == ~0u ? p % mem_cpus != cpu : cur.writer != cpu)
 			continue;
 		for (unsigned j = 0; j < WORDS; j++)
-			w[j] = pattern((uint64_t)p * WORDS + j, cur.seed);
+			w[j] = mem_pattern((uint64_t)p * WORDS + j, cur.seed);
 	}
 	res[cpu].cycles = rdtsc() - t0;
 	return 0;
@@ -82,7 +64,7 @@ static uint64_t read_user(uint64_t cpu)
 		for (unsigned j = 0; j < WORDS; j++) {
 			uint64_t i = (uint64_t)p * WORDS + j, v = w[j];
 
-			wrong |= v != pattern(i, cur.seed);
+			wrong |= v != mem_pattern(i, cur.seed);
 			sum += v * (2 * i + 1);
 		}
 		if (wrong) {
@@ -147,8 +129,8 @@ static bool pass(const char *what, unsigned writer, uint64_t seed)
 int main(void)
 {
 	cur.pages = (uint32_t)cmdline_int("pages", 4096);
-	cur.page = alloc(cur.pages * sizeof(*cur.page), 4096);
-	if (!cur.page || run_user(build_user, 0)) {
+	cur.page = mem_spread_pages(cur.pages);
+	if (!cur.page) {
 		report(false, "%u pages over %u homes do not fit in RAM",
 		       cur.pages, mem_nodes());
 		return report_summary();

@@ -73,6 +73,10 @@ void config_usage_run(void)
 "                      50 ms (a stress test)\n"
 "      --node-cpus N   CPUs each node offers the VM (default: all its host's\n"
 "                      CPUs, shared by the nodes of one host)\n"
+"      --cache SIZE    each node keeps at most SIZE of copies of other nodes'\n"
+"                      pages (its budget: its own range + SIZE), evicting the\n"
+"                      least recently faulted first (default: the host's\n"
+"                      MemAvailable at start less a margin, printed)\n"
 "      --node-memory S0,S1,...\n"
 "                      RAM each node contributes, node 0 first (0: CPUs only);\n"
 "                      node i is home to the i-th range of that size and the\n"
@@ -108,6 +112,19 @@ int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errle
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
+	return 0;
+}
+
+int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_size(s, &v) || v < CONFIG_MIN_CACHE || v > (1ULL << 40) || (v & 0xfff)) {
+		snprintf(err, errlen, "--cache must be a size from 1M to 1T in whole pages (e.g. 64M, 2G), not '%s'",
+			 s);
+		return -EINVAL;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -256,7 +273,7 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 }
 
 /* Long-only options, past every character. */
-enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS };
+enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE };
 
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
@@ -292,6 +309,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "api-listen", required_argument, NULL, OPT_API_LISTEN },
 		{ "api-token", required_argument, NULL, OPT_API_TOKEN },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
+		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ 0 }
 	};
 	uint64_t v;
@@ -372,6 +390,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		case OPT_API_LISTEN: cfg->api_listen = optarg; break;
 		case OPT_API_TOKEN: cfg->api_token = optarg; break;
 		case OPT_METRICS: cfg->metrics_listen = optarg; break;
+		case OPT_CACHE:
+			if (config_parse_cache(optarg, &cfg->cache, err, errlen))
+				return -EINVAL;
+			break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

@@ -4,12 +4,15 @@
 #define AMALGAM_CLI_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "node/config.h"
 
 /* --node-cpus N, the same on 'run' and 'node': 0, or -EINVAL with a
  * one-line message in err. */
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen);
+/* --cache SIZE, the same on 'run' and 'node' (bytes, whole pages). */
+int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen);
 /* --stats-every MS, for run and node alike. */
 int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen);
 

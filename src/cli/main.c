@@ -62,6 +62,8 @@ static void node_usage(void)
 "                      shared with other nodes on it)\n"
 "  -m, --memory SIZE   RAM this node contributes to the guest, e.g. 512M, 0 for\n"
 "                      CPUs only (default: the coordinator decides)\n"
+"      --cache SIZE    copies of other nodes' pages kept here at most (default:\n"
+"                      MemAvailable at start less a margin)\n"
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
@@ -84,6 +86,7 @@ static int cmd_node(int argc, char **argv)
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "cache", required_argument, NULL, 'C' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -130,6 +133,15 @@ static int cmd_node(int argc, char **argv)
 			break;
 		}
 		case 'M': a.metrics_listen = optarg; break;
+		case 'C': {
+			char err[128];
+
+			if (config_parse_cache(optarg, &a.cache, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 's': a.stats = true; break;
 		case 'E': {
 			char err[128];

@@ -108,7 +108,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = o->level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16], every[16], metrics[CLUSTER_ADDR_MAX + 8];
+		char cpus[16], every[16], cache[24], metrics[CLUSTER_ADDR_MAX + 8];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -143,6 +143,12 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 					snprintf(cpus, sizeof(cpus), "%u", o->node_cpus);
 					argv[k++] = "--node-cpus";
 					argv[k++] = cpus;
+				}
+				if (o->cache) {
+					snprintf(cache, sizeof(cache), "%lluK",
+						 (unsigned long long)(o->cache >> 10));
+					argv[k++] = "--cache";
+					argv[k++] = cache;
 				}
 				if (o->metrics_listen &&
 				    !metrics_addr_for(o->metrics_listen, i + 1, metrics,

@@ -18,6 +18,7 @@ struct spawn_opts {
 	bool stats;
 	unsigned stats_every_ms;	/* --stats-every, 0 none */
 	unsigned node_cpus;		/* --node-cpus, 0 none */
+	uint64_t cache;			/* --cache bytes, 0 none */
 	bool insecure;			/* --insecure-network */
 	/* --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0), or
 	 * NULL for none. */

@@ -156,6 +156,12 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 		case DSM_ACT_MAP_READONLY:
 		case DSM_ACT_MAP_WRITABLE:
 			err = map(mp, a, data);
+			if (a->src == DSM_SRC_LOCAL)
+				cache_touch(&mp->cache, a->page);
+			else
+				cache_add(&mp->cache, a->page);
+			if (!dsm_page_pending(mp->dsm, a->page))
+				cache_release(&mp->cache, a->page);
 			/* Installs and upgrades wake the page's waiters. */
 			woken = a->page;
 			t = now_ns();
@@ -167,6 +173,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 			break;
 		case DSM_ACT_INVALIDATE:
 			err = pager_invalidate(mp->pager, a->page);
+			cache_drop(&mp->cache, a->page);
 			if (r->key == page_key(a->page))
 				r->key = 0;
 			if (woken == a->page)
@@ -175,6 +182,8 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 		case DSM_ACT_FAULT_DONE:
 			if (woken != a->page)
 				err = pager_wake(mp->pager, a->page);
+			if (!dsm_page_pending(mp->dsm, a->page))
+				cache_release(&mp->cache, a->page);
 			fault_resolved(mp, a->page, from, now_ns());
 			break;
 		default:
@@ -231,6 +240,67 @@ void memplane__drain_inline(struct memplane *mp)
 		pthread_cond_signal(&mp->cond);
 }
 
+/* ---- the budget (lock held) ---- */
+
+static bool victim_busy(void *arg, uint64_t page)
+{
+	struct memplane *mp = arg;
+
+	return page == mp->room_for || dsm_page_pending(mp->dsm, page);
+}
+
+/* Evict by the clock until held + reserved + extra fit the limit. Each
+ * eviction's actions (WRITE_PROTECT, SEND(EVICT), INVALIDATE) are carried
+ * out at once: the INVALIDATE punches the page out of the memfd, so the
+ * memory is free before the new copy comes, and the guest's next access
+ * to the evicted page faults MISSING again. Called where no other dsm
+ * call's actions are waiting to be carried out. */
+static void trim(struct memplane *mp, uint64_t extra)
+{
+	struct cache *c = &mp->cache;
+
+	while (c->limit != UINT64_MAX && c->held + c->reserved + extra > c->limit) {
+		int64_t v = cache_victim(c, victim_busy, mp);
+		int err;
+
+		if (v < 0) {
+			/* Every cached page has a request in flight: the copy
+			 * comes anyway; counted, and the next request trims. */
+			INC(mp, over_budget, 1);
+			c->over++;
+			return;
+		}
+		err = dsm_evict(mp->dsm, (uint64_t)v);
+		if (err == -ENOENT) {
+			cache_drop(c, (uint64_t)v);	/* not held after all */
+			continue;
+		}
+		if (err) {
+			cache_add(c, (uint64_t)v);	/* back on the clock */
+			memplane__fail(mp, "evicting", (uint64_t)v, err);
+			return;
+		}
+		memplane__run_actions(mp, NULL, -1);
+	}
+}
+
+/* A fault on page that will send a request (a miss, or an upgrade,
+ * which may turn into a miss if an invalidation overtakes it) needs room
+ * for one more copy. */
+static void make_room(struct memplane *mp, uint64_t page, bool write)
+{
+	enum dsm_state st;
+
+	if (!cache_counts(&mp->cache, page) || dsm_page_pending(mp->dsm, page))
+		return;
+	st = dsm_page_state(mp->dsm, page);
+	if (st == DSM_INVALID || (st == DSM_SHARED && write)) {
+		mp->room_for = page;	/* an upgrade's own copy stays */
+		trim(mp, 1);
+		mp->room_for = UINT64_MAX;
+	}
+}
+
 /* ---- faults (pager thread) ---- */
 
 /* A fault on a page the protocol says is accessible: normally a fault
@@ -276,7 +346,14 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 	pthread_mutex_lock(&mp->lock);
 	if (atomic_load(&mp->stopping))
 		goto out;	/* pager_free will release the thread */
+	/* Room for the copy this fault may ask for, before asking: it
+	 * arrives on the receive thread, where nothing can wait. */
+	cache_touch(&mp->cache, page);
+	make_room(mp, page, write);
 	err = dsm_fault(mp->dsm, page, write, &kind);
+	if (!err && kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS &&
+	    dsm_page_pending(mp->dsm, page))
+		cache_reserve(&mp->cache, page);
 	if (err) {
 		memplane__fail(mp, "protocol fault", page, err);
 	} else {
@@ -405,7 +482,12 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	if (!mp)
 		return -ENOMEM;
 	err = dsm_node_new(&mp->dsm, self, layout);
+	if (!err)
+		err = cache_init(&mp->cache, mem->size / PG,
+				 self ? layout->end[self - 1] : 0,
+				 layout->end[self], UINT64_MAX);
 	if (err) {
+		dsm_node_free(mp->dsm);
 		free(mp);
 		return err;
 	}
@@ -417,6 +499,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	mp->ops = *ops;
 	mp->opaque = opaque;
 	mp->hold_ns = MEMPLANE_HOLD_NS;
+	mp->room_for = UINT64_MAX;
 	mp->out_tail = &mp->out_head;
 	mp->held_tail = &mp->held_head;
 	pthread_mutex_init(&mp->lock, NULL);
@@ -455,6 +538,21 @@ out:
 	return err;
 }
 
+int memplane_set_cache(struct memplane *mp, uint64_t pages)
+{
+	int err = 0;
+
+	if (pages < MEMPLANE_CACHE_MIN)
+		return -EINVAL;
+	pthread_mutex_lock(&mp->lock);
+	if (mp->started || mp->stopped)
+		err = -EBUSY;
+	else
+		mp->cache.limit = pages;
+	pthread_mutex_unlock(&mp->lock);
+	return err;
+}
+
 void memplane_set_hold_ns(struct memplane *mp, uint64_t ns)
 {
 	pthread_mutex_lock(&mp->lock);
@@ -486,6 +584,9 @@ static int prepare_memory(struct memplane *mp, struct pager *p)
 						 mp->own[i].count, true);
 		if (err)
 			return err;
+		/* What the loader put in other nodes' ranges is cached here. */
+		for (uint64_t k = 0; k < mp->own[i].count; k++)
+			cache_add(&mp->cache, mp->own[i].first + k);
 	}
 	return 0;
 }
@@ -506,6 +607,9 @@ int memplane_start(struct memplane *mp)
 	if (!err) {
 		mp->pager = p;
 		mp->started = true;
+		/* A boot image larger than the cache: the excess goes home
+		 * now (sent once the sender thread runs). */
+		trim(mp, 0);
 	}
 	pthread_mutex_unlock(&mp->lock);
 	if (err) {
@@ -587,6 +691,7 @@ void memplane_free(struct memplane *mp)
 		return;
 	memplane_stop(mp);
 	dsm_node_free(mp->dsm);
+	cache_free(&mp->cache);
 	free(mp->own);
 	pthread_cond_destroy(&mp->cond);
 	pthread_mutex_destroy(&mp->lock);

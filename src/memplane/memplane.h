@@ -111,6 +111,19 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 int memplane_preload(struct memplane *mp, uint64_t first, uint64_t count,
 		     unsigned owner);
 
+/* Before start: at most pages copies of pages homed on other nodes are
+ * held here at once (the budget is the home range plus this; default no
+ * limit). When a fault needs a new copy and the cache is full, the plane
+ * evicts first: it picks a victim by a clock over the cached pages
+ * (cache.h), asks the protocol to evict it (dsm_evict: a Shared copy
+ * dropped and the home told, an Exclusive copy written back to its home)
+ * and punches it out of the memfd, so its memory is freed and the next
+ * guest access faults again. A request in flight holds a slot until it
+ * is answered. 0; -EINVAL below MEMPLANE_CACHE_MIN; -EBUSY once started. */
+#define MEMPLANE_CACHE_MIN 256	/* pages: 1 MiB, room for the requests
+				 * of many vCPUs in flight at once */
+int memplane_set_cache(struct memplane *mp, uint64_t pages);
+
 /* Before start: how long a just-mapped page is kept from leaving (see
  * above); 0 turns the window off. */
 void memplane_set_hold_ns(struct memplane *mp, uint64_t ns);
@@ -163,6 +176,14 @@ struct memplane_stats {
 					 * (those it refused: proto.bad_msgs) */
 	uint64_t send_errors;
 	uint64_t remote_faults;		/* faults that sent a request */
+	/* The budget: the cache's limit (UINT64_MAX: none), copies of other
+	 * nodes' pages held now and requests holding a slot, pages the
+	 * memfd holds (its allocated blocks: home pages, cached pages and
+	 * anything else), and requests that found every cached page busy
+	 * (the cache then overflows by the copies in flight). Evictions and
+	 * write-backs are in proto. */
+	uint64_t cache_limit, cached, reserved, resident;
+	uint64_t over_budget;
 	/* Fault -> wake of remote requests issued by a fault, ns: samples,
 	 * maximum and percentiles (within 1/16, util/lathist.h) since start. */
 	uint64_t lat_samples[MEMPLANE_LAT_KINDS];
@@ -188,6 +209,12 @@ struct memplane_hot {
 };
 unsigned memplane_window(struct memplane *mp, uint64_t *remote_faults,
 			 struct memplane_hot *out, unsigned n);
+
+/* Cheap enough for every sample: pages the memfd holds (fstat), copies
+ * of other nodes' pages held, and the cache's limit (UINT64_MAX: none).
+ * Any thread. */
+void memplane_pages(struct memplane *mp, uint64_t *resident, uint64_t *cached,
+		    uint64_t *limit);
 
 const char *memplane_lat_name(enum memplane_lat kind);
 /* A copy of one latency histogram (ns): remote faults of kind

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "memplane/cache.h"
 #include "memplane/faults.h"
 #include "memplane/hotpages.h"
 #include "memplane/memplane.h"
@@ -64,7 +65,8 @@ struct range {
  * thread, lock or not. */
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
-	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults)
+	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults) \
+	X(over_budget)
 #define DECLARE(f) _Atomic uint64_t f;
 struct counters {
 	COUNTERS(DECLARE)
@@ -105,6 +107,8 @@ struct memplane {
 	size_t nr_held;
 	struct recent recent[RECENT_SLOTS];
 	struct faults faults;	/* remote faults pending, their latency */
+	struct cache cache;	/* copies of pages homed elsewhere: the budget */
+	uint64_t room_for;	/* the page a trim makes room for: no victim */
 
 	struct counters c;
 };

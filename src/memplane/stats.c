@@ -31,6 +31,20 @@ void memplane_lat_hist(struct memplane *mp, int kind, struct lathist *out)
 	pthread_mutex_unlock(&mp->lock);
 }
 
+void memplane_pages(struct memplane *mp, uint64_t *resident, uint64_t *cached,
+		    uint64_t *limit)
+{
+	struct stat sb;
+
+	/* The memfd's allocated blocks: what this node really holds, read
+	 * without counting anything on the fault path. */
+	*resident = fstat(mp->mem->fd, &sb) ? 0 : (uint64_t)sb.st_blocks * 512 / PG;
+	pthread_mutex_lock(&mp->lock);
+	*cached = mp->cache.held;
+	*limit = mp->cache.limit;
+	pthread_mutex_unlock(&mp->lock);
+}
+
 void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 {
 	struct lathist *lat = malloc(sizeof(mp->faults.remote) + sizeof(mp->faults.all));
@@ -38,6 +52,7 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&mp->lock);
 	dsm_stats_get(mp->dsm, &out->proto);
+	out->reserved = mp->cache.reserved;
 	if (lat) {
 		memcpy(lat, mp->faults.remote, sizeof(mp->faults.remote));
 		lat[FAULTS_KINDS] = mp->faults.all;
@@ -62,6 +77,7 @@ void memplane_stats(struct memplane *mp, struct memplane_stats *out)
 #define COPY(f) out->f = GET(mp, f);
 	COUNTERS(COPY)
 #undef COPY
+	memplane_pages(mp, &out->resident, &out->cached, &out->cache_limit);
 }
 
 #define U(x) ((unsigned long long)(x))
@@ -120,17 +136,17 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 			s.lat_p50[k] / 1e3, s.lat_p99[k] / 1e3,
 			s.lat_max[k] / 1e3);
 	{
-		/* What this node's memfd really holds (its allocated blocks:
-		 * one fstat, nothing counted on the fault path), against its
-		 * home range; and the protocol's evictions. */
-		struct stat sb;
-		unsigned long long resident = fstat(mp->mem->fd, &sb) ? 0 :
-			U(sb.st_blocks) * 512 / 4096;
+		char lim[32] = "no limit";
 
-		fprintf(f, "  pages: resident %llu (memfd), home range %llu; evictions %llu "
-			"(write-backs %llu), evictions taken as home %llu, eviction races %llu\n",
-			resident, U(s.home_pages), U(p->evictions), U(p->writebacks),
-			U(p->evicts_recv), U(p->evict_races));
+		if (s.cache_limit != UINT64_MAX)
+			snprintf(lim, sizeof(lim), "limit %llu", U(s.cache_limit));
+		/* What this node's memfd really holds, against its budget
+		 * (home range + cache), and the protocol's evictions. */
+		fprintf(f, "  pages: resident %llu (memfd), home range %llu, cached %llu (%s), "
+			"over budget %llu; evictions %llu (write-backs %llu), evictions taken "
+			"as home %llu, eviction races %llu\n",
+			U(s.resident), U(s.home_pages), U(s.cached), lim, U(s.over_budget),
+			U(p->evictions), U(p->writebacks), U(p->evicts_recv), U(p->evict_races));
 	}
 	fprintf(f, "  all faults %llu resolved, p50 %.1f us, p99 %.1f us\n"
 		"  errors: bad messages %llu, protocol %llu, send %llu\n",

@@ -14,6 +14,7 @@
 
 #define CONFIG_DEFAULT_MEMORY (256ULL << 20)
 #define CONFIG_MAX_NODE_CPUS 4096
+#define CONFIG_MIN_CACHE (1ULL << 20)	/* memplane.h: MEMPLANE_CACHE_MIN */
 
 struct config {
 	unsigned cpus;
@@ -51,6 +52,7 @@ struct config {
 	int migrate;		/* enum cluster_migrate (cluster/params.h) */
 	int no_linux_tuning;	/* --linux-tuning off (x86/linuxargs.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
+	uint64_t cache;		/* --cache bytes on every node; 0: default */
 
 	/* The control plane (src/api/): where node 0 serves its API. */
 	const char *api_sock;	/* Unix socket path */

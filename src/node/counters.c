@@ -108,6 +108,17 @@ static void memory(struct node *n, struct metrics_out *o)
 	C(o, "dsm_upgrade_grants", "ownership granted without data", p->upgrade_grants);
 	C(o, "dsm_retries", "upgrades overtaken by an invalidation", p->retries);
 	C(o, "dsm_queued", "requests that waited behind another", p->queued);
+	G(o, "pages_resident", "guest pages this node's memfd holds", m.resident);
+	G(o, "pages_cached", "copies of pages homed on other nodes held here", m.cached);
+	if (m.cache_limit != UINT64_MAX)
+		G(o, "pages_cache_limit", "most copies of other nodes' pages held at once (--cache)",
+		  m.cache_limit);
+	G(o, "pages_home", "pages of this node's home range", m.home_pages);
+	C(o, "dsm_evictions", "copies evicted to stay within the cache", p->evictions);
+	C(o, "dsm_writebacks", "evicted Exclusive copies written back to their home",
+	  p->writebacks);
+	C(o, "dsm_evicts_received", "evictions taken as a home", p->evicts_recv);
+	C(o, "mem_over_budget", "requests that found every cached page busy", m.over_budget);
 	C(o, "dsm_bad_msgs", "malformed page messages", p->bad_msgs);
 	C(o, "dsm_proto_errors", "page messages impossible in the state", p->proto_errors);
 	for (unsigned t = 0; t < DSM_MSG_TYPES; t++) {

@@ -191,6 +191,71 @@ static bool can_move(const struct node *n)
 
 /* ---- building and running ----------------------------------------------- */
 
+/* MemAvailable from /proc/meminfo, bytes; 0 if unknown. */
+static uint64_t mem_available(void)
+{
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* Bytes for a person: "512M", "18.7G". */
+static const char *human(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1ULL << 30))
+		snprintf(buf, len, "%.1fG", (double)v / (1ULL << 30));
+	else
+		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
+	return buf;
+}
+
+/* The budget: --cache, or what the host can spare now. The default
+ * leaves a margin (an eighth of what is available, and 256M more) for
+ * the host and for this process, less the home range, which this node
+ * holds in full in the worst case. Several nodes on one host each take
+ * the whole default: give --cache there. Printed on every node. */
+static int set_cache(struct node *n)
+{
+	uint64_t home = (n->layout.end[n->p.self] -
+			 (n->p.self ? n->layout.end[n->p.self - 1] : 0)) * 4096;
+	uint64_t avail = 0, margin = 0, bytes = n->cache;
+	char a[32], b[32], c[32], h[32];
+	int r;
+
+	if (!bytes) {
+		avail = mem_available();
+		margin = avail / 8 + (256ULL << 20);
+		bytes = avail > margin + home ? avail - margin - home : 0;
+		bytes &= ~4095ULL;
+		if (bytes < CONFIG_MIN_CACHE)
+			bytes = CONFIG_MIN_CACHE;
+	}
+	r = memplane_set_cache(n->mem, bytes / 4096);
+	if (r) {
+		fprintf(stderr, "amalgam[%u]: cannot set the cache to %llu bytes: %s\n",
+			n->p.self, (unsigned long long)bytes, strerror(-r));
+		return r;
+	}
+	human(bytes, c, sizeof(c));
+	human(home, h, sizeof(h));
+	if (n->cache)
+		fprintf(stderr, "amalgam[%u]: cache %s for other nodes' pages (--cache); "
+			"budget: home range %s + cache\n", n->p.self, c, h);
+	else
+		fprintf(stderr, "amalgam[%u]: cache %s for other nodes' pages (MemAvailable %s "
+			"less a margin of %s and the home range %s; --cache sets it)\n",
+			n->p.self, c, human(avail, a, sizeof(a)), human(margin, b, sizeof(b)), h);
+	return 0;
+}
+
 static int build_vm(struct node *n)
 {
 	struct vm_config vc = {
@@ -243,6 +308,9 @@ static int build_vm(struct node *n)
 			fprintf(stderr, "amalgam: cannot start the memory plane: %s\n", strerror(-r));
 			return r;
 		}
+		r = set_cache(n);
+		if (r)
+			return r;
 		if (hostcpu_ept_ad())
 			pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
 				"writes and page tables will bounce between nodes; "
@@ -566,6 +634,7 @@ int node_run(const struct config *cfg)
 		return 1;
 	n->stats = cfg->stats;
 	n->stats_every_ms = cfg->stats_every_ms;
+	n->cache = cfg->cache;
 	n->offered = cfg->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
@@ -579,6 +648,7 @@ int node_run(const struct config *cfg)
 						.level = cfg->log_level, .stats = cfg->stats,
 						.stats_every_ms = cfg->stats_every_ms,
 						.node_cpus = cfg->node_cpus,
+						.cache = cfg->cache,
 						.insecure = cfg->insecure_network,
 						.metrics_listen = cfg->metrics_listen,
 					}, n->p.addr + 1, err, sizeof(err)))
@@ -687,6 +757,7 @@ int node_join(const struct node_args *a)
 		return 1;
 	n->stats = a->stats;
 	n->stats_every_ms = a->stats_every_ms;
+	n->cache = a->cache;
 	n->offered = a->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	/* auth_key_load says which file and what is wrong with it. */

@@ -23,6 +23,7 @@ struct node_args {
 	bool stats;
 	unsigned stats_every_ms;	/* as struct config's */
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
+	uint64_t cache;		/* --cache bytes; 0: default */
 	bool insecure;		/* --insecure-network */
 	bool has_memory;	/* --memory given: offer memory bytes of RAM */
 	uint64_t memory;

@@ -35,6 +35,7 @@ struct node {
 	struct auth_key key;
 	bool stats;
 	unsigned stats_every_ms;
+	uint64_t cache;			/* --cache bytes; 0: from MemAvailable */
 	struct rtt_server *rtt;
 	/* The page-or-vCPU model for this node's vCPUs, under aff_lock: the
 	 * memory plane's remote_fault callback, peers' LOAD messages and the

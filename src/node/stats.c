@@ -85,12 +85,15 @@ void node_print_stats(struct node *n)
 
 
 /* amalgam[N] sample: gtsc=T remote_faults=F hot=0xGPA:C,... rip=V:0xRIP,...
+ *   resident=R cached=C budget=B
  * The guest's TSC is the clock every node shares with the guest, so a
  * benchmark can cut the samples of every node at the moments the guest
  * itself stamped (rdtsc in the guest = host TSC + the VM's offset here,
  * no scaling). remote_faults counts from start; hot is the window since
  * the previous line; rip, for each vCPU here, where it was when last
- * sampled (asked for at the previous line: no waiting here). */
+ * sampled (asked for at the previous line: no waiting here); resident
+ * the pages this node's memfd holds, cached those of them homed elsewhere,
+ * budget its home range + cache in pages (-1: no limit). */
 void node_print_sample(struct node *n)
 {
 	struct memplane_hot hot[8];
@@ -116,6 +119,19 @@ void node_print_sample(struct node *n)
 		first = 0;
 		if (!vm_stopping(&n->vm))
 			vcpu_sample_rip(n->vm.vcpus[i]);
+	}
+	{
+		uint64_t res, cached, limit;
+		uint64_t home = n->layout.end[n->p.self] -
+				(n->p.self ? n->layout.end[n->p.self - 1] : 0);
+
+		memplane_pages(n->mem, &res, &cached, &limit);
+		if (off > 0 && (size_t)off < sizeof(line))
+			snprintf(line + off, sizeof(line) - (size_t)off,
+				 " resident=%llu cached=%llu budget=%lld",
+				 (unsigned long long)res, (unsigned long long)cached,
+				 limit == UINT64_MAX ? -1LL :
+				 (long long)(home + limit));
 	}
 	fprintf(stderr, "%s\n", line);
 }

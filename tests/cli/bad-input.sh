@@ -64,6 +64,10 @@ expect "node-memory page"  "--node-memory takes"  -- "$AMALGAM" run --nodes 2 --
 expect "node-memory sum"   "--memory is 1G but the nodes contribute 64M" -- "$AMALGAM" run --nodes 2 --memory 1G --node-memory 32M,32M --kernel "$tmp/junk"
 expect "node-memory small" "would be 8M"          -- "$AMALGAM" run --nodes 2 --node-memory 8M,0 --kernel "$tmp/junk"
 expect "node bad memory"   "--memory must be"     -- "$AMALGAM" node --memory 12X --listen 127.0.0.1:0 --key "$tmp/k"
+expect "cache word"        "--cache must be"      -- "$AMALGAM" run --nodes 2 --cache lots --kernel "$tmp/junk"
+expect "cache small"       "--cache must be a size from 1M" -- "$AMALGAM" run --nodes 2 --cache 512K --kernel "$tmp/junk"
+expect "cache page"        "--cache must be"      -- "$AMALGAM" run --nodes 2 --cache 1000001 --kernel "$tmp/junk"
+expect "node cache"        "--cache must be"      -- "$AMALGAM" node --cache 0 --listen 127.0.0.1:0 --key "$tmp/k"
 expect "bad join address"  "bad --join address"   -- "$AMALGAM" run --join 127.0.0.1:99999 --key "$tmp/k" --kernel "$tmp/junk"
 expect "bad peer timeout"  "--peer-timeout must be" -- "$AMALGAM" run --nodes 2 --peer-timeout 50 --kernel "$tmp/junk"
 expect "node without key"  "needs --listen"       -- "$AMALGAM" node --listen 127.0.0.1:0

@@ -552,6 +552,90 @@ static void test_latency(void **state)
 	cluster_check();
 }
 
+/* ---- the budget (--cache) ---- */
+
+/* Half a page: a = first page, b = seed, c = pages; the half is w->node
+ * % 2 (the other writer fills the other half at the same time). */
+static void fill_half_fn(struct worker *w)
+{
+	unsigned half = w->node % 2;
+
+	for (uint64_t p = w->a; p < w->a + w->c; p++)
+		for (unsigned i = half * PG / 2; i < (half + 1) * PG / 2; i++)
+			gview(w->node, p)[i] = pattern_byte(w->b, p, i);
+}
+
+static void assert_within(unsigned node, uint64_t limit)
+{
+	struct memplane_stats s = stats(node);
+
+	assert_int_equal(s.cache_limit, limit);
+	assert_true(s.cached <= limit);
+	assert_int_equal(s.over_budget, 0);
+}
+
+/* One node writes, then reads back, four times its cache of pages homed
+ * on the other: it evicts (writing back) to stay within, nothing is lost
+ * there or at the home, and what it holds at the end is its cache. */
+static void test_budget_one_writer(void **state)
+{
+	const uint64_t n = 4 * MEMPLANE_CACHE_MIN;
+	uint64_t first;
+	struct memplane_stats s0;
+
+	cluster_create(2);
+	assert_int_equal(memplane_set_cache(nodes[0].mp, MEMPLANE_CACHE_MIN - 1), -EINVAL);
+	assert_int_equal(memplane_set_cache(nodes[0].mp, MEMPLANE_CACHE_MIN), 0);
+	cluster_start();
+	assert_int_equal(memplane_set_cache(nodes[0].mp, MEMPLANE_CACHE_MIN), -EBUSY);
+	first = home_page(1, 0);
+	run(0, fill_fn, first, 5, n);
+	assert_within(0, MEMPLANE_CACHE_MIN);
+	run(0, check_fn, first, 5, n);
+	assert_within(0, MEMPLANE_CACHE_MIN);
+	run(1, check_fn, first, 5, n);
+	s0 = stats(0);
+	assert_true(s0.proto.evictions >= 2 * n - 2 * MEMPLANE_CACHE_MIN);
+	assert_true(s0.proto.writebacks >= n - MEMPLANE_CACHE_MIN);
+	/* Node 0's own range is untouched: all it holds is its cache. */
+	assert_true(s0.resident <= MEMPLANE_CACHE_MIN);
+	assert_true(stats(1).proto.evicts_recv == s0.proto.evictions);
+	cluster_check();
+}
+
+/* Two nodes with a cache each write halves of the same pages, homed on a
+ * third, at once, four times their caches: every page bounces between
+ * the writers and out of both caches, and every byte must survive. */
+static void test_budget_two_writers(void **state)
+{
+	const uint64_t n = 4 * MEMPLANE_CACHE_MIN;
+	struct worker *w0, *w1;
+	uint64_t first;
+	uint8_t buf[PG];
+
+	cluster_create(3);
+	assert_int_equal(memplane_set_cache(nodes[0].mp, MEMPLANE_CACHE_MIN), 0);
+	assert_int_equal(memplane_set_cache(nodes[1].mp, MEMPLANE_CACHE_MIN), 0);
+	cluster_start();
+	first = home_page(2, 0);
+	w0 = spawn(0, fill_half_fn, first, 9, n);
+	w1 = spawn(1, fill_half_fn, first, 9, n);
+	join(w0, JOIN_MS);
+	join(w1, JOIN_MS);
+	assert_within(0, MEMPLANE_CACHE_MIN);
+	assert_within(1, MEMPLANE_CACHE_MIN);
+	run(0, check_fn, first, 9, n);
+	run(1, check_fn, first, 9, n);
+	run(2, check_fn, first, 9, n);
+	for (uint64_t p = first; p < first + n; p += n / 8) {
+		pattern(buf, 9, p);
+		assert_memory_equal(hview(2, p), buf, PG);
+	}
+	assert_true(stats(0).proto.writebacks > 0);
+	assert_true(stats(1).proto.writebacks > 0);
+	cluster_check();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
@@ -568,6 +652,8 @@ int main(void)
 		T(test_window_holds_a_just_mapped_page),
 		T(test_bad_messages),
 		T(test_latency),
+		T(test_budget_one_writer),
+		T(test_budget_two_writers),
 	};
 #undef T
 
