@@ -80,7 +80,7 @@ static void refused(struct transport *t, struct conn *c, int err)
 {
 	char what[160];
 
-	if (err == -EACCES) {
+	if (err == -EACCES || err == -EKEYREJECTED) {
 		COUNT(t, auth_failures);
 		wire_stats_reject(&t->stats.wire, NET_REJ_AUTH);
 	} else {

@@ -216,7 +216,7 @@ static const char *reject_names[NET_REJ_NR] = {
 	[NET_REJ_BAD_SEAL] = "frame failed authentication (forged or tampered)",
 };
 
-static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) &&
+static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) && NET_FIXED_MAX >= sizeof(struct net_dsm) &&
 	      NET_FIXED_MAX >= sizeof(struct net_cpu), "NET_FIXED_MAX too small");
 
 static const struct type_info *type_get(unsigned type)

@@ -397,7 +397,8 @@ struct net_cpu {
 	};
 };
 
-#define NET_FIXED_MAX		sizeof(struct net_dsm)
+/* The largest fixed part: IDENT's (a key and a signature). */
+#define NET_FIXED_MAX		sizeof(struct net_ident)
 #define NET_MAX_PAYLOAD		(sizeof(struct net_cpu) + NET_VCPU_STATE_MAX)
 #define NET_FRAME_MAX		(NET_HDR_SIZE + NET_MAX_PAYLOAD)
 #define NET_SEALED_FRAME_MAX	(NET_FRAME_MAX + NET_SEAL_TAG_BYTES)
