@@ -523,7 +523,7 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 	struct net_start s;
 	int r;
 
-	start_tsc_probe(n->cluster, n->p.nr_nodes, b);
+	start_tsc_probe(n->cluster, &n->key, n->p.nr_nodes, b);
 	if (start_clock_sample(&n->vm, b) || start_loaded_ranges(&n->vm.mem, b)) {
 		snprintf(err, errlen, "the loaded guest is too fragmented to describe");
 		return -ENOSPC;
@@ -752,7 +752,7 @@ int node_join(const struct node_args *a)
 		goto fail;
 	}
 	addr_host(a->listen, host, sizeof(host));
-	if (rtt_server_start(host, &n->rtt))
+	if (rtt_server_start(host, &n->key, &n->rtt))
 		n->rtt = NULL;
 	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
 	    cluster_wait_start(n->cluster, &s, START_TIMEOUT_S, err, sizeof(err)) ||
