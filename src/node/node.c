@@ -733,6 +733,13 @@ int node_join(const struct node_args *a)
 		goto fail;
 	}
 	link_policy(n, a->insecure);
+	/* The TSC echo, from the start: it answers only the cluster key's
+	 * holders (cluster/rtt.h), so it may be reachable before JOIN. */
+	addr_host(a->listen, host, sizeof(host));
+	if (rtt_server_start(host, &n->key, &n->rtt))
+		n->rtt = NULL;
+	else
+		pr_info("TSC echo on %s port %d", host, rtt_server_port(n->rtt));
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->has_memory ? &a->memory : NULL,
 			 a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
@@ -751,9 +758,6 @@ int node_join(const struct node_args *a)
 		msg = NULL;
 		goto fail;
 	}
-	addr_host(a->listen, host, sizeof(host));
-	if (rtt_server_start(host, &n->key, &n->rtt))
-		n->rtt = NULL;
 	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
 	    cluster_wait_start(n->cluster, &s, START_TIMEOUT_S, err, sizeof(err)) ||
 	    start_from_wire(&s, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||
