@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Node identity (net/ident.h) across processes: 'amalgam key --node', a
 # cluster that checks every node's key, a node whose key is not trusted
-# refused in one line, a trusted node in another node's place refused, and
-# a joiner told an id its trust file gives another key refused.
+# refused in one line, a trusted node in another node's place refused, a
+# coordinator not node 0 in its own trust file, --trust on one side only,
+# and a joiner told an id its trust file gives another key refused.
 # Usage: identity.sh AMALGAM EXIT_GUEST
 set -uo pipefail
 . "$(dirname "$0")/lib.sh" "$1"
@@ -111,6 +112,24 @@ st=$?
 	ok "--trust on one side refused: $(tail -1 "$TMP/w.err")" ||
 	{ fail "--trust on one side: status $st"; cat "$TMP/w.err"; }
 kill $n1 2>/dev/null; wait $n1 2>/dev/null
+
+# 6. A joiner whose own trust file gives its id another key: the
+#    coordinator accepts it (its list says node 1 is this key), but the
+#    joiner refuses the id JOIN gives it, and says why.
+printf '0 %s\n1 %s\n2 %s\n' "$(cat "$TMP/n0.pub")" "$(cat "$TMP/n2.pub")" \
+	"$(cat "$TMP/n1.pub")" >"$TMP/trust-swapped"
+joiner 1 1 "$TMP/trust-swapped"
+sleep 0.3
+timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" --node-key "$TMP/n0.key" \
+	--trust "$TMP/trust" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
+st=$?
+wait $n1; s1=$?
+if [ $st -ne 0 ] && [ $s1 -ne 0 ] &&
+   grep -q "makes this node node 1, but the --trust file lists another key" "$TMP/n1.err"; then
+	ok "joiner refused an id its trust file gives another key (status $st/$s1)"
+else
+	fail "joiner's own entry: status $st/$s1"; tail -2 "$TMP/n1.err" "$TMP/w.err"
+fi
 
 echo "identity: $fails failure(s)"
 [ $fails -eq 0 ]
