@@ -2,13 +2,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "net/keyfile.h"
 #include "util/log.h"
 
 static_assert(AUTH_KEY_BYTES == crypto_auth_hmacsha512256_KEYBYTES, "key size");
@@ -79,51 +78,19 @@ check_zero:
 
 int auth_key_load(const char *path, struct auth_key *key)
 {
-	uint8_t buf[KEY_FILE_MAX + 1];
 	const char *why;
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd, err;
+	size_t len;
+	char *buf;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cluster key %s: cannot open: %s", path, strerror(errno));
+	err = keyfile_read("cluster key", path, KEY_FILE_MAX, true, &buf, &len);
+	if (err)
 		return err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		pr_err("cluster key %s: not a regular file", path);
-		err = -EINVAL;
-		goto out;
-	}
-	if (st.st_mode & 077)
-		pr_warn("cluster key %s is readable by group or others (mode %03o)",
-			path, (unsigned)(st.st_mode & 0777));
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_err("cluster key %s: read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > KEY_FILE_MAX) {
-		pr_err("cluster key %s: file too large for a key", path);
-		err = -EINVAL;
-		goto out;
-	}
 	err = auth_key_parse(buf, len, key, &why);
 	if (err)
 		pr_err("cluster key %s: %s", path, why);
-out:
-	sodium_memzero(buf, sizeof(buf));
-	close(fd);
+	sodium_memzero(buf, len);
+	free(buf);
 	return err;
 }
 
@@ -132,30 +99,17 @@ int auth_key_generate(const char *path)
 	uint8_t k[AUTH_KEY_BYTES];
 	char hex[2 * AUTH_KEY_BYTES + 2];
 	size_t len;
-	int fd, err = 0;
+	int err;
 
 	if (sodium_init() < 0)
 		return -ENOSYS;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cluster key %s: cannot create: %s", path, strerror(errno));
-		return err;
-	}
 	randombytes_buf(k, sizeof(k));
 	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
 	len = strlen(hex);
 	hex[len++] = '\n';
-	if (write(fd, hex, len) != (ssize_t)len) {
-		err = errno ? -errno : -EIO;
-		pr_err("cluster key %s: write failed", path);
-	}
-	if (close(fd) < 0 && !err)
-		err = -errno;
+	err = keyfile_create("cluster key", path, hex, len);
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(hex, sizeof(hex));
-	if (err)
-		unlink(path);
 	return err;
 }
 

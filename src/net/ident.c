@@ -2,16 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "net/keyfile.h"
 #include "util/log.h"
 
 static_assert(IDENT_SK_BYTES == crypto_sign_SECRETKEYBYTES, "secret key size");
@@ -127,64 +124,6 @@ bad:
 	return 0;
 }
 
-/* A whole small file into a fresh NUL-terminated buffer (*out, to free
- * after wiping). 0 or -errno, logged with what and path. */
-static int read_file(const char *what, const char *path, size_t max, bool secret,
-		     char **out, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd, err = 0;
-
-	*out = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("%s %s: cannot open: %s", what, path, strerror(errno));
-		return err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		pr_err("%s %s: not a regular file", what, path);
-		close(fd);
-		return -EINVAL;
-	}
-	if (secret && (st.st_mode & 077))
-		pr_warn("%s %s is readable by group or others (mode %03o)", what, path,
-			(unsigned)(st.st_mode & 0777));
-	buf = calloc(1, max + 2);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (*len <= max) {
-		n = read(fd, buf + *len, max + 1 - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_err("%s %s: read: %s", what, path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		*len += (size_t)n;
-	}
-	close(fd);
-	if (!err && *len > max) {
-		pr_err("%s %s: file too large", what, path);
-		err = -EINVAL;
-	}
-	if (err) {
-		sodium_memzero(buf, max + 2);
-		free(buf);
-		return err;
-	}
-	*out = buf;
-	return 0;
-}
-
 int ident_load(struct auth_ident *id, const char *secret_path,
 	       const char *trust_path, unsigned max_id)
 {
@@ -196,7 +135,7 @@ int ident_load(struct auth_ident *id, const char *secret_path,
 	memset(id, 0, sizeof(*id));
 	id->joiner_id = -1;
 	id->joiner_as = -1;
-	err = read_file("node key", secret_path, 4096, true, &buf, &len);
+	err = keyfile_read("node key", secret_path, 4096, true, &buf, &len);
 	if (err)
 		return err;
 	err = ident_parse_secret(buf, len, id, &swhy);
@@ -206,7 +145,7 @@ int ident_load(struct auth_ident *id, const char *secret_path,
 		pr_err("node key %s: %s", secret_path, swhy);
 		return err;
 	}
-	err = read_file("trust file", trust_path, TRUST_FILE_MAX, false, &buf, &len);
+	err = keyfile_read("trust file", trust_path, TRUST_FILE_MAX, false, &buf, &len);
 	if (err)
 		goto fail;
 	err = ident_parse_trust(buf, len, max_id, id, why, sizeof(why));
@@ -231,37 +170,23 @@ int ident_generate(const char *path, char pk_hex[IDENT_HEX_BYTES])
 	uint8_t seed[crypto_sign_SEEDBYTES], pk[NET_PUBKEY_BYTES], sk[IDENT_SK_BYTES];
 	char line[sizeof(SECRET_TAG) + 2 * crypto_sign_SEEDBYTES + 2];
 	size_t len;
-	int fd, err = 0;
+	int err;
 
 	if (sodium_init() < 0)
 		return -ENOSYS;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("node key %s: cannot create: %s", path, strerror(errno));
-		return err;
-	}
 	randombytes_buf(seed, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	memcpy(line, SECRET_TAG, sizeof(SECRET_TAG) - 1);
 	sodium_bin2hex(line + sizeof(SECRET_TAG) - 1, 2 * sizeof(seed) + 1, seed, sizeof(seed));
 	len = strlen(line);
 	line[len++] = '\n';
-	if (write(fd, line, len) != (ssize_t)len) {
-		err = errno ? -errno : -EIO;
-		pr_err("node key %s: write failed", path);
-	}
-	if (close(fd) < 0 && !err)
-		err = -errno;
+	err = keyfile_create("node key", path, line, len);
 	sodium_memzero(seed, sizeof(seed));
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(line, sizeof(line));
-	if (err) {
-		unlink(path);
-		return err;
-	}
-	ident_pubkey_hex(pk, pk_hex);
-	return 0;
+	if (!err)
+		ident_pubkey_hex(pk, pk_hex);
+	return err;
 }
 
 void ident_wipe(struct auth_ident *id)

@@ -41,6 +41,14 @@ joiner() {
 	eval "p$1=$p n$1=$!"
 }
 
+# coordinate TRUST: node 0 (node key n0) joins node 1 at p1 with TRUST:
+# sets st, stderr in $TMP/w.err.
+coordinate() {
+	timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" \
+		--node-key "$TMP/n0.key" --trust "$1" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
+	st=$?
+}
+
 # 1. Three nodes, each holding its own trusted key: the guest runs, and
 #    every link says the peer's node key was checked.
 joiner 1 1; joiner 2 2
@@ -63,9 +71,7 @@ fi
 #    the coordinator's last line says why, the node gets nothing.
 joiner 1 x
 sleep 0.3
-timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" --node-key "$TMP/n0.key" \
-	--trust "$TMP/trust" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
-st=$?
+coordinate "$TMP/trust"
 if [ $st -ne 0 ] && tail -1 "$TMP/w.err" | grep -q "node key is not the one our --trust file lists" &&
    grep -q "not in this node's trust list" "$TMP/w.err"; then
 	ok "untrusted node key refused (status $st): $(tail -1 "$TMP/w.err")"
@@ -78,9 +84,7 @@ kill $n1 2>/dev/null; wait $n1 2>/dev/null
 # 3. A trusted node (node 2's key) in node 1's place: refused, naming it.
 joiner 1 2
 sleep 0.3
-timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" --node-key "$TMP/n0.key" \
-	--trust "$TMP/trust" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
-st=$?
+coordinate "$TMP/trust"
 if [ $st -ne 0 ] && grep -q "trusted for another node id" "$TMP/w.err"; then
 	ok "node 2's key claiming node 1 refused (status $st)"
 else
@@ -92,22 +96,18 @@ kill $n1 2>/dev/null; wait $n1 2>/dev/null
 #    before it dials anyone.
 joiner 1 1
 sleep 0.3
-timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" --node-key "$TMP/n0.key" \
-	--trust "$TMP/trust-no0" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
-st=$?
+coordinate "$TMP/trust-no0"
 [ $st -eq 2 ] && grep -q "node 0 is this node" "$TMP/w.err" &&
 	ok "coordinator not node 0 in its trust file: $(tail -1 "$TMP/w.err")" ||
 	{ fail "coordinator's own key: status $st"; cat "$TMP/w.err"; }
 kill $n1 2>/dev/null; wait $n1 2>/dev/null
 
 # 5. --trust on one side only: refused, saying so.
-p=$(port)
-"$AMALGAM" node --listen 127.0.0.1:$p --key "$TMP/c.key" --timeout 30 2>/dev/null &
+p1=$(port)
+"$AMALGAM" node --listen 127.0.0.1:$p1 --key "$TMP/c.key" --timeout 30 2>/dev/null &
 n1=$!
 sleep 0.3
-timeout 30 "$AMALGAM" run --join 127.0.0.1:$p --key "$TMP/c.key" --node-key "$TMP/n0.key" \
-	--trust "$TMP/trust" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
-st=$?
+coordinate "$TMP/trust"
 [ $st -ne 0 ] && tail -1 "$TMP/w.err" | grep -q -- "--trust, the other not" &&
 	ok "--trust on one side refused: $(tail -1 "$TMP/w.err")" ||
 	{ fail "--trust on one side: status $st"; cat "$TMP/w.err"; }
@@ -120,9 +120,7 @@ printf '0 %s\n1 %s\n2 %s\n' "$(cat "$TMP/n0.pub")" "$(cat "$TMP/n2.pub")" \
 	"$(cat "$TMP/n1.pub")" >"$TMP/trust-swapped"
 joiner 1 1 "$TMP/trust-swapped"
 sleep 0.3
-timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/c.key" --node-key "$TMP/n0.key" \
-	--trust "$TMP/trust" --kernel "$EXITG" >/dev/null 2>"$TMP/w.err"
-st=$?
+coordinate "$TMP/trust"
 wait $n1; s1=$?
 if [ $st -ne 0 ] && [ $s1 -ne 0 ] &&
    grep -q "makes this node node 1, but the --trust file lists another key" "$TMP/n1.err"; then
