@@ -70,6 +70,8 @@ int main(int argc, char **argv)
 	err |= emit(dir, "hello", &m);
 	err |= emit(dir, "auth", MSG(NET_MSG_AUTH));
 	err |= emit(dir, "auth_ok", MSG(NET_MSG_AUTH_OK));
+	MSG(NET_MSG_IDENT)->u.ident.pubkey[0] = 1;
+	err |= emit(dir, "ident", &m);
 	MSG(NET_MSG_PING)->u.ping.token = 99;
 	err |= emit(dir, "ping", &m);
 	err |= emit(dir, "pong", MSG(NET_MSG_PONG));

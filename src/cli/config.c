@@ -49,6 +49,9 @@ void config_usage_run(void)
 "  -n, --nodes K       spawn K node processes on this host (loopback)\n"
 "  -j, --join LIST     join nodes started with 'amalgam node', host:port,...\n"
 "      --key FILE      cluster key file (required with --join; see 'amalgam key')\n"
+"      --node-key FILE this node's own key (see 'amalgam key --node'), with\n"
+"      --trust FILE    the nodes' public keys, one 'ID KEY' line each: a peer\n"
+"                      must prove it holds the key listed for its node id\n"
 "      --insecure-network\n"
 "                      links between nodes in clear after the handshake (no\n"
 "                      encryption): only on a private fabric; every node must\n"
@@ -273,7 +276,8 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 }
 
 /* Long-only options, past every character. */
-enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE };
+enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE,
+       OPT_NODE_KEY, OPT_TRUST };
 
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
@@ -310,6 +314,8 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "api-token", required_argument, NULL, OPT_API_TOKEN },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
+		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ 0 }
 	};
 	uint64_t v;
@@ -394,6 +400,8 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			if (config_parse_cache(optarg, &cfg->cache, err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_NODE_KEY: cfg->node_key_file = optarg; break;
+		case OPT_TRUST: cfg->trust_file = optarg; break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {
@@ -458,6 +466,14 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 	}
 	if (cfg->join && !cfg->key_file) {
 		snprintf(err, errlen, "--join needs --key FILE (the cluster key every node holds)");
+		return -EINVAL;
+	}
+	if (!cfg->node_key_file != !cfg->trust_file) {
+		snprintf(err, errlen, "--node-key FILE and --trust FILE go together");
+		return -EINVAL;
+	}
+	if (cfg->node_key_file && !cfg->join) {
+		snprintf(err, errlen, "--node-key and --trust are for --join (local nodes from --nodes get generated node keys)");
 		return -EINVAL;
 	}
 	if (!cfg->kernel) {

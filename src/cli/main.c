@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,9 @@ static void usage(void)
 "  run       boot a guest, on this host or across nodes ('amalgam run --help')\n"
 "  node      serve as a node of a cluster ('amalgam node --help')\n"
 "  key FILE  create a cluster key file (copy it to every host)\n"
+"  key --node FILE\n"
+"            create this node's key pair: the secret key in FILE (mode 0600),\n"
+"            the public key on stdout (for every node's --trust file)\n"
 "  probe     check that KVM runs a guest on this host, and how fast it exits\n"
 "  ctl       ask a running VM and steer it through its API ('amalgam ctl --help')\n"
 "\n"
@@ -51,6 +55,9 @@ static void node_usage(void)
 "\n"
 "  -l, --listen ADDR   address to listen on, host:port ([v6]:port, port 0 = any)\n"
 "      --key FILE      the cluster key (see 'amalgam key'); peers without it are refused\n"
+"      --node-key FILE this node's own key (see 'amalgam key --node'), with\n"
+"      --trust FILE    the nodes' public keys, one 'ID KEY' line each: a peer\n"
+"                      must prove it holds the key listed for its node id\n"
 "      --insecure-network\n"
 "                      links in clear after the handshake: only on a private\n"
 "                      fabric, and only if every node says so\n"
@@ -70,6 +77,9 @@ static void node_usage(void)
 "  -h, --help          this text\n");
 }
 
+/* Long-only options, past every character. */
+enum { OPT_NODE_KEY = 1000, OPT_TRUST };
+
 static int cmd_node(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -87,6 +97,8 @@ static int cmd_node(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "cache", required_argument, NULL, 'C' },
+		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
+		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -108,6 +120,8 @@ static int cmd_node(int argc, char **argv)
 			a.memory = v;
 			break;
 		case 'K': a.key_file = optarg; break;
+		case OPT_NODE_KEY: a.node_key_file = optarg; break;
+		case OPT_TRUST: a.trust_file = optarg; break;
 		case 'X': a.insecure = true; break;
 		case 'T':
 			if (parse_uint(optarg, 0, 86400, &v)) {
@@ -173,6 +187,10 @@ static int cmd_node(int argc, char **argv)
 		fprintf(stderr, "amalgam: node needs --listen ADDR and --key FILE\n");
 		return EXIT_USAGE;
 	}
+	if (!a.node_key_file != !a.trust_file) {
+		fprintf(stderr, "amalgam: --node-key FILE and --trust FILE go together\n");
+		return EXIT_USAGE;
+	}
 	log_init(-1, a.log_level);
 	if (vcpu_global_init()) {
 		fprintf(stderr, "amalgam: cannot set up signals\n");
@@ -214,23 +232,32 @@ static int cmd_run(int argc, char **argv)
 	return node_run(&cfg);
 }
 
+/* "amalgam key FILE": a cluster key. "amalgam key --node FILE": this
+ * node's key pair; the secret stays in FILE, the public key goes to stdout
+ * for every node's trust file. */
 static int cmd_key(int argc, char **argv)
 {
+	char pk[IDENT_HEX_BYTES];
+	bool node = argc == 3 && !strcmp(argv[1], "--node");
+	const char *path = node ? argv[2] : argv[1];
 	int r;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "amalgam: usage: amalgam key FILE\n");
+	if ((argc != 2 && !node) || path[0] == '-') {
+		fprintf(stderr, "amalgam: usage: amalgam key FILE (a cluster key) or "
+			"amalgam key --node FILE (a node key pair)\n");
 		return EXIT_USAGE;
 	}
-	if (access(argv[1], F_OK) == 0) {
+	if (access(path, F_OK) == 0) {
 		fprintf(stderr, "amalgam: cannot create key file '%s': it already exists\n",
-			argv[1]);
+			path);
 		return EXIT_USAGE;
 	}
-	/* Any other failure is reported, with the file, by auth_key_generate. */
-	r = auth_key_generate(argv[1]);
+	/* Any other failure is reported, with the file, by the generator. */
+	r = node ? ident_generate(path, pk) : auth_key_generate(path);
 	if (r)
 		return EXIT_USAGE;
+	if (node)
+		printf("%s\n", pk);
 	return 0;
 }
 

@@ -259,7 +259,7 @@ static int dial(struct cluster *c, const char *addr, int expect, unsigned secs)
 			return 0;
 		/* -EPERM: a joiner still answering under its old id; retry. */
 		if (r == -EACCES || r == -EINVAL || r == -EPROTONOSUPPORT ||
-		    now_ms() >= end)
+		    r == -EKEYREJECTED || now_ms() >= end)
 			return r;
 		usleep(100000);
 	}
@@ -318,9 +318,19 @@ static bool got_offer(struct cluster *c, uint64_t unused)
 /* Why dialing a joiner failed, for the one line the user sees. */
 static const char *dial_error(int r)
 {
-	return r == -EACCES ? "it does not hold our cluster key" :
-	       r == -EPROTONOSUPPORT ? "one of us runs with --insecure-network, the other not" :
+	return r == -EACCES ? "it does not hold our cluster key (or its node key's signature is bad)" :
+	       r == -EPROTONOSUPPORT ?
+	       "one of us runs with --insecure-network or --trust, the other not" :
+	       r == -EKEYREJECTED ? "its node key is not the one our --trust file lists for that node" :
 	       strerror(-r);
+}
+
+/* With node keys (--trust): a joiner answers under CLUSTER_JOINER_ID, and
+ * must hold the key of the node it is about to become (-1: of none). */
+static void expect_joiner(struct cluster *c, int as)
+{
+	if (c->key->ident)
+		__atomic_store_n(&c->key->ident->joiner_as, as, __ATOMIC_RELEASE);
 }
 
 /* Ask every joiner what RAM it contributes, then settle the layout. */
@@ -334,7 +344,9 @@ static int collect_offers(struct cluster *c, struct cluster_params *p, char *err
 		pthread_mutex_lock(&c->lock);
 		c->got_offer = false;
 		pthread_mutex_unlock(&c->lock);
+		expect_joiner(c, (int)i);
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
+		expect_joiner(c, -1);
 		if (r) {
 			set_err("cannot join node at %s: %s", p->addr[i], dial_error(r));
 			return r == -EINVAL ? -EIO : r;
@@ -386,7 +398,7 @@ static int connect_mesh(struct cluster *c, unsigned upto, char *err, size_t errl
 	for (unsigned i = 1; i < upto; i++) {
 		int r = dial(c, c->p.addr[i], (int)i, CONNECT_RETRY_S);
 		if (r) {
-			set_err("cannot reach node %u at %s: %s", i, c->p.addr[i], strerror(-r));
+			set_err("cannot reach node %u at %s: %s", i, c->p.addr[i], dial_error(r));
 			return r;
 		}
 	}
@@ -422,7 +434,9 @@ int cluster_coordinate(struct cluster_params *p, const struct auth_key *key,
 		struct cluster_params pi = c->p;
 
 		pi.self = i;
+		expect_joiner(c, (int)i);
 		r = dial(c, p->addr[i], CLUSTER_JOINER_ID, CONNECT_RETRY_S);
+		expect_joiner(c, -1);
 		if (r) {
 			set_err("cannot join node at %s: %s", p->addr[i], dial_error(r));
 			goto fail;
@@ -510,6 +524,13 @@ int cluster_join(const char *listen, const struct auth_key *key, int port_fd,
 		set_err("the coordinator gives this node %s of RAM, but it offered %s (--memory)",
 			params_size_str(c->p.node_mem[c->p.self], a, sizeof(a)),
 			params_size_str(*offer, b, sizeof(b)));
+		r = -EINVAL;
+	}
+	if (!r && c->key->ident && (!c->key->ident->trusted[c->p.self] ||
+				    memcmp(c->key->ident->trust[c->p.self],
+						  c->key->ident->pk, NET_PUBKEY_BYTES))) {
+		set_err("the coordinator makes this node node %u, but the --trust file lists "
+			"another key for node %u", c->p.self, c->p.self);
 		r = -EINVAL;
 	}
 	if (r) {

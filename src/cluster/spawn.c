@@ -24,11 +24,56 @@ struct spawn {
 	char dir[64];
 	char key[96];
 	int own_key;
+	char trust[96];
+	char node_key[CLUSTER_MAX_NODES][96];
+	unsigned nr_node_keys;
 };
 
 const char *spawn_key_file(struct spawn *s)
 {
 	return s->key;
+}
+
+const char *spawn_node_key_file(struct spawn *s)
+{
+	return s->node_key[0];
+}
+
+const char *spawn_trust_file(struct spawn *s)
+{
+	return s->trust;
+}
+
+/* A key pair for node 0 (us) and each child, and the trust file naming
+ * them, in s->dir. */
+static int make_identities(struct spawn *s, unsigned count, char *err, size_t errlen)
+{
+	char pk[IDENT_HEX_BYTES];
+	FILE *f;
+	int r = 0;
+
+	snprintf(s->trust, sizeof(s->trust), "%s/trust", s->dir);
+	f = fopen(s->trust, "wx");
+	if (!f) {
+		set_err("cannot create %s: %s", s->trust, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "# local nodes of one 'amalgam run --nodes'\n");
+	for (unsigned i = 0; i <= count && !r; i++) {
+		snprintf(s->node_key[i], sizeof(s->node_key[i]), "%s/node%u.key", s->dir, i);
+		r = ident_generate(s->node_key[i], pk);
+		if (r) {
+			set_err("cannot create a node key: %s", strerror(-r));
+			break;
+		}
+		s->nr_node_keys = i + 1;
+		fprintf(f, "%u %s\n", i, pk);
+	}
+	if (fclose(f) && !r) {
+		set_err("cannot write %s", s->trust);
+		r = -EIO;
+	}
+	return r;
 }
 
 static int read_port(int fd, int *port)
@@ -88,14 +133,18 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		return -errno;
 	}
 	self[l] = '\0';
+	strcpy(s->dir, "/tmp/amalgam-XXXXXX");
+	if (!mkdtemp(s->dir)) {
+		s->dir[0] = '\0';
+		set_err("cannot create a temporary directory: %s", strerror(errno));
+		return -errno;
+	}
+	r = make_identities(s, count, err, errlen);
+	if (r)
+		return r;
 	if (key_file) {
 		snprintf(s->key, sizeof(s->key), "%s", key_file);
 	} else {
-		strcpy(s->dir, "/tmp/amalgam-XXXXXX");
-		if (!mkdtemp(s->dir)) {
-			set_err("cannot create a temporary directory: %s", strerror(errno));
-			return -errno;
-		}
 		snprintf(s->key, sizeof(s->key), "%s/cluster.key", s->dir);
 		r = auth_key_generate(s->key);
 		if (r) {
@@ -124,10 +173,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[26] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[30] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
-						   "--timeout", "60" };
-				int k = 10;
+						   "--timeout", "60", "--node-key", s->node_key[i + 1],
+						   "--trust", s->trust };
+				int k = 14;
 				if (o->level >= LOG_INFO)
 					argv[k++] = v;
 				if (o->stats)
@@ -206,9 +256,13 @@ void spawn_reap(struct spawn *s, int kill_now)
 			usleep(10000);
 		}
 	}
-	if (s->own_key) {
+	if (s->own_key)
 		unlink(s->key);
+	for (unsigned i = 0; i < s->nr_node_keys; i++)
+		unlink(s->node_key[i]);
+	if (s->trust[0])
+		unlink(s->trust);
+	if (s->dir[0])
 		rmdir(s->dir);
-	}
 	free(s);
 }

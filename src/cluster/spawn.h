@@ -1,6 +1,8 @@
 /* `amalgam run --nodes K`: start K-1 local node processes (this same
  * binary, `amalgam node --listen 127.0.0.1:0`) with a fresh cluster key,
- * learn their ports, and reap them at the end. */
+ * a fresh node key each and a trust file listing them all (so local
+ * clusters run with node identity, net/ident.h), learn their ports, and
+ * reap them at the end. */
 #ifndef AMALGAM_CLUSTER_SPAWN_H
 #define AMALGAM_CLUSTER_SPAWN_H
 
@@ -32,8 +34,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		char (*addrs)[CLUSTER_ADDR_MAX],
 		char *err, size_t errlen);
 const char *spawn_key_file(struct spawn *s);
-/* Wait for the children (bounded; killed if they do not exit), remove a
- * generated key. kill_now: SIGKILL them first. NULL is fine. */
+/* Node 0's generated node key and the trust file every node got. */
+const char *spawn_node_key_file(struct spawn *s);
+const char *spawn_trust_file(struct spawn *s);
+/* Wait for the children (bounded; killed if they do not exit), remove the
+ * generated keys. kill_now: SIGKILL them first. NULL is fine. */
 void spawn_reap(struct spawn *s, int kill_now);
 
 #endif

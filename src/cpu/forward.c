@@ -462,6 +462,15 @@ void forward_pause_all(struct forward *f, bool paused)
 
 static void control_in(struct forward *f, unsigned from, const struct net_cpu_control *c)
 {
+	bool pause_all = c->what != NET_CPU_CTL_MOVE;
+	const char *why = NULL;
+
+	/* The API runs on the coordinator, node 0, like the devices. */
+	if (vcpumap_control(&f->map, from, FORWARD_DEVICE_NODE, pause_all, c->vcpu, c->node,
+			    &why) != VCPUMAP_TAKE) {
+		refuse(f, from, pause_all ? "pause or resume" : "move request", c->vcpu, why);
+		return;
+	}
 	switch (c->what) {
 	case NET_CPU_CTL_MOVE:
 		if (control_move(f, c))
@@ -576,6 +585,23 @@ static void io_serve(struct forward *f, unsigned from, const struct net_io_req *
 	cluster_send(f->c, from, &m);
 }
 
+/* Only the node that runs the vCPU may make an access in its name: the
+ * map is read under f->lock, as the MOVED that changes it is applied. */
+static void io_in(struct forward *f, unsigned from, const struct net_io_req *q)
+{
+	enum vcpumap_verdict verdict;
+	const char *why = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	verdict = vcpumap_io_req(&f->map, from, q->vcpu, &why);
+	pthread_mutex_unlock(&f->lock);
+	if (verdict != VCPUMAP_TAKE) {
+		refuse(f, from, "device access", q->vcpu, why);
+		return;
+	}
+	io_serve(f, from, q);
+}
+
 static void io_reply(struct forward *f, unsigned from, const struct net_io_reply *r)
 {
 	const char *why = NULL;
@@ -613,11 +639,7 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 	case NET_CPU_IO_REQ:
 		if (f->self != FORWARD_DEVICE_NODE)
 			return -EPROTO;
-		if (c->io_req.vcpu >= f->vm->nr_vcpus) {
-			refuse(f, from, "device access", c->io_req.vcpu, "no such vCPU");
-			return 0;
-		}
-		io_serve(f, from, &c->io_req);
+		io_in(f, from, &c->io_req);
 		return 0;
 	case NET_CPU_IO_REPLY:
 		io_reply(f, from, &c->io_reply);

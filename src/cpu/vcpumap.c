@@ -156,3 +156,39 @@ enum vcpumap_verdict vcpumap_io_reply(const struct vcpumap *m, unsigned from,
 	}
 	return VCPUMAP_TAKE;
 }
+
+enum vcpumap_verdict vcpumap_io_req(const struct vcpumap *m, unsigned from, uint32_t vcpu,
+				    const char **why)
+{
+	if (bad_vcpu(m, from, vcpu, why))
+		return VCPUMAP_REFUSE;
+	if (m->place[vcpu] != from) {
+		*why = "the vCPU does not run on the sender";
+		return VCPUMAP_REFUSE;
+	}
+	return VCPUMAP_TAKE;
+}
+
+enum vcpumap_verdict vcpumap_control(const struct vcpumap *m, unsigned from,
+				     unsigned coordinator, bool pause_all, uint32_t vcpu,
+				     uint32_t node, const char **why)
+{
+	if (pause_all) {
+		if (from >= m->nodes || from == m->self || from != coordinator) {
+			*why = "only the coordinator pauses and resumes";
+			return VCPUMAP_REFUSE;
+		}
+		return VCPUMAP_TAKE;
+	}
+	if (bad_vcpu(m, from, vcpu, why))
+		return VCPUMAP_REFUSE;
+	if (!vcpumap_movable(vcpu)) {
+		*why = "the boot vCPU never moves";
+		return VCPUMAP_REFUSE;
+	}
+	if (node >= m->nodes) {
+		*why = "no such destination node";
+		return VCPUMAP_REFUSE;
+	}
+	return VCPUMAP_TAKE;
+}

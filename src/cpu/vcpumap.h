@@ -18,7 +18,14 @@
  *    more. From another node it is a forgery or a bug and is dropped (v
  *    still runs where it did); from the right node with a wrong count the
  *    sender has let v go and cannot take it back: the VM must stop.
+ *  - IO_REQ comes from the node v runs on: its vCPU thread made the
+ *    access and waits for the reply, so v cannot leave meanwhile, and its
+ *    MOVED went out on the same link before it could make any access.
  *  - IO_REPLY comes from the devices' node only.
+ *  - CONTROL: pause and resume come from the coordinator (its API) only;
+ *    a move request may come from any node (passed on towards where the
+ *    vCPU runs, a bounded number of hops), but only about a movable vCPU
+ *    and a node that exists.
  * Refused messages change nothing; the caller counts and logs them. */
 #ifndef AMALGAM_CPU_VCPUMAP_H
 #define AMALGAM_CPU_VCPUMAP_H
@@ -75,5 +82,13 @@ void vcpumap_arrived(struct vcpumap *m, unsigned vcpu, uint32_t moves);
 /* IO_REPLY: from the devices' node (dev_node) only. */
 enum vcpumap_verdict vcpumap_io_reply(const struct vcpumap *m, unsigned from,
 				      unsigned dev_node, uint32_t vcpu, const char **why);
+/* IO_REQ (on the devices' node): from the node that runs vcpu only. */
+enum vcpumap_verdict vcpumap_io_req(const struct vcpumap *m, unsigned from, uint32_t vcpu,
+				    const char **why);
+/* CONTROL: pause (or resume) when pause_all, else a move of vcpu to node;
+ * coordinator: the node whose API may pause the VM. */
+enum vcpumap_verdict vcpumap_control(const struct vcpumap *m, unsigned from,
+				     unsigned coordinator, bool pause_all, uint32_t vcpu,
+				     uint32_t node, const char **why);
 
 #endif

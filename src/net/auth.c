@@ -2,13 +2,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "net/keyfile.h"
 #include "util/log.h"
 
 static_assert(AUTH_KEY_BYTES == crypto_auth_hmacsha512256_KEYBYTES, "key size");
@@ -17,6 +16,7 @@ static_assert(NET_MAC_BYTES == crypto_auth_hmacsha512256_BYTES, "mac size");
 #define KEY_FILE_MAX 4096
 static const char mac_label[] = "AMLG-auth-v2";
 static const char link_label[] = "AMLG-link-v1";
+static const char ident_label[] = "AMLG-ident-v1";
 
 static bool all_hex(const uint8_t *p, size_t n)
 {
@@ -78,51 +78,19 @@ check_zero:
 
 int auth_key_load(const char *path, struct auth_key *key)
 {
-	uint8_t buf[KEY_FILE_MAX + 1];
 	const char *why;
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd, err;
+	size_t len;
+	char *buf;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cluster key %s: cannot open: %s", path, strerror(errno));
+	err = keyfile_read("cluster key", path, KEY_FILE_MAX, true, &buf, &len);
+	if (err)
 		return err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		pr_err("cluster key %s: not a regular file", path);
-		err = -EINVAL;
-		goto out;
-	}
-	if (st.st_mode & 077)
-		pr_warn("cluster key %s is readable by group or others (mode %03o)",
-			path, (unsigned)(st.st_mode & 0777));
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_err("cluster key %s: read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > KEY_FILE_MAX) {
-		pr_err("cluster key %s: file too large for a key", path);
-		err = -EINVAL;
-		goto out;
-	}
 	err = auth_key_parse(buf, len, key, &why);
 	if (err)
 		pr_err("cluster key %s: %s", path, why);
-out:
-	sodium_memzero(buf, sizeof(buf));
-	close(fd);
+	sodium_memzero(buf, len);
+	free(buf);
 	return err;
 }
 
@@ -131,30 +99,17 @@ int auth_key_generate(const char *path)
 	uint8_t k[AUTH_KEY_BYTES];
 	char hex[2 * AUTH_KEY_BYTES + 2];
 	size_t len;
-	int fd, err = 0;
+	int err;
 
 	if (sodium_init() < 0)
 		return -ENOSYS;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cluster key %s: cannot create: %s", path, strerror(errno));
-		return err;
-	}
 	randombytes_buf(k, sizeof(k));
 	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
 	len = strlen(hex);
 	hex[len++] = '\n';
-	if (write(fd, hex, len) != (ssize_t)len) {
-		err = errno ? -errno : -EIO;
-		pr_err("cluster key %s: write failed", path);
-	}
-	if (close(fd) < 0 && !err)
-		err = -errno;
+	err = keyfile_create("cluster key", path, hex, len);
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(hex, sizeof(hex));
-	if (err)
-		unlink(path);
 	return err;
 }
 
@@ -188,6 +143,42 @@ void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
 	sodium_memzero(&st, sizeof(st));
 }
 
+/* The transcript both the MAC's and the signature's inputs share. */
+static size_t transcript(uint8_t *out, const char *label, size_t label_len, char role,
+			 uint32_t id_i, uint32_t id_r, const uint8_t *nonce_i,
+			 const uint8_t *nonce_r, const uint32_t flags[2])
+{
+	size_t n = 0;
+
+	memcpy(out + n, label, label_len);
+	n += label_len;
+	out[n++] = (uint8_t)role;
+	memcpy(out + n, &id_i, 4);
+	n += 4;
+	memcpy(out + n, &id_r, 4);
+	n += 4;
+	memcpy(out + n, nonce_i, NET_NONCE_BYTES);
+	n += NET_NONCE_BYTES;
+	memcpy(out + n, nonce_r, NET_NONCE_BYTES);
+	n += NET_NONCE_BYTES;
+	memcpy(out + n, flags, 8);
+	return n + 8;
+}
+
+#define TRANSCRIPT_MAX (sizeof(ident_label) + 1 + 8 + 2 * NET_NONCE_BYTES + 8)
+
+void auth_sign(const uint8_t sk[IDENT_SK_BYTES], char role, uint32_t id_i,
+	       uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
+	       const uint8_t nonce_r[NET_NONCE_BYTES], const uint32_t flags[2],
+	       uint8_t sig[NET_SIG_BYTES])
+{
+	uint8_t t[TRANSCRIPT_MAX];
+	size_t n = transcript(t, ident_label, sizeof(ident_label) - 1, role, id_i, id_r,
+			      nonce_i, nonce_r, flags);
+
+	crypto_sign_detached(sig, NULL, t, n, sk);
+}
+
 int auth_init(struct auth_hs *hs, enum auth_role role,
 	      const struct auth_key *key, uint32_t self_id, int expect_peer)
 {
@@ -208,6 +199,8 @@ int auth_init(struct auth_hs *hs, enum auth_role role,
 	hs->flags_self = key->insecure ? NET_HELLO_INSECURE : 0;
 	if (!key->portable_cipher && seal_aes_available())
 		hs->flags_self |= NET_HELLO_AES;
+	if (key->ident)
+		hs->flags_self |= NET_HELLO_IDENT;
 	randombytes_buf(hs->nonce_self, sizeof(hs->nonce_self));
 	hs->state = AUTH_WAIT_HELLO;
 	return 0;
@@ -293,6 +286,38 @@ int auth_link(const struct auth_hs *hs, struct seal *tx, struct seal *rx)
 	return err;
 }
 
+/* The (id_i, id_r, nonce_i, nonce_r, flags) of this handshake. */
+static void view(const struct auth_hs *hs, uint32_t *id_i, uint32_t *id_r,
+		 const uint8_t **nonce_i, const uint8_t **nonce_r, uint32_t fl[2])
+{
+	bool ini = hs->role == AUTH_INITIATOR;
+
+	*id_i = ini ? hs->self_id : hs->peer_id;
+	*id_r = ini ? hs->peer_id : hs->self_id;
+	*nonce_i = ini ? hs->nonce_self : hs->nonce_peer;
+	*nonce_r = ini ? hs->nonce_peer : hs->nonce_self;
+	fl[0] = ini ? hs->flags_self : hs->flags_peer;
+	fl[1] = ini ? hs->flags_peer : hs->flags_self;
+}
+
+static bool ident_mode(const struct auth_hs *hs)
+{
+	return hs->flags_self & hs->flags_peer & NET_HELLO_IDENT;
+}
+
+static void make_ident(const struct auth_hs *hs, struct net_msg *m)
+{
+	const uint8_t *ni, *nr;
+	uint32_t ii, ir, fl[2];
+
+	memset(m, 0, sizeof(*m));
+	m->type = NET_MSG_IDENT;
+	memcpy(m->u.ident.pubkey, hs->key->ident->pk, NET_PUBKEY_BYTES);
+	view(hs, &ii, &ir, &ni, &nr, fl);
+	auth_sign(hs->key->ident->sk, hs->role == AUTH_INITIATOR ? 'I' : 'R', ii, ir, ni,
+		  nr, fl, m->u.ident.sig);
+}
+
 static void make_auth(const struct auth_hs *hs, struct net_msg *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -333,11 +358,42 @@ static int take_hello(struct auth_hs *hs, const struct net_hello *h)
  * (so that the initiator learns why) and refuses at the AUTH. */
 static int check_mode(struct auth_hs *hs)
 {
-	if (!((hs->flags_peer ^ hs->flags_self) & NET_HELLO_INSECURE))
+	uint32_t differ = hs->flags_peer ^ hs->flags_self;
+
+	if (differ & NET_HELLO_IDENT)
+		return fail(hs, -EPROTONOSUPPORT, hs->flags_self & NET_HELLO_IDENT ?
+			    "peer has no node key; this node runs with --trust" :
+			    "peer runs with --trust; this node has no node key (--node-key)");
+	if (!(differ & NET_HELLO_INSECURE))
 		return 0;
 	return fail(hs, -EPROTONOSUPPORT, hs->flags_self & NET_HELLO_INSECURE ?
 		    "peer requires encrypted links; this node runs with --insecure-network" :
 		    "peer runs with --insecure-network; this node requires encrypted links");
+}
+
+/* The peer's IDENT: its key must be the one trusted for the id it
+ * claims, and its signature must cover this handshake. */
+static int check_ident(struct auth_hs *hs, const struct net_ident *d)
+{
+	const struct auth_ident *id = hs->key->ident;
+	int want = ident_expected(id, hs->peer_id);
+	uint8_t t[TRANSCRIPT_MAX];
+	const uint8_t *ni, *nr;
+	uint32_t ii, ir, fl[2];
+	size_t n;
+
+	if (want < 0 || !id->trusted[want] ||
+	    sodium_memcmp(id->trust[want], d->pubkey, NET_PUBKEY_BYTES))
+		return fail(hs, -EKEYREJECTED, ident_find(id, d->pubkey) >= 0 ?
+			    "peer's node key is trusted for another node id than the one it claims" :
+			    "peer's node key is not in this node's trust list (--trust)");
+	view(hs, &ii, &ir, &ni, &nr, fl);
+	n = transcript(t, ident_label, sizeof(ident_label) - 1,
+		       hs->role == AUTH_INITIATOR ? 'R' : 'I', ii, ir, ni, nr, fl);
+	if (crypto_sign_verify_detached(d->sig, t, n, d->pubkey))
+		return fail(hs, -EACCES, "peer's signature does not match its node key");
+	hs->ident_ok = true;
+	return 0;
 }
 
 static int check_proof(struct auth_hs *hs, const struct net_auth *a)
@@ -362,7 +418,7 @@ static void make_ok(struct net_msg *m)
 int auth_step(struct auth_hs *hs, const struct net_msg *in,
 	      struct net_msg out[AUTH_MAX_OUT])
 {
-	int err;
+	int err, n;
 
 	switch (hs->state) {
 	case AUTH_WAIT_HELLO:
@@ -374,19 +430,27 @@ int auth_step(struct auth_hs *hs, const struct net_msg *in,
 		hs->state = AUTH_WAIT_AUTH;
 		if (hs->role == AUTH_INITIATOR)
 			return check_mode(hs);
-		make_hello(hs, &out[0]);
-		make_auth(hs, &out[1]);
-		return 2;
+		n = 0;
+		make_hello(hs, &out[n++]);
+		if (ident_mode(hs))
+			make_ident(hs, &out[n++]);
+		make_auth(hs, &out[n++]);
+		return n;
 	case AUTH_WAIT_AUTH:
-		if (in->type != NET_MSG_AUTH)
+		if (in->type == NET_MSG_IDENT && ident_mode(hs) && !hs->ident_ok)
+			return check_ident(hs, &in->u.ident);
+		if (in->type != NET_MSG_AUTH || (ident_mode(hs) && !hs->ident_ok))
 			break;
 		err = check_mode(hs) ?: check_proof(hs, &in->u.auth);
 		if (err)
 			return err;
 		if (hs->role == AUTH_INITIATOR) {
-			make_auth(hs, &out[0]);
+			n = 0;
+			if (ident_mode(hs))
+				make_ident(hs, &out[n++]);
+			make_auth(hs, &out[n++]);
 			hs->state = AUTH_WAIT_OK;
-			return 1;
+			return n;
 		}
 		/* Both proofs checked. An arbiter's AUTH_OK is its verdict;
 		 * a follower's only says "your proof is good". */

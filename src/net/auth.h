@@ -37,6 +37,16 @@
  * both nonces are. (Anyone holding the cluster key who recorded the
  * handshake can derive them: there is no forward secrecy yet.)
  *
+ * Node identity (ident.h), when both nodes run with --trust (HELLO flag
+ * IDENT; a node refuses a peer that differs, -EPROTONOSUPPORT): each side
+ * sends IDENT{pk_X, sig_X} right before its AUTH, with
+ *     sig_X = Ed25519(sk_X, "AMLG-ident-v1" || X || id_I || id_R ||
+ *                           nonce_I || nonce_R || flags_I || flags_R)
+ * and the receiver checks that pk_X is the key its trust list gives the id
+ * X claims (-EKEYREJECTED otherwise: a stranger's key, or another node's)
+ * and that sig_X verifies (-EACCES). Fresh nonces make each signature
+ * single-use, so only the holder of node i's secret key can be node i.
+ *
  * The handshake is a pure state machine: messages in, messages out. The
  * caller moves the messages and logs a refusal (auth_hs.error says why). */
 #ifndef AMALGAM_NET_AUTH_H
@@ -46,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/ident.h"
 #include "net/seal.h"
 #include "net/wire.h"
 
@@ -56,6 +67,7 @@ struct auth_key {
 	uint8_t k[AUTH_KEY_BYTES];
 	bool insecure;		/* --insecure-network: links in clear */
 	bool portable_cipher;	/* do not offer AES-256-GCM (tests, bench) */
+	struct auth_ident *ident;	/* --node-key and --trust, or NULL */
 };
 
 /* Parse key file contents. 0, or -EINVAL with *why a static message. */
@@ -91,10 +103,11 @@ struct auth_hs {
 	uint8_t nonce_self[NET_NONCE_BYTES];
 	uint8_t nonce_peer[NET_NONCE_BYTES];
 	const char *error;		/* static text, set in AUTH_FAILED */
+	bool ident_ok;			/* the peer's IDENT checked */
 };
 
 /* Most messages one step emits. */
-#define AUTH_MAX_OUT 2
+#define AUTH_MAX_OUT 3
 
 /* 0, or -EINVAL (bad id) / -ENOSYS (libsodium failed to initialise). */
 int auth_init(struct auth_hs *hs, enum auth_role role,
@@ -110,8 +123,10 @@ int auth_start(struct auth_hs *hs, struct net_msg out[AUTH_MAX_OUT]);
  *             tampering);
  *   -EPROTO   a message out of order or of a non-handshake type;
  *   -EPERM    the peer claims our own id, or not the id we expected;
- *   -EPROTONOSUPPORT  one side runs with --insecure-network, the other
- *             does not.
+ *   -EPROTONOSUPPORT  one side runs with --insecure-network (or
+ *             --trust), the other does not;
+ *   -EKEYREJECTED  the peer's node key is not the one trusted for the id
+ *             it claims.
  * The step that completes the arbiter's handshake emits its verdict last,
  * as AUTH_OK{ACCEPTED}: the caller may change that to NET_AUTH_DUPLICATE
  * before sending. A follower's verdict is in hs->status once done. */
@@ -144,5 +159,10 @@ void auth_mac(const struct auth_key *key, char role, uint32_t id_i,
 	      uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
 	      const uint8_t nonce_r[NET_NONCE_BYTES],
 	      const uint32_t flags[2], uint8_t mac[NET_MAC_BYTES]);
+/* sig_X of the IDENT message, made with a node's secret key. */
+void auth_sign(const uint8_t sk[IDENT_SK_BYTES], char role, uint32_t id_i,
+	       uint32_t id_r, const uint8_t nonce_i[NET_NONCE_BYTES],
+	       const uint8_t nonce_r[NET_NONCE_BYTES], const uint32_t flags[2],
+	       uint8_t sig[NET_SIG_BYTES]);
 
 #endif

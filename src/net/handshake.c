@@ -80,7 +80,7 @@ static void refused(struct transport *t, struct conn *c, int err)
 {
 	char what[160];
 
-	if (err == -EACCES) {
+	if (err == -EACCES || err == -EKEYREJECTED) {
 		COUNT(t, auth_failures);
 		wire_stats_reject(&t->stats.wire, NET_REJ_AUTH);
 	} else {
@@ -150,8 +150,8 @@ int handshake_rx(struct transport *t, struct conn *c, const struct net_msg *msg)
 	t->n_pending--;
 	pthread_mutex_unlock(&t->lock);
 	COUNT(t, accepted);
-	pr_info("net: node %d authenticated from %s (%s)", c->peer, c->name,
-		link_mode(c));
+	pr_info("net: node %d authenticated from %s (%s%s)", c->peer, c->name,
+		link_mode(c), c->hs.ident_ok ? ", node key checked" : "");
 	return 0;
 }
 
@@ -338,8 +338,8 @@ int transport_connect(struct transport *t, const char *addr, int expect_peer)
 	t->conns = c;
 	pthread_mutex_unlock(&t->lock);
 	COUNT(t, connected);
-	pr_info("net: node %d authenticated at %s (%s)", c->peer, c->name,
-		link_mode(c));
+	pr_info("net: node %d authenticated at %s (%s%s)", c->peer, c->name,
+		link_mode(c), c->hs.ident_ok ? ", node key checked" : "");
 	transport_wake(t);
 	return c->peer;
 }

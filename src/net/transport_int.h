@@ -40,7 +40,7 @@
 #define MAX_PENDING_PER_ADDR 8	/* ... from one IP address */
 #define PREAUTH_LOG_MS	1000	/* at most one pre-auth line this often */
 #define HEARTBEATS	4	/* heartbeats per dead-peer timeout */
-#define HS_FRAME_MAX	(NET_HDR_SIZE + sizeof(struct net_hello))
+#define HS_FRAME_MAX	(NET_HDR_SIZE + sizeof(struct net_ident))
 
 enum conn_state { CONN_HANDSHAKE, CONN_UP, CONN_DEAD };
 

@@ -198,6 +198,7 @@ static const struct type_info types[NET_MSG_NR] = {
 	[NET_MSG_DSM] = { "DSM", FIXED(struct net_dsm), 0, NET_PAGE_SIZE, true, NULL },
 	[NET_MSG_CPU] = { "CPU", FIXED(struct net_cpu), 0, NET_VCPU_STATE_MAX, false,
 			  check_cpu },
+	[NET_MSG_IDENT] = { "IDENT", FIXED(struct net_ident), 0, 0, false, NULL },
 };
 
 static const char *reject_names[NET_REJ_NR] = {
@@ -215,7 +216,7 @@ static const char *reject_names[NET_REJ_NR] = {
 	[NET_REJ_BAD_SEAL] = "frame failed authentication (forged or tampered)",
 };
 
-static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) &&
+static_assert(NET_FIXED_MAX >= sizeof(struct net_hello) && NET_FIXED_MAX >= sizeof(struct net_dsm) &&
 	      NET_FIXED_MAX >= sizeof(struct net_cpu), "NET_FIXED_MAX too small");
 
 static const struct type_info *type_get(unsigned type)

@@ -83,6 +83,7 @@ enum net_type {
 	NET_MSG_START,		/* node 0 -> node: struct net_start */
 	NET_MSG_DSM,		/* page protocol; optional page payload */
 	NET_MSG_CPU,		/* the CPU plane: struct net_cpu, by op */
+	NET_MSG_IDENT,		/* handshake: a node key's signature (auth.h) */
 	NET_MSG_NR
 };
 
@@ -90,7 +91,8 @@ enum net_type {
 #define NET_TYPE_BIT(t)		(1u << (t))
 #define NET_TYPES_HANDSHAKE	(NET_TYPE_BIT(NET_MSG_HELLO) | \
 				 NET_TYPE_BIT(NET_MSG_AUTH) | \
-				 NET_TYPE_BIT(NET_MSG_AUTH_OK))
+				 NET_TYPE_BIT(NET_MSG_AUTH_OK) | \
+				 NET_TYPE_BIT(NET_MSG_IDENT))
 #define NET_TYPES_ALL		(((1u << NET_MSG_NR) - 1) & \
 				 ~NET_TYPE_BIT(NET_MSG_INVALID))
 #define NET_TYPES_SESSION	(NET_TYPES_ALL & ~NET_TYPES_HANDSHAKE)
@@ -125,7 +127,8 @@ struct net_hdr {
  * handshake's proofs (auth.h), so nobody on the path can change them. */
 #define NET_HELLO_INSECURE	1u	/* --insecure-network: no sealing */
 #define NET_HELLO_AES		2u	/* can seal with AES-256-GCM */
-#define NET_HELLO_FLAGS		(NET_HELLO_INSECURE | NET_HELLO_AES)
+#define NET_HELLO_IDENT		4u	/* --trust: node keys prove who is who */
+#define NET_HELLO_FLAGS		(NET_HELLO_INSECURE | NET_HELLO_AES | NET_HELLO_IDENT)
 
 struct net_hello {
 	uint32_t node_id;
@@ -135,6 +138,15 @@ struct net_hello {
 
 struct net_auth {
 	uint8_t mac[NET_MAC_BYTES];
+};
+
+#define NET_PUBKEY_BYTES	32	/* Ed25519 public key */
+#define NET_SIG_BYTES		64	/* Ed25519 signature */
+
+/* The sender's node key and its signature over the handshake (auth.h). */
+struct net_ident {
+	uint8_t pubkey[NET_PUBKEY_BYTES];
+	uint8_t sig[NET_SIG_BYTES];
 };
 
 enum net_auth_status {
@@ -385,7 +397,8 @@ struct net_cpu {
 	};
 };
 
-#define NET_FIXED_MAX		sizeof(struct net_dsm)
+/* The largest fixed part: IDENT's (a key and a signature). */
+#define NET_FIXED_MAX		sizeof(struct net_ident)
 #define NET_MAX_PAYLOAD		(sizeof(struct net_cpu) + NET_VCPU_STATE_MAX)
 #define NET_FRAME_MAX		(NET_HDR_SIZE + NET_MAX_PAYLOAD)
 #define NET_SEALED_FRAME_MAX	(NET_FRAME_MAX + NET_SEAL_TAG_BYTES)
@@ -398,6 +411,7 @@ struct net_msg {
 		struct net_hello hello;
 		struct net_auth auth;
 		struct net_auth_ok auth_ok;
+		struct net_ident ident;
 		struct net_ping ping;	/* PING and PONG */
 		struct net_control control;
 		struct net_dsm dsm;
@@ -433,6 +447,10 @@ NET_PIN(net_hello, nonce, 8);
 
 static_assert(sizeof(struct net_auth) == 32, "net_auth size");
 NET_PIN(net_auth, mac, 0);
+
+static_assert(sizeof(struct net_ident) == 96, "net_ident size");
+NET_PIN(net_ident, pubkey, 0);
+NET_PIN(net_ident, sig, 32);
 
 static_assert(sizeof(struct net_auth_ok) == 8, "net_auth_ok size");
 NET_PIN(net_auth_ok, status, 0);

@@ -43,6 +43,8 @@ struct config {
 	unsigned nodes;
 	const char *join;
 	const char *key_file;
+	const char *node_key_file;	/* --node-key, with trust_file */
+	const char *trust_file;		/* --trust */
 	int insecure_network;	/* links in clear after the handshake */
 	unsigned peer_timeout_ms;	/* 0: CLUSTER_PEER_TIMEOUT_MS */
 	const char *place;	/* "0,0,1,1"; NULL spreads evenly */

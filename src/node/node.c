@@ -459,6 +459,7 @@ static void teardown(struct node *n)
 	rtt_server_stop(n->rtt);
 	n->rtt = NULL;
 	auth_key_wipe(&n->key);
+	ident_wipe(&n->ident);
 }
 
 /* Give up on starting: say why (msg NULL: the failing step said it), tell
@@ -590,7 +591,7 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 	struct net_start s;
 	int r;
 
-	start_tsc_probe(n->cluster, n->p.nr_nodes, b);
+	start_tsc_probe(n->cluster, &n->key, n->p.nr_nodes, b);
 	if (start_clock_sample(&n->vm, b) || start_loaded_ranges(&n->vm.mem, b)) {
 		snprintf(err, errlen, "the loaded guest is too fragmented to describe");
 		return -ENOSPC;
@@ -617,6 +618,35 @@ static void link_policy(struct node *n, bool insecure)
 			"change guest memory. Use only on a private fabric.");
 }
 
+/* Node identity (net/ident.h), when a node key and a trust file are
+ * given. The coordinator is node 0: the trust file must say so; a joiner
+ * checks its own entry once JOIN told it its id (cluster.c). 0 or -errno,
+ * the reason printed. */
+static int load_identity(struct node *n, const char *node_key, const char *trust,
+			 bool coordinator)
+{
+	char hex[IDENT_HEX_BYTES];
+	int r;
+
+	if (!node_key)
+		return 0;
+	r = ident_load(&n->ident, node_key, trust, CLUSTER_MAX_NODES);
+	if (r)
+		return r;
+	if (coordinator && (!n->ident.trusted[0] ||
+			    memcmp(n->ident.trust[0], n->ident.pk, NET_PUBKEY_BYTES))) {
+		ident_pubkey_hex(n->ident.pk, hex);
+		pr_err("trust file %s: node 0 is this node (the coordinator), whose public key "
+		       "is %s, but the file lists %s for node 0", trust, hex,
+		       n->ident.trusted[0] ? "another key" : "no key");
+		ident_wipe(&n->ident);
+		return -EINVAL;
+	}
+	n->ident.joiner_id = CLUSTER_JOINER_ID;
+	n->key.ident = &n->ident;
+	return 0;
+}
+
 /* Setup unwinds through one exit: a step that fails sets status and msg
  * (NULL when it printed its reason itself) and jumps to fail, which undoes
  * what was built in reverse order (teardown; every part may be absent). */
@@ -628,6 +658,7 @@ int node_run(const struct config *cfg)
 	char err[512] = "";
 	const char *msg = err;
 	const char *key_file = cfg->key_file;
+	const char *node_key = cfg->node_key_file, *trust = cfg->trust_file;
 	int status = 1, r;
 
 	if (!n)
@@ -654,9 +685,13 @@ int node_run(const struct config *cfg)
 					}, n->p.addr + 1, err, sizeof(err)))
 				goto fail;
 			key_file = spawn_key_file(sp);
+			node_key = spawn_node_key_file(sp);
+			trust = spawn_trust_file(sp);
 		}
-		/* auth_key_load says which file and what is wrong with it. */
-		if (auth_key_load(key_file, &n->key)) {
+		/* auth_key_load and ident_load say which file and what is
+		 * wrong with it. */
+		if (auth_key_load(key_file, &n->key) ||
+		    load_identity(n, node_key, trust, true)) {
 			status = EXIT_USAGE;
 			msg = NULL;
 			goto fail;
@@ -760,13 +795,22 @@ int node_join(const struct node_args *a)
 	n->cache = a->cache;
 	n->offered = a->node_cpus;
 	n->console_fd = STDOUT_FILENO;
-	/* auth_key_load says which file and what is wrong with it. */
-	if (auth_key_load(a->key_file, &n->key)) {
+	/* auth_key_load and ident_load say which file and what is wrong
+	 * with it. */
+	if (auth_key_load(a->key_file, &n->key) ||
+	    load_identity(n, a->node_key_file, a->trust_file, false)) {
 		status = EXIT_USAGE;
 		msg = NULL;
 		goto fail;
 	}
 	link_policy(n, a->insecure);
+	/* The TSC echo, from the start: it answers only the cluster key's
+	 * holders (cluster/rtt.h), so it may be reachable before JOIN. */
+	addr_host(a->listen, host, sizeof(host));
+	if (rtt_server_start(host, &n->key, &n->rtt))
+		n->rtt = NULL;
+	else
+		pr_info("TSC echo on %s port %d", host, rtt_server_port(n->rtt));
 	r = cluster_join(a->listen, &n->key, a->port_fd, a->has_memory ? &a->memory : NULL,
 			 a->timeout_s, &n->cluster,
 			 &n->p, err, sizeof(err));
@@ -785,9 +829,6 @@ int node_join(const struct node_args *a)
 		msg = NULL;
 		goto fail;
 	}
-	addr_host(a->listen, host, sizeof(host));
-	if (rtt_server_start(host, &n->rtt))
-		n->rtt = NULL;
 	if (cluster_send_ready(n->cluster, 0, n->rtt ? rtt_server_port(n->rtt) : 0) ||
 	    cluster_wait_start(n->cluster, &s, START_TIMEOUT_S, err, sizeof(err)) ||
 	    start_from_wire(&s, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||

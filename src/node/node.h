@@ -17,6 +17,8 @@ int node_run(const struct config *cfg);
 struct node_args {
 	const char *listen;
 	const char *key_file;
+	const char *node_key_file;	/* --node-key, with trust_file */
+	const char *trust_file;		/* --trust */
 	int port_fd;		/* write the bound port here, or -1 */
 	unsigned timeout_s;	/* wait for a coordinator; 0 = forever */
 	enum log_level log_level;

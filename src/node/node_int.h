@@ -33,6 +33,7 @@ struct node {
 	struct dsm_layout layout;	/* home ranges, also the guest's NUMA nodes */
 	struct forward *fwd;
 	struct auth_key key;
+	struct auth_ident ident;	/* key.ident when --trust */
 	bool stats;
 	unsigned stats_every_ms;
 	uint64_t cache;			/* --cache bytes; 0: from MemAvailable */

@@ -56,7 +56,8 @@ int start_clock_sample(struct vm *vm, struct boot_text *b)
 }
 
 #define TSC_PROBES 32
-void start_tsc_probe(struct cluster *c, unsigned nr_nodes, struct boot_text *b)
+void start_tsc_probe(struct cluster *c, const struct auth_key *key, unsigned nr_nodes,
+		     struct boot_text *b)
 {
 	b->nr_nodes = nr_nodes;
 	b->has_delta[0] = true;
@@ -69,7 +70,7 @@ void start_tsc_probe(struct cluster *c, unsigned nr_nodes, struct boot_text *b)
 
 		b->has_delta[i] = false;
 		addr_host(cluster_addr(c, i), host, sizeof(host));
-		if (!port || rtt_tsc_probe(host, port, TSC_PROBES, p) ||
+		if (!port || rtt_tsc_probe(host, port, key, TSC_PROBES, p) ||
 		    tscsync_delta(p, TSC_PROBES, &b->tsc_delta[i], &err)) {
 			pr_warn("node %u: cannot compare TSCs by round trips; "
 				"it will use the realtime clocks", i);

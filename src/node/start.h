@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/auth.h"
 #include "node/startwire.h"
 
 struct cluster;
@@ -22,7 +23,8 @@ int start_clock_sample(struct vm *vm, struct boot_text *b);
 /* Node 0: how far each joiner's host TSC is from ours, by round trips to
  * its echo server (cluster/rtt.h). A node that cannot be probed falls back
  * to the realtime clocks (start_clock_adopt). */
-void start_tsc_probe(struct cluster *c, unsigned nr_nodes, struct boot_text *b);
+void start_tsc_probe(struct cluster *c, const struct auth_key *key, unsigned nr_nodes,
+		     struct boot_text *b);
 /* Node k: adopt node 0's kvmclock and TSC. On the same host (same boot
  * id) the host TSC is shared, so the offset carries over exactly and the
  * kvmclock is set with the shared realtime clock. Across hosts the guest

@@ -201,7 +201,7 @@ void node_measure_rtt(struct node *n, unsigned samples)
 		int port = cluster_rtt_port(n->cluster, i);
 
 		addr_host(cluster_addr(n->cluster, i), host, sizeof(host));
-		if (!port || rtt_measure(host, port, samples, &r)) {
+		if (!port || rtt_measure(host, port, &n->key, samples, &r)) {
 			fprintf(stderr, "amalgam[0] rtt: node %u: cannot measure\n", i);
 			continue;
 		}

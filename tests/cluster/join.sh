@@ -60,7 +60,7 @@ sleep 0.3
 timeout 30 "$AMALGAM" run --join 127.0.0.1:$p1 --key "$TMP/k1" --insecure-network \
 	--kernel "$EXITG" >"$TMP/w.out" 2>"$TMP/w.err"
 st=$?
-if [ $st -ne 0 ] && grep -q "insecure-network, the other not" "$TMP/w.err"; then
+if [ $st -ne 0 ] && grep -q "insecure-network or --trust, the other not" "$TMP/w.err"; then
 	ok "mixed --insecure-network refused: $(grep -m1 'the other not' "$TMP/w.err")"
 else
 	fail "mixed --insecure-network: status $st"; tail -3 "$TMP/w.err"

@@ -2,7 +2,8 @@
  * each "only from the node that runs it" rule refuses what it must, and a
  * simulated cluster whose vCPUs move at random, with notices delayed per
  * link, never has a legitimate message refused and ends with every node
- * knowing where every vCPU runs. */
+ * knowing where every vCPU runs; device accesses made by a vCPU's node,
+ * the vCPU then waiting, are always taken by the devices' node. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -151,13 +152,58 @@ static void test_io_reply(void **state)
 	assert_int_equal(vcpumap_io_reply(&m, 0, 0, 4, &why), VCPUMAP_REFUSE);
 }
 
+static void test_io_req(void **state)
+{
+	struct vcpumap m;
+	const char *why = NULL;
+
+	(void)state;
+	map_at(&m, 0);
+	assert_int_equal(vcpumap_io_req(&m, 1, 1, &why), VCPUMAP_TAKE);
+	assert_int_equal(vcpumap_io_req(&m, 2, 2, &why), VCPUMAP_TAKE);
+	/* vCPU 1 runs on node 1: node 2 may not act in its name. */
+	why = NULL;
+	assert_int_equal(vcpumap_io_req(&m, 2, 1, &why), VCPUMAP_REFUSE);
+	assert_non_null(why);
+	/* Nor for vCPUs running here, nor for ones that do not exist. */
+	assert_int_equal(vcpumap_io_req(&m, 1, 0, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_io_req(&m, 1, 4, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_io_req(&m, 3, 1, &why), VCPUMAP_REFUSE);
+	/* After vCPU 1 moved to node 2 (and node 0 heard so), the other way. */
+	assert_int_equal(vcpumap_moved(&m, 2, 1, 1, &why), VCPUMAP_TAKE);
+	assert_int_equal(vcpumap_io_req(&m, 2, 1, &why), VCPUMAP_TAKE);
+	assert_int_equal(vcpumap_io_req(&m, 1, 1, &why), VCPUMAP_REFUSE);
+}
+
+static void test_control(void **state)
+{
+	struct vcpumap m;
+	const char *why = NULL;
+
+	(void)state;
+	map_at(&m, 1);
+	assert_int_equal(vcpumap_control(&m, 0, 0, true, 0, 0, &why), VCPUMAP_TAKE);
+	why = NULL;
+	assert_int_equal(vcpumap_control(&m, 2, 0, true, 0, 0, &why), VCPUMAP_REFUSE);
+	assert_non_null(why);
+	/* A move request may be passed on by any node, but must name a
+	 * movable vCPU and an existing node. */
+	assert_int_equal(vcpumap_control(&m, 2, 0, false, 1, 0, &why), VCPUMAP_TAKE);
+	assert_int_equal(vcpumap_control(&m, 0, 0, false, 0, 2, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_control(&m, 0, 0, false, 4, 2, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_control(&m, 0, 0, false, 1, 3, &why), VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_control(&m, 0, 0, false, 1, UINT32_MAX, &why),
+			 VCPUMAP_REFUSE);
+	assert_int_equal(vcpumap_control(&m, 7, 0, false, 1, 0, &why), VCPUMAP_REFUSE);
+}
+
 /* ---- a cluster of N nodes, vCPUs moving at random --------------------- */
 
 #define N 4
 #define V 8
 #define QCAP 4096
 
-enum { M_MOVED, M_ROUTE, M_STATE };
+enum { M_MOVED, M_ROUTE, M_STATE, M_IO };
 struct sim_msg {
 	int type;
 	uint32_t vcpu, moves, seq;
@@ -170,6 +216,7 @@ struct link {
 static struct link links[N][N];
 static struct vcpumap maps[N];
 static int in_flight[V];	/* a vCPU whose state is on a link: -1 else node */
+static bool io_wait[V];		/* its access is on its way to node 0 */
 
 static void send(unsigned from, unsigned to, struct sim_msg m)
 {
@@ -200,6 +247,10 @@ static void deliver(unsigned from, unsigned to)
 	case M_ROUTE:
 		v = vcpumap_route(&maps[to], from, m.vcpu, m.moves, m.seq, &why);
 		break;
+	case M_IO:
+		v = vcpumap_io_req(&maps[to], from, m.vcpu, &why);
+		io_wait[m.vcpu] = false;	/* as if answered at once */
+		break;
 	default:
 		v = vcpumap_state(&maps[to], from, m.vcpu, m.moves, &why);
 		if (v == VCPUMAP_TAKE) {
@@ -226,7 +277,7 @@ static unsigned runs_on(unsigned vcpu)
 static void test_sim(void **state)
 {
 	uint8_t place[V];
-	unsigned moved = 0;
+	unsigned moved = 0, ios = 0;
 
 	(void)state;
 	srandom(16);
@@ -236,11 +287,11 @@ static void test_sim(void **state)
 	}
 	for (unsigned n = 0; n < N; n++)
 		assert_int_equal(vcpumap_init(&maps[n], n, N, V, place), 0);
-	for (unsigned step = 0; step < 200000; step++) {
-		unsigned r = (unsigned)random() % 10, vcpu = 1 + (unsigned)random() % (V - 1);
+	for (unsigned step = 0; step < 300000; step++) {
+		unsigned r = (unsigned)random() % 14, vcpu = 1 + (unsigned)random() % (V - 1);
 		unsigned at = runs_on(vcpu), a = (unsigned)random() % N, b = (unsigned)random() % N;
 
-		if (r == 0 && at < N && in_flight[vcpu] < 0) {
+		if (r == 0 && at < N && in_flight[vcpu] < 0 && !io_wait[vcpu]) {
 			/* It moves. */
 			unsigned to = (at + 1 + (unsigned)random() % (N - 1)) % N;
 			uint32_t moves = vcpumap_leave(&maps[at], vcpu, to);
@@ -248,17 +299,23 @@ static void test_sim(void **state)
 			in_flight[vcpu] = (int)to;
 			moved++;
 			send(at, to, (struct sim_msg){ M_STATE, vcpu, moves, 0 });
-		} else if (r <= 2 && at < N) {
+		} else if (r == 1 && at < N) {
 			struct sim_msg m = { M_ROUTE, vcpu, 0, 0 };
 
 			vcpumap_route_next(&maps[at], vcpu, &m.moves, &m.seq);
 			broadcast(at, m);
+		} else if (r == 3 && at < N && at != 0 && !io_wait[vcpu]) {
+			/* Its thread makes a device access and waits. */
+			io_wait[vcpu] = true;
+			ios++;
+			send(at, 0, (struct sim_msg){ M_IO, vcpu, 0, 0 });
 		} else if (a != b && links[a][b].head != links[a][b].tail) {
 			/* Links run at their own pace: a random one delivers. */
 			deliver(a, b);
 		}
 	}
 	assert_true(moved > 5000);
+	assert_true(ios > 5000);
 	/* The network drains (an arrival sends MOVED, so until nothing is
 	 * left): every node knows where every vCPU runs. */
 	for (bool more = true; more;) {
@@ -289,6 +346,8 @@ int main(void)
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_io_reply),
+		cmocka_unit_test(test_io_req),
+		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_sim),
 	};
 

@@ -130,7 +130,7 @@ static void wire(const struct net_msg *in, struct net_msg *out, uint8_t *buf)
 struct run {
 	struct auth_hs i, r;
 	/* First message of each kind, as sent. */
-	struct net_msg hello_i, hello_r, auth_r, auth_i;
+	struct net_msg hello_i, hello_r, auth_r, auth_i, ident_i, ident_r;
 	int err_i, err_r;
 	int msgs;			/* messages that crossed */
 };
@@ -143,6 +143,8 @@ static void record(struct run *x, bool from_i, const struct net_msg *m)
 		slot = from_i ? &x->hello_i : &x->hello_r;
 	else if (m->type == NET_MSG_AUTH)
 		slot = from_i ? &x->auth_i : &x->auth_r;
+	else if (m->type == NET_MSG_IDENT)
+		slot = from_i ? &x->ident_i : &x->ident_r;
 	if (slot && !slot->type)
 		*slot = *m;
 }
@@ -462,6 +464,243 @@ static void test_protocol_errors(void **state)
 	assert_int_equal(auth_init(&i, AUTH_INITIATOR, &key_a, NET_MAX_NODES, -1), -EINVAL);
 }
 
+/* --- node identity ------------------------------------------------------- */
+
+/* Node keys from fixed seeds: nodes 1, 2, 3 trusted, node 9's key not. */
+static struct auth_ident ids[4];
+static struct auth_key node_key[4];	/* key_a with ids[k] */
+static const unsigned node_of[4] = { 1, 2, 3, 9 };
+
+static void seed_secret(unsigned k, char *out, size_t len)
+{
+	char hex[65];
+
+	for (int i = 0; i < 64; i++)
+		hex[i] = "0123456789abcdef"[(i * 7 + k * 3 + 1) & 15];
+	hex[64] = 0;
+	snprintf(out, len, "amalgam-node-key %s\n", hex);
+}
+
+static void make_ids(void)
+{
+	char text[512] = "# trusted nodes\n", line[128], sec[128], why[160];
+	char hex[IDENT_HEX_BYTES];
+	const char *w;
+
+	for (unsigned k = 0; k < 4; k++) {
+		memset(&ids[k], 0, sizeof(ids[k]));
+		ids[k].joiner_id = -1;
+		ids[k].joiner_as = -1;
+		seed_secret(k, sec, sizeof(sec));
+		assert_int_equal(ident_parse_secret(sec, strlen(sec), &ids[k], &w), 0);
+		if (k < 3) {
+			ident_pubkey_hex(ids[k].pk, hex);
+			snprintf(line, sizeof(line), "%u  %s\n\n", node_of[k], hex);
+			strcat(text, line);
+		}
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		assert_int_equal(ident_parse_trust(text, strlen(text), 16, &ids[k], why,
+						   sizeof(why)), 0);
+		node_key[k] = key_a;
+		node_key[k].ident = &ids[k];
+	}
+}
+
+static void test_ident_files(void **state)
+{
+	char path[] = "/tmp/amalgam-nodekey-XXXXXX", tpath[] = "/tmp/amalgam-trust-XXXXXX";
+	char hex[IDENT_HEX_BYTES], line[128];
+	struct auth_ident id;
+	const char *why = NULL;
+	struct stat st;
+	int fd = mkstemp(path), tfd = mkstemp(tpath);
+
+	assert_true(fd >= 0 && tfd >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(ident_generate(path, hex), 0);
+	assert_int_equal(ident_generate(path, hex), -EEXIST);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(strlen(hex), 64);
+	snprintf(line, sizeof(line), "0 %s\n", hex);
+	assert_int_equal(write(tfd, line, strlen(line)), (ssize_t)strlen(line));
+	close(tfd);
+	assert_int_equal(ident_load(&id, path, tpath, 16), 0);
+	/* The public key printed is the one the secret file holds. */
+	assert_true(id.trusted[0]);
+	assert_memory_equal(id.trust[0], id.pk, NET_PUBKEY_BYTES);
+	assert_int_equal(ident_find(&id, id.pk), 0);
+	/* A cluster key file is not a node key file. */
+	assert_int_equal(ident_parse_secret(hex_key, strlen(hex_key), &id, &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(ident_load(&id, tpath, tpath, 16), -EINVAL);
+	unlink(path);
+	unlink(tpath);
+	assert_int_equal(ident_load(&id, path, tpath, 16), -ENOENT);
+}
+
+static void expect_bad_trust(const char *text, const char *needle)
+{
+	struct auth_ident id;
+	char why[160] = "";
+
+	assert_int_equal(ident_parse_trust(text, strlen(text), 16, &id, why, sizeof(why)),
+			 -EINVAL);
+	if (!strstr(why, needle))
+		fail_msg("trust file '%s': reason '%s' lacks '%s'", text, why, needle);
+}
+
+static void test_trust_refused(void **state)
+{
+	char hex[IDENT_HEX_BYTES], hex2[IDENT_HEX_BYTES], buf[300];
+
+	make_ids();
+	ident_pubkey_hex(ids[0].pk, hex);
+	ident_pubkey_hex(ids[1].pk, hex2);
+	expect_bad_trust("", "no keys");
+	expect_bad_trust("# only a comment\n", "no keys");
+	expect_bad_trust("1\n", "line 1");
+	snprintf(buf, sizeof(buf), "\n%s\n", hex);			/* no id */
+	expect_bad_trust(buf, "line 2");
+	snprintf(buf, sizeof(buf), "16 %s\n", hex);			/* id too big */
+	expect_bad_trust(buf, "out of range");
+	snprintf(buf, sizeof(buf), "-1 %s\n", hex);
+	expect_bad_trust(buf, "line 1");
+	snprintf(buf, sizeof(buf), "1 %.63s\n", hex);		/* short key */
+	expect_bad_trust(buf, "line 1");
+	snprintf(buf, sizeof(buf), "1 %.63sz\n", hex);		/* not hex */
+	expect_bad_trust(buf, "line 1");
+	snprintf(buf, sizeof(buf), "1 %s\n1 %s\n", hex, hex2);	/* id twice */
+	expect_bad_trust(buf, "listed twice");
+	snprintf(buf, sizeof(buf), "1 %s\n2 %s\n", hex, hex);	/* key twice */
+	expect_bad_trust(buf, "one key per node");
+	/* Good: comments, blank lines, tabs, CRLF. */
+	struct auth_ident id;
+	char why[160];
+	snprintf(buf, sizeof(buf), "# c\r\n\t1\t%s\r\n\n2 %s", hex, hex2);
+	assert_int_equal(ident_parse_trust(buf, strlen(buf), 16, &id, why, sizeof(why)), 0);
+	assert_true(id.trusted[1] && id.trusted[2] && !id.trusted[0]);
+}
+
+/* Trusted nodes: two more messages (an IDENT each way), same verdicts. */
+static void test_ident_right(void **state)
+{
+	struct run x;
+
+	make_ids();
+	handshake(&x, &node_key[0], &node_key[1], 1, 2, -1);
+	assert_int_equal(x.err_i, 0);
+	assert_int_equal(x.err_r, 0);
+	assert_true(auth_done(&x.i) && auth_done(&x.r));
+	assert_true(x.i.ident_ok && x.r.ident_ok);
+	assert_int_equal(x.msgs, 8);
+	assert_int_equal(x.ident_r.type, NET_MSG_IDENT);
+	handshake(&x, &node_key[2], &node_key[0], 3, 1, 1);
+	assert_true(auth_done(&x.i) && auth_done(&x.r));
+	assert_int_equal(x.msgs, 7);
+}
+
+/* A holder of the cluster key whose node key is not trusted: refused by
+ * either side, with a reason naming the trust list. */
+static void test_ident_untrusted(void **state)
+{
+	struct run x;
+
+	make_ids();
+	handshake(&x, &node_key[3], &node_key[1], 9, 2, -1);
+	assert_int_equal(x.err_r, -EKEYREJECTED);
+	assert_non_null(strstr(x.r.error, "trust list"));
+	assert_false(auth_done(&x.i));
+	handshake(&x, &node_key[1], &node_key[3], 2, 9, -1);
+	assert_int_equal(x.err_i, -EKEYREJECTED);
+	assert_non_null(strstr(x.i.error, "trust list"));
+	/* The same node with a trusted key and its own id gets in. */
+	handshake(&x, &node_key[2], &node_key[1], 3, 2, -1);
+	assert_true(auth_done(&x.i) && auth_done(&x.r));
+}
+
+/* A trusted node claiming another's id, whichever side it is on, and
+ * whether or not the victim is connected (the state machine does not know:
+ * it refuses before any slot is looked at). */
+static void test_ident_other_id(void **state)
+{
+	struct run x;
+
+	make_ids();
+	/* Node 3 claims to be node 1 towards node 2. */
+	handshake(&x, &node_key[2], &node_key[1], 1, 2, -1);
+	assert_int_equal(x.err_r, -EKEYREJECTED);
+	assert_non_null(strstr(x.r.error, "another node id"));
+	/* Node 3, answering, claims to be node 1 to the node that dials it. */
+	handshake(&x, &node_key[1], &node_key[2], 2, 1, -1);
+	assert_int_equal(x.err_i, -EKEYREJECTED);
+	assert_non_null(strstr(x.i.error, "another node id"));
+}
+
+/* Signatures are bound to the handshake: an IDENT recorded from node 1 and
+ * replayed by someone claiming node 1 against fresh nonces is refused for
+ * its signature, though its key is the right one. */
+static void test_ident_replayed(void **state)
+{
+	struct net_msg out[AUTH_MAX_OUT], in;
+	struct auth_hs r;
+	struct run x;
+	uint8_t buf[256];
+
+	make_ids();
+	handshake(&x, &node_key[0], &node_key[1], 1, 2, -1);
+	assert_true(auth_done(&x.r));
+	assert_int_equal(x.ident_i.type, NET_MSG_IDENT);
+	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &node_key[1], 2, -1), 0);
+	assert_int_equal(auth_step(&r, &x.hello_i, out), 3);
+	assert_int_equal(out[1].type, NET_MSG_IDENT);
+	wire(&x.ident_i, &in, buf);
+	assert_int_equal(auth_step(&r, &in, out), -EACCES);
+	assert_non_null(strstr(r.error, "signature"));
+	/* Without an IDENT first, AUTH alone is out of order. */
+	assert_int_equal(auth_init(&r, AUTH_RESPONDER, &node_key[1], 2, -1), 0);
+	assert_int_equal(auth_step(&r, &x.hello_i, out), 3);
+	assert_int_equal(auth_step(&r, &x.auth_i, out), -EPROTO);
+}
+
+/* One node with --trust, one without: refused both ways. */
+static void test_ident_mismatch(void **state)
+{
+	struct run x;
+
+	make_ids();
+	handshake(&x, &key_a, &node_key[1], 1, 2, -1);
+	assert_int_equal(x.err_i, -EPROTONOSUPPORT);
+	assert_non_null(strstr(x.i.error, "--trust"));
+	handshake(&x, &node_key[0], &key_a, 1, 2, -1);
+	assert_int_equal(x.err_i, -EPROTONOSUPPORT);
+	assert_non_null(strstr(x.i.error, "--trust"));
+}
+
+/* Before JOIN a joiner answers under the joiner id; the coordinator
+ * accepts it only with the key of the node it is about to make it. */
+static void test_ident_joiner(void **state)
+{
+	struct run x;
+
+	make_ids();
+	for (unsigned k = 0; k < 4; k++)
+		ids[k].joiner_id = 63;
+	handshake(&x, &node_key[0], &node_key[1], 1, 63, -1);
+	assert_int_equal(x.err_i, -EKEYREJECTED);	/* no joiner expected */
+	ids[0].joiner_as = 2;
+	handshake(&x, &node_key[0], &node_key[1], 1, 63, -1);
+	assert_true(auth_done(&x.i) && auth_done(&x.r));
+	ids[0].joiner_as = 3;
+	handshake(&x, &node_key[0], &node_key[1], 1, 63, -1);
+	assert_int_equal(x.err_i, -EKEYREJECTED);
+	assert_non_null(strstr(x.i.error, "another node id"));
+	for (unsigned k = 0; k < 4; k++)
+		ids[k].joiner_id = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +717,14 @@ int main(void)
 		cmocka_unit_test(test_reflected),
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_protocol_errors),
+		cmocka_unit_test(test_ident_files),
+		cmocka_unit_test(test_trust_refused),
+		cmocka_unit_test(test_ident_right),
+		cmocka_unit_test(test_ident_untrusted),
+		cmocka_unit_test(test_ident_other_id),
+		cmocka_unit_test(test_ident_replayed),
+		cmocka_unit_test(test_ident_mismatch),
+		cmocka_unit_test(test_ident_joiner),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

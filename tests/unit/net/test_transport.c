@@ -1046,6 +1046,101 @@ static void test_one_connection_per_pair(void **state)
 	}
 }
 
+/* --- node identity ------------------------------------------------------ */
+
+/* Node keys for ids 0, 1, 2 (fixed seeds), each trusting all three. */
+static struct auth_ident ids[3];
+static struct auth_key ikey[3];
+
+static void make_idents(void)
+{
+	char text[400] = "", sec[128], hex[IDENT_HEX_BYTES], why[160];
+	const char *w;
+
+	for (unsigned k = 0; k < 3; k++) {
+		char line[100];
+
+		memset(&ids[k], 0, sizeof(ids[k]));
+		snprintf(sec, sizeof(sec), "amalgam-node-key %064x\n", k + 0x51);
+		assert_int_equal(ident_parse_secret(sec, strlen(sec), &ids[k], &w), 0);
+		ident_pubkey_hex(ids[k].pk, hex);
+		snprintf(line, sizeof(line), "%u %s\n", k, hex);
+		strcat(text, line);
+	}
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(ident_parse_trust(text, strlen(text), 16, &ids[k], why,
+						   sizeof(why)), 0);
+		ids[k].joiner_id = -1;
+		ids[k].joiner_as = -1;
+		ikey[k] = key_a;
+		ikey[k].ident = &ids[k];
+	}
+}
+
+/* The take-over of issue 16: a holder of the cluster key dials node 1
+ * claiming id 0, the lower id, so its own verdict decides and node 1
+ * replaces its live link to node 0 with the impostor's. Without node keys
+ * that works (shown first, so that the test can tell); with them node 1
+ * refuses the impostor, which holds node 2's key, and keeps node 0. */
+static void test_identity_takeover(void **state)
+{
+	struct node *a, *b, *x;
+
+	a = node_new(0, &key_a, true);
+	b = node_new(1, &key_a, true);
+	assert_int_equal(transport_connect(b->t, addr_of(a), 0), 0);
+	assert_true(WAIT_UNTIL(b, b->ups[0] == 1));
+	x = node_new(0, &key_a, false);
+	assert_int_equal(transport_connect(x->t, addr_of(b), 1), 1);
+	assert_true(ping(x, 1));	/* node 1 now answers the impostor */
+	node_free(x);
+	node_free(b);
+	node_free(a);
+
+	make_idents();
+	a = node_new(0, &ikey[0], true);
+	b = node_new(1, &ikey[1], true);
+	assert_int_equal(transport_connect(b->t, addr_of(a), 0), 0);
+	assert_true(WAIT_UNTIL(a, a->ups[1] == 1));
+	assert_true(WAIT_UNTIL(b, b->ups[0] == 1));
+
+	/* Node 2's key claiming id 0 towards node 1: node 1 checks the key
+	 * against the id before any slot is touched, and hangs up. */
+	x = node_new(0, &ikey[2], false);
+	assert_true(transport_connect(x->t, addr_of(b), 1) < 0);
+	assert_false(transport_peer_up(x->t, 1));
+	node_free(x);
+	assert_true(WAIT_UNTIL(b, stats_of(b).auth_failures == 1));
+	/* ... and claiming id 1 towards node 0. */
+	x = node_new(1, &ikey[2], false);
+	assert_true(transport_connect(x->t, addr_of(a), 0) < 0);
+	node_free(x);
+	assert_true(WAIT_UNTIL(a, stats_of(a).auth_failures == 1));
+	/* Answering as node 0 to a node that dials it: the dialer refuses. */
+	x = node_new(0, &ikey[2], true);
+	assert_int_equal(transport_connect(b->t, addr_of(x), -1), -EKEYREJECTED);
+	node_free(x);
+	/* The live link never went down, on either side, and still carries. */
+	assert_true(ping(b, 0));
+	assert_true(ping(a, 1));
+	assert_int_equal(LOCKED(a, a->downs[1]), 0);
+	assert_int_equal(LOCKED(b, b->downs[0]), 0);
+	assert_int_equal(LOCKED(a, a->ups[1]), 1);
+	assert_int_equal(LOCKED(b, b->ups[0]), 1);
+
+	/* A node with the cluster key and no node key at all: refused. */
+	x = node_new(2, &key_a, false);
+	assert_int_equal(transport_connect(x->t, addr_of(a), 0), -EPROTONOSUPPORT);
+	node_free(x);
+	/* Node 2 itself, with its own key: admitted. */
+	x = node_new(2, &ikey[2], false);
+	assert_int_equal(transport_connect(x->t, addr_of(a), 0), 0);
+	assert_true(ping(x, 0));
+	node_free(x);
+	node_free(b);
+	node_free(a);
+}
+
 static int setup(void **state)
 {
 	static const char hex[] =
@@ -1080,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_fault_injection),
 		cmocka_unit_test(test_one_connection_per_pair),
+		cmocka_unit_test(test_identity_takeover),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

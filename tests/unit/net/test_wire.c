@@ -144,6 +144,13 @@ static int sample(int i, struct net_msg *m)
 		m->data = &start;
 		m->data_len = sizeof(start);
 		return 0;
+	case 19:
+		m->type = NET_MSG_IDENT;
+		for (unsigned k = 0; k < NET_PUBKEY_BYTES; k++)
+			m->u.ident.pubkey[k] = (uint8_t)(k + 1);
+		for (unsigned k = 0; k < NET_SIG_BYTES; k++)
+			m->u.ident.sig[k] = (uint8_t)(0xa0 ^ k);
+		return 0;
 	}
 	return -1;
 }
@@ -352,7 +359,7 @@ static void test_bad_fields(void **state)
 #define ATC(member, type, field) (AT(net_cpu, member) + offsetof(struct type, field))
 	struct { const char *what; int sample; size_t off; uint8_t val; } cases[] = {
 		{ "hello node id", 0, AT(net_hello, node_id), NET_MAX_NODES },
-		{ "hello flags", 0, AT(net_hello, flags), 4 },
+		{ "hello flags", 0, AT(net_hello, flags), 8 },
 		{ "auth_ok status", 2, AT(net_auth_ok, status), 2 },
 		{ "control op 0", 5, AT(net_control, op), 0 },
 		{ "control op NR", 5, AT(net_control, op), NET_CTL_NR },
