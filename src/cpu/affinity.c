@@ -16,6 +16,7 @@ const struct affinity_config affinity_defaults = {
 	.busy_demand = 0.5,
 	.demand_ns = 300 * 1000 * 1000ull,
 	.return_ns = 2000 * 1000 * 1000ull,
+	.memory_ns = 5000 * 1000 * 1000ull,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -26,15 +27,23 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	    cfg->wait_pct > 100 || !cfg->gain_pct || cfg->gain_pct > 100 ||
 	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
+	    !cfg->memory_ns ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
 	a->nr_vcpus = nr_vcpus;
 	a->nr_nodes = nr_nodes;
-	for (unsigned i = 0; i < nr_vcpus; i++)
+	for (unsigned i = 0; i < nr_vcpus; i++) {
 		a->v[i].where = -1;
+		a->v[i].seen_from = -1;
+	}
 	return 0;
+}
+
+static double clamp01(double x)
+{
+	return !(x > 0) ? 0 : x > 1 ? 1 : x;
 }
 
 /* e^-x for x >= 0, close enough for a decay (no libm needed). */
@@ -87,6 +96,32 @@ static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t no
 		v->wait[n] *= k;
 	v->total *= k;
 	v->last_ns = now_ns;
+}
+
+double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns)
+{
+	struct affinity_vcpu *v;
+
+	if (vcpu >= a->nr_vcpus || of >= a->nr_nodes)
+		return 0;
+	v = &a->v[vcpu];
+	decay_waits(a, v, now_ns);
+	return clamp01(v->wait[of] / (double)a->cfg.window_ns);
+}
+
+void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
+		   double waited, uint64_t now_ns)
+{
+	struct affinity_vcpu *v;
+
+	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
+	    from == here)
+		return;
+	v = &a->v[vcpu];
+	settle(a, v, here, now_ns);
+	v->seen_from = (int)from;
+	v->seen_wait = clamp01(waited);
+	v->seen_ns = now_ns;
 }
 
 /* ---- pools ---------------------------------------------------------------- */
@@ -143,11 +178,6 @@ int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double 
 }
 
 /* ---- the page rule ------------------------------------------------------- */
-
-static double clamp01(double x)
-{
-	return !(x > 0) ? 0 : x > 1 ? 1 : x;
-}
 
 /* The useful CPU time a pool gives its vCPUs: what they want, up to its
  * CPUs (an unknown pool: whatever they want). */
@@ -270,6 +300,24 @@ double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, doubl
 	return load;
 }
 
+/* What sending vCPU v (demand d) from pool h to node to, of pool t, would
+ * gain (affinity.h, "One weighing"): with w what it is remembered to wait
+ * there (faded), it would want d - w there and its partners here w less;
+ * with nothing remembered, the CPU share it lacks here. */
+static double push_gain(const struct affinity *a, const struct affinity_vcpu *v,
+			const struct affinity_node *h, const struct affinity_node *t, double d,
+			unsigned to, uint64_t now_ns)
+{
+	double w = 0, ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
+	double ct = pool_cpus(a, t->pool), lt = pool_load(a, t->pool);
+
+	if (v->seen_from == (int)to && now_ns >= v->seen_ns)
+		w = v->seen_wait * decay((double)(now_ns - v->seen_ns) /
+					 (double)a->cfg.memory_ns);
+	return useful(ct, lt + clamp01(d - w)) + useful(ch, lh > d + w ? lh - d - w : 0) -
+	       useful(ct, lt) - useful(ch, lh);
+}
+
 int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
 		     uint64_t now_ns, unsigned *vcpu)
 {
@@ -303,14 +351,16 @@ int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,
 		return -1;
 	/* The node, of another pool, with the most room left once it has
 	 * the vCPU; among nodes of that pool the least loaded; the lowest
-	 * number on ties. */
+	 * number on ties. Not the node it was pulled from while it is
+	 * remembered to wait there more than the push would gain. */
 	for (unsigned n = 0; n < a->nr_nodes; n++) {
 		const struct affinity_node *t = &a->node[n];
 
 		if (n == here || !t->known || t->pool == h->pool)
 			continue;
 		room = pool_cpus(a, t->pool) - pool_load(a, t->pool) - d;
-		if (room < 0)
+		if (room < 0 || push_gain(a, &a->v[pick], h, t, d, n, now_ns) * 100 <
+				 a->cfg.gain_pct)
 			continue;
 		if (to < 0 || room > best_room ||
 		    (room == best_room && t->load < a->node[to].load)) {

@@ -56,8 +56,7 @@ struct forward {
 	struct io_wait io[VM_MAX_VCPUS];
 	struct forward_stats st;
 
-	forward_load_fn *on_load;
-	void *load_opaque;
+	struct forward_model model;
 
 	/* Refused messages are logged at most once a second; the lines held
 	 * back are counted in the next. */
@@ -232,7 +231,7 @@ bool forward_movable(unsigned vcpu)
 	return vcpumap_movable(vcpu);
 }
 
-int forward_move_out(struct forward *f, struct vcpu *v, unsigned node)
+int forward_move_out(struct forward *f, struct vcpu *v, unsigned node, double waited)
 {
 	struct net_msg m;
 	size_t len = 0;
@@ -258,6 +257,8 @@ int forward_move_out(struct forward *f, struct vcpu *v, unsigned node)
 	m.u.cpu.vcpu.vcpu = v->index;
 	m.u.cpu.vcpu.moves = vcpumap_leave(&f->map, v->index, node);
 	m.u.cpu.vcpu.format = VCPUSTATE_FORMAT;
+	m.u.cpu.vcpu.waited_milli = !(waited > 0) ? 0 : waited >= 1 ? 1000 :
+				    (uint32_t)(waited * 1000 + 0.5);
 	m.data = f->blob;
 	m.data_len = (uint32_t)len;
 	err = cluster_send(f->c, node, &m);
@@ -326,6 +327,8 @@ static void vcpu_in(struct forward *f, unsigned from, const struct net_msg *msg)
 			cluster_send(f->c, n, &moved);
 	pthread_mutex_unlock(&f->lock);
 	COUNT(f, moved_in);
+	if (f->model.on_arrive)
+		f->model.on_arrive(f->model.opaque, s->vcpu, from, s->waited_milli / 1000.0);
 	pr_debug("vcpu %u arrived from node %u (%u bytes of state)", s->vcpu, from,
 		msg->data_len);
 }
@@ -660,8 +663,8 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 		route_in(f, from, &c->route);
 		return 0;
 	case NET_CPU_LOAD:
-		if (f->on_load)
-			f->on_load(f->load_opaque, from, &c->load);
+		if (f->model.on_load)
+			f->model.on_load(f->model.opaque, from, &c->load);
 		return 0;
 	case NET_CPU_CONTROL:
 		/* Only the coordinator's API asks, or a node passing it on. */
@@ -673,7 +676,7 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 }
 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
-		const uint8_t *place, forward_load_fn *on_load, void *load_opaque)
+		const uint8_t *place, const struct forward_model *model)
 {
 	struct forward *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
@@ -684,8 +687,8 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 	f->c = c;
 	f->self = cluster_self(c);
 	f->nodes = cluster_nodes(c);
-	f->on_load = on_load;
-	f->load_opaque = load_opaque;
+	if (model)
+		f->model = *model;
 	if (vcpumap_init(&f->map, f->self, f->nodes, vm->nr_vcpus, place)) {
 		free(f);
 		return -EINVAL;

@@ -37,12 +37,18 @@ struct forward;
 struct apic_msg;
 struct lapic_route;
 
-/* A peer's LOAD for the cost model (receive thread; must not block; the
- * values are unchecked). */
-typedef void forward_load_fn(void *opaque, unsigned from, const struct net_load *load);
+/* What the cost model hears through the plane, on the receive thread
+ * (must not block): a peer's LOAD (values unchecked), and a vCPU that has
+ * come from node from, having waited there the share waited (0..1) of
+ * its time for this node's pages. */
+struct forward_model {
+	void (*on_load)(void *opaque, unsigned from, const struct net_load *load);
+	void (*on_arrive)(void *opaque, unsigned vcpu, unsigned from, double waited);
+	void *opaque;
+};
 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
-		const uint8_t *place, forward_load_fn *on_load, void *load_opaque);
+		const uint8_t *place, const struct forward_model *model);
 void forward_free(struct forward *f);
 
 /* The plane's side of struct vm_hooks (vmm/vm.h), which the node wires
@@ -50,7 +56,7 @@ void forward_free(struct forward *f);
  * the plane's lock; -EOPNOTSUPP where vCPUs cannot move), route_changed,
  * irq_out (any thread), and on nodes without the devices io_out and eoi
  * (on the vCPU's thread; io_out waits for the answer). */
-int forward_move_out(struct forward *f, struct vcpu *v, unsigned node);
+int forward_move_out(struct forward *f, struct vcpu *v, unsigned node, double waited);
 void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_route *r);
 uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target);
 int forward_io_out(struct forward *f, struct vcpu *v, enum io_space space,

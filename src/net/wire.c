@@ -161,7 +161,7 @@ static bool check_cpu(const struct net_msg *m)
 	case NET_CPU_IO_REPLY:
 		return check_io_reply(&c->io_reply);
 	case NET_CPU_STATE:
-		return c->vcpu.reserved == 0;
+		return c->vcpu.waited_milli <= 1000;
 	case NET_CPU_EOI:
 		return all_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
 	case NET_CPU_ROUTE:

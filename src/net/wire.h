@@ -46,8 +46,9 @@
  * handshake (net/seal.h).
  * 5: JOIN carries each node's RAM contribution (node_mem); NET_CTL_OFFER.
  * 6: NET_CPU_CONTROL (the API's move, pause and resume).
+ * 7: VCPU_STATE carries the vCPU's waiting for the receiver's pages.
  * Nodes of different versions refuse each other's first frame. */
-#define NET_WIRE_VERSION	6
+#define NET_WIRE_VERSION	7
 #define NET_HDR_SIZE		24
 
 /* Header flag: the payload is encrypted and followed by a
@@ -308,7 +309,10 @@ struct net_vcpu_state {
 	uint32_t vcpu;
 	uint32_t moves;			/* the vCPU's move count after this one */
 	uint32_t format;
-	uint32_t reserved;		/* zero */
+	/* The share of its recent time it waited on the sender for the
+	 * receiver's pages, x1000 (0..1000): what the cost model remembers
+	 * (cpu/affinity.h, "One weighing"). */
+	uint32_t waited_milli;
 };
 
 /* NET_CPU_EOI: a level-triggered vector's EOI, to the devices' node. */
@@ -577,7 +581,7 @@ static_assert(sizeof(struct net_vcpu_state) == 16, "net_vcpu_state size");
 NET_PIN(net_vcpu_state, vcpu, 0);
 NET_PIN(net_vcpu_state, moves, 4);
 NET_PIN(net_vcpu_state, format, 8);
-NET_PIN(net_vcpu_state, reserved, 12);
+NET_PIN(net_vcpu_state, waited_milli, 12);
 
 static_assert(sizeof(struct net_eoi) == 8, "net_eoi size");
 NET_PIN(net_eoi, vector, 0);

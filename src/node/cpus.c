@@ -101,6 +101,29 @@ void node_on_load(void *opaque, unsigned from, const struct net_load *l)
 	}
 }
 
+void node_on_arrive(void *opaque, unsigned vcpu, unsigned from, double waited)
+{
+	struct node *n = opaque;
+
+	if (!n->aff_on)
+		return;
+	pthread_mutex_lock(&n->aff_lock);
+	affinity_came(&n->aff, vcpu, n->p.self, from, waited, vcpu_now_ns());
+	pthread_mutex_unlock(&n->aff_lock);
+}
+
+double node_waited_for(struct node *n, unsigned vcpu, unsigned of)
+{
+	double w;
+
+	if (!n->aff_on)
+		return 0;
+	pthread_mutex_lock(&n->aff_lock);
+	w = affinity_waited_for(&n->aff, vcpu, of, vcpu_now_ns());
+	pthread_mutex_unlock(&n->aff_lock);
+	return w;
+}
+
 void node_cpus_init(struct node *n)
 {
 	uint64_t ns;

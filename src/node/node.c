@@ -132,7 +132,8 @@ static int vm_move_out(void *opaque, struct vcpu *v, unsigned node)
 {
 	struct node *n = opaque;
 
-	return n->fwd ? forward_move_out(n->fwd, v, node) : -EOPNOTSUPP;
+	return n->fwd ? forward_move_out(n->fwd, v, node, node_waited_for(n, v->index, node)) :
+			-EOPNOTSUPP;
 }
 
 static void vm_route_changed(void *opaque, struct vcpu *v, const struct lapic_route *r)
@@ -315,7 +316,10 @@ static int build_vm(struct node *n)
 			pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
 				"writes and page tables will bounce between nodes; "
 				"load kvm_intel with eptad=0");
-		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place, node_on_load, n);
+		r = forward_new(&n->fwd, &n->vm, n->cluster, n->p.place,
+				&(struct forward_model){ .on_load = node_on_load,
+							 .on_arrive = node_on_arrive,
+							 .opaque = n });
 		if (r)
 			return r;
 		pthread_mutex_init(&n->aff_lock, NULL);

@@ -104,8 +104,14 @@ void node_cpus_init(struct node *n);
  * 'from'; should it rather move there? */
 void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 		       uint64_t wait_ns);
-/* forward_load_fn: a peer's CPUs and load (NET_CPU_LOAD). */
+/* struct forward_model: a peer's CPUs and load (NET_CPU_LOAD), and a vCPU
+ * come from node from, with the share of its time it waited there for
+ * this node's pages. */
 void node_on_load(void *opaque, unsigned from, const struct net_load *l);
+void node_on_arrive(void *opaque, unsigned vcpu, unsigned from, double waited);
+/* The share of its recent time vCPU vcpu waited here for node 'of''s
+ * pages: what it carries there when it moves. */
+double node_waited_for(struct node *n, unsigned vcpu, unsigned of);
 /* Every 100 ms, on the main thread: the CPU rule. */
 void node_balance_cpus(struct node *n);
 

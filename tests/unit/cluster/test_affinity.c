@@ -443,6 +443,45 @@ static void test_returns_back_off(void **state)
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 }
 
+/* Pulled in by its pages, having waited 70% of its time for them on node
+ * 1, a vCPU sharing node 0's one CPU with another busy one is not pushed
+ * back to node 1's free CPU while that is remembered: there it would do
+ * 0.3 of a CPU's work and make its partner here wait as much (0.6 in all,
+ * against 1.0 shared here). The memory fades: 10 s later it goes, as a
+ * vCPU that waited 5% there goes at once (the seventeen round trips of
+ * bench/scale's EP in the lab, affinity.h). */
+static void test_pulled_in_not_pushed_back(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	affinity_came(&A, 1, 0, 1, 0.7, t);
+	busy(0, 0x3, 1.0, POOL_A, 1, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+	busy(0, 0x3, 1.0, POOL_A, 1, 2000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+	busy(0, 0x3, 1.0, POOL_A, 1, 7000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	assert_int_equal(v, 1);
+
+	/* Barely waiting there: sent at once. */
+	assert_int_equal(setup(state), 0);
+	t = 0;
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	affinity_came(&A, 1, 0, 1, 0.05, t);
+	busy(0, 0x3, 1.0, POOL_A, 1, 1000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	/* What it carries is what it waited for that node's pages. */
+	assert_int_equal(setup(state), 0);
+	t = 0;
+	affinity_arrived(&A, 2, 2, 0);
+	for (unsigned i = 0; i < 100; i++, t += MS)
+		affinity_fault(&A, 2, 2, 1, true, MS / 2, 300 * MS + t);
+	assert_true(affinity_waited_for(&A, 2, 1, 400 * MS) > 0.3);
+	assert_true(affinity_waited_for(&A, 2, 0, 400 * MS) == 0);
+}
+
 /* A vCPU that has just come counts as a whole CPU in its node's load
  * until its demand is sampled. */
 static void test_arrived_counts_whole(void **state)
@@ -512,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup(test_computing_stays, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
+		cmocka_unit_test_setup(test_pulled_in_not_pushed_back, setup),
 		cmocka_unit_test_setup(test_arrived_counts_whole, setup),
 		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),

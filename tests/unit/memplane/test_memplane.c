@@ -631,8 +631,10 @@ static void test_budget_two_writers(void **state)
 		pattern(buf, 9, p);
 		assert_memory_equal(hview(2, p), buf, PG);
 	}
-	assert_true(stats(0).proto.writebacks > 0);
-	assert_true(stats(1).proto.writebacks > 0);
+	/* Which writer evicts a page depends on who wrote it last; together
+	 * they wrote back every page neither cache could hold at the end. */
+	assert_true(stats(0).proto.writebacks + stats(1).proto.writebacks >=
+		    n - 2 * MEMPLANE_CACHE_MIN);
 	cluster_check();
 }
 

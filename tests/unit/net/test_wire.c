@@ -376,7 +376,7 @@ static void test_bad_fields(void **state)
 		{ "reply status > 0", 11, ATC(io_reply, net_io_reply, status) + 3, 0 },
 		{ "reply len", 11, ATC(io_reply, net_io_reply, len), 9 },
 		{ "reply reserved", 11, ATC(io_reply, net_io_reply, reserved) + 6, 1 },
-		{ "vcpu reserved", 12, ATC(vcpu, net_vcpu_state, reserved), 1 },
+		{ "vcpu waited over 1000", 12, ATC(vcpu, net_vcpu_state, waited_milli) + 1, 4 },
 		{ "cpu op 0", 9, AT(net_cpu, op), 0 },
 		{ "cpu op NR", 9, AT(net_cpu, op), NET_CPU_NR },
 		{ "cpu reserved0", 9, AT(net_cpu, reserved0), 1 },
