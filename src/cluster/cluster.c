@@ -147,6 +147,10 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 			pr_warn("unexpected CPU %s from node %d dropped",
 				wire_cpu_op_name(m->u.cpu.op), peer);
 		break;
+	case NET_MSG_REPORT:
+		if (c->h.report)
+			c->h.report(c->hop, (unsigned)peer, m);
+		break;
 	default:
 		pr_debug("message type %u from node %d not handled yet", m->type, peer);
 	}

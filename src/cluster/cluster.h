@@ -35,6 +35,9 @@ struct cluster_handlers {
 	/* A CPU message, whichever its op (receive thread; must not block
 	 * but for the sends it makes). */
 	int (*cpu)(void *opaque, unsigned from, const struct net_msg *msg);
+	/* A REPORT for node 0's API (receive thread; must not block). The
+	 * wire checked its length only: the handler checks the rest. */
+	void (*report)(void *opaque, unsigned from, const struct net_msg *msg);
 	/* Stop the local guest: a peer asked (STOP) or was lost. Any thread. */
 	void (*stop)(void *opaque, int status, const char *reason);
 };

@@ -198,6 +198,10 @@ static const struct type_info types[NET_MSG_NR] = {
 	[NET_MSG_DSM] = { "DSM", FIXED(struct net_dsm), 0, NET_PAGE_SIZE, true, NULL },
 	[NET_MSG_CPU] = { "CPU", FIXED(struct net_cpu), 0, NET_VCPU_STATE_MAX, false,
 			  check_cpu },
+	/* Length bounds only: node 0 checks the rest and drops a bad one
+	 * (node/report.h) without losing the link. */
+	[NET_MSG_REPORT] = { "REPORT", 0, FIXED(struct net_report), NET_REPORT_MAX, false,
+			     NULL },
 };
 
 static const char *reject_names[NET_REJ_NR] = {

@@ -209,6 +209,15 @@ void node_collect(void *opaque, struct metrics_out *o)
 		memory(n, o);
 	if (n->cluster)
 		network(n, o);
+	if (n->p.self == 0 && n->p.nr_nodes > 1) {
+		uint64_t taken, rej[REPORT_REJ_NR];
+
+		node_report_stats(n, &taken, rej);
+		C(o, "reports_taken", "other nodes' reports taken for the API", taken);
+		for (unsigned r = 0; r < REPORT_REJ_NR; r++)
+			CL(o, "reports_rejected", "other nodes' reports refused, by reason",
+			   "reason", report_reject_name(r), rej[r]);
+	}
 	if (n->api) {
 		struct api_server_stats as;
 
