@@ -365,14 +365,18 @@ struct net_route {
 #define NET_REPORT_COUNTERS	32	/* slots; report.c names the used ones */
 #define NET_REPORT_VCPUS	NET_JOIN_VCPUS
 #define NET_REPORT_NODES	NET_JOIN_NODES
+#define NET_REPORT_LOAD		1u	/* load_milli was measured */
 
 struct net_report {
 	uint16_t version;		/* NET_REPORT_VERSION */
 	uint8_t nr_vcpus;		/* entries that follow: 0..NET_REPORT_VCPUS */
 	uint8_t nr_peers;		/* entries after them: 0..NET_REPORT_NODES - 1 */
 	uint8_t nr_counters;		/* counters[] used: 0..NET_REPORT_COUNTERS */
-	uint8_t reserved[3];		/* zero */
+	uint8_t flags;			/* NET_REPORT_LOAD */
+	uint8_t reserved[2];		/* zero */
 	uint32_t node;			/* the sender, as the link says */
+	uint32_t cpus_milli;		/* CPUs it offers, x1000 (as in LOAD) */
+	uint32_t load_milli;		/* CPUs its vCPUs want, x1000, if flagged */
 	uint32_t reserved2;		/* zero */
 	uint64_t seq;			/* 1, 2, 3, ... per sender and run */
 	uint64_t resident_pages;	/* pages its memfd holds now */
@@ -548,20 +552,23 @@ NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
 NET_PIN(net_load, load_milli, 12);
 
-static_assert(sizeof(struct net_report) == 48 + NET_REPORT_COUNTERS * 8,
+static_assert(sizeof(struct net_report) == 56 + NET_REPORT_COUNTERS * 8,
 	      "net_report size");
 NET_PIN(net_report, version, 0);
 NET_PIN(net_report, nr_vcpus, 2);
 NET_PIN(net_report, nr_peers, 3);
 NET_PIN(net_report, nr_counters, 4);
-NET_PIN(net_report, reserved, 5);
+NET_PIN(net_report, flags, 5);
+NET_PIN(net_report, reserved, 6);
 NET_PIN(net_report, node, 8);
-NET_PIN(net_report, reserved2, 12);
-NET_PIN(net_report, seq, 16);
-NET_PIN(net_report, resident_pages, 24);
-NET_PIN(net_report, fault_count, 32);
-NET_PIN(net_report, fault_wait_ns, 40);
-NET_PIN(net_report, counters, 48);
+NET_PIN(net_report, cpus_milli, 12);
+NET_PIN(net_report, load_milli, 16);
+NET_PIN(net_report, reserved2, 20);
+NET_PIN(net_report, seq, 24);
+NET_PIN(net_report, resident_pages, 32);
+NET_PIN(net_report, fault_count, 40);
+NET_PIN(net_report, fault_wait_ns, 48);
+NET_PIN(net_report, counters, 56);
 static_assert(sizeof(struct net_report_vcpu) == 24, "net_report_vcpu size");
 NET_PIN(net_report_vcpu, vcpu, 0);
 NET_PIN(net_report_vcpu, state, 1);

@@ -64,7 +64,10 @@ size_t report_to_wire(const struct node_report *r, void *buf, size_t cap)
 	h.nr_vcpus = (uint8_t)r->nr_vcpus;
 	h.nr_peers = (uint8_t)r->nr_peers;
 	h.nr_counters = (uint8_t)r->nr_counters;
+	h.flags = r->load_known ? NET_REPORT_LOAD : 0;
 	h.node = r->node;
+	h.cpus_milli = r->cpus_milli;
+	h.load_milli = r->load_known ? r->load_milli : 0;
 	h.seq = r->seq;
 	h.resident_pages = r->resident_pages;
 	h.fault_count = r->fault_count;
@@ -150,6 +153,7 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 	if (prev && h.seq <= prev->seq)
 		return refuse(why, REPORT_REJ_STALE);
 	if (!zero(h.reserved, sizeof(h.reserved)) || h.reserved2 ||
+	    (h.flags & ~NET_REPORT_LOAD) || (!(h.flags & NET_REPORT_LOAD) && h.load_milli) ||
 	    h.nr_counters > report_counter_slots() ||
 	    !zero(&h.counters[h.nr_counters],
 		  (NET_REPORT_COUNTERS - h.nr_counters) * sizeof(h.counters[0])))
@@ -158,7 +162,8 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 		return refuse(why, REPORT_REJ_VCPU);
 	if (h.nr_peers >= lim->nr_nodes || h.nr_peers > NET_REPORT_NODES - 1)
 		return refuse(why, REPORT_REJ_PEER);
-	if (h.resident_pages > lim->guest_pages)
+	if (h.resident_pages > lim->guest_pages || h.cpus_milli > REPORT_CPUS_MAX_MILLI ||
+	    h.load_milli > lim->nr_vcpus * 1000u)
 		return refuse(why, REPORT_REJ_RANGE);
 	if (prev && (h.fault_count < prev->fault_count ||
 		     h.fault_wait_ns < prev->fault_wait_ns))
@@ -173,6 +178,9 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 	out->resident_pages = h.resident_pages;
 	out->fault_count = h.fault_count;
 	out->fault_wait_ns = h.fault_wait_ns;
+	out->cpus_milli = h.cpus_milli;
+	out->load_known = h.flags & NET_REPORT_LOAD;
+	out->load_milli = h.load_milli;
 	out->nr_counters = h.nr_counters;
 	memcpy(out->counters, h.counters, h.nr_counters * sizeof(h.counters[0]));
 	for (unsigned i = 0; i < h.nr_vcpus; i++) {

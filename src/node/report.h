@@ -36,6 +36,9 @@ struct node_report {
 	unsigned node;
 	uint64_t seq;
 	uint64_t resident_pages, fault_count, fault_wait_ns;
+	uint32_t cpus_milli;	/* CPUs it offers, x1000 */
+	bool load_known;
+	uint32_t load_milli;	/* CPUs its vCPUs want, x1000 (0 unless known) */
 	unsigned nr_counters;
 	uint64_t counters[NET_REPORT_COUNTERS];	/* report_counter_name(i) */
 	unsigned nr_vcpus;
@@ -52,6 +55,9 @@ struct report_limits {
 	uint64_t guest_pages;	/* the guest's RAM in pages */
 };
 
+/* What a node may say it offers (as a LOAD may, cpu/affinity.h). */
+#define REPORT_CPUS_MAX_MILLI	(4096u * 1000)
+
 enum report_reject {
 	REPORT_REJ_LENGTH,	/* the length does not match the counts */
 	REPORT_REJ_VERSION,	/* another NET_REPORT_VERSION */
@@ -60,7 +66,9 @@ enum report_reject {
 	REPORT_REJ_FIELD,	/* a reserved byte, a flag, a state out of its set */
 	REPORT_REJ_VCPU,	/* no such vCPU, or out of order */
 	REPORT_REJ_PEER,	/* no such node, the sender itself, or out of order */
-	REPORT_REJ_RANGE,	/* more resident pages than the guest has */
+	REPORT_REJ_RANGE,	/* more resident pages than the guest has, more
+				 * CPUs than a node can offer, more load than
+				 * one CPU per vCPU */
 	REPORT_REJ_BACKWARDS,	/* a counter smaller than in the last report */
 	REPORT_REJ_NR
 };

@@ -65,6 +65,13 @@ void node_report_send(struct node *n)
 	memplane_lat_hist(n->mem, -1, &h);
 	r->fault_count = h.n;
 	r->fault_wait_ns = h.sum;
+	/* What LOAD says, also when the cost model is off and LOAD is not
+	 * sent; the load only where the CPU rule measures it. */
+	pthread_mutex_lock(&n->aff_lock);
+	r->cpus_milli = (uint32_t)(n->cpus * 1000);
+	r->load_known = n->aff_on && n->sched_ok;
+	r->load_milli = r->load_known ? (uint32_t)(n->last_load * 1000 + 0.5) : 0;
+	pthread_mutex_unlock(&n->aff_lock);
 	fill_counters(n, r);
 	/* Every vCPU that runs here or ran here: its exits and page waits
 	 * here never go back, so a vCPU once listed stays listed. */
