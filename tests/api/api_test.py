@@ -244,7 +244,13 @@ def run(vm, tmp, sock, token, err):
     check(rc == 0 and len(out.strip().splitlines()) == 5, 'ctl vcpus: a header and 4 rows')
     print(out, end='')
     rc, out, e = ctl('--sock', sock, 'nodes')
-    check(rc == 0 and len(out.strip().splitlines()) == 4, 'ctl nodes: a header and 3 rows')
+    table, _, matrix = out.strip().partition('\n\n')
+    check(rc == 0 and len(table.splitlines()) == 4, 'ctl nodes: a header and 3 rows')
+    rows = matrix.splitlines()[2:]
+    check(len(rows) == 3 and all(re.fullmatch(r'node \d+(\s+(\d+|-)){3}', r.strip())
+                                 for r in rows),
+          f'ctl nodes: a 3x3 page matrix with a number in every cell ({rows})')
+    print(out, end='')
     rc, out, e = ctl('--sock', sock, '--json', 'vcpus')
     try:
         jj = json.loads(out)
@@ -254,6 +260,11 @@ def run(vm, tmp, sock, token, err):
         fail(f'ctl --json vcpus: {ex}')
     rc, out, e = ctl('--url', f'http://127.0.0.1:{tcp_port}', '--token', token, 'stats')
     check(rc == 0 and 'api_requests' in out, 'ctl stats over TCP with the token')
+    head = out.splitlines()[0].split() if out else []
+    faults = next((ln.split() for ln in out.splitlines() if ln.startswith('faults ')), [])
+    check(head == ['COUNTER', 'node', '0', 'node', '1', 'node', '2'] and len(faults) == 4 and
+          all(x.isdigit() and int(x) > 0 for x in faults[1:]),
+          f'ctl stats: a column per node, faults on each ({faults})')
     rc, out, e = ctl('--sock', sock, 'watch', '--count', '1')
     check(rc == 0 and out.count('vcpu ') == 4, 'ctl watch --count 1: one line per vCPU')
 
