@@ -678,6 +678,8 @@ static_assert(sizeof(struct net_cpu) <= NET_FIXED_MAX, "NET_FIXED_MAX too small"
 const char *wire_type_name(unsigned type);	/* "?" if unknown */
 const char *wire_cpu_op_name(unsigned op);	/* "?" if unknown */
 const char *wire_reject_name(enum net_reject why);
+/* Are the n bytes at p all zero? (Reserved fields, spare array slots.) */
+bool wire_zero(const void *p, size_t n);
 
 /* Bytes msg will occupy on the wire, header included; 0 if its type is
  * unknown. */

@@ -97,16 +97,6 @@ size_t report_to_wire(const struct node_report *r, void *buf, size_t cap)
 	return len;
 }
 
-static bool zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 static int refuse(enum report_reject *why, enum report_reject r)
 {
 	if (why)
@@ -152,10 +142,10 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 		return refuse(why, REPORT_REJ_SENDER);
 	if (prev && h.seq <= prev->seq)
 		return refuse(why, REPORT_REJ_STALE);
-	if (!zero(h.reserved, sizeof(h.reserved)) || h.reserved2 ||
+	if (!wire_zero(h.reserved, sizeof(h.reserved)) || h.reserved2 ||
 	    (h.flags & ~NET_REPORT_LOAD) || (!(h.flags & NET_REPORT_LOAD) && h.load_milli) ||
 	    h.nr_counters > report_counter_slots() ||
-	    !zero(&h.counters[h.nr_counters],
+	    !wire_zero(&h.counters[h.nr_counters],
 		  (NET_REPORT_COUNTERS - h.nr_counters) * sizeof(h.counters[0])))
 		return refuse(why, REPORT_REJ_FIELD);
 	if (h.nr_vcpus > lim->nr_vcpus || h.nr_vcpus > NET_REPORT_VCPUS)
@@ -189,7 +179,8 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 
 		memcpy(&v, p, sizeof(v));
 		p += sizeof(v);
-		if (v.state > VCPU_PAUSED || v.here > 1 || !zero(v.reserved, sizeof(v.reserved)))
+		if (v.state > VCPU_PAUSED || v.here > 1 ||
+		    !wire_zero(v.reserved, sizeof(v.reserved)))
 			return refuse(why, REPORT_REJ_FIELD);
 		if (v.vcpu >= lim->nr_vcpus || (i && v.vcpu <= out->v[i - 1].vcpu))
 			return refuse(why, REPORT_REJ_VCPU);
@@ -206,7 +197,7 @@ int report_from_wire(const void *data, size_t len, const struct report_limits *l
 
 		memcpy(&q, p, sizeof(q));
 		p += sizeof(q);
-		if (!zero(q.reserved, sizeof(q.reserved)))
+		if (!wire_zero(q.reserved, sizeof(q.reserved)))
 			return refuse(why, REPORT_REJ_FIELD);
 		if (q.node >= lim->nr_nodes || q.node == h.node ||
 		    (i && q.node <= out->p[i - 1].node))
