@@ -102,6 +102,8 @@ static json_t *node_json(const struct api_node_view *n)
 	json_object_set_new(o, "faults", opt_int(n->faults_known, n->faults));
 	json_object_set_new(o, "fault_wait_ms", n->faults_known ?
 			    json_real((double)n->fault_wait_ns / 1e6) : json_null());
+	json_object_set_new(o, "rtt_ms", n->rtt_known ? json_real((double)n->rtt_ns / 1e6)
+						      : json_null());
 	json_object_set_new(o, "report_age_ms", n->age_known ?
 			    json_real((double)n->report_age_ns / 1e6) : json_null());
 	return o;

@@ -57,6 +57,9 @@ struct api_node_view {
 	/* Its faults and their time from fault to page, summed. */
 	bool faults_known;
 	uint64_t faults, fault_wait_ns;
+	/* The last round trip of node 0's link to it (not for node 0). */
+	bool rtt_known;
+	uint64_t rtt_ns;
 	/* How old what node 0 knows of it is: its last report's age (not
 	 * for node 0, whose view is live). */
 	bool age_known;

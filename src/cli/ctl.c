@@ -177,21 +177,26 @@ static void nodes_table(const json_t *arr)
 {
 	size_t i, k;
 	json_t *n, *row;
-	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
 
-	printf("%-4s %-22s %-8s %6s %6s %10s %9s %5s %8s %9s\n", "NODE", "ADDRESS", "STATE",
-	       "CPUS", "LOAD", "MEMORY", "RESIDENT", "VCPUS", "FAULTS", "FAULT us");
+	printf("%-4s %-21s %-5s %5s %5s %10s %8s %5s %7s %9s %7s\n", "NODE", "ADDRESS", "STATE",
+	       "CPUS", "LOAD", "MEMORY", "RESIDENT", "VCPUS", "FAULTS", "FAULT us", "RTT us");
 	json_array_foreach(arr, i, n) {
 		const char *addr = json_string_value(json_object_get(n, "addr"));
-		json_t *f = json_object_get(n, "faults");
+		json_t *f = json_object_get(n, "faults"), *rtt = json_object_get(n, "rtt_ms");
 		double wait = json_number_value(json_object_get(n, "fault_wait_ms"));
 
+		/* The link's round trip in us, where measured. */
+		if (json_is_number(rtt))
+			snprintf(b6, sizeof(b6), "%.0f", json_number_value(rtt) * 1000);
+		else
+			snprintf(b6, sizeof(b6), "-");
 		/* The mean time from a fault to its page, where known. */
 		if (json_is_integer(f) && json_integer_value(f) > 0)
 			snprintf(b5, sizeof(b5), "%.1f", wait * 1000 / (double)json_integer_value(f));
 		else
 			snprintf(b5, sizeof(b5), "-");
-		printf("%-4lld %-22s %-8s %6s %6s %6lld MiB %9s %5lld %8s %9s\n",
+		printf("%-4lld %-21s %-5s %5s %5s %6lld MiB %8s %5lld %7s %9s %7s\n",
 		       (long long)json_integer_value(json_object_get(n, "id")),
 		       addr && *addr ? addr : "(this)",
 		       json_string_value(json_object_get(n, "state")),
@@ -200,7 +205,7 @@ static void nodes_table(const json_t *arr)
 		       (long long)(json_integer_value(json_object_get(n, "memory")) >> 20),
 		       num(json_object_get(n, "resident_pages"), "%.0f", b3, sizeof(b3)),
 		       (long long)json_integer_value(json_object_get(n, "vcpus")),
-		       num(f, "%.0f", b4, sizeof(b4)), b5);
+		       num(f, "%.0f", b4, sizeof(b4)), b5, b6);
 	}
 	/* The page-traffic matrix: each row what that node says it sent. */
 	if (json_array_size(arr) < 2)

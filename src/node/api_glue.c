@@ -271,6 +271,7 @@ static void node_view(struct node *n, const struct reports *rs, unsigned id,
 		}
 		return;
 	}
+	v->rtt_known = cluster_link_rtt(n->cluster, id, &v->rtt_ns);
 	if (n->mem) {
 		v->pages_known = true;
 		v->pages_from_0 = __atomic_load_n(&n->pages_to[id], __ATOMIC_RELAXED);

@@ -153,6 +153,8 @@ static void network(struct node *n, struct metrics_out *o)
 	C(o, "net_handshake_failures", "other refused handshakes", s.handshake_failures);
 	C(o, "net_bad_frames", "connections dropped for a bad frame", s.bad_frames);
 	C(o, "net_disconnects", "peers lost", s.disconnects);
+	C(o, "net_bad_pongs", "PONGs refused (a token or time this node never sent)",
+	  cluster_bad_pongs(n->cluster));
 	for (unsigned t = 0; t < NET_MSG_NR; t++) {
 		const char *name = wire_type_name(t);
 

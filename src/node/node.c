@@ -341,9 +341,13 @@ static int wait_guest(struct node *n)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);
-		/* Node 0's API shows every node from these (reports.c). */
+		/* Node 0's API shows every node from these (reports.c), and
+		 * its links' round trips. */
 		if (n->p.self != 0 && ticks % 5 == 0)
 			node_report_send(n);
+		if (n->p.self == 0 && n->cluster && ticks % 25 == 0)
+			for (unsigned i = 1; i < n->p.nr_nodes; i++)
+				cluster_ping(n->cluster, i);
 		node_api_tick(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",

@@ -143,7 +143,7 @@ def run(vm, tmp, sock, token, err):
     def cluster_known():
         n = request(U, 'GET', '/api/v1/nodes')[1]['nodes']
         v = request(U, 'GET', '/api/v1/vcpus')[1]['vcpus']
-        ready = (all(x['report_age_ms'] is not None for x in n[1:]) and
+        ready = (all(x['report_age_ms'] is not None and x['rtt_ms'] for x in n[1:]) and
                  all(x['state'] in real and x['page_wait_ms'] for x in v) and
                  all(x['pages_sent'] and sum(x['pages_sent']) > 0 for x in n))
         return (n, v) if ready else None
@@ -155,6 +155,8 @@ def run(vm, tmp, sock, token, err):
                 check(v['state'] in real and v['page_wait_ms'] > 0 and v['exits'] is not None,
                       f'vCPU {v["id"]} on node {v["node"]}: state {v["state"]}, '
                       f'page wait {v["page_wait_ms"]:.1f} ms, {v["exits"]} exits')
+        check(jn[0]['rtt_ms'] is None and all(x['rtt_ms'] > 0 for x in jn[1:]),
+              f'link round trips: {[x["rtt_ms"] for x in jn]} ms')
         for n in jn:
             check(n['resident_pages'] is not None and n['resident_pages'] > 0 and
                   n['faults'] is not None and n['faults'] > 0,

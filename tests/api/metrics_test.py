@@ -92,6 +92,8 @@ def main():
                            for s in fams['amalgam_reports_rejected'].samples}
                 check(taken >= 2 and not any(refused.values()),
                       f'node 0 took {int(taken)} reports, refused none ({refused})')
+                bad = fams['amalgam_net_bad_pongs'].samples[0].value
+                check(bad == 0, f'node 0 refused {int(bad)} PONGs of its link pings')
             else:
                 sent = [s.value for s in fams['amalgam_net_msgs_sent'].samples
                         if s.labels.get('type') == 'REPORT']
