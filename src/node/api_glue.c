@@ -139,6 +139,35 @@ void node_serial_stop(struct node *n)
 	/* The write end stays open for the board until teardown. */
 }
 
+/* A node is silent when its reports stop for this long (ten of them):
+ * the peer timeout may declare it lost later, this says it sooner. */
+#define NODE_SILENT_NS (1000 * 1000 * 1000ull)
+
+/* Node events from the reports' ages: up at the first report and when
+ * they come again, silent when they stop. */
+static void node_events(struct node *n, struct api_events *ev)
+{
+	char why[96];
+
+	for (unsigned i = 1; i < n->p.nr_nodes && i < CLUSTER_MAX_NODES; i++) {
+		uint64_t age;
+		uint8_t now;
+
+		if (!node_report_age(n, i, &age))
+			continue;
+		now = age > NODE_SILENT_NS ? 2 : 1;
+		if (now == n->api_node_state[i])
+			continue;
+		if (now == 2)
+			snprintf(why, sizeof(why), "no report for %.1f s", (double)age / 1e9);
+		else
+			snprintf(why, sizeof(why), "%s", n->api_node_state[i] ? "reports again"
+								: "first report");
+		api_event_node(ev, i, now == 2 ? "silent" : "up", why);
+		n->api_node_state[i] = now;
+	}
+}
+
 /* Every tick (20 ms), on the main thread: what changed becomes events. */
 void node_api_tick(struct node *n)
 {
@@ -146,6 +175,8 @@ void node_api_tick(struct node *n)
 
 	if (!ev)
 		return;
+	if (n->p.self == 0 && n->p.nr_nodes > 1)
+		node_events(n, ev);
 	for (unsigned i = 0; i < n->p.cpus; i++) {
 		unsigned now = where(n, i);
 

@@ -78,6 +78,9 @@ struct node {
 	uint64_t started_ns;
 	const char *kernel;
 	uint8_t api_place[VM_MAX_VCPUS];	/* where the events last said */
+	/* Each node's state as the events last said: 0 not heard yet, 1 up,
+	 * 2 silent (main thread). */
+	uint8_t api_node_state[CLUSTER_MAX_NODES];
 	/* The guest's serial output through a pipe, copied to stdout and to
 	 * the API (console.c), when node 0 serves the API. */
 	int serial_pipe[2];
@@ -127,6 +130,8 @@ void node_on_report(void *opaque, unsigned from, const struct net_msg *msg);
  * none came yet. */
 bool node_report_get(struct node *n, unsigned id, struct node_report *out,
 		     uint64_t *age_ns);
+/* Node 0: how old node id's last good report is; false if none came. */
+bool node_report_age(struct node *n, unsigned id, uint64_t *age_ns);
 /* Node 0: reports taken and refused by reason. */
 void node_report_stats(struct node *n, uint64_t *taken, uint64_t rejects[REPORT_REJ_NR]);
 /* The pages this node's memfd holds now. */

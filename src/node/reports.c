@@ -166,6 +166,19 @@ bool node_report_get(struct node *n, unsigned id, struct node_report *out,
 	return known;
 }
 
+bool node_report_age(struct node *n, unsigned id, uint64_t *age_ns)
+{
+	bool known;
+
+	if (id >= CLUSTER_MAX_NODES)
+		return false;
+	pthread_mutex_lock(&n->report_lock);
+	known = n->report_known[id];
+	*age_ns = known ? vcpu_now_ns() - n->report_at[id] : 0;
+	pthread_mutex_unlock(&n->report_lock);
+	return known;
+}
+
 void node_report_stats(struct node *n, uint64_t *taken, uint64_t rejects[REPORT_REJ_NR])
 {
 	pthread_mutex_lock(&n->report_lock);

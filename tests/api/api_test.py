@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -97,6 +98,9 @@ def main():
     err = open(os.path.join(tmp, 'run.err'), 'w+')
     vm = subprocess.Popen([AMALGAM, 'run', '--nodes', '3', '--cpus', '4', '--memory', '64M',
                            '--start', 'all', '--migrate', 'off', '--kernel', spin,
+                           # Nodes 1 and 2 are stopped a second on purpose
+                           # below: not long enough to be lost.
+                           '--peer-timeout', str(min(600000, int(30000 * SCALE))),
                            '--api-sock', sock, '--api-listen', '127.0.0.1:0',
                            '--api-token', token],
                           stdout=subprocess.DEVNULL, stderr=err)
@@ -236,6 +240,46 @@ def run(vm, tmp, sock, token, err):
                    lambda: (lambda j: j if j['node'] == 0 and j['state'] != 'remote'
                             else None)(request(U, 'GET', f'/api/v1/vcpus/{last}')[1]), 20)
     check(v and v['moves'] >= 2, f'vCPU {last} moved twice ({v})')
+
+    # Node events: stop nodes 1 and 2 (SIGSTOP) until node 0 says they
+    # went silent, then let them go on and wait until it says they are
+    # up again. Read from a stream opened before.
+    ev = U()
+    ev.request('GET', '/api/v1/events')
+    evr = ev.getresponse()
+    kids = [int(p) for p in subprocess.run(['pgrep', '-P', str(vm.pid)], capture_output=True,
+                                            text=True).stdout.split()]
+    check(len(kids) == 2, f'nodes 1 and 2 are processes {kids}')
+
+    def node_events(want, lines=400):
+        seen, event = set(), None
+        for _ in range(lines):
+            line = evr.fp.readline().decode().rstrip('\n')
+            if line.startswith('event: '):
+                event = line[7:]
+            elif line.startswith('data: ') and event == 'node':
+                d = json.loads(line[6:])
+                try:
+                    spec.validate_schema('NodeEvent', d)
+                except Exception as e:
+                    fail(f'node event does not match NodeEvent: {e}')
+                if d['state'] == want:
+                    seen.add(d['node'])
+                if seen == {1, 2}:
+                    break
+        return seen
+    for k in kids:
+        os.kill(k, signal.SIGSTOP)
+    try:
+        silent = node_events('silent')
+    finally:
+        for k in kids:
+            os.kill(k, signal.SIGCONT)
+    check(silent == {1, 2}, f'node events: nodes {sorted(silent)} silent while stopped')
+    up = node_events('up')
+    check(up == {1, 2}, f'node events: nodes {sorted(up)} up again')
+    ev.close()
+    check(vm.poll() is None, 'the VM runs on after its nodes were stopped a second')
 
     # ctl, tables and JSON.
     rc, out, e = ctl('--sock', sock, 'status')
