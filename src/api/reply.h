@@ -38,7 +38,7 @@ struct api_vm_view {
 struct api_node_view {
 	unsigned id;
 	char addr[64];		/* as node 0 reached it; "" for node 0 */
-	const char *state;	/* "up" or "down" (static string) */
+	const char *state;	/* "up", "silent" or "stopping" (static string) */
 	bool cpus_known;	/* node 0's own, a LOAD or a report from it */
 	bool load_known;	/* measured: the cost model's CPU rule runs */
 	double cpus, load;	/* CPUs its pool offers; what its vCPUs want */

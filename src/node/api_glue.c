@@ -316,6 +316,8 @@ static void node_view(struct node *n, const struct reports *rs, unsigned id,
 		v->faults = r->fault_count;
 		v->fault_wait_ns = r->fault_wait_ns;
 		v->report_age_ns = rs->age_ns[id];
+		if (!vm_stopping(&n->vm) && rs->age_ns[id] > NODE_SILENT_NS)
+			v->state = "silent";
 		for (unsigned i = 0; i < r->nr_peers; i++)
 			if (r->p[i].node < API_MAX_NODES)
 				v->pages_sent[r->p[i].node] = r->p[i].sent;

@@ -272,6 +272,8 @@ def run(vm, tmp, sock, token, err):
         os.kill(k, signal.SIGSTOP)
     try:
         silent = node_events('silent')
+        states = [n['state'] for n in request(U, 'GET', '/api/v1/nodes')[1]['nodes']]
+        check(states == ['up', 'silent', 'silent'], f'GET /nodes while stopped: {states}')
     finally:
         for k in kids:
             os.kill(k, signal.SIGCONT)
