@@ -18,6 +18,12 @@ static uint8_t page[NET_PAGE_SIZE];
 static uint8_t blob[512];
 static struct net_join join;
 static struct net_start start;
+/* REPORT: the header, two vCPUs, two peers (node/report.h). */
+static struct {
+	struct net_report h;
+	struct net_report_vcpu v[2];
+	struct net_report_peer p[2];
+} report;
 static uint8_t stream[NET_FRAME_MAX];
 static size_t stream_len;
 
@@ -109,6 +115,22 @@ int main(int argc, char **argv)
 	MSG(NET_MSG_START)->data = &start;
 	m.data_len = sizeof(start);
 	err |= emit(dir, "start", &m);
+	report.h.version = NET_REPORT_VERSION;
+	report.h.nr_vcpus = 2;
+	report.h.nr_peers = 2;
+	report.h.nr_counters = 3;
+	report.h.node = 1;
+	report.h.seq = 1;
+	report.h.resident_pages = 12;
+	report.h.cpus_milli = 2000;
+	report.h.counters[0] = 5;
+	report.v[0] = (struct net_report_vcpu){ .vcpu = 1, .here = 1, .exits = 9 };
+	report.v[1] = (struct net_report_vcpu){ .vcpu = 2, .state = 4 };
+	report.p[0] = (struct net_report_peer){ .node = 0, .pages_sent = 3 };
+	report.p[1] = (struct net_report_peer){ .node = 2, .pages_received = 4 };
+	MSG(NET_MSG_REPORT)->data = &report;
+	m.data_len = sizeof(report);
+	err |= emit(dir, "report", &m);
 	/* One seed per CPU op. */
 	CPU(NET_CPU_IRQ)->u.cpu.irq.vector = 0x30;
 	m.u.cpu.irq.target_vcpu = -1;

@@ -96,6 +96,13 @@ void api_event_vm(struct api_events *e, const char *state, const char *reason)
 	post(e, "vm", json_pack("{s:s, s:s}", "state", state, "reason", reason ? reason : ""));
 }
 
+void api_event_node(struct api_events *e, unsigned node, const char *state,
+		    const char *reason)
+{
+	post(e, "node", json_pack("{s:i, s:s, s:s}", "node", (int)node, "state", state,
+				  "reason", reason ? reason : ""));
+}
+
 void api_event_error(struct api_events *e, const char *message)
 {
 	post(e, "error", json_pack("{s:s}", "message", message));

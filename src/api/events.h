@@ -8,6 +8,8 @@
  * Events (the "data" of each is one JSON object; docs/openapi.yaml):
  *   vcpu    {"vcpu", "from", "to", "moves"}   a vCPU runs on another node now
  *   vm      {"state", "reason"}                running, paused, stopping
+ *   node    {"node", "state", "reason"}        up (node 0 hears its reports),
+ *                                              silent (no report for a second)
  *   serial  {"text"}                           guest serial output
  *   error   {"message"}                        something went wrong in the VMM */
 #ifndef AMALGAM_API_EVENTS_H
@@ -31,6 +33,8 @@ void api_events_free(struct api_events *e);
 void api_event_vcpu(struct api_events *e, unsigned vcpu, unsigned from, unsigned to,
 		    unsigned moves);
 void api_event_vm(struct api_events *e, const char *state, const char *reason);
+void api_event_node(struct api_events *e, unsigned node, const char *state,
+		    const char *reason);
 void api_event_error(struct api_events *e, const char *message);
 /* Guest output: kept for /serial and sent as serial events (in chunks). */
 void api_event_serial(struct api_events *e, const char *text, size_t len);

@@ -78,15 +78,35 @@ static json_t *opt_int(bool known, uint64_t v)
 
 static json_t *node_json(const struct api_node_view *n)
 {
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o, s:i, s:o, s:o}",
-			 "id", (int)n->id, "addr", n->addr, "state", n->state,
-			 "cpus", n->cpus_known ? json_real(n->cpus) : json_null(),
-			 "load", n->cpus_known ? json_real(n->load) : json_null(),
-			 "memory", (json_int_t)n->memory,
-			 "resident_pages", opt_int(n->resident_known, n->resident_pages),
-			 "vcpus", (int)n->vcpus,
-			 "pages_from_node0", opt_int(n->pages_known, n->pages_from_0),
-			 "pages_to_node0", opt_int(n->pages_known, n->pages_to_0));
+	json_t *sent = json_null(), *o;
+
+	if (n->sent_known) {
+		sent = json_array();
+		for (unsigned i = 0; i < n->nr_sent && i < API_MAX_NODES; i++)
+			json_array_append_new(sent, json_integer((json_int_t)n->pages_sent[i]));
+	}
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o, s:i, s:o, s:o}",
+		      "id", (int)n->id, "addr", n->addr, "state", n->state,
+		      "cpus", n->cpus_known ? json_real(n->cpus) : json_null(),
+		      "load", n->load_known ? json_real(n->load) : json_null(),
+		      "memory", (json_int_t)n->memory,
+		      "resident_pages", opt_int(n->resident_known, n->resident_pages),
+		      "vcpus", (int)n->vcpus,
+		      "pages_from_node0", opt_int(n->pages_known, n->pages_from_0),
+		      "pages_to_node0", opt_int(n->pages_known, n->pages_to_0));
+	if (!o) {
+		json_decref(sent);
+		return NULL;
+	}
+	json_object_set_new(o, "pages_sent", sent);
+	json_object_set_new(o, "faults", opt_int(n->faults_known, n->faults));
+	json_object_set_new(o, "fault_wait_ms", n->faults_known ?
+			    json_real((double)n->fault_wait_ns / 1e6) : json_null());
+	json_object_set_new(o, "rtt_ms", n->rtt_known ? json_real((double)n->rtt_ns / 1e6)
+						      : json_null());
+	json_object_set_new(o, "report_age_ms", n->age_known ?
+			    json_real((double)n->report_age_ns / 1e6) : json_null());
+	return o;
 }
 
 static json_t *vcpu_json(const struct api_vcpu_view *v)
@@ -137,8 +157,19 @@ static json_t *reply_value(const struct api_cmd *c, const struct api_reply *r)
 		a = json_array();
 		for (unsigned i = 0; i < r->stats.nr_nodes; i++)
 			json_array_append_new(a, node_json(&r->stats.n[i]));
-		return json_pack("{s:o, s:o}", "self", counters_json(&r->stats.self),
-				 "nodes", a);
+		{
+			json_t *rep = json_array();
+
+			for (unsigned i = 0; i < r->stats.nr_reported; i++) {
+				json_t *c = counters_json(&r->stats.reported[i].c);
+
+				json_object_set_new(c, "report_age_ms",
+					json_real((double)r->stats.reported[i].age_ns / 1e6));
+				json_array_append_new(rep, c);
+			}
+			return json_pack("{s:o, s:o, s:o}", "self", counters_json(&r->stats.self),
+					 "nodes", a, "reported", rep);
+		}
 	case API_GET_DEVICES:
 		a = json_array();
 		for (unsigned i = 0; i < r->devices.nr; i++) {

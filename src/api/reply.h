@@ -38,25 +38,45 @@ struct api_vm_view {
 struct api_node_view {
 	unsigned id;
 	char addr[64];		/* as node 0 reached it; "" for node 0 */
-	const char *state;	/* "up" or "down" (static string) */
-	bool cpus_known;	/* node 0's own, or a LOAD heard from it */
+	const char *state;	/* "up", "silent" or "stopping" (static string) */
+	bool cpus_known;	/* node 0's own, a LOAD or a report from it */
+	bool load_known;	/* measured: the cost model's CPU rule runs */
 	double cpus, load;	/* CPUs its pool offers; what its vCPUs want */
 	uint64_t memory;	/* bytes of guest RAM it is home to */
 	bool resident_known;
-	uint64_t resident_pages; /* pages it holds now (node 0 only) */
+	uint64_t resident_pages; /* pages it holds now */
 	unsigned vcpus;		/* vCPUs running there, as node 0 knows */
 	/* Pages node 0 sent it and received from it (not for node 0). */
 	bool pages_known;
 	uint64_t pages_from_0, pages_to_0;
+	/* Its row of the page-traffic matrix: pages it sent each node
+	 * (index: node id; its own entry 0), from its report. */
+	bool sent_known;
+	unsigned nr_sent;
+	uint64_t pages_sent[API_MAX_NODES];
+	/* Its faults and their time from fault to page, summed. */
+	bool faults_known;
+	uint64_t faults, fault_wait_ns;
+	/* The last round trip of node 0's link to it (not for node 0). */
+	bool rtt_known;
+	uint64_t rtt_ns;
+	/* How old what node 0 knows of it is: its last report's age (not
+	 * for node 0, whose view is live). */
+	bool age_known;
+	uint64_t report_age_ns;
 };
 
 struct api_vcpu_view {
 	unsigned id, node;
-	const char *state;	/* vcpu state name; "remote" when on another node */
+	const char *state;	/* vcpu state name where it runs (node 0's own, or
+				 * the report of the node it runs on); "remote"
+				 * until that node has reported it there */
 	unsigned moves;
 	bool movable;
-	bool wait_known;	/* the time is counted where the vCPU runs */
-	uint64_t wait_ns;	/* time waiting for remote pages while here */
+	/* Summed over every node it ran on: node 0's own count and the
+	 * others' last reports; known once every node has reported. */
+	bool wait_known;
+	uint64_t wait_ns;	/* time waiting for remote pages */
 	bool exits_known;
 	uint64_t exits;
 };
@@ -97,6 +117,12 @@ struct api_reply {
 			/* what node 0 heard from the others (LOAD) */
 			unsigned nr_nodes;
 			struct api_node_view n[API_MAX_NODES];
+			/* the other nodes' counters, from their reports */
+			unsigned nr_reported;
+			struct {
+				uint64_t age_ns;
+				struct api_counters c;
+			} reported[API_MAX_NODES];
 		} stats;
 		struct {
 			unsigned nr;

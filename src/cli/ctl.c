@@ -175,16 +175,28 @@ static int show_status(const struct ctl *c)
 
 static void nodes_table(const json_t *arr)
 {
-	size_t i;
-	json_t *n;
-	char b1[32], b2[32], b3[32];
+	size_t i, k;
+	json_t *n, *row;
+	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
 
-	printf("%-4s %-22s %-8s %6s %6s %10s %9s %5s\n", "NODE", "ADDRESS", "STATE", "CPUS",
-	       "LOAD", "MEMORY", "RESIDENT", "VCPUS");
+	printf("%-4s %-21s %-5s %5s %5s %10s %8s %5s %7s %9s %7s\n", "NODE", "ADDRESS", "STATE",
+	       "CPUS", "LOAD", "MEMORY", "RESIDENT", "VCPUS", "FAULTS", "FAULT us", "RTT us");
 	json_array_foreach(arr, i, n) {
 		const char *addr = json_string_value(json_object_get(n, "addr"));
+		json_t *f = json_object_get(n, "faults"), *rtt = json_object_get(n, "rtt_ms");
+		double wait = json_number_value(json_object_get(n, "fault_wait_ms"));
 
-		printf("%-4lld %-22s %-8s %6s %6s %6lld MiB %9s %5lld\n",
+		/* The link's round trip in us, where measured. */
+		if (json_is_number(rtt))
+			snprintf(b6, sizeof(b6), "%.0f", json_number_value(rtt) * 1000);
+		else
+			snprintf(b6, sizeof(b6), "-");
+		/* The mean time from a fault to its page, where known. */
+		if (json_is_integer(f) && json_integer_value(f) > 0)
+			snprintf(b5, sizeof(b5), "%.1f", wait * 1000 / (double)json_integer_value(f));
+		else
+			snprintf(b5, sizeof(b5), "-");
+		printf("%-4lld %-21s %-5s %5s %5s %6lld MiB %8s %5lld %7s %9s %7s\n",
 		       (long long)json_integer_value(json_object_get(n, "id")),
 		       addr && *addr ? addr : "(this)",
 		       json_string_value(json_object_get(n, "state")),
@@ -192,7 +204,23 @@ static void nodes_table(const json_t *arr)
 		       num(json_object_get(n, "load"), "%.2f", b2, sizeof(b2)),
 		       (long long)(json_integer_value(json_object_get(n, "memory")) >> 20),
 		       num(json_object_get(n, "resident_pages"), "%.0f", b3, sizeof(b3)),
-		       (long long)json_integer_value(json_object_get(n, "vcpus")));
+		       (long long)json_integer_value(json_object_get(n, "vcpus")),
+		       num(f, "%.0f", b4, sizeof(b4)), b5, b6);
+	}
+	/* The page-traffic matrix: each row what that node says it sent. */
+	if (json_array_size(arr) < 2)
+		return;
+	printf("\npages sent (row to column):\n%-6s", "");
+	json_array_foreach(arr, i, n)
+		printf(" %9s%lld", "node ", (long long)json_integer_value(json_object_get(n, "id")));
+	printf("\n");
+	json_array_foreach(arr, i, n) {
+		row = json_object_get(n, "pages_sent");
+		printf("node %-2lld", (long long)json_integer_value(json_object_get(n, "id")));
+		for (k = 0; k < json_array_size(arr); k++)
+			printf(" %10s", k == i ? "-" : num(json_array_get(row, k), "%.0f", b1,
+							   sizeof(b1)));
+		printf("\n");
 	}
 }
 
@@ -243,24 +271,44 @@ static int show_vcpus(const struct ctl *c)
 	return 0;
 }
 
+/* One column per node: node 0's counters and each other node's, as its
+ * last report gave them ("-" for a counter it does not report). */
 static int show_stats(const struct ctl *c)
 {
-	json_t *j = call(c, "GET", "/api/v1/stats", NULL), *self, *counters, *val;
+	json_t *j = call(c, "GET", "/api/v1/stats", NULL), *self, *rep, *r, *val;
 	const char *key;
+	size_t i;
 
 	if (!j)
 		return 1;
 	if (c->json) {
 		print_json(j);
-	} else {
-		self = json_object_get(j, "self");
-		counters = json_object_get(self, "counters");
-		printf("node %lld counters:\n",
-		       (long long)json_integer_value(json_object_get(self, "node")));
-		json_object_foreach(counters, key, val)
-			printf("  %-22s %lld\n", key, (long long)json_integer_value(val));
-		nodes_table(json_object_get(j, "nodes"));
+		json_decref(j);
+		return 0;
 	}
+	self = json_object_get(j, "self");
+	rep = json_object_get(j, "reported");
+	printf("%-24s %14s%lld", "COUNTER", "node ",
+	       (long long)json_integer_value(json_object_get(self, "node")));
+	json_array_foreach(rep, i, r)
+		printf(" %14s%lld", "node ", (long long)json_integer_value(json_object_get(r, "node")));
+	printf("\n");
+	json_object_foreach(json_object_get(self, "counters"), key, val) {
+		printf("%-24s %15lld", key, (long long)json_integer_value(val));
+		json_array_foreach(rep, i, r) {
+			json_t *o = json_object_get(json_object_get(r, "counters"), key);
+			char b[32];
+
+			printf(" %15s", num(o, "%.0f", b, sizeof(b)));
+		}
+		printf("\n");
+	}
+	json_array_foreach(rep, i, r)
+		printf("(node %lld's report is %.0f ms old)\n",
+		       (long long)json_integer_value(json_object_get(r, "node")),
+		       json_number_value(json_object_get(r, "report_age_ms")));
+	printf("\n");
+	nodes_table(json_object_get(j, "nodes"));
 	json_decref(j);
 	return 0;
 }
@@ -367,12 +415,13 @@ static void usage(void)
 "\n"
 "Commands:\n"
 "  status          the VM's state and configuration\n"
-"  nodes           every node: CPUs, load, memory, vCPUs\n"
+"  nodes           every node: CPUs, load, memory, vCPUs, faults; the page matrix\n"
 "  vcpus           every vCPU: node, state, moves, time waiting for pages\n"
 "  move VCPU NODE  move a vCPU to a node\n"
 "  pause, resume   pause or resume every vCPU\n"
 "  stop            power the VM off\n"
-"  stats           node 0's counters and every node's load\n"
+"  reset           reset the VM: as a reset by the guest, the VMM ends with 0\n"
+"  stats           every node's counters (the others' from their reports)\n"
 "  watch           print vCPUs as they move or change state (--count N rounds)\n"
 "\n"
 "  --sock PATH     the API's Unix socket\n"
@@ -457,6 +506,7 @@ int ctl_main(int argc, char **argv)
 	else if (!strcmp(cmd, "pause")) r = do_action(&c, "pause");
 	else if (!strcmp(cmd, "resume")) r = do_action(&c, "resume");
 	else if (!strcmp(cmd, "stop")) r = do_action(&c, "poweroff");
+	else if (!strcmp(cmd, "reset")) r = do_action(&c, "reset");
 	else if (!strcmp(cmd, "move")) r = do_move(&c, argv[optind], argv[optind + 1]);
 	else if (!strcmp(cmd, "watch")) r = watch(&c);
 	else {

@@ -42,7 +42,16 @@ struct cluster {
 
 	struct cluster_handlers h;
 	void *hop;
+
+	/* Link round trips (atomic): the last PING token sent, each peer's
+	 * last round trip in ns (0: none yet), PONGs refused. */
+	uint64_t ping_token;
+	uint64_t rtt_ns[NET_MAX_NODES];
+	uint64_t bad_pongs;
 };
+
+/* A PONG older than this is not a round trip worth showing. */
+#define PONG_MAX_AGE_NS (60ull * 1000000000)
 
 static uint64_t now_ms(void)
 {
@@ -50,6 +59,14 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 static void deadline_ts(struct timespec *ts, unsigned ms)
@@ -126,6 +143,23 @@ static void on_join_start(struct cluster *c, int peer, const struct net_msg *m)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The echo of a PING this node sent (cluster_ping): its time is this
+ * node's own clock, but the peer could have sent anything, so only a
+ * token that was sent and a time in the last minute count. */
+static void on_pong(struct cluster *c, int peer, const struct net_ping *p)
+{
+	uint64_t now = now_ns();
+
+	if (peer < 0 || peer >= NET_MAX_NODES || !p->token ||
+	    p->token > __atomic_load_n(&c->ping_token, __ATOMIC_RELAXED) ||
+	    p->time_ns > now || now - p->time_ns > PONG_MAX_AGE_NS) {
+		__atomic_add_fetch(&c->bad_pongs, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_store_n(&c->rtt_ns[peer], now - p->time_ns ? now - p->time_ns : 1,
+			 __ATOMIC_RELAXED);
+}
+
 static void on_msg(void *opaque, int peer, const struct net_msg *m)
 {
 	struct cluster *c = opaque;
@@ -146,6 +180,13 @@ static void on_msg(void *opaque, int peer, const struct net_msg *m)
 		if (c->h.cpu && c->h.cpu(c->hop, (unsigned)peer, m) < 0)
 			pr_warn("unexpected CPU %s from node %d dropped",
 				wire_cpu_op_name(m->u.cpu.op), peer);
+		break;
+	case NET_MSG_PONG:
+		on_pong(c, peer, &m->u.ping);
+		break;
+	case NET_MSG_REPORT:
+		if (c->h.report)
+			c->h.report(c->hop, (unsigned)peer, m);
 		break;
 	default:
 		pr_debug("message type %u from node %d not handled yet", m->type, peer);
@@ -655,6 +696,29 @@ int cluster_wait_start(struct cluster *c, struct net_start *s,
 int cluster_send(struct cluster *c, unsigned node, const struct net_msg *msg)
 {
 	return transport_send(c->t, (int)node, msg);
+}
+
+int cluster_ping(struct cluster *c, unsigned node)
+{
+	struct net_msg m = { .type = NET_MSG_PING };
+
+	/* Token 0 is the transport's heartbeat, which is not answered. */
+	m.u.ping.token = __atomic_add_fetch(&c->ping_token, 1, __ATOMIC_RELAXED);
+	m.u.ping.time_ns = now_ns();
+	return transport_send(c->t, (int)node, &m);
+}
+
+bool cluster_link_rtt(struct cluster *c, unsigned node, uint64_t *ns)
+{
+	if (!c || node >= NET_MAX_NODES)
+		return false;
+	*ns = __atomic_load_n(&c->rtt_ns[node], __ATOMIC_RELAXED);
+	return *ns != 0;
+}
+
+uint64_t cluster_bad_pongs(struct cluster *c)
+{
+	return __atomic_load_n(&c->bad_pongs, __ATOMIC_RELAXED);
 }
 
 void cluster_stop_all(struct cluster *c, int status, const char *reason)

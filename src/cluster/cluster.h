@@ -18,6 +18,7 @@
 #ifndef AMALGAM_CLUSTER_CLUSTER_H
 #define AMALGAM_CLUSTER_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ struct cluster_handlers {
 	/* A CPU message, whichever its op (receive thread; must not block
 	 * but for the sends it makes). */
 	int (*cpu)(void *opaque, unsigned from, const struct net_msg *msg);
+	/* A REPORT for node 0's API (receive thread; must not block). The
+	 * wire checked its length only: the handler checks the rest. */
+	void (*report)(void *opaque, unsigned from, const struct net_msg *msg);
 	/* Stop the local guest: a peer asked (STOP) or was lost. Any thread. */
 	void (*stop)(void *opaque, int status, const char *reason);
 };
@@ -78,6 +82,14 @@ int cluster_wait_start(struct cluster *c, struct net_start *s,
 		       unsigned timeout_s, char *err, size_t errlen);
 
 int cluster_send(struct cluster *c, unsigned node, const struct net_msg *msg);
+/* The link's round trip to node, for the API: a PING carrying this
+ * node's clock, which the peer's transport echoes as a PONG (the same
+ * sealed link as every other frame). Any thread. */
+int cluster_ping(struct cluster *c, unsigned node);
+/* The last round trip measured to node, in ns; false if none yet. */
+bool cluster_link_rtt(struct cluster *c, unsigned node, uint64_t *ns);
+/* PONGs refused: a token never sent, a time in the future or too old. */
+uint64_t cluster_bad_pongs(struct cluster *c);
 /* Broadcast STOP once (later calls do nothing). */
 void cluster_stop_all(struct cluster *c, int status, const char *reason);
 /* Mark the cluster as shutting down: peers vanishing is expected now. */

@@ -30,7 +30,7 @@ static bool check_auth_ok(const struct net_msg *m)
 	       m->u.auth_ok.reserved == 0;
 }
 
-static bool all_zero(const void *p, size_t n)
+bool wire_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
 
@@ -59,7 +59,7 @@ static bool check_str(const char *s, size_t cap)
 {
 	const char *nul = memchr(s, 0, cap);
 
-	return nul && all_zero(nul, cap - (size_t)(nul - s));
+	return nul && wire_zero(nul, cap - (size_t)(nul - s));
 }
 
 static bool check_join(const struct net_msg *m)
@@ -68,7 +68,7 @@ static bool check_join(const struct net_msg *m)
 
 	/* The length table made data_len exactly sizeof(j). */
 	memcpy(&j, m->data, sizeof(j));
-	if (!is_bool(j.start_all) || !all_zero(j.reserved, sizeof(j.reserved)))
+	if (!is_bool(j.start_all) || !wire_zero(j.reserved, sizeof(j.reserved)))
 		return false;
 	for (unsigned i = 0; i < NET_JOIN_NODES; i++)
 		if (!check_str(j.addr[i], NET_ADDR_MAX))
@@ -89,9 +89,9 @@ static bool check_start(const struct net_msg *m)
 		return false;
 	if (s.nr_nodes < 64 && (s.has_delta >> s.nr_nodes))
 		return false;
-	return all_zero(&s.tsc_delta[s.nr_nodes],
+	return wire_zero(&s.tsc_delta[s.nr_nodes],
 			(NET_START_NODES - s.nr_nodes) * sizeof(s.tsc_delta[0])) &&
-	       all_zero(&s.ranges[s.nr_ranges],
+	       wire_zero(&s.ranges[s.nr_ranges],
 			(NET_START_RANGES - s.nr_ranges) * sizeof(s.ranges[0]));
 }
 
@@ -113,7 +113,7 @@ static bool check_io_req(const struct net_io_req *r)
 
 static bool check_io_reply(const struct net_io_reply *r)
 {
-	return all_zero(r->reserved, sizeof(r->reserved)) &&
+	return wire_zero(r->reserved, sizeof(r->reserved)) &&
 	       r->len >= 1 && r->len <= NET_IO_DATA_MAX &&
 	       r->status <= 0 && r->status >= -4095;
 }
@@ -151,7 +151,7 @@ static bool check_cpu(const struct net_msg *m)
 	oi = &cpu_ops[c->op];
 	used = offsetof(struct net_cpu, irq) + oi->size;
 	if (m->data_len < oi->data_min || m->data_len > oi->data_max ||
-	    !all_zero((const uint8_t *)c + used, sizeof(*c) - used))
+	    !wire_zero((const uint8_t *)c + used, sizeof(*c) - used))
 		return false;
 	switch (c->op) {
 	case NET_CPU_IRQ:
@@ -163,7 +163,7 @@ static bool check_cpu(const struct net_msg *m)
 	case NET_CPU_STATE:
 		return c->vcpu.waited_milli <= 1000;
 	case NET_CPU_EOI:
-		return all_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
+		return wire_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
 	case NET_CPU_ROUTE:
 		return c->route.reserved == 0;
 	case NET_CPU_CONTROL:
@@ -199,6 +199,10 @@ static const struct type_info types[NET_MSG_NR] = {
 	[NET_MSG_CPU] = { "CPU", FIXED(struct net_cpu), 0, NET_VCPU_STATE_MAX, false,
 			  check_cpu },
 	[NET_MSG_IDENT] = { "IDENT", FIXED(struct net_ident), 0, 0, false, NULL },
+	/* Length bounds only: node 0 checks the rest and drops a bad one
+	 * (node/report.h) without losing the link. */
+	[NET_MSG_REPORT] = { "REPORT", 0, FIXED(struct net_report), NET_REPORT_MAX, false,
+			     NULL },
 };
 
 static const char *reject_names[NET_REJ_NR] = {

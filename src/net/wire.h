@@ -85,6 +85,7 @@ enum net_type {
 	NET_MSG_DSM,		/* page protocol; optional page payload */
 	NET_MSG_CPU,		/* the CPU plane: struct net_cpu, by op */
 	NET_MSG_IDENT,		/* handshake: a node key's signature (auth.h) */
+	NET_MSG_REPORT,		/* node -> node 0: struct net_report (for the API) */
 	NET_MSG_NR
 };
 
@@ -365,6 +366,63 @@ struct net_route {
 	uint64_t apic_base;
 };
 
+/* REPORT (node/report.h): what a node tells node 0 ten times a second so
+ * that node 0's API shows the whole cluster: its vCPUs' states, exits and
+ * page waits, its resident pages, its fault latency, its pages to and from
+ * each peer, and a fixed, versioned table of its counters. The payload is
+ * the message's data: struct net_report, then nr_vcpus struct
+ * net_report_vcpu, then nr_peers struct net_report_peer, nothing else.
+ * The wire checks only that the length is within bounds: a report is
+ * advisory, so node 0 checks everything else itself (report_from_wire)
+ * and counts and drops a bad one rather than losing the link over it.
+ * A change of any of these structs or of the counter table is a new
+ * NET_REPORT_VERSION, which node 0 refuses (counted) if it is not its own. */
+#define NET_REPORT_VERSION	1
+#define NET_REPORT_COUNTERS	32	/* slots; report.c names the used ones */
+#define NET_REPORT_VCPUS	NET_JOIN_VCPUS
+#define NET_REPORT_NODES	NET_JOIN_NODES
+#define NET_REPORT_LOAD		1u	/* load_milli was measured */
+
+struct net_report {
+	uint16_t version;		/* NET_REPORT_VERSION */
+	uint8_t nr_vcpus;		/* entries that follow: 0..NET_REPORT_VCPUS */
+	uint8_t nr_peers;		/* entries after them: 0..NET_REPORT_NODES - 1 */
+	uint8_t nr_counters;		/* counters[] used: 0..NET_REPORT_COUNTERS */
+	uint8_t flags;			/* NET_REPORT_LOAD */
+	uint8_t reserved[2];		/* zero */
+	uint32_t node;			/* the sender, as the link says */
+	uint32_t cpus_milli;		/* CPUs it offers, x1000 (as in LOAD) */
+	uint32_t load_milli;		/* CPUs its vCPUs want, x1000, if flagged */
+	uint32_t reserved2;		/* zero */
+	uint64_t seq;			/* 1, 2, 3, ... per sender and run */
+	uint64_t resident_pages;	/* pages its memfd holds now */
+	uint64_t fault_count;		/* faults resolved so far */
+	uint64_t fault_wait_ns;		/* their time from fault to page, summed */
+	uint64_t counters[NET_REPORT_COUNTERS];	/* zero past nr_counters */
+};
+
+/* A vCPU that runs on the sender, or ran there before. */
+struct net_report_vcpu {
+	uint8_t vcpu;			/* strictly increasing in a report */
+	uint8_t state;			/* enum vcpu_state on the sender */
+	uint8_t here;			/* 0 / 1: it runs on the sender now */
+	uint8_t reserved[5];		/* zero */
+	uint64_t exits;			/* KVM exits on the sender */
+	uint64_t page_wait_ns;		/* time it waited for pages there */
+};
+
+/* The sender's page traffic with one other node. */
+struct net_report_peer {
+	uint8_t node;			/* strictly increasing, never the sender */
+	uint8_t reserved[7];		/* zero */
+	uint64_t pages_sent;		/* pages of contents it sent that node */
+	uint64_t pages_received;	/* and received from it */
+};
+
+#define NET_REPORT_MAX	(sizeof(struct net_report) + \
+			 NET_REPORT_VCPUS * sizeof(struct net_report_vcpu) + \
+			 (NET_REPORT_NODES - 1) * sizeof(struct net_report_peer))
+
 /* What one node tells another about vCPUs, their interrupts and their
  * device accesses (src/cpu/, the cost model's LOAD included): one type, so
  * that the cluster hands it to the CPU plane in one piece and the plane
@@ -516,6 +574,38 @@ NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
 NET_PIN(net_load, load_milli, 12);
 
+static_assert(sizeof(struct net_report) == 56 + NET_REPORT_COUNTERS * 8,
+	      "net_report size");
+NET_PIN(net_report, version, 0);
+NET_PIN(net_report, nr_vcpus, 2);
+NET_PIN(net_report, nr_peers, 3);
+NET_PIN(net_report, nr_counters, 4);
+NET_PIN(net_report, flags, 5);
+NET_PIN(net_report, reserved, 6);
+NET_PIN(net_report, node, 8);
+NET_PIN(net_report, cpus_milli, 12);
+NET_PIN(net_report, load_milli, 16);
+NET_PIN(net_report, reserved2, 20);
+NET_PIN(net_report, seq, 24);
+NET_PIN(net_report, resident_pages, 32);
+NET_PIN(net_report, fault_count, 40);
+NET_PIN(net_report, fault_wait_ns, 48);
+NET_PIN(net_report, counters, 56);
+static_assert(sizeof(struct net_report_vcpu) == 24, "net_report_vcpu size");
+NET_PIN(net_report_vcpu, vcpu, 0);
+NET_PIN(net_report_vcpu, state, 1);
+NET_PIN(net_report_vcpu, here, 2);
+NET_PIN(net_report_vcpu, reserved, 3);
+NET_PIN(net_report_vcpu, exits, 8);
+NET_PIN(net_report_vcpu, page_wait_ns, 16);
+static_assert(sizeof(struct net_report_peer) == 24, "net_report_peer size");
+NET_PIN(net_report_peer, node, 0);
+NET_PIN(net_report_peer, reserved, 1);
+NET_PIN(net_report_peer, pages_sent, 8);
+NET_PIN(net_report_peer, pages_received, 16);
+static_assert(NET_REPORT_VCPUS <= 255 && NET_REPORT_NODES <= 255 &&
+	      NET_REPORT_COUNTERS <= 255, "report counts are bytes");
+
 static_assert(sizeof(struct net_cpu_control) == 16, "net_cpu_control size");
 NET_PIN(net_cpu_control, what, 0);
 NET_PIN(net_cpu_control, vcpu, 4);
@@ -610,6 +700,8 @@ static_assert(sizeof(struct net_cpu) <= NET_FIXED_MAX, "NET_FIXED_MAX too small"
 const char *wire_type_name(unsigned type);	/* "?" if unknown */
 const char *wire_cpu_op_name(unsigned op);	/* "?" if unknown */
 const char *wire_reject_name(enum net_reject why);
+/* Are the n bytes at p all zero? (Reserved fields, spare array slots.) */
+bool wire_zero(const void *p, size_t n);
 
 /* Bytes msg will occupy on the wire, header included; 0 if its type is
  * unknown. */

@@ -2,12 +2,15 @@
  * takes each request the API's threads queued, checks it against the
  * VM's state and answers from what this node knows, at once and without
  * blocking. What another node alone knows (its vCPUs' run states, its
- * counters) is reported as unknown (null), not guessed. */
+ * pages, its counters) comes from its last report (reports.c), at most
+ * ~100 ms old; until a node's first report it is unknown (null), never
+ * guessed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +21,8 @@
 #include "cluster/cluster.h"
 #include "cpu/forward.h"
 #include "hw/iobus.h"
+#include "memplane/memplane.h"
+#include "util/lathist.h"
 #include "node/config.h"
 #include "node/node_int.h"
 #include "util/log.h"
@@ -134,6 +139,35 @@ void node_serial_stop(struct node *n)
 	/* The write end stays open for the board until teardown. */
 }
 
+/* A node is silent when its reports stop for this long (ten of them):
+ * the peer timeout may declare it lost later, this says it sooner. */
+#define NODE_SILENT_NS (1000 * 1000 * 1000ull)
+
+/* Node events from the reports' ages: up at the first report and when
+ * they come again, silent when they stop. */
+static void node_events(struct node *n, struct api_events *ev)
+{
+	char why[96];
+
+	for (unsigned i = 1; i < n->p.nr_nodes && i < CLUSTER_MAX_NODES; i++) {
+		uint64_t age;
+		uint8_t now;
+
+		if (!node_report_age(n, i, &age))
+			continue;
+		now = age > NODE_SILENT_NS ? 2 : 1;
+		if (now == n->api_node_state[i])
+			continue;
+		if (now == 2)
+			snprintf(why, sizeof(why), "no report for %.1f s", (double)age / 1e9);
+		else
+			snprintf(why, sizeof(why), "%s", n->api_node_state[i] ? "reports again"
+								: "first report");
+		api_event_node(ev, i, now == 2 ? "silent" : "up", why);
+		n->api_node_state[i] = now;
+	}
+}
+
 /* Every tick (20 ms), on the main thread: what changed becomes events. */
 void node_api_tick(struct node *n)
 {
@@ -141,6 +175,8 @@ void node_api_tick(struct node *n)
 
 	if (!ev)
 		return;
+	if (n->p.self == 0 && n->p.nr_nodes > 1)
+		node_events(n, ev);
 	for (unsigned i = 0; i < n->p.cpus; i++) {
 		unsigned now = where(n, i);
 
@@ -175,7 +211,47 @@ static void get_vm(struct node *n, struct api_reply *r)
 		snprintf(r->vm.stop_reason, sizeof(r->vm.stop_reason), "%s", n->vm.stop_reason);
 }
 
-static void node_view(struct node *n, unsigned id, struct api_node_view *v)
+/* Every other node's last report, copied once per answer (the receive
+ * thread replaces them as they come). */
+struct reports {
+	bool known[CLUSTER_MAX_NODES];
+	uint64_t age_ns[CLUSTER_MAX_NODES];
+	struct node_report r[CLUSTER_MAX_NODES];
+	bool all;		/* every other node has reported */
+};
+
+static struct reports *reports_get(struct node *n)
+{
+	struct reports *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return NULL;
+	rs->all = true;
+	for (unsigned i = 0; i < n->p.nr_nodes && i < CLUSTER_MAX_NODES; i++) {
+		if (i == n->p.self)
+			continue;
+		rs->known[i] = node_report_get(n, i, &rs->r[i], &rs->age_ns[i]);
+		rs->all &= rs->known[i];
+	}
+	return rs;
+}
+
+static const struct report_vcpu *reported_vcpu(const struct reports *rs, unsigned node,
+					       unsigned vcpu)
+{
+	const struct node_report *r;
+
+	if (!rs || node >= CLUSTER_MAX_NODES || !rs->known[node])
+		return NULL;
+	r = &rs->r[node];
+	for (unsigned i = 0; i < r->nr_vcpus; i++)
+		if (r->v[i].vcpu == vcpu)
+			return &r->v[i];
+	return NULL;
+}
+
+static void node_view(struct node *n, const struct reports *rs, unsigned id,
+		      struct api_node_view *v)
 {
 	uint64_t pages = n->p.nr_nodes > 1 ? n->layout.end[id] - (id ? n->layout.end[id - 1] : 0)
 					   : n->vm.mem.size / 4096;
@@ -189,39 +265,97 @@ static void node_view(struct node *n, unsigned id, struct api_node_view *v)
 	pthread_mutex_lock(&n->aff_lock);
 	if (id == n->p.self) {
 		v->cpus_known = n->cpus > 0;
+		v->load_known = n->aff_on && n->sched_ok;
 		v->cpus = n->cpus;
-		v->load = n->sched_ok ? n->last_load : 0;
+		v->load = v->load_known ? n->last_load : 0;
 	} else if (n->peer[id].known) {
-		v->cpus_known = true;
+		v->cpus_known = v->load_known = true;
 		v->cpus = n->peer[id].cpus;
 		v->load = n->peer[id].load;
 	}
 	pthread_mutex_unlock(&n->aff_lock);
+	/* Without the cost model no LOAD comes: the report says the CPUs,
+	 * and the load where it was measured. */
+	if (id != n->p.self && !v->cpus_known && rs && id < CLUSTER_MAX_NODES &&
+	    rs->known[id]) {
+		v->cpus_known = true;
+		v->load_known = rs->r[id].load_known;
+		v->cpus = rs->r[id].cpus_milli / 1000.0;
+		v->load = rs->r[id].load_milli / 1000.0;
+	}
 	for (unsigned i = 0; i < n->p.cpus; i++)
 		v->vcpus += where(n, i) == id;
-	if (id != n->p.self && n->mem) {
+	v->nr_sent = n->p.nr_nodes;
+	if (id == n->p.self) {
+		v->resident_known = true;
+		v->resident_pages = node_resident_pages(n);
+		if (n->mem) {
+			struct lathist h;
+
+			memplane_lat_hist(n->mem, -1, &h);
+			v->faults_known = v->sent_known = true;
+			v->faults = h.n;
+			v->fault_wait_ns = h.sum;
+			for (unsigned p = 0; p < n->p.nr_nodes && p < API_MAX_NODES; p++)
+				v->pages_sent[p] = p == id ? 0 :
+					__atomic_load_n(&n->pages_to[p], __ATOMIC_RELAXED);
+		}
+		return;
+	}
+	v->rtt_known = cluster_link_rtt(n->cluster, id, &v->rtt_ns);
+	if (n->mem) {
 		v->pages_known = true;
 		v->pages_from_0 = __atomic_load_n(&n->pages_to[id], __ATOMIC_RELAXED);
 		v->pages_to_0 = __atomic_load_n(&n->pages_from[id], __ATOMIC_RELAXED);
 	}
+	if (rs && id < CLUSTER_MAX_NODES && rs->known[id]) {
+		const struct node_report *r = &rs->r[id];
+
+		v->resident_known = v->faults_known = v->sent_known = v->age_known = true;
+		v->resident_pages = r->resident_pages;
+		v->faults = r->fault_count;
+		v->fault_wait_ns = r->fault_wait_ns;
+		v->report_age_ns = rs->age_ns[id];
+		if (!vm_stopping(&n->vm) && rs->age_ns[id] > NODE_SILENT_NS)
+			v->state = "silent";
+		for (unsigned i = 0; i < r->nr_peers; i++)
+			if (r->p[i].node < API_MAX_NODES)
+				v->pages_sent[r->p[i].node] = r->p[i].sent;
+	}
 }
 
-static void vcpu_view(struct node *n, unsigned i, struct api_vcpu_view *v)
+static void vcpu_view(struct node *n, const struct reports *rs, unsigned i,
+		      struct api_vcpu_view *v)
 {
 	struct vcpu *vc = n->vm.vcpus[i];
+	const struct report_vcpu *rv;
 	bool here = vcpu_here(vc);
 
 	memset(v, 0, sizeof(*v));
 	v->id = i;
 	v->node = where(n, i);
-	v->state = here ? vcpu_state_name(__atomic_load_n(&vc->state, __ATOMIC_RELAXED))
-			: "remote";
+	v->state = "remote";
+	if (here) {
+		v->state = vcpu_state_name(__atomic_load_n(&vc->state, __ATOMIC_RELAXED));
+	} else {
+		/* Its state from the node node 0 believes runs it, if that
+		 * node's report says so too (a move may be under way). */
+		rv = reported_vcpu(rs, v->node, i);
+		if (rv && rv->here)
+			v->state = vcpu_state_name(rv->state);
+	}
 	v->moves = n->fwd ? forward_moves(n->fwd, i) : 0;
 	v->movable = n->fwd && forward_movable(i) && vcpu_state_max(vc) > 0;
-	v->wait_known = here;
 	v->wait_ns = __atomic_load_n(&n->page_wait_ns[i], __ATOMIC_RELAXED);
-	v->exits_known = here;
 	v->exits = vc->stats.exits;
+	v->wait_known = v->exits_known = n->p.nr_nodes == 1 || (rs && rs->all);
+	for (unsigned k = 0; rs && k < n->p.nr_nodes && k < CLUSTER_MAX_NODES; k++) {
+		rv = k == n->p.self ? NULL : reported_vcpu(rs, k, i);
+		if (rv) {
+			v->wait_ns += rv->wait_ns;
+			v->exits += rv->exits;
+		}
+	}
 }
 
 static void move_vcpu(struct node *n, const struct api_cmd *c, struct api_reply *r)
@@ -333,10 +467,31 @@ static void list_devices(struct node *n, struct api_reply *r)
 		}
 }
 
+static void other_counters(struct node *n, const struct reports *rs, struct api_reply *r)
+{
+	for (unsigned i = 0; rs && i < n->p.nr_nodes && i < API_MAX_NODES; i++) {
+		const struct node_report *rep = &rs->r[i];
+		struct api_counters *cs;
+
+		if (i == n->p.self || !rs->known[i])
+			continue;
+		r->stats.reported[r->stats.nr_reported].age_ns = rs->age_ns[i];
+		cs = &r->stats.reported[r->stats.nr_reported++].c;
+		cs->node = i;
+		for (unsigned s = 0; s < rep->nr_counters; s++)
+			api_counter_add(cs, report_counter_name(s), rep->counters[s]);
+	}
+}
+
 static void answer(struct node *n, const struct api_cmd *c, struct api_reply *r)
 {
+	struct reports *rs = NULL;
+
 	if (api_legal(c, vm_state(n), r))
 		return;
+	if (n->p.nr_nodes > 1 && (c->kind == API_GET_NODES || c->kind == API_GET_VCPUS ||
+				  c->kind == API_GET_VCPU || c->kind == API_GET_STATS))
+		rs = reports_get(n);	/* NULL: what only reports say is null */
 	switch (c->kind) {
 	case API_GET_VM:
 		get_vm(n, r);
@@ -344,12 +499,12 @@ static void answer(struct node *n, const struct api_cmd *c, struct api_reply *r)
 	case API_GET_NODES:
 		r->nodes.nr = n->p.nr_nodes;
 		for (unsigned i = 0; i < n->p.nr_nodes && i < API_MAX_NODES; i++)
-			node_view(n, i, &r->nodes.n[i]);
+			node_view(n, rs, i, &r->nodes.n[i]);
 		break;
 	case API_GET_VCPUS:
 		r->vcpus.nr = n->p.cpus;
 		for (unsigned i = 0; i < n->p.cpus && i < API_MAX_VCPUS; i++)
-			vcpu_view(n, i, &r->vcpus.v[i]);
+			vcpu_view(n, rs, i, &r->vcpus.v[i]);
 		break;
 	case API_GET_VCPU:
 		if (c->vcpu >= n->p.cpus) {
@@ -358,7 +513,7 @@ static void answer(struct node *n, const struct api_cmd *c, struct api_reply *r)
 			break;
 		}
 		r->vcpus.nr = 1;
-		vcpu_view(n, c->vcpu, &r->vcpus.v[0]);
+		vcpu_view(n, rs, c->vcpu, &r->vcpus.v[0]);
 		break;
 	case API_MOVE_VCPU:
 		move_vcpu(n, c, r);
@@ -370,7 +525,8 @@ static void answer(struct node *n, const struct api_cmd *c, struct api_reply *r)
 		own_counters(n, &r->stats.self);
 		r->stats.nr_nodes = n->p.nr_nodes;
 		for (unsigned i = 0; i < n->p.nr_nodes && i < API_MAX_NODES; i++)
-			node_view(n, i, &r->stats.n[i]);
+			node_view(n, rs, i, &r->stats.n[i]);
+		other_counters(n, rs, r);
 		break;
 	case API_GET_DEVICES:
 		list_devices(n, r);
@@ -378,6 +534,7 @@ static void answer(struct node *n, const struct api_cmd *c, struct api_reply *r)
 	default:
 		api_reply_error(r, 404, API_REJ_NOT_FOUND, "unknown command");
 	}
+	free(rs);
 }
 
 void node_api_serve(struct node *n)

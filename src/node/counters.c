@@ -164,6 +164,8 @@ static void network(struct node *n, struct metrics_out *o)
 	C(o, "net_handshake_failures", "other refused handshakes", s.handshake_failures);
 	C(o, "net_bad_frames", "connections dropped for a bad frame", s.bad_frames);
 	C(o, "net_disconnects", "peers lost", s.disconnects);
+	C(o, "net_bad_pongs", "PONGs refused (a token or time this node never sent)",
+	  cluster_bad_pongs(n->cluster));
 	for (unsigned t = 0; t < NET_MSG_NR; t++) {
 		const char *name = wire_type_name(t);
 
@@ -220,6 +222,15 @@ void node_collect(void *opaque, struct metrics_out *o)
 		memory(n, o);
 	if (n->cluster)
 		network(n, o);
+	if (n->p.self == 0 && n->p.nr_nodes > 1) {
+		uint64_t taken, rej[REPORT_REJ_NR];
+
+		node_report_stats(n, &taken, rej);
+		C(o, "reports_taken", "other nodes' reports taken for the API", taken);
+		for (unsigned r = 0; r < REPORT_REJ_NR; r++)
+			CL(o, "reports_rejected", "other nodes' reports refused, by reason",
+			   "reason", report_reject_name(r), rej[r]);
+	}
 	if (n->api) {
 		struct api_server_stats as;
 

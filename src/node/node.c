@@ -113,6 +113,7 @@ static void on_cluster_stop(void *opaque, int status, const char *reason)
 static const struct cluster_handlers cluster_h = {
 	.dsm = on_dsm,
 	.cpu = on_cpu,
+	.report = node_on_report,
 	.stop = on_cluster_stop,
 };
 
@@ -267,8 +268,10 @@ static int build_vm(struct node *n)
 		.remote_devices = n->p.self != FORWARD_DEVICE_NODE,
 		.hide_kvmclock = n->p.nr_nodes > 1 && !hostcpu_clock_is_tsc(),
 	};
-	int r = vm_create(&n->vm, &vc, n->p.nr_nodes > 1 ? &cluster_hooks : &solo_hooks, n);
+	int r;
 
+	pthread_mutex_init(&n->report_lock, NULL);
+	r = vm_create(&n->vm, &vc, n->p.nr_nodes > 1 ? &cluster_hooks : &solo_hooks, n);
 	if (r) {
 		switch (r) {
 		case -ENOENT:
@@ -410,6 +413,13 @@ static int wait_guest(struct node *n)
 			shuffle(n);
 		if (n->aff_on && n->sched_ok && ticks % 5 == 0)
 			node_balance_cpus(n);
+		/* Node 0's API shows every node from these (reports.c), and
+		 * its links' round trips. */
+		if (n->p.self != 0 && ticks % 5 == 0)
+			node_report_send(n);
+		if (n->p.self == 0 && n->cluster && ticks % 25 == 0)
+			for (unsigned i = 1; i < n->p.nr_nodes; i++)
+				cluster_ping(n->cluster, i);
 		node_api_tick(n);
 		if (stop_signal)
 			vm_stop(&n->vm, 128 + stop_signal, "interrupted by signal %d on node %u",

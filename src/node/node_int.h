@@ -13,6 +13,7 @@
 #include "cpu/affinity.h"
 #include "dsm/dsm.h"
 #include "net/auth.h"
+#include "node/report.h"
 #include "vmm/board.h"
 #include "vmm/vm.h"
 
@@ -61,6 +62,16 @@ struct node {
 	/* Time each vCPU waited for remote pages on this node (atomic). */
 	uint64_t page_wait_ns[VM_MAX_VCPUS];
 
+	/* Reports for node 0's API (reports.c). Every other node: the last
+	 * seq it sent (main thread). Node 0: each node's last good report,
+	 * when it came, and what was taken and refused, under report_lock. */
+	uint64_t report_seq;
+	pthread_mutex_t report_lock;
+	struct node_report report[CLUSTER_MAX_NODES];
+	bool report_known[CLUSTER_MAX_NODES], report_warned[CLUSTER_MAX_NODES];
+	uint64_t report_at[CLUSTER_MAX_NODES];
+	uint64_t reports_taken, report_rejects[REPORT_REJ_NR];
+
 	/* Node 0's control plane (api_glue.c): the API server, when asked
 	 * for; its state is the VM's as the API sees it. */
 	struct api_server *api;
@@ -69,6 +80,9 @@ struct node {
 	uint64_t started_ns;
 	const char *kernel;
 	uint8_t api_place[VM_MAX_VCPUS];	/* where the events last said */
+	/* Each node's state as the events last said: 0 not heard yet, 1 up,
+	 * 2 silent (main thread). */
+	uint8_t api_node_state[CLUSTER_MAX_NODES];
 	/* The guest's serial output through a pipe, copied to stdout and to
 	 * the API (console.c), when node 0 serves the API. */
 	int serial_pipe[2];
@@ -114,6 +128,22 @@ void node_on_arrive(void *opaque, unsigned vcpu, unsigned from, double waited);
 double node_waited_for(struct node *n, unsigned vcpu, unsigned of);
 /* Every 100 ms, on the main thread: the CPU rule. */
 void node_balance_cpus(struct node *n);
+
+/* reports.c: what every node tells node 0 for the API (report.h). */
+/* Every 100 ms on the main thread of every node but node 0. */
+void node_report_send(struct node *n);
+/* cluster_handlers.report, node 0's receive thread: check, keep or count. */
+void node_on_report(void *opaque, unsigned from, const struct net_msg *msg);
+/* Node 0: a copy of node id's last good report and its age; false if
+ * none came yet. */
+bool node_report_get(struct node *n, unsigned id, struct node_report *out,
+		     uint64_t *age_ns);
+/* Node 0: how old node id's last good report is; false if none came. */
+bool node_report_age(struct node *n, unsigned id, uint64_t *age_ns);
+/* Node 0: reports taken and refused by reason. */
+void node_report_stats(struct node *n, uint64_t *taken, uint64_t rejects[REPORT_REJ_NR]);
+/* The pages this node's memfd holds now. */
+uint64_t node_resident_pages(struct node *n);
 
 /* stats.c: what a node prints. */
 void node_print_stats(struct node *n);

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +83,24 @@ def wait_until(what, fn, seconds):
     return None
 
 
+def children(pid):
+    """The processes whose parent is pid, from /proc (no pgrep needed in
+    the lab)."""
+    kids = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
+            kids.append(int(d))
+    return sorted(kids)
+
+
 def ctl(*args):
     p = subprocess.run([AMALGAM, 'ctl', *args], capture_output=True, text=True,
                        timeout=30 * SCALE)
@@ -97,6 +116,9 @@ def main():
     err = open(os.path.join(tmp, 'run.err'), 'w+')
     vm = subprocess.Popen([AMALGAM, 'run', '--nodes', '3', '--cpus', '4', '--memory', '64M',
                            '--start', 'all', '--migrate', 'off', '--kernel', spin,
+                           # Nodes 1 and 2 are stopped a second on purpose
+                           # below: not long enough to be lost.
+                           '--peer-timeout', str(min(600000, int(30000 * SCALE))),
                            '--api-sock', sock, '--api-listen', '127.0.0.1:0',
                            '--api-token', token],
                           stdout=subprocess.DEVNULL, stderr=err)
@@ -135,8 +157,48 @@ def run(vm, tmp, sock, token, err):
     check(s == 200 and len(place) == 4, f'GET /vcpus: 4 vCPUs placed {place}')
     check([n['vcpus'] for n in j['nodes']] == [place.count(i) for i in range(3)],
           'node vCPU counts agree with the vCPUs')
-    check(all((v['state'] == 'remote') == (v['node'] != 0) for v in jv['vcpus']),
-          'vCPUs elsewhere are "remote", those on node 0 have their state')
+    # The whole cluster, not only node 0's view: every node reports to
+    # node 0 every 100 ms. The spin guest's vCPUs fight over one page, so
+    # every node faults, holds pages and sends some to every other.
+    real = ('running', 'halted', 'wait_sipi', 'leaving', 'arrived', 'paused')
+
+    def cluster_known():
+        n = request(U, 'GET', '/api/v1/nodes')[1]['nodes']
+        v = request(U, 'GET', '/api/v1/vcpus')[1]['vcpus']
+        ready = (all(x['report_age_ms'] is not None and x['rtt_ms'] for x in n[1:]) and
+                 all(x['state'] in real and x['page_wait_ms'] for x in v) and
+                 all(x['pages_sent'] and sum(x['pages_sent']) > 0 for x in n))
+        return (n, v) if ready else None
+    got = wait_until('every node\'s report', cluster_known, 20)
+    if got:
+        jn, jv2 = got
+        for v in jv2:
+            if v['node'] != 0:
+                check(v['state'] in real and v['page_wait_ms'] > 0 and v['exits'] is not None,
+                      f'vCPU {v["id"]} on node {v["node"]}: state {v["state"]}, '
+                      f'page wait {v["page_wait_ms"]:.1f} ms, {v["exits"]} exits')
+        check(jn[0]['rtt_ms'] is None and all(x['rtt_ms'] > 0 for x in jn[1:]),
+              f'link round trips: {[x["rtt_ms"] for x in jn]} ms')
+        for n in jn:
+            check(n['resident_pages'] is not None and n['resident_pages'] > 0 and
+                  n['faults'] is not None and n['faults'] > 0,
+                  f'node {n["id"]}: {n["resident_pages"]} resident pages, {n["faults"]} faults')
+            row = n['pages_sent']
+            check(isinstance(row, list) and len(row) == 3 and row[n['id']] == 0 and
+                  sum(row) > 0, f'node {n["id"]}: its matrix row {row}')
+        # Node 0 counts what it received from node k; node k's report says
+        # what it sent node 0, a little earlier or later: close, not equal.
+        for n in jn[1:]:
+            check(abs(n['pages_sent'][0] - n['pages_to_node0']) <=
+                  max(50, n['pages_to_node0'] // 2),
+                  f'node {n["id"]} says it sent node 0 {n["pages_sent"][0]} pages, '
+                  f'node 0 counted {n["pages_to_node0"]}')
+    s, js = request(U, 'GET', '/api/v1/stats')
+    rep = {r['node']: r['counters'] for r in js['reported']}
+    check(s == 200 and sorted(rep) == [1, 2] and all(c['faults'] > 0 for c in rep.values()),
+          f'GET /stats has nodes 1 and 2\'s reported counters ({sorted(rep)})')
+    check(js['self']['counters'].get('reports_taken', 0) > 0,
+          f'node 0 took {js["self"]["counters"].get("reports_taken")} reports')
     s, j = request(U, 'GET', '/api/v1/vcpus/2')
     check(s == 200 and j['id'] == 2, 'GET /vcpus/2')
     s, j = request(U, 'GET', '/api/v1/devices')
@@ -197,6 +259,47 @@ def run(vm, tmp, sock, token, err):
                             else None)(request(U, 'GET', f'/api/v1/vcpus/{last}')[1]), 20)
     check(v and v['moves'] >= 2, f'vCPU {last} moved twice ({v})')
 
+    # Node events: stop nodes 1 and 2 (SIGSTOP) until node 0 says they
+    # went silent, then let them go on and wait until it says they are
+    # up again. Read from a stream opened before.
+    ev = U()
+    ev.request('GET', '/api/v1/events')
+    evr = ev.getresponse()
+    kids = children(vm.pid)
+    check(len(kids) == 2, f'nodes 1 and 2 are processes {kids}')
+
+    def node_events(want, lines=400):
+        seen, event = set(), None
+        for _ in range(lines):
+            line = evr.fp.readline().decode().rstrip('\n')
+            if line.startswith('event: '):
+                event = line[7:]
+            elif line.startswith('data: ') and event == 'node':
+                d = json.loads(line[6:])
+                try:
+                    spec.validate_schema('NodeEvent', d)
+                except Exception as e:
+                    fail(f'node event does not match NodeEvent: {e}')
+                if d['state'] == want:
+                    seen.add(d['node'])
+                if seen == {1, 2}:
+                    break
+        return seen
+    for k in kids:
+        os.kill(k, signal.SIGSTOP)
+    try:
+        silent = node_events('silent')
+        states = [n['state'] for n in request(U, 'GET', '/api/v1/nodes')[1]['nodes']]
+        check(states == ['up', 'silent', 'silent'], f'GET /nodes while stopped: {states}')
+    finally:
+        for k in kids:
+            os.kill(k, signal.SIGCONT)
+    check(silent == {1, 2}, f'node events: nodes {sorted(silent)} silent while stopped')
+    up = node_events('up')
+    check(up == {1, 2}, f'node events: nodes {sorted(up)} up again')
+    ev.close()
+    check(vm.poll() is None, 'the VM runs on after its nodes were stopped a second')
+
     # ctl, tables and JSON.
     rc, out, e = ctl('--sock', sock, 'status')
     check(rc == 0 and re.search(r'state\s+running', out) and re.search(r'nodes\s+3', out),
@@ -206,7 +309,13 @@ def run(vm, tmp, sock, token, err):
     check(rc == 0 and len(out.strip().splitlines()) == 5, 'ctl vcpus: a header and 4 rows')
     print(out, end='')
     rc, out, e = ctl('--sock', sock, 'nodes')
-    check(rc == 0 and len(out.strip().splitlines()) == 4, 'ctl nodes: a header and 3 rows')
+    table, _, matrix = out.strip().partition('\n\n')
+    check(rc == 0 and len(table.splitlines()) == 4, 'ctl nodes: a header and 3 rows')
+    rows = matrix.splitlines()[2:]
+    check(len(rows) == 3 and all(re.fullmatch(r'node \d+(\s+(\d+|-)){3}', r.strip())
+                                 for r in rows),
+          f'ctl nodes: a 3x3 page matrix with a number in every cell ({rows})')
+    print(out, end='')
     rc, out, e = ctl('--sock', sock, '--json', 'vcpus')
     try:
         jj = json.loads(out)
@@ -216,6 +325,11 @@ def run(vm, tmp, sock, token, err):
         fail(f'ctl --json vcpus: {ex}')
     rc, out, e = ctl('--url', f'http://127.0.0.1:{tcp_port}', '--token', token, 'stats')
     check(rc == 0 and 'api_requests' in out, 'ctl stats over TCP with the token')
+    head = out.splitlines()[0].split() if out else []
+    faults = next((ln.split() for ln in out.splitlines() if ln.startswith('faults ')), [])
+    check(head == ['COUNTER', 'node', '0', 'node', '1', 'node', '2'] and len(faults) == 4 and
+          all(x.isdigit() and int(x) > 0 for x in faults[1:]),
+          f'ctl stats: a column per node, faults on each ({faults})')
     rc, out, e = ctl('--sock', sock, 'watch', '--count', '1')
     check(rc == 0 and out.count('vcpu ') == 4, 'ctl watch --count 1: one line per vCPU')
 

@@ -130,6 +130,19 @@ async function main() {
       null, { timeout: 10000 * scale })
       .then(() => check(true, "a 3x3 page-traffic matrix"),
         () => check(false, "a 3x3 page-traffic matrix"));
+    // Every node reports to node 0: each row of the matrix is known, and
+    // the vCPUs elsewhere show their own state, not "remote".
+    await page.waitForFunction(() => [...document.querySelectorAll("#matrix td")]
+      .every((td) => /^(\d+|–)$/.test(td.textContent)), null, { timeout: 10000 * scale })
+      .then(() => check(true, "every cell of the matrix is a number, every row reported"),
+        async () => check(false, "matrix cells unknown: " + await page.$eval("#matrix",
+          (t) => t.textContent)));
+    await page.waitForFunction(() => document.querySelectorAll(".vcpu.remote").length === 0 &&
+      document.querySelectorAll(".vcpu.halted, .vcpu.running").length === 4,
+    null, { timeout: 10000 * scale })
+      .then(() => check(true, "every vCPU shows its own state on its node's box"),
+        async () => check(false, "vCPU states: " + await page.$$eval(".vcpu",
+          (vs) => vs.map((v) => v.id + ":" + v.className).join(" "))));
     // Two refreshes give one latency point.
     await new Promise((r) => setTimeout(r, 2500));
     fs.mkdirSync(path.dirname(shot), { recursive: true });

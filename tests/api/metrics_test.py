@@ -40,7 +40,8 @@ def main():
     err = open(os.path.join(tmp, 'run.err'), 'w+')
     vm = subprocess.Popen([AMALGAM, 'run', '--nodes', '3', '--cpus', '3', '--memory', '64M',
                            '--start', 'all', '--migrate', 'off', '--kernel', spin,
-                           '--metrics-listen', '127.0.0.1:0'],
+                           '--metrics-listen', '127.0.0.1:0',
+                           '--api-sock', os.path.join(tmp, 'api.sock')],
                           stdout=subprocess.DEVNULL, stderr=err)
     try:
         urls = {}
@@ -83,6 +84,20 @@ def main():
                   f'node {node}: fault latency histogram cumulative, {int(count)} faults')
             check(fams['amalgam_faults'].samples[0].value >= count,
                   f'node {node}: faults counter >= histogram count')
+            # Every other node reports to node 0 (for its API), which
+            # takes them all: none malformed, none refused.
+            if node == 0:
+                taken = fams['amalgam_reports_taken'].samples[0].value
+                refused = {s.labels['reason']: s.value
+                           for s in fams['amalgam_reports_rejected'].samples}
+                check(taken >= 2 and not any(refused.values()),
+                      f'node 0 took {int(taken)} reports, refused none ({refused})')
+                bad = fams['amalgam_net_bad_pongs'].samples[0].value
+                check(bad == 0, f'node 0 refused {int(bad)} PONGs of its link pings')
+            else:
+                sent = [s.value for s in fams['amalgam_net_msgs_sent'].samples
+                        if s.labels.get('type') == 'REPORT']
+                check(sent and sent[0] > 0, f'node {node} sent {sent} reports')
         try:
             urllib.request.urlopen(urls[0].replace('/metrics', '/other'), timeout=10)
             check(False, 'another path: 404')
@@ -95,6 +110,15 @@ def main():
         except urllib.error.HTTPError as e:
             check(e.code == 405, f'POST /metrics: {e.code}')
         check(vm.poll() is None, 'the VM runs on')
+        # The API's reset ends the VMM with 0, as a reset by the guest does.
+        p = subprocess.run([AMALGAM, 'ctl', '--sock', os.path.join(tmp, 'api.sock'), 'reset'],
+                           capture_output=True, text=True, timeout=30 * SCALE)
+        check(p.returncode == 0 and 'reset: the VM is stopping' in p.stdout,
+              f'ctl reset: {p.stdout.strip()} {p.stderr.strip()}')
+        try:
+            check(vm.wait(timeout=30 * SCALE) == 0, f'amalgam exits 0 after reset ({vm.poll()})')
+        except subprocess.TimeoutExpired:
+            check(False, 'amalgam did not exit after reset')
     finally:
         if vm.poll() is None:
             vm.terminate()

@@ -151,6 +151,12 @@ static int sample(int i, struct net_msg *m)
 		for (unsigned k = 0; k < NET_SIG_BYTES; k++)
 			m->u.ident.sig[k] = (uint8_t)(0xa0 ^ k);
 		return 0;
+	case 20:
+		/* REPORT: the wire looks at its length only (node/report.h). */
+		m->type = NET_MSG_REPORT;
+		m->data = blob;
+		m->data_len = sizeof(struct net_report) + sizeof(struct net_report_vcpu);
+		return 0;
 	}
 	return -1;
 }
@@ -306,6 +312,14 @@ static void test_bad_length(void **state)
 		patch32(8, m.data_len);
 		expect(n - 100, -EBADMSG, NET_REJ_TRUNCATED);
 	}
+
+	/* REPORT: its header at least, and its bound at most. */
+	sample(19, &m);
+	n = encode(&m);
+	patch32(8, sizeof(struct net_report) - 1);
+	expect(NET_HDR_SIZE + sizeof(struct net_report) - 1, -EMSGSIZE, NET_REJ_BAD_LENGTH);
+	patch32(8, NET_REPORT_MAX + 1);
+	expect(NET_HDR_SIZE + NET_REPORT_MAX + 1, -EMSGSIZE, NET_REJ_BAD_LENGTH);
 
 	/* CPU: the fixed struct at least, whatever the op. */
 	sample(9, &m);
