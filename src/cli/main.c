@@ -63,6 +63,8 @@ static void node_usage(void)
 "  -m, --memory SIZE   RAM this node contributes to the guest, e.g. 512M, 0 for\n"
 "                      CPUs only (default: the coordinator decides)\n"
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
+"      --no-seccomp    no seccomp filters (debugging; see 'run --help')\n"
+"      --confine-selftest KIND  (tests) see 'run --help'\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
@@ -84,6 +86,8 @@ static int cmd_node(int argc, char **argv)
 		{ "node-cpus", required_argument, NULL, 'N' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "no-seccomp", no_argument, NULL, 'Z' },
+		{ "confine-selftest", required_argument, NULL, 'C' },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -130,6 +134,16 @@ static int cmd_node(int argc, char **argv)
 			break;
 		}
 		case 'M': a.metrics_listen = optarg; break;
+		case 'Z': a.no_seccomp = true; break;
+		case 'C': {
+			char err[128];
+
+			if (config_parse_selftest(optarg, &a.confine_selftest, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 's': a.stats = true; break;
 		case 'E': {
 			char err[128];

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "util/confine.h"
 #include "util/lathist.h"
 #include "util/log.h"
 
@@ -53,6 +54,7 @@ static void *serve(void *arg)
 	struct rtt_server *s = arg;
 	static char req[RTT_REQ_BYTES], reply[RTT_REPLY_BYTES];
 
+	confine_thread(CONFINE_ECHO, 0);
 	for (;;) {
 		struct pollfd p[2] = { { s->lfd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
 		int fd;
