@@ -377,6 +377,8 @@ static void teardown(struct node *n)
 	n->metrics = NULL;
 	if (n->mem)
 		memplane_stop(n->mem);
+	/* Its serving thread answers through the cluster. */
+	forward_stop(n->fwd);
 	if (n->cluster)
 		cluster_free(n->cluster);
 	n->cluster = NULL;

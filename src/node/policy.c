@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define A CONFINE_ALLOW
@@ -91,10 +92,11 @@ static const struct confine_rule links[] = {
 	CONFINE_END
 };
 
-/* A disk's workers: I/O on the image they were given. */
+/* A disk's workers: I/O on the image they were given (fallocate:
+ * discard and write-zeroes punch holes). */
 static const struct confine_rule disk[] = {
 	A(SYS_preadv), A(SYS_pwritev), A(SYS_pread64), A(SYS_pwrite64),
-	A(SYS_fsync), A(SYS_fdatasync),
+	A(SYS_fsync), A(SYS_fdatasync), A(SYS_fallocate),
 	CONFINE_END
 };
 
@@ -111,6 +113,8 @@ static const struct confine_rule http[] = {
 	CONFINE_FAIL(SYS_clone3, ENOSYS),
 	A(SYS_set_robust_list), A(SYS_rseq), A(SYS_sched_getaffinity),
 	IF(SYS_ioctl, 1, IOCTL_ANY, 0x5421 /* FIONBIO */),
+	/* it names its threads (pthread_setname_np) */
+	IF(SYS_prctl, 0, 0xffffffffULL, PR_SET_NAME),
 	CONFINE_END
 };
 

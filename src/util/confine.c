@@ -33,7 +33,7 @@ static const struct {
 	[CONFINE_PAGER] = { "pager" },
 	[CONFINE_MEMSEND] = { "mem-send" },
 	[CONFINE_DEVICE] = { "device" },
-	[CONFINE_DISK] = { "disk", true },
+	[CONFINE_DISK] = { "disk" },
 	[CONFINE_IOSERVE] = { "io-serve" },
 	[CONFINE_API] = { "api" },
 	[CONFINE_ECHO] = { "echo" },
