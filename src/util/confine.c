@@ -271,6 +271,7 @@ static void drop_caps(void)
 
 void confine_thread(enum confine_kind kind, unsigned index)
 {
+	sigset_t sys;
 	char name[16];
 
 	my_kind = (int)kind;
@@ -286,6 +287,12 @@ void confine_thread(enum confine_kind kind, unsigned index)
 	}
 	if (!ready)
 		return;
+	/* Threads that block every signal (the pager, the memory plane's
+	 * sender) must still take this one: a trap with SIGSYS blocked
+	 * would kill the process without the line. */
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	drop_caps();
 	if (filtering && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &progs[kind])) {
 		char line[160];

@@ -127,7 +127,8 @@ static void test_slow_device_does_not_block_the_queue(void **state)
 	assert_int_equal(ioserve_io(s, 2, &q), 0);
 	q = req(4);
 	assert_int_equal(ioserve_io(s, 1, &q), -EINVAL);
-	assert_int_equal(ioserve_peak(s), 4);
+	/* vCPU 0's left the queue as the device took it: 3 wait. */
+	assert_int_equal(ioserve_peak(s), 3);
 	open_gate(&f);
 	wait_until(&f, served, 6);
 	/* vCPU 0 first (it was in the device), then the EOIs queued before
