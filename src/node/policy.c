@@ -29,8 +29,8 @@
 #define IOCTL_ANY    0xffffffffULL
 
 /* Every thread: memory, locks, time, its signals, logging and sending on
- * an established link (any thread may send: cluster_send), libsodium's
- * randomness. */
+ * an established link (any thread may send: cluster_send, and a send
+ * that fails ends the link: shutdown), libsodium's randomness. */
 static const struct confine_rule common[] = {
 	A(SYS_read), A(SYS_write), A(SYS_readv), A(SYS_writev), A(SYS_close),
 	A(SYS_futex), A(SYS_mmap), A(SYS_munmap), A(SYS_mprotect), A(SYS_mremap),
@@ -41,7 +41,7 @@ static const struct confine_rule common[] = {
 	A(SYS_gettid), A(SYS_getpid), A(SYS_tgkill), A(SYS_sched_yield),
 	A(SYS_getrandom), A(SYS_fstat), A(SYS_newfstatat), A(SYS_lseek),
 	A(SYS_poll), A(SYS_ppoll),
-	A(SYS_sendto), A(SYS_sendmsg),
+	A(SYS_sendto), A(SYS_sendmsg), A(SYS_shutdown),
 	/* isatty() on the log's stream */
 	IF(SYS_ioctl, 1, IOCTL_ANY, 0x5401 /* TCGETS */),
 	CONFINE_END
