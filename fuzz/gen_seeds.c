@@ -1,5 +1,6 @@
 /* Seeds for the fuzz targets whose input is not a frame: fuzz_dev (access
- * records, see fuzz_dev.c) and fuzz_vcpustate (see fuzz_vcpustate.c).
+ * records, see fuzz_dev.c), fuzz_vcpustate (see fuzz_vcpustate.c) and
+ * fuzz_dsm (schedules, see fuzz_dsm.c).
  * Each seed is what a guest or a peer does normally, for the fuzzer to
  * mutate: a UART, RTC, PIT, PIC, IOAPIC and lapic programmed as Linux
  * does, and one blob of each shape. */
@@ -161,6 +162,55 @@ static int vcpustate_seeds(const char *dir)
 	return err;
 }
 
+/* fuzz_dsm's schedules (see fuzz_dsm.c): a config byte, a preload byte,
+ * then (op, arg) pairs: op's low 3 bits the step (0 read, 1 write, 2 run,
+ * 3-4 deliver a link's next message, 5 evict, 6-7 deliver any; 7 forges
+ * a message, 8 more bytes, with hostile peers), its high 5 the page; arg
+ * node + 3 * (vCPU or destination). */
+#define DSM_OP(step, page) ((uint8_t)((step) | (page) << 3))
+static int dsm_seeds(const char *dir)
+{
+	static const uint8_t honest[] = {
+		/* Readers on every node, then a writer: invalidations. */
+		DSM_OP(0, 0), 1, DSM_OP(0, 0), 2, DSM_OP(6, 0), 0, DSM_OP(6, 0), 1,
+		DSM_OP(6, 0), 2, DSM_OP(6, 0), 3, DSM_OP(2, 0), 1, DSM_OP(2, 0), 2,
+		DSM_OP(1, 0), 0, DSM_OP(6, 0), 4, DSM_OP(6, 0), 5, DSM_OP(6, 0), 6,
+		DSM_OP(6, 0), 7, DSM_OP(6, 0), 8,
+		/* Two writers on one page, the links in a set order. */
+		DSM_OP(1, 3), 1, DSM_OP(1, 3), 2, DSM_OP(3, 0), 1 + 3 * 1,
+		DSM_OP(3, 0), 2 + 3 * 1, DSM_OP(4, 0), 1 + 3 * 2, DSM_OP(4, 0), 2 + 3 * 0,
+		DSM_OP(6, 0), 9, DSM_OP(6, 0), 10, DSM_OP(2, 0), 1, DSM_OP(2, 0), 2,
+		/* A copy evicted while read elsewhere. */
+		DSM_OP(0, 5), 1, DSM_OP(6, 0), 11, DSM_OP(6, 0), 12, DSM_OP(2, 0), 1,
+		DSM_OP(1, 5), 2, DSM_OP(5, 5), 1, DSM_OP(6, 0), 13, DSM_OP(6, 0), 14,
+	};
+	/* The same with a forged DATA, INV and GRANT among them. */
+	static const uint8_t forged[] = {
+		DSM_OP(0, 0), 1, DSM_OP(7, 0), 1, 7, 0x1, 0, 1, 0, 0, 1, 0,
+		DSM_OP(7, 0), 2, 5, 0, 0, 0, 3, 0, 0, 0, DSM_OP(7, 0), 0, 8, 0x4, 1, 0, 1, 0, 2, 0,
+		DSM_OP(1, 2), 2, DSM_OP(3, 0), 2 + 3 * 0, DSM_OP(4, 0), 0 + 3 * 2,
+		DSM_OP(7, 0), 1, 9, 0, 2, 1, 0xff, 0xff, 0, 0,
+	};
+	uint8_t seed[2 + sizeof(honest)];
+	char name[32];
+	int err = 0;
+
+	/* Every cluster shape with honest peers: FIFO or per-page FIFO
+	 * links, cache bounds, layouts, preloaded or not. */
+	for (unsigned cfg = 0; cfg < 64; cfg += 5) {
+		seed[0] = (uint8_t)(cfg & ~2u);
+		seed[1] = (uint8_t)(cfg & 1);
+		memcpy(seed + 2, honest, sizeof(honest));
+		snprintf(name, sizeof(name), "honest%02x", seed[0]);
+		err |= seed_write(dir, name, seed, sizeof(seed));
+	}
+	seed[0] = 2;
+	seed[1] = 1;
+	memcpy(seed + 2, forged, sizeof(forged));
+	err |= seed_write(dir, "forged", seed, 2 + sizeof(forged));
+	return err;
+}
+
 int gen_seeds(const char *dir, const char *target)
 {
 	if (mkdir(dir, 0755) && errno != EEXIST) {
@@ -171,5 +221,7 @@ int gen_seeds(const char *dir, const char *target)
 		return dev_seeds(dir) ? 1 : 0;
 	if (!strcmp(target, "fuzz_vcpustate"))
 		return vcpustate_seeds(dir) ? 1 : 0;
+	if (!strcmp(target, "fuzz_dsm"))
+		return dsm_seeds(dir) ? 1 : 0;
 	return -1;
 }

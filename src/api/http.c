@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/confine.h"
+
 int api_tcp_listen(const char *addr, const char *flag, int *port, char *err, size_t errlen)
 {
 	char host[256];
@@ -82,4 +84,38 @@ enum MHD_Result api_respond(struct MHD_Connection *c, unsigned status, const cha
 		return MHD_NO;
 	}
 	return api_queue(c, status, type, r);
+}
+
+struct http_start {
+	unsigned flags, conn_limit, timeout_s;
+	int fd;
+	MHD_AccessHandlerCallback handler;
+	MHD_RequestCompletedCallback notify;
+	void *cls;
+	struct MHD_Daemon *d;
+};
+
+static int start_daemon(void *arg)
+{
+	struct http_start *h = arg;
+
+	h->d = MHD_start_daemon(h->flags, 0, NULL, NULL, h->handler, h->cls,
+				MHD_OPTION_LISTEN_SOCKET, h->fd,
+				MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
+				MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+				MHD_OPTION_NOTIFY_COMPLETED, h->notify, h->cls,
+				MHD_OPTION_END);
+	return 0;
+}
+
+struct MHD_Daemon *api_http_start(unsigned flags, int fd, MHD_AccessHandlerCallback handler,
+				  void *cls, unsigned conn_limit, unsigned timeout_s,
+				  MHD_RequestCompletedCallback notify)
+{
+	struct http_start h = {
+		.flags = flags, .conn_limit = conn_limit, .timeout_s = timeout_s, .fd = fd,
+		.handler = handler, .notify = notify, .cls = cls,
+	};
+
+	return confine_run_as(CONFINE_API, start_daemon, &h) ? NULL : h.d;
 }

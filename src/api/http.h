@@ -11,6 +11,14 @@
  * err, naming the flag. */
 int api_tcp_listen(const char *addr, const char *flag, int *port, char *err, size_t errlen);
 
+/* MHD_start_daemon on fd, from a thread confined as an API thread
+ * (util/confine.h), so that libmicrohttpd's threads, which it starts, are
+ * confined alike. flags: MHD_USE_*; notify (may be NULL) is called as
+ * each request completes. NULL if it cannot start. */
+struct MHD_Daemon *api_http_start(unsigned flags, int fd, MHD_AccessHandlerCallback handler,
+				  void *cls, unsigned conn_limit, unsigned timeout_s,
+				  MHD_RequestCompletedCallback notify);
+
 /* Queue a complete answer: body (malloc'd, taken; NULL fails) with its
  * Content-Type, never cached. */
 enum MHD_Result api_respond(struct MHD_Connection *c, unsigned status, const char *type,

@@ -272,11 +272,7 @@ int metrics_start(struct metrics_server **out, const char *listen, unsigned node
 		return fd;
 	}
 	/* One thread, connections served in turn: a scrape is short. */
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, s,
-				MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, 16u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_END);
+	s->d = api_http_start(MHD_USE_INTERNAL_POLLING_THREAD, fd, on_request, s, 16, 10, NULL);
 	if (!s->d) {
 		close(fd);
 		free(s);

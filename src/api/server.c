@@ -299,13 +299,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static struct MHD_Daemon *serve(struct api_server *s, int fd)
 {
-	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-				0, NULL, NULL, on_request, s,
-				MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_END);
+	return api_http_start(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+			      fd, on_request, s, API_MAX_CONNS, 30, on_completed);
 }
 
 /* A Unix socket that only its owner may connect to: mode 0600 is set

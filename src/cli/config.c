@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cluster/params.h"
+#include "util/confine.h"
 #include "util/parse.h"
 #include "hw/mem.h"
 #include "virtio/blk.h"
@@ -96,6 +97,15 @@ void config_usage_run(void)
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics on\n"
 "                      this node (local --nodes: PORT+i on node i; 0: any port)\n"
 "\n"
+"Confinement (every node drops its capabilities and sets no_new_privs once\n"
+"started; each kind of thread runs under a seccomp filter of its own):\n"
+"      --no-seccomp    no seccomp filters, on every node (for debugging; a call\n"
+"                      outside a filter otherwise stops the node naming the\n"
+"                      thread and the call)\n"
+"      --confine-selftest KIND\n"
+"                      (tests) threads of KIND (vcpu, net-rx, api, main, ...)\n"
+"                      make one call outside their filter once confined\n"
+"\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "      --stats         print counters at exit\n"
@@ -128,6 +138,19 @@ int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	*out = v;
+	return 0;
+}
+
+int config_parse_selftest(const char *s, int *out, char *err, size_t errlen)
+{
+	int kind;
+
+	if (confine_parse_kind(s, &kind)) {
+		snprintf(err, errlen, "--confine-selftest must name a kind of thread (vcpu, net-rx, "
+			 "api, main, ...), not '%s'", s);
+		return -EINVAL;
+	}
+	*out = kind + 1;
 	return 0;
 }
 
@@ -277,7 +300,7 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 
 /* Long-only options, past every character. */
 enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE,
-       OPT_NODE_KEY, OPT_TRUST };
+       OPT_NODE_KEY, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST };
 
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
@@ -316,6 +339,8 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
 		{ "trust", required_argument, NULL, OPT_TRUST },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "confine-selftest", required_argument, NULL, OPT_CONFINE_SELFTEST },
 		{ 0 }
 	};
 	uint64_t v;
@@ -402,6 +427,11 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case OPT_NODE_KEY: cfg->node_key_file = optarg; break;
 		case OPT_TRUST: cfg->trust_file = optarg; break;
+		case OPT_NO_SECCOMP: cfg->no_seccomp = 1; break;
+		case OPT_CONFINE_SELFTEST:
+			if (config_parse_selftest(optarg, &cfg->confine_selftest, err, errlen))
+				return -EINVAL;
+			break;
 		case 'p': cfg->place = optarg; break;
 		case 'R':
 			if (parse_uint(optarg, 1, 1000000, &v)) {

@@ -15,6 +15,8 @@ int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errle
 int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen);
 /* --stats-every MS, for run and node alike. */
 int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen);
+/* --confine-selftest KIND: the kind + 1 in *out, or -EINVAL with the reason. */
+int config_parse_selftest(const char *s, int *out, char *err, size_t errlen);
 
 /* Parse 'amalgam run' arguments (argv[0] is "run"). Returns 0, 1 if help
  * was printed, or -EINVAL with a one-line message in err. */

@@ -72,13 +72,15 @@ static void node_usage(void)
 "      --cache SIZE    copies of other nodes' pages kept here at most (default:\n"
 "                      MemAvailable at start less a margin)\n"
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
+"      --no-seccomp    no seccomp filters (debugging; see 'run --help')\n"
+"      --confine-selftest KIND  (tests) see 'run --help'\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
 "  -h, --help          this text\n");
 }
 
 /* Long-only options, past every character. */
-enum { OPT_NODE_KEY = 1000, OPT_TRUST };
+enum { OPT_NODE_KEY = 1000, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST };
 
 static int cmd_node(int argc, char **argv)
 {
@@ -99,6 +101,8 @@ static int cmd_node(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'C' },
 		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
 		{ "trust", required_argument, NULL, OPT_TRUST },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "confine-selftest", required_argument, NULL, OPT_CONFINE_SELFTEST },
 		{ 0 }
 	};
 	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
@@ -151,6 +155,16 @@ static int cmd_node(int argc, char **argv)
 			char err[128];
 
 			if (config_parse_cache(optarg, &a.cache, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_NO_SECCOMP: a.no_seccomp = true; break;
+		case OPT_CONFINE_SELFTEST: {
+			char err[128];
+
+			if (config_parse_selftest(optarg, &a.confine_selftest, err, sizeof(err))) {
 				fprintf(stderr, "amalgam: %s\n", err);
 				return EXIT_USAGE;
 			}

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "util/confine.h"
 #include "util/lathist.h"
 #include "util/log.h"
 
@@ -171,6 +172,7 @@ static void *serve(void *arg)
 {
 	struct rtt_server *s = arg;
 
+	confine_thread(CONFINE_ECHO, 0);
 	for (;;) {
 		struct pollfd p[2] = { { s->lfd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
 		pthread_attr_t at;

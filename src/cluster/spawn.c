@@ -189,6 +189,8 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 				}
 				if (o->insecure)
 					argv[k++] = "--insecure-network";
+				if (o->no_seccomp)
+					argv[k++] = "--no-seccomp";
 				if (o->node_cpus) {
 					snprintf(cpus, sizeof(cpus), "%u", o->node_cpus);
 					argv[k++] = "--node-cpus";

@@ -22,6 +22,7 @@ struct spawn_opts {
 	unsigned node_cpus;		/* --node-cpus, 0 none */
 	uint64_t cache;			/* --cache bytes, 0 none */
 	bool insecure;			/* --insecure-network */
+	bool no_seccomp;		/* --no-seccomp */
 	/* --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0), or
 	 * NULL for none. */
 	const char *metrics_listen;

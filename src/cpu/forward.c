@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cluster/cluster.h"
+#include "cpu/ioserve.h"
 #include "cpu/vcpumap.h"
 #include "irq/apicbus.h"
 #include "irq/ioapic.h"
@@ -54,6 +55,9 @@ struct forward {
 	size_t blob_cap;
 
 	struct io_wait io[VM_MAX_VCPUS];
+	/* On the devices' node: other nodes' accesses and EOIs, served on
+	 * a thread of their own (ioserve.h), not on the receive thread. */
+	struct ioserve *ios;
 	struct forward_stats st;
 
 	struct forward_model model;
@@ -564,9 +568,10 @@ fail:
 	return err;
 }
 
-/* On the devices' node, from the receive thread. */
-static void io_serve(struct forward *f, unsigned from, const struct net_io_req *q)
+/* On the devices' node, on the serving thread (ioserve.h). */
+static void io_serve(void *opaque, unsigned from, const struct net_io_req *q)
 {
+	struct forward *f = opaque;
 	struct net_msg m;
 	struct net_io_reply *r = &m.u.cpu.io_reply;
 	struct vcpu *v = q->vcpu < f->vm->nr_vcpus ? f->vm->vcpus[q->vcpu] : NULL;
@@ -589,7 +594,8 @@ static void io_serve(struct forward *f, unsigned from, const struct net_io_req *
 }
 
 /* Only the node that runs the vCPU may make an access in its name: the
- * map is read under f->lock, as the MOVED that changes it is applied. */
+ * map is read under f->lock, as the MOVED that changes it is applied.
+ * The access then waits for the I/O serving thread (ioserve.h). */
 static void io_in(struct forward *f, unsigned from, const struct net_io_req *q)
 {
 	enum vcpumap_verdict verdict;
@@ -602,7 +608,17 @@ static void io_in(struct forward *f, unsigned from, const struct net_io_req *q)
 		refuse(f, from, "device access", q->vcpu, why);
 		return;
 	}
-	io_serve(f, from, q);
+	/* A vCPU waits for its answer before its next access. */
+	if (ioserve_io(f->ios, from, q) == -EBUSY)
+		refuse(f, from, "device access", q->vcpu,
+		       "that vCPU's previous access is still queued");
+}
+
+static void eoi_serve(void *opaque, uint8_t vector)
+{
+	struct forward *f = opaque;
+
+	ioapic_eoi(f->vm->ioapic, vector);
 }
 
 static void io_reply(struct forward *f, unsigned from, const struct net_io_reply *r)
@@ -654,7 +670,7 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 		if (f->self != FORWARD_DEVICE_NODE)
 			return -EPROTO;
 		COUNT(f, eoi_received);
-		ioapic_eoi(f->vm->ioapic, c->eoi.vector);
+		ioserve_eoi(f->ios, c->eoi.vector);
 		return 0;
 	case NET_CPU_MOVED:
 		moved_in(f, from, &c->moved);
@@ -710,14 +726,30 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		pthread_cond_init(&f->io[i].cond, &ca);
 	}
 	pthread_condattr_destroy(&ca);
+	if (f->self == FORWARD_DEVICE_NODE) {
+		int err = ioserve_new(&f->ios, vm->nr_vcpus,
+				      &(struct ioserve_ops){ .io = io_serve, .eoi = eoi_serve }, f);
+
+		if (err) {
+			forward_free(f);
+			return err;
+		}
+	}
 	*out = f;
 	return 0;
+}
+
+void forward_stop(struct forward *f)
+{
+	if (f)
+		ioserve_stop(f->ios);
 }
 
 void forward_free(struct forward *f)
 {
 	if (!f)
 		return;
+	ioserve_free(f->ios);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
 		pthread_mutex_destroy(&f->io[i].lock);
 		pthread_cond_destroy(&f->io[i].cond);
@@ -731,4 +763,5 @@ void forward_free(struct forward *f)
 void forward_stats(struct forward *f, struct forward_stats *out)
 {
 	*out = f->st;
+	out->io_queue_peak = f->ios ? ioserve_peak(f->ios) : 0;
 }

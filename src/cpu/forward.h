@@ -16,7 +16,10 @@
  *    paused or resumed.
  *  - A port or MMIO access no local device claims goes to the devices'
  *    node as IO_REQ; the vCPU waits for the IO_REPLY (bounded, and
- *    released when the guest stops).
+ *    released when the guest stops). There the receive thread only
+ *    queues it: a thread of its own serves accesses and EOIs into the
+ *    devices (ioserve.h), so a slow device cannot stop the node from
+ *    reading its peers.
  * All of it is one message type, NET_MSG_CPU, one op per message above.
  * Devices live on node 0 (FORWARD_DEVICE_NODE). */
 #ifndef AMALGAM_CPU_FORWARD_H
@@ -49,6 +52,9 @@ struct forward_model {
 
 int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		const uint8_t *place, const struct forward_model *model);
+/* Stop serving other nodes' device accesses (the devices' node), before
+ * the cluster they answer through goes. Idempotent. */
+void forward_stop(struct forward *f);
 void forward_free(struct forward *f);
 
 /* The plane's side of struct vm_hooks (vmm/vm.h), which the node wires
@@ -85,6 +91,7 @@ void forward_pause_all(struct forward *f, bool paused);
 struct forward_stats {
 	uint64_t irq_sent, irq_received, eoi_sent, eoi_received;
 	uint64_t io_sent, io_served, io_timeouts;
+	uint64_t io_queue_peak;	/* most accesses queued at once (ioserve.h) */
 	uint64_t moved_out, moved_in;
 	uint64_t refused;	/* peers' messages not theirs to send (vcpumap.h) */
 };

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/confine.h"
 #include "util/log.h"
 #include "hw/iobus.h"
 
@@ -462,6 +463,7 @@ static void *timer_thread(void *arg)
 {
 	struct pit *p = arg;
 
+	confine_thread(CONFINE_DEVICE, 0);
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = p->timer_fd, .events = POLLIN },

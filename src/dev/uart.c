@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/confine.h"
 #include "util/log.h"
 #include "hw/iobus.h"
 
@@ -439,6 +440,7 @@ static void *service_thread(void *arg)
 {
 	struct uart *u = arg;
 
+	confine_thread(CONFINE_DEVICE, 0);
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = u->wake_fd, .events = POLLIN },

@@ -17,6 +17,7 @@
 
 #include "memplane/pager.h"
 #include "net/wire.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "hw/mem.h"
 
@@ -439,6 +440,7 @@ static void *sender_main(void *arg)
 {
 	struct memplane *mp = arg;
 
+	confine_thread(CONFINE_MEMSEND, 0);
 	pthread_mutex_lock(&mp->lock);
 	while (!atomic_load(&mp->stopping)) {
 		uint64_t next = UINT64_MAX;

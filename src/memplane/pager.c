@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/confine.h"
 #include "util/log.h"
 #include "hw/mem.h"
 
@@ -323,7 +324,10 @@ static int fault_loop(struct pager *p)
 static void *fault_thread(void *arg)
 {
 	struct pager *p = arg;
-	int err = fault_loop(p);
+	int err;
+
+	confine_thread(CONFINE_PAGER, 0);
+	err = fault_loop(p);
 
 	if (err) {
 		pr_err("pager: fault thread stops: %s", strerror(-err));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "net/transport_int.h"
+#include "util/confine.h"
 #include "util/log.h"
 
 #define TICK_MS		100	/* handshake deadlines are checked this often */
@@ -610,6 +611,7 @@ static void *rx_thread(void *arg)
 	uint64_t v;
 	int n;
 
+	confine_thread(CONFINE_NET, 0);
 	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		n = epoll_wait(t->epfd, ev, 16, TICK_MS);
 		if (n < 0 && errno != EINTR) {

@@ -25,6 +25,7 @@
 #include "util/lathist.h"
 #include "node/config.h"
 #include "node/node_int.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "vmm/board.h"
 #include "vmm/vcpu.h"
@@ -84,6 +85,7 @@ static void *serial_copy(void *arg)
 	struct node *n = arg;
 	char buf[4096];
 
+	confine_thread(CONFINE_SERIAL, 0);
 	for (;;) {
 		struct pollfd p = { .fd = n->serial_pipe[0], .events = POLLIN };
 		ssize_t r;

@@ -61,6 +61,12 @@ struct config {
 	const char *api_listen;	/* TCP host:port, with api_token */
 	const char *api_token;	/* file holding the bearer token */
 	const char *metrics_listen; /* Prometheus on HOST:PORT (local nodes +i) */
+
+	/* Confinement (util/confine.h): --no-seccomp leaves the filters off
+	 * (debugging); --confine-selftest KIND makes that kind of thread make
+	 * one forbidden call (tests), kept as the kind + 1, 0 for none. */
+	int no_seccomp;
+	int confine_selftest;
 };
 
 #endif

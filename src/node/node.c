@@ -28,7 +28,9 @@
 #include "net/addr.h"
 #include "net/auth.h"
 #include "node/node_int.h"
+#include "node/policy.h"
 #include "node/start.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "vmm/board.h"
 #include "vmm/vcpu.h"
@@ -391,6 +393,9 @@ static int wait_guest(struct node *n)
 	sigemptyset(&st.sa_mask);
 	sigaction(SIGINT, &st, NULL);
 	sigaction(SIGTERM, &st, NULL);
+	/* Start-up is over: from here the main thread only waits, answers
+	 * and tears down (util/confine.h). */
+	confine_thread(CONFINE_MAIN, 0);
 	next = vcpu_now_ns();
 	while (!vm_stopping(&n->vm)) {
 		struct pollfd pfd = { .fd = n->api ? api_server_fd(n->api) : -1,
@@ -454,6 +459,8 @@ static void teardown(struct node *n)
 	n->metrics = NULL;
 	if (n->mem)
 		memplane_stop(n->mem);
+	/* Its serving thread answers through the cluster. */
+	forward_stop(n->fwd);
 	if (n->cluster)
 		cluster_free(n->cluster);
 	n->cluster = NULL;
@@ -622,6 +629,23 @@ static int start_nodes(struct node *n, struct boot_text *b, char *err, size_t er
 static_assert(CLUSTER_MEMORY_MIN == MEM_MIN_SIZE && CLUSTER_MEMORY_MAX == MEM_MAX_SIZE,
 	      "a JOIN's memory is what --memory allows");
 
+/* No new privileges and each kind of thread's filter, before the first
+ * thread (util/confine.h; the lists are policy.c's). 0, or -1 said. */
+static int confine_start(bool seccomp, int selftest)
+{
+	struct confine_options o = { .seccomp = seccomp, .selftest = selftest - 1 };
+	char err[256];
+
+	node_policy(&o);
+	if (confine_setup(&o, err, sizeof(err))) {
+		fprintf(stderr, "amalgam: cannot confine this node: %s\n", err);
+		return -1;
+	}
+	if (!seccomp)
+		pr_warn("--no-seccomp: this node's threads run without seccomp filters");
+	return 0;
+}
+
 /* How this node's links to the others travel (net/seal.h). */
 static void link_policy(struct node *n, bool insecure)
 {
@@ -686,6 +710,10 @@ int node_run(const struct config *cfg)
 		status = EXIT_USAGE;
 		goto fail;
 	}
+	if (confine_start(!cfg->no_seccomp, cfg->confine_selftest)) {
+		msg = NULL;
+		goto fail;
+	}
 	if (n->p.nr_nodes > 1) {
 		if (!cfg->join) {
 			if (spawn_nodes(&sp, n->p.nr_nodes - 1, cfg->key_file,
@@ -695,6 +723,7 @@ int node_run(const struct config *cfg)
 						.node_cpus = cfg->node_cpus,
 						.cache = cfg->cache,
 						.insecure = cfg->insecure_network,
+						.no_seccomp = cfg->no_seccomp,
 						.metrics_listen = cfg->metrics_listen,
 					}, n->p.addr + 1, err, sizeof(err)))
 				goto fail;
@@ -809,6 +838,10 @@ int node_join(const struct node_args *a)
 	n->cache = a->cache;
 	n->offered = a->node_cpus;
 	n->console_fd = STDOUT_FILENO;
+	if (confine_start(!a->no_seccomp, a->confine_selftest)) {
+		msg = NULL;
+		goto fail;
+	}
 	/* auth_key_load and ident_load say which file and what is wrong
 	 * with it. */
 	if (auth_key_load(a->key_file, &n->key) ||

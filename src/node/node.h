@@ -30,6 +30,8 @@ struct node_args {
 	bool has_memory;	/* --memory given: offer memory bytes of RAM */
 	uint64_t memory;
 	const char *metrics_listen; /* Prometheus metrics on HOST:PORT, or NULL */
+	bool no_seccomp;	/* as struct config's */
+	int confine_selftest;	/* as struct config's */
 };
 
 /* Run as a joining node. Returns the process exit status. */

@@ -59,11 +59,12 @@ void node_print_stats(struct node *n)
 		forward_stats(n->fwd, &f);
 		fprintf(stderr,
 			"amalgam[%u] cross-node: interrupts sent %lu received %lu, EOIs sent %lu received %lu,"
-			" device accesses forwarded %lu served %lu timed out %lu,"
+			" device accesses forwarded %lu served %lu (at most %lu queued) timed out %lu,"
 			" vCPUs moved out %lu in %lu, peers' messages refused %lu\n", n->p.self,
 			(unsigned long)f.irq_sent, (unsigned long)f.irq_received,
 			(unsigned long)f.eoi_sent, (unsigned long)f.eoi_received,
 			(unsigned long)f.io_sent, (unsigned long)f.io_served,
+			(unsigned long)f.io_queue_peak,
 			(unsigned long)f.io_timeouts, (unsigned long)f.moved_out,
 			(unsigned long)f.moved_in, (unsigned long)f.refused);
 	}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/confine.h"
 #include "util/log.h"
 #include "virtio/vpci.h"
 
@@ -321,9 +322,11 @@ static void mark_pending(struct vblk *b, unsigned i)
 static void *worker(void *arg)
 {
 	struct vblk *b = arg;
-	struct virtq_elem *e = malloc(sizeof(*e));
+	struct virtq_elem *e;
 	unsigned rr = 0;
 
+	confine_thread(CONFINE_DISK, 0);
+	e = malloc(sizeof(*e));
 	if (!e) {
 		pr_err("%s: a worker has no memory for a request", b->cfg.name);
 		return NULL;

@@ -18,6 +18,7 @@
 #include "irq/apicbus.h"
 #include "irq/ioapic.h"
 #include "irq/pic.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "vmm/vcpu_int.h"
 #include "vmm/vm.h"
@@ -624,6 +625,7 @@ static void *vcpu_thread_start(void *arg)
 	} else {
 		pr_warn("vcpu %u: timer_create: %s", v->index, strerror(errno));
 	}
+	confine_thread(CONFINE_VCPU, v->index);
 	run(v);
 	return NULL;
 }
