@@ -105,7 +105,7 @@ static int setup(void **state)
 	dev_msix = NULL;
 	io = iobus_new();
 	bus = pci_bus_new(set_irq, NULL);
-	assert_int_equal(pci_bus_register(bus, io), 0);
+	assert_int_equal(pci_bus_register(bus, io, true), 0);
 	assert_int_equal(pci_add_device(bus, &info, &ops, &dev_msix, &dev), 0);
 	return 0;
 }
