@@ -102,6 +102,9 @@ int main(int argc, char **argv)
 	join.memory = 64 << 20;
 	join.place[1] = 1;
 	strcpy(join.addr[1], "127.0.0.1:7001");
+	join.nr_disks = 1;
+	strcpy(join.disks[0].path, "/tmp/root.img");
+	join.disks[0].node = 1;
 	MSG(NET_MSG_JOIN)->data = &join;
 	m.data_len = sizeof(join);
 	err |= emit(dir, "join", &m);
@@ -159,6 +162,14 @@ int main(int argc, char **argv)
 	m.u.cpu.control.vcpu = 1;
 	m.u.cpu.control.node = 2;
 	err |= emit(dir, "cpu_control", &m);
+	CPU(NET_CPU_PCI_CFG)->u.cpu.pci_cfg.slot = 1;
+	m.u.cpu.pci_cfg.off = 4;
+	m.u.cpu.pci_cfg.len = 2;
+	m.u.cpu.pci_cfg.data[0] = 6;
+	err |= emit(dir, "cpu_pci_cfg", &m);
+	CPU(NET_CPU_INTX)->u.cpu.intx.gsi = 17;
+	m.u.cpu.intx.level = 1;
+	err |= emit(dir, "cpu_intx", &m);
 #undef CPU
 #undef MSG
 

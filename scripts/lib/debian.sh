@@ -104,6 +104,31 @@ deb_unpack() {
 	printf '%s\n' "$dir"
 }
 
+_deb_lib_deps() {
+	apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
+		--no-replaces --no-enhances "$1" 2>/dev/null |
+		awk '$1 ~ /^\|?(Pre)?Depends:$/ && $2 ~ /^(lib|zlib)/ && $2 !~ /^libc-/ { print $2 }' |
+		sort -u
+}
+
+# deb_lib_closure PKG...: PKG and every library package (lib*, zlib*) they need, following
+# library dependencies only (a tool's shared-library closure, not its
+# interpreters or init scripts), one per line.
+deb_lib_closure() {
+	local -A seen=()
+	local todo=("$@") p d
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		[ -n "${seen[$p]:-}" ] && continue
+		seen[$p]=1
+		printf '%s\n' "$p"
+		for d in $(_deb_memo "libdeps-$p" _deb_lib_deps "$p"); do
+			[ -n "${seen[$d]:-}" ] || todo+=("$d")
+		done
+	done
+}
+
 # deb_newest_kernel SERIES: the newest linux-image package of a kernel
 # series (e.g. 6.1 -> linux-image-6.1.0-NN-amd64, preferring the -unsigned
 # build), among those apt can fetch; falls back to cached packages offline.

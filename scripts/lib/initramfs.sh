@@ -50,6 +50,13 @@ ird_elf() {
 	local d=$1 root=$2 ldso libpath bin lib list; shift 2
 	ldso=$(_ird_ldso "$root")
 	libpath=$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu
+	# Libraries a package keeps in a directory of its own, found through
+	# the RUNPATH of another (librados2's ceph/): the sysroot's copy, which
+	# lands at the same path in the tree.
+	for lib in $(find "$root/usr/lib/x86_64-linux-gnu" -mindepth 2 -name '*.so*' \
+		-printf '%h\n' 2>/dev/null | sort -u); do
+		libpath=$libpath:$lib
+	done
 	install -D -m 0755 "$ldso" "$d/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 	mkdir -p "$d/lib64"
 	ln -sfn ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$d/lib64/ld-linux-x86-64.so.2"

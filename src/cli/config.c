@@ -243,14 +243,9 @@ static int add_disk(struct config *cfg, char *arg, char *err, size_t errlen)
 					 d->path, opt + 5);
 				return -EINVAL;
 			}
-			/* Devices live on node 0 today; the others forward
-			 * their accesses there. */
-			if (v) {
-				snprintf(err, errlen,
-					 "--disk %s: node=%lu: disks on nodes other than 0 are not supported yet",
-					 d->path, (unsigned long)v);
-				return -EINVAL;
-			}
+			/* Checked against the node count once it is known
+			 * (cluster/params.c). */
+			d->node = (unsigned)v;
 		} else if (!strncmp(opt, "queues=", 7)) {
 			if (parse_uint(opt + 7, 1, BLK_MAX_QUEUES, &v)) {
 				snprintf(err, errlen, "--disk %s: queues=N takes 1 to %d, not '%s'",

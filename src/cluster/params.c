@@ -182,6 +182,25 @@ int params_check(const struct cluster_params *p, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (p->nr_disks > CLUSTER_MAX_DISKS) {
+		set_err("at most %d disks", CLUSTER_MAX_DISKS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < p->nr_disks; i++) {
+		const struct cluster_disk *d = &p->disks[i];
+
+		if (d->node >= p->nr_nodes) {
+			set_err("--disk %.*s: node=%u names no node (the nodes are 0 to %u)",
+				CLUSTER_DISK_PATH_MAX, d->path, d->node,
+				p->nr_nodes - 1);
+			return -EINVAL;
+		}
+		if (!d->path[0] || d->queues > CLUSTER_DISK_QUEUES_MAX) {
+			set_err("disk %u: no path, or more than %d queues", i,
+				CLUSTER_DISK_QUEUES_MAX);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -218,6 +237,16 @@ void params_to_wire(const struct cluster_params *p, struct net_join *j)
 		memcpy(j->addr[i], p->addr[i], strnlen(p->addr[i], NET_ADDR_MAX - 1));
 	for (unsigned i = 0; i < p->nr_nodes && i < CLUSTER_MAX_NODES; i++)
 		j->node_mem[i] = p->node_mem[i];
+	j->nr_disks = p->nr_disks;
+	for (unsigned i = 0; i < p->nr_disks && i < CLUSTER_MAX_DISKS; i++) {
+		const struct cluster_disk *d = &p->disks[i];
+
+		memcpy(j->disks[i].path, d->path, strnlen(d->path, NET_DISK_PATH_MAX - 1));
+		j->disks[i].node = d->node;
+		j->disks[i].readonly = d->readonly;
+		j->disks[i].queues = d->queues;
+		j->disks[i].fail_from = d->fail_from;
+	}
 }
 
 int params_from_wire(struct cluster_params *p, const struct net_join *j,
@@ -260,6 +289,18 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 		}
 		memcpy(p->addr[i], j->addr[i], CLUSTER_ADDR_MAX);
 		p->node_mem[i] = j->node_mem[i];
+	}
+	/* The wire checked each path's NUL and the flags. */
+	p->nr_disks = j->nr_disks <= CLUSTER_MAX_DISKS ? j->nr_disks : CLUSTER_MAX_DISKS + 1;
+	for (unsigned i = 0; i < CLUSTER_MAX_DISKS && i < j->nr_disks; i++) {
+		struct cluster_disk *d = &p->disks[i];
+
+		memcpy(d->path, j->disks[i].path, CLUSTER_DISK_PATH_MAX);
+		d->path[CLUSTER_DISK_PATH_MAX - 1] = 0;
+		d->node = j->disks[i].node;
+		d->readonly = j->disks[i].readonly;
+		d->queues = j->disks[i].queues;
+		d->fail_from = j->disks[i].fail_from;
 	}
 	return params_check(p, err, errlen);
 }

@@ -21,10 +21,25 @@
 #define CLUSTER_PEER_TIMEOUT_MS 4000	/* default: lost within 5 s */
 #define CLUSTER_PEER_TIMEOUT_MIN 400
 #define CLUSTER_PEER_TIMEOUT_MAX 600000
+#define CLUSTER_MAX_DISKS 16
+#define CLUSTER_DISK_PATH_MAX 200
+#define CLUSTER_DISK_QUEUES_MAX 8	/* BLK_MAX_QUEUES (virtio/blk.h) */
 
 static_assert(CLUSTER_MAX_NODES == NET_JOIN_NODES &&
 	      CLUSTER_MAX_VCPUS == NET_JOIN_VCPUS &&
-	      CLUSTER_ADDR_MAX == NET_ADDR_MAX, "JOIN carries struct cluster_params whole");
+	      CLUSTER_ADDR_MAX == NET_ADDR_MAX && CLUSTER_MAX_DISKS == NET_JOIN_DISKS &&
+	      CLUSTER_DISK_PATH_MAX == NET_DISK_PATH_MAX,
+	      "JOIN carries struct cluster_params whole");
+
+/* A virtio disk (--disk): every node builds the same PCI slots from the
+ * list, in order; only node `node` opens the image, a path on its host. */
+struct cluster_disk {
+	char path[CLUSTER_DISK_PATH_MAX];
+	uint8_t node;
+	bool readonly;
+	uint8_t queues;			/* 0: one per vCPU */
+	uint64_t fail_from;		/* fault injection (tests); 0: none */
+};
 
 /* Whether vCPUs move between nodes (--migrate). */
 enum cluster_migrate {
@@ -53,6 +68,8 @@ struct cluster_params {
 	 * i-th range of that size, and they sum to memory. A node may
 	 * contribute nothing (CPUs only). */
 	uint64_t node_mem[CLUSTER_MAX_NODES];
+	struct cluster_disk disks[CLUSTER_MAX_DISKS];
+	unsigned nr_disks;
 	/* The coordinator's inputs to params_settle_memory, not sent:
 	 * bit i set when node_mem[i] was given (--node-memory, or node i's
 	 * own --memory), and whether --memory was given. */
@@ -81,7 +98,8 @@ int params_settle_memory(struct cluster_params *p, char *err, size_t errlen);
  * "1536K"), never a rounded "1.5G". */
 const char *params_size_str(uint64_t v, char *buf, size_t len);
 /* Consistency: ids in range, every node has an address, placement valid,
- * contributions in whole pages summing to memory. */
+ * contributions in whole pages summing to memory, every disk on a node
+ * that exists. */
 int params_check(const struct cluster_params *p, char *err, size_t errlen);
 
 /* p as JOIN's payload (every spare byte zero). */

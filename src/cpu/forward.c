@@ -32,6 +32,7 @@ struct io_wait {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t tag;
+	unsigned node;		/* where it went: only that node answers */
 	bool done;
 	struct net_io_reply reply;
 };
@@ -61,6 +62,8 @@ struct forward {
 	struct forward_stats st;
 
 	struct forward_model model;
+	forward_pci_cfg_fn *on_pci_cfg;
+	void *pci_opaque;
 
 	/* Refused messages are logged at most once a second; the lines held
 	 * back are counted in the next. */
@@ -506,6 +509,12 @@ void forward_eoi_out(struct forward *f, uint8_t vector)
 int forward_io_out(struct forward *f, struct vcpu *vcpu, enum io_space space,
 		   uint64_t addr, void *data, unsigned len, bool is_write)
 {
+	return forward_io_to(f, vcpu, FORWARD_DEVICE_NODE, space, addr, data, len, is_write);
+}
+
+int forward_io_to(struct forward *f, struct vcpu *vcpu, unsigned node, enum io_space space,
+		  uint64_t addr, void *data, unsigned len, bool is_write)
+{
 	struct io_wait *w;
 	struct net_msg m;
 	struct net_io_req *q = &m.u.cpu.io_req;
@@ -513,11 +522,13 @@ int forward_io_out(struct forward *f, struct vcpu *vcpu, enum io_space space,
 	unsigned waited = 0;
 	int err;
 
-	if (!vcpu || vcpu->index >= VM_MAX_VCPUS || len > NET_IO_DATA_MAX)
+	if (!vcpu || vcpu->index >= VM_MAX_VCPUS || !len || len > NET_IO_DATA_MAX ||
+	    node >= f->nodes || node == f->self)
 		return -EINVAL;
 	w = &f->io[vcpu->index];
 	pthread_mutex_lock(&w->lock);
 	w->tag = __atomic_add_fetch(&f->seq, 1, __ATOMIC_RELAXED);
+	w->node = node;
 	w->done = false;
 	pthread_mutex_unlock(&w->lock);
 
@@ -531,7 +542,7 @@ int forward_io_out(struct forward *f, struct vcpu *vcpu, enum io_space space,
 	if (is_write)
 		memcpy(q->data, data, len);
 	COUNT(f, io_sent);
-	err = cluster_send(f->c, FORWARD_DEVICE_NODE, &m);
+	err = cluster_send(f->c, node, &m);
 	if (err)
 		goto fail;
 
@@ -557,8 +568,8 @@ int forward_io_out(struct forward *f, struct vcpu *vcpu, enum io_space space,
 	pthread_mutex_unlock(&w->lock);
 	if (err == -ETIMEDOUT && !vm_stopping(f->vm)) {
 		COUNT(f, io_timeouts);
-		vm_stop(f->vm, 1, "device access %#lx forwarded by vcpu %u got no answer from node %d",
-			(unsigned long)addr, vcpu->index, FORWARD_DEVICE_NODE);
+		vm_stop(f->vm, 1, "device access %#lx forwarded by vcpu %u got no answer from node %u",
+			(unsigned long)addr, vcpu->index, node);
 	}
 	if (!err)
 		return 0;
@@ -568,7 +579,10 @@ fail:
 	return err;
 }
 
-/* On the devices' node, on the serving thread (ioserve.h). */
+/* On the node that has the device, on its serving thread (ioserve.h). A
+ * node other than the devices' serves only what a device here claims (a
+ * PCI device it hosts): anything else would go on to a third node, and
+ * no node waits on a node that may be waiting on it. */
 static void io_serve(void *opaque, unsigned from, const struct net_io_req *q)
 {
 	struct forward *f = opaque;
@@ -576,12 +590,19 @@ static void io_serve(void *opaque, unsigned from, const struct net_io_req *q)
 	struct net_io_reply *r = &m.u.cpu.io_reply;
 	struct vcpu *v = q->vcpu < f->vm->nr_vcpus ? f->vm->vcpus[q->vcpu] : NULL;
 	uint8_t data[NET_IO_DATA_MAX] = { 0 };
+	enum io_space space = q->space == NET_IO_PIO ? IO_PIO : IO_MMIO;
 	int err;
 
 	if (q->is_write)
 		memcpy(data, q->data, q->len);
-	err = iobus_access(f->vm->iobus, q->space == NET_IO_PIO ? IO_PIO : IO_MMIO, v,
-			   q->addr, data, q->len, q->is_write);
+	if (f->self != FORWARD_DEVICE_NODE && !iobus_owner(f->vm->iobus, space, q->addr)) {
+		refuse(f, from, "device access", q->vcpu, "no device here claims it");
+		memset(data, 0xff, sizeof(data));
+		err = -ENODEV;
+	} else {
+		err = iobus_access(f->vm->iobus, space, v, q->addr, data, q->len,
+				   q->is_write);
+	}
 	COUNT(f, io_served);
 	cpu_msg(&m, NET_CPU_IO_REPLY);
 	r->tag = q->tag;
@@ -625,14 +646,20 @@ static void io_reply(struct forward *f, unsigned from, const struct net_io_reply
 {
 	const char *why = NULL;
 	struct io_wait *w;
+	unsigned node;
 
-	if (vcpumap_io_reply(&f->map, from, FORWARD_DEVICE_NODE, r->vcpu, &why) !=
-	    VCPUMAP_TAKE) {
-		refuse(f, from, "device access reply", r->vcpu, why);
+	if (r->vcpu >= f->vm->nr_vcpus) {
+		refuse(f, from, "device access reply", r->vcpu, "no such vCPU");
 		return;
 	}
 	w = &f->io[r->vcpu];
 	pthread_mutex_lock(&w->lock);
+	node = w->tag ? w->node : FORWARD_DEVICE_NODE;
+	if (vcpumap_io_reply(&f->map, from, node, r->vcpu, &why) != VCPUMAP_TAKE) {
+		pthread_mutex_unlock(&w->lock);
+		refuse(f, from, "device access reply", r->vcpu, why);
+		return;
+	}
 	/* A reply for an access that timed out, or a forged tag, is dropped. */
 	if (w->tag && w->tag == r->tag && !w->done) {
 		w->reply = *r;
@@ -640,6 +667,66 @@ static void io_reply(struct forward *f, unsigned from, const struct net_io_reply
 		pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- devices on any node (vmm/pcibus.h) ----------------------------------- */
+
+void forward_set_pci_cfg(struct forward *f, forward_pci_cfg_fn *fn, void *opaque)
+{
+	f->pci_opaque = opaque;
+	f->on_pci_cfg = fn;
+}
+
+void forward_pci_cfg_out(struct forward *f, unsigned slot, unsigned off, const void *val,
+			 unsigned len)
+{
+	struct net_msg m;
+	struct net_pci_cfg *c = &m.u.cpu.pci_cfg;
+
+	if (slot > 255 || off >= 4096 || !len || len > 4)
+		return;
+	cpu_msg(&m, NET_CPU_PCI_CFG);
+	c->slot = (uint8_t)slot;
+	c->off = (uint16_t)off;
+	c->len = (uint8_t)len;
+	memcpy(c->data, val, len);
+	/* A node that cannot be told is lost, and the guest stops with it. */
+	for (unsigned n = 0; n < f->nodes; n++)
+		if (n != f->self && cluster_send(f->c, n, &m))
+			pr_warn("config write to PCI slot %u not sent to node %u: node unreachable",
+				slot, n);
+}
+
+static void pci_cfg_in(struct forward *f, unsigned from, const struct net_pci_cfg *c)
+{
+	if (from != FORWARD_DEVICE_NODE) {
+		refuse(f, from, "PCI config write", 0, "only node 0 has config space");
+		return;
+	}
+	if (!f->on_pci_cfg || f->on_pci_cfg(f->pci_opaque, c->slot, c->off, c->data, c->len))
+		refuse(f, from, "PCI config write", 0, "no such PCI function here");
+}
+
+void forward_intx_out(struct forward *f, unsigned gsi, int level)
+{
+	struct net_msg m;
+
+	cpu_msg(&m, NET_CPU_INTX);
+	m.u.cpu.intx.gsi = gsi;
+	m.u.cpu.intx.level = level != 0;
+	if (cluster_send(f->c, FORWARD_DEVICE_NODE, &m))
+		pr_warn("INTx level of GSI %u not sent to node %d: node unreachable", gsi,
+			FORWARD_DEVICE_NODE);
+}
+
+static void intx_in(struct forward *f, unsigned from, const struct net_intx *q)
+{
+	/* The IOAPIC's pins, the PCI ones (16-23) being the only sensible. */
+	if (q->gsi < 16 || q->gsi >= 24) {
+		refuse(f, from, "INTx level", 0, "not a PCI interrupt pin");
+		return;
+	}
+	vm_set_irq(f->vm, q->gsi, q->level);
 }
 
 /* The one dispatch of a CPU message: the wire has checked its op, its
@@ -656,8 +743,6 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 		irq_in(f, from, &c->irq);
 		return 0;
 	case NET_CPU_IO_REQ:
-		if (f->self != FORWARD_DEVICE_NODE)
-			return -EPROTO;
 		io_in(f, from, &c->io_req);
 		return 0;
 	case NET_CPU_IO_REPLY:
@@ -685,6 +770,14 @@ int forward_receive(struct forward *f, unsigned from, const struct net_msg *m)
 	case NET_CPU_CONTROL:
 		/* Only the coordinator's API asks, or a node passing it on. */
 		control_in(f, from, &c->control);
+		return 0;
+	case NET_CPU_PCI_CFG:
+		pci_cfg_in(f, from, &c->pci_cfg);
+		return 0;
+	case NET_CPU_INTX:
+		if (f->self != FORWARD_DEVICE_NODE)
+			return -EPROTO;
+		intx_in(f, from, &c->intx);
 		return 0;
 	default:
 		return -EPROTO;
@@ -726,7 +819,9 @@ int forward_new(struct forward **out, struct vm *vm, struct cluster *c,
 		pthread_cond_init(&f->io[i].cond, &ca);
 	}
 	pthread_condattr_destroy(&ca);
-	if (f->self == FORWARD_DEVICE_NODE) {
+	/* Every node may host a device (a disk with node=N): every node
+	 * serves the accesses other nodes forward on a thread of its own. */
+	{
 		int err = ioserve_new(&f->ios, vm->nr_vcpus,
 				      &(struct ioserve_ops){ .io = io_serve, .eoi = eoi_serve }, f);
 

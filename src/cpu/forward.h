@@ -19,9 +19,15 @@
  *    released when the guest stops). There the receive thread only
  *    queues it: a thread of its own serves accesses and EOIs into the
  *    devices (ioserve.h), so a slow device cannot stop the node from
- *    reading its peers.
+ *    reading its peers. A BAR access to a PCI device that another node
+ *    hosts goes to that node the same way (forward_io_to), and is served
+ *    there on that node's serving thread.
+ *  - Devices on any node (vmm/pcibus.h): node 0, where config space is,
+ *    tells every node each config write (PCI_CFG); a device's INTx goes
+ *    to node 0's IOAPIC (INTX).
  * All of it is one message type, NET_MSG_CPU, one op per message above.
- * Devices live on node 0 (FORWARD_DEVICE_NODE). */
+ * The legacy devices, the IOAPIC and config space live on node 0
+ * (FORWARD_DEVICE_NODE); a PCI device lives on the node that hosts it. */
 #ifndef AMALGAM_CPU_FORWARD_H
 #define AMALGAM_CPU_FORWARD_H
 
@@ -67,6 +73,20 @@ void forward_route_out(struct forward *f, struct vcpu *v, const struct lapic_rou
 uint64_t forward_irq_out(struct forward *f, const struct apic_msg *a, int target);
 int forward_io_out(struct forward *f, struct vcpu *v, enum io_space space,
 		   uint64_t addr, void *data, unsigned len, bool is_write);
+/* The same to the node that hosts the device (not this one). */
+int forward_io_to(struct forward *f, struct vcpu *v, unsigned node, enum io_space space,
+		  uint64_t addr, void *data, unsigned len, bool is_write);
+
+/* Node 0: a config write's result, to every other node (any thread; it
+ * only sends). Elsewhere, from the receive thread, each goes to fn: 0, or
+ * -EINVAL for a function that does not exist here (refused, counted). */
+void forward_pci_cfg_out(struct forward *f, unsigned slot, unsigned off, const void *val,
+			 unsigned len);
+typedef int forward_pci_cfg_fn(void *opaque, unsigned slot, unsigned off, const void *val,
+			       unsigned len);
+void forward_set_pci_cfg(struct forward *f, forward_pci_cfg_fn *fn, void *opaque);
+/* A device's INTx level, to node 0's IOAPIC. */
+void forward_intx_out(struct forward *f, unsigned gsi, int level);
 void forward_eoi_out(struct forward *f, uint8_t vector);
 
 /* NET_MSG_CPU messages, from the cluster's receive thread: 0, or -EPROTO

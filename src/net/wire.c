@@ -73,6 +73,16 @@ static bool check_join(const struct net_msg *m)
 	for (unsigned i = 0; i < NET_JOIN_NODES; i++)
 		if (!check_str(j.addr[i], NET_ADDR_MAX))
 			return false;
+	if (j.nr_disks > NET_JOIN_DISKS || j.reserved2)
+		return false;
+	for (unsigned i = 0; i < NET_JOIN_DISKS; i++) {
+		const struct net_disk *d = &j.disks[i];
+
+		if (i >= j.nr_disks ? !wire_zero(d, sizeof(*d)) :
+		    !check_str(d->path, NET_DISK_PATH_MAX) || !d->path[0] ||
+		    !is_bool(d->readonly) || !wire_zero(d->reserved, sizeof(d->reserved)))
+			return false;
+	}
 	return true;
 }
 
@@ -137,6 +147,8 @@ static const struct cpu_op_info cpu_ops[NET_CPU_NR] = {
 	[NET_CPU_ROUTE] = { "ROUTE", sizeof(struct net_route), 0, 0 },
 	[NET_CPU_LOAD] = { "LOAD", sizeof(struct net_load), 0, 0 },
 	[NET_CPU_CONTROL] = { "CONTROL", sizeof(struct net_cpu_control), 0, 0 },
+	[NET_CPU_PCI_CFG] = { "PCI_CFG", sizeof(struct net_pci_cfg), 0, 0 },
+	[NET_CPU_INTX] = { "INTX", sizeof(struct net_intx), 0, 0 },
 };
 
 static bool check_cpu(const struct net_msg *m)
@@ -171,6 +183,13 @@ static bool check_cpu(const struct net_msg *m)
 		       c->control.what <= NET_CPU_CTL_RESUME &&
 		       (c->control.what == NET_CPU_CTL_MOVE ||
 			(!c->control.vcpu && !c->control.node && !c->control.hops));
+	case NET_CPU_PCI_CFG:
+		return c->pci_cfg.len >= 1 && c->pci_cfg.len <= 4 &&
+		       (c->pci_cfg.off & 3) + c->pci_cfg.len <= 4 && c->pci_cfg.off < 4096 &&
+		       wire_zero(c->pci_cfg.data + c->pci_cfg.len, 4u - c->pci_cfg.len);
+	case NET_CPU_INTX:
+		return is_bool(c->intx.level) &&
+		       wire_zero(c->intx.reserved, sizeof(c->intx.reserved));
 	default:
 		return true;
 	}

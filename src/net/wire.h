@@ -46,7 +46,9 @@
  * handshake (net/seal.h).
  * 5: JOIN carries each node's RAM contribution (node_mem); NET_CTL_OFFER.
  * 6: NET_CPU_CONTROL (the API's move, pause and resume).
- * 7: VCPU_STATE carries the vCPU's waiting for the receiver's pages.
+ * 7: VCPU_STATE carries the vCPU's waiting for the receiver's pages; JOIN
+ * carries the disks (struct net_disk); NET_CPU_PCI_CFG and NET_CPU_INTX
+ * for devices hosted by any node.
  * Nodes of different versions refuse each other's first frame. */
 #define NET_WIRE_VERSION	7
 #define NET_HDR_SIZE		24
@@ -68,6 +70,8 @@
 #define NET_JOIN_NODES		16	/* CLUSTER_MAX_NODES (cluster/params.h) */
 #define NET_JOIN_VCPUS		64	/* CLUSTER_MAX_VCPUS */
 #define NET_ADDR_MAX		64	/* "host:port", NUL-terminated */
+#define NET_JOIN_DISKS		16	/* PCIBUS_MAX_DISKS (vmm/pcibus.h) */
+#define NET_DISK_PATH_MAX	200	/* a disk's image path, NUL-terminated */
 #define NET_START_NODES		NET_JOIN_NODES
 #define NET_START_RANGES	64
 #define NET_BOOT_ID_MAX		40
@@ -204,6 +208,17 @@ struct net_control {
  * must agree on before its VM exists. The wire checks the closed sets
  * (flags, the NUL in every address, zeroed spares); the cluster checks
  * the ranges (params_check). */
+/* A disk in JOIN: every node builds the same PCI slots in this order;
+ * the node named opens the image (a path on its host). */
+struct net_disk {
+	char path[NET_DISK_PATH_MAX];	/* NUL-terminated, zero after */
+	uint8_t node;			/* < nr_nodes */
+	uint8_t readonly;		/* 0 / 1 */
+	uint8_t queues;			/* 0 (one per vCPU) .. 8 */
+	uint8_t reserved[5];		/* zero */
+	uint64_t fail_from;		/* fault injection (tests); 0: none */
+};
+
 struct net_join {
 	uint32_t nr_nodes;
 	uint32_t self;			/* the joiner's id from now on */
@@ -219,6 +234,9 @@ struct net_join {
 	uint64_t node_mem[NET_JOIN_NODES];	/* bytes each node contributes
 						 * (its home range); they sum to
 						 * memory, zero past nr_nodes */
+	uint32_t nr_disks;		/* 0..NET_JOIN_DISKS */
+	uint32_t reserved2;		/* zero */
+	struct net_disk disks[NET_JOIN_DISKS];	/* zero past nr_disks */
 };
 
 struct net_range {
@@ -423,6 +441,25 @@ struct net_report_peer {
 			 NET_REPORT_VCPUS * sizeof(struct net_report_vcpu) + \
 			 (NET_REPORT_NODES - 1) * sizeof(struct net_report_peer))
 
+/* NET_CPU_PCI_CFG: node 0, where the guest reaches config space, tells
+ * every other node the bytes a config write left in a function's image,
+ * in the order it applied them, so that every node decodes the BARs alike
+ * and a device's host sees its MSI-X control (vmm/pcibus.h). */
+struct net_pci_cfg {
+	uint8_t slot;			/* 1..31 */
+	uint8_t len;			/* 1..4, inside one dword */
+	uint16_t off;			/* < 4096 */
+	uint8_t data[4];		/* zero past len */
+};
+
+/* NET_CPU_INTX: a device's INTx level, from the node that hosts it to the
+ * IOAPIC's (node 0). */
+struct net_intx {
+	uint32_t gsi;			/* < 24 */
+	uint8_t level;			/* 0 / 1 */
+	uint8_t reserved[3];		/* zero */
+};
+
 /* What one node tells another about vCPUs, their interrupts and their
  * device accesses (src/cpu/, the cost model's LOAD included): one type, so
  * that the cluster hands it to the CPU plane in one piece and the plane
@@ -439,6 +476,8 @@ enum net_cpu_op {
 	NET_CPU_ROUTE = 7,		/* route */
 	NET_CPU_LOAD = 8,		/* load */
 	NET_CPU_CONTROL = 9,		/* control: the API's move, pause, resume */
+	NET_CPU_PCI_CFG = 10,		/* pci_cfg: a config write, from node 0 */
+	NET_CPU_INTX = 11,		/* intx: a device's INTx level, to node 0 */
 	NET_CPU_NR
 };
 
@@ -456,6 +495,8 @@ struct net_cpu {
 		struct net_route route;
 		struct net_load load;
 		struct net_cpu_control control;
+		struct net_pci_cfg pci_cfg;
+		struct net_intx intx;
 	};
 };
 
@@ -528,8 +569,13 @@ NET_PIN(net_control, flags, 2);
 NET_PIN(net_control, code, 4);
 NET_PIN(net_control, arg, 8);
 
-static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8),
-	      "net_join size");
+static_assert(sizeof(struct net_disk) == NET_DISK_PATH_MAX + 16, "net_disk size");
+NET_PIN(net_disk, node, NET_DISK_PATH_MAX);
+NET_PIN(net_disk, fail_from, NET_DISK_PATH_MAX + 8);
+static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8) + 8 +
+	      NET_JOIN_DISKS * sizeof(struct net_disk), "net_join size");
+NET_PIN(net_join, nr_disks, 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8));
+NET_PIN(net_join, disks, 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8) + 8);
 NET_PIN(net_join, nr_nodes, 0);
 NET_PIN(net_join, self, 4);
 NET_PIN(net_join, cpus, 8);
@@ -611,6 +657,14 @@ NET_PIN(net_cpu_control, what, 0);
 NET_PIN(net_cpu_control, vcpu, 4);
 NET_PIN(net_cpu_control, node, 8);
 NET_PIN(net_cpu_control, hops, 12);
+static_assert(sizeof(struct net_pci_cfg) == 8, "net_pci_cfg size");
+NET_PIN(net_pci_cfg, slot, 0);
+NET_PIN(net_pci_cfg, len, 1);
+NET_PIN(net_pci_cfg, off, 2);
+NET_PIN(net_pci_cfg, data, 4);
+static_assert(sizeof(struct net_intx) == 8, "net_intx size");
+NET_PIN(net_intx, gsi, 0);
+NET_PIN(net_intx, level, 4);
 
 static_assert(sizeof(struct net_route) == 40, "net_route size");
 NET_PIN(net_route, vcpu, 0);

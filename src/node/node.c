@@ -174,6 +174,62 @@ static void vm_eoi(void *opaque, uint8_t vector)
 		forward_eoi_out(n->fwd, vector);
 }
 
+/* The PCI devices' links to the other nodes (vmm/pcibus.h). */
+static int pci_bar_out(void *opaque, struct vcpu *v, unsigned node, uint64_t addr,
+		       void *data, unsigned len, bool is_write)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		return forward_io_to(n->fwd, v, node, IO_MMIO, addr, data, len, is_write);
+	if (!is_write)
+		memset(data, 0xff, len);
+	return -ENODEV;
+}
+
+static void pci_cfg_out(void *opaque, unsigned slot, unsigned off, const void *val,
+			unsigned len)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		forward_pci_cfg_out(n->fwd, slot, off, val, len);
+}
+
+static void pci_intx_out(void *opaque, unsigned gsi, int level)
+{
+	struct node *n = opaque;
+
+	if (n->fwd)
+		forward_intx_out(n->fwd, gsi, level);
+}
+
+static int pci_cfg_in(void *opaque, unsigned slot, unsigned off, const void *val,
+		      unsigned len)
+{
+	struct node *n = opaque;
+
+	return pcibus_cfg_in(n->pci, slot, off, val, len);
+}
+
+/* Every node builds the same PCI slots from the cluster's disk list. */
+static void pci_wire(struct node *n)
+{
+	for (unsigned i = 0; i < n->p.nr_disks; i++) {
+		const struct cluster_disk *d = &n->p.disks[i];
+
+		n->disks[i] = (struct pcibus_disk){
+			.path = d->path, .node = d->node, .readonly = d->readonly,
+			.queues = d->queues, .fail_from = d->fail_from,
+		};
+	}
+	n->pci_links = (struct pcibus_links){
+		.self = n->p.self, .bridge = n->p.self == FORWARD_DEVICE_NODE,
+		.bar_out = pci_bar_out, .cfg_out = pci_cfg_out, .intx_out = pci_intx_out,
+		.opaque = n,
+	};
+}
+
 static const struct vm_hooks solo_hooks = {
 	.stopped = on_vm_stop,
 };
@@ -289,9 +345,13 @@ static int build_vm(struct node *n)
 		return r;
 	}
 	n->vm_ok = true;
-	/* The devices live on one node; the others forward to it. */
+	pci_wire(n);
+	/* The legacy devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
+		n->board_opt.disks = n->disks;
+		n->board_opt.nr_disks = n->p.nr_disks;
+		n->board_opt.pci_links = n->p.nr_nodes > 1 ? &n->pci_links : NULL;
 		char err[256];
 
 		n->board = board_create(&n->vm, n->console_fd, STDIN_FILENO, &n->board_opt,
@@ -332,6 +392,17 @@ static int build_vm(struct node *n)
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
 		node_cpus_init(n);
+		if (n->p.self != FORWARD_DEVICE_NODE && n->p.nr_disks) {
+			char err[256];
+
+			r = pcibus_create(&n->vm, n->disks, n->p.nr_disks, &n->pci_links,
+					  &n->pci, err, sizeof(err));
+			if (r) {
+				fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, err);
+				return r;
+			}
+			forward_set_pci_cfg(n->fwd, pci_cfg_in, n);
+		}
 		cluster_set_handlers(n->cluster, &cluster_h, n);
 		cluster_inject_delay(n->cluster, n->p.net_delay_us);
 	}
@@ -471,6 +542,8 @@ static void teardown(struct node *n)
 	if (n->board)
 		board_destroy(n->board);
 	n->board = NULL;
+	pcibus_destroy(n->pci);
+	n->pci = NULL;
 	if (n->console_fd != STDOUT_FILENO)
 		close(n->console_fd);
 	n->console_fd = STDOUT_FILENO;
@@ -526,6 +599,21 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 	p->cpus = cfg->cpus;
 	p->memory = cfg->memory;
 	p->memory_given = cfg->memory_given;
+	p->nr_disks = cfg->nr_disks;
+	for (unsigned i = 0; i < cfg->nr_disks && i < CLUSTER_MAX_DISKS; i++) {
+		const struct pcibus_disk *d = &cfg->disks[i];
+
+		if (strlen(d->path) >= CLUSTER_DISK_PATH_MAX) {
+			snprintf(err, errlen, "--disk %.40s...: a path of at most %d bytes",
+				 d->path, CLUSTER_DISK_PATH_MAX - 1);
+			return -EINVAL;
+		}
+		strcpy(p->disks[i].path, d->path);
+		p->disks[i].node = (uint8_t)d->node;
+		p->disks[i].readonly = d->readonly;
+		p->disks[i].queues = (uint8_t)d->queues;
+		p->disks[i].fail_from = d->fail_from;
+	}
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;
 	p->migrate = (uint8_t)cfg->migrate;
@@ -758,8 +846,6 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
-		.disks = cfg->disks,
-		.nr_disks = cfg->nr_disks,
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;

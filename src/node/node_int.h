@@ -28,6 +28,11 @@ struct node {
 	bool vm_ok;
 	struct board *board;
 	struct board_options board_opt;	/* node 0: from the configuration */
+	/* The PCI devices, as every node builds them from p.disks: on node 0
+	 * in the board, elsewhere in pci (NULL without disks). */
+	struct pcibus_disk disks[PCIBUS_MAX_DISKS];
+	struct pcibus_links pci_links;
+	struct pcibus *pci;
 	int console_fd;			/* node 0: where the UART writes */
 	struct cluster *cluster;
 	struct memplane *mem;

@@ -26,6 +26,7 @@ void node_print_stats(struct node *n)
 		(unsigned long)io.accesses[IO_PIO], (unsigned long)io.unclaimed[IO_PIO],
 		(unsigned long)io.accesses[IO_MMIO], (unsigned long)io.unclaimed[IO_MMIO]);
 	board_print_stats(n->board, stderr);
+	pcibus_print_stats(n->pci, stderr);
 	/* A running vCPU exits at the kick and records where it was; one
 	 * blocked on a remote page keeps the RIP of its previous sample. */
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)

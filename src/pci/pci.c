@@ -21,6 +21,8 @@ struct pci_dev {
 	const struct pci_dev_ops *ops;
 	void *opaque;
 	const char *name;
+	bool remote;		/* hosted by node 'host' (pci_dev_set_remote) */
+	unsigned host;
 };
 
 struct pci_bus {
@@ -30,8 +32,20 @@ struct pci_bus {
 	uint64_t next_bar;	/* window allocator: next free address */
 	pci_irq_fn set_irq;
 	void *irq_opaque;
+	struct pci_bus_links links;	/* fixed before vCPUs start */
 	struct pci_dev host;	/* slot 0: the host bridge */
 };
+
+void pci_bus_set_links(struct pci_bus *bus, const struct pci_bus_links *links)
+{
+	bus->links = *links;
+}
+
+void pci_dev_set_remote(struct pci_dev *d, unsigned host)
+{
+	d->remote = true;
+	d->host = host;
+}
 
 static uint32_t rd(const uint8_t *p, unsigned len)
 {
@@ -263,12 +277,37 @@ void pci_cfg_access(struct pci_bus *bus, unsigned bdf, unsigned off, void *data,
 						    (in[i] & d->wmask[off + i]));
 		if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND)
 			intx_update(d);
-		ops = d->ops;
-		opaque = d->opaque;
+		if (bus->links.cfg_written)
+			bus->links.cfg_written(bus->links.opaque, d->slot, off, d->cfg + off, len);
+		if (!d->remote) {
+			ops = d->ops;
+			opaque = d->opaque;
+		}
 	}
 	pthread_mutex_unlock(&bus->lock);
 	if (ops && ops->cfg_written)
 		ops->cfg_written(opaque, off, len);
+}
+
+int pci_cfg_mirror(struct pci_bus *bus, unsigned slot, unsigned off, const void *val,
+		   unsigned len)
+{
+	struct pci_dev *d = slot < PCI_MAX_SLOTS ? bus->slot[slot] : NULL;
+	const struct pci_dev_ops *ops = NULL;
+
+	if (!d || !slot || off >= PCI_CFG_SIZE || !len || len > 4 || (off & 3) + len > 4)
+		return -EINVAL;
+	pthread_mutex_lock(&bus->lock);
+	memcpy(d->cfg + off, val, len);
+	if (!d->remote) {
+		if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND)
+			intx_update(d);
+		ops = d->ops;
+	}
+	pthread_mutex_unlock(&bus->lock);
+	if (ops && ops->cfg_written)
+		ops->cfg_written(d->opaque, off, len);
+	return 0;
 }
 
 static int cf8_io(void *opaque, struct vcpu *vcpu, uint64_t offset, void *data,
@@ -340,6 +379,8 @@ static int window_io(void *opaque, struct vcpu *vcpu, uint64_t offset, void *dat
 	void *dopaque = NULL;
 	uint64_t at = 0;
 	int bar = -1;
+	bool remote = false;
+	unsigned host = 0;
 
 	pthread_mutex_lock(&bus->lock);
 	for (unsigned s = 1; s < PCI_MAX_SLOTS && bar < 0; s++) {
@@ -356,12 +397,17 @@ static int window_io(void *opaque, struct vcpu *vcpu, uint64_t offset, void *dat
 				at = addr - base;
 				ops = d->ops;
 				dopaque = d->opaque;
+				remote = d->remote;
+				host = d->host;
 				break;
 			}
 		}
 	}
 	pthread_mutex_unlock(&bus->lock);
-	if (bar < 0 || !ops || !ops->bar_io) {
+	if (bar >= 0 && remote && bus->links.remote_io)
+		return bus->links.remote_io(bus->links.opaque, vcpu, host, addr, data, len,
+					    is_write);
+	if (bar < 0 || remote || !ops || !ops->bar_io) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return 0;
@@ -369,17 +415,19 @@ static int window_io(void *opaque, struct vcpu *vcpu, uint64_t offset, void *dat
 	return ops->bar_io(dopaque, bar, at, data, len, is_write);
 }
 
-int pci_bus_register(struct pci_bus *bus, struct iobus *iobus)
+int pci_bus_register(struct pci_bus *bus, struct iobus *iobus, bool config_here)
 {
-	int err;
+	int err = 0;
 
-	err = iobus_register(iobus, IO_PIO, PCI_CF8_PORT, 1, cf8_io, bus, "pci-cf8");
-	if (!err)
-		err = iobus_register(iobus, IO_PIO, PCI_CFC_PORT, 4, cfc_io, bus,
-				     "pci-cfc");
-	if (!err)
-		err = iobus_register(iobus, IO_MMIO, PCI_ECAM_BASE, PCI_ECAM_SIZE, ecam_io,
-				     bus, "pci-ecam");
+	if (config_here) {
+		err = iobus_register(iobus, IO_PIO, PCI_CF8_PORT, 1, cf8_io, bus, "pci-cf8");
+		if (!err)
+			err = iobus_register(iobus, IO_PIO, PCI_CFC_PORT, 4, cfc_io, bus,
+					     "pci-cfc");
+		if (!err)
+			err = iobus_register(iobus, IO_MMIO, PCI_ECAM_BASE, PCI_ECAM_SIZE,
+					     ecam_io, bus, "pci-ecam");
+	}
 	if (!err)
 		err = iobus_register(iobus, IO_MMIO, PCI_MMIO_BASE, PCI_MMIO_SIZE,
 				     window_io, bus, "pci-window");

@@ -22,8 +22,20 @@
  * its BARs through bar_io and learns about config writes through
  * cfg_written (after the write has landed in the image).
  *
+ * A function may be hosted by another node (pci_dev_set_remote): every
+ * node builds the same slots with the same code, so all agree on each
+ * function's config image; the BAR accesses of a function hosted
+ * elsewhere go to the bus's remote_io link, with their absolute address.
+ * Config space itself is reached on one node only (node 0, where
+ * pci_bus_register's config_here is true): each config write there is
+ * told to the cfg_written link, and the other nodes apply it to their
+ * images with pci_cfg_mirror, so that they decode BARs alike and a
+ * device's host sees its MSI-X control.
+ *
  * Locking: one mutex in the bridge guards every device's config image and
- * BAR addresses. Device callbacks (bar_io, cfg_written) are called with it
+ * BAR addresses; the cfg_written link is called under it (so that every
+ * node learns the writes in the order they were applied), and must only
+ * send. Device callbacks (bar_io, cfg_written) are called with it
  * released; bar_io may run on several vCPU threads at once. Devices are
  * added before vCPUs start and never removed. */
 #ifndef AMALGAM_PCI_PCI_H
@@ -96,8 +108,30 @@ typedef void (*pci_irq_fn)(void *opaque, unsigned gsi, int level);
 
 struct pci_bus *pci_bus_new(pci_irq_fn set_irq, void *irq_opaque);
 void pci_bus_free(struct pci_bus *bus);
-/* Claim 0xCF8, 0xCFC-0xCFF, the ECAM and the BAR window on the registry. */
-int pci_bus_register(struct pci_bus *bus, struct iobus *iobus);
+/* Claim the BAR window on the registry and, with config_here, 0xCF8,
+ * 0xCFC-0xCFF and the ECAM. */
+int pci_bus_register(struct pci_bus *bus, struct iobus *iobus, bool config_here);
+
+/* What links the bus to the functions other nodes host (see above). */
+struct pci_bus_links {
+	/* A BAR access (absolute address) to a function hosted by 'host'. On
+	 * the accessing vCPU's thread, or the thread serving a forwarded one. */
+	int (*remote_io)(void *opaque, struct vcpu *vcpu, unsigned host, uint64_t addr,
+			 void *data, unsigned len, bool is_write);
+	/* The guest's config write left val (len bytes at off) in slot's image. */
+	void (*cfg_written)(void *opaque, unsigned slot, unsigned off, const void *val,
+			    unsigned len);
+	void *opaque;
+};
+/* Before vCPUs start. */
+void pci_bus_set_links(struct pci_bus *bus, const struct pci_bus_links *links);
+/* The function is hosted by node 'host': its BAR accesses leave. */
+void pci_dev_set_remote(struct pci_dev *d, unsigned host);
+/* Another node's config write (pci_bus_links.cfg_written) applied here, as
+ * it was there: 0, or -EINVAL for a slot that is empty or a range outside
+ * one dword. */
+int pci_cfg_mirror(struct pci_bus *bus, unsigned slot, unsigned off, const void *val,
+		   unsigned len);
 
 /* Add a device in the next free slot (slot 0 is the host bridge itself),
  * its BARs placed. -ENOSPC when slots or the window are full. */

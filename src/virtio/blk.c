@@ -474,22 +474,64 @@ static void stop_workers(struct vblk *b)
 	b->nthreads = 0;
 }
 
+/* The transport's view of a disk: the same for the disk and its shadows
+ * on other nodes. */
+static struct vpci_config transport(const struct vblk_config *cfg,
+				    const struct vpci_device_ops *dops)
+{
+	return (struct vpci_config){
+		.device_id = VIRTIO_BLK_ID, .class_code = 0x018000,
+		.features = 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH |
+			    1ULL << F_MQ | 1ULL << F_DISCARD | 1ULL << F_WRITE_ZEROES |
+			    (cfg->readonly ? 1ULL << F_RO : 0),
+		.num_queues = cfg->queues, .max_queue_size = 256,
+		.cfg_size = sizeof(struct blk_cfg), .ops = dops,
+		.map = cfg->map, .map_opaque = cfg->map_opaque,
+		.msi_send = cfg->msi_send, .msi_opaque = cfg->msi_opaque, .name = cfg->name,
+	};
+}
+
+/* A shadow is never reached: its BAR accesses go to the disk's node. */
+static void shadow_cfg_read(void *opaque, unsigned off, void *data, unsigned len)
+{
+	memset(data, 0xff, len);
+}
+
+static int shadow_start(void *opaque)
+{
+	return -ENODEV;
+}
+
+static void shadow_notify(void *opaque, unsigned q)
+{
+}
+
+static bool shadow_reset(void *opaque)
+{
+	return true;
+}
+
+static const struct vpci_device_ops shadow_ops = {
+	.cfg_read = shadow_cfg_read, .start = shadow_start, .notify = shadow_notify,
+	.reset = shadow_reset,
+};
+
+int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vpci **out)
+{
+	struct vpci_config vc = transport(cfg, &shadow_ops);
+
+	if (!cfg->queues || cfg->queues > BLK_MAX_QUEUES)
+		return -EINVAL;
+	return vpci_new(bus, &vc, out);
+}
+
 int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **out,
 	     char *err, unsigned errlen)
 {
 	struct vblk *b;
 	struct stat st;
 	unsigned workers = cfg->workers ? cfg->workers : BLK_DEFAULT_WORKERS;
-	struct vpci_config vc = {
-		.device_id = VIRTIO_BLK_ID, .class_code = 0x018000,
-		.features = 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH |
-			    1ULL << F_MQ | 1ULL << F_DISCARD | 1ULL << F_WRITE_ZEROES |
-			    (cfg->readonly ? 1ULL << F_RO : 0),
-		.num_queues = cfg->queues, .max_queue_size = 256,
-		.cfg_size = sizeof(struct blk_cfg), .ops = &ops,
-		.map = cfg->map, .map_opaque = cfg->map_opaque,
-		.msi_send = cfg->msi_send, .msi_opaque = cfg->msi_opaque, .name = cfg->name,
-	};
+	struct vpci_config vc = transport(cfg, &ops);
 	int r;
 
 	if (!cfg->queues || cfg->queues > BLK_MAX_QUEUES || workers > 64) {

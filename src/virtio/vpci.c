@@ -453,6 +453,11 @@ fail:
 	return err;
 }
 
+struct pci_dev *vpci_pci_dev(struct vpci *vp)
+{
+	return vp->pci;
+}
+
 void vpci_free(struct vpci *vp)
 {
 	if (!vp)

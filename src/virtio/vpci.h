@@ -49,6 +49,7 @@
 #define VIRTIO_STATUS_FAILED 128
 
 struct pci_bus;
+struct pci_dev;
 struct vpci;
 
 struct vpci_device_ops {
@@ -89,6 +90,8 @@ struct vpci_config {
 
 int vpci_new(struct pci_bus *bus, const struct vpci_config *cfg, struct vpci **out);
 void vpci_free(struct vpci *vp);
+/* The PCI function (e.g. to mark it hosted by another node). */
+struct pci_dev *vpci_pci_dev(struct vpci *vp);
 
 /* Queue i, valid from start() until the reset is done. */
 struct virtq *vpci_queue(struct vpci *vp, unsigned i);

@@ -118,7 +118,8 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 		}
 	}
 	if (opt->nr_disks) {
-		if (pcibus_create(vm, opt->disks, opt->nr_disks, &b->pci, err, errlen))
+		if (pcibus_create(vm, opt->disks, opt->nr_disks, opt->pci_links, &b->pci, err,
+				  errlen))
 			goto fail_quiet;
 	}
 	if (opt->with_pit) {

@@ -24,6 +24,7 @@ struct board_options {
 	/* virtio disks on a PCI host bridge (vmm/pcibus.h); none: no PCI. */
 	const struct pcibus_disk *disks;
 	unsigned nr_disks;
+	const struct pcibus_links *pci_links;	/* NULL: a node alone */
 };
 
 /* The fixed devices, at QEMU q35's ports: COM1 0x3f8 IRQ 4, the i8042 at

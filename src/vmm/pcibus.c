@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hw/mem.h"
 #include "irq/apicbus.h"
@@ -10,6 +11,8 @@
 #include "pci/pci.h"
 #include "util/log.h"
 #include "virtio/blk.h"
+#include "virtio/vpci.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 /* --disk ...,fail-from=SECTOR. A flush has no sector: it fails once
@@ -34,11 +37,14 @@ static int inject(void *opaque, uint32_t type, uint64_t sector)
 struct pcibus {
 	struct vm *vm;
 	struct pci_bus *bus;
-	struct vblk *disk[PCIBUS_MAX_DISKS];
+	struct pcibus_links links;	/* .bar_out NULL: a node alone */
+	struct vblk *disk[PCIBUS_MAX_DISKS];	/* NULL: hosted elsewhere */
+	struct vpci *shadow[PCIBUS_MAX_DISKS];	/* ... and its function here */
 	struct injector inject[PCIBUS_MAX_DISKS];
 	char name[PCIBUS_MAX_DISKS][8];
 	unsigned nr;
 	uint64_t bad_msi;
+	uint64_t misrouted;	/* forwarded accesses for a device not here */
 };
 
 /* The guest view: see pcibus.h for why not the hypervisor view. */
@@ -68,8 +74,52 @@ static void msi_send(void *opaque, uint64_t address, uint32_t data)
 	apicbus_send(p->vm->apicbus, &m);
 }
 
+/* A BAR access to a device another node hosts. Only a vCPU here sends it
+ * on: an access this node serves for another (on its receive thread)
+ * reached the wrong node, by a BAR the guest moved while the nodes'
+ * images disagreed, and waiting here for a third node could deadlock. */
+static int remote_io(void *opaque, struct vcpu *v, unsigned host, uint64_t addr,
+		     void *data, unsigned len, bool is_write)
+{
+	struct pcibus *p = opaque;
+
+	if (v && vcpu_here(v) && p->links.bar_out)
+		return p->links.bar_out(p->links.opaque, v, host, addr, data, len, is_write);
+	__atomic_add_fetch(&p->misrouted, 1, __ATOMIC_RELAXED);
+	if (!is_write)
+		memset(data, 0xff, len);
+	return 0;
+}
+
+static void cfg_out(void *opaque, unsigned slot, unsigned off, const void *val,
+		    unsigned len)
+{
+	struct pcibus *p = opaque;
+
+	p->links.cfg_out(p->links.opaque, slot, off, val, len);
+}
+
+/* INTx: to the IOAPIC here, or to the node that has it (every node has
+ * an IOAPIC model, only the devices' node serves it). */
+static void set_intx(void *opaque, unsigned gsi, int level)
+{
+	struct pcibus *p = opaque;
+
+	if (!p->vm->remote_devices || !p->links.intx_out)
+		vm_set_irq(p->vm, gsi, level);
+	else
+		p->links.intx_out(p->links.opaque, gsi, level);
+}
+
+int pcibus_cfg_in(struct pcibus *p, unsigned slot, unsigned off, const void *val,
+		  unsigned len)
+{
+	return p ? pci_cfg_mirror(p->bus, slot, off, val, len) : -EINVAL;
+}
+
 int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
-		  struct pcibus **out, char *err, size_t errlen)
+		  const struct pcibus_links *links, struct pcibus **out, char *err,
+		  size_t errlen)
 {
 	struct pcibus *p;
 	int r;
@@ -82,12 +132,21 @@ int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
 	if (!p)
 		return -ENOMEM;
 	p->vm = vm;
-	p->bus = pci_bus_new(vm_set_irq, vm);
+	if (links)
+		p->links = *links;
+	else
+		p->links.bridge = true;
+	p->bus = pci_bus_new(set_intx, p);
 	if (!p->bus) {
 		free(p);
 		return -ENOMEM;
 	}
-	r = pci_bus_register(p->bus, vm->iobus);
+	pci_bus_set_links(p->bus, &(struct pci_bus_links){
+		.remote_io = remote_io,
+		.cfg_written = p->links.bridge && p->links.cfg_out ? cfg_out : NULL,
+		.opaque = p,
+	});
+	r = pci_bus_register(p->bus, vm->iobus, p->links.bridge);
 	if (r) {
 		snprintf(err, errlen, "the PCI host bridge's ports or addresses are taken");
 		goto fail;
@@ -106,11 +165,21 @@ int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
 
 		p->inject[p->nr].fail_from = d->fail_from;
 		snprintf(p->name[p->nr], sizeof(p->name[0]), "vd%c", 'a' + p->nr);
+		if (d->node != p->links.self) {
+			/* Same slot, same image, no file: the host has it. */
+			r = vblk_shadow_new(p->bus, &c, &p->shadow[p->nr]);
+			if (r) {
+				snprintf(err, errlen, "disk %s: no room on the PCI bus", d->path);
+				goto fail;
+			}
+			pci_dev_set_remote(vpci_pci_dev(p->shadow[p->nr]), d->node);
+			continue;
+		}
 		r = vblk_new(p->bus, &c, &p->disk[p->nr], err, (unsigned)errlen);
 		if (r)
 			goto fail;
-		pr_info("%s: %s%s on PCI slot %u", p->name[p->nr], d->path,
-			d->readonly ? " (read-only)" : "", p->nr + 1);
+		pr_info("%s: %s%s on PCI slot %u, hosted by node %u", p->name[p->nr], d->path,
+			d->readonly ? " (read-only)" : "", p->nr + 1, d->node);
 	}
 	*out = p;
 	return 0;
@@ -123,8 +192,11 @@ void pcibus_destroy(struct pcibus *p)
 {
 	if (!p)
 		return;
-	for (unsigned i = 0; i < p->nr; i++)
-		vblk_free(p->disk[i]);
+	for (unsigned i = 0; i < p->nr; i++) {
+		if (p->disk[i])
+			vblk_free(p->disk[i]);
+		vpci_free(p->shadow[i]);
+	}
 	pci_bus_free(p->bus);
 	free(p);
 }
@@ -136,6 +208,8 @@ void pcibus_print_stats(struct pcibus *p, FILE *f)
 	for (unsigned i = 0; i < p->nr; i++) {
 		struct vblk_stats s;
 
+		if (!p->disk[i])
+			continue;
 		vblk_stats(p->disk[i], &s);
 		fprintf(f, "%s: reads %llu (%llu B) writes %llu (%llu B) flushes %llu "
 			"discards %llu write-zeroes %llu io-errors %llu unsupported %llu "
@@ -150,4 +224,7 @@ void pcibus_print_stats(struct pcibus *p, FILE *f)
 	if (p->bad_msi)
 		fprintf(f, "pci: %llu MSI messages the guest misprogrammed\n",
 			(unsigned long long)p->bad_msi);
+	if (p->misrouted)
+		fprintf(f, "pci: %llu forwarded BAR accesses for a device not here\n",
+			(unsigned long long)p->misrouted);
 }

@@ -1,5 +1,19 @@
 /* The board's PCI side: the host bridge and the virtio disks on it, wired
- * to this VM: MSI-X messages become APIC messages on the VM's interrupt
+ * to this VM.
+ *
+ * A device's hosting node is a property of the device (pcibus_disk.node;
+ * other device kinds take the same field): every node builds the same
+ * slots in the same order, the host with the device itself, the others
+ * with a shadow of its PCI function (same config image, built by the same
+ * code) whose BAR accesses leave through links->bar_out to the host.
+ * Config space is reached on node 0 only (links->bridge): it tells every
+ * other node each write (links->cfg_out, applied with pcibus_cfg_in), so
+ * that every node decodes the BAR window alike. A device's host runs its
+ * queues against its own memory plane and sends its MSI-X messages on
+ * its own interrupt bus; its INTx, on a node without the IOAPIC, leaves
+ * through links->intx_out.
+ *
+ * On the device's node: MSI-X messages become APIC messages on the VM's interrupt
  * bus (which forwards them to the node where the target vCPU runs now),
  * INTx goes to the IOAPIC, and the disks reach guest RAM through the guest
  * view of this node's memory, so that every access goes through the
@@ -14,12 +28,14 @@
 #include <stdio.h>
 
 struct vm;
+struct vcpu;
 struct pcibus;
 
 #define PCIBUS_MAX_DISKS 16
 
 struct pcibus_disk {
 	const char *path;
+	unsigned node;		/* the node that hosts it (opens the image) */
 	bool readonly;
 	unsigned queues;	/* 0: one per vCPU, at most BLK_MAX_QUEUES */
 	/* Fault injection for tests: reads, writes, flushes and ranges at or
@@ -27,10 +43,32 @@ struct pcibus_disk {
 	uint64_t fail_from;
 };
 
-/* -errno and a one-line reason in err. */
+/* How the bus reaches the other nodes (the node wires these to the CPU
+ * plane); NULL for a node alone: every device here, config space too. */
+struct pcibus_links {
+	unsigned self;		/* this node */
+	bool bridge;		/* the guest reaches config space here */
+	/* A BAR access to a device on 'node', on the accessing vCPU's
+	 * thread: forwarded, the vCPU waits for the answer. */
+	int (*bar_out)(void *opaque, struct vcpu *v, unsigned node, uint64_t addr,
+		       void *data, unsigned len, bool is_write);
+	/* On the bridge's node, under the bridge's lock: a config write's
+	 * result, for every other node (only sends). */
+	void (*cfg_out)(void *opaque, unsigned slot, unsigned off, const void *val,
+			unsigned len);
+	/* A device's INTx level where this node has no IOAPIC. */
+	void (*intx_out)(void *opaque, unsigned gsi, int level);
+	void *opaque;
+};
+
+/* -errno and a one-line reason in err. links: copied. */
 int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
-		  struct pcibus **out, char *err, size_t errlen);
+		  const struct pcibus_links *links, struct pcibus **out, char *err,
+		  size_t errlen);
 void pcibus_destroy(struct pcibus *p);
+/* A config write node 0 told (links->cfg_out there): 0 or -EINVAL. */
+int pcibus_cfg_in(struct pcibus *p, unsigned slot, unsigned off, const void *val,
+		  unsigned len);
 void pcibus_print_stats(struct pcibus *p, FILE *f);
 
 #endif

@@ -5,15 +5,18 @@
 # its sha256, syncs and powers off; then, on the host, the file read out of
 # the image (debugfs, no mount) must have the same sha256. The guest must
 # have enumerated the PCI bus from ACPI with no pci= option.
-# Usage: disk.sh AMALGAM [--timeout S] [amalgam run options...]
-# (e.g. --nodes 2 --place 1: the vCPU on node 1, the disk on node 0).
+# Usage: disk.sh AMALGAM [--timeout S] [--disk-node N] [amalgam run options...]
+# (e.g. --disk-node 1 --nodes 2 --place 0: the disk hosted by node 1, which
+# opens the image and serves it, the vCPU on node 0).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/linux/lib.sh"
 amalgam=$1
 shift
 tmo=600
+dnode=0
 if [ "${1:-}" = --timeout ]; then tmo=$2; shift 2; fi
+if [ "${1:-}" = --disk-node ]; then dnode=$2; shift 2; fi
 cd "$here"
 scripts/guest >/dev/null || { echo "FAIL: scripts/guest failed"; exit 1; }
 # Inside the checkout: the lab mounts it read-write at the same path.
@@ -30,7 +33,7 @@ append="console=ttyS0 root=/dev/vda amalgam.run64=$(printf %s "$cmd" | base64 -w
 case " $* " in *" --nodes "*) export AMALGAM_LAB_NPT=0 ;; esac
 start=$(date +%s)
 lab_amalgam "$log" "$tmo" "$amalgam" run --cpus 1 --memory 512M --stats "$@" \
-	--disk "$work/root.img" --kernel build/guest/bzImage \
+	--disk "$work/root.img,node=$dnode" --kernel build/guest/bzImage \
 	--initrd build/guest/initramfs.cpio.gz --append "$append"
 lab=$?
 secs=$(($(date +%s) - start))
@@ -49,5 +52,10 @@ debugfs -R "dump /data.bin $work/data.bin" "$work/root.img" >/dev/null 2>&1 ||
 	fail "debugfs cannot read /data.bin from the image"
 got=$(sha256sum "$work/data.bin" | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "sha256 on the host $got, in the guest $want"
+grep -qE '^vda: reads [1-9]' "$log" || fail "no disk served reads (no vda line in --stats)"
+if [ "$dnode" != 0 ]; then
+	grep -qE "^amalgam\[$dnode\] cross-node: .*device accesses forwarded [0-9]+ served [1-9]" "$log" ||
+		fail "node $dnode served no device access"
+fi
 grep -E '^vda:' "$log"
-echo "OK: root on /dev/vda, /data.bin (2 MiB) written, synced and read back from the image on the host ($secs s)"
+echo "OK: root on /dev/vda (hosted by node $dnode), /data.bin (2 MiB) written, synced and read back from the image on the host ($secs s)"

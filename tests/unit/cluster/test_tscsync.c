@@ -110,6 +110,10 @@ static void test_params_roundtrip(void **state)
 
 	strcpy(p.addr[1], "10.0.0.2:7000");
 	strcpy(p.addr[2], "[::1]:7001");
+	p.nr_disks = 2;
+	strcpy(p.disks[0].path, "/var/lib/root.img");
+	p.disks[1] = (struct cluster_disk){ .path = "d.img", .node = 2, .readonly = true,
+					    .queues = 3, .fail_from = 77 };
 	params_to_wire(&p, &j);
 	assert_int_equal(j.addr[2][10], 0);
 	assert_int_equal(j.addr[2][NET_ADDR_MAX - 1], 0);
@@ -127,6 +131,14 @@ static void test_params_roundtrip(void **state)
 	assert_int_equal(q.node_mem[1], 0);
 	assert_int_equal(q.node_mem[2], 768ull << 20);
 	assert_string_equal(q.addr[2], "[::1]:7001");
+	assert_int_equal(q.nr_disks, 2);
+	assert_string_equal(q.disks[0].path, "/var/lib/root.img");
+	assert_int_equal(q.disks[0].node, 0);
+	assert_string_equal(q.disks[1].path, "d.img");
+	assert_int_equal(q.disks[1].node, 2);
+	assert_true(q.disks[1].readonly);
+	assert_int_equal(q.disks[1].queues, 3);
+	assert_int_equal(q.disks[1].fail_from, 77);
 	/* Back to the wire: the same bytes. */
 	params_to_wire(&q, &k);
 	assert_memory_equal(&j, &k, sizeof(j));
@@ -134,6 +146,17 @@ static void test_params_roundtrip(void **state)
 	/* Out of range or inconsistent parameters are refused. */
 	k = j;
 	k.self = 5;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	/* A disk on a node that does not exist, too many disks or queues. */
+	k = j;
+	k.disks[1].node = 3;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "node=3 names no node (the nodes are 0 to 2)"));
+	k = j;
+	k.nr_disks = CLUSTER_MAX_DISKS + 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	k = j;
+	k.disks[0].queues = CLUSTER_DISK_QUEUES_MAX + 1;
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;
 	k.nr_nodes = CLUSTER_MAX_NODES + 1;

@@ -126,6 +126,10 @@ static int sample(int i, struct net_msg *m)
 			.migrate = 2, .place = { 0, 1, 2, 2 } };
 		strcpy(join.addr[1], "10.0.0.1:7000");
 		strcpy(join.addr[2], "b:2");
+		join.nr_disks = 2;
+		strcpy(join.disks[0].path, "/img/root.img");
+		join.disks[1] = (struct net_disk){ .path = "data.img", .node = 2,
+			.readonly = 1, .queues = 4, .fail_from = 99 };
 		m->type = NET_MSG_JOIN;
 		m->data = &join;
 		m->data_len = sizeof(join);
@@ -156,6 +160,15 @@ static int sample(int i, struct net_msg *m)
 		m->type = NET_MSG_REPORT;
 		m->data = blob;
 		m->data_len = sizeof(struct net_report) + sizeof(struct net_report_vcpu);
+		return 0;
+	case 21:
+		cpu(m, NET_CPU_PCI_CFG);
+		m->u.cpu.pci_cfg = (struct net_pci_cfg){ .slot = 2, .len = 2, .off = 0x46,
+			.data = { 0x80, 0x01 } };
+		return 0;
+	case 22:
+		cpu(m, NET_CPU_INTX);
+		m->u.cpu.intx = (struct net_intx){ .gsi = 17, .level = 1 };
 		return 0;
 	}
 	return -1;
@@ -404,6 +417,23 @@ static void test_bad_fields(void **state)
 		{ "join reserved", 17, AT(net_join, reserved) + 1, 1 },
 		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
 		{ "join node 0 garbage after NUL", 17, AT(net_join, addr) + 9, 'x' },
+		{ "join too many disks", 17, AT(net_join, nr_disks), NET_JOIN_DISKS + 1 },
+		{ "join reserved2", 17, AT(net_join, reserved2), 1 },
+		{ "join disk path unterminated", 17,
+		  AT(net_join, disks) + NET_DISK_PATH_MAX - 1, 'x' },
+		{ "join disk path empty", 17, AT(net_join, disks), 0 },
+		{ "join disk readonly", 17,
+		  AT(net_join, disks) + sizeof(struct net_disk) + NET_DISK_PATH_MAX + 1, 2 },
+		{ "join disk reserved", 17,
+		  AT(net_join, disks) + sizeof(struct net_disk) + NET_DISK_PATH_MAX + 7, 1 },
+		{ "join disk past count", 17,
+		  AT(net_join, disks) + 2 * sizeof(struct net_disk) + NET_DISK_PATH_MAX, 1 },
+		{ "pci_cfg len 0", 21, ATC(pci_cfg, net_pci_cfg, len), 0 },
+		{ "pci_cfg across a dword", 21, ATC(pci_cfg, net_pci_cfg, len), 3 },
+		{ "pci_cfg off 4096", 21, ATC(pci_cfg, net_pci_cfg, off) + 1, 0x10 },
+		{ "pci_cfg data past len", 21, ATC(pci_cfg, net_pci_cfg, data) + 2, 1 },
+		{ "intx level", 22, ATC(intx, net_intx, level), 2 },
+		{ "intx reserved", 22, ATC(intx, net_intx, reserved) + 2, 1 },
 		{ "start entry mode", 18, AT(net_start, entry_mode), 2 },
 		{ "start boot id unterminated", 18, AT(net_start, boot_id) + NET_BOOT_ID_MAX - 1, 'x' },
 		{ "start no nodes", 18, AT(net_start, nr_nodes), 0 },

@@ -105,7 +105,7 @@ static int setup(void **state)
 	dev_msix = NULL;
 	io = iobus_new();
 	bus = pci_bus_new(set_irq, NULL);
-	assert_int_equal(pci_bus_register(bus, io), 0);
+	assert_int_equal(pci_bus_register(bus, io, true), 0);
 	assert_int_equal(pci_add_device(bus, &info, &ops, &dev_msix, &dev), 0);
 	return 0;
 }
@@ -337,6 +337,91 @@ static void test_full(void **state)
 	assert_int_equal(added, PCI_MAX_SLOTS - 3);
 }
 
+/* Two nodes' buses: node 0's (config space, the function a shadow of
+ * node 1's device) and node 1's (the device, no config ports), the
+ * config writes carried between them as the CPU plane would. */
+static struct pci_bus *bus1;
+static struct iobus *io1;
+static unsigned remote_calls, remote_host;
+static uint64_t remote_addr;
+
+static int remote_io(void *opaque, struct vcpu *vcpu, unsigned host, uint64_t addr,
+		     void *data, unsigned len, bool is_write)
+{
+	remote_calls++;
+	remote_host = host;
+	remote_addr = addr;
+	/* What node 1 would answer: its own window's decode. */
+	return iobus_access(io1, IO_MMIO, vcpu, addr, data, len, is_write);
+}
+
+static void carry_cfg(void *opaque, unsigned slot, unsigned off, const void *val,
+		      unsigned len)
+{
+	assert_int_equal(pci_cfg_mirror(bus1, slot, off, val, len), 0);
+}
+
+static void test_remote(void **state)
+{
+	struct pci_dev_info info = {
+		.vendor = 0x1af4, .device = 0x1042, .class_code = 0x018000, .revision = 1,
+		.bar_size = { 0x8000, 0x1000 }, .intx = true, .name = "test",
+	};
+	struct pci_bus_links l0 = { .remote_io = remote_io, .cfg_written = carry_cfg };
+	struct pci_dev *d1;
+	uint32_t v = 0, bar1, moved = 0xd0000000u;
+	uint8_t cmd = PCI_COMMAND_MEMORY;
+
+	io1 = iobus_new();
+	bus1 = pci_bus_new(set_irq, NULL);
+	/* Node 1 claims the window only: config space is node 0's. */
+	assert_int_equal(pci_bus_register(bus1, io1, false), 0);
+	assert_null(iobus_owner(io1, IO_PIO, 0xcf8));
+	assert_null(iobus_owner(io1, IO_MMIO, PCI_ECAM_BASE));
+	assert_int_equal(pci_add_device(bus1, &info, &ops, &dev_msix, &d1), 0);
+	assert_int_equal(pci_dev_slot(d1), pci_dev_slot(dev));
+	/* On node 0 the function in slot 1 is node 1's. */
+	pci_dev_set_remote(dev, 1);
+	pci_bus_set_links(bus, &l0);
+
+	/* Memory decoding on, through node 0's config space: node 1 learns
+	 * it, and a BAR access on node 0 goes to node 1, whose device serves
+	 * it; node 0's local device is never called. */
+	cf8_write(1, PCI_COMMAND, cmd, 1);
+	assert_int_equal(pci_dev_command(d1) & PCI_COMMAND_MEMORY, PCI_COMMAND_MEMORY);
+	bar1 = pci_dev_bar_addr(dev, 1);
+	last_bar = -1;
+	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar1 + 0x10, &v, 4, false), 0);
+	assert_int_equal(remote_calls, 1);
+	assert_int_equal(remote_host, 1);
+	assert_int_equal(remote_addr, bar1 + 0x10);
+	assert_int_equal(v, 0xabababab);
+	assert_int_equal(last_bar, 1);
+	assert_int_equal(last_off, 0x10);
+
+	/* The guest moves BAR 1 (sizing first, as Linux does): both nodes
+	 * decode it at its new place, the old one decodes nothing. */
+	cf8_write(1, PCI_BAR0 + 4, 0xffffffffu, 4);
+	assert_int_equal(pci_dev_bar_addr(d1, 1), 0xfffff000u);
+	cf8_write(1, PCI_BAR0 + 4, moved, 4);
+	assert_int_equal(pci_dev_bar_addr(d1, 1), moved);
+	assert_int_equal(iobus_access(io, IO_MMIO, NULL, moved + 8, &v, 4, true), 0);
+	assert_int_equal(remote_calls, 2);
+	assert_int_equal(last_off, 8);
+	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar1 + 0x10, &v, 4, false), 0);
+	assert_int_equal(remote_calls, 2);
+	assert_int_equal(v, 0xffffffffu);
+
+	/* Mirroring checks its arguments. */
+	assert_int_equal(pci_cfg_mirror(bus1, 7, 0, &v, 4), -EINVAL);
+	assert_int_equal(pci_cfg_mirror(bus1, 0, 4, &v, 2), -EINVAL);
+	assert_int_equal(pci_cfg_mirror(bus1, 1, 4094, &v, 4), -EINVAL);
+	assert_int_equal(pci_cfg_mirror(bus1, 1, 6, &v, 4), -EINVAL);
+	assert_int_equal(pci_cfg_mirror(bus1, 1, 4, &v, 0), -EINVAL);
+	pci_bus_free(bus1);
+	iobus_free(io1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

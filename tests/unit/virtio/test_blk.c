@@ -86,7 +86,7 @@ static void open_disk(bool readonly, unsigned queues)
 
 	io = iobus_new();
 	bus = pci_bus_new(set_irq, NULL);
-	assert_int_equal(pci_bus_register(bus, io), 0);
+	assert_int_equal(pci_bus_register(bus, io, true), 0);
 	assert_int_equal(vblk_new(bus, &c, &blk, err, sizeof(err)), 0);
 	bar0 = 0;
 	pci_cfg_access(bus, 1 << 3, PCI_BAR0, &bar0, 4, false);

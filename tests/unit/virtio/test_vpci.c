@@ -83,7 +83,7 @@ static int setup(void **state)
 	memset(ram, 0, sizeof(ram));
 	io = iobus_new();
 	bus = pci_bus_new(set_irq, NULL);
-	assert_int_equal(pci_bus_register(bus, io), 0);
+	assert_int_equal(pci_bus_register(bus, io, true), 0);
 	assert_int_equal(vpci_new(bus, &c, &vp), 0);
 	assert_int_equal(cfg_rd(0, 4), 0x10421af4);
 	assert_int_equal(cfg_rd(PCI_REVISION_ID, 1), 1);
