@@ -132,9 +132,14 @@ static const struct confine_rule main_thread[] = {
 	CONFINE_END
 };
 
-/* The echo server for round trips and TSC probes. */
+/* The echo server for round trips and TSC probes, a thread per client
+ * (clone3 refused with ENOSYS so that glibc uses clone, whose flags can
+ * be checked: threads only), which inherit this filter. */
 static const struct confine_rule echo[] = {
 	A(SYS_accept4), A(SYS_accept), A(SYS_recvfrom), A(SYS_setsockopt), A(SYS_shutdown),
+	IF(SYS_clone, 0, CLONE_THREAD, CLONE_THREAD),
+	CONFINE_FAIL(SYS_clone3, ENOSYS),
+	A(SYS_set_robust_list), A(SYS_rseq),
 	CONFINE_END
 };
 
