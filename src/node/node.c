@@ -493,7 +493,11 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
 
-	board_boot_facts(&bc.board, cfg->nr_disks > 0);
+	{
+		struct pcibus_devices d = config_pci_devices(cfg);
+
+		board_boot_facts(&bc.board, pcibus_wanted(&d));
+	}
 	/* What a Linux guest is told on its command line when its vCPUs span
 	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
 	 * are in x86/linuxargs.h. */
@@ -610,8 +614,7 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
-		.disks = cfg->disks,
-		.nr_disks = cfg->nr_disks,
+		.pci = config_pci_devices(cfg),
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;

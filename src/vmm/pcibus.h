@@ -1,7 +1,8 @@
-/* The board's PCI side: the host bridge and the virtio disks on it, wired
+/* The board's PCI side: the host bridge and the virtio devices on it
+ * (disks, network cards, the entropy source, a second console), wired
  * to this VM: MSI-X messages become APIC messages on the VM's interrupt
  * bus (which forwards them to the node where the target vCPU runs now),
- * INTx goes to the IOAPIC, and the disks reach guest RAM through the guest
+ * INTx goes to the IOAPIC, and the devices reach guest RAM through the guest
  * view of this node's memory, so that every access goes through the
  * memory plane (a page held by another node faults in, for reading or for
  * writing, as a vCPU's access would) and never reads a stale copy. */
@@ -17,6 +18,7 @@ struct vm;
 struct pcibus;
 
 #define PCIBUS_MAX_DISKS 16
+#define PCIBUS_MAX_NETS 8
 
 struct pcibus_disk {
 	const char *path;
@@ -27,9 +29,28 @@ struct pcibus_disk {
 	uint64_t fail_from;
 };
 
+struct pcibus_net {
+	const char *tap;	/* the host tap's name */
+	uint8_t mac[6];		/* all zero: 52:54:00:12:34:56 + its index */
+};
+
+/* Every PCI device a run asks for, in slot order: disks, network cards,
+ * the rng, the console. */
+struct pcibus_devices {
+	const struct pcibus_disk *disks;
+	unsigned nr_disks;
+	const struct pcibus_net *nets;
+	unsigned nr_nets;
+	bool rng;		/* virtio-rng */
+	bool console;		/* virtio-console (hvc0) */
+	const char *console_path;	/* its output file; NULL: stdout */
+};
+
+/* Does the board need a PCI bus at all? */
+bool pcibus_wanted(const struct pcibus_devices *d);
 /* -errno and a one-line reason in err. */
-int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
-		  struct pcibus **out, char *err, size_t errlen);
+int pcibus_create(struct vm *vm, const struct pcibus_devices *d, struct pcibus **out,
+		  char *err, size_t errlen);
 void pcibus_destroy(struct pcibus *p);
 void pcibus_print_stats(struct pcibus *p, FILE *f);
 
