@@ -13,6 +13,8 @@
  *    the host kernel would drop it with a wrong checksum, so the echo
  *    coming back shows the header reached the tap; the echo has a valid
  *    checksum (GUEST_CSUM not taken: whole frames only);
+ *  - with GUEST_CSUM (when the tap takes offloads): the echo again, a
+ *    NEEDS_CSUM header completed here as Linux would;
  *  - garbage: a transmit chain too short for the header is dropped and the
  *    device goes on; a descriptor loop makes it DEVICE_NEEDS_RESET, and
  *    after a reset it works again.
@@ -39,6 +41,7 @@
 static struct vdrv d;
 static struct vdrv_q rxq, txq;
 static uint8_t *rxbuf, *txbuf, mac[6], host_mac[6];
+static uint8_t rx_hdr[HDR];	/* the header of the frame being matched */
 static const uint8_t my_ip[4] = { 10, 0, 77, 2 }, host_ip[4] = { 10, 0, 77, 1 };
 static volatile uint32_t rx_irqs, cfg_irqs;
 
@@ -144,9 +147,10 @@ static bool wait_frame(match_fn match, unsigned ms, uint8_t *hdr_out)
 			report(false, "a sane used entry (id %u, len %u)", id, len);
 			return false;
 		}
+		memcpy(rx_hdr, rxbuf + id * RXLEN, HDR);
 		ok = match(rxbuf + id * RXLEN + HDR, len - HDR);
 		if (ok && hdr_out)
-			memcpy(hdr_out, rxbuf + id * RXLEN, HDR);
+			memcpy(hdr_out, rx_hdr, HDR);
 		post_rx((uint16_t)id);
 		if (ok)
 			return true;
@@ -219,7 +223,8 @@ static bool ping(void)
 static const char udp_text[] = "amalgam virtio-net checksum offload";
 static bool is_udp_echo(const uint8_t *f, unsigned len)
 {
-	const uint8_t *ip = f + 14, *udp = f + 34;
+	const uint8_t *ip = f + 14;
+	uint8_t *udp = (uint8_t *)f + 34;
 	unsigned ulen;
 	uint32_t ph;
 
@@ -231,12 +236,28 @@ static bool is_udp_echo(const uint8_t *f, unsigned len)
 		return false;
 	ph = sum(ip + 12, 8, 0) + 17 + ulen;
 	report(!memcmp(udp + 8, udp_text, sizeof(udp_text)), "the UDP echo carries our text");
-	report(fold(sum(udp, ulen, ph)) == 0xffff, "its UDP checksum is valid");
+	if (rx_hdr[0] & 1) {
+		/* NEEDS_CSUM (GUEST_CSUM taken): the field holds the pseudo
+		 * header's sum; finish it as the header says, as Linux would. */
+		uint16_t start = *(uint16_t *)(rx_hdr + 6), off = *(uint16_t *)(rx_hdr + 8);
+
+		report(start == 34 && off == 6, "NEEDS_CSUM names the UDP checksum (%u, %u)", start,
+		       off);
+		if (start == 34 && off == 6) {
+			uint16_t c = (uint16_t)~fold(sum(udp, ulen, 0));
+
+			put16(udp + 6, c ? c : 0xffff);
+		}
+	}
+	if (rx_hdr[0] & 2)
+		report_info("the device says the checksum is valid (DATA_VALID)");
+	else
+		report(fold(sum(udp, ulen, ph)) == 0xffff, "its UDP checksum is valid");
 	return true;
 }
 
 /* UDP to the echo server with the checksum left to the device. */
-static bool udp_offload(void)
+static bool udp_offload(bool guest_csum)
 {
 	uint8_t *f = txbuf + HDR, *udp = f + 34;
 	unsigned ulen = 8 + sizeof(udp_text);
@@ -257,8 +278,9 @@ static bool udp_offload(void)
 	put16(udp + 6, fold(ph));	/* the pseudo header's sum, as Linux leaves it */
 	if (!send_frame(34 + ulen) || !wait_frame(is_udp_echo, 5000, h))
 		return false;
-	report(h[0] == 0 && *(uint16_t *)(h + 10) == 1,
-	       "received header: flags 0 without GUEST_CSUM, num_buffers 1 (%u, %u)", h[0],
+	if (!guest_csum)
+		report(h[0] == 0, "received header: flags 0 without GUEST_CSUM (%u)", h[0]);
+	report(*(uint16_t *)(h + 10) == 1, "received header: num_buffers 1 (%u)",
 	       *(uint16_t *)(h + 10));
 	return true;
 }
@@ -310,8 +332,14 @@ int main(void)
 		report(*(volatile uint16_t *)(d.device + 6) == 1, "link up");
 	}
 	sti();
-	report(arp(), "ARP: the host answered with %02x:%02x:%02x:%02x:%02x:%02x",
-	       host_mac[0], host_mac[1], host_mac[2], host_mac[3], host_mac[4], host_mac[5]);
+	{
+		bool answered = arp();
+
+		report(answered && (host_mac[0] | host_mac[1] | host_mac[2] | host_mac[3] |
+				    host_mac[4] | host_mac[5]),
+		       "ARP: the host answered with %02x:%02x:%02x:%02x:%02x:%02x", host_mac[0],
+		       host_mac[1], host_mac[2], host_mac[3], host_mac[4], host_mac[5]);
+	}
 	report(wait_until(rx_irqs > 0, 2000), "receive interrupts through MSI-X (%u)", rx_irqs);
 
 	if (cmdline_has("tapgone")) {
@@ -329,7 +357,7 @@ int main(void)
 	}
 
 	report(ping(), "ICMP echo to the host and back");
-	report(udp_offload(), "UDP with its checksum left to the device, echoed");
+	report(udp_offload(false), "UDP with its checksum left to the device, echoed");
 
 	/* Garbage 1: a transmit chain shorter than the header. */
 	{
@@ -349,6 +377,13 @@ int main(void)
 	st = bring_up(want);
 	report(st == 0x0f, "after a reset the device starts again (status %#x)", st);
 	report(ping(), "... and carries an echo");
+	if (f & F_GUEST_CSUM) {
+		/* Offloads towards the guest: the tap may now hand over frames
+		 * whose checksum is left to us. */
+		st = bring_up(want | F_GUEST_CSUM);
+		report(st == 0x0f, "restarted with GUEST_CSUM (status %#x)", st);
+		report(udp_offload(true), "UDP echoed with GUEST_CSUM");
+	}
 	cli();
 	vdrv_begin(&d, 0, 0xffff);
 	return report_summary();
