@@ -10,12 +10,6 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 
-static uint8_t rd8(uint64_t a) { return *(volatile uint8_t *)a; }
-static uint32_t rd32(uint64_t a) { return *(volatile uint32_t *)a; }
-static void wr8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static void wr16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static void wr32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static void wr64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
 uint32_t vdrv_cfg_read(struct vdrv *d, unsigned off)
 {

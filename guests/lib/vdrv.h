@@ -27,6 +27,13 @@ extern volatile uint32_t vdrv_irqs;
 #define VDRV_D_NEXT 1
 #define VDRV_D_WRITE 2
 
+static inline uint8_t rd8(uint64_t a) { return *(volatile uint8_t *)a; }
+static inline uint32_t rd32(uint64_t a) { return *(volatile uint32_t *)a; }
+static inline void wr8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline void wr16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
+static inline void wr32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+static inline void wr64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
+
 struct vdrv_desc {
 	uint64_t addr;
 	uint32_t len;

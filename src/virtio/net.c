@@ -155,6 +155,24 @@ static bool send_one(struct vnet *n, const struct virtq_elem *e)
 	return true;
 }
 
+/* The next chain of q into e: 1, or 0 when the ring is empty (the
+ * driver asked to notify us for the next), or -1 for a broken ring (the
+ * device is marked for a reset). */
+static int take(struct vnet *n, struct virtq *q, struct virtq_elem *e)
+{
+	for (;;) {
+		int r = virtq_pop(q, e);
+
+		if (r < 0) {
+			count(&n->st.broken, 1);
+			vpci_needs_reset(n->vp, q->why);
+			return -1;
+		}
+		if (r || !virtq_arm_notify(q))
+			return r;
+	}
+}
+
 /* Returns 1 if the budget ran out with work left, 0 when the queue is
  * empty, -1 when the queue or the tap broke. */
 static int do_tx(struct vnet *n)
@@ -167,17 +185,9 @@ static int do_tx(struct vnet *n)
 			r = 1;
 			break;
 		}
-		r = virtq_pop(n->txq, &n->tx);
-		if (r < 0) {
-			count(&n->st.broken, 1);
-			vpci_needs_reset(n->vp, n->txq->why);
+		r = take(n, n->txq, &n->tx);
+		if (r <= 0)
 			break;
-		}
-		if (r == 0) {
-			if (virtq_arm_notify(n->txq))
-				continue;
-			break;
-		}
 		done++;
 		if (!send_one(n, &n->tx)) {
 			virtq_push(n->txq, n->tx.head, 0);
@@ -253,15 +263,10 @@ static int do_rx(struct vnet *n, bool *starved)
 			break;
 		}
 		if (!n->rx_held) {
-			r = virtq_pop(n->rxq, &n->rx);
-			if (r < 0) {
-				count(&n->st.broken, 1);
-				vpci_needs_reset(n->vp, n->rxq->why);
+			r = take(n, n->rxq, &n->rx);
+			if (r < 0)
 				break;
-			}
 			if (r == 0) {
-				if (virtq_arm_notify(n->rxq))
-					continue;
 				*starved = true;
 				break;
 			}
