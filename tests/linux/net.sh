@@ -45,9 +45,11 @@ got=$(sed -n 's|^\([0-9a-f]\{64\}\)  /data.bin.*|\1|p' "$log" | head -1)
 [ -n "$got" ] || fail "the guest printed no sha256 of /data.bin (no network?)"
 [ "$got" = "$want" ] || fail "the guest's sha256 $got, the host's $want"
 grep -q '"GET /data.bin HTTP/1.[01]" 200' "$log" || fail "http.server logged no GET of /data.bin"
-grep -qE "^rng: virtio_rng[.0-9]* +16\$" "$log" || fail "hw_random is not virtio_rng, or /dev/hwrng gave nothing"
+# (Serial console lines end in CR LF.)
+grep -qE '^rng: virtio_rng[.0-9]* +16.?$' "$log" || fail "hw_random is not virtio_rng, or /dev/hwrng gave nothing"
 grep -q '^remounted-ro' "$log" || fail "the guest could not remount / read-only"
-grep -qx 'hello on hvc0' "$work/hvc0.log" 2>/dev/null || fail "the line written to /dev/hvc0 is not in the console's file"
+tr -d '\r' <"$work/hvc0.log" 2>/dev/null | grep -qx 'hello on hvc0' ||
+	fail "the line written to /dev/hvc0 is not in the console's file"
 debugfs -R "dump /data.bin $work/disk.bin" "$work/root.img" >/dev/null 2>&1 ||
 	fail "debugfs cannot read /data.bin from the image"
 [ "$(sha256sum "$work/disk.bin" | cut -d' ' -f1)" = "$want" ] || fail "the file on the disk differs"
