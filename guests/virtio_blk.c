@@ -118,9 +118,7 @@ static void msix_entry(unsigned v, unsigned cpu, uint8_t vector)
  * (0xffff: none, for INTx). Returns the status read back. */
 static uint8_t init_device(uint64_t features, uint16_t qvec)
 {
-	wr8(common + 0x14, 0);
-	/* The reset is over when the status reads 0 (4.1.4.3.2). */
-	wait_until(rd8(common + 0x14) == 0, 5000);
+	vdrv_reset(&vd);
 	wr8(common + 0x14, S_ACK | S_DRIVER);
 	wr32(common + 0x08, 0);
 	wr32(common + 0x0c, (uint32_t)features);

@@ -132,6 +132,25 @@ static void ip4(uint8_t *ip, unsigned payload, uint8_t proto)
 
 typedef bool (*match_fn)(const uint8_t *f, unsigned len);
 
+/* The host asks who has our address (its neighbour entry for us went
+ * stale, which a slow run can take): answer, or its replies stop. Only
+ * between our own sends: it reuses the transmit buffer. */
+static void answer_arp(const uint8_t *f, unsigned len)
+{
+	uint8_t *o = txbuf + HDR;
+
+	if (len < 42 || be16(f + 12) != 0x0806 || be16(f + 20) != 1 || memcmp(f + 38, my_ip, 4))
+		return;
+	memset(txbuf, 0, HDR);
+	eth(o, f + 22, 0x0806);
+	memcpy(o + 14, f + 14, 6);	/* htype, ptype, hlen, plen */
+	put16(o + 20, 2);
+	memcpy(o + 22, mac, 6);
+	memcpy(o + 28, my_ip, 4);
+	memcpy(o + 32, f + 22, 10);	/* the asker's MAC and IP */
+	send_frame(42);
+}
+
 /* Wait for a received frame that 'match' accepts, reposting the others
  * (the host sends IPv6 neighbour traffic too). The frame's header is
  * copied to hdr_out. */
@@ -149,6 +168,8 @@ static bool wait_frame(match_fn match, unsigned ms, uint8_t *hdr_out)
 		}
 		memcpy(rx_hdr, rxbuf + id * RXLEN, HDR);
 		ok = match(rxbuf + id * RXLEN + HDR, len - HDR);
+		if (!ok)
+			answer_arp(rxbuf + id * RXLEN + HDR, len - HDR);
 		if (ok && hdr_out)
 			memcpy(hdr_out, rx_hdr, HDR);
 		post_rx((uint16_t)id);

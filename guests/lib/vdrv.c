@@ -92,10 +92,20 @@ uint8_t vdrv_status(struct vdrv *d)
 	return rd8(d->common + 0x14);
 }
 
-uint8_t vdrv_begin(struct vdrv *d, uint64_t features, uint16_t cfg_vec)
+bool vdrv_reset(struct vdrv *d)
 {
 	wr8(d->common + 0x14, 0);
-	wait_until(rd8(d->common + 0x14) == 0, 5000);
+	/* The reset is over when the status reads 0 (4.1.4.3.2); the device
+	 * may finish it later, with no interrupt: poll, do not halt. */
+	for (uint64_t end = rdtsc() + timeout_to_tsc(5000);
+	     rd8(d->common + 0x14) && rdtsc() < end;)
+		pause();
+	return rd8(d->common + 0x14) == 0;
+}
+
+uint8_t vdrv_begin(struct vdrv *d, uint64_t features, uint16_t cfg_vec)
+{
+	vdrv_reset(d);
 	wr8(d->common + 0x14, VDRV_S_ACK | VDRV_S_DRIVER);
 	wr32(d->common + 0x08, 0);
 	wr32(d->common + 0x0c, (uint32_t)features);

@@ -59,6 +59,8 @@ void vdrv_cfg_write16(struct vdrv *d, unsigned off, uint16_t v);
 bool vdrv_find(struct vdrv *d, unsigned id);
 uint64_t vdrv_features(struct vdrv *d);
 uint8_t vdrv_status(struct vdrv *d);
+/* Reset; true once the status reads 0 (within 5 s, polled). */
+bool vdrv_reset(struct vdrv *d);
 /* Reset (waiting until the status reads 0), ACK, DRIVER, the features,
  * FEATURES_OK; the config interrupt on MSI-X entry cfg_vec (0xffff none).
  * Returns the status read back. */
