@@ -13,6 +13,8 @@
  *    the host kernel would drop it with a wrong checksum, so the echo
  *    coming back shows the header reached the tap; the echo has a valid
  *    checksum (GUEST_CSUM not taken: whole frames only);
+ *  - with EVENT_IDX, as Linux drives it (used_event set before each
+ *    kick): every transmit completion interrupts;
  *  - with GUEST_CSUM (when the tap takes offloads): the echo again, a
  *    NEEDS_CSUM header completed here as Linux would;
  *  - garbage: a transmit chain too short for the header is dropped and the
@@ -398,6 +400,24 @@ int main(void)
 	st = bring_up(want);
 	report(st == 0x0f, "after a reset the device starts again (status %#x)", st);
 	report(ping(), "... and carries an echo");
+	{
+		/* EVENT_IDX, as Linux drives it: each wait asks for an interrupt
+		 * at the next used entry (used_event); a transmit completion
+		 * must interrupt (vector 2) when asked. */
+		uint32_t before;
+
+		st = bring_up(want | VDRV_F_EVENT_IDX);
+		report(st == 0x0f, "restarted with EVENT_IDX (status %#x)", st);
+		for (int i = 0; i < 2; i++) {
+			bool irq;
+
+			before = vdrv_irqs;
+			report(ping(), "echo %d with EVENT_IDX", i + 1);
+			irq = wait_until(vdrv_irqs > before, 2000);
+			report(irq, "... its transmit completion interrupted as used_event asked (%u)",
+			       vdrv_irqs - before);
+		}
+	}
 	if (f & F_GUEST_CSUM) {
 		/* Offloads towards the guest: the tap may now hand over frames
 		 * whose checksum is left to us. */

@@ -162,6 +162,9 @@ void vdrv_msix_enable(struct vdrv *d)
 
 void vdrv_post(struct vdrv *d, struct vdrv_q *q, uint16_t head)
 {
+	/* used_event first (only read with EVENT_IDX), as Linux's
+	 * start_xmit does (virtqueue_enable_cb_delayed before the kick). */
+	q->avail[2 + q->size] = q->used_seen;
 	q->avail[2 + q->avail_idx % q->size] = head;
 	__atomic_store_n(&q->avail[1], ++q->avail_idx, __ATOMIC_RELEASE);
 	wr16(d->notify + q->idx * d->notify_mult, (uint16_t)q->idx);
@@ -171,6 +174,10 @@ bool vdrv_used(struct vdrv_q *q, unsigned ms, uint32_t *id, uint32_t *len)
 {
 	volatile uint32_t *e;
 
+	/* used_event (read by the device only with EVENT_IDX): interrupt us
+	 * for the next entry, as Linux's virtqueue_enable_cb_prepare does. */
+	__atomic_store_n(&q->avail[2 + q->size], q->used_seen, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!wait_until(__atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE) != q->used_seen, ms))
 		return false;
 	e = (volatile uint32_t *)((uint8_t *)q->used + 4 + 8 * (q->used_seen % q->size));
