@@ -15,6 +15,7 @@
  * disk up, print "virtio-blk: writing" and write for ever (for the test
  * that kills the node holding the disk mid-write). */
 #include "libguest.h"
+#include "vdrv.h"
 
 #define VEC_CFG 0x50
 #define VEC_Q 0x51
@@ -48,36 +49,12 @@ struct desc {
 	uint16_t flags, next;
 };
 
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static uint8_t rd8(uint64_t a) { return *(volatile uint8_t *)a; }
-static uint32_t rd32(uint64_t a) { return *(volatile uint32_t *)a; }
-static void wr8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static void wr16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static void wr32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static void wr64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
-
+/* Discovery, configuration space and MSI-X through the kit's small
+ * driver (lib/vdrv.h); the queue below is this test's own. */
+static struct vdrv vd;
 static unsigned slot;
-static uint32_t cfg_read(unsigned off)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cfg_write16(unsigned off, uint16_t v)
-{
-	uint32_t old = cfg_read(off & ~3u);
-	unsigned sh = (off & 2) * 8;
-
-	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
-	outl(0xcfc, (old & ~(0xffffu << sh)) | (uint32_t)v << sh);
-}
+static uint32_t cfg_read(unsigned off) { return vdrv_cfg_read(&vd, off); }
+static void cfg_write16(unsigned off, uint16_t v) { vdrv_cfg_write16(&vd, off, v); }
 
 static uint64_t bar0, common, isr, notify, device, msix_table;
 static unsigned notify_mult, msix_cap;
@@ -118,50 +95,30 @@ static void intx_handler(struct irq_frame *f)
 
 static bool find_device(void)
 {
-	for (slot = 0; slot < 32; slot++)
-		if (cfg_read(0) == 0x10421af4)
-			break;
-	if (slot == 32)
-		return false;
-	bar0 = cfg_read(0x10) & ~0xfull;
-	for (unsigned cap = cfg_read(0x34) & 0xff; cap; cap = (cfg_read(cap) >> 8) & 0xff) {
-		uint32_t w0 = cfg_read(cap);
-		uint64_t off = cfg_read(cap + 8);
+	bool found = vdrv_find(&vd, 2);
 
-		if ((w0 & 0xff) == 0x11) {
-			msix_cap = cap;
-			msix_table = bar0 + (cfg_read(cap + 4) & ~7u);
-			continue;
-		}
-		if ((w0 & 0xff) != 0x09)
-			continue;
-		switch ((w0 >> 24) & 0xff) {
-		case 1: common = bar0 + off; break;
-		case 2: notify = bar0 + off; notify_mult = cfg_read(cap + 16); break;
-		case 3: isr = bar0 + off; break;
-		case 4: device = bar0 + off; break;
-		}
-	}
-	return common && notify && isr && device && msix_cap;
+	slot = vd.slot;
+	bar0 = vd.bar0;
+	common = vd.common;
+	isr = vd.isr;
+	notify = vd.notify;
+	device = vd.device;
+	msix_table = vd.msix_table;
+	notify_mult = vd.notify_mult;
+	msix_cap = vd.msix_cap;
+	return found;
 }
 
 static void msix_entry(unsigned v, unsigned cpu, uint8_t vector)
 {
-	uint64_t e = msix_table + 16 * v;
-
-	wr32(e, 0xfee00000u | percpu[cpu].apic_id << 12);
-	wr32(e + 4, 0);
-	wr32(e + 8, vector);
-	wr32(e + 12, 0);
+	vdrv_msix(&vd, v, percpu[cpu].apic_id, vector);
 }
 
 /* Reset and bring the device up with 'features'; queue 0 on vector qvec
  * (0xffff: none, for INTx). Returns the status read back. */
 static uint8_t init_device(uint64_t features, uint16_t qvec)
 {
-	wr8(common + 0x14, 0);
-	/* The reset is over when the status reads 0 (4.1.4.3.2). */
-	wait_until(rd8(common + 0x14) == 0, 5000);
+	vdrv_reset(&vd);
 	wr8(common + 0x14, S_ACK | S_DRIVER);
 	wr32(common + 0x08, 0);
 	wr32(common + 0x0c, (uint32_t)features);
@@ -182,16 +139,6 @@ static uint8_t init_device(uint64_t features, uint16_t qvec)
 	wr16(common + 0x1c, 1);
 	wr8(common + 0x14, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return rd8(common + 0x14);
-}
-
-static uint64_t device_features(void)
-{
-	uint64_t f;
-
-	wr32(common, 0);
-	f = rd32(common + 4);
-	wr32(common, 1);
-	return f | (uint64_t)rd32(common + 4) << 32;
 }
 
 static bool used_reached(void)
@@ -359,7 +306,7 @@ int main(void)
 		report(reserved, "the e820 map reserves the ECAM");
 	}
 	cfg_write16(4, 0x6);	/* memory decoding, bus master */
-	f = device_features();
+	f = vdrv_features(&vd);
 	report((f & (F_VERSION_1 | F_EVENT_IDX | F_INDIRECT | F_FLUSH | F_DISCARD | F_WZ)) ==
 	       (F_VERSION_1 | F_EVENT_IDX | F_INDIRECT | F_FLUSH | F_DISCARD | F_WZ),
 	       "features offered: %#lx", (unsigned long)f);

@@ -38,10 +38,20 @@ void config_usage_run(void)
 "      --disk FILE[,readonly][,node=N][,queues=N]\n"
 "                      a raw disk image as a virtio-blk PCI disk (vda, vdb, ...\n"
 "                      in order; repeatable, up to %d); readonly refuses\n"
-"                      writes; node=N is the node that hosts it (0 only,\n"
-"                      for now); queues defaults to one per vCPU (max %d);\n"
+"                      writes; node=N is the node that hosts it and opens\n"
+"                      the file (default 0); queues defaults to one per\n"
+"                      vCPU (max %d);\n"
 "                      fail-from=SECTOR makes I/O at or past SECTOR fail\n"
 "                      with EIO (fault injection for tests)\n"
+"      --net tap=NAME[,mac=MAC][,node=N]\n"
+"                      a virtio-net card on host tap NAME (attached if it\n"
+"                      exists, else created; needs CAP_NET_ADMIN); repeatable,\n"
+"                      up to %d (net0, net1, ...); MAC default\n"
+"                      52:54:00:12:34:56 + index; node=N: 0 only, for now\n"
+"      --rng           a virtio-rng device: entropy from the host's getrandom\n"
+"      --console stdout|file=PATH\n"
+"                      a virtio-console (the guest's hvc0): its output on\n"
+"                      stdout or in PATH (created or truncated)\n"
 "  -c, --cpus N        number of vCPUs, 1..%d (default 1)\n"
 "  -m, --memory SIZE   guest RAM, e.g. 512M, 2G (default 256M, or the nodes'\n"
 "                      contributions summed; min 16M)\n"
@@ -112,7 +122,8 @@ void config_usage_run(void)
 "      --stats-every MS every node prints one line of sampled counters every MS\n"
 "                      ms (remote faults, the hottest pages since the last line,\n"
 "                      the guest's TSC): for benchmarks\n"
-"  -h, --help          this text\n", BOOT_MAX_MODULES, PCIBUS_MAX_DISKS, BLK_MAX_QUEUES, VM_MAX_VCPUS);
+"  -h, --help          this text\n", BOOT_MAX_MODULES, PCIBUS_MAX_DISKS, BLK_MAX_QUEUES, PCIBUS_MAX_NETS,
+	VM_MAX_VCPUS);
 }
 
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen)
@@ -271,6 +282,96 @@ static int add_disk(struct config *cfg, char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* "52:54:00:12:34:56": six hex pairs; a unicast, non-zero address. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	int used = 0;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &used) != 6 || s[used] || used != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+/* --net tap=NAME[,mac=MAC][,node=N]. */
+static int add_net(struct config *cfg, char *arg, char *err, size_t errlen)
+{
+	struct pcibus_net *d = &cfg->nets[cfg->nr_nets];
+	char *save = NULL, *opt;
+	uint64_t v;
+
+	if (cfg->nr_nets == PCIBUS_MAX_NETS) {
+		snprintf(err, errlen, "too many --net: at most %d", PCIBUS_MAX_NETS);
+		return -EINVAL;
+	}
+	*d = (struct pcibus_net){ 0 };
+	for (opt = strtok_r(arg, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(opt, "tap=", 4)) {
+			if (!opt[4] || strlen(opt + 4) > 15) {
+				snprintf(err, errlen, "--net: tap=NAME takes an interface name of 1 to 15 characters, not '%s'",
+					 opt + 4);
+				return -EINVAL;
+			}
+			d->tap = opt + 4;
+		} else if (!strncmp(opt, "mac=", 4)) {
+			if (parse_mac(opt + 4, d->mac)) {
+				snprintf(err, errlen, "--net: mac=MAC takes a unicast address like 52:54:00:12:34:56, not '%s'",
+					 opt + 4);
+				return -EINVAL;
+			}
+		} else if (!strncmp(opt, "node=", 5)) {
+			if (parse_uint(opt + 5, 0, 15, &v)) {
+				snprintf(err, errlen, "--net: node=N takes a node number, not '%s'", opt + 5);
+				return -EINVAL;
+			}
+			/* As for disks: devices live on node 0 today. */
+			if (v) {
+				snprintf(err, errlen,
+					 "--net: node=%lu: network cards on nodes other than 0 are not supported yet",
+					 (unsigned long)v);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen, "--net: unknown option '%s' (tap=NAME, mac=MAC, node=N)", opt);
+			return -EINVAL;
+		}
+	}
+	if (!d->tap) {
+		snprintf(err, errlen, "--net needs tap=NAME (the host tap device)");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		if (!strcmp(cfg->nets[i].tap, d->tap)) {
+			snprintf(err, errlen, "--net: tap %s given twice", d->tap);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_nets++;
+	return 0;
+}
+
+/* --console stdout|file=PATH. */
+static int parse_console(struct config *cfg, const char *arg, char *err, size_t errlen)
+{
+	if (cfg->console) {
+		snprintf(err, errlen, "--console given twice (one virtio console)");
+		return -EINVAL;
+	}
+	if (!strncmp(arg, "file=", 5) && arg[5]) {
+		cfg->console_path = arg + 5;
+	} else if (strcmp(arg, "stdout")) {
+		snprintf(err, errlen, "--console takes 'stdout' or 'file=PATH', not '%s'", arg);
+		return -EINVAL;
+	}
+	cfg->console = 1;
+	return 0;
+}
+
 /* --initrd PATH[,cmdline=STR]: the string is everything after the first
  * ",cmdline=", commas included. Splits arg in place (it is argv's). */
 static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
@@ -295,7 +396,8 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 
 /* Long-only options, past every character. */
 enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE,
-       OPT_NODE_KEY, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST };
+       OPT_NODE_KEY, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST, OPT_NET, OPT_RNG,
+       OPT_CONSOLE };
 
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
@@ -336,6 +438,9 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "confine-selftest", required_argument, NULL, OPT_CONFINE_SELFTEST },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ 0 }
 	};
 	uint64_t v;
@@ -425,6 +530,15 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		case OPT_NO_SECCOMP: cfg->no_seccomp = 1; break;
 		case OPT_CONFINE_SELFTEST:
 			if (config_parse_selftest(optarg, &cfg->confine_selftest, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_NET:
+			if (add_net(cfg, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_RNG: cfg->rng = 1; break;
+		case OPT_CONSOLE:
+			if (parse_console(cfg, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case 'p': cfg->place = optarg; break;

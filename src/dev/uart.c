@@ -13,6 +13,7 @@
 
 #include "util/confine.h"
 #include "util/log.h"
+#include "util/outfd.h"
 #include "hw/iobus.h"
 
 /* Register offsets. */
@@ -64,7 +65,6 @@ enum {
 
 #define RX_FIFO		16
 #define OBUF_SIZE	256
-#define OUT_STALL_MS	100	/* longest a flush waits for out_fd */
 #define IDLE_FLUSH_MS	10
 #define IDLE_FLUSH_NS	(IDLE_FLUSH_MS * 1000000LL)
 
@@ -85,8 +85,7 @@ struct uart {
 	char obuf[OBUF_SIZE];
 	unsigned olen;
 	int64_t obuf_since;	/* CLOCK_MONOTONIC ns of obuf[0] */
-	bool out_error_logged;
-	bool out_stalled;	/* out_fd full for OUT_STALL_MS: dropping */
+	struct outfd out;	/* cfg.out_fd, bounded (util/outfd.h) */
 
 	/* The service thread reads in_fd while the FIFO has room and flushes
 	 * idle output; wake_fd tells it that either may have changed. */
@@ -150,61 +149,12 @@ static void update_irq(struct uart *u)
 	irq_line_set(&u->cfg.irq, level);
 }
 
-/* Write to out_fd without blocking the device (and the vCPU or thread
- * that is serving its port) for long: a chunk is written only once poll
- * says the fd has room (for a pipe that means a whole PIPE_BUF chunk
- * fits, so the write cannot block), waiting at most OUT_STALL_MS. An fd
- * that stays full that long is stalled: what the guest writes is dropped
- * and counted, without waiting, until the fd takes bytes again. */
-static void write_all(struct uart *u, const char *p, size_t n)
-{
-	while (n) {
-		struct pollfd pfd = { .fd = u->cfg.out_fd, .events = POLLOUT };
-		int ready = poll(&pfd, 1, u->out_stalled ? 0 : OUT_STALL_MS);
-		ssize_t r;
-
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready == 0) {
-			if (!u->out_stalled)
-				pr_warn("%s: output stalled for %d ms: guest output is dropped "
-					"(and counted) until it drains", u->cfg.name,
-					OUT_STALL_MS);
-			u->out_stalled = true;
-			u->stats.tx_dropped += n;
-			return;
-		}
-		if (u->out_stalled) {
-			pr_warn("%s: output flows again", u->cfg.name);
-			u->out_stalled = false;
-		}
-		r = write(u->cfg.out_fd, p, n < PIPE_BUF ? n : PIPE_BUF);
-
-		if (r > 0) {
-			p += r;
-			n -= r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			continue;	/* poll again, within the bound */
-		if (!u->out_error_logged) {
-			pr_warn("%s: output lost: %s", u->cfg.name,
-				r < 0 ? strerror(errno) : "short write");
-			u->out_error_logged = true;
-		}
-		u->stats.tx_dropped += n;
-		return;
-	}
-}
-
 static void flush_locked(struct uart *u)
 {
 	if (!u->olen)
 		return;
-	if (u->cfg.out_fd >= 0)
-		write_all(u, u->obuf, u->olen);
+	/* util/outfd.h: at most OUTFD_STALL_MS, then dropped and counted. */
+	u->stats.tx_dropped += outfd_write(&u->out, u->obuf, u->olen);
 	u->olen = 0;
 }
 
@@ -497,6 +447,7 @@ struct uart *uart_new(const struct uart_config *cfg)
 	u->cfg = *cfg;
 	if (!u->cfg.name)
 		u->cfg.name = "uart";
+	u->out = (struct outfd){ .fd = cfg->out_fd, .name = u->cfg.name };
 	u->in_open = cfg->in_fd >= 0;
 	u->dll = 12;	/* 9600 baud, what firmware leaves behind */
 	pthread_mutex_init(&u->lock, NULL);

@@ -34,6 +34,12 @@ struct config {
 	/* --disk PATH[,readonly][,node=N][,queues=N], in order: vda, vdb... */
 	struct pcibus_disk disks[PCIBUS_MAX_DISKS];
 	unsigned nr_disks;
+	/* --net tap=NAME[,mac=MAC][,node=N], in order: net0, net1... */
+	struct pcibus_net nets[PCIBUS_MAX_NETS];
+	unsigned nr_nets;
+	int rng;		/* --rng: virtio-rng */
+	int console;		/* --console: virtio-console (hvc0) */
+	const char *console_path;	/* --console file=PATH; NULL: stdout */
 	enum log_level log_level;
 	int stats;		/* print counters at exit */
 	unsigned stats_every_ms;	/* a sample line every so often; 0 none */
@@ -68,5 +74,15 @@ struct config {
 	int no_seccomp;
 	int confine_selftest;
 };
+
+/* The PCI devices of a run, as the board takes them. */
+static inline struct pcibus_devices config_pci_devices(const struct config *cfg)
+{
+	return (struct pcibus_devices){
+		.disks = cfg->disks, .nr_disks = cfg->nr_disks,
+		.nets = cfg->nets, .nr_nets = cfg->nr_nets,
+		.rng = cfg->rng, .console = cfg->console, .console_path = cfg->console_path,
+	};
+}
 
 #endif

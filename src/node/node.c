@@ -349,8 +349,9 @@ static int build_vm(struct node *n)
 	/* The legacy devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		n->board_opt.disks = n->disks;
-		n->board_opt.nr_disks = n->p.nr_disks;
+		/* The disks as the cluster knows them (with their nodes). */
+		n->board_opt.pci.disks = n->disks;
+		n->board_opt.pci.nr_disks = n->p.nr_disks;
 		n->board_opt.pci_links = n->p.nr_nodes > 1 ? &n->pci_links : NULL;
 		char err[256];
 
@@ -395,8 +396,9 @@ static int build_vm(struct node *n)
 		if (n->p.self != FORWARD_DEVICE_NODE && n->p.nr_disks) {
 			char err[256];
 
-			r = pcibus_create(&n->vm, n->disks, n->p.nr_disks, &n->pci_links,
-					  &n->pci, err, sizeof(err));
+			r = pcibus_create(&n->vm, &(struct pcibus_devices){
+						.disks = n->disks, .nr_disks = n->p.nr_disks },
+					  &n->pci_links, &n->pci, err, sizeof(err));
 			if (r) {
 				fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, err);
 				return r;
@@ -671,7 +673,11 @@ static int load_guest(struct node *n, const struct config *cfg, struct boot_text
 		.node_end = n->p.nr_nodes > 1 ? n->layout.end : NULL,
 	};
 
-	board_boot_facts(&bc.board, cfg->nr_disks > 0);
+	{
+		struct pcibus_devices d = config_pci_devices(cfg);
+
+		board_boot_facts(&bc.board, pcibus_wanted(&d));
+	}
 	/* What a Linux guest is told on its command line when its vCPUs span
 	 * nodes, and the TSC's frequency when kvmclock is hidden: the reasons
 	 * are in x86/linuxargs.h. */
@@ -846,6 +852,7 @@ int node_run(const struct config *cfg)
 		.debug_exit = cfg->debug_exit,
 		.debug_exit_iobase = cfg->debug_exit_iobase,
 		.debug_exit_iosize = cfg->debug_exit_iosize,
+		.pci = config_pci_devices(cfg),
 	};
 	if (build_vm(n)) {
 		status = EXIT_USAGE;

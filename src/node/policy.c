@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include <linux/sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -71,6 +73,8 @@ static const struct confine_rule kvm_vcpu[] = {
 static const struct confine_rule devices[] = {
 	A(SYS_timerfd_settime), A(SYS_timerfd_gettime),
 	A(SYS_timer_settime), A(SYS_timer_gettime),
+	/* a network card's driver says which offloads it takes (tap.c) */
+	IF(SYS_ioctl, 1, IOCTL_ANY, TUNSETOFFLOAD),
 	CONFINE_END
 };
 
@@ -143,6 +147,13 @@ static const struct confine_rule echo[] = {
 	CONFINE_END
 };
 
+/* A network card's queue thread (virtio/net.c): epoll over its tap and
+ * its kick eventfd; frames in and out with readv/writev (common). */
+static const struct confine_rule nic[] = {
+	A(SYS_epoll_wait), A(SYS_epoll_pwait), A(SYS_epoll_ctl),
+	CONFINE_END
+};
+
 void node_policy(struct confine_options *o)
 {
 	static const struct {
@@ -163,6 +174,7 @@ void node_policy(struct confine_options *o)
 		{ CONFINE_API, { common, no_open, http } },
 		{ CONFINE_ECHO, { common, no_open, echo } },
 		{ CONFINE_SERIAL, { common, no_open } },
+		{ CONFINE_NIC, { common, no_open, nic, devices } },
 	};
 
 	for (unsigned i = 0; i < sizeof(p) / sizeof(p[0]); i++)

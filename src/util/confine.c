@@ -38,6 +38,7 @@ static const struct {
 	[CONFINE_API] = { "api" },
 	[CONFINE_ECHO] = { "echo" },
 	[CONFINE_SERIAL] = { "serial" },
+	[CONFINE_NIC] = { "nic" },
 };
 
 /* Written once by confine_setup, before any other thread; read-only after. */

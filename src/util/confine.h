@@ -43,6 +43,7 @@ enum confine_kind {
 	CONFINE_API,		/* the HTTP API's and the metrics' server threads */
 	CONFINE_ECHO,		/* the round-trip echo server */
 	CONFINE_SERIAL,		/* the serial copier */
+	CONFINE_NIC,		/* a network card's queue thread: its tap and kicks */
 	CONFINE_KINDS
 };
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/confine.h"
 #include "util/log.h"
 #include "virtio/vpci.h"
+#include "virtio/vpool.h"
 
 /* Feature bits (5.2.3). */
 #define F_SEG_MAX 2
@@ -70,12 +69,6 @@ struct blk_range {	/* discard and write-zeroes segments */
 };
 _Static_assert(sizeof(struct blk_range) == 16, "range segment is 16 bytes");
 
-struct bqueue {
-	pthread_mutex_t lock;	/* the ring: one consumer at a time */
-	struct virtq *q;
-	bool pending;		/* under the pool's lock: may have work */
-};
-
 struct vblk {
 	struct vblk_config cfg;
 	struct vpci *vp;
@@ -83,17 +76,8 @@ struct vblk {
 	uint64_t size;		/* bytes the guest sees: whole sectors */
 	char id[ID_BYTES];
 
-	pthread_mutex_t plock;	/* pending, running, stop, inflight, reset_pending */
-	pthread_cond_t work;
-	bool running, stop;
-	bool reset_pending;	/* the driver reset us with requests in flight */
-	unsigned inflight;	/* workers inside a queue now */
-	struct bqueue q[BLK_MAX_QUEUES];
-
-	pthread_t *threads;
-	unsigned nthreads;
-
-	struct vblk_stats st;	/* atomics */
+	struct vpool *pool;	/* the workers (virtio/vpool.h) */
+	struct vblk_stats st;	/* atomics; 'broken' is the pool's */
 };
 
 static void count(uint64_t *c, uint64_t n)
@@ -210,9 +194,11 @@ static uint8_t do_ranges(struct vblk *b, const struct virtq_elem *e, uint32_t ty
 	return S_OK;
 }
 
-/* Serve one chain; returns the bytes written into its in buffers. */
-static uint32_t serve(struct vblk *b, const struct virtq_elem *e)
+/* Serve one chain (on a worker); returns the bytes written into its in
+ * buffers. */
+static uint32_t serve(void *opaque, unsigned q, const struct virtq_elem *e)
 {
+	struct vblk *b = opaque;
 	struct iovec iov[VIRTQ_MAX_SEGS];
 	struct blk_hdr h;
 	uint8_t status = S_OK;
@@ -291,105 +277,6 @@ static uint32_t serve(struct vblk *b, const struct virtq_elem *e)
 	return (uint32_t)written;
 }
 
-/* With the pool's lock held: a queue marked pending, round robin. */
-static int next_pending(struct vblk *b, unsigned *rr)
-{
-	unsigned nq = b->cfg.queues;
-
-	if (!b->running)
-		return -1;
-	for (unsigned k = 0; k < nq; k++) {
-		unsigned i = (*rr + k) % nq;
-
-		if (b->q[i].pending) {
-			*rr = i + 1;
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
-static void mark_pending(struct vblk *b, unsigned i)
-{
-	pthread_mutex_lock(&b->plock);
-	if (b->running) {
-		b->q[i].pending = true;
-		pthread_cond_signal(&b->work);
-	}
-	pthread_mutex_unlock(&b->plock);
-}
-
-static void *worker(void *arg)
-{
-	struct vblk *b = arg;
-	struct virtq_elem *e;
-	unsigned rr = 0;
-
-	confine_thread(CONFINE_DISK, 0);
-	e = malloc(sizeof(*e));
-	if (!e) {
-		pr_err("%s: a worker has no memory for a request", b->cfg.name);
-		return NULL;
-	}
-	pthread_mutex_lock(&b->plock);
-	for (;;) {
-		struct bqueue *bq;
-		int i, r;
-
-		while (!b->stop && (i = next_pending(b, &rr)) < 0)
-			pthread_cond_wait(&b->work, &b->plock);
-		if (b->stop)
-			break;
-		bq = &b->q[i];
-		bq->pending = false;
-		b->inflight++;
-		pthread_mutex_unlock(&b->plock);
-
-		pthread_mutex_lock(&bq->lock);
-		r = virtq_pop(bq->q, e);
-		if (r == 1) {
-			uint32_t written;
-			bool notify;
-
-			pthread_mutex_unlock(&bq->lock);
-			/* There may be more: let another worker look. */
-			mark_pending(b, (unsigned)i);
-			written = serve(b, e);
-			pthread_mutex_lock(&bq->lock);
-			virtq_push(bq->q, e->head, written);
-			notify = virtq_should_notify(bq->q);
-			pthread_mutex_unlock(&bq->lock);
-			if (notify)
-				vpci_interrupt(b->vp, (unsigned)i);
-		} else if (r == 0) {
-			bool more = virtq_arm_notify(bq->q);
-
-			pthread_mutex_unlock(&bq->lock);
-			if (more)
-				mark_pending(b, (unsigned)i);
-		} else {
-			const char *why = bq->q->why;
-
-			pthread_mutex_unlock(&bq->lock);
-			count(&b->st.broken, 1);
-			vpci_needs_reset(b->vp, why);
-		}
-		pthread_mutex_lock(&b->plock);
-		if (!--b->inflight) {
-			/* The last one out finishes a reset the driver began. */
-			if (b->reset_pending) {
-				b->reset_pending = false;
-				pthread_mutex_unlock(&b->plock);
-				vpci_reset_done(b->vp);
-				pthread_mutex_lock(&b->plock);
-			}
-		}
-	}
-	pthread_mutex_unlock(&b->plock);
-	free(e);
-	return NULL;
-}
-
 static void cfg_read(void *opaque, unsigned off, void *data, unsigned len)
 {
 	struct vblk *b = opaque;
@@ -418,16 +305,7 @@ static int dev_start(void *opaque)
 {
 	struct vblk *b = opaque;
 
-	pthread_mutex_lock(&b->plock);
-	for (unsigned i = 0; i < b->cfg.queues; i++) {
-		b->q[i].q = vpci_queue(b->vp, i);
-		/* Look once at every live queue: the driver may have posted
-		 * before DRIVER_OK. */
-		b->q[i].pending = !b->q[i].q->broken;
-	}
-	b->running = true;
-	pthread_cond_broadcast(&b->work);
-	pthread_mutex_unlock(&b->plock);
+	vpool_start(b->pool);
 	return 0;
 }
 
@@ -435,44 +313,21 @@ static void dev_notify(void *opaque, unsigned i)
 {
 	struct vblk *b = opaque;
 
-	if (i < b->cfg.queues)
-		mark_pending(b, i);
+	vpool_notify(b->pool, i);
 }
 
-/* The driver reset the device: no worker may touch a queue afterwards.
- * This runs on a vCPU's thread, or on node 0's receive thread for a vCPU
- * elsewhere, so it must not wait for the workers: one of them may be
- * waiting for a page that very thread has to receive. The last worker to
- * leave a queue finishes the reset (vpci_reset_done). */
+/* The driver reset the device: the pool finishes it once no worker is
+ * inside a queue (virtio/vpool.h says why it must not wait here). */
 static bool dev_reset(void *opaque)
 {
 	struct vblk *b = opaque;
-	bool done;
 
-	pthread_mutex_lock(&b->plock);
-	b->running = false;
-	for (unsigned i = 0; i < b->cfg.queues; i++)
-		b->q[i].pending = false;
-	done = !b->inflight;
-	b->reset_pending = !done;
-	pthread_mutex_unlock(&b->plock);
-	return done;
+	return vpool_reset(b->pool);
 }
 
 static const struct vpci_device_ops ops = {
 	.cfg_read = cfg_read, .start = dev_start, .notify = dev_notify, .reset = dev_reset,
 };
-
-static void stop_workers(struct vblk *b)
-{
-	pthread_mutex_lock(&b->plock);
-	b->stop = true;
-	pthread_cond_broadcast(&b->work);
-	pthread_mutex_unlock(&b->plock);
-	for (unsigned i = 0; i < b->nthreads; i++)
-		pthread_join(b->threads[i], NULL);
-	b->nthreads = 0;
-}
 
 /* The transport's view of a disk: the same for the disk and its shadows
  * on other nodes. */
@@ -546,10 +401,6 @@ int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **o
 	vc.opaque = b;
 	b->cfg = *cfg;
 	b->cfg.workers = workers;
-	pthread_mutex_init(&b->plock, NULL);
-	pthread_cond_init(&b->work, NULL);
-	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
-		pthread_mutex_init(&b->q[i].lock, NULL);
 	snprintf(b->id, sizeof(b->id), "amalgam-%s", cfg->name);
 	b->fd = open(cfg->path, (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0) {
@@ -581,13 +432,13 @@ int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **o
 		snprintf(err, errlen, "disk %s: no room on the PCI bus", cfg->path);
 		goto fail;
 	}
-	b->threads = calloc(workers, sizeof(*b->threads));
-	if (!b->threads) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	for (; b->nthreads < workers; b->nthreads++) {
-		r = -pthread_create(&b->threads[b->nthreads], NULL, worker, b);
+	{
+		struct vpool_config pc = {
+			.vp = b->vp, .nqueues = cfg->queues, .served = ~0u,
+			.nthreads = workers, .serve = serve, .opaque = b, .name = cfg->name,
+		};
+
+		r = vpool_new(&pc, &b->pool);
 		if (r) {
 			snprintf(err, errlen, "disk %s: cannot start its workers", cfg->path);
 			goto fail;
@@ -604,8 +455,7 @@ void vblk_free(struct vblk *b)
 {
 	if (!b)
 		return;
-	stop_workers(b);
-	free(b->threads);
+	vpool_free(b->pool);
 	/* The PCI function stays on the bus (devices are never removed);
 	 * vpci_free is for a bus that is going away too. */
 	vpci_free(b->vp);
@@ -620,4 +470,5 @@ void vblk_stats(struct vblk *b, struct vblk_stats *out)
 
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	out->broken = b->pool ? vpool_broken(b->pool) : 0;
 }

@@ -4,30 +4,24 @@
  * when the driver allows unmapping), get-id; several queues; read-only
  * disks (VIRTIO_BLK_F_RO, and writes refused with an I/O error).
  *
- * Host I/O runs on the disk's own pool of worker threads, never on a
- * vCPU thread: a notification only marks the queue and wakes a worker.
- * A worker takes a chain (under the queue's lock: one consumer at a time),
- * does the I/O with preadv/pwritev straight between the file and the
- * guest's buffers, gives the chain back and interrupts. Several workers
- * serve one queue at once, so a driver with many requests in flight
- * gets them served in parallel. Why threads and not io_uring: the same
- * code runs on every kernel we support and inside the lab (io_uring may
- * be disabled or filtered by seccomp, and liburing would be one more
- * dependency), blocking calls keep each request's code straight, and the
- * pool's size bounds what one disk costs the host.
+ * Host I/O runs on the disk's own pool of worker threads (virtio/vpool.h),
+ * never on a vCPU thread: a notification only marks the queue and wakes a
+ * worker, which takes a chain, does the I/O with preadv/pwritev straight
+ * between the file and the guest's buffers, gives the chain back and
+ * interrupts. Several workers serve one queue at once, so a driver with
+ * many requests in flight gets them served in parallel. Why threads and
+ * not io_uring: the same code runs on every kernel we support and inside
+ * the lab (io_uring may be disabled or filtered by seccomp, and liburing
+ * would be one more dependency), blocking calls keep each request's code
+ * straight, and the pool's size bounds what one disk costs the host.
  *
  * A failing backing file (EIO, ENOSPC, a short transfer) gives the
  * request VIRTIO_BLK_S_IOERR; the node goes on. A ring the driver broke
  * makes the device DEVICE_NEEDS_RESET (virtio/vpci.h).
  *
- * A driver's reset never waits for the workers (it runs on a vCPU's or a
- * receive thread, which a worker's page fault may need): the last worker
- * to leave a queue completes it, and until then the status register reads
- * non-zero, as the virtio spec lets a device do.
- *
- * Locking: a queue's lock guards its ring (pop and push); the pool's lock
- * guards the pending marks, the running flag and the in-flight count.
- * Order: pool → none; queue → vpci's lock (interrupts). */
+ * A driver's reset never waits for the workers (virtio/vpool.h says why).
+ * Locking: the pool's (virtio/vpool.h); the disk's own state is fixed
+ * after vblk_new but for its counters, which are atomic. */
 #ifndef AMALGAM_VIRTIO_BLK_H
 #define AMALGAM_VIRTIO_BLK_H
 
@@ -66,6 +60,15 @@ int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **o
 	     char *err, unsigned errlen);
 /* Stops the workers (in-flight requests finish) and closes the file. */
 void vblk_free(struct vblk *b);
+
+/* The PCI function of a disk that another node hosts, built by the same
+ * code as vblk_new's (so that every node's config image agrees; no file,
+ * no workers). The caller marks it remote (pci_dev_set_remote via
+ * vpci_pci_dev) and frees it with vpci_free. Only cfg->queues and
+ * cfg->readonly count. */
+struct vpci;
+int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg,
+		    struct vpci **out);
 
 /* The PCI function of a disk that another node hosts, built by the same
  * code as vblk_new's (so that every node's config image agrees; no file,

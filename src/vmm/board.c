@@ -28,7 +28,7 @@ struct board {
 	struct rstcnt *rst;
 	struct fwcfg *fwcfg;
 	struct debugexit *dbgexit;	/* NULL unless asked for */
-	struct pcibus *pci;		/* NULL without disks */
+	struct pcibus *pci;		/* NULL without PCI devices */
 };
 
 
@@ -117,9 +117,8 @@ struct board *board_create(struct vm *vm, int console_out, int console_in,
 			goto fail_quiet;
 		}
 	}
-	if (opt->nr_disks) {
-		if (pcibus_create(vm, opt->disks, opt->nr_disks, opt->pci_links, &b->pci, err,
-				  errlen))
+	if (pcibus_wanted(&opt->pci)) {
+		if (pcibus_create(vm, &opt->pci, opt->pci_links, &b->pci, err, errlen))
 			goto fail_quiet;
 	}
 	if (opt->with_pit) {

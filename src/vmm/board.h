@@ -21,9 +21,8 @@ struct board_options {
 	bool debug_exit;	/* QEMU's isa-debug-exit (dev/debugexit.h) */
 	uint16_t debug_exit_iobase;
 	uint8_t debug_exit_iosize;
-	/* virtio disks on a PCI host bridge (vmm/pcibus.h); none: no PCI. */
-	const struct pcibus_disk *disks;
-	unsigned nr_disks;
+	/* virtio devices on a PCI host bridge (vmm/pcibus.h); none: no PCI. */
+	struct pcibus_devices pci;
 	const struct pcibus_links *pci_links;	/* NULL: a node alone */
 };
 

@@ -11,6 +11,9 @@
 #include "pci/pci.h"
 #include "util/log.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
 #include "virtio/vpci.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -43,6 +46,12 @@ struct pcibus {
 	struct injector inject[PCIBUS_MAX_DISKS];
 	char name[PCIBUS_MAX_DISKS][8];
 	unsigned nr;
+	struct vnet *net[PCIBUS_MAX_NETS];
+	char net_name[PCIBUS_MAX_NETS][8];
+	unsigned nr_nets;
+	struct vrng *rng;
+	struct vcon *con;
+	unsigned slots;		/* PCI slots taken so far */
 	uint64_t bad_msi;
 	uint64_t misrouted;	/* forwarded accesses for a device not here */
 };
@@ -75,7 +84,7 @@ static void msi_send(void *opaque, uint64_t address, uint32_t data)
 }
 
 /* A BAR access to a device another node hosts. Only a vCPU here sends it
- * on: an access this node serves for another (on its receive thread)
+ * on: an access this node serves for another (on its serving thread)
  * reached the wrong node, by a BAR the guest moved while the nodes'
  * images disagreed, and waiting here for a third node could deadlock. */
 static int remote_io(void *opaque, struct vcpu *v, unsigned host, uint64_t addr,
@@ -91,12 +100,15 @@ static int remote_io(void *opaque, struct vcpu *v, unsigned host, uint64_t addr,
 	return 0;
 }
 
+/* Only the disks have a function on every node (the first slots); the
+ * other devices are node 0's alone, where config space is. */
 static void cfg_out(void *opaque, unsigned slot, unsigned off, const void *val,
 		    unsigned len)
 {
 	struct pcibus *p = opaque;
 
-	p->links.cfg_out(p->links.opaque, slot, off, val, len);
+	if (slot >= 1 && slot <= p->nr)
+		p->links.cfg_out(p->links.opaque, slot, off, val, len);
 }
 
 /* INTx: to the IOAPIC here, or to the node that has it (every node has
@@ -117,15 +129,86 @@ int pcibus_cfg_in(struct pcibus *p, unsigned slot, unsigned off, const void *val
 	return p ? pci_cfg_mirror(p->bus, slot, off, val, len) : -EINVAL;
 }
 
-int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
+bool pcibus_wanted(const struct pcibus_devices *d)
+{
+	return d->nr_disks || d->nr_nets || d->rng || d->console;
+}
+
+static int add_disks(struct pcibus *p, const struct pcibus_devices *devs, char *err,
+		     size_t errlen)
+{
+	for (; p->nr < devs->nr_disks; p->nr++) {
+		const struct pcibus_disk *d = &devs->disks[p->nr];
+		unsigned q = d->queues ? d->queues : p->vm->nr_vcpus;
+		struct vblk_config c = {
+			.path = d->path, .readonly = d->readonly,
+			.queues = q > BLK_MAX_QUEUES ? BLK_MAX_QUEUES : q,
+			.map = map_guest, .map_opaque = p->vm,
+			.msi_send = msi_send, .msi_opaque = p, .name = p->name[p->nr],
+			.inject = d->fail_from ? inject : NULL,
+			.inject_opaque = &p->inject[p->nr],
+		};
+		int r;
+
+		p->inject[p->nr].fail_from = d->fail_from;
+		snprintf(p->name[p->nr], sizeof(p->name[0]), "vd%c", 'a' + p->nr);
+		if (d->node != p->links.self) {
+			/* Same slot, same image, no file: the host has it. */
+			r = vblk_shadow_new(p->bus, &c, &p->shadow[p->nr]);
+			if (r) {
+				snprintf(err, errlen, "disk %s: no room on the PCI bus", d->path);
+				return r;
+			}
+			pci_dev_set_remote(vpci_pci_dev(p->shadow[p->nr]), d->node);
+			++p->slots;
+			continue;
+		}
+		r = vblk_new(p->bus, &c, &p->disk[p->nr], err, (unsigned)errlen);
+		if (r)
+			return r;
+		pr_info("%s: %s%s on PCI slot %u, hosted by node %u", p->name[p->nr], d->path,
+			d->readonly ? " (read-only)" : "", ++p->slots, d->node);
+	}
+	return 0;
+}
+
+static int add_nets(struct pcibus *p, const struct pcibus_devices *devs, char *err,
+		    size_t errlen)
+{
+	for (; p->nr_nets < devs->nr_nets; p->nr_nets++) {
+		const struct pcibus_net *d = &devs->nets[p->nr_nets];
+		struct vnet_config c = {
+			.tap = d->tap, .map = map_guest, .map_opaque = p->vm,
+			.msi_send = msi_send, .msi_opaque = p, .name = p->net_name[p->nr_nets],
+		};
+		static const uint8_t zero[6];
+		int r;
+
+		memcpy(c.mac, d->mac, 6);
+		if (!memcmp(c.mac, zero, 6))
+			memcpy(c.mac, (uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34,
+						    (uint8_t)(0x56 + p->nr_nets) }, 6);
+		snprintf(p->net_name[p->nr_nets], sizeof(p->net_name[0]), "net%u", p->nr_nets % 10);
+		r = vnet_new(p->bus, &c, &p->net[p->nr_nets], err, (unsigned)errlen);
+		if (r)
+			return r;
+		pr_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x on PCI slot %u",
+			p->net_name[p->nr_nets], d->tap, c.mac[0], c.mac[1], c.mac[2], c.mac[3],
+			c.mac[4], c.mac[5], ++p->slots);
+	}
+	return 0;
+}
+
+int pcibus_create(struct vm *vm, const struct pcibus_devices *devs,
 		  const struct pcibus_links *links, struct pcibus **out, char *err,
 		  size_t errlen)
 {
 	struct pcibus *p;
 	int r;
 
-	if (nr > PCIBUS_MAX_DISKS) {
-		snprintf(err, errlen, "at most %d disks", PCIBUS_MAX_DISKS);
+	if (devs->nr_disks > PCIBUS_MAX_DISKS || devs->nr_nets > PCIBUS_MAX_NETS) {
+		snprintf(err, errlen, "at most %d disks and %d network cards", PCIBUS_MAX_DISKS,
+			 PCIBUS_MAX_NETS);
 		return -EINVAL;
 	}
 	p = calloc(1, sizeof(*p));
@@ -151,36 +234,31 @@ int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
 		snprintf(err, errlen, "the PCI host bridge's ports or addresses are taken");
 		goto fail;
 	}
-	for (; p->nr < nr; p->nr++) {
-		const struct pcibus_disk *d = &disks[p->nr];
-		unsigned q = d->queues ? d->queues : vm->nr_vcpus;
-		struct vblk_config c = {
-			.path = d->path, .readonly = d->readonly,
-			.queues = q > BLK_MAX_QUEUES ? BLK_MAX_QUEUES : q,
-			.map = map_guest, .map_opaque = vm,
-			.msi_send = msi_send, .msi_opaque = p, .name = p->name[p->nr],
-			.inject = d->fail_from ? inject : NULL,
-			.inject_opaque = &p->inject[p->nr],
+	r = add_disks(p, devs, err, errlen);
+	if (!r)
+		r = add_nets(p, devs, err, errlen);
+	if (!r && devs->rng) {
+		struct vrng_config c = {
+			.map = map_guest, .map_opaque = vm, .msi_send = msi_send, .msi_opaque = p,
 		};
 
-		p->inject[p->nr].fail_from = d->fail_from;
-		snprintf(p->name[p->nr], sizeof(p->name[0]), "vd%c", 'a' + p->nr);
-		if (d->node != p->links.self) {
-			/* Same slot, same image, no file: the host has it. */
-			r = vblk_shadow_new(p->bus, &c, &p->shadow[p->nr]);
-			if (r) {
-				snprintf(err, errlen, "disk %s: no room on the PCI bus", d->path);
-				goto fail;
-			}
-			pci_dev_set_remote(vpci_pci_dev(p->shadow[p->nr]), d->node);
-			continue;
-		}
-		r = vblk_new(p->bus, &c, &p->disk[p->nr], err, (unsigned)errlen);
-		if (r)
-			goto fail;
-		pr_info("%s: %s%s on PCI slot %u, hosted by node %u", p->name[p->nr], d->path,
-			d->readonly ? " (read-only)" : "", p->nr + 1, d->node);
+		r = vrng_new(p->bus, &c, &p->rng, err, (unsigned)errlen);
+		if (!r)
+			pr_info("virtio-rng: the host's getrandom on PCI slot %u", ++p->slots);
 	}
+	if (!r && devs->console) {
+		struct vcon_config c = {
+			.path = devs->console_path, .map = map_guest, .map_opaque = vm,
+			.msi_send = msi_send, .msi_opaque = p,
+		};
+
+		r = vcon_new(p->bus, &c, &p->con, err, (unsigned)errlen);
+		if (!r)
+			pr_info("virtio-console: hvc0 to %s on PCI slot %u",
+				devs->console_path ? devs->console_path : "stdout", ++p->slots);
+	}
+	if (r)
+		goto fail;
 	*out = p;
 	return 0;
 fail:
@@ -197,6 +275,10 @@ void pcibus_destroy(struct pcibus *p)
 			vblk_free(p->disk[i]);
 		vpci_free(p->shadow[i]);
 	}
+	for (unsigned i = 0; i < p->nr_nets; i++)
+		vnet_free(p->net[i]);
+	vrng_free(p->rng);
+	vcon_free(p->con);
 	pci_bus_free(p->bus);
 	free(p);
 }
@@ -219,6 +301,36 @@ void pcibus_print_stats(struct pcibus *p, FILE *f)
 			(unsigned long long)s.flushes, (unsigned long long)s.discards,
 			(unsigned long long)s.write_zeroes, (unsigned long long)s.io_errors,
 			(unsigned long long)s.unsupported, (unsigned long long)s.bad_requests,
+			(unsigned long long)s.broken);
+	}
+	for (unsigned i = 0; i < p->nr_nets; i++) {
+		struct vnet_stats s;
+
+		vnet_stats(p->net[i], &s);
+		fprintf(f, "%s: rx %llu (%llu B) too-big %llu tx %llu (%llu B) bad %llu "
+			"refused %llu broken %llu tap-failed %llu offloads %#llx\n",
+			p->net_name[i], (unsigned long long)s.rx_packets,
+			(unsigned long long)s.rx_bytes, (unsigned long long)s.rx_too_big,
+			(unsigned long long)s.tx_packets, (unsigned long long)s.tx_bytes,
+			(unsigned long long)s.tx_bad, (unsigned long long)s.tx_refused,
+			(unsigned long long)s.broken, (unsigned long long)s.tap_failed,
+			(unsigned long long)s.offloads);
+	}
+	if (p->rng) {
+		struct vrng_stats s;
+
+		vrng_stats(p->rng, &s);
+		fprintf(f, "virtio-rng: requests %llu (%llu B) empty %llu errors %llu broken %llu\n",
+			(unsigned long long)s.requests, (unsigned long long)s.bytes,
+			(unsigned long long)s.empty, (unsigned long long)s.errors,
+			(unsigned long long)s.broken);
+	}
+	if (p->con) {
+		struct vcon_stats s;
+
+		vcon_stats(p->con, &s);
+		fprintf(f, "hvc0: tx %llu B dropped %llu B broken %llu\n",
+			(unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
 			(unsigned long long)s.broken);
 	}
 	if (p->bad_msi)

@@ -1,21 +1,24 @@
-/* The board's PCI side: the host bridge and the virtio disks on it, wired
+/* The board's PCI side: the host bridge and the virtio devices on it
+ * (disks, network cards, the entropy source, a second console), wired
  * to this VM.
  *
  * A device's hosting node is a property of the device (pcibus_disk.node;
- * other device kinds take the same field): every node builds the same
- * slots in the same order, the host with the device itself, the others
- * with a shadow of its PCI function (same config image, built by the same
- * code) whose BAR accesses leave through links->bar_out to the host.
- * Config space is reached on node 0 only (links->bridge): it tells every
- * other node each write (links->cfg_out, applied with pcibus_cfg_in), so
- * that every node decodes the BAR window alike. A device's host runs its
- * queues against its own memory plane and sends its MSI-X messages on
- * its own interrupt bus; its INTx, on a node without the IOAPIC, leaves
- * through links->intx_out.
+ * network cards, the rng and the console live on node 0 for now): every
+ * node builds the same disk slots (the first ones) in the same order, the
+ * host with the disk itself, the others with a shadow of its PCI function
+ * (same config image, built by the same code) whose BAR accesses leave
+ * through links->bar_out to the host. Config space is reached on node 0
+ * only (links->bridge): it tells every other node each write to a disk's
+ * function (links->cfg_out, applied with pcibus_cfg_in), so that every
+ * node decodes the disks' BARs alike; an access no device on a node
+ * claims goes to node 0 anyway, which has every other device. A device's
+ * host runs its queues against its own memory plane and sends its MSI-X
+ * messages on its own interrupt bus; its INTx, on a node without the
+ * IOAPIC, leaves through links->intx_out.
  *
  * On the device's node: MSI-X messages become APIC messages on the VM's interrupt
  * bus (which forwards them to the node where the target vCPU runs now),
- * INTx goes to the IOAPIC, and the disks reach guest RAM through the guest
+ * INTx goes to the IOAPIC, and the devices reach guest RAM through the guest
  * view of this node's memory, so that every access goes through the
  * memory plane (a page held by another node faults in, for reading or for
  * writing, as a vCPU's access would) and never reads a stale copy. */
@@ -32,6 +35,7 @@ struct vcpu;
 struct pcibus;
 
 #define PCIBUS_MAX_DISKS 16
+#define PCIBUS_MAX_NETS 8
 
 struct pcibus_disk {
 	const char *path;
@@ -41,6 +45,23 @@ struct pcibus_disk {
 	/* Fault injection for tests: reads, writes, flushes and ranges at or
 	 * past this sector fail with EIO as a dying disk's would (0: none). */
 	uint64_t fail_from;
+};
+
+struct pcibus_net {
+	const char *tap;	/* the host tap's name */
+	uint8_t mac[6];		/* all zero: 52:54:00:12:34:56 + its index */
+};
+
+/* Every PCI device a run asks for, in slot order: disks, network cards,
+ * the rng, the console. */
+struct pcibus_devices {
+	const struct pcibus_disk *disks;
+	unsigned nr_disks;
+	const struct pcibus_net *nets;
+	unsigned nr_nets;
+	bool rng;		/* virtio-rng */
+	bool console;		/* virtio-console (hvc0) */
+	const char *console_path;	/* its output file; NULL: stdout */
 };
 
 /* How the bus reaches the other nodes (the node wires these to the CPU
@@ -61,8 +82,10 @@ struct pcibus_links {
 	void *opaque;
 };
 
+/* Does the board need a PCI bus at all? */
+bool pcibus_wanted(const struct pcibus_devices *d);
 /* -errno and a one-line reason in err. links: copied. */
-int pcibus_create(struct vm *vm, const struct pcibus_disk *disks, unsigned nr,
+int pcibus_create(struct vm *vm, const struct pcibus_devices *d,
 		  const struct pcibus_links *links, struct pcibus **out, char *err,
 		  size_t errlen);
 void pcibus_destroy(struct pcibus *p);

@@ -86,6 +86,15 @@ expect "disk past nodes"   "node=2 names no node .the nodes are 0 to 1" -- "$AMA
 expect "disk bad node"     "node=N takes"         -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,node=x"
 expect "disk queues"       "queues=N takes"       -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,queues=99"
 expect "disk fail-from"    "fail-from=SECTOR"     -- "$AMALGAM" run --kernel "$tmp/junk" --disk "$tmp/junk,fail-from=0"
+expect "net no tap"        "needs tap=NAME"       -- "$AMALGAM" run --kernel "$tmp/junk" --net mac=52:54:00:00:00:01
+expect "net long name"     "1 to 15 characters"   -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=a-name-far-too-long
+expect "net multicast mac" "unicast address"      -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,mac=01:00:5e:00:00:01
+expect "net bad mac"       "unicast address"      -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,mac=52:54:00:zz:00:01
+expect "net other node"    "nodes other than 0"   -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,node=1
+expect "net bad option"    "unknown option 'frob'" -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,frob
+expect "net twice"         "given twice"          -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x --net tap=x
+expect "console bad"       "takes 'stdout' or 'file=PATH'" -- "$AMALGAM" run --kernel "$tmp/junk" --console tty
+expect "console twice"     "given twice"          -- "$AMALGAM" run --kernel "$tmp/junk" --console stdout --console stdout
 disks=()
 for i in $(seq 17); do disks+=(--disk "$tmp/junk"); done
 expect "too many disks"    "too many --disk"      -- "$AMALGAM" run --kernel "$tmp/junk" "${disks[@]}"
@@ -127,6 +136,7 @@ if [[ -n $GOOD ]]; then
 	flock "$busy"
 	expect "disk in use"       "in use by another process" -- "$AMALGAM" run --kernel "$GOOD" --disk "$tmp/busy.img"
 	exec {busy}>&-
+	expect "console no dir"    "console file=.*No such file" -- "$AMALGAM" run --kernel "$GOOD" --console "file=$tmp/none/x"
 	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 		cp "$GOOD" "$tmp/guest.elf"; chmod 755 "$tmp"; chmod 644 "$tmp/guest.elf"
 		expect "no permission" "permission.*/dev/kvm" -- \

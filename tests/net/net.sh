@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# virtio-net through a host tap, in a network namespace of the test's own
+# (root; skipped, status 77, where namespaces or /dev/net/tun are missing):
+# the tap holds 10.0.77.1/24, a UDP echo server listens on port 7777, and
+# the test guest (guests/virtio_net.c) runs inside the namespace:
+#  1. ARP, ICMP echo, UDP with checksum offload, garbage chains; again
+#     with the guest's vCPU on node 1 of two;
+#  2. the tap deleted under a running guest: the device goes
+#     DEVICE_NEEDS_RESET with its link down, amalgam says which tap failed
+#     and goes on until the guest ends.
+# (--net's refusals are in tests/cli/bad-input.sh.)
+# Usage: net.sh AMALGAM VIRTIO_NET_ELF RUN_TEST
+set -uo pipefail
+AMALGAM=$1 GUEST=$2 RUN_TEST=$3
+TMP=$(mktemp -d)
+NS=amlg-net$$ TAP=amtap$$ MAC=52:54:00:aa:bb:01
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+cleanup() {
+	kill $(jobs -p) 2>/dev/null
+	ip netns del $NS 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "net: needs root for a network namespace and a tap: skipped"; exit 77; }
+[ -c /dev/net/tun ] || modprobe tun 2>/dev/null
+[ -c /dev/net/tun ] || { echo "net: no /dev/net/tun: skipped"; exit 77; }
+if ! ip netns add $NS 2>"$TMP/e"; then
+	echo "net: cannot make a network namespace ($(head -1 "$TMP/e")): skipped"
+	exit 77
+fi
+in_ns() { ip netns exec $NS "$@"; }
+make_tap() {
+	in_ns ip tuntap add dev $TAP mode tap && in_ns ip addr add 10.0.77.1/24 dev $TAP &&
+		in_ns ip link set $TAP up && in_ns ip link set lo up
+}
+make_tap || { fail "cannot make the tap $TAP in $NS"; exit 1; }
+
+# The echo server: bounded, it ends by itself after 300 s.
+in_ns python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.0.77.1", 7777))
+s.settimeout(300)
+print("echo: ready", flush=True)
+try:
+    while True:
+        d, a = s.recvfrom(2048)
+        s.sendto(d, a)
+except socket.timeout:
+    pass
+' >"$TMP/echo.out" 2>&1 &
+for ((i = 0; i < 50; i++)); do grep -q ready "$TMP/echo.out" && break; sleep 0.1; done
+grep -q ready "$TMP/echo.out" || { fail "the echo server did not start"; cat "$TMP/echo.out"; exit 1; }
+
+# 1. The rings.
+if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 60 --append "mac=$MAC" \
+	--vmm-args="--net tap=$TAP,mac=$MAC --stats" --stderr-regex "net0: rx [1-9][0-9]* .* tx [1-9]" \
+	>"$TMP/rings.out" 2>&1; then
+	ok "frames both ways through tap $TAP: $(grep -c '^PASS' "$TMP/rings.out") checks passed"
+	grep -m1 "^net0:" "$TMP/rings.out" | sed 's/^/    /'
+else
+	fail "the rings test:"; tail -40 "$TMP/rings.out" | sed 's/^/    /'
+fi
+
+# 1b. The same with the guest's vCPU on node 1: its rings and frames cross
+# the memory plane to node 0, which holds the card, and the interrupts
+# come back through the CPU plane.
+if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
+	--vmm-args="--nodes 2 --place 1 --migrate off --net tap=$TAP,mac=$MAC" \
+	>"$TMP/rings2.out" 2>&1; then
+	ok "the same with the vCPU on node 1: $(grep -c '^PASS' "$TMP/rings2.out") checks passed"
+else
+	fail "the rings test with the vCPU on node 1:"; tail -40 "$TMP/rings2.out" | sed 's/^/    /'
+fi
+
+# 2. The tap goes away under the guest.
+in_ns "$AMALGAM" run --memory 64M --kernel "$GUEST" --append "mac=$MAC tapgone" \
+	--net tap=$TAP,mac=$MAC >"$TMP/gone.out" 2>"$TMP/gone.err" &
+run=$!
+for ((i = 0; i < 600; i++)); do grep -q "virtio-net: up" "$TMP/gone.out" && break; sleep 0.1; done
+if ! grep -q "virtio-net: up" "$TMP/gone.out"; then
+	fail "the guest never brought the card up"; tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
+	kill -9 $run
+else
+	in_ns ip link del $TAP
+	for ((i = 0; i < 600; i++)); do kill -0 $run 2>/dev/null || break; sleep 0.1; done
+	if kill -0 $run 2>/dev/null; then
+		fail "amalgam still running 60 s after the tap went away"; kill -9 $run
+	fi
+	wait $run
+	st=$?
+	if [ $st -ne 0 ] || ! grep -q "^SUMMARY: .* 0 failures" "$TMP/gone.out"; then
+		fail "after the tap went away: status $st"; tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
+	elif ! grep -q "net0: tap $TAP failed" "$TMP/gone.err"; then
+		fail "no message naming the tap"; sed 's/^/    /' "$TMP/gone.err"
+	else
+		ok "tap deleted: $(grep -m1 "tap $TAP failed" "$TMP/gone.err"); the guest saw NEEDS_RESET and ended normally"
+	fi
+fi
+
+echo "net: $fails failure(s)"
+[ $fails -eq 0 ]
