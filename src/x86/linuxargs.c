@@ -44,7 +44,7 @@ bool linux_args_has(const char *cmdline, const char *name)
 int linux_args_build(const struct linux_args *a, const char *user, char *buf, size_t len)
 {
 	char cpus[32];
-	struct { const char *name; const char *value; } add[5];
+	struct { const char *name; const char *value; } add[6];
 	unsigned k = 0;
 	char khz[32];
 	size_t off = 0;
@@ -61,6 +61,7 @@ int linux_args_build(const struct linux_args *a, const char *user, char *buf, si
 		add[k++] = (typeof(add[0])){ "rcu_nocbs", cpus };
 		add[k++] = (typeof(add[0])){ "numa_balancing", "disable" };
 		add[k++] = (typeof(add[0])){ "tsc", "reliable" };
+		add[k++] = (typeof(add[0])){ "sysctl.vm.compaction_proactiveness", "0" };
 	}
 	if (a->tsc_khz) {
 		snprintf(khz, sizeof(khz), "%lu", a->tsc_khz);

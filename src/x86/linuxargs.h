@@ -30,7 +30,17 @@
  *    milliseconds of remote faults (the load balancer reading the other
  *    node's run queues, jiffies), so the next was always due (bench/scale:
  *    CPU 1 in scheduler_tick, load_balance or tick_do_update_jiffies64 at
- *    most samples, EP 2.5 times slower than on one host).
+ *    most samples, EP 2.5 times slower than on one host);
+ *  - sysctl.vm.compaction_proactiveness=0 (a sysctl set from the command
+ *    line, Linux 5.8 and later): proactive compaction wakes each NUMA
+ *    node's kcompactd every 500 ms to score its fragmentation, the
+ *    wake-up a timer on the housekeeping CPU and an IPI to the node's
+ *    CPUs, where the second runnable task restarts a nohz_full CPU's
+ *    tick. Traced in the lab (bench/scale's EP, ftrace on CPU 1):
+ *    kcompactd1 ran every 500 ms on CPU 1, each time after a function-call
+ *    IPI, with two or three ticks (tick_stop: dependency SCHED) until it
+ *    slept again. Compaction on demand (an allocation that needs it)
+ *    stays; with 0, kcompactd sleeps until asked.
  * A parameter the user's own command line sets is left to the user, so
  * each default is overridden by giving it (e.g. nohz_full=2-3, or
  * numa_balancing=enable).

@@ -32,15 +32,17 @@ static void test_spanning(void **state)
 	(void)state;
 	assert_int_equal(linux_args_build(&a, "console=ttyS0", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "nohz_full=1-3 rcu_nocbs=1-3 numa_balancing=disable "
-			    "tsc=reliable tsc_early_khz=2000000");
+			    "tsc=reliable sysctl.vm.compaction_proactiveness=0 "
+			    "tsc_early_khz=2000000");
 	a.cpus = 2;
 	a.tsc_khz = 0;
 	assert_int_equal(linux_args_build(&a, NULL, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "nohz_full=1 rcu_nocbs=1 numa_balancing=disable tsc=reliable");
+	assert_string_equal(buf, "nohz_full=1 rcu_nocbs=1 numa_balancing=disable tsc=reliable "
+			    "sysctl.vm.compaction_proactiveness=0");
 	/* What the user sets stays the user's. */
 	assert_int_equal(linux_args_build(&a, "nohz_full=1 numa_balancing=enable tsc=unstable",
 					  buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "rcu_nocbs=1");
+	assert_string_equal(buf, "rcu_nocbs=1 sysctl.vm.compaction_proactiveness=0");
 }
 
 static void test_one_node(void **state)
