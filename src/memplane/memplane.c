@@ -628,7 +628,8 @@ int memplane_start(struct memplane *mp)
 	if (err)
 		goto undo;
 	mp->sender_running = true;
-	pthread_setname_np(mp->sender, "memplane-tx");
+	/* It names itself "mem-send" as it confines itself (util/confine.h):
+	 * a name set from here would race with that one. */
 	err = pager_start(p);
 	if (err)
 		goto undo;

@@ -74,7 +74,7 @@ if wait_for "$TMP/out" 'spin: running' 30; then
 	done
 	# Each kind was there to be checked (libmicrohttpd and the memory
 	# plane name their threads themselves).
-	for want in vcpu0 net-rx pager memplane-tx io-serve device MHD-listen; do
+	for want in vcpu0 net-rx pager mem-send io-serve device MHD-listen; do
 		[[ " $(cat /proc/$run/task/*/comm | tr '\n' ' ') " == *" $want "* ]] ||
 			fail "node 0 has no thread named $want"
 	done
