@@ -21,6 +21,7 @@
 
 #include "hw/iobus.h"
 #include "pci/pci.h"
+#include "device.h"
 #include "ring.h"
 #include "virtio/blk.h"
 #include "virtio/vpci.h"
@@ -28,11 +29,9 @@
 #define DISK_SECTORS 2048	/* 1 MiB */
 #define QSZ 16
 
-static struct iobus *io;
 static struct pci_bus *bus;
 static struct vblk *blk;
 static char path[64];
-static uint64_t bar0;
 static int intx;
 static int inject_errno;
 
@@ -54,27 +53,6 @@ static int inject(void *o, uint32_t type, uint64_t sector)
 	return inject_errno;
 }
 
-static void wr(uint64_t off, uint64_t v, unsigned len)
-{
-	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar0 + off, &v, len, true), 0);
-}
-
-static uint64_t rd(uint64_t off, unsigned len)
-{
-	uint64_t v = 0;
-
-	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar0 + off, &v, len, false), 0);
-	return v;
-}
-
-/* Queue q's rings: queue 0 at ring.h's addresses, queue 1 above. */
-static uint64_t qbase(unsigned q) { return q ? 0x5000 : 0; }
-static struct virtq_desc *qdesc(unsigned q) { return (void *)(ram + DESC_GPA + qbase(q)); }
-static uint16_t *qavail(unsigned q) { return (void *)(ram + AVAIL_GPA + qbase(q)); }
-static uint16_t qused_idx(unsigned q)
-{
-	return __atomic_load_n((uint16_t *)(ram + USED_GPA + qbase(q) + 2), __ATOMIC_ACQUIRE);
-}
 
 static void open_disk(bool readonly, unsigned queues)
 {

@@ -18,6 +18,7 @@
 
 #include "hw/iobus.h"
 #include "pci/pci.h"
+#include "device.h"
 #include "ring.h"
 #include "virtio/console.h"
 #include "virtio/rng.h"
@@ -25,34 +26,11 @@
 
 #define QSZ 16
 
-static struct iobus *io;
 static struct pci_bus *bus;
-static uint64_t bar0;
 
 static void set_irq(void *o, unsigned gsi, int level) { }
 static void msi(void *o, uint64_t a, uint32_t d) { }
 
-static void wr(uint64_t off, uint64_t v, unsigned len)
-{
-	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar0 + off, &v, len, true), 0);
-}
-
-static uint64_t rd(uint64_t off, unsigned len)
-{
-	uint64_t v = 0;
-
-	assert_int_equal(iobus_access(io, IO_MMIO, NULL, bar0 + off, &v, len, false), 0);
-	return v;
-}
-
-/* Queue q's rings: ring.h's addresses, queue 1 above. */
-static uint64_t qbase(unsigned q) { return q ? 0x5000 : 0; }
-static struct virtq_desc *qdesc(unsigned q) { return (void *)(ram + DESC_GPA + qbase(q)); }
-static uint16_t *qavail(unsigned q) { return (void *)(ram + AVAIL_GPA + qbase(q)); }
-static uint16_t qused_idx(unsigned q)
-{
-	return __atomic_load_n((uint16_t *)(ram + USED_GPA + qbase(q) + 2), __ATOMIC_ACQUIRE);
-}
 static uint32_t qused_len(unsigned q, uint16_t i)
 {
 	uint32_t len;
