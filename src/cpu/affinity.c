@@ -27,7 +27,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	    cfg->wait_pct > 100 || !cfg->gain_pct || cfg->gain_pct > 100 ||
 	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
-	    !cfg->memory_ns ||
+	    !cfg->memory_ns || cfg->memory_ns > UINT64_MAX >> MAX_RETURNS ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
@@ -313,7 +313,7 @@ static double push_gain(const struct affinity *a, const struct affinity_vcpu *v,
 
 	if (v->seen_from == (int)to && now_ns >= v->seen_ns)
 		w = v->seen_wait * decay((double)(now_ns - v->seen_ns) /
-					 (double)a->cfg.memory_ns);
+					 (double)(a->cfg.memory_ns << v->returns));
 	return useful(ct, lt + clamp01(d - w)) + useful(ch, lh > d + w ? lh - d - w : 0) -
 	       useful(ct, lt) - useful(ch, lh);
 }

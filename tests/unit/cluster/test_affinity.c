@@ -464,6 +464,17 @@ static void test_pulled_in_not_pushed_back(void **state)
 	busy(0, 0x3, 1.0, POOL_A, 1, 7000, &t);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 	assert_int_equal(v, 1);
+	/* Pulled back half a second later, waiting as much: the memory now
+	 * lasts twice as long (6 s later a 5 s memory would have let it go:
+	 * w 0.21, a gain of 0.58; with 10 s, w 0.38, 0.23). */
+	affinity_left(&A, 1);
+	busy(0, 0x1, 1.0, POOL_A, 1, 500, &t);
+	affinity_came(&A, 1, 0, 1, 0.7, t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	busy(0, 0x3, 1.0, POOL_A, 1, 6000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+	busy(0, 0x3, 1.0, POOL_A, 1, 12000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 
 	/* Barely waiting there: sent at once. */
 	assert_int_equal(setup(state), 0);
