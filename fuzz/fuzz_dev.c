@@ -1,24 +1,34 @@
 /* libFuzzer target for the device models: a sequence of port and MMIO
  * accesses, of every width, into every device a node emulates (UART, RTC,
  * i8042, PIT, ACPI PM, reset control, fw_cfg, debug exit, test exit, the
- * PICs and ELCR, the IOAPIC, two local APICs), dispatched through the one
- * I/O registry as a vCPU's exits are, with the interrupt wiring of a real
- * VM (device lines to the IOAPIC and the PIC, the PIC's INTR to LINT0, the
- * IOAPIC and the lapics' IPIs over the APIC bus) and a fake clock that the
- * input advances, firing the PIT's and the lapics' timers. Whatever the
- * guest writes: no crash, no out-of-bounds access, no undefined behaviour,
- * every access answered, and an interrupt the controllers offer is in
- * range.
+ * PICs and ELCR, the IOAPIC, two local APICs, the PCI host bridge's 0xCF8
+ * and 0xCFC ports and ECAM, and on it virtio-blk on a temporary image,
+ * virtio-rng and virtio-console to /dev/null, built as vmm/pcibus.c builds
+ * them, their BAR 0 and a small guest RAM the input also writes),
+ * dispatched through the one I/O registry as a vCPU's exits are, with the
+ * interrupt wiring of a real VM (device lines to the IOAPIC and the PIC,
+ * the PIC's INTR to LINT0, the IOAPIC, the lapics' IPIs and the devices'
+ * MSI-X over the APIC bus) and a fake clock that the input advances,
+ * firing the PIT's and the lapics' timers. Whatever the guest writes: no
+ * crash, no out-of-bounds access, no undefined behaviour, every access
+ * answered, and an interrupt the controllers offer is in range.
  *
- * Input: records of REC bytes: target (low 4 bits), write (bit 4), width
- * (bits 5-6: 1, 2, 4, 8 bytes), offset (2 bytes, within the target's
- * window), data (8 bytes). Targets past the devices advance the clock,
- * poll and acknowledge interrupts. Seeds: fuzz_wire_corpus DIR fuzz_dev. */
+ * Input: records of REC bytes: target (low 4 bits, and bit 7 as bit 4),
+ * write (bit 4), width (bits 5-6: 1, 2, 4, 8 bytes), offset (2 bytes,
+ * within the target's window), data (8 bytes). Target 15 and targets past
+ * the devices advance the clock, poll and acknowledge interrupts. The
+ * devices are built afresh for each input (the virtio ones' worker threads
+ * run beside the input's accesses: what they do with the rings is not
+ * ordered with the next access, as with a real guest). Seeds:
+ * fuzz_wire_corpus DIR fuzz_dev. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dev/acpipm.h"
 #include "dev/debugexit.h"
@@ -33,12 +43,21 @@
 #include "irq/apicbus.h"
 #include "irq/ioapic.h"
 #include "irq/lapic.h"
+#include "irq/msi.h"
 #include "irq/pic.h"
+#include "pci/pci.h"
 #include "util/log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/rng.h"
+#include "virtio/vpci.h"
 
 #define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 #define REC 12
 #define NR_LAPICS 2
+#define TICK 15			/* the target that is no window */
+#define RAM_SIZE 0x10000	/* guest RAM at GPA 0 */
+#define IMG_SIZE (1 << 20)	/* the disk */
 
 struct window {
 	enum io_space space;
@@ -63,6 +82,13 @@ static const struct window windows[] = {
 	{ IO_PIO, 0x4d0, 2 },		/* ELCR */
 	{ IO_MMIO, IOAPIC_BASE_DEFAULT, IOAPIC_MMIO_SIZE },
 	{ IO_MMIO, LAPIC_BASE_DEFAULT, LAPIC_MMIO_SIZE },
+	{ IO_PIO, 0, 0 },		/* TICK */
+	{ IO_PIO, PCI_CF8_PORT, 8 },	/* 0xCF8-0xCFF */
+	{ IO_MMIO, PCI_ECAM_BASE + (1 << 15), 2 << 15 },	/* slots 1, 2 */
+	{ IO_MMIO, PCI_ECAM_BASE + (3 << 15), 1 << 15 },	/* slot 3 */
+	{ IO_MMIO, PCI_MMIO_BASE, 2 * VPCI_BAR_SIZE },	/* where the seeds put BAR 0 */
+	{ IO_MMIO, PCI_MMIO_BASE + 2 * VPCI_BAR_SIZE, VPCI_BAR_SIZE },
+	{ IO_MMIO, 0, RAM_SIZE },	/* guest RAM, for the rings */
 };
 #define NR_WINDOWS (sizeof(windows) / sizeof(windows[0]))
 
@@ -75,7 +101,42 @@ static struct {
 	uint64_t now_ns;
 	unsigned cur;		/* the lapic the next MMIO access reaches */
 	unsigned exits;		/* power-offs, resets and exits asked for */
-} vm;
+	int img;		/* the disk image, unlinked */
+	char img_path[32];
+} vm = { .img = -1 };
+
+static uint8_t ram[RAM_SIZE];
+
+static void *ram_map(void *opaque, uint64_t gpa, uint64_t len, bool write)
+{
+	(void)opaque;
+	(void)write;
+	return len && gpa < RAM_SIZE && len <= RAM_SIZE - gpa ? ram + gpa : NULL;
+}
+
+static int ram_io(void *opaque, struct vcpu *vcpu, uint64_t offset, void *data, unsigned len,
+		  bool is_write)
+{
+	(void)opaque;
+	(void)vcpu;
+	if (offset + len > RAM_SIZE)
+		return -EINVAL;
+	if (is_write)
+		memcpy(ram + offset, data, len);
+	else
+		memcpy(data, ram + offset, len);
+	return 0;
+}
+
+/* From the devices' workers as from a vCPU: over the APIC bus. */
+static void msi_send(void *opaque, uint64_t address, uint32_t data)
+{
+	struct apic_msg m;
+
+	(void)opaque;
+	if (!msi_decode(address, data, &m))
+		apicbus_send(vm.apicbus, &m);
+}
 
 static void line_set(void *opaque, unsigned gsi, int level)
 {
@@ -151,7 +212,34 @@ struct devices {
 	struct fwcfg *fw;
 	struct debugexit *dbg;
 	struct testdev *test;
+	struct pci_bus *pci;
+	struct vblk *blk;
+	struct vrng *rng;
+	struct vcon *con;
 };
+
+/* The PCI functions in vmm/pcibus.c's order: the disk (slot 1), the rng
+ * (slot 2), the console (slot 3). */
+static void build_pci(struct devices *d)
+{
+	const struct vblk_config bc = { .path = vm.img_path, .queues = 2, .workers = 1,
+					.map = ram_map, .msi_send = msi_send, .name = "vda" };
+	const struct vrng_config gc = { .map = ram_map, .msi_send = msi_send };
+	const struct vcon_config cc = { .path = "/dev/null", .map = ram_map,
+					.msi_send = msi_send };
+	char err[256];
+
+	memset(ram, 0, sizeof(ram));
+	/* The same empty disk for every input. */
+	CHECK(ftruncate(vm.img, 0) == 0 && ftruncate(vm.img, IMG_SIZE) == 0);
+	CHECK((d->pci = pci_bus_new(line_set, NULL)));
+	pci_bus_set_links(d->pci, &(struct pci_bus_links){ 0 });
+	CHECK(pci_bus_register(d->pci, vm.bus, true) == 0);
+	CHECK(vblk_new(d->pci, &bc, &d->blk, err, sizeof(err)) == 0);
+	CHECK(vrng_new(d->pci, &gc, &d->rng, err, sizeof(err)) == 0);
+	CHECK(vcon_new(d->pci, &cc, &d->con, err, sizeof(err)) == 0);
+	CHECK(iobus_register(vm.bus, IO_MMIO, 0, RAM_SIZE, ram_io, NULL, "ram") == 0);
+}
 
 static void build(struct devices *d)
 {
@@ -165,7 +253,8 @@ static void build(struct devices *d)
 	const struct fwcfg_config fc = { .nr_cpus = NR_LAPICS, .max_cpus = NR_LAPICS,
 					 .ram_size = 256 << 20 };
 
-	memset(&vm, 0, sizeof(vm));
+	vm.cur = 0;
+	vm.exits = 0;
 	vm.now_ns = 1000000000;
 	CHECK((vm.bus = iobus_new()) && (vm.apicbus = apicbus_new(NR_LAPICS)));
 	for (unsigned i = 0; i < NR_LAPICS; i++) {
@@ -193,10 +282,16 @@ static void build(struct devices *d)
 				      on_exit_fn, NULL)) &&
 	      debugexit_register(d->dbg, vm.bus) == 0);
 	CHECK((d->test = testdev_new(on_exit_fn, NULL)) && testdev_register(d->test, vm.bus) == 0);
+	build_pci(d);
 }
 
 static void destroy(struct devices *d)
 {
+	/* The workers stop first: they may send MSIs to the lapics. */
+	vblk_free(d->blk);
+	vrng_free(d->rng);
+	vcon_free(d->con);
+	pci_bus_free(d->pci);
 	uart_free(d->uart);
 	rtc_free(d->rtc);
 	i8042_free(d->kbd);
@@ -246,7 +341,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	char path[] = "/tmp/fuzz_dev.XXXXXX";
+
 	log_init(0, LOG_ERROR);	/* a guest's misuse is logged: not here */
+	/* virtio-blk opens it by name for each input: this fd's. */
+	vm.img = mkstemp(path);
+	CHECK(vm.img >= 0 && unlink(path) == 0);
+	snprintf(vm.img_path, sizeof(vm.img_path), "/proc/self/fd/%d", vm.img);
 	return 0;
 }
 
@@ -259,12 +360,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	build(&d);
 	for (size_t at = 0; at + REC <= size; at += REC) {
 		const uint8_t *r = data + at;
-		unsigned target = r[0] & 15, len = 1u << (r[0] >> 5 & 3);
+		unsigned target = (r[0] & 15) | (r[0] >> 3 & 16), len = 1u << (r[0] >> 5 & 3);
 		bool is_write = r[0] >> 4 & 1;
 		uint8_t buf[8];
 		uint16_t off;
 
-		if (target >= NR_WINDOWS) {
+		if (target == TICK || target >= NR_WINDOWS) {
 			if (r[0] & 0x80)
 				vm.cur = (vm.cur + 1) % NR_LAPICS;
 			tick(&d, r);
@@ -272,9 +373,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		memcpy(&off, r + 1, sizeof(off));
 		memcpy(buf, r + 4, sizeof(buf));
-		off %= (uint16_t)windows[target].span;
 		(void)iobus_access(vm.bus, windows[target].space, NULL,
-				   windows[target].base + off, buf, len, is_write);
+				   windows[target].base + off % windows[target].span, buf, len,
+				   is_write);
 	}
 	destroy(&d);
 	return 0;

@@ -3,7 +3,8 @@
  * fuzz_dsm (schedules, see fuzz_dsm.c).
  * Each seed is what a guest or a peer does normally, for the fuzzer to
  * mutate: a UART, RTC, PIT, PIC, IOAPIC and lapic programmed as Linux
- * does, and one blob of each shape. */
+ * does, virtio-blk, -rng and -console found on the PCI bus and given a
+ * request, and one blob of each shape. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "gen_seeds.h"
 
 #define REC 12
-#define MAX_RECS 64
+#define MAX_RECS 128
 
 static uint8_t buf[MAX_RECS * REC];
 static size_t len;
@@ -49,7 +50,7 @@ static void acc(unsigned target, int write, unsigned width, uint16_t off, uint64
 
 	if (len + REC > sizeof(buf))
 		return;
-	r[0] = (uint8_t)(target | (write ? 0x10 : 0) | w << 5);
+	r[0] = (uint8_t)((target & 15) | (target & 16) << 3 | (write ? 0x10 : 0) | w << 5);
 	memcpy(r + 1, &off, 2);
 	r[3] = 0;
 	memcpy(r + 4, &val, 8);
@@ -70,7 +71,81 @@ static void tick(uint64_t ns)
 	len += REC;
 }
 
-enum { UART, RTC, KBD, PIT, PORTB, PM, RST, FWCFG, DBG, TEST, PIC1, PIC2, ELCR, IOAPIC, LAPIC };
+enum { UART, RTC, KBD, PIT, PORTB, PM, RST, FWCFG, DBG, TEST, PIC1, PIC2, ELCR, IOAPIC, LAPIC,
+       TICK, CF8, ECAM12, ECAM3, BAR12, BAR3, RAM };
+
+/* A ring's pieces in the fuzzer's guest RAM. */
+#define DESC 0x1000
+#define AVAIL 0x2000
+#define USED 0x3000
+#define BUF 0x4000
+
+/* Descriptor i: addr, len, flags (1 next, 2 device writes), next. */
+static void desc(unsigned i, uint64_t addr, uint32_t dlen, uint16_t flags, uint16_t next)
+{
+	acc(RAM, 1, 8, (uint16_t)(DESC + 16 * i), addr);
+	acc(RAM, 1, 8, (uint16_t)(DESC + 16 * i + 8),
+	    dlen | (uint64_t)flags << 32 | (uint64_t)next << 48);
+}
+
+/* PCI function 'slot' (1 disk, 2 rng, 3 console) set up as Linux's
+ * virtio-pci does: BAR 0 programmed through ECAM (the disk's through 0xCF8
+ * and 0xCFC), memory decoding, bus mastering and MSI-X on, the driver's
+ * status steps, VERSION_1, queue q of 8 entries on MSI-X vector 0 with its
+ * rings in RAM, DRIVER_OK; then the chain at descriptor 0 (already in
+ * RAM) made available and the queue notified. */
+static void virtio_up(unsigned slot, unsigned q)
+{
+	unsigned ecam = slot == 3 ? ECAM3 : ECAM12, bar = slot == 3 ? BAR3 : BAR12;
+	uint16_t cfg = slot == 2 ? 1 << 15 : 0;	/* in its ECAM window */
+	uint16_t at = slot == 2 ? 0x8000 : 0;	/* in its BAR window */
+	uint32_t base = 0xc0000000u + (slot - 1) * 0x8000u;
+
+	if (slot == 1) {
+		acc(CF8, 1, 4, 0, 0x80000000u | slot << 11 | 0x10);
+		acc(CF8, 1, 4, 4, 0xffffffffu);
+		acc(CF8, 0, 4, 4, 0);	/* the BAR's size */
+		acc(CF8, 1, 4, 4, base);
+		acc(CF8, 1, 4, 0, 0x80000000u | slot << 11);
+		acc(CF8, 0, 4, 4, 0);	/* vendor and device */
+	} else {
+		acc(ecam, 0, 4, cfg, 0);
+		acc(ecam, 1, 4, cfg + 0x10, base);
+	}
+	acc(ecam, 0, 1, cfg + 0x34, 0);		/* the capability list */
+	acc(ecam, 1, 2, cfg + 0x04, 0x6);	/* memory, master */
+	acc(ecam, 1, 2, cfg + 0x86, 0x8000);	/* MSI-X on (cap at 0x84) */
+	acc(bar, 1, 8, at + 0x4000, 0xfee00000u);	/* vector 0 to lapic 0 */
+	acc(bar, 1, 4, at + 0x4008, 0x41);
+	acc(bar, 1, 4, at + 0x400c, 0);
+	acc(bar, 1, 1, at + 0x14, 0);		/* reset */
+	acc(bar, 1, 1, at + 0x14, 1);
+	acc(bar, 1, 1, at + 0x14, 3);
+	acc(bar, 1, 4, at + 0x00, 1);
+	acc(bar, 0, 4, at + 0x04, 0);		/* device features 32-63 */
+	acc(bar, 1, 4, at + 0x08, 1);
+	acc(bar, 1, 4, at + 0x0c, 1);		/* VERSION_1 */
+	acc(bar, 1, 1, at + 0x14, 0xb);
+	acc(bar, 0, 1, at + 0x14, 0);
+	acc(bar, 1, 2, at + 0x10, 0);		/* config changes: vector 0 */
+	acc(bar, 1, 2, at + 0x16, (uint16_t)q);
+	acc(bar, 1, 2, at + 0x18, 8);
+	acc(bar, 1, 2, at + 0x1a, 0);
+	acc(bar, 1, 8, at + 0x20, DESC);
+	acc(bar, 1, 8, at + 0x28, AVAIL);
+	acc(bar, 1, 8, at + 0x30, USED);
+	acc(bar, 1, 2, at + 0x1c, 1);
+	acc(bar, 1, 1, at + 0x14, 0xf);		/* DRIVER_OK */
+	acc(RAM, 1, 4, AVAIL, 1u << 16);	/* flags 0, idx 1 */
+	acc(RAM, 1, 2, AVAIL + 4, 0);		/* ring[0]: descriptor 0 */
+	acc(bar, 1, 2, at + 0x3000 + 4 * q, (uint16_t)q);
+	tick(1000000);
+	acc(RAM, 0, 4, USED, 0);
+	acc(bar, 0, 1, at + 0x1000, 0);		/* ISR */
+	acc(bar, 0, 4, at + 0x2000, 0);		/* device configuration */
+	acc(LAPIC, 1, 4, 0xf0, 0x1ff);
+	tick(1000);
+}
 
 static int dev_seeds(const char *dir)
 {
@@ -135,6 +210,23 @@ static int dev_seeds(const char *dir)
 	acc(PM, 0, 2, 0, 0); acc(PM, 1, 2, 2, 0x100); acc(PM, 1, 2, 4, 0x3400);
 	acc(RST, 1, 1, 0, 0x0f); acc(DBG, 1, 1, 0, 3); acc(TEST, 1, 4, 0, 1);
 	err |= flush(dir, "misc");
+	/* virtio-blk: a read of sector 0. */
+	acc(RAM, 1, 8, BUF, 0);			/* type 0 (read) */
+	acc(RAM, 1, 8, BUF + 8, 0);		/* sector 0 */
+	desc(0, BUF, 16, 1, 1);
+	desc(1, BUF + 0x1000, 512, 3, 2);
+	desc(2, BUF + 0x2000, 1, 2, 0);
+	virtio_up(1, 0);
+	err |= flush(dir, "virtio-blk");
+	/* virtio-rng: 64 bytes. */
+	desc(0, BUF, 64, 2, 0);
+	virtio_up(2, 0);
+	err |= flush(dir, "virtio-rng");
+	/* virtio-console: "hello" on port 0's transmit queue (queue 1). */
+	acc(RAM, 1, 8, BUF, 0x6f6c6c6568);
+	desc(0, BUF, 5, 0, 0);
+	virtio_up(3, 1);
+	err |= flush(dir, "virtio-console");
 	return err;
 }
 
