@@ -70,15 +70,6 @@ struct vpci;
 int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg,
 		    struct vpci **out);
 
-/* The PCI function of a disk that another node hosts, built by the same
- * code as vblk_new's (so that every node's config image agrees; no file,
- * no workers). The caller marks it remote (pci_dev_set_remote via
- * vpci_pci_dev) and frees it with vpci_free. Only cfg->queues and
- * cfg->readonly count. */
-struct vpci;
-int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg,
-		    struct vpci **out);
-
 struct vblk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, other;
 	uint64_t read_bytes, write_bytes;
