@@ -748,12 +748,12 @@ void cluster_net_stats(struct cluster *c, struct transport_stats *out)
 	transport_stats(c->t, out);
 }
 
-void cluster_print_stats(struct cluster *c)
+void cluster_print_stats(struct cluster *c, FILE *f)
 {
 	struct transport_stats s;
 
 	transport_stats(c->t, &s);
-	fprintf(stderr,
+	fprintf(f,
 		"amalgam[%u] net: connected=%lu accepted=%lu auth_failures=%lu bad_frames=%lu disconnects=%lu\n",
 		c->p.self, (unsigned long)s.connected, (unsigned long)s.accepted,
 		(unsigned long)s.auth_failures, (unsigned long)s.bad_frames,

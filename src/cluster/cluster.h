@@ -18,6 +18,7 @@
 #ifndef AMALGAM_CLUSTER_CLUSTER_H
 #define AMALGAM_CLUSTER_CLUSTER_H
 
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,7 +95,7 @@ uint64_t cluster_bad_pongs(struct cluster *c);
 void cluster_stop_all(struct cluster *c, int status, const char *reason);
 /* Mark the cluster as shutting down: peers vanishing is expected now. */
 void cluster_quiesce(struct cluster *c);
-void cluster_print_stats(struct cluster *c);
+void cluster_print_stats(struct cluster *c, FILE *f);
 /* The transport's counters (any thread). */
 struct transport_stats;
 void cluster_net_stats(struct cluster *c, struct transport_stats *out);

@@ -48,7 +48,9 @@ for m in re.finditer(r"memory plane, node (\d+):\n((?:  .*\n)+)", text):
     blocks[m.group(1)] = m.group(2)
 assert set(blocks) == {"0", "1", "2", "3"}, f"stats of nodes {sorted(blocks)}"
 def num(n, pat):
-    return int(re.search(pat, blocks[n]).group(1))
+    m = re.search(pat, blocks[n])
+    assert m, f"node {n}: no '{pat}' in its --stats block"
+    return int(m.group(1))
 ev, wb = num("0", r"evictions (\d+) \(write-backs"), num("0", r"write-backs (\d+)\)")
 assert ev >= 9984 - 3328 and wb > 0, f"node 0: {ev} evictions, {wb} write-backs"
 print(f"ok: node 0 evicted {ev} copies, {wb} of them written back")
