@@ -985,8 +985,10 @@ int node_join(const struct node_args *a)
 	    start_from_wire(&s, &b) || start_clock_adopt(&n->vm, n->p.self, &b) ||
 	    preload_and_start_mem(n, &b) || cluster_send_ready(n->cluster, 1, 0) ||
 	    start_vcpus(n, &b)) {
+		/* A node lost meanwhile (node 0 killed as this one started)
+		 * is the reason to give, not the step it broke. */
 		if (!err[0])
-			msg = "cannot start";
+			msg = vm_stopping(&n->vm) ? n->vm.stop_reason : "cannot start";
 		goto fail;
 	}
 	status = wait_guest(n);
