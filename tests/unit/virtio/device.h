@@ -37,4 +37,18 @@ static inline uint16_t qused_idx(unsigned q)
 	return __atomic_load_n((uint16_t *)(ram + USED_GPA + qbase(q) + 2), __ATOMIC_ACQUIRE);
 }
 
+/* Queues 0..n-1 at those places, QSZ entries each, enabled (the common
+ * config's queue_select, size, rings and enable). */
+static inline void setup_queues(unsigned n)
+{
+	for (unsigned q = 0; q < n; q++) {
+		wr(0x16, q, 2);
+		wr(0x18, QSZ, 2);
+		wr(0x20, DESC_GPA + qbase(q), 8);
+		wr(0x28, AVAIL_GPA + qbase(q), 8);
+		wr(0x30, USED_GPA + qbase(q), 8);
+		wr(0x1c, 1, 2);
+	}
+}
+
 #endif

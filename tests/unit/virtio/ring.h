@@ -14,6 +14,7 @@
 #define AVAIL_GPA 0x3000
 #define USED_GPA 0x4000
 #define DATA_GPA 0x10000
+#define QSZ 16		/* every test queue's size */
 
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 

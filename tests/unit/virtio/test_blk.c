@@ -27,7 +27,6 @@
 #include "virtio/vpci.h"
 
 #define DISK_SECTORS 2048	/* 1 MiB */
-#define QSZ 16
 
 static struct pci_bus *bus;
 static struct vblk *blk;
@@ -79,14 +78,7 @@ static void open_disk(bool readonly, unsigned queues)
 	wr(0x0c, 1, 4);
 	wr(0x14, 0x0b, 1);
 	assert_int_equal(rd(0x14, 1), 0x0b);
-	for (unsigned q = 0; q < queues; q++) {
-		wr(0x16, q, 2);
-		wr(0x18, QSZ, 2);
-		wr(0x20, DESC_GPA + qbase(q), 8);
-		wr(0x28, AVAIL_GPA + qbase(q), 8);
-		wr(0x30, USED_GPA + qbase(q), 8);
-		wr(0x1c, 1, 2);
-	}
+	setup_queues(queues);
 	wr(0x14, 0x0f, 1);
 }
 

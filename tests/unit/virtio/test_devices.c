@@ -24,7 +24,6 @@
 #include "virtio/rng.h"
 #include "virtio/vpci.h"
 
-#define QSZ 16
 
 static struct pci_bus *bus;
 
@@ -58,14 +57,7 @@ static void driver_ok(unsigned nqueues)
 	wr(0x0c, 1, 4);
 	wr(0x14, 0x0b, 1);
 	assert_int_equal(rd(0x14, 1), 0x0b);
-	for (unsigned q = 0; q < nqueues; q++) {
-		wr(0x16, q, 2);
-		wr(0x18, QSZ, 2);
-		wr(0x20, DESC_GPA + qbase(q), 8);
-		wr(0x28, AVAIL_GPA + qbase(q), 8);
-		wr(0x30, USED_GPA + qbase(q), 8);
-		wr(0x1c, 1, 2);
-	}
+	setup_queues(nqueues);
 	wr(0x14, 0x0f, 1);
 	assert_int_equal(rd(0x14, 1), 0x0f);
 }

@@ -12,7 +12,6 @@
 
 #include "ring.h"
 
-#define QSZ 16
 
 static struct virtq q;
 static struct virtq_elem e;
