@@ -47,7 +47,7 @@ void config_usage_run(void)
 "                      a virtio-net card on host tap NAME (attached if it\n"
 "                      exists, else created; needs CAP_NET_ADMIN); repeatable,\n"
 "                      up to %d (net0, net1, ...); MAC default\n"
-"                      52:54:00:12:34:56 + index; node=N: 0 only, for now\n"
+"                      52:54:00:12:34:56 + index; node=N: the node that hosts it\n"
 "      --rng           a virtio-rng device: entropy from the host's getrandom\n"
 "      --console stdout|file=PATH\n"
 "                      a virtio-console (the guest's hvc0): its output on\n"
@@ -329,13 +329,7 @@ static int add_net(struct config *cfg, char *arg, char *err, size_t errlen)
 				snprintf(err, errlen, "--net: node=N takes a node number, not '%s'", opt + 5);
 				return -EINVAL;
 			}
-			/* As for disks: devices live on node 0 today. */
-			if (v) {
-				snprintf(err, errlen,
-					 "--net: node=%lu: network cards on nodes other than 0 are not supported yet",
-					 (unsigned long)v);
-				return -EINVAL;
-			}
+			d->node = (unsigned)v;
 		} else {
 			snprintf(err, errlen, "--net: unknown option '%s' (tap=NAME, mac=MAC, node=N)", opt);
 			return -EINVAL;
@@ -346,8 +340,9 @@ static int add_net(struct config *cfg, char *arg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		if (!strcmp(cfg->nets[i].tap, d->tap)) {
-			snprintf(err, errlen, "--net: tap %s given twice", d->tap);
+		/* One card a tap: two would steal each other's frames. */
+		if (!strcmp(cfg->nets[i].tap, d->tap) && cfg->nets[i].node == d->node) {
+			snprintf(err, errlen, "--net: tap %s on node %u given twice", d->tap, d->node);
 			return -EINVAL;
 		}
 	}

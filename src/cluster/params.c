@@ -201,6 +201,23 @@ int params_check(const struct cluster_params *p, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (p->nr_nics > CLUSTER_MAX_NICS) {
+		set_err("at most %d network cards", CLUSTER_MAX_NICS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < p->nr_nics; i++) {
+		const struct cluster_nic *c = &p->nics[i];
+
+		if (c->node >= p->nr_nodes) {
+			set_err("--net tap=%.*s: node=%u names no node (the nodes are 0 to %u)",
+				CLUSTER_TAP_NAME_MAX, c->tap, c->node, p->nr_nodes - 1);
+			return -EINVAL;
+		}
+		if (!c->tap[0] || !memchr(c->tap, 0, CLUSTER_TAP_NAME_MAX)) {
+			set_err("network card %u: no tap name", i);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -246,6 +263,14 @@ void params_to_wire(const struct cluster_params *p, struct net_join *j)
 		j->disks[i].readonly = d->readonly;
 		j->disks[i].queues = d->queues;
 		j->disks[i].fail_from = d->fail_from;
+	}
+	j->nr_nics = p->nr_nics;
+	for (unsigned i = 0; i < p->nr_nics && i < CLUSTER_MAX_NICS; i++) {
+		const struct cluster_nic *c = &p->nics[i];
+
+		memcpy(j->nics[i].tap, c->tap, strnlen(c->tap, NET_TAP_NAME_MAX - 1));
+		memcpy(j->nics[i].mac, c->mac, sizeof(c->mac));
+		j->nics[i].node = c->node;
 	}
 }
 
@@ -301,6 +326,16 @@ int params_from_wire(struct cluster_params *p, const struct net_join *j,
 		d->readonly = j->disks[i].readonly;
 		d->queues = j->disks[i].queues;
 		d->fail_from = j->disks[i].fail_from;
+	}
+	/* Likewise each tap name's NUL and the MAC's unicast bit. */
+	p->nr_nics = j->nr_nics <= CLUSTER_MAX_NICS ? j->nr_nics : CLUSTER_MAX_NICS + 1;
+	for (unsigned i = 0; i < CLUSTER_MAX_NICS && i < j->nr_nics; i++) {
+		struct cluster_nic *c = &p->nics[i];
+
+		memcpy(c->tap, j->nics[i].tap, CLUSTER_TAP_NAME_MAX);
+		c->tap[CLUSTER_TAP_NAME_MAX - 1] = 0;
+		memcpy(c->mac, j->nics[i].mac, sizeof(c->mac));
+		c->node = j->nics[i].node;
 	}
 	return params_check(p, err, errlen);
 }

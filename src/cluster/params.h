@@ -24,11 +24,14 @@
 #define CLUSTER_MAX_DISKS 16
 #define CLUSTER_DISK_PATH_MAX 200
 #define CLUSTER_DISK_QUEUES_MAX 8	/* BLK_MAX_QUEUES (virtio/blk.h) */
+#define CLUSTER_MAX_NICS 8
+#define CLUSTER_TAP_NAME_MAX 16
 
 static_assert(CLUSTER_MAX_NODES == NET_JOIN_NODES &&
 	      CLUSTER_MAX_VCPUS == NET_JOIN_VCPUS &&
 	      CLUSTER_ADDR_MAX == NET_ADDR_MAX && CLUSTER_MAX_DISKS == NET_JOIN_DISKS &&
-	      CLUSTER_DISK_PATH_MAX == NET_DISK_PATH_MAX,
+	      CLUSTER_DISK_PATH_MAX == NET_DISK_PATH_MAX &&
+	      CLUSTER_MAX_NICS == NET_JOIN_NICS && CLUSTER_TAP_NAME_MAX == NET_TAP_NAME_MAX,
 	      "JOIN carries struct cluster_params whole");
 
 /* A virtio disk (--disk): every node builds the same PCI slots from the
@@ -39,6 +42,14 @@ struct cluster_disk {
 	bool readonly;
 	uint8_t queues;			/* 0: one per vCPU */
 	uint64_t fail_from;		/* fault injection (tests); 0: none */
+};
+
+/* A virtio-net card (--net), likewise: node `node` opens the tap, a name
+ * on its host. */
+struct cluster_nic {
+	char tap[CLUSTER_TAP_NAME_MAX];
+	uint8_t mac[6];			/* all zero: the default */
+	uint8_t node;
 };
 
 /* Whether vCPUs move between nodes (--migrate). */
@@ -70,6 +81,8 @@ struct cluster_params {
 	uint64_t node_mem[CLUSTER_MAX_NODES];
 	struct cluster_disk disks[CLUSTER_MAX_DISKS];
 	unsigned nr_disks;
+	struct cluster_nic nics[CLUSTER_MAX_NICS];
+	unsigned nr_nics;
 	/* The coordinator's inputs to params_settle_memory, not sent:
 	 * bit i set when node_mem[i] was given (--node-memory, or node i's
 	 * own --memory), and whether --memory was given. */

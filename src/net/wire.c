@@ -83,6 +83,16 @@ static bool check_join(const struct net_msg *m)
 		    !is_bool(d->readonly) || !wire_zero(d->reserved, sizeof(d->reserved)))
 			return false;
 	}
+	if (j.nr_nics > NET_JOIN_NICS || j.reserved3)
+		return false;
+	for (unsigned i = 0; i < NET_JOIN_NICS; i++) {
+		const struct net_nic *c = &j.nics[i];
+
+		if (i >= j.nr_nics ? !wire_zero(c, sizeof(*c)) :
+		    !check_str(c->tap, NET_TAP_NAME_MAX) || !c->tap[0] || c->reserved ||
+		    (c->mac[0] & 1))
+			return false;
+	}
 	return true;
 }
 

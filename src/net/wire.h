@@ -49,8 +49,9 @@
  * 7: VCPU_STATE carries the vCPU's waiting for the receiver's pages; JOIN
  * carries the disks (struct net_disk); NET_CPU_PCI_CFG and NET_CPU_INTX
  * for devices hosted by any node.
+ * 8: JOIN carries the network cards (struct net_nic).
  * Nodes of different versions refuse each other's first frame. */
-#define NET_WIRE_VERSION	7
+#define NET_WIRE_VERSION	8
 #define NET_HDR_SIZE		24
 
 /* Header flag: the payload is encrypted and followed by a
@@ -72,6 +73,8 @@
 #define NET_ADDR_MAX		64	/* "host:port", NUL-terminated */
 #define NET_JOIN_DISKS		16	/* PCIBUS_MAX_DISKS (vmm/pcibus.h) */
 #define NET_DISK_PATH_MAX	200	/* a disk's image path, NUL-terminated */
+#define NET_JOIN_NICS		8	/* PCIBUS_MAX_NETS (vmm/pcibus.h) */
+#define NET_TAP_NAME_MAX	16	/* IFNAMSIZ, NUL-terminated */
 #define NET_START_NODES		NET_JOIN_NODES
 #define NET_START_RANGES	64
 #define NET_BOOT_ID_MAX		40
@@ -219,6 +222,15 @@ struct net_disk {
 	uint64_t fail_from;		/* fault injection (tests); 0: none */
 };
 
+/* A virtio-net card in JOIN: every node builds the same slots; node
+ * `node` opens the tap, a name on its own host. */
+struct net_nic {
+	char tap[NET_TAP_NAME_MAX];	/* NUL-terminated, zero-padded */
+	uint8_t mac[6];			/* unicast; all zero: the default */
+	uint8_t node;			/* < nr_nodes */
+	uint8_t reserved;		/* zero */
+};
+
 struct net_join {
 	uint32_t nr_nodes;
 	uint32_t self;			/* the joiner's id from now on */
@@ -237,6 +249,9 @@ struct net_join {
 	uint32_t nr_disks;		/* 0..NET_JOIN_DISKS */
 	uint32_t reserved2;		/* zero */
 	struct net_disk disks[NET_JOIN_DISKS];	/* zero past nr_disks */
+	uint32_t nr_nics;		/* 0..NET_JOIN_NICS */
+	uint32_t reserved3;		/* zero */
+	struct net_nic nics[NET_JOIN_NICS];	/* zero past nr_nics */
 };
 
 struct net_range {
@@ -572,8 +587,14 @@ NET_PIN(net_control, arg, 8);
 static_assert(sizeof(struct net_disk) == NET_DISK_PATH_MAX + 16, "net_disk size");
 NET_PIN(net_disk, node, NET_DISK_PATH_MAX);
 NET_PIN(net_disk, fail_from, NET_DISK_PATH_MAX + 8);
+static_assert(sizeof(struct net_nic) == NET_TAP_NAME_MAX + 8, "net_nic size");
+NET_PIN(net_nic, mac, NET_TAP_NAME_MAX);
+NET_PIN(net_nic, node, NET_TAP_NAME_MAX + 6);
 static_assert(sizeof(struct net_join) == 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8) + 8 +
-	      NET_JOIN_DISKS * sizeof(struct net_disk), "net_join size");
+	      NET_JOIN_DISKS * sizeof(struct net_disk) + 8 +
+	      NET_JOIN_NICS * sizeof(struct net_nic), "net_join size");
+NET_PIN(net_join, nr_nics, 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8) + 8 +
+	NET_JOIN_DISKS * sizeof(struct net_disk));
 NET_PIN(net_join, nr_disks, 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8));
 NET_PIN(net_join, disks, 96 + NET_JOIN_NODES * (NET_ADDR_MAX + 8) + 8);
 NET_PIN(net_join, nr_nodes, 0);

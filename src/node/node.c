@@ -212,7 +212,8 @@ static int pci_cfg_in(void *opaque, unsigned slot, unsigned off, const void *val
 	return pcibus_cfg_in(n->pci, slot, off, val, len);
 }
 
-/* Every node builds the same PCI slots from the cluster's disk list. */
+/* Every node builds the same PCI slots from the cluster's disk and
+ * network card lists. */
 static void pci_wire(struct node *n)
 {
 	for (unsigned i = 0; i < n->p.nr_disks; i++) {
@@ -222,6 +223,12 @@ static void pci_wire(struct node *n)
 			.path = d->path, .node = d->node, .readonly = d->readonly,
 			.queues = d->queues, .fail_from = d->fail_from,
 		};
+	}
+	for (unsigned i = 0; i < n->p.nr_nics; i++) {
+		const struct cluster_nic *c = &n->p.nics[i];
+
+		n->nets[i] = (struct pcibus_net){ .tap = c->tap, .node = c->node };
+		memcpy(n->nets[i].mac, c->mac, sizeof(c->mac));
 	}
 	n->pci_links = (struct pcibus_links){
 		.self = n->p.self, .bridge = n->p.self == FORWARD_DEVICE_NODE,
@@ -349,9 +356,12 @@ static int build_vm(struct node *n)
 	/* The legacy devices live on one node; the others forward to it. */
 	if (n->p.self == FORWARD_DEVICE_NODE) {
 		n->board_opt.with_pit = n->p.nr_nodes > 1;
-		/* The disks as the cluster knows them (with their nodes). */
+		/* The disks and cards as the cluster knows them (with their
+		 * nodes). */
 		n->board_opt.pci.disks = n->disks;
 		n->board_opt.pci.nr_disks = n->p.nr_disks;
+		n->board_opt.pci.nets = n->nets;
+		n->board_opt.pci.nr_nets = n->p.nr_nics;
 		n->board_opt.pci_links = n->p.nr_nodes > 1 ? &n->pci_links : NULL;
 		char err[256];
 
@@ -393,11 +403,12 @@ static int build_vm(struct node *n)
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
 		node_cpus_init(n);
-		if (n->p.self != FORWARD_DEVICE_NODE && n->p.nr_disks) {
+		if (n->p.self != FORWARD_DEVICE_NODE && (n->p.nr_disks || n->p.nr_nics)) {
 			char err[256];
 
 			r = pcibus_create(&n->vm, &(struct pcibus_devices){
-						.disks = n->disks, .nr_disks = n->p.nr_disks },
+						.disks = n->disks, .nr_disks = n->p.nr_disks,
+						.nets = n->nets, .nr_nets = n->p.nr_nics },
 					  &n->pci_links, &n->pci, err, sizeof(err));
 			if (r) {
 				fprintf(stderr, "amalgam[%u]: %s\n", n->p.self, err);
@@ -615,6 +626,15 @@ static int params_from_config(struct cluster_params *p, const struct config *cfg
 		p->disks[i].readonly = d->readonly;
 		p->disks[i].queues = (uint8_t)d->queues;
 		p->disks[i].fail_from = d->fail_from;
+	}
+	/* add_net took names of at most 15 bytes. */
+	p->nr_nics = cfg->nr_nets;
+	for (unsigned i = 0; i < cfg->nr_nets && i < CLUSTER_MAX_NICS; i++) {
+		const struct pcibus_net *c = &cfg->nets[i];
+
+		snprintf(p->nics[i].tap, sizeof(p->nics[i].tap), "%s", c->tap);
+		memcpy(p->nics[i].mac, c->mac, sizeof(c->mac));
+		p->nics[i].node = (uint8_t)c->node;
 	}
 	p->start_all = cfg->start_all;
 	p->net_delay_us = cfg->net_delay_us;

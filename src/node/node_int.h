@@ -28,9 +28,10 @@ struct node {
 	bool vm_ok;
 	struct board *board;
 	struct board_options board_opt;	/* node 0: from the configuration */
-	/* The PCI devices, as every node builds them from p.disks: on node 0
-	 * in the board, elsewhere in pci (NULL without disks). */
+	/* The PCI devices, as every node builds them from p.disks and p.nics:
+	 * on node 0 in the board, elsewhere in pci (NULL without either). */
 	struct pcibus_disk disks[PCIBUS_MAX_DISKS];
+	struct pcibus_net nets[PCIBUS_MAX_NETS];
 	struct pcibus_links pci_links;
 	struct pcibus *pci;
 	int console_fd;			/* node 0: where the UART writes */

@@ -346,38 +346,14 @@ static struct vpci_config transport(const struct vblk_config *cfg,
 	};
 }
 
-/* A shadow is never reached: its BAR accesses go to the disk's node. */
-static void shadow_cfg_read(void *opaque, unsigned off, void *data, unsigned len)
+int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg, unsigned host,
+		    struct vpci **out)
 {
-	memset(data, 0xff, len);
-}
-
-static int shadow_start(void *opaque)
-{
-	return -ENODEV;
-}
-
-static void shadow_notify(void *opaque, unsigned q)
-{
-}
-
-static bool shadow_reset(void *opaque)
-{
-	return true;
-}
-
-static const struct vpci_device_ops shadow_ops = {
-	.cfg_read = shadow_cfg_read, .start = shadow_start, .notify = shadow_notify,
-	.reset = shadow_reset,
-};
-
-int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vpci **out)
-{
-	struct vpci_config vc = transport(cfg, &shadow_ops);
+	struct vpci_config vc = transport(cfg, NULL);
 
 	if (!cfg->queues || cfg->queues > BLK_MAX_QUEUES)
 		return -EINVAL;
-	return vpci_new(bus, &vc, out);
+	return vpci_shadow_new(bus, &vc, host, out);
 }
 
 int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **out,

@@ -61,13 +61,12 @@ int vblk_new(struct pci_bus *bus, const struct vblk_config *cfg, struct vblk **o
 /* Stops the workers (in-flight requests finish) and closes the file. */
 void vblk_free(struct vblk *b);
 
-/* The PCI function of a disk that another node hosts, built by the same
- * code as vblk_new's (so that every node's config image agrees; no file,
- * no workers). The caller marks it remote (pci_dev_set_remote via
- * vpci_pci_dev) and frees it with vpci_free. Only cfg->queues and
+/* The PCI function of a disk that node 'host' runs (vpci_shadow_new),
+ * built by the same code as vblk_new's so that every node's config image
+ * agrees: no file, no workers. Freed with vpci_free. Only cfg->queues and
  * cfg->readonly count. */
 struct vpci;
-int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg,
+int vblk_shadow_new(struct pci_bus *bus, const struct vblk_config *cfg, unsigned host,
 		    struct vpci **out);
 
 struct vblk_stats {

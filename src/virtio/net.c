@@ -434,18 +434,34 @@ static const struct vpci_device_ops ops = {
 	.cfg_read = cfg_read, .start = dev_start, .notify = dev_notify, .reset = dev_reset,
 };
 
-int vnet_new(struct pci_bus *bus, const struct vnet_config *cfg, struct vnet **out,
-	     char *err, unsigned errlen)
+/* The transport's view of a card: the same for the card and its shadows
+ * on other nodes (the features the tap allows are added by vnet_new; only
+ * the card's own node answers the feature registers). */
+static struct vpci_config transport(const struct vnet_config *cfg, void *opaque)
 {
-	struct vnet *n = calloc(1, sizeof(*n));
-	struct vpci_config vc = {
+	return (struct vpci_config){
 		.device_id = VIRTIO_NET_ID, .class_code = 0x020000,
 		.features = 1ULL << F_CSUM | 1ULL << F_MAC | 1ULL << F_STATUS |
 			    1ULL << F_HOST_TSO4 | 1ULL << F_HOST_TSO6 | 1ULL << F_HOST_ECN,
 		.num_queues = 2, .max_queue_size = QSIZE, .cfg_size = sizeof(struct net_cfg),
-		.ops = &ops, .opaque = n, .map = cfg->map, .map_opaque = cfg->map_opaque,
+		.ops = &ops, .opaque = opaque, .map = cfg->map, .map_opaque = cfg->map_opaque,
 		.msi_send = cfg->msi_send, .msi_opaque = cfg->msi_opaque, .name = cfg->name,
 	};
+}
+
+int vnet_shadow_new(struct pci_bus *bus, const struct vnet_config *cfg, unsigned host,
+		    struct vpci **out)
+{
+	struct vpci_config vc = transport(cfg, NULL);
+
+	return vpci_shadow_new(bus, &vc, host, out);
+}
+
+int vnet_new(struct pci_bus *bus, const struct vnet_config *cfg, struct vnet **out,
+	     char *err, unsigned errlen)
+{
+	struct vnet *n = calloc(1, sizeof(*n));
+	struct vpci_config vc = transport(cfg, n);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 	int r;
 

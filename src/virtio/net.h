@@ -66,6 +66,11 @@ struct vnet_config {
 int vnet_new(struct pci_bus *bus, const struct vnet_config *cfg, struct vnet **out,
 	     char *err, unsigned errlen);
 void vnet_free(struct vnet *n);
+/* The PCI function of a card that node 'host' runs (vpci_shadow_new):
+ * no tap, no thread. Freed with vpci_free. */
+struct vpci;
+int vnet_shadow_new(struct pci_bus *bus, const struct vnet_config *cfg, unsigned host,
+		    struct vpci **out);
 
 struct vnet_stats {
 	uint64_t rx_packets, rx_bytes;

@@ -458,6 +458,46 @@ struct pci_dev *vpci_pci_dev(struct vpci *vp)
 	return vp->pci;
 }
 
+/* A shadow is never reached: its BAR accesses go to the device's node
+ * (pci_dev_set_remote), so these only keep the transport whole. */
+static void shadow_cfg_read(void *opaque, unsigned off, void *data, unsigned len)
+{
+	memset(data, 0xff, len);
+}
+
+static int shadow_start(void *opaque)
+{
+	return -ENODEV;
+}
+
+static void shadow_notify(void *opaque, unsigned q)
+{
+}
+
+static bool shadow_reset(void *opaque)
+{
+	return true;
+}
+
+static const struct vpci_device_ops shadow_ops = {
+	.cfg_read = shadow_cfg_read, .start = shadow_start, .notify = shadow_notify,
+	.reset = shadow_reset,
+};
+
+int vpci_shadow_new(struct pci_bus *bus, const struct vpci_config *cfg, unsigned host,
+		    struct vpci **out)
+{
+	struct vpci_config c = *cfg;
+	int r;
+
+	c.ops = &shadow_ops;
+	c.opaque = NULL;
+	r = vpci_new(bus, &c, out);
+	if (!r)
+		pci_dev_set_remote((*out)->pci, host);
+	return r;
+}
+
 void vpci_free(struct vpci *vp)
 {
 	if (!vp)

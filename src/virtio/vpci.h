@@ -92,6 +92,12 @@ int vpci_new(struct pci_bus *bus, const struct vpci_config *cfg, struct vpci **o
 void vpci_free(struct vpci *vp);
 /* The PCI function (e.g. to mark it hosted by another node). */
 struct pci_dev *vpci_pci_dev(struct vpci *vp);
+/* The function of a device node 'host' runs, on a node that does not: the
+ * same config image (cfg's ids, queues and sizes, so that every node
+ * decodes its BARs alike), no device behind it, every BAR access sent to
+ * 'host'. cfg's ops and opaque are not used. */
+int vpci_shadow_new(struct pci_bus *bus, const struct vpci_config *cfg, unsigned host,
+		    struct vpci **out);
 
 /* Queue i, valid from start() until the reset is done. */
 struct virtq *vpci_queue(struct vpci *vp, unsigned i);

@@ -46,7 +46,8 @@ struct pcibus {
 	struct injector inject[PCIBUS_MAX_DISKS];
 	char name[PCIBUS_MAX_DISKS][8];
 	unsigned nr;
-	struct vnet *net[PCIBUS_MAX_NETS];
+	struct vnet *net[PCIBUS_MAX_NETS];	/* NULL: hosted elsewhere */
+	struct vpci *net_shadow[PCIBUS_MAX_NETS];	/* ... and its function here */
 	char net_name[PCIBUS_MAX_NETS][8];
 	unsigned nr_nets;
 	struct vrng *rng;
@@ -100,14 +101,15 @@ static int remote_io(void *opaque, struct vcpu *v, unsigned host, uint64_t addr,
 	return 0;
 }
 
-/* Only the disks have a function on every node (the first slots); the
- * other devices are node 0's alone, where config space is. */
+/* Only the disks and network cards have a function on every node (the
+ * first slots); the rng and the console are node 0's alone, where config
+ * space is. */
 static void cfg_out(void *opaque, unsigned slot, unsigned off, const void *val,
 		    unsigned len)
 {
 	struct pcibus *p = opaque;
 
-	if (slot >= 1 && slot <= p->nr)
+	if (slot >= 1 && slot <= p->nr + p->nr_nets)
 		p->links.cfg_out(p->links.opaque, slot, off, val, len);
 }
 
@@ -154,12 +156,11 @@ static int add_disks(struct pcibus *p, const struct pcibus_devices *devs, char *
 		snprintf(p->name[p->nr], sizeof(p->name[0]), "vd%c", 'a' + p->nr);
 		if (d->node != p->links.self) {
 			/* Same slot, same image, no file: the host has it. */
-			r = vblk_shadow_new(p->bus, &c, &p->shadow[p->nr]);
+			r = vblk_shadow_new(p->bus, &c, d->node, &p->shadow[p->nr]);
 			if (r) {
 				snprintf(err, errlen, "disk %s: no room on the PCI bus", d->path);
 				return r;
 			}
-			pci_dev_set_remote(vpci_pci_dev(p->shadow[p->nr]), d->node);
 			++p->slots;
 			continue;
 		}
@@ -189,12 +190,23 @@ static int add_nets(struct pcibus *p, const struct pcibus_devices *devs, char *e
 			memcpy(c.mac, (uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34,
 						    (uint8_t)(0x56 + p->nr_nets) }, 6);
 		snprintf(p->net_name[p->nr_nets], sizeof(p->net_name[0]), "net%u", p->nr_nets % 10);
+		if (d->node != p->links.self) {
+			/* Same slot, same image, no tap: the host has it. */
+			r = vnet_shadow_new(p->bus, &c, d->node, &p->net_shadow[p->nr_nets]);
+			if (r) {
+				snprintf(err, errlen, "network card on tap %s: no room on the PCI bus",
+					 d->tap);
+				return r;
+			}
+			++p->slots;
+			continue;
+		}
 		r = vnet_new(p->bus, &c, &p->net[p->nr_nets], err, (unsigned)errlen);
 		if (r)
 			return r;
-		pr_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x on PCI slot %u",
+		pr_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x on PCI slot %u, hosted by node %u",
 			p->net_name[p->nr_nets], d->tap, c.mac[0], c.mac[1], c.mac[2], c.mac[3],
-			c.mac[4], c.mac[5], ++p->slots);
+			c.mac[4], c.mac[5], ++p->slots, d->node);
 	}
 	return 0;
 }
@@ -275,8 +287,11 @@ void pcibus_destroy(struct pcibus *p)
 			vblk_free(p->disk[i]);
 		vpci_free(p->shadow[i]);
 	}
-	for (unsigned i = 0; i < p->nr_nets; i++)
-		vnet_free(p->net[i]);
+	for (unsigned i = 0; i < p->nr_nets; i++) {
+		if (p->net[i])
+			vnet_free(p->net[i]);
+		vpci_free(p->net_shadow[i]);
+	}
 	vrng_free(p->rng);
 	vcon_free(p->con);
 	pci_bus_free(p->bus);
@@ -306,6 +321,8 @@ void pcibus_print_stats(struct pcibus *p, FILE *f)
 	for (unsigned i = 0; i < p->nr_nets; i++) {
 		struct vnet_stats s;
 
+		if (!p->net[i])
+			continue;
 		vnet_stats(p->net[i], &s);
 		fprintf(f, "%s: rx %llu (%llu B) too-big %llu tx %llu (%llu B) bad %llu "
 			"refused %llu broken %llu tap-failed %llu offloads %#llx\n",

@@ -2,15 +2,16 @@
  * (disks, network cards, the entropy source, a second console), wired
  * to this VM.
  *
- * A device's hosting node is a property of the device (pcibus_disk.node;
- * network cards, the rng and the console live on node 0 for now): every
- * node builds the same disk slots (the first ones) in the same order, the
- * host with the disk itself, the others with a shadow of its PCI function
- * (same config image, built by the same code) whose BAR accesses leave
- * through links->bar_out to the host. Config space is reached on node 0
- * only (links->bridge): it tells every other node each write to a disk's
- * function (links->cfg_out, applied with pcibus_cfg_in), so that every
- * node decodes the disks' BARs alike; an access no device on a node
+ * A disk's or a network card's hosting node is a property of the device
+ * (pcibus_disk.node, pcibus_net.node; the rng and the console live on
+ * node 0): every node builds the same disk and card slots (the first
+ * ones) in the same order, the host with the device itself, the others
+ * with a shadow of its PCI function (vpci_shadow_new: same config image,
+ * built by the same code) whose BAR accesses leave through
+ * links->bar_out to the host. Config space is reached on node 0 only
+ * (links->bridge): it tells every other node each write to a disk's or
+ * card's function (links->cfg_out, applied with pcibus_cfg_in), so that
+ * every node decodes their BARs alike; an access no device on a node
  * claims goes to node 0 anyway, which has every other device. A device's
  * host runs its queues against its own memory plane and sends its MSI-X
  * messages on its own interrupt bus; its INTx, on a node without the
@@ -48,7 +49,8 @@ struct pcibus_disk {
 };
 
 struct pcibus_net {
-	const char *tap;	/* the host tap's name */
+	const char *tap;	/* the host tap's name, on its node's host */
+	unsigned node;		/* the node that hosts it (opens the tap) */
 	uint8_t mac[6];		/* all zero: 52:54:00:12:34:56 + its index */
 };
 

@@ -90,7 +90,9 @@ expect "net no tap"        "needs tap=NAME"       -- "$AMALGAM" run --kernel "$t
 expect "net long name"     "1 to 15 characters"   -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=a-name-far-too-long
 expect "net multicast mac" "unicast address"      -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,mac=01:00:5e:00:00:01
 expect "net bad mac"       "unicast address"      -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,mac=52:54:00:zz:00:01
-expect "net other node"    "nodes other than 0"   -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,node=1
+expect "net no such node"  "node=1 names no node" -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,node=1
+expect "net past nodes"    "node=2 names no node .the nodes are 0 to 1" -- "$AMALGAM" run --nodes 2 --kernel "$tmp/junk" --net tap=x,node=2
+expect "net bad node"      "node=N takes"         -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,node=x
 expect "net bad option"    "unknown option 'frob'" -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x,frob
 expect "net twice"         "given twice"          -- "$AMALGAM" run --kernel "$tmp/junk" --net tap=x --net tap=x
 expect "console bad"       "takes 'stdout' or 'file=PATH'" -- "$AMALGAM" run --kernel "$tmp/junk" --console tty

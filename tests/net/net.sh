@@ -4,10 +4,13 @@
 # the tap holds 10.0.77.1/24, a UDP echo server listens on port 7777, and
 # the test guest (guests/virtio_net.c) runs inside the namespace:
 #  1. ARP, ICMP echo, UDP with checksum offload, garbage chains; again
-#     with the guest's vCPU on node 1 of two;
-#  2. the tap deleted under a running guest: the device goes
-#     DEVICE_NEEDS_RESET with its link down, amalgam says which tap failed
-#     and goes on until the guest ends.
+#     with the guest's vCPU on node 1 of two, with the card on node 1 and
+#     the vCPU on node 0, and with the card on node 2 of three and the
+#     vCPU on node 1;
+#  2. the tap deleted under a running guest, with the card on node 0 and
+#     on node 1: the device goes DEVICE_NEEDS_RESET with its link down,
+#     the card's node says which tap failed and every node goes on until
+#     the guest ends.
 # (--net's refusals are in tests/cli/bad-input.sh.)
 # Usage: net.sh AMALGAM VIRTIO_NET_ELF RUN_TEST
 set -uo pipefail
@@ -76,15 +79,45 @@ else
 	fail "the rings test with the vCPU on node 1:"; tail -40 "$TMP/rings2.out" | sed 's/^/    /'
 fi
 
-# 2. The tap goes away under the guest.
-in_ns "$AMALGAM" run --memory 64M --kernel "$GUEST" --append "mac=$MAC tapgone" \
-	--net tap=$TAP,mac=$MAC >"$TMP/gone.out" 2>"$TMP/gone.err" &
-run=$!
-for ((i = 0; i < 600; i++)); do grep -q "virtio-net: up" "$TMP/gone.out" && break; sleep 0.1; done
-if ! grep -q "virtio-net: up" "$TMP/gone.out"; then
-	fail "the guest never brought the card up"; tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
-	kill -9 $run
+# 1c. The card on node 1, the vCPU on node 0: node 1 opens the tap and
+# runs the queues; node 0 and every other node hold a shadow of the PCI
+# function whose BAR accesses go to node 1; config space stays on node 0.
+if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
+	--vmm-args="-v --nodes 2 --place 0 --migrate off --net tap=$TAP,mac=$MAC,node=1 --stats" \
+	--stderr-regex "amalgam\[1\] info: net0: tap $TAP, .* hosted by node 1" \
+	>"$TMP/rings3.out" 2>&1; then
+	ok "the card on node 1, the vCPU on node 0: $(grep -c '^PASS' "$TMP/rings3.out") checks passed"
 else
+	fail "the rings test with the card on node 1:"; tail -40 "$TMP/rings3.out" | sed 's/^/    /'
+fi
+
+# 1d. Three nodes: config space on node 0, the vCPU on node 1, the card on
+# node 2.
+if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
+	--vmm-args="--nodes 3 --place 1 --migrate off --net tap=$TAP,mac=$MAC,node=2" \
+	>"$TMP/rings4.out" 2>&1; then
+	ok "the card on node 2, the vCPU on node 1: $(grep -c '^PASS' "$TMP/rings4.out") checks passed"
+else
+	fail "the rings test with the card on node 2 of 3:"; tail -40 "$TMP/rings4.out" | sed 's/^/    /'
+fi
+
+# 2. The tap goes away under the guest: with the card on node 0, then on
+# node 1 (which names the tap; every node goes on).
+tap_gone() { # NODES: the card on the last node
+	local nodes=$1 where=$(($1 - 1)) args=""
+	[ "$nodes" -gt 1 ] && args="--nodes $nodes --place 0 --migrate off"
+	in_ns ip link show $TAP >/dev/null 2>&1 || make_tap || { fail "cannot remake the tap"; return; }
+	in_ns "$AMALGAM" run $args --memory 64M --kernel "$GUEST" --append "mac=$MAC tapgone" \
+		--net tap=$TAP,mac=$MAC,node=$where >"$TMP/gone.out" 2>"$TMP/gone.err" &
+	local run=$! i st
+	for ((i = 0; i < 600; i++)); do grep -q "virtio-net: up" "$TMP/gone.out" && break; sleep 0.1; done
+	if ! grep -q "virtio-net: up" "$TMP/gone.out"; then
+		fail "the guest never brought the card up ($nodes nodes)"
+		tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
+		kill -9 $run
+		wait $run
+		return
+	fi
 	in_ns ip link del $TAP
 	for ((i = 0; i < 600; i++)); do kill -0 $run 2>/dev/null || break; sleep 0.1; done
 	if kill -0 $run 2>/dev/null; then
@@ -93,13 +126,15 @@ else
 	wait $run
 	st=$?
 	if [ $st -ne 0 ] || ! grep -q "^SUMMARY: .* 0 failures" "$TMP/gone.out"; then
-		fail "after the tap went away: status $st"; tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
+		fail "after the tap went away ($nodes nodes): status $st"
+		tail -20 "$TMP/gone.out" "$TMP/gone.err" | sed 's/^/    /'
 	elif ! grep -q "net0: tap $TAP failed" "$TMP/gone.err"; then
-		fail "no message naming the tap"; sed 's/^/    /' "$TMP/gone.err"
+		fail "no message naming the tap ($nodes nodes)"; sed 's/^/    /' "$TMP/gone.err"
 	else
-		ok "tap deleted: $(grep -m1 "tap $TAP failed" "$TMP/gone.err"); the guest saw NEEDS_RESET and ended normally"
+		ok "tap deleted under the card on node $where: $(grep -m1 "tap $TAP failed" "$TMP/gone.err"); the guest saw NEEDS_RESET and ended normally"
 	fi
-fi
-
+}
+tap_gone 1
+tap_gone 2
 echo "net: $fails failure(s)"
 [ $fails -eq 0 ]

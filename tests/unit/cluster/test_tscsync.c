@@ -114,6 +114,10 @@ static void test_params_roundtrip(void **state)
 	strcpy(p.disks[0].path, "/var/lib/root.img");
 	p.disks[1] = (struct cluster_disk){ .path = "d.img", .node = 2, .readonly = true,
 					    .queues = 3, .fail_from = 77 };
+	p.nr_nics = 2;
+	strcpy(p.nics[0].tap, "tap0");
+	p.nics[1] = (struct cluster_nic){ .tap = "fifteen-chars-x", .node = 1,
+					  .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
 	params_to_wire(&p, &j);
 	assert_int_equal(j.addr[2][10], 0);
 	assert_int_equal(j.addr[2][NET_ADDR_MAX - 1], 0);
@@ -139,6 +143,12 @@ static void test_params_roundtrip(void **state)
 	assert_true(q.disks[1].readonly);
 	assert_int_equal(q.disks[1].queues, 3);
 	assert_int_equal(q.disks[1].fail_from, 77);
+	assert_int_equal(q.nr_nics, 2);
+	assert_string_equal(q.nics[0].tap, "tap0");
+	assert_int_equal(q.nics[0].node, 0);
+	assert_string_equal(q.nics[1].tap, "fifteen-chars-x");
+	assert_int_equal(q.nics[1].node, 1);
+	assert_memory_equal(q.nics[1].mac, p.nics[1].mac, 6);
 	/* Back to the wire: the same bytes. */
 	params_to_wire(&q, &k);
 	assert_memory_equal(&j, &k, sizeof(j));
@@ -152,6 +162,13 @@ static void test_params_roundtrip(void **state)
 	k.disks[1].node = 3;
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "node=3 names no node (the nodes are 0 to 2)"));
+	k = j;
+	k.nics[1].node = 3;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--net tap=fifteen-chars-x: node=3 names no node"));
+	k = j;
+	k.nr_nics = CLUSTER_MAX_NICS + 1;
+	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);
 	k = j;
 	k.nr_disks = CLUSTER_MAX_DISKS + 1;
 	assert_int_equal(params_from_wire(&q, &k, err, sizeof(err)), -EINVAL);

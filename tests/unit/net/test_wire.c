@@ -130,6 +130,10 @@ static int sample(int i, struct net_msg *m)
 		strcpy(join.disks[0].path, "/img/root.img");
 		join.disks[1] = (struct net_disk){ .path = "data.img", .node = 2,
 			.readonly = 1, .queues = 4, .fail_from = 99 };
+		join.nr_nics = 2;
+		strcpy(join.nics[0].tap, "tap0");
+		join.nics[1] = (struct net_nic){ .tap = "amtap1", .node = 2,
+			.mac = { 0x52, 0x54, 0, 0xaa, 0xbb, 1 } };
 		m->type = NET_MSG_JOIN;
 		m->data = &join;
 		m->data_len = sizeof(join);
@@ -428,6 +432,17 @@ static void test_bad_fields(void **state)
 		  AT(net_join, disks) + sizeof(struct net_disk) + NET_DISK_PATH_MAX + 7, 1 },
 		{ "join disk past count", 17,
 		  AT(net_join, disks) + 2 * sizeof(struct net_disk) + NET_DISK_PATH_MAX, 1 },
+		{ "join too many cards", 17, AT(net_join, nr_nics), NET_JOIN_NICS + 1 },
+		{ "join reserved3", 17, AT(net_join, reserved3), 1 },
+		{ "join tap name unterminated", 17,
+		  AT(net_join, nics) + NET_TAP_NAME_MAX - 1, 'x' },
+		{ "join tap name empty", 17, AT(net_join, nics), 0 },
+		{ "join card multicast MAC", 17,
+		  AT(net_join, nics) + sizeof(struct net_nic) + NET_TAP_NAME_MAX, 0x53 },
+		{ "join card reserved", 17,
+		  AT(net_join, nics) + sizeof(struct net_nic) + NET_TAP_NAME_MAX + 7, 1 },
+		{ "join card past count", 17,
+		  AT(net_join, nics) + 2 * sizeof(struct net_nic), 'x' },
 		{ "pci_cfg len 0", 21, ATC(pci_cfg, net_pci_cfg, len), 0 },
 		{ "pci_cfg across a dword", 21, ATC(pci_cfg, net_pci_cfg, len), 3 },
 		{ "pci_cfg off 4096", 21, ATC(pci_cfg, net_pci_cfg, off) + 1, 0x10 },
