@@ -2,11 +2,12 @@
 # Inside the lab (tests/linux/net.sh runs it there): a network namespace
 # with a tap (10.0.77.1/24) and `python3 -m http.server` serving FILE's
 # directory on it; amalgam runs in the namespace with --net on that tap and
-# the rest of its arguments. The server stops with amalgam.
-# Usage: net-inlab.sh FILE AMALGAM RUN-ARGS...
+# the rest of its arguments, the card hosted by node NODE. The server
+# stops with amalgam.
+# Usage: net-inlab.sh FILE NODE AMALGAM RUN-ARGS...
 set -uo pipefail
-file=$1 amalgam=$2
-shift 2
+file=$1 node=$2 amalgam=$3
+shift 3
 ns=amlg-lnet$$ tap=amlgtap0
 trap 'kill $(jobs -p) 2>/dev/null; ip netns del $ns 2>/dev/null' EXIT
 [ -c /dev/net/tun ] || modprobe tun 2>/dev/null
@@ -20,7 +21,7 @@ for ((i = 0; i < 100; i++)); do
 		2>/dev/null && break
 	sleep 0.1
 done
-ip netns exec $ns "$amalgam" "$@" --net tap=$tap
+ip netns exec $ns "$amalgam" "$@" --net tap=$tap,node=$node
 st=$?
 echo "---- http.server ----"
 cat /tmp/http.log

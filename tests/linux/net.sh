@@ -8,7 +8,12 @@
 # image on the host must have it too. The same boot checks virtio-rng
 # (the kernel's hw_random uses it, and reads from it) and virtio-console
 # (a line written to /dev/hvc0 lands in the console's file).
-# Usage: net.sh AMALGAM [--timeout S] [amalgam run options...]
+# With --disk-node N and --net-node M the disk is hosted by node N (which
+# opens the image) and the card by node M (which opens the tap): with
+# --nodes 3 --place 0 the seeds' scenario, a processor of one host reading
+# from the disk of a second and fetching through the card of a third.
+# Usage: net.sh AMALGAM [--timeout S] [--disk-node N] [--net-node M]
+#               [amalgam run options...]
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/linux/lib.sh"
@@ -16,6 +21,9 @@ amalgam=$1
 shift
 tmo=600
 if [ "${1:-}" = --timeout ]; then tmo=$2; shift 2; fi
+dnode=0 nnode=0
+if [ "${1:-}" = --disk-node ]; then dnode=$2; shift 2; fi
+if [ "${1:-}" = --net-node ]; then nnode=$2; shift 2; fi
 cd "$here"
 scripts/guest >/dev/null || { echo "FAIL: scripts/guest failed"; exit 1; }
 work=$(mktemp -d "$here/build/linux-net.XXXXXX")
@@ -32,9 +40,9 @@ echo "hello on hvc0" >/dev/hvc0 &&
 sync && mount -o remount,ro / && echo remounted-ro'
 append="console=ttyS0 root=/dev/vda amalgam.run64=$(printf %s "$cmd" | base64 -w0)"
 start=$(date +%s)
-lab_amalgam "$log" "$tmo" bash "$here/tests/linux/net-inlab.sh" "$work/www/data.bin" \
+lab_amalgam "$log" "$tmo" bash "$here/tests/linux/net-inlab.sh" "$work/www/data.bin" "$nnode" \
 	"$amalgam" run --cpus 1 --memory 512M --stats "$@" \
-	--disk "$work/root.img" --rng --console "file=$work/hvc0.log" \
+	--disk "$work/root.img,node=$dnode" --rng --console "file=$work/hvc0.log" \
 	--kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz --append "$append"
 lab=$?
 secs=$(($(date +%s) - start))
@@ -53,5 +61,21 @@ tr -d '\r' <"$work/hvc0.log" 2>/dev/null | grep -qx 'hello on hvc0' ||
 debugfs -R "dump /data.bin $work/disk.bin" "$work/root.img" >/dev/null 2>&1 ||
 	fail "debugfs cannot read /data.bin from the image"
 [ "$(sha256sum "$work/disk.bin" | cut -d' ' -f1)" = "$want" ] || fail "the file on the disk differs"
-grep -E '^(net0|virtio-rng|hvc0):' "$log"
-echo "OK: 1 MiB fetched over HTTP through virtio-net, written to the disk, sha256 equal; virtio-rng is hw_random; hvc0 carried a line ($secs s)"
+# Each device served by the node that hosts it: its counters are in that
+# node's --stats block (one write each, from "amalgam[N] stats:" on; a
+# node prints only the devices it runs), and show requests served.
+python3 - "$log" "$dnode" "$nnode" <<'PY' || fail "the devices' nodes"
+import re, sys
+text = open(sys.argv[1], errors="replace").read().replace("\r", "")
+where = {}
+for m in re.finditer(r"^amalgam\[(\d+)\] stats:(.*?)(?=^amalgam\[\d+\] stats:|\Z)", text, re.M | re.S):
+    for dev, n in re.findall(r"^(vda|net0): \w+ (\d+)", m.group(2), re.M):
+        where.setdefault(dev, []).append((m.group(1), int(n)))
+for dev, node in (("vda", sys.argv[2]), ("net0", sys.argv[3])):
+    assert where.get(dev), f"no --stats line for {dev}"
+    assert [n for n, _ in where[dev]] == [node], f"{dev} counted on nodes {where[dev]}, not {node} alone"
+    assert where[dev][0][1] > 0, f"{dev} on node {node} served nothing"
+    print(f"ok: {dev} served by node {node}")
+PY
+grep -E '^(vda|net0|virtio-rng|hvc0):' "$log"
+echo "OK: 1 MiB fetched over HTTP through virtio-net (node $nnode), written to the disk (node $dnode), sha256 equal; virtio-rng is hw_random; hvc0 carried a line ($secs s)"
