@@ -382,6 +382,75 @@ out:
 	pthread_mutex_unlock(&mp->lock);
 }
 
+/* Is page held here as an access for write (or reading) needs, or asked
+ * for already? Then a device's access will not wait, or waits for that
+ * request. Under the lock. */
+static bool held_or_asked(struct memplane *mp, uint64_t page, bool write)
+{
+	enum dsm_state st = dsm_page_state(mp->dsm, page);
+
+	return st == DSM_EXCLUSIVE || (st == DSM_SHARED && !write) ||
+	       dsm_page_pending(mp->dsm, page);
+}
+
+int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write)
+{
+	bool queued = false;
+
+	if (count > MEMPLANE_PREFETCH_MAX)
+		count = MEMPLANE_PREFETCH_MAX;
+	pthread_mutex_lock(&mp->lock);
+	if (atomic_load(&mp->stopping) || !mp->started) {
+		pthread_mutex_unlock(&mp->lock);
+		return 0;
+	}
+	for (uint64_t page = first; page < first + count && page < mp->nr_pages; page++) {
+		if (held_or_asked(mp, page, write))
+			continue;
+		if (mp->nr_ahead == PREFETCH_QUEUE)
+			break;
+		mp->ahead[mp->nr_ahead++] = (struct prefetch){ page, write };
+		queued = true;
+	}
+	if (queued)
+		pthread_cond_signal(&mp->cond);
+	pthread_mutex_unlock(&mp->lock);
+	return 0;
+}
+
+/* On the sender thread, under the lock: request what devices asked for
+ * ahead, as a fault would less the waiting thread: room first, then the
+ * request; the device's own access faults later and joins it
+ * (DSM_FAULT_JOINED), or finds the page in. The messages leave together
+ * (the caller sends the queue), so the device waits about one round trip
+ * for all of them. */
+static void ask_ahead(struct memplane *mp)
+{
+	uint64_t asked = 0;
+
+	for (unsigned i = 0; i < mp->nr_ahead; i++) {
+		uint64_t page = mp->ahead[i].page;
+		bool write = mp->ahead[i].write;
+		enum dsm_fault_kind kind = DSM_FAULT_KINDS;
+
+		if (held_or_asked(mp, page, write))
+			continue;
+		cache_touch(&mp->cache, page);
+		make_room(mp, page, write);
+		/* -ENOMEM: the device's faults ask again. */
+		if (dsm_fault(mp->dsm, page, write, &kind))
+			break;
+		if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS &&
+		    dsm_page_pending(mp->dsm, page)) {
+			cache_reserve(&mp->cache, page);
+			asked++;
+		}
+		memplane__run_actions(mp, NULL, -1);
+	}
+	mp->nr_ahead = 0;
+	INC(mp, prefetched, asked);
+}
+
 static void on_pager_error(void *opaque, int err)
 {
 	struct memplane *mp = opaque;
@@ -453,6 +522,8 @@ static void *sender_main(void *arg)
 		}
 		if (mp->held_head)
 			next = memplane__release(mp, now_ns(), false);
+		if (mp->nr_ahead)
+			ask_ahead(mp);
 		if (!mp->out_head || mp->draining) {
 			wait_until(mp, mp->draining && next == UINT64_MAX ?
 				   now_ns() + 1000000 : next);

@@ -176,6 +176,7 @@ struct memplane_stats {
 					 * (those it refused: proto.bad_msgs) */
 	uint64_t send_errors;
 	uint64_t remote_faults;		/* faults that sent a request */
+	uint64_t prefetched;		/* requests memplane_prefetch sent */
 	/* The budget: the cache's limit (UINT64_MAX: none), copies of other
 	 * nodes' pages held now and requests holding a slot, pages the
 	 * memfd holds (its allocated blocks: home pages, cached pages and
@@ -194,6 +195,21 @@ struct memplane_stats {
 	 * a page's first pending fault counts), ns. */
 	uint64_t fault_samples, fault_p50, fault_p99;
 };
+
+/* A device on this node is about to read (write false) or write pages
+ * [first, first + count) (at most MEMPLANE_PREFETCH_MAX of them): ask for
+ * every one not held as needed, without waiting, so that the device's
+ * accesses wait about one round trip for all of them instead of one per
+ * page (a 64 KiB receive chain is 16 pages). Why here and not in the
+ * device: only the plane knows what is held, and the requests must go
+ * through the protocol like a fault's (the device's access then faults
+ * and joins the request, or finds the page in). The pages are queued for
+ * the sender thread, which asks for them: the caller only takes the
+ * plane lock (a device thread may not reach the pager or the links).
+ * Any thread; a no-op before start and after stop. Returns 0: what does
+ * not fit the queue is left to the device's own faults. */
+#define MEMPLANE_PREFETCH_MAX 64
+int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write);
 
 /* Safe from any thread, also after memplane_stop. */
 void memplane_stats(struct memplane *mp, struct memplane_stats *out);

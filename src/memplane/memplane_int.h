@@ -61,12 +61,14 @@ struct range {
 	uint64_t first, count;
 };
 
+#define PREFETCH_QUEUE 256	/* pages; more are left to the device's faults */
+
 /* Named as in struct memplane_stats. Relaxed atomics: updated from any
  * thread, lock or not. */
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
 	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults) \
-	X(over_budget)
+	X(over_budget) X(prefetched)
 #define DECLARE(f) _Atomic uint64_t f;
 struct counters {
 	COUNTERS(DECLARE)
@@ -108,6 +110,14 @@ struct memplane {
 	struct recent recent[RECENT_SLOTS];
 	struct faults faults;	/* remote faults pending, their latency */
 	struct cache cache;	/* copies of pages homed elsewhere: the budget */
+	/* Pages devices asked for ahead (memplane_prefetch), for the sender
+	 * thread to request: a device's thread may not touch the pager or
+	 * the links (its seccomp filter), and must not wait for them. */
+	struct prefetch {
+		uint64_t page;
+		bool write;
+	} ahead[PREFETCH_QUEUE];
+	unsigned nr_ahead;
 	uint64_t room_for;	/* the page a trim makes room for: no victim */
 
 	struct counters c;

@@ -147,6 +147,20 @@ static void vm_route_changed(void *opaque, struct vcpu *v, const struct lapic_ro
 		forward_route_out(n->fwd, v, r);
 }
 
+/* A device's buffer (vm_hooks.prefetch): one range inside RAM, so its
+ * memfd pages are contiguous. */
+static void vm_prefetch(void *opaque, uint64_t gpa, uint64_t len, bool write)
+{
+	struct node *n = opaque;
+	struct memplane *mp = __atomic_load_n(&n->mem, __ATOMIC_ACQUIRE);
+	int64_t off = guest_mem_offset(&n->vm.mem, gpa);
+
+	if (!mp || off < 0 || !len)
+		return;
+	memplane_prefetch(mp, (uint64_t)off >> 12,
+			  (((uint64_t)off + len - 1) >> 12) - ((uint64_t)off >> 12) + 1, write);
+}
+
 static uint64_t vm_irq_out(void *opaque, const struct apic_msg *a, int target)
 {
 	struct node *n = opaque;
@@ -245,6 +259,7 @@ static const struct vm_hooks cluster_hooks = {
 	.stopped = on_vm_stop,
 	.move_out = vm_move_out,
 	.route_changed = vm_route_changed,
+	.prefetch = vm_prefetch,
 	.irq_out = vm_irq_out,
 	.io_out = vm_io_out,
 	.eoi = vm_eoi,

@@ -57,7 +57,10 @@ struct pcibus {
 	uint64_t misrouted;	/* forwarded accesses for a device not here */
 };
 
-/* The guest view: see pcibus.h for why not the hypervisor view. */
+/* The guest view: see pcibus.h for why not the hypervisor view. Each
+ * buffer a device maps it is about to touch: the pages this node does
+ * not hold are asked for now, all of a chain's at once, rather than one
+ * fault at a time as the device reaches them. */
 static void *map_guest(void *opaque, uint64_t gpa, uint64_t len, bool write)
 {
 	struct vm *vm = opaque;
@@ -68,6 +71,8 @@ static void *map_guest(void *opaque, uint64_t gpa, uint64_t len, bool write)
 	off = guest_mem_offset(&vm->mem, gpa);
 	if (off < 0 || !guest_mem_hva(&vm->mem, gpa, len))
 		return NULL;
+	if (vm->hooks.prefetch)
+		vm->hooks.prefetch(vm->hooks_opaque, gpa, len, write);
 	return vm->mem.guest_view + off;
 }
 

@@ -69,6 +69,11 @@ struct vm_hooks {
 	 * thread. */
 	io_fallback_fn io_out;
 	void (*eoi)(void *opaque, uint8_t vector);
+	/* A device here is about to read (write false) or write guest RAM
+	 * [gpa, gpa + len), one range inside RAM: ask the memory plane for
+	 * what this node does not hold, without waiting. Any thread; NULL:
+	 * every page is here. */
+	void (*prefetch)(void *opaque, uint64_t gpa, uint64_t len, bool write);
 };
 
 struct vm {

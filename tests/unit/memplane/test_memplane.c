@@ -638,6 +638,65 @@ static void test_budget_two_writers(void **state)
 	cluster_check();
 }
 
+/* Wait (bounded) until node has received 'pages' pages in all. */
+static void wait_pages_recv(unsigned node, uint64_t pages)
+{
+	double end = now_us() + DEADLINE_US;
+
+	while (stats(node).pages_recv < pages) {
+		assert_true(now_us() < end);
+		sched_yield();
+	}
+}
+
+/* A device asks ahead (memplane_prefetch) for a chain's pages: the
+ * requests go out together, the pages arrive with nobody faulting, and
+ * the device's accesses then find them in. Pages held already are not
+ * asked for again; a write prefetch takes the pages Exclusive, and the
+ * writes made afterwards are what the home reads back. */
+static void test_prefetch(void **state)
+{
+	uint64_t a = home_page(0, 40);
+	struct memplane_stats s1;
+
+	cluster_create(2);
+	cluster_start();
+	run(0, fill_fn, a, 21, 16);
+	assert_int_equal(memplane_prefetch(nodes[1].mp, a, 16, false), 0);
+	wait_pages_recv(1, 16);
+	s1 = stats(1);
+	assert_int_equal(s1.prefetched, 16);
+	assert_int_equal(s1.proto.read_miss, 16);
+	assert_int_equal(s1.faults, 0);
+	/* The device's reads: the written contents, and no request of
+	 * their own (one may fault and join the last install). */
+	run(1, check_fn, a, 21, 16);
+	s1 = stats(1);
+	assert_int_equal(s1.remote_faults, 0);
+	assert_int_equal(s1.proto.read_miss, 16);
+	/* Held now: nothing more to ask for reading. */
+	memplane_prefetch(nodes[1].mp, a, 16, false);
+	assert_int_equal(stats(1).prefetched, 16);
+	/* For writing: upgrades, the pages become Exclusive here; the
+	 * writes land and the home reads them back. */
+	memplane_prefetch(nodes[1].mp, a, 16, true);
+	{
+		double end = now_us() + DEADLINE_US;
+
+		while (stats(1).proto.upgrade < 16) {
+			assert_true(now_us() < end);
+			sched_yield();
+		}
+	}
+	/* (A grant still on its way: the write faults and joins it.) */
+	run(1, fill_fn, a, 22, 16);
+	run(0, check_fn, a, 22, 16);
+	assert_int_equal(stats(1).prefetched, 32);
+	/* Past the end of RAM and the per-call cap: ignored, not a crash. */
+	assert_int_equal(memplane_prefetch(nodes[1].mp, NR_PAGES - 2, 1000, false), 0);
+	cluster_check();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
@@ -656,6 +715,7 @@ int main(void)
 		T(test_latency),
 		T(test_budget_one_writer),
 		T(test_budget_two_writers),
+		T(test_prefetch),
 	};
 #undef T
 
