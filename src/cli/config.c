@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cluster/params.h"
+#include "memplane/memplane.h"
 #include "util/confine.h"
 #include "util/parse.h"
 #include "hw/mem.h"
@@ -91,6 +92,9 @@ void config_usage_run(void)
 "                      pages (its budget: its own range + SIZE), evicting the\n"
 "                      least recently faulted first (default: the host's\n"
 "                      MemAvailable at start less a margin, printed)\n"
+"      --read-ahead PAGES  pages each node asks for ahead of a vCPU's\n"
+"                      sequential faults on other nodes' pages (default %d,\n"
+"                      0 off, at most %d)\n"
 "      --node-memory S0,S1,...\n"
 "                      RAM each node contributes, node 0 first (0: CPUs only);\n"
 "                      node i is home to the i-th range of that size and the\n"
@@ -123,7 +127,7 @@ void config_usage_run(void)
 "                      ms (remote faults, the hottest pages since the last line,\n"
 "                      the guest's TSC): for benchmarks\n"
 "  -h, --help          this text\n", BOOT_MAX_MODULES, PCIBUS_MAX_DISKS, BLK_MAX_QUEUES, PCIBUS_MAX_NETS,
-	VM_MAX_VCPUS);
+	VM_MAX_VCPUS, MEMPLANE_READAHEAD, MEMPLANE_READAHEAD_MAX);
 }
 
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen)
@@ -149,6 +153,19 @@ int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	*out = v;
+	return 0;
+}
+
+int config_parse_read_ahead(const char *s, int *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 0, MEMPLANE_READAHEAD_MAX, &v)) {
+		snprintf(err, errlen, "--read-ahead takes a number of pages from 0 (off) to %d, not '%s'",
+			 MEMPLANE_READAHEAD_MAX, s);
+		return -EINVAL;
+	}
+	*out = (int)v;
 	return 0;
 }
 
@@ -392,7 +409,7 @@ static int add_module(struct config *cfg, char *arg, char *err, size_t errlen)
 /* Long-only options, past every character. */
 enum { OPT_API_SOCK = 1000, OPT_API_LISTEN, OPT_API_TOKEN, OPT_METRICS, OPT_CACHE,
        OPT_NODE_KEY, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST, OPT_NET, OPT_RNG,
-       OPT_CONSOLE };
+       OPT_CONSOLE, OPT_READ_AHEAD };
 
 int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
@@ -429,6 +446,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		{ "api-token", required_argument, NULL, OPT_API_TOKEN },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "read-ahead", required_argument, NULL, OPT_READ_AHEAD },
 		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
 		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
@@ -445,6 +463,7 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 	cfg->cpus = 1;
 	cfg->memory = CONFIG_DEFAULT_MEMORY;
 	cfg->log_level = LOG_WARN;
+	cfg->read_ahead = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":k:i:a:c:m:vqhn:j:p:", opts, NULL)) != -1) {
@@ -518,6 +537,10 @@ int config_parse_run(struct config *cfg, int argc, char **argv, char *err,
 		case OPT_METRICS: cfg->metrics_listen = optarg; break;
 		case OPT_CACHE:
 			if (config_parse_cache(optarg, &cfg->cache, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_READ_AHEAD:
+			if (config_parse_read_ahead(optarg, &cfg->read_ahead, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_NODE_KEY: cfg->node_key_file = optarg; break;

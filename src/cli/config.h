@@ -13,6 +13,8 @@
 int config_parse_node_cpus(const char *s, unsigned *out, char *err, size_t errlen);
 /* --cache SIZE, the same on 'run' and 'node' (bytes, whole pages). */
 int config_parse_cache(const char *s, uint64_t *out, char *err, size_t errlen);
+/* --read-ahead PAGES: 0 (off) to MEMPLANE_READAHEAD_MAX. */
+int config_parse_read_ahead(const char *s, int *out, char *err, size_t errlen);
 /* --stats-every MS, for run and node alike. */
 int config_parse_stats_every(const char *s, unsigned *out, char *err, size_t errlen);
 /* --confine-selftest KIND: the kind + 1 in *out, or -EINVAL with the reason. */

@@ -71,6 +71,7 @@ static void node_usage(void)
 "                      CPUs only (default: the coordinator decides)\n"
 "      --cache SIZE    copies of other nodes' pages kept here at most (default:\n"
 "                      MemAvailable at start less a margin)\n"
+"      --read-ahead PAGES  see 'run --help'\n"
 "      --metrics-listen ADDR  Prometheus metrics at http://HOST:PORT/metrics\n"
 "      --no-seccomp    no seccomp filters (debugging; see 'run --help')\n"
 "      --confine-selftest KIND  (tests) see 'run --help'\n"
@@ -80,7 +81,7 @@ static void node_usage(void)
 }
 
 /* Long-only options, past every character. */
-enum { OPT_NODE_KEY = 1000, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST };
+enum { OPT_NODE_KEY = 1000, OPT_TRUST, OPT_NO_SECCOMP, OPT_CONFINE_SELFTEST, OPT_READ_AHEAD };
 
 static int cmd_node(int argc, char **argv)
 {
@@ -99,13 +100,14 @@ static int cmd_node(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "cache", required_argument, NULL, 'C' },
+		{ "read-ahead", required_argument, NULL, OPT_READ_AHEAD },
 		{ "node-key", required_argument, NULL, OPT_NODE_KEY },
 		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "confine-selftest", required_argument, NULL, OPT_CONFINE_SELFTEST },
 		{ 0 }
 	};
-	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN };
+	struct node_args a = { .port_fd = -1, .log_level = LOG_WARN, .read_ahead = -1 };
 	uint64_t v;
 	int c;
 
@@ -155,6 +157,15 @@ static int cmd_node(int argc, char **argv)
 			char err[128];
 
 			if (config_parse_cache(optarg, &a.cache, err, sizeof(err))) {
+				fprintf(stderr, "amalgam: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_READ_AHEAD: {
+			char err[128];
+
+			if (config_parse_read_ahead(optarg, &a.read_ahead, err, sizeof(err))) {
 				fprintf(stderr, "amalgam: %s\n", err);
 				return EXIT_USAGE;
 			}

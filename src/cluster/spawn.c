@@ -157,7 +157,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 		int fds[2], port;
 		char fdarg[16];
 		char *v = o->level >= LOG_DEBUG ? "-vv" : "-v";
-		char cpus[16], every[16], cache[24], metrics[CLUSTER_ADDR_MAX + 8];
+		char cpus[16], every[16], cache[24], ahead[16], metrics[CLUSTER_ADDR_MAX + 8];
 		pid_t pid;
 
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -173,7 +173,7 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			snprintf(fdarg, sizeof(fdarg), "%d", 3);
 			{
-				char *argv[30] = { self, "node", "--listen", "127.0.0.1:0",
+				char *argv[34] = { self, "node", "--listen", "127.0.0.1:0",
 						   "--key", s->key, "--port-fd", fdarg,
 						   "--timeout", "60", "--node-key", s->node_key[i + 1],
 						   "--trust", s->trust };
@@ -201,6 +201,11 @@ int spawn_nodes(struct spawn **out, unsigned count, const char *key_file,
 						 (unsigned long long)(o->cache >> 10));
 					argv[k++] = "--cache";
 					argv[k++] = cache;
+				}
+				if (o->read_ahead >= 0) {
+					snprintf(ahead, sizeof(ahead), "%d", o->read_ahead);
+					argv[k++] = "--read-ahead";
+					argv[k++] = ahead;
 				}
 				if (o->metrics_listen &&
 				    !metrics_addr_for(o->metrics_listen, i + 1, metrics,

@@ -21,6 +21,7 @@ struct spawn_opts {
 	unsigned stats_every_ms;	/* --stats-every, 0 none */
 	unsigned node_cpus;		/* --node-cpus, 0 none */
 	uint64_t cache;			/* --cache bytes, 0 none */
+	int read_ahead;			/* --read-ahead pages, -1 none */
 	bool insecure;			/* --insecure-network */
 	bool no_seccomp;		/* --no-seccomp */
 	/* --metrics-listen HOST:P+i to node i (HOST:0 to each for P 0), or

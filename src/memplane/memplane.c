@@ -333,6 +333,77 @@ static void repair(struct memplane *mp, uint64_t page, bool wp)
 		memplane__fail(mp, "repairing a held page", page, err);
 }
 
+/* Is page held here as an access for write (or reading) needs, or asked
+ * for already? Then a device's access will not wait, or waits for that
+ * request. Under the lock. */
+static bool held_or_asked(struct memplane *mp, uint64_t page, bool write)
+{
+	enum dsm_state st = dsm_page_state(mp->dsm, page);
+
+	return st == DSM_EXCLUSIVE || (st == DSM_SHARED && !write) ||
+	       dsm_page_pending(mp->dsm, page);
+}
+
+/* Ask for page the way a fault would, less the waiting thread: room
+ * first, then the request; an access later faults and joins it
+ * (DSM_FAULT_JOINED), or finds the page in. Under the lock; the caller
+ * sends the queue. False when the protocol is out of memory. */
+static bool ask_for(struct memplane *mp, uint64_t page, bool write)
+{
+	enum dsm_fault_kind kind = DSM_FAULT_KINDS;
+
+	cache_touch(&mp->cache, page);
+	make_room(mp, page, write);
+	if (dsm_fault(mp->dsm, page, write, &kind))
+		return false;
+	if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS && dsm_page_pending(mp->dsm, page))
+		cache_reserve(&mp->cache, page);
+	memplane__run_actions(mp, NULL, -1);
+	return true;
+}
+
+/* Read-ahead. A thread that faults on the pages of another node's range
+ * in order (a scan of a set larger than this node's budget, a sort's
+ * pass, a copy) would otherwise wait one round trip a page: after two
+ * sequential faults the next mp->readahead pages are asked for at once, for
+ * reading or writing as the fault was, and again as the thread's faults
+ * reach the end of what was asked. "Sequential" allows for the pages
+ * that came ahead and did not fault: the next fault lands past them.
+ * Only pages this node caches (never its own range: asking there would
+ * only fill the memfd with zero pages the guest may never touch). Why
+ * per thread: two vCPUs scanning at once must not break each other's
+ * runs. Under the lock, on the fault thread, after the fault's own
+ * request (which goes first). */
+static void read_ahead(struct memplane *mp, uint64_t page, bool write, pid_t tid)
+{
+	struct stream *s = &mp->streams[(unsigned)tid % READAHEAD_STREAMS];
+	uint64_t from, to;
+
+	if (s->tid == tid && page > s->last && page <= (s->asked_to > s->last + 1 ?
+							 s->asked_to : s->last + 1))
+		s->run++;
+	else
+		*s = (struct stream){ .tid = tid };
+	s->last = page;
+	if (s->run < 2 || !mp->readahead)
+		return;
+	from = page + 1 > s->asked_to ? page + 1 : s->asked_to;
+	to = page + 1 + mp->readahead;
+	/* Ask again only when the thread is halfway through the window. */
+	if (from > page + mp->readahead / 2)
+		return;
+	for (uint64_t p = from; p < to; p++) {
+		if (p >= mp->nr_pages || !cache_counts(&mp->cache, p))
+			break;
+		if (held_or_asked(mp, p, write))
+			continue;
+		if (!ask_for(mp, p, write))
+			break;
+		INC(mp, read_ahead, 1);
+	}
+	s->asked_to = to;
+}
+
 static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		     pid_t tid)
 {
@@ -377,20 +448,12 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		faults_start(&mp->faults, page, &e);
 	}
 	memplane__run_actions(mp, NULL, -1);
+	if (!err && kind != DSM_FAULT_SPURIOUS && kind < DSM_FAULT_KINDS &&
+	    cache_counts(&mp->cache, page))
+		read_ahead(mp, page, write, tid);
 	memplane__drain_inline(mp);
 out:
 	pthread_mutex_unlock(&mp->lock);
-}
-
-/* Is page held here as an access for write (or reading) needs, or asked
- * for already? Then a device's access will not wait, or waits for that
- * request. Under the lock. */
-static bool held_or_asked(struct memplane *mp, uint64_t page, bool write)
-{
-	enum dsm_state st = dsm_page_state(mp->dsm, page);
-
-	return st == DSM_EXCLUSIVE || (st == DSM_SHARED && !write) ||
-	       dsm_page_pending(mp->dsm, page);
 }
 
 int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write)
@@ -431,21 +494,13 @@ static void ask_ahead(struct memplane *mp)
 	for (unsigned i = 0; i < mp->nr_ahead; i++) {
 		uint64_t page = mp->ahead[i].page;
 		bool write = mp->ahead[i].write;
-		enum dsm_fault_kind kind = DSM_FAULT_KINDS;
 
 		if (held_or_asked(mp, page, write))
 			continue;
-		cache_touch(&mp->cache, page);
-		make_room(mp, page, write);
 		/* -ENOMEM: the device's faults ask again. */
-		if (dsm_fault(mp->dsm, page, write, &kind))
+		if (!ask_for(mp, page, write))
 			break;
-		if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS &&
-		    dsm_page_pending(mp->dsm, page)) {
-			cache_reserve(&mp->cache, page);
-			asked++;
-		}
-		memplane__run_actions(mp, NULL, -1);
+		asked++;
 	}
 	mp->nr_ahead = 0;
 	INC(mp, prefetched, asked);
@@ -572,6 +627,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	mp->ops = *ops;
 	mp->opaque = opaque;
 	mp->hold_ns = MEMPLANE_HOLD_NS;
+	mp->readahead = MEMPLANE_READAHEAD;
 	mp->room_for = UINT64_MAX;
 	mp->out_tail = &mp->out_head;
 	mp->held_tail = &mp->held_head;
@@ -630,6 +686,13 @@ void memplane_set_hold_ns(struct memplane *mp, uint64_t ns)
 {
 	pthread_mutex_lock(&mp->lock);
 	mp->hold_ns = ns;
+	pthread_mutex_unlock(&mp->lock);
+}
+
+void memplane_set_readahead(struct memplane *mp, unsigned pages)
+{
+	pthread_mutex_lock(&mp->lock);
+	mp->readahead = pages < MEMPLANE_READAHEAD_MAX ? pages : MEMPLANE_READAHEAD_MAX;
 	pthread_mutex_unlock(&mp->lock);
 }
 

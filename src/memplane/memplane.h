@@ -128,6 +128,14 @@ int memplane_set_cache(struct memplane *mp, uint64_t pages);
  * above); 0 turns the window off. */
 void memplane_set_hold_ns(struct memplane *mp, uint64_t ns);
 
+/* How many pages to ask for ahead of a thread's sequential faults on
+ * other nodes' pages (memplane.c says when); 0 turns read-ahead off (to
+ * time or count single faults). Default MEMPLANE_READAHEAD, at most
+ * MEMPLANE_READAHEAD_MAX. Any time. */
+#define MEMPLANE_READAHEAD 32
+#define MEMPLANE_READAHEAD_MAX 256
+void memplane_set_readahead(struct memplane *mp, unsigned pages);
+
 /* Prepare the local memory, register the pager, start the fault and
  * sender threads. 0 or -errno (pager_new's errors among them); on failure
  * nothing runs. -EBUSY if started already. */
@@ -177,6 +185,8 @@ struct memplane_stats {
 	uint64_t send_errors;
 	uint64_t remote_faults;		/* faults that sent a request */
 	uint64_t prefetched;		/* requests memplane_prefetch sent */
+	uint64_t read_ahead;		/* requests sent ahead of sequential
+					 * faults */
 	/* The budget: the cache's limit (UINT64_MAX: none), copies of other
 	 * nodes' pages held now and requests holding a slot, pages the
 	 * memfd holds (its allocated blocks: home pages, cached pages and

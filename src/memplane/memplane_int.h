@@ -62,13 +62,14 @@ struct range {
 };
 
 #define PREFETCH_QUEUE 256	/* pages; more are left to the device's faults */
+#define READAHEAD_STREAMS 16
 
 /* Named as in struct memplane_stats. Relaxed atomics: updated from any
  * thread, lock or not. */
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
 	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults) \
-	X(over_budget) X(prefetched)
+	X(over_budget) X(prefetched) X(read_ahead)
 #define DECLARE(f) _Atomic uint64_t f;
 struct counters {
 	COUNTERS(DECLARE)
@@ -118,6 +119,15 @@ struct memplane {
 		bool write;
 	} ahead[PREFETCH_QUEUE];
 	unsigned nr_ahead;
+	unsigned readahead;	/* pages; memplane_set_readahead */
+	/* Read-ahead (memplane.c, read_ahead): a faulting thread's
+	 * sequential run, per slot tid % READAHEAD_STREAMS. */
+	struct stream {
+		pid_t tid;
+		uint64_t last;		/* its last fault */
+		uint64_t asked_to;	/* pages before this are asked for */
+		unsigned run;		/* faults in a row that were sequential */
+	} streams[READAHEAD_STREAMS];
 	uint64_t room_for;	/* the page a trim makes room for: no victim */
 
 	struct counters c;

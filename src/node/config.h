@@ -61,6 +61,7 @@ struct config {
 	int no_linux_tuning;	/* --linux-tuning off (x86/linuxargs.h) */
 	unsigned node_cpus;	/* CPUs each node offers; 0: its host's */
 	uint64_t cache;		/* --cache bytes on every node; 0: default */
+	int read_ahead;		/* --read-ahead pages on every node; -1: default */
 
 	/* The control plane (src/api/): where node 0 serves its API. */
 	const char *api_sock;	/* Unix socket path */

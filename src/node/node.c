@@ -403,6 +403,8 @@ static int build_vm(struct node *n)
 		r = set_cache(n);
 		if (r)
 			return r;
+		if (n->read_ahead >= 0)
+			memplane_set_readahead(n->mem, (unsigned)n->read_ahead);
 		if (hostcpu_ept_ad())
 			pr_warn("kvm_intel has eptad=Y: guest page-table walks count as "
 				"writes and page tables will bounce between nodes; "
@@ -844,6 +846,7 @@ int node_run(const struct config *cfg)
 	n->stats = cfg->stats;
 	n->stats_every_ms = cfg->stats_every_ms;
 	n->cache = cfg->cache;
+	n->read_ahead = cfg->read_ahead;
 	n->offered = cfg->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	if (params_from_config(&n->p, cfg, err, sizeof(err))) {
@@ -862,6 +865,7 @@ int node_run(const struct config *cfg)
 						.stats_every_ms = cfg->stats_every_ms,
 						.node_cpus = cfg->node_cpus,
 						.cache = cfg->cache,
+						.read_ahead = cfg->read_ahead,
 						.insecure = cfg->insecure_network,
 						.no_seccomp = cfg->no_seccomp,
 						.metrics_listen = cfg->metrics_listen,
@@ -975,6 +979,7 @@ int node_join(const struct node_args *a)
 	n->stats = a->stats;
 	n->stats_every_ms = a->stats_every_ms;
 	n->cache = a->cache;
+	n->read_ahead = a->read_ahead;
 	n->offered = a->node_cpus;
 	n->console_fd = STDOUT_FILENO;
 	if (confine_start(!a->no_seccomp, a->confine_selftest)) {

@@ -26,6 +26,7 @@ struct node_args {
 	unsigned stats_every_ms;	/* as struct config's */
 	unsigned node_cpus;	/* CPUs offered; 0: the host's */
 	uint64_t cache;		/* --cache bytes; 0: default */
+	int read_ahead;		/* --read-ahead pages; -1: default */
 	bool insecure;		/* --insecure-network */
 	bool has_memory;	/* --memory given: offer memory bytes of RAM */
 	uint64_t memory;

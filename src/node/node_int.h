@@ -44,6 +44,7 @@ struct node {
 	bool stats;
 	unsigned stats_every_ms;
 	uint64_t cache;			/* --cache bytes; 0: from MemAvailable */
+	int read_ahead;			/* --read-ahead pages; -1: the default */
 	struct rtt_server *rtt;
 	/* The page-or-vCPU model for this node's vCPUs, under aff_lock: the
 	 * memory plane's remote_fault callback, peers' LOAD messages and the

@@ -65,6 +65,8 @@ expect "node-memory sum"   "--memory is 1G but the nodes contribute 64M" -- "$AM
 expect "node-memory small" "would be 8M"          -- "$AMALGAM" run --nodes 2 --node-memory 8M,0 --kernel "$tmp/junk"
 expect "node bad memory"   "--memory must be"     -- "$AMALGAM" node --memory 12X --listen 127.0.0.1:0 --key "$tmp/k"
 expect "cache word"        "--cache must be"      -- "$AMALGAM" run --nodes 2 --cache lots --kernel "$tmp/junk"
+expect "read-ahead big"    "--read-ahead takes a number of pages from 0" -- "$AMALGAM" run --nodes 2 --read-ahead 257 --kernel "$tmp/junk"
+expect "read-ahead word"   "--read-ahead takes"   -- "$AMALGAM" node --read-ahead some
 expect "cache small"       "--cache must be a size from 1M" -- "$AMALGAM" run --nodes 2 --cache 512K --kernel "$tmp/junk"
 expect "cache page"        "--cache must be"      -- "$AMALGAM" run --nodes 2 --cache 1000001 --kernel "$tmp/junk"
 expect "node cache"        "--cache must be"      -- "$AMALGAM" node --cache 0 --listen 127.0.0.1:0 --key "$tmp/k"

@@ -42,7 +42,8 @@ extern struct dsm_layout layout;
 extern atomic_bool abort_all;
 
 /* Create n nodes (guest RAM, plane, links); not started, so that a test
- * can write through hypervisor views and preload first. */
+ * can write through hypervisor views and preload first. Read-ahead off
+ * (the tests count single faults). */
 void cluster_create(unsigned n);
 /* Start the links and every plane; or the links alone, then each plane. */
 void cluster_start(void);

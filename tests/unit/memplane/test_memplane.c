@@ -697,6 +697,49 @@ static void test_prefetch(void **state)
 	cluster_check();
 }
 
+/* Pages a + 2 * (c - 1), ..., a + 2, a: pattern b. */
+static void strided_back_fn(struct worker *w)
+{
+	uint8_t buf[PG];
+
+	for (uint64_t i = w->c; i-- > 0;) {
+		uint64_t p = w->a + 2 * i;
+
+		pattern(buf, w->b, p);
+		if (memcmp((const void *)gview(w->node, p), buf, PG)) {
+			worker_fail(w, "page %#lx: wrong contents", (unsigned long)p);
+			return;
+		}
+	}
+}
+
+/* A thread reading another node's pages in order: after two sequential
+ * faults the plane asks for the next pages ahead, so far fewer faults
+ * send a request than there are pages, and every page is right. A
+ * scattered reader gets no read-ahead. */
+static void test_read_ahead(void **state)
+{
+	uint64_t a = home_page(0, 100), b = home_page(0, 400);
+	struct memplane_stats s1;
+
+	cluster_create(2);
+	memplane_set_readahead(nodes[1].mp, MEMPLANE_READAHEAD);
+	cluster_start();
+	run(0, fill_fn, a, 31, 256);
+	run(1, check_fn, a, 31, 256);
+	s1 = stats(1);
+	assert_true(s1.read_ahead >= 200);
+	assert_true(s1.remote_faults < 64);
+	assert_int_equal(s1.proto.read_miss, s1.remote_faults + s1.read_ahead);
+	/* Every other page, backwards, in one thread: no run, nothing
+	 * asked ahead. */
+	run(0, fill_fn, b, 32, 64);
+	run(1, strided_back_fn, b, 32, 32);
+	assert_int_equal(stats(1).read_ahead, s1.read_ahead);
+	assert_int_equal(stats(1).remote_faults, s1.remote_faults + 32);
+	cluster_check();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
@@ -716,6 +759,7 @@ int main(void)
 		T(test_budget_one_writer),
 		T(test_budget_two_writers),
 		T(test_prefetch),
+		T(test_read_ahead),
 	};
 #undef T
 
