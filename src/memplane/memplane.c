@@ -112,16 +112,18 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 
 /* A page was mapped or woken (from: the node that sent it or the grant,
  * -1 none): close the fault that waited for it, if any (its latency), and
- * for a remote one tell who waited and how long. */
-static void fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
+ * for a remote one tell who waited and how long. False when no fault
+ * waited (a page asked for ahead). */
+static bool fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
 {
 	struct fault_entry e;
 
-	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
-		return;
-	if (from >= 0 && mp->ops.remote_fault)
+	if (!faults_done(&mp->faults, page, now, &e))
+		return false;
+	if (e.remote && from >= 0 && mp->ops.remote_fault)
 		mp->ops.remote_fault(mp->opaque, e.tid, (unsigned)from, e.repeat,
 				     now > e.t_ns ? now - e.t_ns : 0);
+	return true;
 }
 
 /* Carry out the actions of the last dsm call, in order; data: contents
@@ -166,8 +168,11 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 			/* Installs and upgrades wake the page's waiters. */
 			woken = a->page;
 			t = now_ns();
-			*r = (struct recent){ page_key(a->page), t };
-			fault_resolved(mp, a->page, from, t);
+			/* The window protects a thread that waited for the
+			 * page; one asked for ahead has nobody to protect yet
+			 * (and would crowd real ones out of the table). */
+			if (fault_resolved(mp, a->page, from, t))
+				*r = (struct recent){ page_key(a->page), t };
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
@@ -265,6 +270,9 @@ static void trim(struct memplane *mp, uint64_t extra)
 		int err;
 
 		if (v < 0) {
+			/* Asking ahead never overflows: ask_for gives up. */
+			if (mp->speculating)
+				return;
 			/* Every cached page has a request in flight: the copy
 			 * comes anyway; counted, and the next request trims. */
 			INC(mp, over_budget, 1);
@@ -347,19 +355,35 @@ static bool held_or_asked(struct memplane *mp, uint64_t page, bool write)
 /* Ask for page the way a fault would, less the waiting thread: room
  * first, then the request; an access later faults and joins it
  * (DSM_FAULT_JOINED), or finds the page in. Under the lock; the caller
- * sends the queue. False when the protocol is out of memory. */
-static bool ask_for(struct memplane *mp, uint64_t page, bool write)
+ * sends the queue. A guess must never cost the budget: no request when
+ * an eighth of the cache is already reserved by requests in flight, or
+ * when no copy could be evicted to make room (a fault would then
+ * overflow; a guess gives up). 1 asked (a message went), 0 nothing to
+ * ask, -1 stop asking (the budget, or the protocol out of memory). */
+static int ask_for(struct memplane *mp, uint64_t page, bool write)
 {
+	struct cache *c = &mp->cache;
 	enum dsm_fault_kind kind = DSM_FAULT_KINDS;
+	bool sent = false;
+	const struct dsm_action *act;
+	size_t n;
 
-	cache_touch(&mp->cache, page);
+	if (c->limit != UINT64_MAX && c->reserved >= c->limit / 8)
+		return -1;
+	mp->speculating = true;
 	make_room(mp, page, write);
+	mp->speculating = false;
+	if (cache_counts(c, page) && c->limit != UINT64_MAX && c->held + c->reserved + 1 > c->limit)
+		return -1;
 	if (dsm_fault(mp->dsm, page, write, &kind))
-		return false;
+		return -1;
 	if (kind < (enum dsm_fault_kind)MEMPLANE_LAT_KINDS && dsm_page_pending(mp->dsm, page))
-		cache_reserve(&mp->cache, page);
+		cache_reserve(c, page);
+	act = dsm_actions(mp->dsm, &n);
+	for (size_t i = 0; i < n && !sent; i++)
+		sent = act[i].type == DSM_ACT_SEND;
 	memplane__run_actions(mp, NULL, -1);
-	return true;
+	return sent;
 }
 
 /* Read-ahead. A thread that faults on the pages of another node's range
@@ -372,12 +396,15 @@ static bool ask_for(struct memplane *mp, uint64_t page, bool write)
  * Only pages this node caches (never its own range: asking there would
  * only fill the memfd with zero pages the guest may never touch). Why
  * per thread: two vCPUs scanning at once must not break each other's
- * runs. Under the lock, on the fault thread, after the fault's own
- * request (which goes first). */
+ * runs. Only after a fault that sent a request of its own (not one
+ * that joined a request asked ahead, or a device's faults would read on
+ * past its chain). Under the lock, on the fault thread, once the
+ * fault's own request has been sent. */
 static void read_ahead(struct memplane *mp, uint64_t page, bool write, pid_t tid)
 {
 	struct stream *s = &mp->streams[(unsigned)tid % READAHEAD_STREAMS];
 	uint64_t from, to;
+	unsigned window;
 
 	if (s->tid == tid && page > s->last && page <= (s->asked_to > s->last + 1 ?
 							 s->asked_to : s->last + 1))
@@ -385,21 +412,29 @@ static void read_ahead(struct memplane *mp, uint64_t page, bool write, pid_t tid
 	else
 		*s = (struct stream){ .tid = tid };
 	s->last = page;
-	if (s->run < 2 || !mp->readahead)
+	/* At most a quarter of the cache ahead: the window must not evict
+	 * what the thread is still using. */
+	window = mp->readahead;
+	if (mp->cache.limit != UINT64_MAX && window > mp->cache.limit / 4)
+		window = (unsigned)(mp->cache.limit / 4);
+	if (s->run < 2 || !window)
 		return;
 	from = page + 1 > s->asked_to ? page + 1 : s->asked_to;
-	to = page + 1 + mp->readahead;
+	to = page + 1 + window;
 	/* Ask again only when the thread is halfway through the window. */
-	if (from > page + mp->readahead / 2)
+	if (from > page + window / 2)
 		return;
 	for (uint64_t p = from; p < to; p++) {
+		int r;
+
 		if (p >= mp->nr_pages || !cache_counts(&mp->cache, p))
 			break;
 		if (held_or_asked(mp, p, write))
 			continue;
-		if (!ask_for(mp, p, write))
+		r = ask_for(mp, p, write);
+		if (r < 0)
 			break;
-		INC(mp, read_ahead, 1);
+		INC(mp, read_ahead, (uint64_t)r);
 	}
 	s->asked_to = to;
 }
@@ -411,6 +446,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 	enum dsm_fault_kind kind = DSM_FAULT_KINDS;
 	const struct dsm_action *act;
 	uint64_t t = now_ns();
+	bool remote = false;
 	int err;
 	size_t n;
 
@@ -435,6 +471,7 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 			act = dsm_actions(mp->dsm, &n);
 			for (size_t i = 0; i < n && !e.remote; i++)
 				e.remote = act[i].type == DSM_ACT_SEND;
+			remote = e.remote;
 			if (e.remote) {
 				e.repeat = hotpages_add(&mp->hot, page) >= MEMPLANE_REPEAT;
 				hotpages_add(&mp->window, page);
@@ -448,10 +485,12 @@ static void on_fault(void *opaque, uint64_t page, bool write, bool wp,
 		faults_start(&mp->faults, page, &e);
 	}
 	memplane__run_actions(mp, NULL, -1);
-	if (!err && kind != DSM_FAULT_SPURIOUS && kind < DSM_FAULT_KINDS &&
-	    cache_counts(&mp->cache, page))
-		read_ahead(mp, page, write, tid);
+	/* The fault's own request leaves first, then the guesses. */
 	memplane__drain_inline(mp);
+	if (!err && remote && !atomic_load(&mp->stopping) && cache_counts(&mp->cache, page)) {
+		read_ahead(mp, page, write, tid);
+		memplane__drain_inline(mp);
+	}
 out:
 	pthread_mutex_unlock(&mp->lock);
 }
@@ -494,13 +533,15 @@ static void ask_ahead(struct memplane *mp)
 	for (unsigned i = 0; i < mp->nr_ahead; i++) {
 		uint64_t page = mp->ahead[i].page;
 		bool write = mp->ahead[i].write;
+		int r;
 
 		if (held_or_asked(mp, page, write))
 			continue;
-		/* -ENOMEM: the device's faults ask again. */
-		if (!ask_for(mp, page, write))
+		/* The budget or -ENOMEM: the device's faults ask. */
+		r = ask_for(mp, page, write);
+		if (r < 0)
 			break;
-		asked++;
+		asked += (uint64_t)r;
 	}
 	mp->nr_ahead = 0;
 	INC(mp, prefetched, asked);

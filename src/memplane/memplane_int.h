@@ -120,6 +120,7 @@ struct memplane {
 	} ahead[PREFETCH_QUEUE];
 	unsigned nr_ahead;
 	unsigned readahead;	/* pages; memplane_set_readahead */
+	bool speculating;	/* trim for a guess: never over budget */
 	/* Read-ahead (memplane.c, read_ahead): a faulting thread's
 	 * sequential run, per slot tid % READAHEAD_STREAMS. */
 	struct stream {

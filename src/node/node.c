@@ -552,7 +552,10 @@ static int wait_guest(struct node *n)
 }
 
 /* Order matters: first the network (no more callbacks into the planes),
- * then the planes, then the devices and the VM they point into. */
+ * then the planes, then the devices and the VM they point into. The
+ * memory plane is stopped early but freed after the devices: their
+ * threads map buffers until they are freed, and each map asks the plane
+ * ahead (vm_prefetch), which a stopped plane ignores. */
 static void teardown(struct node *n)
 {
 	/* The control plane first: its threads read every plane. */
@@ -565,8 +568,6 @@ static void teardown(struct node *n)
 	if (n->cluster)
 		cluster_free(n->cluster);
 	n->cluster = NULL;
-	memplane_free(n->mem);
-	n->mem = NULL;
 	forward_free(n->fwd);
 	n->fwd = NULL;
 	if (n->board)
@@ -574,6 +575,8 @@ static void teardown(struct node *n)
 	n->board = NULL;
 	pcibus_destroy(n->pci);
 	n->pci = NULL;
+	memplane_free(n->mem);
+	n->mem = NULL;
 	if (n->console_fd != STDOUT_FILENO)
 		close(n->console_fd);
 	n->console_fd = STDOUT_FILENO;

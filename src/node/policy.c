@@ -32,7 +32,12 @@
 
 /* Every thread: memory, locks, time, its signals, logging and sending on
  * an established link (any thread may send: cluster_send, and a send
- * that fails ends the link: shutdown), libsodium's randomness. */
+ * that fails ends the link: shutdown), libsodium's randomness. Also
+ * sched_getaffinity: glibc's malloc asks for the CPU count the first time
+ * any thread needs an arena of its own, in whichever thread that is (seen:
+ * a vCPU thread moved to node 0 and a network card's thread, each killed
+ * by its filter on its first malloc); it only reads this process's own
+ * CPU mask. */
 static const struct confine_rule common[] = {
 	A(SYS_read), A(SYS_write), A(SYS_readv), A(SYS_writev), A(SYS_close),
 	A(SYS_futex), A(SYS_mmap), A(SYS_munmap), A(SYS_mprotect), A(SYS_mremap),
@@ -41,7 +46,7 @@ static const struct confine_rule common[] = {
 	A(SYS_restart_syscall),
 	A(SYS_clock_gettime), A(SYS_clock_nanosleep), A(SYS_nanosleep), A(SYS_gettimeofday),
 	A(SYS_gettid), A(SYS_getpid), A(SYS_tgkill), A(SYS_sched_yield),
-	A(SYS_getrandom), A(SYS_fstat), A(SYS_newfstatat), A(SYS_lseek),
+	A(SYS_sched_getaffinity), A(SYS_getrandom), A(SYS_fstat), A(SYS_newfstatat), A(SYS_lseek),
 	A(SYS_poll), A(SYS_ppoll),
 	A(SYS_sendto), A(SYS_sendmsg), A(SYS_shutdown),
 	/* isatty() on the log's stream */

@@ -740,6 +740,28 @@ static void test_read_ahead(void **state)
 	cluster_check();
 }
 
+/* Read-ahead within a small budget: a scan of twice node 1's cache with
+ * the largest window; the guesses never push the node over its budget
+ * (none counted over budget, cached + reserved within the limit) and
+ * every page is right. */
+static void test_read_ahead_budget(void **state)
+{
+	uint64_t a = home_page(0, 100);
+	struct memplane_stats s1;
+
+	cluster_create(2);
+	assert_int_equal(memplane_set_cache(nodes[1].mp, MEMPLANE_CACHE_MIN), 0);
+	memplane_set_readahead(nodes[1].mp, MEMPLANE_READAHEAD_MAX);
+	cluster_start();
+	run(0, fill_fn, a, 41, 2 * MEMPLANE_CACHE_MIN);
+	run(1, check_fn, a, 41, 2 * MEMPLANE_CACHE_MIN);
+	s1 = stats(1);
+	assert_true(s1.read_ahead > MEMPLANE_CACHE_MIN);
+	assert_int_equal(s1.over_budget, 0);
+	assert_true(s1.cached + s1.reserved <= s1.cache_limit);
+	cluster_check();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
@@ -760,6 +782,7 @@ int main(void)
 		T(test_budget_two_writers),
 		T(test_prefetch),
 		T(test_read_ahead),
+		T(test_read_ahead_budget),
 	};
 #undef T
 
