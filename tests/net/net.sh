@@ -58,48 +58,37 @@ except socket.timeout:
 for ((i = 0; i < 50; i++)); do grep -q ready "$TMP/echo.out" && break; sleep 0.1; done
 grep -q ready "$TMP/echo.out" || { fail "the echo server did not start"; cat "$TMP/echo.out"; exit 1; }
 
-# 1. The rings.
-if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 60 --append "mac=$MAC" \
-	--vmm-args="--net tap=$TAP,mac=$MAC --stats" --stderr-regex "net0: rx [1-9][0-9]* .* tx [1-9]" \
-	>"$TMP/rings.out" 2>&1; then
-	ok "frames both ways through tap $TAP: $(grep -c '^PASS' "$TMP/rings.out") checks passed"
-	grep -m1 "^net0:" "$TMP/rings.out" | sed 's/^/    /'
-else
-	fail "the rings test:"; tail -40 "$TMP/rings.out" | sed 's/^/    /'
-fi
+# The guest's rings test: rings NAME TIMEOUT WHAT VMM-ARGS [run-test args].
+rings() {
+	local name=$1 tmo=$2 what=$3 vmm=$4
+	shift 4
+	if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout "$tmo" --append "mac=$MAC" \
+		--vmm-args="$vmm" "$@" >"$TMP/$name.out" 2>&1; then
+		ok "$what: $(grep -c '^PASS' "$TMP/$name.out") checks passed"
+		grep -m1 "^net0:" "$TMP/$name.out" | sed 's/^/    /'
+	else
+		fail "the rings test, $what:"; tail -40 "$TMP/$name.out" | sed 's/^/    /'
+	fi
+}
 
-# 1b. The same with the guest's vCPU on node 1: its rings and frames cross
-# the memory plane to node 0, which holds the card, and the interrupts
-# come back through the CPU plane.
-if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
-	--vmm-args="--nodes 2 --place 1 --migrate off --net tap=$TAP,mac=$MAC" \
-	>"$TMP/rings2.out" 2>&1; then
-	ok "the same with the vCPU on node 1: $(grep -c '^PASS' "$TMP/rings2.out") checks passed"
-else
-	fail "the rings test with the vCPU on node 1:"; tail -40 "$TMP/rings2.out" | sed 's/^/    /'
-fi
-
+# 1. The rings, on one node.
+rings rings 60 "frames both ways through tap $TAP" "--net tap=$TAP,mac=$MAC --stats" \
+	--stderr-regex "net0: rx [1-9][0-9]* .* tx [1-9]"
+# 1b. The guest's vCPU on node 1: its rings and frames cross the memory
+# plane to node 0, which holds the card, and the interrupts come back
+# through the CPU plane.
+rings rings2 120 "the vCPU on node 1, the card on node 0" \
+	"--nodes 2 --place 1 --migrate off --net tap=$TAP,mac=$MAC"
 # 1c. The card on node 1, the vCPU on node 0: node 1 opens the tap and
 # runs the queues; node 0 and every other node hold a shadow of the PCI
 # function whose BAR accesses go to node 1; config space stays on node 0.
-if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
-	--vmm-args="-v --nodes 2 --place 0 --migrate off --net tap=$TAP,mac=$MAC,node=1 --stats" \
-	--stderr-regex "amalgam\[1\] info: net0: tap $TAP, .* hosted by node 1" \
-	>"$TMP/rings3.out" 2>&1; then
-	ok "the card on node 1, the vCPU on node 0: $(grep -c '^PASS' "$TMP/rings3.out") checks passed"
-else
-	fail "the rings test with the card on node 1:"; tail -40 "$TMP/rings3.out" | sed 's/^/    /'
-fi
-
+rings rings3 120 "the card on node 1, the vCPU on node 0" \
+	"-v --nodes 2 --place 0 --migrate off --net tap=$TAP,mac=$MAC,node=1" \
+	--stderr-regex "amalgam\[1\] info: net0: tap $TAP, .* hosted by node 1"
 # 1d. Three nodes: config space on node 0, the vCPU on node 1, the card on
 # node 2.
-if in_ns "$RUN_TEST" "$AMALGAM" "$GUEST" --timeout 120 --append "mac=$MAC" \
-	--vmm-args="--nodes 3 --place 1 --migrate off --net tap=$TAP,mac=$MAC,node=2" \
-	>"$TMP/rings4.out" 2>&1; then
-	ok "the card on node 2, the vCPU on node 1: $(grep -c '^PASS' "$TMP/rings4.out") checks passed"
-else
-	fail "the rings test with the card on node 2 of 3:"; tail -40 "$TMP/rings4.out" | sed 's/^/    /'
-fi
+rings rings4 120 "the card on node 2, the vCPU on node 1" \
+	"--nodes 3 --place 1 --migrate off --net tap=$TAP,mac=$MAC,node=2"
 
 # 2. The tap goes away under the guest: with the card on node 0, then on
 # node 1 (which names the tap; every node goes on).
