@@ -723,7 +723,7 @@ static void test_read_ahead(void **state)
 	struct memplane_stats s1;
 
 	cluster_create(2);
-	memplane_set_readahead(nodes[1].mp, MEMPLANE_READAHEAD);
+	memplane_set_readahead(nodes[1].mp, MEMPLANE_READAHEAD_SCAN);
 	cluster_start();
 	run(0, fill_fn, a, 31, 256);
 	run(1, check_fn, a, 31, 256);
