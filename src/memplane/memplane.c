@@ -168,11 +168,12 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 			/* Installs and upgrades wake the page's waiters. */
 			woken = a->page;
 			t = now_ns();
-			/* The window protects a thread that waited for the
-			 * page; one asked for ahead has nobody to protect yet
-			 * (and would crowd real ones out of the table). */
-			if (fault_resolved(mp, a->page, from, t))
-				*r = (struct recent){ page_key(a->page), t };
+			/* Every install opens the window, as before asking
+			 * ahead existed (a page asked for ahead has nobody to
+			 * protect yet, but with read-ahead off by default
+			 * only devices' buffers are asked for ahead). */
+			*r = (struct recent){ page_key(a->page), t };
+			fault_resolved(mp, a->page, from, t);
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
