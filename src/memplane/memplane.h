@@ -132,9 +132,10 @@ void memplane_set_hold_ns(struct memplane *mp, uint64_t ns);
  * other nodes' pages (memplane.c says when); 0 turns read-ahead off.
  * Default MEMPLANE_READAHEAD (off), at most MEMPLANE_READAHEAD_MAX. Off
  * by default because a guess can take a page another node's vCPU is
- * writing: in the lab a 4-node counter test (guest-mem-counter-4n) went
- * from 76 s to 713 s with 32 pages ahead, while a scan of another
- * node's pages ran 3.4-3.8 times faster (bench bigmem). Any time. */
+ * writing (a review found it; the lab's counter tests vary too much, 76
+ * to 713 s for guest-mem-counter-4n, to measure what it costs them),
+ * while a scan of another node's pages ran 3.4-3.8 times faster (bench
+ * bigmem). Any time. */
 #define MEMPLANE_READAHEAD 0
 #define MEMPLANE_READAHEAD_SCAN 32	/* what bench bigmem measured */
 #define MEMPLANE_READAHEAD_MAX 256
