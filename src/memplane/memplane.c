@@ -112,18 +112,16 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 
 /* A page was mapped or woken (from: the node that sent it or the grant,
  * -1 none): close the fault that waited for it, if any (its latency), and
- * for a remote one tell who waited and how long. False when no fault
- * waited (a page asked for ahead). */
-static bool fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
+ * for a remote one tell who waited and how long. */
+static void fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
 {
 	struct fault_entry e;
 
-	if (!faults_done(&mp->faults, page, now, &e))
-		return false;
-	if (e.remote && from >= 0 && mp->ops.remote_fault)
+	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
+		return;
+	if (from >= 0 && mp->ops.remote_fault)
 		mp->ops.remote_fault(mp->opaque, e.tid, (unsigned)from, e.repeat,
 				     now > e.t_ns ? now - e.t_ns : 0);
-	return true;
 }
 
 /* Carry out the actions of the last dsm call, in order; data: contents
@@ -168,10 +166,6 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 			/* Installs and upgrades wake the page's waiters. */
 			woken = a->page;
 			t = now_ns();
-			/* Every install opens the window, as before asking
-			 * ahead existed (a page asked for ahead has nobody to
-			 * protect yet, but with read-ahead off by default
-			 * only devices' buffers are asked for ahead). */
 			*r = (struct recent){ page_key(a->page), t };
 			fault_resolved(mp, a->page, from, t);
 			break;
@@ -360,7 +354,8 @@ static bool held_or_asked(struct memplane *mp, uint64_t page, bool write)
  * an eighth of the cache is already reserved by requests in flight, or
  * when no copy could be evicted to make room (a fault would then
  * overflow; a guess gives up). 1 asked (a message went), 0 nothing to
- * ask, -1 stop asking (the budget, or the protocol out of memory). */
+ * ask (held already, or asked for), -1 stop asking (the budget, or the
+ * protocol out of memory). */
 static int ask_for(struct memplane *mp, uint64_t page, bool write)
 {
 	struct cache *c = &mp->cache;
@@ -369,6 +364,8 @@ static int ask_for(struct memplane *mp, uint64_t page, bool write)
 	const struct dsm_action *act;
 	size_t n;
 
+	if (held_or_asked(mp, page, write))
+		return 0;
 	if (c->limit != UINT64_MAX && c->reserved >= c->limit / 8)
 		return -1;
 	mp->speculating = true;
@@ -430,8 +427,6 @@ static void read_ahead(struct memplane *mp, uint64_t page, bool write, pid_t tid
 
 		if (p >= mp->nr_pages || !cache_counts(&mp->cache, p))
 			break;
-		if (held_or_asked(mp, p, write))
-			continue;
 		r = ask_for(mp, p, write);
 		if (r < 0)
 			break;
@@ -496,7 +491,7 @@ out:
 	pthread_mutex_unlock(&mp->lock);
 }
 
-int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write)
+void memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write)
 {
 	bool queued = false;
 
@@ -505,7 +500,7 @@ int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool 
 	pthread_mutex_lock(&mp->lock);
 	if (atomic_load(&mp->stopping) || !mp->started) {
 		pthread_mutex_unlock(&mp->lock);
-		return 0;
+		return;
 	}
 	for (uint64_t page = first; page < first + count && page < mp->nr_pages; page++) {
 		if (held_or_asked(mp, page, write))
@@ -518,7 +513,6 @@ int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool 
 	if (queued)
 		pthread_cond_signal(&mp->cond);
 	pthread_mutex_unlock(&mp->lock);
-	return 0;
 }
 
 /* On the sender thread, under the lock: request what devices asked for
@@ -533,13 +527,9 @@ static void ask_ahead(struct memplane *mp)
 
 	for (unsigned i = 0; i < mp->nr_ahead; i++) {
 		uint64_t page = mp->ahead[i].page;
-		bool write = mp->ahead[i].write;
-		int r;
+		int r = ask_for(mp, page, mp->ahead[i].write);
 
-		if (held_or_asked(mp, page, write))
-			continue;
 		/* The budget or -ENOMEM: the device's faults ask. */
-		r = ask_for(mp, page, write);
 		if (r < 0)
 			break;
 		asked += (uint64_t)r;

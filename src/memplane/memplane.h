@@ -221,10 +221,10 @@ struct memplane_stats {
  * and joins the request, or finds the page in). The pages are queued for
  * the sender thread, which asks for them: the caller only takes the
  * plane lock (a device thread may not reach the pager or the links).
- * Any thread; a no-op before start and after stop. Returns 0: what does
- * not fit the queue is left to the device's own faults. */
+ * Any thread; a no-op before start and after stop. What does not fit
+ * the queue is left to the device's own faults. */
 #define MEMPLANE_PREFETCH_MAX 64
-int memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write);
+void memplane_prefetch(struct memplane *mp, uint64_t first, uint64_t count, bool write);
 
 /* Safe from any thread, also after memplane_stop. */
 void memplane_stats(struct memplane *mp, struct memplane_stats *out);
