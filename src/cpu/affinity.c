@@ -15,7 +15,7 @@ const struct affinity_config affinity_defaults = {
 	.slack_cpus = 0.5,
 	.busy_demand = 0.5,
 	.demand_ns = 300 * 1000 * 1000ull,
-	.return_ns = 2000 * 1000 * 1000ull,
+	.return_ns = 30ull * 1000 * 1000 * 1000,
 	.memory_ns = 5000 * 1000 * 1000ull,
 };
 
@@ -190,7 +190,7 @@ static double useful(double cpus, double load)
  * useful work (affinity.h, "Weighing"): the useful work of the two pools
  * after the move against before. The vCPU runs as much as it wants here
  * now (its demand: running or runnable, not waiting for pages) and would
- * want 1 - w + w_to there; its partners there want w_to more (they no
+ * want d + w_to there; its partners there want w_to more (they no
  * longer wait for the pages it keeps taking: an estimate, each node sees
  * only its own vCPUs' waiting). A pool whose load is not known limits
  * nothing. */
@@ -200,7 +200,7 @@ static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
 	double w = clamp01(v->total / (double)a->cfg.window_ns);
 	double wb = clamp01(v->wait[to] / (double)a->cfg.window_ns);
-	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(1 - w + wb);
+	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(d + wb);
 	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 

@@ -56,14 +56,22 @@
  *    whole CPU until its demand is sampled;
  *  - the page rule weighs a vCPU it would pull by what it would want with
  *    its pages local, not by what it wants where it is (a vCPU starved by
- *    remote pages looks idle), and books it as a whole CPU there until
+ *    remote pages looks idle): its demand plus the time it waits for that
+ *    node's pages, not a whole CPU (a vCPU halted in an idle guest, or
+ *    fetching its own data back once, waits for nothing a move would
+ *    save; seen in the lab, bench/scale's triad: counted as wanting a
+ *    whole CPU there while waiting 2% of its time, vcpu 1 was pulled away
+ *    from its 48 MiB of arrays, and the kernel took 52 s instead of 2),
+ *    and books it as a whole CPU there until
  *    that node reports (seen in the lab: vCPUs sent away for CPUs came
  *    straight back for their pages, every few hundred ms, while they were
  *    counted by what they wanted);
  *  - loads are measured and move, so a vCPU can still go back and forth;
- *    each time it comes back within return_ns of being sent, the stay it
- *    needs before the CPU rule sends it again doubles, up to 8 times (1.6
- *    s). Not more: a job's phases change (a boot that shares everything,
+ *    each time it comes back within return_ns (30 s) of being sent, the
+ *    stay it needs before the CPU rule sends it again doubles, up to 8
+ *    times (1.6 s). Within 30 s, not 2: in the lab a vCPU sent away from
+ *    a job that shares pages came back 4 to 25 s later (bench/scale's
+ *    stencil, 13 round trips in 100 s, each counted as a first). Not more: a job's phases change (a boot that shares everything,
  *    then a computation that shares nothing), and the CPU rule learns
  *    that a vCPU may leave now only by sending it. Seen in the lab
  *    (bench/scale): pulled back four times during the boot, a vCPU with
@@ -97,11 +105,11 @@
  * its vCPUs want (their demand: running or runnable, never waiting for a
  * page), up to its CPUs. The vCPU spends a share w of its time waiting
  * for remote pages, w_b of it for b's: here it wants its demand d, on b
- * it would want 1 - w + w_b (b's pages local). Its partners on b wait
+ * it would want d + w_b (b's pages local). Its partners on b wait
  * about w_b for the pages it keeps taking (a written page crosses each
  * way, a read one costs the writer an upgrade; an estimate, as each node
  * sees only its own vCPUs' waiting), so they would want w_b more. The
- * gain is min(C_b, L_b + w_b + 1 - w + w_b) + min(C_h, L_h - d), minus
+ * gain is min(C_b, L_b + w_b + d + w_b) + min(C_h, L_h - d), minus
  * min(C_b, L_b) + min(C_h, L_h) (C CPUs, L load, h here); between nodes of
  * one host it is 2 w_b (no CPUs change hands). The vCPU moves when the
  * gain is at least gain_pct hundredths of a CPU. Why 40: with CPUs to

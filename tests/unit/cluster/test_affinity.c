@@ -341,6 +341,25 @@ static void test_page_rule_needs_a_whole_cpu(void **state)
 	assert_int_equal(faults(1, 1, 0, true, 2000, MS, &t), 0);
 }
 
+/* A vCPU that runs little and waits little for the other node's pages
+ * (halted in an idle guest, or fetching its own data back once: faults
+ * that are not repeats) is not pulled into that node's pool for the room
+ * there: it would want there what it wants here, plus what it waits for
+ * that node (the lab's triad: 0.14 of a CPU, 2% waiting, pulled away
+ * from its arrays when it counted as a whole CPU). One that waits most of
+ * the rest of its time is. */
+static void test_idle_not_pulled(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.45), 0);
+	busy(1, 0x2, 0.14, POOL_B, 1, 300, &t);
+	/* 2% of its time: one 20 us fault a millisecond. */
+	assert_int_equal(waits(1, 1, 0, 3000, MS, 20000, &t), -1);
+	assert_int_equal(faults(1, 1, 0, false, 3000, MS, &t), -1);
+	assert_int_equal(waits(1, 1, 0, 3000, MS, 700000, &t), 0);
+}
+
 /* Into a pool with some room: a vCPU waiting half its time gains little
  * by it (2.0 of the pools' CPUs used instead of 1.9); one waiting 90% of
  * its time gains half a CPU (2.0 instead of 1.5). Into a full pool,
@@ -436,8 +455,17 @@ static void test_returns_back_off(void **state)
 		assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 		affinity_left(&A, 1);
 	}
-	/* Back after 3 s: the plain stay again. */
+	/* Back after 3 s: still a return (the lab's were 4 to 25 s), the
+	 * stay is at its longest. */
 	busy(0, 0xd, 1.0, POOL_A, 2, 3000, &t);
+	busy(0, 0xf, 1.0, POOL_A, 2, 1500, &t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+	busy(0, 0xf, 1.0, POOL_A, 2, 200, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	affinity_left(&A, 1);
+	/* Back after 40 s: the plain stay again. */
+	busy(0, 0xd, 1.0, POOL_A, 2, 40000, &t);
 	busy(0, 0xf, 1.0, POOL_A, 2, 200, &t);
 	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
@@ -558,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup(test_tied_by_pages_stays, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_room, setup),
 		cmocka_unit_test_setup(test_page_rule_needs_a_whole_cpu, setup),
+		cmocka_unit_test_setup(test_idle_not_pulled, setup),
 		cmocka_unit_test_setup(test_starving_moves_into_some_room, setup),
 		cmocka_unit_test_setup(test_computing_stays, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
