@@ -37,6 +37,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	for (unsigned i = 0; i < nr_vcpus; i++) {
 		a->v[i].where = -1;
 		a->v[i].seen_from = -1;
+		a->v[i].seen_useful = -1;
 	}
 	return 0;
 }
@@ -109,21 +110,6 @@ double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint6
 	return clamp01(v->wait[of] / (double)a->cfg.window_ns);
 }
 
-void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   double waited, uint64_t now_ns)
-{
-	struct affinity_vcpu *v;
-
-	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
-	    from == here)
-		return;
-	v = &a->v[vcpu];
-	settle(a, v, here, now_ns);
-	v->seen_from = (int)from;
-	v->seen_wait = clamp01(waited);
-	v->seen_ns = now_ns;
-}
-
 /* ---- pools ---------------------------------------------------------------- */
 
 static double pool_load(const struct affinity *a, uint64_t pool)
@@ -158,6 +144,7 @@ static void account_move(struct affinity *a, unsigned here, unsigned to, double 
 				     a->node[here].load - demand : 0;
 	if (a->node[to].known)
 		a->node[to].load += demand;
+	a->node[here].booked = a->node[to].booked = true;
 }
 
 int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double cpus,
@@ -184,6 +171,32 @@ int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double 
 static double useful(double cpus, double load)
 {
 	return cpus > 0 && load > cpus ? cpus : load;
+}
+
+void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
+		   double waited, uint64_t now_ns)
+{
+	struct affinity_vcpu *v;
+
+	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
+	    from == here)
+		return;
+	v = &a->v[vcpu];
+	settle(a, v, here, now_ns);
+	v->seen_from = (int)from;
+	v->seen_wait = clamp01(waited);
+	v->seen_ns = now_ns;
+	/* Before it counts here: this node's load is still its own without
+	 * it, the other's what that node last said, with it. Measured only
+	 * where neither is a move booked since. */
+	v->seen_useful = -1;
+	if (a->node[here].known && a->node[from].known && !a->node[here].booked &&
+	    !a->node[from].booked && a->node[here].pool != a->node[from].pool) {
+		const struct affinity_node *h = &a->node[here], *f = &a->node[from];
+
+		v->seen_useful = useful(pool_cpus(a, h->pool), pool_load(a, h->pool)) +
+				 useful(pool_cpus(a, f->pool), pool_load(a, f->pool));
+	}
 }
 
 /* What moving vCPU v from here to node to would gain the VM, in CPUs of
@@ -302,20 +315,26 @@ double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, doubl
 
 /* What sending vCPU v (demand d) from pool h to node to, of pool t, would
  * gain (affinity.h, "One weighing"): with w what it is remembered to wait
- * there (faded), it would want d - w there and its partners here w less;
- * with nothing remembered, the CPU share it lacks here. */
+ * there (faded by m), it would want d - w there and its partners here w
+ * less; with nothing remembered, the CPU share it lacks here. Where the
+ * pools' useful work before it came was measured, the estimate after the
+ * push leans on that by the same m. */
 static double push_gain(const struct affinity *a, const struct affinity_vcpu *v,
 			const struct affinity_node *h, const struct affinity_node *t, double d,
 			unsigned to, uint64_t now_ns)
 {
-	double w = 0, ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
+	double w = 0, m = 0, after, ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
 	double ct = pool_cpus(a, t->pool), lt = pool_load(a, t->pool);
 
-	if (v->seen_from == (int)to && now_ns >= v->seen_ns)
-		w = v->seen_wait * decay((double)(now_ns - v->seen_ns) /
-					 (double)(a->cfg.memory_ns << v->returns));
-	return useful(ct, lt + clamp01(d - w)) + useful(ch, lh > d + w ? lh - d - w : 0) -
-	       useful(ct, lt) - useful(ch, lh);
+	if (v->seen_from == (int)to && now_ns >= v->seen_ns) {
+		m = decay((double)(now_ns - v->seen_ns) /
+			  (double)(a->cfg.memory_ns << v->returns));
+		w = v->seen_wait * m;
+	}
+	after = useful(ct, lt + clamp01(d - w)) + useful(ch, lh > d + w ? lh - d - w : 0);
+	if (m > 0 && v->seen_useful >= 0)
+		after = m * v->seen_useful + (1 - m) * after;
+	return after - useful(ct, lt) - useful(ch, lh);
 }
 
 int affinity_balance(struct affinity *a, unsigned here, uint64_t movable,

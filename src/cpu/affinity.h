@@ -92,7 +92,16 @@
  * weighs a pull, with the remembered share w as the vCPU's waiting there
  * and as its partners' here (the same estimate as the page rule's): it
  * would want d - w there, they w less here, and the gain is the pools'
- * useful work after against before. The memory fades with time constant
+ * useful work after against before. And the pools' useful work before
+ * the pull was measured, not estimated: their loads as last reported when
+ * it came. So the push is weighed against that, while it is remembered:
+ * a vCPU that waited little itself but held its partner up (a barrier
+ * every sweep: both pools together did half a CPU of work apart, a whole
+ * one on one CPU) is not sent back on the strength of its own small
+ * waiting. Seen in the lab (bench/scale's stencil): pulled in waiting a
+ * fifth to a quarter of its time, vcpu 1 was pushed again 3 to 6 s later,
+ * eight times in 35 s, each push costing its half of the array twice.
+ * The memory fades with time constant
  * memory_ns: a job's phases change, and a push is the only way to learn
  * that a vCPU may leave now; one pulled back refreshes it, and each quick
  * return doubles the time constant, like the stay, up to 8 times (40 s).
@@ -175,6 +184,9 @@ struct affinity_vcpu {
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */
 	double seen_wait;
+	/* The useful work the two pools did before it came, measured (their
+	 * loads as last reported, up to their CPUs); -1: not known. */
+	double seen_useful;
 	uint64_t seen_ns;
 };
 
@@ -184,6 +196,7 @@ struct affinity_node {
 	uint64_t pool;		/* nodes of one pool share their CPUs */
 	double cpus;		/* the pool's CPUs, as this node sees them */
 	double load;		/* CPUs its vCPUs want */
+	bool booked;		/* load includes a move not reported yet */
 };
 
 struct affinity {

@@ -492,8 +492,10 @@ static void test_pulled_in_not_pushed_back(void **state)
 	busy(0, 0x3, 1.0, POOL_A, 1, 7000, &t);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 	assert_int_equal(v, 1);
-	/* Pulled back half a second later, waiting as much: the memory now
-	 * lasts twice as long (6 s later a 5 s memory would have let it go:
+	/* Pulled back half a second later, waiting as much (node 1 has not
+	 * reported since the push: the pools' work before it came is not
+	 * measured, the estimate alone weighs): the memory now lasts twice as
+	 * long (6 s later a 5 s memory would have let it go:
 	 * w 0.21, a gain of 0.58; with 10 s, w 0.38, 0.23). */
 	affinity_left(&A, 1);
 	busy(0, 0x1, 1.0, POOL_A, 1, 500, &t);
@@ -519,6 +521,28 @@ static void test_pulled_in_not_pushed_back(void **state)
 		affinity_fault(&A, 2, 2, 1, true, MS / 2, 300 * MS + t);
 	assert_true(affinity_waited_for(&A, 2, 1, 400 * MS) > 0.3);
 	assert_true(affinity_waited_for(&A, 2, 0, 400 * MS) == 0);
+}
+
+/* Pulled in waiting only a quarter of its time, by a partner it held up
+ * (a barrier every sweep): apart, the two pools did 0.59 of a CPU's work,
+ * measured; together on node 0's one CPU they do 1.0. Its own small
+ * waiting alone would let it go within 3 s (the stencil's eight round
+ * trips in 35 s in the lab); the measured work keeps it while that is
+ * remembered, and it still goes once it has faded. */
+static void test_held_up_partner_keeps_it(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	busy(0, 0x1, 0.33, POOL_A, 1, 300, &t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0.26), 0);
+	affinity_came(&A, 1, 0, 1, 0.25, t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	busy(0, 0x3, 0.85, POOL_A, 1, 5000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
+	busy(0, 0x3, 0.85, POOL_A, 1, 7000, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	assert_int_equal(v, 1);
 }
 
 /* A vCPU that has just come counts as a whole CPU in its node's load
@@ -592,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
 		cmocka_unit_test_setup(test_pulled_in_not_pushed_back, setup),
+		cmocka_unit_test_setup(test_held_up_partner_keeps_it, setup),
 		cmocka_unit_test_setup(test_arrived_counts_whole, setup),
 		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),
