@@ -27,10 +27,12 @@
  *             the instruction at _text + OFF: the function it is in.
  *
  * Thread t is pinned to CPU t (as OMP_PROC_BIND=true would do). Prints
- *   scale: KERNEL threads=T size=S seconds=X check=C tsc=BEGIN,END
+ *   scale: KERNEL threads=T size=S seconds=X check=C tsc=BEGIN,END done=D0,D1,...
  * where check is the same for any thread count (the partition of the
- * work never changes what is computed) and tsc the time stamp counter at
- * the start and end of the timed part, for the hypervisor's counters.
+ * work never changes what is computed), tsc the time stamp counter at
+ * the start and end of the timed part, for the hypervisor's counters, and
+ * Dt the seconds thread t took to finish its share (which vCPU held the
+ * others up).
  * Exit status 0, or 1 with one line on stderr. */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -216,6 +218,7 @@ enum kernel { EP, TRIAD, STENCIL };
 static enum kernel kernel;
 static uint64_t tsc_begin, tsc_end;
 static double t_begin, t_end;
+static double t_done[MAX_THREADS];
 
 static void *thread_main(void *arg)
 {
@@ -238,6 +241,7 @@ static void *thread_main(void *arg)
 		triad_thread(t);
 	else
 		stencil_thread(t);
+	t_done[t] = now();
 	pthread_barrier_wait(&barrier);
 	if (t == 0) {
 		tsc_end = __rdtsc();
@@ -468,7 +472,11 @@ int main(int argc, char **argv)
 		memcpy(&check, &sum, sizeof(check));
 	}
 	printf("scale: %s threads=%u size=%lu seconds=%.3f check=%016" PRIx64
-	       " tsc=%" PRIu64 ",%" PRIu64 "\n", argv[1], nthreads, size, t_end - t_begin, check,
+	       " tsc=%" PRIu64 ",%" PRIu64, argv[1], nthreads, size, t_end - t_begin, check,
 	       tsc_begin, tsc_end);
+	printf(" done=");
+	for (unsigned t = 0; t < nthreads; t++)
+		printf("%s%.3f", t ? "," : "", t_done[t] - t_begin);
+	printf("\n");
 	return 0;
 }
