@@ -73,11 +73,7 @@ static void settle(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 {
 	if (v->where == (int)here)
 		return;
-	if (v->pushed_ns && now_ns - v->pushed_ns < a->cfg.return_ns)
-		v->returns += v->returns < MAX_RETURNS;
-	else
-		v->returns = 0;
-	v->pushed_ns = 0;
+	v->pulled = false;
 	memset(v->wait, 0, sizeof(v->wait));
 	v->total = 0;
 	v->where = (int)here;
@@ -106,6 +102,8 @@ double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint6
 	if (vcpu >= a->nr_vcpus || of >= a->nr_nodes)
 		return 0;
 	v = &a->v[vcpu];
+	if (!v->pulled)
+		return 0;
 	decay_waits(a, v, now_ns);
 	return clamp01(v->wait[of] / (double)a->cfg.window_ns);
 }
@@ -133,6 +131,14 @@ static double pool_cpus(const struct affinity *a, uint64_t pool)
 		if (a->node[n].known && a->node[n].pool == pool && a->node[n].cpus > cpus)
 			cpus = a->node[n].cpus;
 	return cpus;
+}
+
+static bool pool_booked(const struct affinity *a, uint64_t pool)
+{
+	for (unsigned n = 0; n < a->nr_nodes; n++)
+		if (a->node[n].known && a->node[n].pool == pool && a->node[n].booked)
+			return true;
+	return false;
 }
 
 /* Until the nodes next say their loads, count the vCPU where it goes, so
@@ -183,15 +189,25 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		return;
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
+	/* Pulled back by its pages soon after this node sent it away: a
+	 * return. Sent back for CPUs, or long after: none. */
+	if (v->pushed_ns)
+		v->returns = waited > 0 && now_ns - v->pushed_ns < a->cfg.return_ns ?
+			     v->returns + (v->returns < MAX_RETURNS) : 0;
+	v->pushed_ns = 0;
 	v->seen_from = (int)from;
 	v->seen_wait = clamp01(waited);
 	v->seen_ns = now_ns;
-	/* Before it counts here: this node's load is still its own without
-	 * it, the other's what that node last said, with it. Measured only
-	 * where neither is a move booked since. */
+	/* Only for a vCPU the page rule pulled in (it carries what it
+	 * waited; one sent for CPUs carries nothing, and the work before its
+	 * move says nothing of pages). Before it counts here: this node's
+	 * load is still its own without it, the other's what that node last
+	 * said, with it. Measured only where no move is booked in either
+	 * pool since. */
 	v->seen_useful = -1;
-	if (a->node[here].known && a->node[from].known && !a->node[here].booked &&
-	    !a->node[from].booked && a->node[here].pool != a->node[from].pool) {
+	if (waited > 0 && a->node[here].known && a->node[from].known &&
+	    !pool_booked(a, a->node[here].pool) && !pool_booked(a, a->node[from].pool) &&
+	    a->node[here].pool != a->node[from].pool) {
 		const struct affinity_node *h = &a->node[here], *f = &a->node[from];
 
 		v->seen_useful = useful(pool_cpus(a, h->pool), pool_load(a, h->pool)) +
@@ -265,6 +281,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	/* Booked as a whole CPU, so that pulls in one interval cannot
 	 * overfill the pool between reports. */
 	account_move(a, here, best, 1.0);
+	v->pulled = true;
 	return (int)best;
 }
 

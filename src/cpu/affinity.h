@@ -67,11 +67,13 @@
  *    straight back for their pages, every few hundred ms, while they were
  *    counted by what they wanted);
  *  - loads are measured and move, so a vCPU can still go back and forth;
- *    each time it comes back within return_ns (30 s) of being sent, the
- *    stay it needs before the CPU rule sends it again doubles, up to 8
- *    times (1.6 s). Within 30 s, not 2: in the lab a vCPU sent away from
- *    a job that shares pages came back 4 to 25 s later (bench/scale's
- *    stencil, 13 round trips in 100 s, each counted as a first). Not more: a job's phases change (a boot that shares everything,
+ *    each time its pages pull it back within return_ns (30 s) of being
+ *    sent, the stay it needs before the CPU rule sends it again doubles,
+ *    up to 8 times (1.6 s); sent back for CPUs, it has not returned.
+ *    Within 30 s, not 2: in the lab a vCPU sent away from a job that
+ *    shares pages came back 4 to 25 s later (bench/scale's stencil, 13
+ *    round trips in 100 s, each counted as a first). Not more: a job's
+ *    phases change (a boot that shares everything,
  *    then a computation that shares nothing), and the CPU rule learns
  *    that a vCPU may leave now only by sending it. Seen in the lab
  *    (bench/scale): pulled back four times during the boot, a vCPU with
@@ -180,6 +182,7 @@ struct affinity_vcpu {
 	uint64_t demand_ns;	/* of the last sample */
 	uint64_t pushed_ns;	/* when the CPU rule last sent it away, 0 */
 	unsigned returns;	/* times in a row it came back soon after */
+	bool pulled;		/* the page rule sent it (it carries its waiting) */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */
@@ -222,11 +225,13 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		   bool repeat, uint64_t wait_ns, uint64_t now_ns);
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
-/* The share (0..1) of its recent time vCPU vcpu waited for pages of node
- * 'of': what it carries when it moves there. */
+/* What vCPU vcpu carries when it moves to node 'of': the share (0..1) of
+ * its recent time it waited for that node's pages if the page rule sent
+ * it there, else 0. */
 double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns);
 /* vCPU vcpu came to node here from node from, where it waited a share
- * 'waited' (0..1, as its move said) of its time for here's pages. */
+ * 'waited' (0..1, as its move said) of its time for here's pages: above
+ * 0 only for a vCPU the page rule pulled in. */
 void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   double waited, uint64_t now_ns);
 

@@ -433,13 +433,17 @@ static void test_no_push_pull_cycle(void **state)
 	assert_int_equal(to, -1);
 }
 
-/* vCPU 1, sent from node 0 to node 1, comes back after away_ms: the CPU
- * rule sends it again only once it has stayed stay_ms on node 0. */
-static void back_and_sent_again(unsigned away_ms, unsigned stay_ms, uint64_t *t)
+/* vCPU 1, sent from node 0 to node 1, comes back after away_ms, having
+ * waited there a share 'waited' of its time for node 0's pages (0: sent
+ * back for CPUs): the CPU rule sends it again only once it has stayed
+ * stay_ms on node 0. */
+static void back_and_sent_again(unsigned away_ms, double waited, unsigned stay_ms,
+				uint64_t *t)
 {
 	unsigned v;
 
 	busy(0, 0xd, 1.0, POOL_A, 2, away_ms, t);
+	affinity_came(&A, 1, 0, 1, waited, *t);
 	busy(0, 0xf, 1.0, POOL_A, 2, stay_ms - 100, t);
 	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, *t, &v), -1);
@@ -462,14 +466,45 @@ static void test_returns_back_off(void **state)
 	busy(0, 0xf, 1.0, POOL_A, 2, 400, &t);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
 	affinity_left(&A, 1);
-	/* Back 300 ms later, twice: the stay doubles each time. */
-	back_and_sent_again(300, 400, &t);
-	back_and_sent_again(300, 800, &t);
-	/* Back after 3 s: still a return (the lab's were 4 to 25 s), the
-	 * stay at its longest. */
-	back_and_sent_again(3000, 1600, &t);
-	/* Back after 40 s: the plain stay again. */
-	back_and_sent_again(40000, 200, &t);
+	/* Pulled back 300 ms later, twice: the stay doubles each time. */
+	back_and_sent_again(300, 0.05, 400, &t);
+	back_and_sent_again(300, 0.05, 800, &t);
+	/* Pulled back after 3 s: still a return (the lab's were 4 to 25 s),
+	 * the stay at its longest. */
+	back_and_sent_again(3000, 0.05, 1600, &t);
+	/* Pulled back after 40 s: the plain stay again. */
+	back_and_sent_again(40000, 0.05, 200, &t);
+	/* Sent back for CPUs 300 ms later: not a return either. */
+	back_and_sent_again(300, 0.05, 400, &t);
+	back_and_sent_again(300, 0, 200, &t);
+}
+
+/* Sent away for CPUs, a vCPU carries nothing: when the loads turn, the
+ * node it came to sends it back as soon as its stay allows, the other
+ * idle vCPUs' turn not held up by it (measured work is only for vCPUs
+ * pulled by their pages). */
+static void test_pushed_goes_back_when_loads_turn(void **state)
+{
+	uint64_t t = 0;
+	unsigned v;
+
+	/* Node 0 (2 CPUs) has 3 busy vCPUs, node 1 (2 CPUs) none: vcpu 1
+	 * goes to node 1, and node 1 learns of it as node 1 would. */
+	double w;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	busy(0, 0x7, 1.0, POOL_A, 2, 400, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x6, t, &v), 1);
+	w = affinity_waited_for(&A, v, 1, t);
+	assert_true(w == 0);
+	assert_int_equal(setup(state), 0);
+	affinity_own_load(&A, 1, POOL_B, 2);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 3.0), 0);
+	affinity_came(&A, v, 1, 0, w, t);
+	/* Now node 1 has it and two more busy ones, node 0 only 0.5. */
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.5), 0);
+	busy(1, 0x2 | 0x4 | 0x8, 1.0, POOL_B, 2, 300, &t);
+	assert_int_equal(affinity_balance(&A, 1, 0xe, t, &v), 0);
 }
 
 /* Pulled in by its pages, having waited 70% of its time for them on node
@@ -514,14 +549,30 @@ static void test_pulled_in_not_pushed_back(void **state)
 	affinity_came(&A, 1, 0, 1, 0.05, t);
 	busy(0, 0x3, 1.0, POOL_A, 1, 1000, &t);
 	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
-	/* What it carries is what it waited for that node's pages. */
+	/* What it carries, pulled by the page rule, is what it waited for
+	 * that node's pages. */
 	assert_int_equal(setup(state), 0);
 	t = 0;
+	int to = -1;
+
 	affinity_arrived(&A, 2, 2, 0);
 	for (unsigned i = 0; i < 100; i++, t += MS)
-		affinity_fault(&A, 2, 2, 1, true, MS / 2, 300 * MS + t);
+		if (affinity_fault(&A, 2, 2, 1, true, MS / 2, 300 * MS + t) >= 0)
+			to = 1;
+	assert_int_equal(to, 1);
 	assert_true(affinity_waited_for(&A, 2, 1, 400 * MS) > 0.3);
 	assert_true(affinity_waited_for(&A, 2, 0, 400 * MS) == 0);
+	/* Sent by the CPU rule, nothing, whatever it waited. */
+	assert_int_equal(setup(state), 0);
+	t = 0;
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 2, 0), 0);
+	busy(0, 0xf, 1.0, POOL_A, 2, 400, &t);
+	for (unsigned i = 0; i < 100; i++)
+		affinity_fault(&A, 1, 0, 1, true, MS / 10, t + i * MS);
+	t += 100 * MS;
+	busy(0, 0xf, 1.0, POOL_A, 2, 100, &t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	assert_true(affinity_waited_for(&A, 1, 1, t) == 0);
 }
 
 /* Pulled in waiting only a quarter of its time, by a partner it held up
@@ -618,6 +669,7 @@ int main(void)
 		cmocka_unit_test_setup(test_returns_back_off, setup),
 		cmocka_unit_test_setup(test_pulled_in_not_pushed_back, setup),
 		cmocka_unit_test_setup(test_held_up_partner_keeps_it, setup),
+		cmocka_unit_test_setup(test_pushed_goes_back_when_loads_turn, setup),
 		cmocka_unit_test_setup(test_arrived_counts_whole, setup),
 		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
 		cmocka_unit_test_setup(test_node_load_checked, setup),
