@@ -507,6 +507,30 @@ static void test_pushed_goes_back_when_loads_turn(void **state)
 	assert_int_equal(affinity_balance(&A, 1, 0xe, t, &v), 0);
 }
 
+/* vCPU 1 comes from node 1 (1 CPU) to node 0 (1 CPU), where vCPU 0 wants
+ * 'partner' of a CPU; node 1 said it wanted 'there' with it (< 0: node 1
+ * has not reported since a move was booked there), and it waited a share
+ * 'waited' of its time there for node 0's pages. Then both want 'demand'
+ * here: the CPU rule keeps it for kept_ms and sends it back to node 1 by
+ * sent_ms. */
+static void pulled_in_kept_then_sent(double partner, double there, double waited,
+				     double demand, unsigned kept_ms, unsigned sent_ms,
+				     uint64_t *t)
+{
+	unsigned v;
+
+	busy(0, 0x1, partner, POOL_A, 1, 500, t);
+	if (there >= 0)
+		assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, there), 0);
+	affinity_came(&A, 1, 0, 1, waited, *t);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	busy(0, 0x3, demand, POOL_A, 1, kept_ms, t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, *t, &v), -1);
+	busy(0, 0x3, demand, POOL_A, 1, sent_ms - kept_ms, t);
+	assert_int_equal(affinity_balance(&A, 0, 0x2, *t, &v), 1);
+	assert_int_equal(v, 1);
+}
+
 /* Pulled in by its pages, having waited 70% of its time for them on node
  * 1, a vCPU sharing node 0's one CPU with another busy one is not pushed
  * back to node 1's free CPU while that is remembered: there it would do
@@ -534,13 +558,7 @@ static void test_pulled_in_not_pushed_back(void **state)
 	 * long (6 s later a 5 s memory would have let it go:
 	 * w 0.21, a gain of 0.58; with 10 s, w 0.38, 0.23). */
 	affinity_left(&A, 1);
-	busy(0, 0x1, 1.0, POOL_A, 1, 500, &t);
-	affinity_came(&A, 1, 0, 1, 0.7, t);
-	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
-	busy(0, 0x3, 1.0, POOL_A, 1, 6000, &t);
-	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
-	busy(0, 0x3, 1.0, POOL_A, 1, 12000, &t);
-	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
+	pulled_in_kept_then_sent(1.0, -1, 0.7, 1.0, 6000, 18000, &t);
 
 	/* Barely waiting there: sent at once. */
 	assert_int_equal(setup(state), 0);
@@ -588,17 +606,8 @@ static void test_what_it_carries(void **state)
 static void test_held_up_partner_keeps_it(void **state)
 {
 	uint64_t t = 0;
-	unsigned v;
 
-	busy(0, 0x1, 0.33, POOL_A, 1, 300, &t);
-	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0.26), 0);
-	affinity_came(&A, 1, 0, 1, 0.25, t);
-	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
-	busy(0, 0x3, 0.85, POOL_A, 1, 5000, &t);
-	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), -1);
-	busy(0, 0x3, 0.85, POOL_A, 1, 7000, &t);
-	assert_int_equal(affinity_balance(&A, 0, 0x2, t, &v), 1);
-	assert_int_equal(v, 1);
+	pulled_in_kept_then_sent(0.33, 0.26, 0.25, 0.85, 5000, 12000, &t);
 }
 
 /* A vCPU that has just come counts as a whole CPU in its node's load
