@@ -36,6 +36,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	a->nr_nodes = nr_nodes;
 	for (unsigned i = 0; i < nr_vcpus; i++) {
 		a->v[i].where = -1;
+		a->v[i].home = -1;
 		a->v[i].seen_from = -1;
 		a->v[i].seen_useful = -1;
 	}
@@ -60,6 +61,12 @@ static double decay(double x)
 	return t * t;
 }
 
+void affinity_set_home(struct affinity *a, unsigned vcpu, unsigned node)
+{
+	if (vcpu < a->nr_vcpus && node < a->nr_nodes)
+		a->v[vcpu].home = (int)node;
+}
+
 void affinity_left(struct affinity *a, unsigned vcpu)
 {
 	if (vcpu < a->nr_vcpus)
@@ -76,6 +83,7 @@ static void settle(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	v->pulled = false;
 	memset(v->wait, 0, sizeof(v->wait));
 	v->total = 0;
+	v->home_wait = 0;
 	v->where = (int)here;
 	v->since_ns = v->last_ns = now_ns;
 	v->sampled = false;
@@ -92,7 +100,15 @@ static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t no
 	for (unsigned n = 0; n < a->nr_nodes; n++)
 		v->wait[n] *= k;
 	v->total *= k;
+	v->home_wait *= k;
 	v->last_ns = now_ns;
+}
+
+/* Decayed ns v waited for node n's pages: those n keeps taking back, and
+ * if n is its home, the fresh memory of n's range it fetched away. */
+static double waiting_for(const struct affinity_vcpu *v, unsigned n)
+{
+	return v->wait[n] + (v->home == (int)n ? v->home_wait : 0);
 }
 
 double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns)
@@ -105,7 +121,7 @@ double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint6
 	if (!v->pulled)
 		return 0;
 	decay_waits(a, v, now_ns);
-	return clamp01(v->wait[of] / (double)a->cfg.window_ns);
+	return clamp01(waiting_for(v, of) / (double)a->cfg.window_ns);
 }
 
 /* ---- pools ---------------------------------------------------------------- */
@@ -179,6 +195,20 @@ static double useful(double cpus, double load)
 	return cpus > 0 && load > cpus ? cpus : load;
 }
 
+/* What vCPU v is remembered to wait on node to for the pages of the node
+ * it is on (what the page rule's pull carried in, affinity_came), faded
+ * by *m (0: nothing remembered). */
+static double remembered(const struct affinity *a, const struct affinity_vcpu *v,
+			 unsigned to, uint64_t now_ns, double *m)
+{
+	*m = 0;
+	if (v->seen_from != (int)to || now_ns < v->seen_ns)
+		return 0;
+	*m = decay((double)(now_ns - v->seen_ns) /
+		   (double)(a->cfg.memory_ns << v->returns));
+	return v->seen_wait * *m;
+}
+
 void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   double waited, uint64_t now_ns)
 {
@@ -198,7 +228,7 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v->seen_from = (int)from;
 	v->seen_wait = clamp01(waited);
 	v->seen_ns = now_ns;
-	/* Only for a vCPU the page rule pulled in (it carries what it
+	/* Only for a vCPU the page or home rule sent (it carries what it
 	 * waited; one sent for CPUs carries nothing, and the work before its
 	 * move says nothing of pages). Before it counts here: this node's
 	 * load is still its own without it, the other's what that node last
@@ -221,28 +251,96 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
  * now (its demand: running or runnable, not waiting for pages) and would
  * want d + w_to there; its partners there want w_to more (they no
  * longer wait for the pages it keeps taking: an estimate, each node sees
- * only its own vCPUs' waiting). A pool whose load is not known limits
- * nothing. */
+ * only its own vCPUs' waiting). Less what it is remembered to wait there
+ * for this node's pages, if it came from there (the home rule sent it
+ * here for its memory), as the CPU rule weighs a push. A pool whose load
+ * is not known limits nothing. */
 static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
-			unsigned here, unsigned to)
+			unsigned here, unsigned to, uint64_t now_ns)
 {
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
+	double m, r = remembered(a, v, to, now_ns, &m);
 	double w = clamp01(v->total / (double)a->cfg.window_ns);
-	double wb = clamp01(v->wait[to] / (double)a->cfg.window_ns);
-	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(d + wb);
+	double wb = clamp01(waiting_for(v, to) / (double)a->cfg.window_ns);
+	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(d + wb - r);
 	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
 	/* Nodes of one host share its CPUs: the move costs none, and saves
 	 * the waiting (its own and its partners'). */
 	if (h->known && t->known && h->pool == t->pool)
-		return 2 * wb;
-	return useful(ct, lt + wb + d_to) + useful(ch, lh > d ? lh - d : 0) -
+		return 2 * (wb - r);
+	return useful(ct, lt + wb + d_to) + useful(ch, lh > d + r ? lh - d - r : 0) -
 	       useful(ct, lt) - useful(ch, lh);
 }
 
+/* The page rule or the home rule moves v from here to node to, for
+ * gain, having waited waited ns (decayed) for to's pages: keep why for
+ * the log, and book the move. */
+static void note_pull(struct affinity *a, struct affinity_vcpu *v, unsigned here,
+		      unsigned to, double gain, double waited, bool home)
+{
+	a->last_gain = gain;
+	a->last_wait_to = waited / (double)a->cfg.window_ns;
+	a->last_demand = v->sampled ? v->demand : -1;
+	a->last_home = home;
+	for (unsigned i = 0; i < 2; i++) {
+		const struct affinity_node *x = &a->node[i ? to : here];
+
+		a->last_load[i] = x->known ? pool_load(a, x->pool) : -1;
+		a->last_cpus[i] = x->known ? pool_cpus(a, x->pool) : -1;
+	}
+	/* Booked as a whole CPU, so that pulls in one interval cannot
+	 * overfill the pool between reports. */
+	account_move(a, here, to, 1.0);
+	v->pulled = true;
+}
+
+/* What sending v home (node to) would gain (affinity.h, "Home"): it
+ * waits a share wh of its time here for its home's memory, so there it
+ * would want d + wh, less what it is remembered to wait there for this
+ * node's pages (w, if the page rule pulled it here from home), which its
+ * partners here would wait again too. Not leaning on the work measured
+ * before it came: waiting for its own memory is a new phase. */
+static double home_gain(const struct affinity *a, const struct affinity_vcpu *v,
+			unsigned here, unsigned to, uint64_t now_ns)
+{
+	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
+	double m, w = remembered(a, v, to, now_ns, &m);
+	double wh = clamp01(v->home_wait / (double)a->cfg.window_ns);
+	double d = v->sampled ? v->demand : 1 - wh;
+	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
+	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
+
+	if (h->known && t->known && h->pool == t->pool)
+		return wh - 2 * w;
+	return useful(ct, lt + clamp01(d + wh - w)) + useful(ch, lh > d + w ? lh - d - w : 0) -
+	       useful(ct, lt) - useful(ch, lh);
+}
+
+/* The home rule: most of v's waiting is for its home's memory, and going
+ * there gains gain_pct. Not while the CPU rule's push from home is
+ * remembered: sent away for CPUs, its memory follows it once. */
+static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
+		   uint64_t now_ns)
+{
+	unsigned home = (unsigned)v->home;
+	double gain;
+
+	if (v->seen_from == v->home && !(v->seen_wait > 0) && now_ns >= v->seen_ns &&
+	    now_ns - v->seen_ns < a->cfg.memory_ns << v->returns)
+		return -1;
+	if (v->home_wait * 100 < v->total * a->cfg.share_pct)
+		return -1;
+	gain = home_gain(a, v, here, home, now_ns);
+	if (gain * 100 < a->cfg.gain_pct)
+		return -1;
+	note_pull(a, v, here, home, gain, v->home_wait, true);
+	return v->home;
+}
+
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   bool repeat, uint64_t wait_ns, uint64_t now_ns)
+		   int fresh_home, bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
 	unsigned best = 0;
@@ -254,6 +352,19 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
+	/* Away from home, fresh memory of its home's range (never written:
+	 * the guest has just given it to a thread here) is the home rule's.
+	 * Waiting all the same (it ties the vCPU for the CPU rule). Not
+	 * counted during the stay, which doubles with each quick return like
+	 * the CPU rule's. */
+	if (v->home >= 0 && v->home != (int)here && fresh_home == v->home &&
+	    from == (unsigned)v->home) {
+		if (now_ns - v->since_ns < a->cfg.stay_ns << v->returns)
+			return -1;
+		v->home_wait += (double)wait_ns;
+		v->total += (double)wait_ns;
+		return go_home(a, v, here, now_ns);
+	}
 	/* The faults of its first stay_ns where it is are its own working
 	 * set following it (affinity.h), not sharing: not counted. */
 	if (!repeat || now_ns - v->since_ns < a->cfg.stay_ns)
@@ -261,27 +372,15 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v->wait[from] += (double)wait_ns;
 	v->total += (double)wait_ns;
 	for (unsigned n = 1; n < a->nr_nodes; n++)
-		if (v->wait[n] > v->wait[best])
+		if (waiting_for(v, n) > waiting_for(v, best))
 			best = n;
 	/* A steady waiting share f of the time decays to f * window. */
-	if (best >= here || v->wait[best] * 100 < v->total * a->cfg.share_pct)
+	if (best >= here || waiting_for(v, best) * 100 < v->total * a->cfg.share_pct)
 		return -1;
-	gain = page_gain(a, v, here, best);
+	gain = page_gain(a, v, here, best, now_ns);
 	if (gain * 100 < a->cfg.gain_pct)
 		return -1;
-	a->last_gain = gain;
-	a->last_wait_to = v->wait[best] / (double)a->cfg.window_ns;
-	a->last_demand = v->sampled ? v->demand : -1;
-	for (unsigned i = 0; i < 2; i++) {
-		const struct affinity_node *x = &a->node[i ? best : here];
-
-		a->last_load[i] = x->known ? pool_load(a, x->pool) : -1;
-		a->last_cpus[i] = x->known ? pool_cpus(a, x->pool) : -1;
-	}
-	/* Booked as a whole CPU, so that pulls in one interval cannot
-	 * overfill the pool between reports. */
-	account_move(a, here, best, 1.0);
-	v->pulled = true;
+	note_pull(a, v, here, best, gain, waiting_for(v, best), false);
 	return (int)best;
 }
 
@@ -340,14 +439,10 @@ static double push_gain(const struct affinity *a, const struct affinity_vcpu *v,
 			const struct affinity_node *h, const struct affinity_node *t, double d,
 			unsigned to, uint64_t now_ns)
 {
-	double w = 0, m = 0, after, ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
+	double m, w = remembered(a, v, to, now_ns, &m), after;
+	double ch = pool_cpus(a, h->pool), lh = pool_load(a, h->pool);
 	double ct = pool_cpus(a, t->pool), lt = pool_load(a, t->pool);
 
-	if (v->seen_from == (int)to && now_ns >= v->seen_ns) {
-		m = decay((double)(now_ns - v->seen_ns) /
-			  (double)(a->cfg.memory_ns << v->returns));
-		w = v->seen_wait * m;
-	}
 	after = useful(ct, lt + clamp01(d - w)) + useful(ch, lh > d + w ? lh - d - w : 0);
 	if (m > 0 && v->seen_useful >= 0)
 		after = m * v->seen_useful + (1 - m) * after;

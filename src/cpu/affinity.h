@@ -7,7 +7,8 @@
  * then a round trip for each page of its own that it left behind, once.
  * So a vCPU moves when its faults show sharing rather than a passing move
  * of data, and cost it much of its time:
- *  - only repeat faults count: pages this node has fetched several times
+ *  - only repeat faults count (for this page rule; the home rule, below,
+ *    counts fresh memory): pages this node has fetched several times
  *    (memplane.h, MEMPLANE_REPEAT). A page fetched once, or read and then
  *    written, is a move of data that moving the vCPU would not save;
  *  - what counts is the time the vCPU spent waiting for them, decayed with
@@ -20,7 +21,8 @@
  *    hundredths of a CPU more useful work with it moved;
  *  - one node must account for most of that time (share_pct), or moving
  *    there would only trade one remote partner for another;
- *  - a vCPU moves only to a lower-numbered node. Each node decides for
+ *  - a vCPU moves only to a lower-numbered node (the home rule, below,
+ *    sends it back to its own). Each node decides for
  *    its own vCPUs, so two vCPUs on two nodes writing the same pages would
  *    otherwise both decide to move, trade places, and do it again; going
  *    down only, moves end (node 0, where the BSP and the devices are, is
@@ -79,6 +81,37 @@
  *    (bench/scale): pulled back four times during the boot, a vCPU with
  *    a 64-fold stay (12.8 s) sat out a whole 12 s computation on a
  *    shared CPU while the other host's stood idle.
+ * Home. The guest was told which NUMA node each vCPU sits in (its home:
+ * where it was placed), so it gives the vCPU's threads memory from that
+ * node's range. A vCPU the page rule pulled elsewhere (guest kernel
+ * pages, while idle) then takes the next job's new memory from there,
+ * page by page, and once the CPU rule sends it home the pages follow it
+ * one fault at a time. Seen in the lab (bench/scale's triad): vcpu 1,
+ * pulled to node 0 between two programs, first touched its 48 MiB of
+ * arrays there, then computed on node 1 while 12,000 pages followed it:
+ * 17 to 32 s instead of one. The page rule cannot send it back: it counts
+ * only pages fetched again and again, and moves vCPUs to lower-numbered
+ * nodes only. So a vCPU away from home counts apart its waiting for fresh
+ * memory of its home's range (pages nobody had ever written, which the
+ * home grants as zeros: memory the guest has just taken for it;
+ * home_wait, also in its total waiting, after its stay), and goes home
+ * when that is most of its waiting (share_pct) and the move gains
+ * gain_pct, weighed as the page rule weighs a pull (it would want d + wh
+ * at home), less what it is remembered to wait at home for the pages of
+ * the node it is on (a pull's carry, faded as for the CPU rule), which
+ * its partners here would wait again. Not leaning on the work measured
+ * before the pull: new memory is a new phase. Only fresh memory: pages
+ * it used at home before and fetches again after a pull are its working
+ * set following it, once; counted, they sent a vCPU of a job sharing
+ * pages (a stencil) home and the page rule pulled it back, every few
+ * seconds (a helper's simulation: 115 moves in 120 s). For the same
+ * reason the page rule weighs a pull away from home against what the
+ * vCPU is remembered to wait there for its home's memory, as the CPU rule
+ * weighs a push. And a vCPU the CPU rule sent away from home for CPUs is
+ * not sent home for its new memory while that push is remembered (the
+ * CPU rule's memory_ns): it would only undo the push. The limit: a guest
+ * that has used its memory once reuses freed pages, which are not
+ * fresh, and then only the CPU rule brings a vCPU home.
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  *
@@ -177,12 +210,14 @@ struct affinity_vcpu {
 	uint64_t last_ns;	/* of the last decay */
 	uint64_t since_ns;	/* when it started running where it is */
 	int where;		/* node it ran on at its last event, -1 */
+	int home;		/* its NUMA node's (affinity_set_home), -1 */
+	double home_wait;	/* decayed ns waited for home's memory, away */
 	bool sampled;		/* demand known since it came */
 	double demand;		/* CPUs it wants, smoothed over demand_ns */
 	uint64_t demand_ns;	/* of the last sample */
 	uint64_t pushed_ns;	/* when the CPU rule last sent it away, 0 */
 	unsigned returns;	/* times in a row it came back soon after */
-	bool pulled;		/* the page rule sent it (it carries its waiting) */
+	bool pulled;		/* the page or home rule sent it (it carries its waiting) */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */
@@ -204,11 +239,12 @@ struct affinity_node {
 
 struct affinity {
 	struct affinity_config cfg;
-	/* Why the page rule last moved a vCPU, for the log: its waiting
+	/* Why the page or home rule last moved a vCPU, for the log: its waiting
 	 * share on the node it went to, the gain it weighed, and what that
 	 * was weighed on (the two pools' loads and CPUs before the move, the
 	 * vCPU's demand where it was, -1 where unknown). */
 	double last_wait_to, last_gain;
+	bool last_home;		/* it was the home rule */
 	double last_load[2], last_cpus[2], last_demand;	/* [0] here, [1] there */
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
@@ -218,20 +254,25 @@ struct affinity {
 /* -EINVAL for counts out of range or a config that cannot work. */
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 		  unsigned nr_vcpus, unsigned nr_nodes);
+/* vCPU vcpu's home is node: the guest was told it sits in that node's
+ * NUMA node, so it takes its memory from node's range (the home rule). */
+void affinity_set_home(struct affinity *a, unsigned vcpu, unsigned node);
 /* vCPU vcpu, running on node here, had a remote fault resolved by node
- * from at now_ns after waiting wait_ns; repeat as memplane.h says.
- * Returns the node to move the vCPU to, or -1 to leave it. */
+ * from at now_ns after waiting wait_ns; fresh_home: for a page nobody had
+ * written before (memory the guest has just taken), the node whose range
+ * holds it, else -1; repeat as memplane.h says. Returns the node to move
+ * the vCPU to, or -1 to leave it. */
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   bool repeat, uint64_t wait_ns, uint64_t now_ns);
+		   int fresh_home, bool repeat, uint64_t wait_ns, uint64_t now_ns);
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
 /* What vCPU vcpu carries when it moves to node 'of': the share (0..1) of
- * its recent time it waited for that node's pages if the page rule sent
- * it there, else 0. */
+ * its recent time it waited for that node's pages (its fresh memory
+ * there, for its home) if the page or home rule sent it there, else 0. */
 double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns);
 /* vCPU vcpu came to node here from node from, where it waited a share
  * 'waited' (0..1, as its move said) of its time for here's pages: above
- * 0 only for a vCPU the page rule pulled in. */
+ * 0 only for a vCPU the page or home rule sent. */
 void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   double waited, uint64_t now_ns);
 

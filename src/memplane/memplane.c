@@ -113,14 +113,15 @@ static int map(struct memplane *mp, const struct dsm_action *a,
 /* A page was mapped or woken (from: the node that sent it or the grant,
  * -1 none): close the fault that waited for it, if any (its latency), and
  * for a remote one tell who waited and how long. */
-static void fault_resolved(struct memplane *mp, uint64_t page, int from, uint64_t now)
+static void fault_resolved(struct memplane *mp, uint64_t page, int from, bool fresh,
+			   uint64_t now)
 {
 	struct fault_entry e;
 
 	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
 		return;
 	if (from >= 0 && mp->ops.remote_fault)
-		mp->ops.remote_fault(mp->opaque, e.tid, (unsigned)from, e.repeat,
+		mp->ops.remote_fault(mp->opaque, e.tid, page, (unsigned)from, e.repeat, fresh,
 				     now > e.t_ns ? now - e.t_ns : 0);
 }
 
@@ -167,7 +168,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 			woken = a->page;
 			t = now_ns();
 			*r = (struct recent){ page_key(a->page), t };
-			fault_resolved(mp, a->page, from, t);
+			fault_resolved(mp, a->page, from, a->src == DSM_SRC_ZERO, t);
 			break;
 		case DSM_ACT_WRITE_PROTECT:
 			err = pager_downgrade(mp->pager, a->page);
@@ -185,7 +186,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 				err = pager_wake(mp->pager, a->page);
 			if (!dsm_page_pending(mp->dsm, a->page))
 				cache_release(&mp->cache, a->page);
-			fault_resolved(mp, a->page, from, now_ns());
+			fault_resolved(mp, a->page, from, false, now_ns());
 			break;
 		default:
 			err = -EINVAL;

@@ -87,14 +87,15 @@ struct memplane_ops {
 	 * with the plane lock held; it may send, but must not call
 	 * memplane_stop or memplane_free. */
 	void (*fatal)(void *opaque, const char *why);
-	/* Optional: thread tid's remote fault was resolved by node 'from'
-	 * (the node that sent the page or the grant) after wait_ns; repeat:
+	/* Optional: thread tid's remote fault on page was resolved by node
+	 * 'from' (the node that sent it or the grant) after wait_ns; repeat:
 	 * this node has fetched the page MEMPLANE_REPEAT times or more, so it
-	 * is shared, not merely moving once. For the cost model that may move
+	 * is shared, not merely moving once; fresh: nobody had ever written
+	 * it (its home sent zeros): memory the guest has just taken. For the cost model that may move
 	 * the vCPU to the data instead. Called with the plane's lock held: it
 	 * must not call into the plane, nor block. */
-	void (*remote_fault)(void *opaque, pid_t tid, unsigned from, bool repeat,
-			     uint64_t wait_ns);
+	void (*remote_fault)(void *opaque, pid_t tid, uint64_t page, unsigned from,
+			     bool repeat, bool fresh, uint64_t wait_ns);
 };
 
 #define MEMPLANE_REPEAT 3

@@ -21,14 +21,15 @@ static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 	      "movable vCPUs fit in a uint64_t mask");
 
 /* A vCPU here waited for a page from node 'from': should it rather
- * move there? */
-void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
-		       uint64_t wait_ns)
+ * move there, or home for the fresh memory the guest gives it there? */
+void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bool repeat,
+		       bool fresh, uint64_t wait_ns)
 {
 	struct node *n = opaque;
 	struct vcpu *v = NULL;
 	int to;
 	double wait = 0, gain = 0;
+	bool home = false;
 	char why[128] = "";
 
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
@@ -44,15 +45,18 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
 		return;
 	pthread_mutex_lock(&n->aff_lock);
-	to = affinity_fault(&n->aff, v->index, n->p.self, from, repeat, wait_ns,
+	to = affinity_fault(&n->aff, v->index, n->p.self, from,
+			    fresh ? dsm_home(&n->layout, page) : -1, repeat, wait_ns,
 			    vcpu_now_ns());
 	if (to >= 0) {
 		const struct affinity *f = &n->aff;
 
 		affinity_left(&n->aff, v->index);
 		n->page_moves++;
+		n->home_moves += f->last_home;
 		wait = f->last_wait_to;
 		gain = f->last_gain;
+		home = f->last_home;
 		/* The figures the gain was weighed on, for whoever wonders
 		 * why a vCPU went where it did. */
 		snprintf(why, sizeof(why), "there %.2f of %.2f CPUs wanted, here %.2f of %.2f, "
@@ -62,8 +66,14 @@ void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
 		return;
-	pr_info("vcpu %u keeps waiting for pages from node %d (%.0f%% of its time): "
-		"moving it there gains %.2f CPUs (%s)", v->index, to, wait * 100, gain, why);
+	if (home)
+		pr_info("vcpu %u waits for its own memory on node %d, its home (%.0f%% of its "
+			"time): going home gains %.2f CPUs (%s)", v->index, to, wait * 100, gain,
+			why);
+	else
+		pr_info("vcpu %u keeps waiting for pages from node %d (%.0f%% of its time): "
+			"moving it there gains %.2f CPUs (%s)", v->index, to, wait * 100, gain,
+			why);
 	vcpu_request_move(v, to);
 }
 

@@ -419,6 +419,15 @@ static int build_vm(struct node *n)
 		n->aff_on = n->p.migrate == MIGRATE_AUTO && can_move(n) &&
 			    affinity_init(&n->aff, &affinity_defaults, n->p.cpus,
 					  n->p.nr_nodes) == 0;
+		/* Each vCPU's NUMA node, as the guest was told (the home rule);
+		 * none for a node without memory (Linux gives its CPUs the
+		 * nearest node's). */
+		for (unsigned i = 0; n->aff_on && i < n->p.cpus; i++) {
+			unsigned h = n->p.place[i];
+
+			if (n->layout.end[h] > (h ? n->layout.end[h - 1] : 0))
+				affinity_set_home(&n->aff, i, h);
+		}
 		node_cpus_init(n);
 		if (n->p.self != FORWARD_DEVICE_NODE && (n->p.nr_disks || n->p.nr_nics)) {
 			char err[256];

@@ -60,6 +60,7 @@ struct node {
 	bool sched_ok;		/* the kernel reports threads' run and wait time */
 	double last_load;	/* what the vCPUs here wanted at the last sample */
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
+	unsigned long home_moves;		/* of the page moves, the home rule's */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
 	/* Each peer's last LOAD, under aff_lock (the API shows it). */
@@ -122,9 +123,9 @@ void node_collect(void *opaque, struct metrics_out *o);
  * kernel reports threads' demand. */
 void node_cpus_init(struct node *n);
 /* memplane_ops.remote_fault: a vCPU here waited for a page from node
- * 'from'; should it rather move there? */
-void node_remote_fault(void *opaque, pid_t tid, unsigned from, bool repeat,
-		       uint64_t wait_ns);
+ * 'from'; should it rather move there, or home for fresh memory? */
+void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bool repeat,
+		       bool fresh, uint64_t wait_ns);
 /* struct forward_model: a peer's CPUs and load (NET_CPU_LOAD), and a vCPU
  * come from node from, with the share of its time it waited there for
  * this node's pages. */
