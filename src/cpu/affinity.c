@@ -17,6 +17,7 @@ const struct affinity_config affinity_defaults = {
 	.demand_ns = 300 * 1000 * 1000ull,
 	.return_ns = 30ull * 1000 * 1000 * 1000,
 	.memory_ns = 5000 * 1000 * 1000ull,
+	.home_stay_ns = 1000 * 1000 * 1000ull,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -28,7 +29,8 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
 	    !cfg->memory_ns || cfg->memory_ns > UINT64_MAX >> MAX_RETURNS ||
-	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS)
+	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS ||
+	    cfg->home_stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
@@ -105,7 +107,7 @@ static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t no
 }
 
 /* Decayed ns v waited for node n's pages: those n keeps taking back, and
- * if n is its home, the fresh memory of n's range it fetched away. */
+ * if n is its home, its memory there (the home rule's). */
 static double waiting_for(const struct affinity_vcpu *v, unsigned n)
 {
 	return v->wait[n] + (v->home == (int)n ? v->home_wait : 0);
@@ -225,6 +227,12 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		v->returns = waited > 0 && now_ns - v->pushed_ns < a->cfg.return_ns ?
 			     v->returns + (v->returns < MAX_RETURNS) : 0;
 	v->pushed_ns = 0;
+	/* Likewise pulled back by its pages soon after this node sent it
+	 * home: a return of the home rule's. */
+	if (v->home_sent_ns)
+		v->home_returns = waited > 0 && now_ns - v->home_sent_ns < a->cfg.return_ns ?
+				  v->home_returns + (v->home_returns < MAX_RETURNS) : 0;
+	v->home_sent_ns = 0;
 	v->seen_from = (int)from;
 	v->seen_wait = clamp01(waited);
 	v->seen_ns = now_ns;
@@ -336,11 +344,12 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	if (gain * 100 < a->cfg.gain_pct)
 		return -1;
 	note_pull(a, v, here, home, gain, v->home_wait, true);
+	v->home_sent_ns = now_ns ? now_ns : 1;
 	return v->home;
 }
 
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   int fresh_home, bool repeat, uint64_t wait_ns, uint64_t now_ns)
+		   int page_home, bool fresh, bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
 	unsigned best = 0;
@@ -352,14 +361,16 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
-	/* Away from home, fresh memory of its home's range (never written:
-	 * the guest has just given it to a thread here) is the home rule's.
-	 * Waiting all the same (it ties the vCPU for the CPU rule). Not
-	 * counted during the stay, which doubles with each quick return like
-	 * the CPU rule's. */
-	if (v->home >= 0 && v->home != (int)here && fresh_home == v->home &&
-	    from == (unsigned)v->home) {
-		if (now_ns - v->since_ns < a->cfg.stay_ns << v->returns)
+	/* Away from home, a page of its home's range that its home sent is
+	 * the home rule's: its memory. Waiting all the same (it ties the
+	 * vCPU for the CPU rule). Fresh memory (never written: the guest has
+	 * just given it to a thread here) counts after the stay; a page
+	 * written before only after home_stay_ns, doubled with each quick
+	 * return from home (its working set following it after a pull is
+	 * not a reason to go back). */
+	if (v->home >= 0 && page_home == v->home && from == (unsigned)v->home) {
+		if (now_ns - v->since_ns < (fresh ? a->cfg.stay_ns << v->returns :
+						    a->cfg.home_stay_ns << v->home_returns))
 			return -1;
 		v->home_wait += (double)wait_ns;
 		v->total += (double)wait_ns;

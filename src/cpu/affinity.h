@@ -8,7 +8,8 @@
  * So a vCPU moves when its faults show sharing rather than a passing move
  * of data, and cost it much of its time:
  *  - only repeat faults count (for this page rule; the home rule, below,
- *    counts fresh memory): pages this node has fetched several times
+ *    counts first fetches of the vCPU's home memory): pages this node has
+ *    fetched several times
  *    (memplane.h, MEMPLANE_REPEAT). A page fetched once, or read and then
  *    written, is a move of data that moving the vCPU would not save;
  *  - what counts is the time the vCPU spent waiting for them, decayed with
@@ -91,27 +92,33 @@
  * arrays there, then computed on node 1 while 12,000 pages followed it:
  * 17 to 32 s instead of one. The page rule cannot send it back: it counts
  * only pages fetched again and again, and moves vCPUs to lower-numbered
- * nodes only. So a vCPU away from home counts apart its waiting for fresh
- * memory of its home's range (pages nobody had ever written, which the
- * home grants as zeros: memory the guest has just taken for it;
- * home_wait, also in its total waiting, after its stay), and goes home
- * when that is most of its waiting (share_pct) and the move gains
- * gain_pct, weighed as the page rule weighs a pull (it would want d + wh
- * at home), less what it is remembered to wait at home for the pages of
- * the node it is on (a pull's carry, faded as for the CPU rule), which
- * its partners here would wait again. Not leaning on the work measured
- * before the pull: new memory is a new phase. Only fresh memory: pages
- * it used at home before and fetches again after a pull are its working
- * set following it, once; counted, they sent a vCPU of a job sharing
- * pages (a stencil) home and the page rule pulled it back, every few
- * seconds (a helper's simulation: 115 moves in 120 s). For the same
- * reason the page rule weighs a pull away from home against what the
- * vCPU is remembered to wait there for its home's memory, as the CPU rule
- * weighs a push. And a vCPU the CPU rule sent away from home for CPUs is
- * not sent home for its new memory while that push is remembered (the
- * CPU rule's memory_ns): it would only undo the push. The limit: a guest
- * that has used its memory once reuses freed pages, which are not
- * fresh, and then only the CPU rule brings a vCPU home.
+ * nodes only. So a vCPU away from home counts apart its waiting for pages
+ * of its home's range that its home sends (home_wait, also in its total
+ * waiting), first fetches too, and goes home when that is most of its
+ * waiting (share_pct) and the move gains gain_pct, weighed as the page
+ * rule weighs a pull (it would want d + wh at home), less what it is
+ * remembered to wait at home for the pages of the node it is on (a
+ * pull's carry, faded as for the CPU rule), which its partners here would
+ * wait again. Not leaning on the work measured before the pull: new
+ * memory is a new phase.
+ * Which pages count when. Fresh memory (pages nobody had ever written,
+ * which the home grants as zeros: the guest has just taken them for a
+ * thread here) counts after the vCPU's stay. A page written before may
+ * be its working set following it after a pull, once, and counts only
+ * after home_stay_ns (1 s) where it is; counted at once, such pages sent
+ * a vCPU of a job that shares pages every step (a stencil) home, where
+ * the page rule pulled it back, every few seconds (a helper's simulation:
+ * 115 moves in 120 s). Fresh memory alone is not enough: Linux hands out
+ * the pages freed last first (the initramfs's, the previous program's),
+ * and in the lab the triad's arrays were not fresh. Each time the page
+ * rule pulls the vCPU back within return_ns of the home rule sending it
+ * home, home_stay_ns doubles (up to 8 times), so a working set that
+ * takes longer to follow than the stay costs a few round trips, not a
+ * cycle. The page rule in turn weighs a pull away from home against the
+ * memory the vCPU is remembered to wait for there, as the CPU rule
+ * weighs a push. And a vCPU the CPU rule sent away from home is not sent
+ * home for its memory while that push is remembered (the CPU rule's
+ * memory_ns): it would only undo the push.
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  *
@@ -193,6 +200,7 @@ struct affinity_config {
 	uint64_t demand_ns;	/* time constant of a vCPU's demand */
 	uint64_t return_ns;	/* back this soon after a push: a return */
 	uint64_t memory_ns;	/* time constant of what a vCPU carried in */
+	uint64_t home_stay_ns;	/* away, before its home's used pages count */
 };
 
 /* The defaults: a vCPU whose move gains 0.4 of a CPU, that spent
@@ -216,6 +224,8 @@ struct affinity_vcpu {
 	double demand;		/* CPUs it wants, smoothed over demand_ns */
 	uint64_t demand_ns;	/* of the last sample */
 	uint64_t pushed_ns;	/* when the CPU rule last sent it away, 0 */
+	uint64_t home_sent_ns;	/* when the home rule last sent it home, 0 */
+	unsigned home_returns;	/* times in a row pulled back soon after */
 	unsigned returns;	/* times in a row it came back soon after */
 	bool pulled;		/* the page or home rule sent it (it carries its waiting) */
 	/* What it carried in (affinity_came): the share of its time it
@@ -258,12 +268,12 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
  * NUMA node, so it takes its memory from node's range (the home rule). */
 void affinity_set_home(struct affinity *a, unsigned vcpu, unsigned node);
 /* vCPU vcpu, running on node here, had a remote fault resolved by node
- * from at now_ns after waiting wait_ns; fresh_home: for a page nobody had
- * written before (memory the guest has just taken), the node whose range
- * holds it, else -1; repeat as memplane.h says. Returns the node to move
+ * from at now_ns after waiting wait_ns, on a page of node page_home's
+ * range (-1: none); fresh: nobody had written it before (memory the guest
+ * has just taken); repeat as memplane.h says. Returns the node to move
  * the vCPU to, or -1 to leave it. */
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
-		   int fresh_home, bool repeat, uint64_t wait_ns, uint64_t now_ns);
+		   int page_home, bool fresh, bool repeat, uint64_t wait_ns, uint64_t now_ns);
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
 /* What vCPU vcpu carries when it moves to node 'of': the share (0..1) of

@@ -215,7 +215,7 @@ void node_collect(void *opaque, struct metrics_out *o)
 	if (n->fwd) {	/* aff_lock exists with several nodes */
 		pthread_mutex_lock(&n->aff_lock);
 		C(o, "vcpus_sent_to_pages", "vCPUs this node sent to their pages", n->page_moves);
-		C(o, "vcpus_sent_home", "of those, vCPUs sent home for their new memory",
+		C(o, "vcpus_sent_home", "of those, vCPUs sent home for their memory there",
 		  n->home_moves);
 		C(o, "vcpus_sent_to_cpus", "vCPUs this node sent to spare CPUs", n->cpu_moves);
 		G(o, "cpus_offered", "CPUs this node offers", n->cpus);

@@ -45,9 +45,8 @@ void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bo
 	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
 		return;
 	pthread_mutex_lock(&n->aff_lock);
-	to = affinity_fault(&n->aff, v->index, n->p.self, from,
-			    fresh ? dsm_home(&n->layout, page) : -1, repeat, wait_ns,
-			    vcpu_now_ns());
+	to = affinity_fault(&n->aff, v->index, n->p.self, from, dsm_home(&n->layout, page),
+			    fresh, repeat, wait_ns, vcpu_now_ns());
 	if (to >= 0) {
 		const struct affinity *f = &n->aff;
 
