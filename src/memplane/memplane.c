@@ -120,9 +120,13 @@ static void fault_resolved(struct memplane *mp, uint64_t page, int from, bool fr
 
 	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
 		return;
-	if (from >= 0 && mp->ops.remote_fault)
-		mp->ops.remote_fault(mp->opaque, e.tid, page, (unsigned)from, e.repeat, fresh,
-				     now > e.t_ns ? now - e.t_ns : 0);
+	if (from >= 0 && mp->ops.remote_fault) {
+		unsigned tag = mp->ops.remote_fault(mp->opaque, e.tid, page, (unsigned)from,
+						    e.repeat, fresh,
+						    now > e.t_ns ? now - e.t_ns : 0);
+
+		mp->taker[page] = tag < MEMPLANE_TAGS ? (uint8_t)tag : 0;
+	}
 }
 
 /* Carry out the actions of the last dsm call, in order; data: contents
@@ -287,6 +291,76 @@ static void trim(struct memplane *mp, uint64_t extra)
 		}
 		memplane__run_actions(mp, NULL, -1);
 	}
+}
+
+/* Give back what the asked-for tags took (memplane_give_back): up to
+ * MEMPLANE_GIVE_BATCH copies and a bounded scan per call, on the sender
+ * thread, under the lock. Each is evicted as trim() evicts, so the
+ * protocol sees nothing new: an EVICT to the home, the page punched out
+ * here. */
+#define GIVE_SCAN (64 * MEMPLANE_GIVE_BATCH)
+static void give_some(struct memplane *mp)
+{
+	unsigned given = 0, scanned = 0;
+
+	for (unsigned tag = 1; tag < MEMPLANE_TAGS && mp->nr_giving; tag++) {
+		struct give_back *g = &mp->give[tag];
+
+		for (; g->next < g->end && given < MEMPLANE_GIVE_BATCH && scanned < GIVE_SCAN;
+		     g->next++, scanned++) {
+			uint64_t page = g->next;
+			int err;
+
+			if (mp->taker[page] != tag || !cache_held(&mp->cache, page) ||
+			    victim_busy(mp, page))
+				continue;
+			err = dsm_evict(mp->dsm, page);
+			if (err == -ENOENT) {
+				cache_drop(&mp->cache, page);	/* not held after all */
+				continue;
+			}
+			if (err == -EBUSY)
+				continue;
+			if (err) {
+				memplane__fail(mp, "giving back", page, err);
+				return;
+			}
+			mp->taker[page] = 0;
+			memplane__run_actions(mp, NULL, -1);
+			given++;
+		}
+		if (g->next >= g->end && g->end) {
+			g->next = g->end = 0;
+			mp->nr_giving--;
+		}
+	}
+	INC(mp, given_back, given);
+}
+
+void memplane_give_back(struct memplane *mp, unsigned tag, int home)
+{
+	struct give_back *g;
+
+	if (!tag || tag >= MEMPLANE_TAGS || home >= (int)mp->nr_nodes)
+		return;
+	pthread_mutex_lock(&mp->lock);
+	g = &mp->give[tag];
+	if (!atomic_load(&mp->stopping) && mp->started && !atomic_load(&mp->failed)) {
+		bool was = g->next < g->end;
+		uint64_t first = home > 0 ? mp->layout.end[home - 1] : 0;
+		uint64_t end = home >= 0 ? mp->layout.end[home] : 0;
+
+		/* Its own range is never cached here (trim: a home never
+		 * evicts its own). */
+		if (home == (int)mp->self)
+			first = end = 0;
+		g->next = first;
+		g->end = end;
+		mp->nr_giving += (first < end) - was;
+		if (first < end)
+			pthread_cond_signal(&mp->cond);
+	}
+	pthread_mutex_unlock(&mp->lock);
 }
 
 /* A fault on page that will send a request (a miss, or an upgrade,
@@ -612,8 +686,10 @@ static void *sender_main(void *arg)
 			next = memplane__release(mp, now_ns(), false);
 		if (mp->nr_ahead)
 			ask_ahead(mp);
+		if (mp->nr_giving && !mp->out_head)
+			give_some(mp);
 		if (!mp->out_head || mp->draining) {
-			wait_until(mp, mp->draining && next == UINT64_MAX ?
+			wait_until(mp, (mp->draining || mp->nr_giving) && next == UINT64_MAX ?
 				   now_ns() + 1000000 : next);
 			continue;
 		}
@@ -647,12 +723,20 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 		err = cache_init(&mp->cache, mem->size / PG,
 				 self ? layout->end[self - 1] : 0,
 				 layout->end[self], UINT64_MAX);
+	if (!err) {
+		mp->taker = calloc(mem->size / PG ? mem->size / PG : 1, 1);
+		if (!mp->taker) {
+			cache_free(&mp->cache);
+			err = -ENOMEM;
+		}
+	}
 	if (err) {
 		dsm_node_free(mp->dsm);
 		free(mp);
 		return err;
 	}
 	mp->mem = mem;
+	mp->layout = *layout;
 	mp->self = self;
 	mp->nr_nodes = layout->nr_nodes;
 	mp->nr_pages = mem->size / PG;
@@ -862,6 +946,7 @@ void memplane_free(struct memplane *mp)
 	memplane_stop(mp);
 	dsm_node_free(mp->dsm);
 	cache_free(&mp->cache);
+	free(mp->taker);
 	free(mp->own);
 	pthread_cond_destroy(&mp->cond);
 	pthread_mutex_destroy(&mp->lock);

@@ -91,11 +91,13 @@ struct memplane_ops {
 	 * 'from' (the node that sent it or the grant) after wait_ns; repeat:
 	 * this node has fetched the page MEMPLANE_REPEAT times or more, so it
 	 * is shared, not merely moving once; fresh: nobody had ever written
-	 * it (its home sent zeros): memory the guest has just taken. For the cost model that may move
+	 * it (its home sent zeros): memory the guest has just taken.
+	 * Returns a tag for the page (1..MEMPLANE_TAGS-1: which vCPU took
+	 * it, for memplane_give_back; 0: none). For the cost model that may move
 	 * the vCPU to the data instead. Called with the plane's lock held: it
 	 * must not call into the plane, nor block. */
-	void (*remote_fault)(void *opaque, pid_t tid, uint64_t page, unsigned from,
-			     bool repeat, bool fresh, uint64_t wait_ns);
+	unsigned (*remote_fault)(void *opaque, pid_t tid, uint64_t page, unsigned from,
+				 bool repeat, bool fresh, uint64_t wait_ns);
 };
 
 #define MEMPLANE_REPEAT 3
@@ -141,6 +143,20 @@ void memplane_set_hold_ns(struct memplane *mp, uint64_t ns);
 #define MEMPLANE_READAHEAD_SCAN 32	/* what bench bigmem measured */
 #define MEMPLANE_READAHEAD_MAX 256
 void memplane_set_readahead(struct memplane *mp, unsigned pages);
+
+/* A vCPU whose faults the remote_fault op tagged tag (1..MEMPLANE_TAGS-1)
+ * left this node for good reason, and what it took here of node home's
+ * range is its own memory (its NUMA node's): give back to home every
+ * copy of that range held here that a fault of tag brought last (a
+ * Shared copy dropped, an Exclusive one written back: as an eviction),
+ * so that the vCPU finds it there, instead of one fault at a time. Done
+ * on the sender thread, MEMPLANE_GIVE_BATCH copies at a time between
+ * the faults it serves; a page with a request in flight stays. home -1
+ * cancels (the vCPU is back). Any thread but the plane's own callbacks;
+ * nothing before start or after stop. */
+#define MEMPLANE_TAGS 256
+#define MEMPLANE_GIVE_BATCH 256
+void memplane_give_back(struct memplane *mp, unsigned tag, int home);
 
 /* Prepare the local memory, register the pager, start the fault and
  * sender threads. 0 or -errno (pager_new's errors among them); on failure
@@ -191,6 +207,7 @@ struct memplane_stats {
 	uint64_t send_errors;
 	uint64_t remote_faults;		/* faults that sent a request */
 	uint64_t prefetched;		/* requests memplane_prefetch sent */
+	uint64_t given_back;		/* copies memplane_give_back gave up */
 	uint64_t read_ahead;		/* requests sent ahead of sequential
 					 * faults */
 	/* The budget: the cache's limit (UINT64_MAX: none), copies of other

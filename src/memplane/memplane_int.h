@@ -69,7 +69,7 @@ struct range {
 #define COUNTERS(X) X(faults) X(local_resolved) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(pages_sent) X(pages_recv) X(held) \
 	X(out_queue_max) X(bad_msgs) X(send_errors) X(remote_faults) \
-	X(over_budget) X(prefetched) X(read_ahead)
+	X(over_budget) X(prefetched) X(read_ahead) X(given_back)
 #define DECLARE(f) _Atomic uint64_t f;
 struct counters {
 	COUNTERS(DECLARE)
@@ -77,6 +77,7 @@ struct counters {
 
 struct memplane {
 	struct guest_mem *mem;
+	struct dsm_layout layout;
 	unsigned self, nr_nodes;
 	uint64_t nr_pages;
 	uint64_t home_pages;	/* the size of this node's home range */
@@ -130,6 +131,14 @@ struct memplane {
 		unsigned run;		/* faults in a row that were sequential */
 	} streams[READAHEAD_STREAMS];
 	uint64_t room_for;	/* the page a trim makes room for: no victim */
+	/* Per page, the tag of the fault that last brought it here (0:
+	 * none), and the give-backs asked for (memplane_give_back), by tag:
+	 * the next page of the home's range to look at, and its end. */
+	uint8_t *taker;
+	struct give_back {
+		uint64_t next, end;
+	} give[MEMPLANE_TAGS];
+	unsigned nr_giving;	/* tags with next < end */
 
 	struct counters c;
 };

@@ -118,13 +118,15 @@ void memplane_print_stats(struct memplane *mp, FILE *f)
 	memplane_stats(mp, &s);
 	fprintf(f, "memory plane, node %u:\n"
 		"  faults %llu: read miss %llu, write miss %llu, upgrade %llu, "
-		"joined %llu, spurious %llu, settled locally %llu; asked ahead for devices %llu, read ahead %llu\n"
+		"joined %llu, spurious %llu, settled locally %llu; asked ahead for devices %llu, read ahead %llu, "
+		"given back %llu\n"
 		"  sent %llu msgs (%llu pages, %llu bytes), received %llu msgs "
 		"(%llu pages, %llu bytes), held %llu, queue max %llu\n"
 		"  INV sent %llu, received %llu; copies dropped %llu, downgrades "
 		"%llu; zero grants %llu, upgrade grants %llu\n", s.node,
 		U(s.faults), U(p->read_miss), U(p->write_miss), U(p->upgrade),
 		U(p->fault_joined), U(p->fault_spurious), U(s.local_resolved), U(s.prefetched), U(s.read_ahead),
+		U(s.given_back),
 		U(s.msgs_sent), U(s.pages_sent), U(s.bytes_sent),
 		U(s.msgs_recv), U(s.pages_recv), U(s.bytes_recv), U(s.held),
 		U(s.out_queue_max), U(p->inv_sent), U(p->inv_recv),

@@ -12,6 +12,7 @@
 #include "cluster/cluster.h"
 #include "cpu/forward.h"
 #include "cpu/hostcpu.h"
+#include "memplane/memplane.h"
 #include "node/node_int.h"
 #include "util/log.h"
 #include "vmm/vcpu.h"
@@ -22,8 +23,8 @@ static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 
 /* A vCPU here waited for a page from node 'from': should it rather
  * move there, or home for the fresh memory the guest gives it there? */
-void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bool repeat,
-		       bool fresh, uint64_t wait_ns)
+unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
+			   bool repeat, bool fresh, uint64_t wait_ns)
 {
 	struct node *n = opaque;
 	struct vcpu *v = NULL;
@@ -37,13 +38,12 @@ void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bo
 			v = n->vm.vcpus[i];
 			break;
 		}
+	if (!v)
+		return 0;
 	/* For the API and metrics: each vCPU's time waiting for pages here. */
-	if (v)
-		__atomic_add_fetch(&n->page_wait_ns[v->index], wait_ns, __ATOMIC_RELAXED);
-	if (!n->aff_on)
-		return;
-	if (!v || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
-		return;
+	__atomic_add_fetch(&n->page_wait_ns[v->index], wait_ns, __ATOMIC_RELAXED);
+	if (!n->aff_on || !forward_movable(v->index) || !vcpu_here(v) || vcpu_moving(v))
+		return v->index + 1;
 	pthread_mutex_lock(&n->aff_lock);
 	to = affinity_fault(&n->aff, v->index, n->p.self, from, dsm_home(&n->layout, page),
 			    fresh, repeat, wait_ns, vcpu_now_ns());
@@ -64,7 +64,7 @@ void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bo
 	}
 	pthread_mutex_unlock(&n->aff_lock);
 	if (to < 0)
-		return;
+		return v->index + 1;
 	if (home)
 		pr_info("vcpu %u waits for its own memory on node %d, its home (%.0f%% of its "
 			"time): going home gains %.2f CPUs (%s)", v->index, to, wait * 100, gain,
@@ -74,6 +74,17 @@ void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bo
 			"moving it there gains %.2f CPUs (%s)", v->index, to, wait * 100, gain,
 			why);
 	vcpu_request_move(v, to);
+	return v->index + 1;
+}
+
+int node_vcpu_home(const struct node *n, unsigned vcpu)
+{
+	unsigned h;
+
+	if (vcpu >= n->p.cpus)
+		return -1;
+	h = n->p.place[vcpu];
+	return n->layout.end[h] > (h ? n->layout.end[h - 1] : 0) ? (int)h : -1;
 }
 
 /* A peer's CPUs and load, for the CPU rule (affinity.h). */
@@ -114,6 +125,9 @@ void node_on_arrive(void *opaque, unsigned vcpu, unsigned from, double waited)
 {
 	struct node *n = opaque;
 
+	/* Back: what it took here before is its own again. */
+	if (n->mem)
+		memplane_give_back(n->mem, vcpu + 1, -1);
 	if (!n->aff_on)
 		return;
 	pthread_mutex_lock(&n->aff_lock);

@@ -134,9 +134,18 @@ static void on_vm_stop(void *opaque, int status, const char *reason)
 static int vm_move_out(void *opaque, struct vcpu *v, unsigned node)
 {
 	struct node *n = opaque;
+	int home = node_vcpu_home(n, v->index), r;
 
-	return n->fwd ? forward_move_out(n->fwd, v, node, node_waited_for(n, v->index, node)) :
-			-EOPNOTSUPP;
+	if (!n->fwd)
+		return -EOPNOTSUPP;
+	r = forward_move_out(n->fwd, v, node, node_waited_for(n, v->index, node));
+	/* Gone from a node not its home: what it took here of its home's
+	 * range is its memory, which the guest keeps taking there for it
+	 * (its NUMA node): back home with it, in bulk, not a fault at a time
+	 * wherever it runs next. */
+	if (!r && n->mem && home >= 0 && home != (int)n->p.self)
+		memplane_give_back(n->mem, v->index + 1, home);
+	return r;
 }
 
 static void vm_route_changed(void *opaque, struct vcpu *v, const struct lapic_route *r)
@@ -422,12 +431,9 @@ static int build_vm(struct node *n)
 		/* Each vCPU's NUMA node, as the guest was told (the home rule);
 		 * none for a node without memory (Linux gives its CPUs the
 		 * nearest node's). */
-		for (unsigned i = 0; n->aff_on && i < n->p.cpus; i++) {
-			unsigned h = n->p.place[i];
-
-			if (n->layout.end[h] > (h ? n->layout.end[h - 1] : 0))
-				affinity_set_home(&n->aff, i, h);
-		}
+		for (unsigned i = 0; n->aff_on && i < n->p.cpus; i++)
+			if (node_vcpu_home(n, i) >= 0)
+				affinity_set_home(&n->aff, i, (unsigned)node_vcpu_home(n, i));
 		node_cpus_init(n);
 		if (n->p.self != FORWARD_DEVICE_NODE && (n->p.nr_disks || n->p.nr_nics)) {
 			char err[256];

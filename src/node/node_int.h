@@ -123,9 +123,13 @@ void node_collect(void *opaque, struct metrics_out *o);
  * kernel reports threads' demand. */
 void node_cpus_init(struct node *n);
 /* memplane_ops.remote_fault: a vCPU here waited for a page from node
- * 'from'; should it rather move there, or home for fresh memory? */
-void node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from, bool repeat,
-		       bool fresh, uint64_t wait_ns);
+ * 'from'; should it rather move there, or home for its memory? Tags the
+ * page with the vCPU (its index + 1), for giving it back. */
+unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
+			   bool repeat, bool fresh, uint64_t wait_ns);
+/* vCPU vcpu's home (its NUMA node: where it was placed), -1 for a node
+ * without memory. */
+int node_vcpu_home(const struct node *n, unsigned vcpu);
 /* struct forward_model: a peer's CPUs and load (NET_CPU_LOAD), and a vCPU
  * come from node from, with the share of its time it waited there for
  * this node's pages. */

@@ -121,9 +121,20 @@ static void net_fatal(void *opaque, const char *why)
 	atomic_fetch_add(&n->fatal, 1);
 }
 
+/* Every remote fault's page gets the node's current tag (the test's
+ * "vCPU"). */
+static unsigned net_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
+				 bool repeat, bool fresh, uint64_t wait_ns)
+{
+	struct tnode *n = opaque;
+
+	return atomic_load(&n->fault_tag);
+}
+
 static const struct memplane_ops ops = {
 	.send = net_send,
 	.fatal = net_fatal,
+	.remote_fault = net_remote_fault,
 };
 
 void link_pause(unsigned from, unsigned to, bool paused)

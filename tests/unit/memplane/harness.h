@@ -33,6 +33,7 @@ struct tnode {
 	atomic_int fatal;	/* ops->fatal calls */
 	char why[200];
 	atomic_bool fail_sends;	/* ops->send fails with -EPIPE */
+	atomic_uint fault_tag;	/* what ops->remote_fault tags pages with */
 };
 
 extern struct tnode nodes[MAX_NODES];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "net/wire.h"
@@ -762,6 +763,45 @@ static void test_read_ahead_budget(void **state)
 	cluster_check();
 }
 
+/* A vCPU of node 0's range (its home) leaves node 1: node 1 gives back,
+ * as evictions, the copies of node 0's range that this vCPU's faults
+ * brought (memplane_give_back); node 0 then reads them without a remote
+ * fault, every byte the vCPU wrote there with them. What another vCPU's
+ * faults brought stays on node 1. Asking with no tag, for node 1's own
+ * range or for a node that does not exist gives nothing back. */
+static void test_give_back(void **state)
+{
+	const uint64_t n = 2 * MEMPLANE_GIVE_BATCH + 8;
+	uint64_t first = home_page(0, 0), r0;
+	double end;
+
+	cluster_create(2);
+	cluster_start();
+	atomic_store(&nodes[1].fault_tag, 1);
+	run(1, fill_fn, first, 7, n);
+	atomic_store(&nodes[1].fault_tag, 2);
+	run(1, fill_fn, first + n, 8, 16);
+	assert_int_equal(stats(1).cached, n + 16);
+	memplane_give_back(nodes[1].mp, 0, 0);
+	memplane_give_back(nodes[1].mp, 2, 1);
+	memplane_give_back(nodes[1].mp, 2, 7);
+	memplane_give_back(nodes[1].mp, 1, 0);
+	end = now_us() + DEADLINE_US;
+	while (stats(1).given_back < n) {
+		assert_true(now_us() < end);
+		usleep(1000);
+	}
+	usleep(100 * 1000);
+	assert_int_equal(stats(1).given_back, n);
+	assert_int_equal(stats(1).cached, 16);
+	r0 = stats(0).remote_faults;
+	run(0, check_fn, first, 7, n);
+	assert_int_equal(stats(0).remote_faults, r0);
+	run(0, check_fn, first + n, 8, 16);
+	assert_true(stats(0).remote_faults > r0);
+	cluster_check();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, cluster_teardown)
@@ -783,6 +823,7 @@ int main(void)
 		T(test_prefetch),
 		T(test_read_ahead),
 		T(test_read_ahead_budget),
+		T(test_give_back),
 	};
 #undef T
 
