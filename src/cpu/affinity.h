@@ -116,7 +116,12 @@
  * takes longer to follow than the stay costs a few round trips, not a
  * cycle. The page rule in turn weighs a pull away from home against the
  * memory the vCPU is remembered to wait for there, as the CPU rule
- * weighs a push. And a vCPU the CPU rule sent away from home is not sent
+ * weighs a push, and at home does not count pages of its home's range
+ * at all: another node held them because the vCPU took them there on a
+ * visit (the node gives them back as it leaves, memplane_give_back), so
+ * fetching them is its memory coming home, not sharing; counted, they
+ * pulled it away again within a second of the home rule sending it home
+ * (the lab, bench/scale's triad). And a vCPU the CPU rule sent away from home is not sent
  * home for its memory while that push is remembered (the CPU rule's
  * memory_ns): it would only undo the push.
  * A node that has not said its load yet is not a destination for the CPU
