@@ -180,6 +180,7 @@ void memplane__run_actions(struct memplane *mp, const void *data, int from)
 		case DSM_ACT_INVALIDATE:
 			err = pager_invalidate(mp->pager, a->page);
 			cache_drop(&mp->cache, a->page);
+			mp->taker[a->page] = 0;	/* gone: nobody's any more */
 			if (r->key == page_key(a->page))
 				r->key = 0;
 			if (woken == a->page)
@@ -298,12 +299,14 @@ static void trim(struct memplane *mp, uint64_t extra)
  * thread, under the lock. Each is evicted as trim() evicts, so the
  * protocol sees nothing new: an EVICT to the home, the page punched out
  * here. */
-#define GIVE_SCAN (64 * MEMPLANE_GIVE_BATCH)
+#define GIVE_SCAN 16384
+#define GIVE_PAUSE_NS 1000000ull
 static void give_some(struct memplane *mp)
 {
 	unsigned given = 0, scanned = 0;
 
-	for (unsigned tag = 1; tag < MEMPLANE_TAGS && mp->nr_giving; tag++) {
+	for (unsigned tag = 1; tag < MEMPLANE_TAGS && mp->nr_giving && !atomic_load(&mp->failed);
+	     tag++) {
 		struct give_back *g = &mp->give[tag];
 
 		for (; g->next < g->end && given < MEMPLANE_GIVE_BATCH && scanned < GIVE_SCAN;
@@ -323,9 +326,8 @@ static void give_some(struct memplane *mp)
 				continue;
 			if (err) {
 				memplane__fail(mp, "giving back", page, err);
-				return;
+				break;
 			}
-			mp->taker[page] = 0;
 			memplane__run_actions(mp, NULL, -1);
 			given++;
 		}
@@ -351,8 +353,8 @@ void memplane_give_back(struct memplane *mp, unsigned tag, int home)
 		uint64_t end = home >= 0 ? mp->layout.end[home] : 0;
 
 		/* Its own range is never cached here (trim: a home never
-		 * evicts its own). */
-		if (home == (int)mp->self)
+		 * evicts its own); an empty range has nothing. */
+		if (home == (int)mp->self || first >= end)
 			first = end = 0;
 		g->next = first;
 		g->end = end;
@@ -686,10 +688,17 @@ static void *sender_main(void *arg)
 			next = memplane__release(mp, now_ns(), false);
 		if (mp->nr_ahead)
 			ask_ahead(mp);
-		if (mp->nr_giving && !mp->out_head)
+		/* A batch, then a millisecond for the faults and messages
+		 * that wait for the lock (a batch holds it while it copies
+		 * and punches its pages). */
+		if (mp->nr_giving && !mp->out_head && now_ns() >= mp->give_due) {
 			give_some(mp);
+			mp->give_due = now_ns() + GIVE_PAUSE_NS;
+		}
 		if (!mp->out_head || mp->draining) {
-			wait_until(mp, (mp->draining || mp->nr_giving) && next == UINT64_MAX ?
+			if (mp->nr_giving && mp->give_due < next)
+				next = mp->give_due;
+			wait_until(mp, mp->draining && next == UINT64_MAX ?
 				   now_ns() + 1000000 : next);
 			continue;
 		}

@@ -139,6 +139,7 @@ struct memplane {
 		uint64_t next, end;
 	} give[MEMPLANE_TAGS];
 	unsigned nr_giving;	/* tags with next < end */
+	uint64_t give_due;	/* the next batch not before (sender thread) */
 
 	struct counters c;
 };

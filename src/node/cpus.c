@@ -20,6 +20,8 @@
 /* node_balance_cpus hands the model one bit per vCPU. */
 static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 	      "movable vCPUs fit in a uint64_t mask");
+/* A page's tag is its vCPU's index + 1 (memplane_give_back). */
+static_assert(VM_MAX_VCPUS < MEMPLANE_TAGS, "every vCPU has a tag");
 
 /* A vCPU here waited for a page from node 'from': should it rather
  * move there, or home for the fresh memory the guest gives it there? */

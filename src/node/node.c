@@ -135,16 +135,20 @@ static int vm_move_out(void *opaque, struct vcpu *v, unsigned node)
 {
 	struct node *n = opaque;
 	int home = node_vcpu_home(n, v->index), r;
+	bool give = n->mem && home >= 0 && home != (int)n->p.self;
 
 	if (!n->fwd)
 		return -EOPNOTSUPP;
-	r = forward_move_out(n->fwd, v, node, node_waited_for(n, v->index, node));
-	/* Gone from a node not its home: what it took here of its home's
+	/* Leaving a node not its home: what it took here of its home's
 	 * range is its memory, which the guest keeps taking there for it
 	 * (its NUMA node): back home with it, in bulk, not a fault at a time
-	 * wherever it runs next. */
-	if (!r && n->mem && home >= 0 && home != (int)n->p.self)
+	 * wherever it runs next. Asked before the state leaves, so that its
+	 * arrival back here (which cancels) cannot come first. */
+	if (give)
 		memplane_give_back(n->mem, v->index + 1, home);
+	r = forward_move_out(n->fwd, v, node, node_waited_for(n, v->index, node));
+	if (r && give)
+		memplane_give_back(n->mem, v->index + 1, -1);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/wire.h"
 
@@ -121,14 +122,15 @@ static void net_fatal(void *opaque, const char *why)
 	atomic_fetch_add(&n->fatal, 1);
 }
 
-/* Every remote fault's page gets the node's current tag (the test's
- * "vCPU"). */
+static unsigned worker_tag(pid_t tid);
+
+/* A remote fault's page gets the tag of the worker that faulted (its
+ * node's fault_tag when it was spawned), as a node tags it with its
+ * vCPU. */
 static unsigned net_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
 				 bool repeat, bool fresh, uint64_t wait_ns)
 {
-	struct tnode *n = opaque;
-
-	return atomic_load(&n->fault_tag);
+	return worker_tag(tid);
 }
 
 static const struct memplane_ops ops = {
@@ -156,12 +158,23 @@ unsigned link_errors(void)
 
 #define MAX_WORKERS 32
 static struct worker *workers[MAX_WORKERS];
-static unsigned nr_workers;
+static atomic_uint nr_workers;	/* entries below it are set */
+
+static unsigned worker_tag(pid_t tid)
+{
+	unsigned n = atomic_load(&nr_workers);
+
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load(&workers[i]->tid) == tid)
+			return workers[i]->tag;
+	return 0;
+}
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	atomic_store(&w->tid, (int)gettid());
 	w->fn(w);
 	atomic_store(&w->done, 1);
 	return NULL;
@@ -179,8 +192,10 @@ struct worker *spawn(unsigned node, work_fn fn, uint64_t a, uint64_t b,
 	w->a = a;
 	w->b = b;
 	w->c = c;
+	w->tag = atomic_load(&nodes[node].fault_tag);
+	workers[atomic_load(&nr_workers)] = w;
+	atomic_fetch_add(&nr_workers, 1);
 	assert_int_equal(pthread_create(&w->th, NULL, worker_main, w), 0);
-	workers[nr_workers++] = w;
 	return w;
 }
 

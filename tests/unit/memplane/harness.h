@@ -33,7 +33,7 @@ struct tnode {
 	atomic_int fatal;	/* ops->fatal calls */
 	char why[200];
 	atomic_bool fail_sends;	/* ops->send fails with -EPIPE */
-	atomic_uint fault_tag;	/* what ops->remote_fault tags pages with */
+	atomic_uint fault_tag;	/* the tag of the workers spawned next */
 };
 
 extern struct tnode nodes[MAX_NODES];
@@ -76,6 +76,8 @@ struct worker {
 	void *arg;
 	uint64_t a, b, c;	/* the test's parameters */
 	uint64_t out;		/* the test's result */
+	unsigned tag;		/* ops->remote_fault's answer for its faults */
+	atomic_int tid;
 	atomic_int done;
 	atomic_int failed;
 	char msg[160];
