@@ -361,6 +361,12 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
 	decay_waits(a, v, now_ns);
+	/* A wait that began before the vCPU came here is not this stay's (a
+	 * fault left open when it last left, closed by a page that came
+	 * without it): counted, it made a vCPU just sent home wait "294%"
+	 * of its time for node 0 in the lab, and pulled it straight back. */
+	if (wait_ns > now_ns - v->since_ns)
+		return -1;
 	/* Away from home, a page of its home's range that its home sent is
 	 * the home rule's: its memory. Waiting all the same (it ties the
 	 * vCPU for the CPU rule). Fresh memory (never written: the guest has

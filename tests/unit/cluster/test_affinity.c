@@ -709,6 +709,20 @@ static void test_home_pages_at_home_do_not_pull(void **state)
 	assert_int_equal(to, 0);
 }
 
+/* A fault that waited longer than the vCPU has been here began before it
+ * came (left open when it last left): not counted, however long. */
+static void test_wait_from_before_not_counted(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.3), 0);
+	affinity_came(&A, 1, 1, 0, 0, t);
+	busy(1, 0x2, 0.3, POOL_B, 1, 300, &t);
+	assert_int_equal(affinity_fault(&A, 1, 1, 0, 0, false, true, 400 * MS, t), -1);
+	assert_int_equal(affinity_fault(&A, 1, 1, 0, 0, false, true, 400 * MS, t + MS), -1);
+	assert_int_equal(waits(1, 1, 0, 3000, MS, 6 * MS / 10, &t), 0);
+}
+
 /* Its home must account for most of its waiting: a vCPU that waits 45%
  * of its time for fresh memory at home (going home would gain 0.45 of a
  * CPU) and as much for pages node 2 keeps taking stays (node 2 is
@@ -884,6 +898,7 @@ int main(void)
 		cmocka_unit_test_setup(test_goes_home_for_its_memory, setup),
 		cmocka_unit_test_setup(test_home_needs_most_of_its_waiting, setup),
 		cmocka_unit_test_setup(test_home_pages_at_home_do_not_pull, setup),
+		cmocka_unit_test_setup(test_wait_from_before_not_counted, setup),
 		cmocka_unit_test_setup(test_home_weighs_why_it_came, setup),
 		cmocka_unit_test_setup(test_page_rule_weighs_home, setup),
 		cmocka_unit_test_setup(test_pushed_from_home_stays, setup),
