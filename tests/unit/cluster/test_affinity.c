@@ -696,17 +696,17 @@ static void test_goes_home_for_its_memory(void **state)
 static void test_home_pages_at_home_do_not_pull(void **state)
 {
 	uint64_t t = 0;
-	int to = -1;
+	int to;
 
 	affinity_set_home(&A, 1, 1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.3), 0);
 	busy(1, 0x2, 0.3, POOL_B, 1, 300, &t);
-	for (unsigned i = 0; i < 3000 && to < 0; i++, t += MS)
-		to = affinity_fault(&A, 1, 1, 0, 1, false, true, 6 * MS / 10, t);
-	assert_int_equal(to, -1);
-	for (unsigned i = 0; i < 3000 && to < 0; i++, t += MS)
-		to = affinity_fault(&A, 1, 1, 0, 0, false, true, 6 * MS / 10, t);
-	assert_int_equal(to, 0);
+	for (int range = 1; range >= 0; range--) {
+		to = -1;
+		for (unsigned i = 0; i < 3000 && to < 0; i++, t += MS)
+			to = affinity_fault(&A, 1, 1, 0, range, false, true, 6 * MS / 10, t);
+		assert_int_equal(to, range ? -1 : 0);
+	}
 }
 
 /* A fault that waited longer than the vCPU has been here began before it
@@ -741,21 +741,41 @@ static void test_home_needs_most_of_its_waiting(void **state)
 	assert_int_equal(to, -1);
 }
 
+/* vCPU 1 (home 1) came to node here from the other node, carrying
+ * carried, and here's vCPUs in mask want demand each: attempt (faults of
+ * vCPU 1 from *t) moves nothing while that is remembered, and moves it
+ * to the other node 20 s later. */
+static void kept_while_remembered(unsigned here, uint64_t mask, double demand, double carried,
+				  int (*attempt)(uint64_t *t))
+{
+	uint64_t t = 0;
+
+	affinity_set_home(&A, 1, 1);
+	affinity_came(&A, 1, here, 1 - here, carried, t);
+	busy(here, mask, demand, here ? POOL_B : POOL_A, 1, 300, &t);
+	assert_int_equal(attempt(&t), -1);
+	busy(here, mask, demand, here ? POOL_B : POOL_A, 1, 20000, &t);
+	assert_int_equal(attempt(&t), (int)(1 - here));
+}
+
+static int half_for_home(uint64_t *t)
+{
+	return home_faults(1, 0, 1, 1, true, 2000, MS / 2, t);
+}
+
+static int quarter_for_node0(uint64_t *t)
+{
+	return waits(1, 1, 0, 3000, MS, MS / 4, t);
+}
+
 /* Pulled in from home, having waited 70% of its time there for node 0's
  * pages, a vCPU that now waits half its time for its new memory stays
  * while that is remembered (at home it would wait for node 0 again, and
  * its partner for it), and goes once the memory has faded. */
 static void test_home_weighs_why_it_came(void **state)
 {
-	uint64_t t = 0;
-
-	affinity_set_home(&A, 1, 1);
 	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
-	affinity_came(&A, 1, 0, 1, 0.7, t);
-	busy(0, 0x3, 0.4, POOL_A, 1, 300, &t);
-	assert_int_equal(home_faults(1, 0, 1, 1, true, 2000, MS / 2, &t), -1);
-	busy(0, 0x3, 0.4, POOL_A, 1, 20000, &t);
-	assert_int_equal(home_faults(1, 0, 1, 1, true, 2000, MS / 2, &t), 1);
+	kept_while_remembered(0, 0x3, 0.4, 0.7, half_for_home);
 }
 
 /* Sent home for its memory, having waited 80% of its time for it, a vCPU
@@ -764,15 +784,8 @@ static void test_home_weighs_why_it_came(void **state)
  * that is forgotten, the page rule pulls it as before. */
 static void test_page_rule_weighs_home(void **state)
 {
-	uint64_t t = 0;
-
-	affinity_set_home(&A, 1, 1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.3), 0);
-	affinity_came(&A, 1, 1, 0, 0.8, t);
-	busy(1, 0x2, 0.5, POOL_B, 1, 300, &t);
-	assert_int_equal(waits(1, 1, 0, 3000, MS, MS / 4, &t), -1);
-	busy(1, 0x2, 0.5, POOL_B, 1, 20000, &t);
-	assert_int_equal(waits(1, 1, 0, 3000, MS, MS / 4, &t), 0);
+	kept_while_remembered(1, 0x2, 0.5, 0.8, quarter_for_node0);
 }
 
 /* Sent away from home by the CPU rule, a vCPU whose new memory the guest
