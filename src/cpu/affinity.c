@@ -338,7 +338,12 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	if (v->seen_from == v->home && !(v->seen_wait > 0) && now_ns >= v->seen_ns &&
 	    now_ns - v->seen_ns < a->cfg.memory_ns << v->returns)
 		return -1;
-	if (v->home_wait * 100 < v->total * a->cfg.share_pct)
+	/* Tied to home by its memory (as the CPU rule's wait_pct ties a
+	 * vCPU to its pages), and most of its waiting: else a move home
+	 * would be the CPU rule's (seen in the lab: sent home waiting 2% of
+	 * its time, for the room there). */
+	if (v->home_wait * 100 < v->total * a->cfg.share_pct ||
+	    v->home_wait * 100 < (double)a->cfg.window_ns * a->cfg.wait_pct)
 		return -1;
 	gain = home_gain(a, v, here, home, now_ns);
 	if (gain * 100 < a->cfg.gain_pct)

@@ -723,6 +723,20 @@ static void test_wait_from_before_not_counted(void **state)
 	assert_int_equal(waits(1, 1, 0, 3000, MS, 6 * MS / 10, &t), 0);
 }
 
+/* Away from home on a crowded node, a vCPU that waits only 10% of its
+ * time for its memory stays for the home rule (the room at home is the
+ * CPU rule's business); waiting 60%, it goes. */
+static void test_home_needs_waiting(void **state)
+{
+	uint64_t t = 0;
+
+	affinity_set_home(&A, 1, 1);
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	busy(0, 0x3, 0.9, POOL_A, 1, 500, &t);
+	assert_int_equal(home_faults(1, 0, 1, 1, true, 3000, MS / 10, &t), -1);
+	assert_int_equal(home_faults(1, 0, 1, 1, true, 3000, 6 * MS / 10, &t), 1);
+}
+
 /* Its home must account for most of its waiting: a vCPU that waits 45%
  * of its time for fresh memory at home (going home would gain 0.45 of a
  * CPU) and as much for pages node 2 keeps taking stays (node 2 is
@@ -910,6 +924,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
 		cmocka_unit_test_setup(test_goes_home_for_its_memory, setup),
 		cmocka_unit_test_setup(test_home_needs_most_of_its_waiting, setup),
+		cmocka_unit_test_setup(test_home_needs_waiting, setup),
 		cmocka_unit_test_setup(test_home_pages_at_home_do_not_pull, setup),
 		cmocka_unit_test_setup(test_wait_from_before_not_counted, setup),
 		cmocka_unit_test_setup(test_home_weighs_why_it_came, setup),
