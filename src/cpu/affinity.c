@@ -388,12 +388,8 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		return go_home(a, v, here, now_ns);
 	}
 	/* The faults of its first stay_ns where it is are its own working
-	 * set following it (affinity.h), not sharing: not counted. Nor, at
-	 * home, a page of its home's range that another node held: its own
-	 * memory coming back (taken there while it was away, and given
-	 * back or fetched now), not a reason to leave it again. */
-	if (!repeat || now_ns - v->since_ns < a->cfg.stay_ns ||
-	    (v->home == (int)here && page_home == v->home))
+	 * set following it (affinity.h), not sharing: not counted. */
+	if (!repeat || now_ns - v->since_ns < a->cfg.stay_ns)
 		return -1;
 	v->wait[from] += (double)wait_ns;
 	v->total += (double)wait_ns;

@@ -94,8 +94,10 @@
  * only pages fetched again and again, and moves vCPUs to lower-numbered
  * nodes only. So a vCPU away from home counts apart its waiting for pages
  * of its home's range that its home sends (home_wait, also in its total
- * waiting), first fetches too, and goes home when that is most of its
- * waiting (share_pct) and the move gains gain_pct, weighed as the page
+ * waiting), first fetches too, and goes home when that ties it (wait_pct,
+ * as for the CPU rule: else a move for the room at home would be the CPU
+ * rule's), is most of its waiting (share_pct), and the move gains
+ * gain_pct, weighed as the page
  * rule weighs a pull (it would want d + wh at home), less what it is
  * remembered to wait at home for the pages of the node it is on (a
  * pull's carry, faded as for the CPU rule), which its partners here would
@@ -116,14 +118,15 @@
  * takes longer to follow than the stay costs a few round trips, not a
  * cycle. The page rule in turn weighs a pull away from home against the
  * memory the vCPU is remembered to wait for there, as the CPU rule
- * weighs a push, and at home does not count pages of its home's range
- * at all: another node held them because the vCPU took them there on a
- * visit (the node gives them back as it leaves, memplane_give_back), so
- * fetching them is its memory coming home, not sharing; counted, they
- * pulled it away again within a second of the home rule sending it home
- * (the lab, bench/scale's triad). And a vCPU the CPU rule sent away from home is not sent
+ * weighs a push. (Pages of its home's range that it took elsewhere on a
+ * visit go home with it: the node it leaves gives them back in bulk,
+ * memplane_give_back.) And a vCPU the CPU rule sent away from home is not sent
  * home for its memory while that push is remembered (the CPU rule's
  * memory_ns): it would only undo the push.
+ * A fault's wait that began before the vCPU came where it is (a fault
+ * left open when it last left, closed later by a page that came without
+ * it, given back) is not counted at all: in the lab one made a vCPU just
+ * sent home "wait 294%" of its time and pulled it straight back.
  * A node that has not said its load yet is not a destination for the CPU
  * rule and no limit to the page rule (as before load was known).
  *

@@ -690,25 +690,6 @@ static void test_goes_home_for_its_memory(void **state)
 	assert_true(t < 1300 * MS);
 }
 
-/* At home, pages of its own range that another node held are its memory
- * coming back, not sharing: a vCPU waiting for them, repeats and all,
- * stays; waiting as much for pages of node 0's range, it is pulled. */
-static void test_home_pages_at_home_do_not_pull(void **state)
-{
-	uint64_t t = 0;
-	int to;
-
-	affinity_set_home(&A, 1, 1);
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 0.3), 0);
-	busy(1, 0x2, 0.3, POOL_B, 1, 300, &t);
-	for (int range = 1; range >= 0; range--) {
-		to = -1;
-		for (unsigned i = 0; i < 3000 && to < 0; i++, t += MS)
-			to = affinity_fault(&A, 1, 1, 0, range, false, true, 6 * MS / 10, t);
-		assert_int_equal(to, range ? -1 : 0);
-	}
-}
-
 /* A fault that waited longer than the vCPU has been here began before it
  * came (left open when it last left): not counted, however long. */
 static void test_wait_from_before_not_counted(void **state)
@@ -925,7 +906,6 @@ int main(void)
 		cmocka_unit_test_setup(test_goes_home_for_its_memory, setup),
 		cmocka_unit_test_setup(test_home_needs_most_of_its_waiting, setup),
 		cmocka_unit_test_setup(test_home_needs_waiting, setup),
-		cmocka_unit_test_setup(test_home_pages_at_home_do_not_pull, setup),
 		cmocka_unit_test_setup(test_wait_from_before_not_counted, setup),
 		cmocka_unit_test_setup(test_home_weighs_why_it_came, setup),
 		cmocka_unit_test_setup(test_page_rule_weighs_home, setup),
