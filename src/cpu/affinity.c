@@ -198,7 +198,7 @@ static double useful(double cpus, double load)
 }
 
 /* What vCPU v is remembered to wait on node to for the pages of the node
- * it is on (what the page rule's pull carried in, affinity_came), faded
+ * it is on (what the page or home rule's move carried in, affinity_came), faded
  * by *m (0: nothing remembered). */
 static double remembered(const struct affinity *a, const struct affinity_vcpu *v,
 			 unsigned to, uint64_t now_ns, double *m)
@@ -326,8 +326,8 @@ static double home_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	       useful(ct, lt) - useful(ch, lh);
 }
 
-/* The home rule: most of v's waiting is for its home's memory, and going
- * there gains gain_pct. Not while the CPU rule's push from home is
+/* The home rule: v waits for its home's memory at least wait_pct of its
+ * time, that is most of its waiting, and going there gains gain_pct. Not while the CPU rule's push from home is
  * remembered: sent away for CPUs, its memory follows it once. */
 static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 		   uint64_t now_ns)

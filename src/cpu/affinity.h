@@ -90,7 +90,7 @@
  * one fault at a time. Seen in the lab (bench/scale's triad): vcpu 1,
  * pulled to node 0 between two programs, first touched its 48 MiB of
  * arrays there, then computed on node 1 while 12,000 pages followed it:
- * 17 to 32 s instead of one. The page rule cannot send it back: it counts
+ * 17 to 40 s instead of one. The page rule cannot send it back: it counts
  * only pages fetched again and again, and moves vCPUs to lower-numbered
  * nodes only. So a vCPU away from home counts apart its waiting for pages
  * of its home's range that its home sends (home_wait, also in its total
@@ -285,8 +285,8 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 /* The vCPU is leaving: if it ever comes back, it starts afresh. */
 void affinity_left(struct affinity *a, unsigned vcpu);
 /* What vCPU vcpu carries when it moves to node 'of': the share (0..1) of
- * its recent time it waited for that node's pages (its fresh memory
- * there, for its home) if the page or home rule sent it there, else 0. */
+ * its recent time it waited for that node's pages (and, for its home,
+ * for its memory there) if the page or home rule sent it there, else 0. */
 double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns);
 /* vCPU vcpu came to node here from node from, where it waited a share
  * 'waited' (0..1, as its move said) of its time for here's pages: above

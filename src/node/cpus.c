@@ -24,7 +24,7 @@ static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 static_assert(VM_MAX_VCPUS < MEMPLANE_TAGS, "every vCPU has a tag");
 
 /* A vCPU here waited for a page from node 'from': should it rather
- * move there, or home for the fresh memory the guest gives it there? */
+ * move there, or home for its memory there (pages of its home's range)? */
 unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
 			   bool repeat, bool fresh, uint64_t wait_ns)
 {
