@@ -207,6 +207,8 @@ int dsm_layout_even(struct dsm_layout *l, unsigned nr_nodes, uint64_t nr_pages);
 /* 0 if nr_nodes is 1..DSM_MAX_NODES and the ends never decrease. */
 int dsm_layout_check(const struct dsm_layout *l);
 uint64_t dsm_layout_pages(const struct dsm_layout *l);
+/* The first page of node's home range (its end is end[node]). */
+uint64_t dsm_range_first(const struct dsm_layout *l, unsigned node);
 /* Home node of page, or -1 if page is past the end of RAM. */
 int dsm_home(const struct dsm_layout *l, uint64_t page);
 

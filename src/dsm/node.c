@@ -42,6 +42,11 @@ uint64_t dsm_layout_pages(const struct dsm_layout *l)
 	return l->end[l->nr_nodes - 1];
 }
 
+uint64_t dsm_range_first(const struct dsm_layout *l, unsigned node)
+{
+	return node ? l->end[node - 1] : 0;
+}
+
 int dsm_home(const struct dsm_layout *l, uint64_t page)
 {
 	unsigned lo = 0, hi = l->nr_nodes;

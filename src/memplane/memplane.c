@@ -349,7 +349,7 @@ void memplane_give_back(struct memplane *mp, unsigned tag, int home)
 	g = &mp->give[tag];
 	if (!atomic_load(&mp->stopping) && mp->started && !atomic_load(&mp->failed)) {
 		bool was = g->next < g->end;
-		uint64_t first = home > 0 ? mp->layout.end[home - 1] : 0;
+		uint64_t first = home >= 0 ? dsm_range_first(&mp->layout, (unsigned)home) : 0;
 		uint64_t end = home >= 0 ? mp->layout.end[home] : 0;
 
 		/* Its own range is never cached here (trim: a home never
@@ -730,7 +730,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	err = dsm_node_new(&mp->dsm, self, layout);
 	if (!err)
 		err = cache_init(&mp->cache, mem->size / PG,
-				 self ? layout->end[self - 1] : 0,
+				 dsm_range_first(layout, self),
 				 layout->end[self], UINT64_MAX);
 	if (!err) {
 		mp->taker = calloc(mem->size / PG ? mem->size / PG : 1, 1);
@@ -749,7 +749,7 @@ int memplane_new(struct memplane **out, struct guest_mem *mem, unsigned self,
 	mp->self = self;
 	mp->nr_nodes = layout->nr_nodes;
 	mp->nr_pages = mem->size / PG;
-	mp->home_pages = layout->end[self] - (self ? layout->end[self - 1] : 0);
+	mp->home_pages = layout->end[self] - dsm_range_first(layout, self);
 	mp->ops = *ops;
 	mp->opaque = opaque;
 	mp->hold_ns = MEMPLANE_HOLD_NS;

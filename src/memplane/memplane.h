@@ -153,9 +153,9 @@ void memplane_set_readahead(struct memplane *mp, unsigned pages);
  * on the sender thread, MEMPLANE_GIVE_BATCH copies at a time and a
  * millisecond apart (a batch holds the plane lock while it copies and
  * punches its pages: a review measured 13-23 us a page); a page with a
- * request in flight stays. home -1
- * cancels (the vCPU is back). Any thread but the plane's own callbacks;
- * nothing before start or after stop. */
+ * request in flight stays. home -1 cancels (the vCPU is back). Any
+ * thread but the plane's own callbacks; nothing before start or after
+ * stop. */
 #define MEMPLANE_TAGS 256
 #define MEMPLANE_GIVE_BATCH 32
 void memplane_give_back(struct memplane *mp, unsigned tag, int home);

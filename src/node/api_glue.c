@@ -255,7 +255,7 @@ static const struct report_vcpu *reported_vcpu(const struct reports *rs, unsigne
 static void node_view(struct node *n, const struct reports *rs, unsigned id,
 		      struct api_node_view *v)
 {
-	uint64_t pages = n->p.nr_nodes > 1 ? n->layout.end[id] - (id ? n->layout.end[id - 1] : 0)
+	uint64_t pages = n->p.nr_nodes > 1 ? n->layout.end[id] - dsm_range_first(&n->layout, id)
 					   : n->vm.mem.size / 4096;
 
 	memset(v, 0, sizeof(*v));

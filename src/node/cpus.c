@@ -86,7 +86,7 @@ int node_vcpu_home(const struct node *n, unsigned vcpu)
 	if (vcpu >= n->p.cpus)
 		return -1;
 	h = n->p.place[vcpu];
-	return n->layout.end[h] > (h ? n->layout.end[h - 1] : 0) ? (int)h : -1;
+	return n->layout.end[h] > dsm_range_first(&n->layout, h) ? (int)h : -1;
 }
 
 /* A peer's CPUs and load, for the CPU rule (affinity.h). */

@@ -320,7 +320,7 @@ static const char *human(uint64_t v, char *buf, size_t len)
 static int set_cache(struct node *n)
 {
 	uint64_t home = (n->layout.end[n->p.self] -
-			 (n->p.self ? n->layout.end[n->p.self - 1] : 0)) * 4096;
+			 dsm_range_first(&n->layout, n->p.self)) * 4096;
 	uint64_t avail = 0, margin = 0, bytes = n->cache;
 	char a[32], b[32], c[32], h[32];
 	int r;
@@ -435,9 +435,12 @@ static int build_vm(struct node *n)
 		/* Each vCPU's NUMA node, as the guest was told (the home rule);
 		 * none for a node without memory (Linux gives its CPUs the
 		 * nearest node's). */
-		for (unsigned i = 0; n->aff_on && i < n->p.cpus; i++)
-			if (node_vcpu_home(n, i) >= 0)
-				affinity_set_home(&n->aff, i, (unsigned)node_vcpu_home(n, i));
+		for (unsigned i = 0; n->aff_on && i < n->p.cpus; i++) {
+			int home = node_vcpu_home(n, i);
+
+			if (home >= 0)
+				affinity_set_home(&n->aff, i, (unsigned)home);
+		}
 		node_cpus_init(n);
 		if (n->p.self != FORWARD_DEVICE_NODE && (n->p.nr_disks || n->p.nr_nics)) {
 			char err[256];
