@@ -18,6 +18,7 @@ const struct affinity_config affinity_defaults = {
 	.return_ns = 30ull * 1000 * 1000 * 1000,
 	.memory_ns = 5000 * 1000 * 1000ull,
 	.home_stay_ns = 1000 * 1000 * 1000ull,
+	.sustain_ns = 500 * 1000 * 1000ull,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -90,6 +91,7 @@ static void settle(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	v->since_ns = v->last_ns = now_ns;
 	v->sampled = false;
 	v->demand = 0;
+	v->case_ns = 0;
 }
 
 static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t now_ns)
@@ -275,8 +277,12 @@ static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
 	/* Nodes of one host share its CPUs: the move costs none, and saves
-	 * the waiting (its own and its partners'). */
+	 * the waiting (its own and its partners'). So does a move into a
+	 * pool with room for what the vCPU runs now, unless the CPU rule
+	 * sent it from there and that is remembered (affinity.h, "Room"). */
 	if (h->known && t->known && h->pool == t->pool)
+		return 2 * (wb - r);
+	if (t->known && lt + d <= ct && !(m > 0 && !(v->seen_wait > 0)))
 		return 2 * (wb - r);
 	return useful(ct, lt + wb + d_to) + useful(ch, lh > d + r ? lh - d - r : 0) -
 	       useful(ct, lt) - useful(ch, lh);
@@ -396,12 +402,26 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	for (unsigned n = 1; n < a->nr_nodes; n++)
 		if (waiting_for(v, n) > waiting_for(v, best))
 			best = n;
-	/* A steady waiting share f of the time decays to f * window. */
-	if (best >= here || waiting_for(v, best) * 100 < v->total * a->cfg.share_pct)
+	/* A steady waiting share f of the time decays to f * window. An idle
+	 * vCPU (one that would want less than busy_demand even with its
+	 * pages local) waits only on its wake-ups: not worth a move
+	 * (affinity.h, "Idle and bursts"). */
+	if (best >= here || waiting_for(v, best) * 100 < v->total * a->cfg.share_pct ||
+	    (v->sampled ? v->demand : 1) + waiting_for(v, best) / (double)a->cfg.window_ns <
+	    a->cfg.busy_demand ||
+	    (gain = page_gain(a, v, here, best, now_ns)) * 100 < a->cfg.gain_pct)
 		return -1;
-	gain = page_gain(a, v, here, best, now_ns);
-	if (gain * 100 < a->cfg.gain_pct)
+	/* The case must hold for sustain_ns, at faults no more than a window
+	 * apart: a burst of waiting (a program starting, a thread woken at a
+	 * barrier) is not a phase (affinity.h). Not at every fault: with a
+	 * window of 100 ms the estimates swing, and held at every fault the
+	 * stencil's pair, apart, was never pulled together (76 s in the lab). */
+	if (!v->case_ns || now_ns - v->case_last_ns > a->cfg.window_ns)
+		v->case_ns = now_ns ? now_ns : 1;
+	v->case_last_ns = now_ns;
+	if (now_ns - v->case_ns < a->cfg.sustain_ns)
 		return -1;
+	v->case_ns = 0;
 	note_pull(a, v, here, best, gain, waiting_for(v, best), false);
 	return (int)best;
 }

@@ -186,6 +186,29 @@
  * only vCPUs not tied by pages (waiting less than wait_pct) from a pool
  * that is short of CPUs, to one with room for the vCPU's whole demand,
  * which is a gain of the CPU share it lacked and no loss to anyone.
+ * Room. The weighing counts CPUs of useful work, and that undercounts a
+ * pair that shares pages every step: apart, each runs a good part of its
+ * time in the guest kernel's wake-ups and on locks its partner holds
+ * while it waits for a page, and that counts as running. Seen in the lab
+ * (bench/scale's stencil, two hosts of one CPU): apart the pools did 0.65
+ * of a CPU of "useful" work and took 80-90 s; together they did one CPU's
+ * and took 7-8 s. Together they can never do more than the one CPU, so
+ * the pull "gained" 0.35, under 0.4, and the pair stayed apart. But a
+ * move into a pool with room for what the vCPU runs now takes no one's
+ * CPU time as things run, and saves the waiting, as between nodes of one
+ * host: it gains 2 w_b. Not for a vCPU the CPU rule sent from there while
+ * that is remembered: there it would want its demand with its pages
+ * local, which is why it was sent (a push-pull cycle otherwise).
+ * Idle and bursts. A vCPU that would want less than busy_demand even
+ * with its pages local is idle: its waiting delays only its wake-ups, and
+ * a pull moves it away from where its next program will take its
+ * memory. And the page rule's case (share, gain) must hold for
+ * sustain_ns (500 ms), at faults no more than a window apart: a
+ * burst (a thread woken at a barrier, a program starting, reading the
+ * kernel pages the other node just wrote) is not a phase. Seen in the
+ * lab (bench/scale's triad): pulled by such a burst just as the timed
+ * part began, vcpu 1 computed on node 0 while its arrays were on node 1
+ * until the home rule sent it back 4.6 s later (x0.2).
  * Pure: the caller supplies the time and serializes the calls. */
 #ifndef AMALGAM_CPU_AFFINITY_H
 #define AMALGAM_CPU_AFFINITY_H
@@ -209,6 +232,7 @@ struct affinity_config {
 	uint64_t return_ns;	/* back this soon after a push: a return */
 	uint64_t memory_ns;	/* time constant of what a vCPU carried in */
 	uint64_t home_stay_ns;	/* away, before its home's used pages count */
+	uint64_t sustain_ns;	/* a pull's case holds this long first */
 };
 
 /* The defaults: a vCPU whose move gains 0.4 of a CPU, that spent
@@ -236,6 +260,8 @@ struct affinity_vcpu {
 	unsigned home_returns;	/* times in a row pulled back soon after */
 	unsigned returns;	/* times in a row it came back soon after */
 	bool pulled;		/* the page or home rule sent it (it carries its waiting) */
+	uint64_t case_ns;	/* since when the page rule's case holds, 0 */
+	uint64_t case_last_ns;	/* when it last held */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */

@@ -57,13 +57,13 @@ void node_print_stats(struct node *n)
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
 		fprintf(f,
 			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
-			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu rip=%#llx\n", n->p.self, i,
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu early=%lu rip=%#llx\n", n->p.self, i,
 			(unsigned long)s->exits, (unsigned long)s->io_exits,
 			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
 			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
 			(unsigned long)s->intr_exits, (unsigned long)s->injected,
 			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
-			(unsigned long)ls.timer_fires,
+			(unsigned long)ls.timer_fires, (unsigned long)ls.timer_early,
 			(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
 	}
 	if (n->fwd) {
@@ -118,7 +118,8 @@ void node_print_stats(struct node *n)
  * the previous line; rip, for each vCPU here, where it was when last
  * sampled (asked for at the previous line: no waiting here); resident
  * the pages this node's memfd holds, cached those of them homed elsewhere,
- * budget its home range + cache in pages (-1: no limit). */
+ * budget its home range + cache in pages (-1: no limit), timers each
+ * vCPU's LAPIC timer expiries and early TSC deadlines so far. */
 void node_print_sample(struct node *n)
 {
 	struct memplane_hot hot[8];
@@ -152,11 +153,24 @@ void node_print_sample(struct node *n)
 
 		memplane_pages(n->mem, &res, &cached, &limit);
 		if (off > 0 && (size_t)off < sizeof(line))
-			snprintf(line + off, sizeof(line) - (size_t)off,
-				 " resident=%llu cached=%llu budget=%lld",
-				 (unsigned long long)res, (unsigned long long)cached,
-				 limit == UINT64_MAX ? -1LL :
-				 (long long)(home + limit));
+			off += snprintf(line + off, sizeof(line) - (size_t)off,
+					" resident=%llu cached=%llu budget=%lld",
+					(unsigned long long)res, (unsigned long long)cached,
+					limit == UINT64_MAX ? -1LL :
+					(long long)(home + limit));
+	}
+	/* Each local vCPU's LAPIC timer: expiries and early deadlines so far. */
+	for (unsigned i = 0, first = 1; i < n->vm.nr_vcpus && off > 0 &&
+	     (size_t)off < sizeof(line); i++) {
+		struct lapic_stats ls;
+
+		if (!n->vm.local[i] || !vcpu_here(n->vm.vcpus[i]))
+			continue;
+		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%llu/%llu",
+				first ? " timers=" : ",", i, (unsigned long long)ls.timer_fires,
+				(unsigned long long)ls.timer_early);
+		first = 0;
 	}
 	fprintf(stderr, "%s\n", line);
 }
