@@ -282,7 +282,7 @@ static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	 * sent it from there and that is remembered (affinity.h, "Room"). */
 	if (h->known && t->known && h->pool == t->pool)
 		return 2 * (wb - r);
-	if (t->known && lt + d <= ct && !(m > 0 && !(v->seen_wait > 0)))
+	if (t->known && lt + d <= ct && !(m >= 0.5 && !(v->seen_wait > 0)))
 		return 2 * (wb - r);
 	return useful(ct, lt + wb + d_to) + useful(ch, lh > d + r ? lh - d - r : 0) -
 	       useful(ct, lt) - useful(ch, lh);

@@ -196,9 +196,12 @@
  * the pull "gained" 0.35, under 0.4, and the pair stayed apart. But a
  * move into a pool with room for what the vCPU runs now takes no one's
  * CPU time as things run, and saves the waiting, as between nodes of one
- * host: it gains 2 w_b. Not for a vCPU the CPU rule sent from there while
- * that is remembered: there it would want its demand with its pages
- * local, which is why it was sent (a push-pull cycle otherwise).
+ * host: it gains 2 w_b. Not for a vCPU the CPU rule sent from there
+ * while that push is well remembered (faded to less than half: 3.5 s,
+ * longer with each quick return): there it would want its demand with
+ * its pages local, which is why it was sent. Blocked for as long as the
+ * push was remembered at all (80 s), the stencil's pair, pushed apart once
+ * the pull had faded, stayed apart for most of the kernel.
  * Idle and bursts. A vCPU that would want less than busy_demand even
  * with its pages local is idle: its waiting delays only its wake-ups, and
  * a pull moves it away from where its next program will take its

@@ -119,7 +119,8 @@ void node_print_stats(struct node *n)
  * sampled (asked for at the previous line: no waiting here); resident
  * the pages this node's memfd holds, cached those of them homed elsewhere,
  * budget its home range + cache in pages (-1: no limit), timers each
- * vCPU's LAPIC timer expiries and early TSC deadlines so far. */
+ * vCPU's LAPIC timer expiries, early TSC deadlines and interrupts
+ * injected so far. */
 void node_print_sample(struct node *n)
 {
 	struct memplane_hot hot[8];
@@ -159,7 +160,8 @@ void node_print_sample(struct node *n)
 					limit == UINT64_MAX ? -1LL :
 					(long long)(home + limit));
 	}
-	/* Each local vCPU's LAPIC timer: expiries and early deadlines so far. */
+	/* Each local vCPU's LAPIC timer (expiries, early deadlines) and the
+	 * interrupts it was given, so far. */
 	for (unsigned i = 0, first = 1; i < n->vm.nr_vcpus && off > 0 &&
 	     (size_t)off < sizeof(line); i++) {
 		struct lapic_stats ls;
@@ -167,9 +169,10 @@ void node_print_sample(struct node *n)
 		if (!n->vm.local[i] || !vcpu_here(n->vm.vcpus[i]))
 			continue;
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
-		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%llu/%llu",
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%llu/%llu/%llu",
 				first ? " timers=" : ",", i, (unsigned long long)ls.timer_fires,
-				(unsigned long long)ls.timer_early);
+				(unsigned long long)ls.timer_early,
+				(unsigned long long)n->vm.vcpus[i]->stats.injected);
 		first = 0;
 	}
 	fprintf(stderr, "%s\n", line);

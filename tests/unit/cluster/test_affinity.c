@@ -458,12 +458,15 @@ static void test_idle_stays_home(void **state)
 }
 
 /* Sent away for CPUs, a vCPU that then waits for its pages is not pulled
- * back while its old pool is as loaded as it was (two nodes, each its own
- * model, the loads each publishes). */
+ * back while its old pool is as loaded as it was and the push is well
+ * remembered (until it has faded to half, 3.5 s: affinity.h, "Room");
+ * after that, back into the room its demand fits, it counts as a return
+ * and the next push waits longer (two nodes, each its own model, the
+ * loads each publishes). */
 static void test_no_push_pull_cycle(void **state)
 {
 	struct affinity n0, n1;
-	uint64_t t = 0;
+	uint64_t t = 0, pushed;
 	unsigned v;
 	int to = -1;
 
@@ -483,6 +486,7 @@ static void test_no_push_pull_cycle(void **state)
 	affinity_came(&n1, v, 1, 0, affinity_waited_for(&n0, v, 1, t), t);
 	/* On node 1 it waits for node 0's pages 30% of the time and wants
 	 * a fifth of a CPU; node 0's other two still want 0.85 each. */
+	pushed = t;
 	for (unsigned k = 0; k < 50 && to < 0; k++, t += 100 * MS) {
 		for (unsigned i = 0; i < 3; i++)
 			if (i != v)
@@ -495,7 +499,7 @@ static void test_no_push_pull_cycle(void **state)
 		for (unsigned f = 0; f < 100 && to < 0; f++)
 			to = affinity_fault(&n1, v, 1, 0, -1, false, true, 300 * 1000, t + f * MS);
 	}
-	assert_int_equal(to, -1);
+	assert_true(to < 0 || t - pushed >= 3400 * MS);
 }
 
 /* vCPU 1, sent from node 0 to node 1, comes back after away_ms, having
