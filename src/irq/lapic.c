@@ -521,7 +521,6 @@ void lapic_stats(struct lapic *l, struct lapic_stats *out)
 	out->timer_fires = LD(l->st.timer_fires);
 	out->eois = LD(l->st.eois);
 	out->timer_coalesced = LD(l->st.timer_coalesced);
-	out->timer_early = LD(l->st.timer_early);
 	out->irqs_dropped = LD(l->st.irqs_dropped);
 	out->errors = LD(l->st.errors);
 }

@@ -185,7 +185,6 @@ void lapic_route_set(struct lapic *l, const struct lapic_route *r);
 struct lapic_stats {
 	uint64_t ipis_sent, irqs_accepted, timer_fires, eois;
 	uint64_t timer_coalesced;	/* periodic ticks missed and merged */
-	uint64_t timer_early;		/* TSC deadlines due by the clock, not yet by the guest's TSC */
 	uint64_t irqs_dropped;		/* fixed while software-disabled */
 	uint64_t errors;		/* ESR bits raised */
 };

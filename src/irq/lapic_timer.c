@@ -159,12 +159,6 @@ uint64_t lapic_timer_read_tsc_deadline(struct lapic *l)
 	return mode(l) == TIMER_TSC_DEADLINE ? l->tsc_deadline : 0;
 }
 
-/* The ns the guest's TSC takes to go ticks further, rounded up. */
-static uint64_t tsc_to_ns(struct lapic *l, uint64_t ticks)
-{
-	return ((unsigned __int128)ticks * 1000000 + l->cfg.tsc_khz - 1) / l->cfg.tsc_khz;
-}
-
 void lapic_timer_write_tsc_deadline(struct lapic *l, uint64_t val)
 {
 	uint64_t now, gtsc, ns = 0;
@@ -184,8 +178,9 @@ void lapic_timer_write_tsc_deadline(struct lapic *l, uint64_t val)
 		 * next poll. */
 		gtsc = guest_tsc(l);
 		now = lapic_clock_now(l);
-		if (val > gtsc && l->cfg.tsc_khz)
-			ns = tsc_to_ns(l, val - gtsc);
+		if (val > gtsc && l->cfg.tsc_khz)	/* rounded up */
+			ns = ((unsigned __int128)(val - gtsc) * 1000000 +
+			      l->cfg.tsc_khz - 1) / l->cfg.tsc_khz;
 		l->deadline_ns = nonzero(now + ns);
 	}
 	sync_timer(l);
@@ -196,41 +191,12 @@ bool lapic_timer_due(struct lapic *l, uint64_t now_ns)
 	return l->deadline_ns && now_ns >= l->deadline_ns;
 }
 
-/* A TSC deadline expires when the guest's TSC reaches it (SDM), not when
- * the host's clock reaches the time it was converted to. The two part
- * where KVM distrusts the host's TSC: then it holds the guest's TSC back
- * at every load of the vCPU (kvm_arch_vcpu_load), so a vCPU thread that
- * shares its host CPU (a vCPU pulled in beside another, fetching pages)
- * sees its TSC fall behind the clock, and a deadline fired by the clock
- * came before the guest's TSC: Linux found no timer expired and armed the
- * same one again, each round an interrupt, a write of the deadline and
- * an EOI, exits all (seen in the lab, bench/scale's triad: CPU 0 took
- * 1,000 to 2,400 timer interrupts a second where QEMU's took 250-400, and
- * computed its local half six times slower than one host). So where the
- * guest's TSC can be read exactly, a deadline it has not reached is
- * armed again for what is left. True if it was. */
-static bool tsc_deadline_early(struct lapic *l, uint64_t now_ns)
-{
-	uint64_t gtsc;
-
-	if (TIMER_MODE(l->lvt[LVT_TIMER]) != TIMER_TSC_DEADLINE || !l->tsc_deadline ||
-	    !l->cfg.tsc_khz || !l->ops.guest_tsc)
-		return false;
-	gtsc = l->ops.guest_tsc(l->opaque);
-	if (!gtsc || gtsc >= l->tsc_deadline)
-		return false;
-	l->deadline_ns = nonzero(now_ns + tsc_to_ns(l, l->tsc_deadline - gtsc));
-	COUNT(l, timer_early, 1);
-	sync_timer(l);
-	return true;
-}
-
 void lapic_timer_poll(struct lapic *l, uint64_t now_ns)
 {
 	uint32_t lvt = l->lvt[LVT_TIMER];
 	uint64_t missed;
 
-	if (!lapic_timer_due(l, now_ns) || tsc_deadline_early(l, now_ns))
+	if (!lapic_timer_due(l, now_ns))
 		return;
 	if (TIMER_MODE(lvt) == TIMER_PERIODIC && l->period_ns) {
 		/* The next tick follows the previous deadline, not now_ns, so

@@ -57,13 +57,13 @@ void node_print_stats(struct node *n)
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
 		fprintf(f,
 			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
-			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu early=%lu rip=%#llx\n", n->p.self, i,
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu rip=%#llx\n", n->p.self, i,
 			(unsigned long)s->exits, (unsigned long)s->io_exits,
 			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
 			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
 			(unsigned long)s->intr_exits, (unsigned long)s->injected,
 			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
-			(unsigned long)ls.timer_fires, (unsigned long)ls.timer_early,
+			(unsigned long)ls.timer_fires,
 			(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
 	}
 	if (n->fwd) {
@@ -110,7 +110,7 @@ void node_print_stats(struct node *n)
 
 
 /* amalgam[N] sample: gtsc=T remote_faults=F hot=0xGPA:C,... rip=V:0xRIP,...
- *   resident=R cached=C budget=B
+ *   resident=R cached=C budget=B timers=V:F/I,...
  * The guest's TSC is the clock every node shares with the guest, so a
  * benchmark can cut the samples of every node at the moments the guest
  * itself stamped (rdtsc in the guest = host TSC + the VM's offset here,
@@ -119,8 +119,8 @@ void node_print_stats(struct node *n)
  * sampled (asked for at the previous line: no waiting here); resident
  * the pages this node's memfd holds, cached those of them homed elsewhere,
  * budget its home range + cache in pages (-1: no limit), timers each
- * vCPU's LAPIC timer expiries, early TSC deadlines and interrupts
- * injected so far. */
+ * vCPU's LAPIC timer expiries and the interrupts injected into it so far
+ * (against the guest's own count in /proc/interrupts). */
 void node_print_sample(struct node *n)
 {
 	struct memplane_hot hot[8];
@@ -160,8 +160,8 @@ void node_print_sample(struct node *n)
 					limit == UINT64_MAX ? -1LL :
 					(long long)(home + limit));
 	}
-	/* Each local vCPU's LAPIC timer (expiries, early deadlines) and the
-	 * interrupts it was given, so far. */
+	/* Each local vCPU's LAPIC timer expiries and the interrupts it was
+	 * given, so far. */
 	for (unsigned i = 0, first = 1; i < n->vm.nr_vcpus && off > 0 &&
 	     (size_t)off < sizeof(line); i++) {
 		struct lapic_stats ls;
@@ -169,9 +169,8 @@ void node_print_sample(struct node *n)
 		if (!n->vm.local[i] || !vcpu_here(n->vm.vcpus[i]))
 			continue;
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
-		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%llu/%llu/%llu",
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s%u:%llu/%llu",
 				first ? " timers=" : ",", i, (unsigned long long)ls.timer_fires,
-				(unsigned long long)ls.timer_early,
 				(unsigned long long)n->vm.vcpus[i]->stats.injected);
 		first = 0;
 	}

@@ -640,54 +640,6 @@ static void test_timer_tsc_deadline_guest_tsc(void **state)
 	lapic_free(l);
 }
 
-/* The host's clock reaches the deadline before the guest's TSC does (KVM
- * held the TSC back while the vCPU thread waited for its host CPU): no
- * interrupt yet, armed again for what is left of the guest's TSC; once
- * the TSC is there, it fires. */
-static void test_timer_tsc_deadline_waits_for_guest_tsc(void **state)
-{
-	struct lapic_ops o2 = ops;
-	struct lapic_config cfg = {
-		.apic_id = 4, .tsc_khz = TSC_KHZ, .tsc_offset = TSC_OFFSET,
-		.timer_hz = 1000000000,
-	};
-	struct lapic_events ev;
-	struct lapic_stats st;
-	uint64_t t0 = E.now;
-	struct lapic *l;
-	uint32_t v = 0x1FF;
-
-	(void)state;
-	o2.guest_tsc = op_guest_tsc;
-	E_guest_tsc = 5000000000ull;
-	l = lapic_new(&cfg, &o2, &E);
-	assert_non_null(l);
-	assert_int_equal(lapic_mmio(l, 0xF0, &v, 4, true), 0);
-	v = 0x40032;
-	assert_int_equal(lapic_mmio(l, 0x320, &v, 4, true), 0);
-	assert_int_equal(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE, E_guest_tsc + 2000000), 0);
-	assert_int_equal(E.armed, t0 + 1000000);
-	/* 1 ms later by the clock, half a millisecond by the guest's TSC. */
-	E_guest_tsc += 1000000;
-	E.now = t0 + 1000000;
-	lapic_poll(l, E.now, &ev);
-	assert_int_equal(lapic_get_interrupt(l), -1);
-	assert_int_equal(E.armed, t0 + 1500000);
-	lapic_stats(l, &st);
-	assert_int_equal(st.timer_early, 1);
-	assert_int_equal(st.timer_fires, 0);
-	/* The guest's TSC is there now. */
-	E_guest_tsc += 1000000;
-	E.now = t0 + 1500000;
-	lapic_poll(l, E.now, &ev);
-	assert_int_equal(lapic_get_interrupt(l), 0x32);
-	assert_int_equal(E.armed, 0);
-	lapic_stats(l, &st);
-	assert_int_equal(st.timer_early, 1);
-	assert_int_equal(st.timer_fires, 1);
-	lapic_free(l);
-}
-
 /* Reading the guest's TSC is an ioctl; the thread may be descheduled
  * for milliseconds around it. The gap may make the interrupt late, never
  * early: a guest that checks its TSC in the handler would see time run
@@ -854,7 +806,6 @@ int main(void)
 		T(test_timer_periodic),
 		T(test_timer_tsc_deadline),
 		T(test_timer_tsc_deadline_guest_tsc),
-		T(test_timer_tsc_deadline_waits_for_guest_tsc),
 		T(test_timer_tsc_deadline_slow_read),
 		T(test_route_changes),
 	};
