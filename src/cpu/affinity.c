@@ -277,12 +277,8 @@ static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
 	/* Nodes of one host share its CPUs: the move costs none, and saves
-	 * the waiting (its own and its partners'). So does a move into a
-	 * pool with room for what the vCPU runs now, unless the CPU rule
-	 * sent it from there and that is remembered (affinity.h, "Room"). */
+	 * the waiting (its own and its partners'). */
 	if (h->known && t->known && h->pool == t->pool)
-		return 2 * (wb - r);
-	if (t->known && lt + d <= ct && !(m >= 0.5 && !(v->seen_wait > 0)))
 		return 2 * (wb - r);
 	return useful(ct, lt + wb + d_to) + useful(ch, lh > d + r ? lh - d - r : 0) -
 	       useful(ct, lt) - useful(ch, lh);
@@ -414,8 +410,8 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	/* The case must hold for sustain_ns, at faults no more than a window
 	 * apart: a burst of waiting (a program starting, a thread woken at a
 	 * barrier) is not a phase (affinity.h). Not at every fault: with a
-	 * window of 100 ms the estimates swing, and held at every fault the
-	 * stencil's pair, apart, was never pulled together (76 s in the lab). */
+	 * window of 100 ms the estimates swing, and a case that dips now and
+	 * then is still a phase. */
 	if (!v->case_ns || now_ns - v->case_last_ns > a->cfg.window_ns)
 		v->case_ns = now_ns ? now_ns : 1;
 	v->case_last_ns = now_ns;

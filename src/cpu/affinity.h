@@ -186,22 +186,20 @@
  * only vCPUs not tied by pages (waiting less than wait_pct) from a pool
  * that is short of CPUs, to one with room for the vCPU's whole demand,
  * which is a gain of the CPU share it lacked and no loss to anyone.
- * Room. The weighing counts CPUs of useful work, and that undercounts a
- * pair that shares pages every step: apart, each runs a good part of its
- * time in the guest kernel's wake-ups and on locks its partner holds
- * while it waits for a page, and that counts as running. Seen in the lab
- * (bench/scale's stencil, two hosts of one CPU): apart the pools did 0.65
- * of a CPU of "useful" work and took 80-90 s; together they did one CPU's
- * and took 7-8 s. Together they can never do more than the one CPU, so
- * the pull "gained" 0.35, under 0.4, and the pair stayed apart. But a
- * move into a pool with room for what the vCPU runs now takes no one's
- * CPU time as things run, and saves the waiting, as between nodes of one
- * host: it gains 2 w_b. Not for a vCPU the CPU rule sent from there
- * while that push is well remembered (faded to less than half: 3.5 s,
- * longer with each quick return): there it would want its demand with
- * its pages local, which is why it was sent. Blocked for as long as the
- * push was remembered at all (80 s), the stencil's pair, pushed apart once
- * the pull had faded, stayed apart for most of the kernel.
+ * What the weighing cannot see. It counts CPUs of useful work, and that
+ * undercounts a pair that shares pages every step: apart, each runs a
+ * good part of its time in the guest kernel's wake-ups and on locks its
+ * partner holds while it waits for a page, and that counts as running.
+ * Seen in the lab (bench/scale's stencil, two hosts of one CPU): apart
+ * the pools did 0.65 of a CPU of "useful" work and took 80-90 s; together
+ * they did one CPU's and took 7-8 s, so the pull "gains" 0.35, under 0.4.
+ * Tried and left out: counting a move into a pool with room for what the
+ * vCPU runs now as gaining all the waiting it saves (2 w_b). It kept the
+ * stencil together (x0.40 against x0.08), but it also pulled vcpu 1 as
+ * the triad's threads first touched their arrays (the guest's page-fault
+ * path shares the process's locks and counters), and the home rule sent
+ * it back, again and again: the triad went from x0.7-0.9 to x0.18-0.41.
+ * Telling those two apart needs a measure of progress, not of CPU time.
  * Idle and bursts. A vCPU that would want less than busy_demand even
  * with its pages local is idle: its waiting delays only its wake-ups, and
  * a pull moves it away from where its next program will take its

@@ -379,19 +379,15 @@ static void test_idle_not_pulled(void **state)
 	assert_int_equal(waits(1, 1, 0, 3000, MS, 700000, &t), 0);
 }
 
-/* Into a pool with room for what it runs now (1.4 + 0.5 of 2 CPUs), a
- * vCPU waiting half its time for that pool's pages goes: the move takes
- * no one's CPU time as things run, and saves its waiting and its
- * partners' (affinity.h, "Room"). Where what it runs now does not fit
- * (1.6 + 0.5), the pull is weighed by useful work: 2.0 of the pools'
- * CPUs used instead of 2.1, it stays; and into a full pool (2.0), one
- * waiting 90% of its time stays too: it would only take CPU time from
- * others. */
+/* Into a pool with some room: a vCPU waiting half its time gains little
+ * by it (2.0 of the pools' CPUs used instead of 1.9); one waiting 90% of
+ * its time gains half a CPU (2.0 instead of 1.5). Into a full pool,
+ * neither: it would only take CPU time from others. */
 static void test_starving_moves_into_some_room(void **state)
 {
 	uint64_t t = 0;
 
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.6), 0);
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
 	busy(1, 0x2, 0.5, POOL_B, 2, 300, &t);
 	assert_int_equal(waits(1, 1, 0, 2000, MS, MS / 2, &t), -1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 2.0), 0);
@@ -399,10 +395,6 @@ static void test_starving_moves_into_some_room(void **state)
 	assert_int_equal(waits(1, 1, 0, 2000, MS, 9 * MS / 10, &t), -1);
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
 	assert_int_equal(waits(1, 1, 0, 2000, MS, 9 * MS / 10, &t), 0);
-	affinity_left(&A, 1);
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.4), 0);
-	busy(2, 0x4, 0.5, POOL_B, 2, 300, &t);
-	assert_int_equal(waits(2, 2, 0, 2000, MS, MS / 2, &t), 0);
 }
 
 /* A computing vCPU on a host of its own whose only remote pages are a
@@ -419,25 +411,6 @@ static void test_computing_stays(void **state)
 	/* And with a CPU to spare on node 0 as well, still too little. */
 	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 2, 1.0), 0);
 	assert_int_equal(waits(1, 1, 0, 5000, MS, 80000, &t), -1);
-}
-
-/* A pair that shares pages every step, apart on two hosts of one CPU
- * (bench/scale's stencil in the lab): node 0's vCPU wants 0.35 of its
- * CPU, this one 0.3 and waits 41% of its time for node 0's pages.
- * Together they can do at most the one CPU's work, 0.35 more than the
- * 0.65 they do now by the count of CPU time, short of 0.4; but there is
- * room on node 0 for what it runs now, and it goes (apart such a pair did
- * a tenth of its work together). With node 0's vCPU busy (0.9), there is
- * no room, and the same waiting gains too little. */
-static void test_sharing_pair_joins(void **state)
-{
-	uint64_t t = 0;
-
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.9), 0);
-	busy(1, 0x2, 0.3, POOL_B, 1, 300, &t);
-	assert_int_equal(waits(1, 1, 0, 3000, MS, 410000, &t), -1);
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.35), 0);
-	assert_int_equal(waits(1, 1, 0, 3000, MS, 410000, &t), 0);
 }
 
 /* An idle vCPU (a twentieth of a CPU) that wakes now and then and waits a
@@ -458,15 +431,12 @@ static void test_idle_stays_home(void **state)
 }
 
 /* Sent away for CPUs, a vCPU that then waits for its pages is not pulled
- * back while its old pool is as loaded as it was and the push is well
- * remembered (until it has faded to half, 3.5 s: affinity.h, "Room");
- * after that, back into the room its demand fits, it counts as a return
- * and the next push waits longer (two nodes, each its own model, the
- * loads each publishes). */
+ * back while its old pool is as loaded as it was (two nodes, each its own
+ * model, the loads each publishes). */
 static void test_no_push_pull_cycle(void **state)
 {
 	struct affinity n0, n1;
-	uint64_t t = 0, pushed;
+	uint64_t t = 0;
 	unsigned v;
 	int to = -1;
 
@@ -482,11 +452,8 @@ static void test_no_push_pull_cycle(void **state)
 	}
 	assert_int_equal(affinity_balance(&n0, 0, 0x6, t, &v), 1);
 	affinity_left(&n0, v);
-	/* It arrives there as a vCPU the CPU rule sent (node_on_arrive). */
-	affinity_came(&n1, v, 1, 0, affinity_waited_for(&n0, v, 1, t), t);
 	/* On node 1 it waits for node 0's pages 30% of the time and wants
 	 * a fifth of a CPU; node 0's other two still want 0.85 each. */
-	pushed = t;
 	for (unsigned k = 0; k < 50 && to < 0; k++, t += 100 * MS) {
 		for (unsigned i = 0; i < 3; i++)
 			if (i != v)
@@ -499,7 +466,7 @@ static void test_no_push_pull_cycle(void **state)
 		for (unsigned f = 0; f < 100 && to < 0; f++)
 			to = affinity_fault(&n1, v, 1, 0, -1, false, true, 300 * 1000, t + f * MS);
 	}
-	assert_true(to < 0 || t - pushed >= 3400 * MS);
+	assert_int_equal(to, -1);
 }
 
 /* vCPU 1, sent from node 0 to node 1, comes back after away_ms, having
@@ -964,7 +931,6 @@ int main(void)
 		cmocka_unit_test_setup(test_idle_not_pulled, setup),
 		cmocka_unit_test_setup(test_starving_moves_into_some_room, setup),
 		cmocka_unit_test_setup(test_computing_stays, setup),
-		cmocka_unit_test_setup(test_sharing_pair_joins, setup),
 		cmocka_unit_test_setup(test_idle_stays_home, setup),
 		cmocka_unit_test_setup(test_no_push_pull_cycle, setup),
 		cmocka_unit_test_setup(test_returns_back_off, setup),
