@@ -255,6 +255,13 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	}
 }
 
+/* The CPUs v wants where it is: its demand, or until that is sampled,
+ * the share of its time it does not wait for pages. */
+static double demand_here(const struct affinity *a, const struct affinity_vcpu *v)
+{
+	return v->sampled ? v->demand : 1 - clamp01(v->total / (double)a->cfg.window_ns);
+}
+
 /* What moving vCPU v from here to node to would gain the VM, in CPUs of
  * useful work (affinity.h, "Weighing"): the useful work of the two pools
  * after the move against before. The vCPU runs as much as it wants here
@@ -270,9 +277,8 @@ static double page_gain(const struct affinity *a, const struct affinity_vcpu *v,
 {
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
 	double m, r = remembered(a, v, to, now_ns, &m);
-	double w = clamp01(v->total / (double)a->cfg.window_ns);
 	double wb = clamp01(waiting_for(v, to) / (double)a->cfg.window_ns);
-	double d = v->sampled ? v->demand : 1 - w, d_to = clamp01(d + wb - r);
+	double d = demand_here(a, v), d_to = clamp01(d + wb - r);
 	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
@@ -403,7 +409,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	 * pages local) waits only on its wake-ups: not worth a move
 	 * (affinity.h, "Idle and bursts"). */
 	if (best >= here || waiting_for(v, best) * 100 < v->total * a->cfg.share_pct ||
-	    (v->sampled ? v->demand : 1) + waiting_for(v, best) / (double)a->cfg.window_ns <
+	    demand_here(a, v) + waiting_for(v, best) / (double)a->cfg.window_ns <
 	    a->cfg.busy_demand ||
 	    (gain = page_gain(a, v, here, best, now_ns)) * 100 < a->cfg.gain_pct)
 		return -1;

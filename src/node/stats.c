@@ -149,8 +149,7 @@ void node_print_sample(struct node *n)
 	}
 	{
 		uint64_t res, cached, limit;
-		uint64_t home = n->layout.end[n->p.self] -
-				(n->p.self ? n->layout.end[n->p.self - 1] : 0);
+		uint64_t home = n->layout.end[n->p.self] - dsm_range_first(&n->layout, n->p.self);
 
 		memplane_pages(n->mem, &res, &cached, &limit);
 		if (off > 0 && (size_t)off < sizeof(line))
