@@ -83,12 +83,28 @@ int64_t guest_mem_offset(const struct guest_mem *m, uint64_t gpa)
 	return -1;
 }
 
-void *guest_mem_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+/* The offset of [gpa, gpa+len) if it is all RAM (one run in the memfd),
+ * else -1. */
+static int64_t ram_offset(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
 	int64_t a = guest_mem_offset(m, gpa);
 	int64_t b = len ? guest_mem_offset(m, gpa + len - 1) : a;
 
 	if (a < 0 || b < 0 || b - a != (int64_t)(len ? len - 1 : 0))
-		return NULL;
-	return m->hyp_view + a;
+		return -1;
+	return a;
+}
+
+void *guest_mem_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	int64_t a = ram_offset(m, gpa, len);
+
+	return a < 0 ? NULL : m->hyp_view + a;
+}
+
+void *guest_mem_gview(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	int64_t a = ram_offset(m, gpa, len);
+
+	return a < 0 ? NULL : m->guest_view + a;
 }

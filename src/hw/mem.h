@@ -30,6 +30,9 @@ void guest_mem_destroy(struct guest_mem *m);
 int guest_mem_map(struct guest_mem *m, int vm_fd);
 /* Hypervisor-view pointer for [gpa, gpa+len) if it is all RAM, else NULL. */
 void *guest_mem_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Guest-view pointer for the same: an access through it is the guest's
+ * own for the memory plane (a page this node lacks is fetched first). */
+void *guest_mem_gview(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Offset of gpa inside the memfd, or -1 if gpa is not RAM. */
 int64_t guest_mem_offset(const struct guest_mem *m, uint64_t gpa);
 

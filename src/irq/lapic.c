@@ -289,6 +289,10 @@ static void reset(struct lapic *l, bool init_only)
 	 * from the ID and so survives too. */
 	ST(l->ldr, cur_mode(l) == MODE_X2APIC ? x2apic_ldr(l->id) : 0);
 	reset_regs(l, !init_only);
+	/* A processor coming up (Linux's CPU bring-up) names its flag again. */
+	l->pv_eoi_msr = 0;
+	l->pv_eoi = NULL;
+	l->pv_eoi_set = false;
 }
 
 void lapic_reset(struct lapic *l, bool init_only)
@@ -455,6 +459,9 @@ int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val)
 	case MSR_IA32_TSC_DEADLINE:
 		*val = lapic_timer_read_tsc_deadline(l);
 		return 0;
+	case MSR_KVM_PV_EOI_EN:
+		*val = l->pv_eoi_msr;
+		return 0;
 	}
 	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
 		return -ENOENT;
@@ -464,6 +471,30 @@ int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val)
 }
 
 static int msr_write(struct lapic *l, uint32_t msr, uint64_t val);
+
+/* Bit 0 turns PV EOI on; the rest is the flag's guest-physical address,
+ * 4-byte aligned (as KVM wants), in RAM. Anything else is a #GP and
+ * leaves it as it was. */
+static uint8_t *pv_eoi_flag(struct lapic *l, uint64_t val)
+{
+	uint64_t gpa = val & ~1ull;
+
+	if (!(val & 1) || (gpa & 3) || !l->ops.guest_ptr)
+		return NULL;
+	return l->ops.guest_ptr(l->opaque, gpa, 1);
+}
+
+static int write_pv_eoi(struct lapic *l, uint64_t val)
+{
+	uint8_t *flag = pv_eoi_flag(l, val);
+
+	if (val & 1 && !flag)
+		return -EINVAL;
+	l->pv_eoi_msr = val;
+	l->pv_eoi = flag;
+	l->pv_eoi_set = false;
+	return 0;
+}
 
 int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val)
 {
@@ -481,6 +512,8 @@ static int msr_write(struct lapic *l, uint32_t msr, uint64_t val)
 	case MSR_IA32_TSC_DEADLINE:
 		lapic_timer_write_tsc_deadline(l, val);
 		return 0;
+	case MSR_KVM_PV_EOI_EN:
+		return write_pv_eoi(l, val);
 	}
 	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
 		return -ENOENT;
@@ -520,6 +553,7 @@ void lapic_stats(struct lapic *l, struct lapic_stats *out)
 	out->irqs_accepted = LD(l->st.irqs_accepted);
 	out->timer_fires = LD(l->st.timer_fires);
 	out->eois = LD(l->st.eois);
+	out->pv_eois = LD(l->st.pv_eois);
 	out->timer_coalesced = LD(l->st.timer_coalesced);
 	out->irqs_dropped = LD(l->st.irqs_dropped);
 	out->errors = LD(l->st.errors);
@@ -565,6 +599,9 @@ void lapic_depart(struct lapic *l, uint64_t now_ns, struct lapic_state *s)
 		s->timer_left_ns = l->deadline_ns > now_ns ? l->deadline_ns - now_ns : 1;
 	s->period_ns = l->period_ns;
 	s->tsc_deadline = l->tsc_deadline;
+	s->pv_eoi_msr = l->pv_eoi_msr;	/* the flag is clear: lapic.h */
+	l->pv_eoi_msr = 0;
+	l->pv_eoi = NULL;
 	/* This copy stops counting; the vCPU's timer goes with it. */
 	l->deadline_ns = 0;
 	if (l->armed_ns) {
@@ -597,6 +634,12 @@ void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
 	l->period_ns = s->period_ns && s->period_ns < MIN_PERIOD_NS ? MIN_PERIOD_NS :
 		       s->period_ns;
 	l->tsc_deadline = s->tsc_deadline;
+	/* Valid where it was written; the same RAM here. */
+	l->pv_eoi_msr = s->pv_eoi_msr;
+	l->pv_eoi = pv_eoi_flag(l, s->pv_eoi_msr);
+	if (!l->pv_eoi)
+		l->pv_eoi_msr = 0;
+	l->pv_eoi_set = false;
 	l->armed_ns = 0;	/* lapic_resume arms it on the owner thread */
 	pthread_mutex_lock(&l->lock);
 	/* Whatever reached this copy while the vCPU was away is kept. */

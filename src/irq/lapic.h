@@ -57,6 +57,11 @@ struct lapic_ops {
 	/* Optional: the routing registers changed (ID, LDR, DFR, SVR, APIC
 	 * base; by the guest or a reset). Owner thread. */
 	void (*route_changed)(void *opaque, const struct lapic_route *r);
+	/* Optional: where guest RAM [gpa, gpa + len) is in this process, by
+	 * the view the coherence protocol covers (an access may wait for the
+	 * page like the guest's own), or NULL if it is not all RAM. Without
+	 * it the guest cannot turn on paravirtual EOI. Any thread. */
+	void *(*guest_ptr)(void *opaque, uint64_t gpa, unsigned len);
 };
 
 struct lapic_config {
@@ -82,7 +87,8 @@ void lapic_reset(struct lapic *l, bool init_only);
 int lapic_mmio(struct lapic *l, uint64_t offset, void *data, unsigned len,
 	       bool is_write);
 
-/* MSRs handled: IA32_APIC_BASE, IA32_TSC_DEADLINE, 0x800-0x8ff.
+/* MSRs handled: IA32_APIC_BASE, IA32_TSC_DEADLINE, 0x800-0x8ff and
+ * MSR_KVM_PV_EOI_EN.
  * Return 0, -ENOENT if the MSR is not the lapic's, or -EINVAL if the access
  * must raise #GP (e.g. x2APIC MSR while not in x2APIC mode, reserved). */
 int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val);
@@ -128,6 +134,28 @@ void lapic_ack(struct lapic *l, int vector);
 /* True if anything would wake a halted vCPU (deliverable vector or event). */
 bool lapic_has_work(struct lapic *l, uint64_t now_ns);
 
+/* Paravirtual EOI (KVM_FEATURE_PV_EOI, KVM's protocol). Each interrupt
+ * costs the guest an EOI write, and with the lapic in user space every
+ * such write is an exit to us: with the TSC-deadline write and the kick
+ * that brought the interrupt, three a timer tick (in the lab each costs
+ * about 150 us of the vCPU's time). The guest names a flag in its memory
+ * (MSR_KVM_PV_EOI_EN); while the flag is set it clears it instead of
+ * writing the EOI register, and we retire the vector at its next exit.
+ *  - lapic_pv_eoi_enter, right before the vCPU enters the guest: sets
+ *    the flag when the EOI the guest owes next may be skipped: nothing
+ *    waits in the IRR (an EOI then would let it in at once, and no exit
+ *    would come to inject it) and the in-service vector is edge-triggered
+ *    (a level one's EOI must reach the IOAPIC now);
+ *  - lapic_pv_eoi_exit, right after KVM_RUN returns, before anything
+ *    looks at the lapic: the guest cleared the flag, so it retired the
+ *    vector: so do we; or it did not, and the flag is cleared, so that its
+ *    next EOI is a real one (the state between the two calls is the only
+ *    one where the flag may be set, so a vCPU that moves carries none).
+ * Owner thread. The flag is in the guest's per-CPU data: these calls may
+ * wait for that page like any access of the guest's. */
+void lapic_pv_eoi_enter(struct lapic *l);
+void lapic_pv_eoi_exit(struct lapic *l);
+
 /* CR8 is TPR[7:4]: KVM reports the guest's CR8 in kvm_run->cr8 and takes
  * ours back, since without an in-kernel lapic it keeps no TPR. Owner. */
 uint8_t lapic_get_cr8(struct lapic *l);
@@ -162,6 +190,7 @@ struct lapic_state {
 					 * expiry (hosts' clocks differ), 0 none */
 	uint64_t period_ns;
 	uint64_t tsc_deadline;		/* guest TSC: one TSC everywhere */
+	uint64_t pv_eoi_msr;		/* MSR_KVM_PV_EOI_EN as written */
 };
 
 /* Owner thread, vCPU stopped for good here: copy the state out, disarm
@@ -184,6 +213,7 @@ void lapic_route_set(struct lapic *l, const struct lapic_route *r);
 
 struct lapic_stats {
 	uint64_t ipis_sent, irqs_accepted, timer_fires, eois;
+	uint64_t pv_eois;		/* of eois, by the guest's flag */
 	uint64_t timer_coalesced;	/* periodic ticks missed and merged */
 	uint64_t irqs_dropped;		/* fixed while software-disabled */
 	uint64_t errors;		/* ESR bits raised */

@@ -313,6 +313,47 @@ void lapic_eoi(struct lapic *l)
 		l->ops.eoi(l->opaque, v);
 }
 
+/* ---- paravirtual EOI (lapic.h) ---- */
+
+static bool irr_empty(struct lapic *l)
+{
+	for (int i = 0; i < 8; i++)
+		if (l->irr[i])
+			return false;
+	return true;
+}
+
+void lapic_pv_eoi_enter(struct lapic *l)
+{
+	int v = highest_bit(l->isr);
+	bool ok;
+
+	if (!l->pv_eoi || v < 0)
+		return;
+	pthread_mutex_lock(&l->lock);
+	ok = irr_empty(l) && !test_bit(l->tmr, v);
+	pthread_mutex_unlock(&l->lock);
+	if (!ok)
+		return;
+	__atomic_store_n(l->pv_eoi, 1, __ATOMIC_RELAXED);
+	l->pv_eoi_set = true;
+}
+
+void lapic_pv_eoi_exit(struct lapic *l)
+{
+	if (!l->pv_eoi_set)
+		return;
+	l->pv_eoi_set = false;
+	/* Still set: the guest has not done that EOI; it will write the
+	 * register. Clear: it has; retire the vector it was for. */
+	if (__atomic_load_n(l->pv_eoi, __ATOMIC_RELAXED) & 1) {
+		__atomic_store_n(l->pv_eoi, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	COUNT(l, pv_eois, 1);
+	lapic_eoi(l);
+}
+
 /* ---- handing over to the owner ---- */
 
 void lapic_poll(struct lapic *l, uint64_t now_ns, struct lapic_events *ev)

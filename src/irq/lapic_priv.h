@@ -69,6 +69,9 @@ struct lapic {
 	uint64_t armed_ns;		/* last deadline given to arm_timer */
 	bool warned_base;
 	struct lapic_route route_last;	/* as last told to route_changed */
+	uint64_t pv_eoi_msr;		/* MSR_KVM_PV_EOI_EN as written */
+	uint8_t *pv_eoi;		/* the guest's flag, NULL: PV EOI off */
+	bool pv_eoi_set;		/* we set it before the vCPU entered */
 
 	struct lapic_stats st;		/* relaxed atomic counters */
 };

@@ -69,6 +69,9 @@ static void vcpus(struct node *n, struct metrics_out *o)
 		CL(o, "vcpu_irqs_accepted", "interrupts its LAPIC accepted", "vcpu", id,
 		   ls.irqs_accepted);
 		CL(o, "vcpu_timer_fires", "LAPIC timer expiries", "vcpu", id, ls.timer_fires);
+		CL(o, "vcpu_eois", "EOIs its LAPIC took", "vcpu", id, ls.eois);
+		CL(o, "vcpu_pv_eois", "of those, by the guest's PV EOI flag", "vcpu", id,
+		   ls.pv_eois);
 		CL(o, "vcpu_page_wait_seconds", "time waiting for remote pages on this node",
 		   "vcpu", id, __atomic_load_n(&n->page_wait_ns[i], __ATOMIC_RELAXED) / 1e9);
 	}

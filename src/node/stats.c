@@ -57,13 +57,15 @@ void node_print_stats(struct node *n)
 		lapic_stats(n->vm.vcpus[i]->lapic, &ls);
 		fprintf(f,
 			"amalgam[%u]   vcpu %u: exits=%lu io=%lu mmio=%lu msr=%lu hlt=%lu irqwin=%lu kicks=%lu"
-			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu rip=%#llx\n", n->p.self, i,
+			" injected=%lu ipis_sent=%lu irqs=%lu timer=%lu eois=%lu pv_eois=%lu rip=%#llx\n",
+			n->p.self, i,
 			(unsigned long)s->exits, (unsigned long)s->io_exits,
 			(unsigned long)s->mmio_exits, (unsigned long)s->msr_exits,
 			(unsigned long)s->hlt_exits, (unsigned long)s->irq_window_exits,
 			(unsigned long)s->intr_exits, (unsigned long)s->injected,
 			(unsigned long)ls.ipis_sent, (unsigned long)ls.irqs_accepted,
-			(unsigned long)ls.timer_fires,
+			(unsigned long)ls.timer_fires, (unsigned long)ls.eois,
+			(unsigned long)ls.pv_eois,
 			(unsigned long long)vcpu_sampled_rip(n->vm.vcpus[i]));
 	}
 	if (n->fwd) {

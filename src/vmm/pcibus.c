@@ -64,16 +64,11 @@ struct pcibus {
 static void *map_guest(void *opaque, uint64_t gpa, uint64_t len, bool write)
 {
 	struct vm *vm = opaque;
-	int64_t off;
+	void *p = len ? guest_mem_gview(&vm->mem, gpa, len) : NULL;
 
-	if (!len)
-		return NULL;
-	off = guest_mem_offset(&vm->mem, gpa);
-	if (off < 0 || !guest_mem_hva(&vm->mem, gpa, len))
-		return NULL;
-	if (vm->hooks.prefetch)
+	if (p && vm->hooks.prefetch)
 		vm->hooks.prefetch(vm->hooks_opaque, gpa, len, write);
-	return vm->mem.guest_view + off;
+	return p;
 }
 
 static void msi_send(void *opaque, uint64_t address, uint32_t data)

@@ -121,7 +121,17 @@ static void cb_route_changed(void *opaque, const struct lapic_route *r)
 		v->vm->hooks.route_changed(v->vm->hooks_opaque, v, r);
 }
 
+/* PV EOI's flag: the guest view, so that the memory plane sees our
+ * access as the guest's (the flag's page may be on another node). */
+static void *cb_guest_ptr(void *opaque, uint64_t gpa, unsigned len)
+{
+	struct vcpu *v = opaque;
+
+	return guest_mem_gview(&v->vm->mem, gpa, len);
+}
+
 static const struct lapic_ops lapic_cbs = {
+	.guest_ptr = cb_guest_ptr,
 	.kick = cb_kick,
 	.arm_timer = cb_arm_timer,
 	.send = cb_send,
@@ -449,8 +459,10 @@ static enum vcpu_state st_running(struct vcpu *v)
 	if (next != VCPU_RUNNING)
 		return next;
 	inject(v);
+	lapic_pv_eoi_enter(v->lapic);
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 		err = errno;
+		lapic_pv_eoi_exit(v->lapic);
 		v->run->immediate_exit = 0;
 		take_rip_sample(v);
 		if (err == EINTR || err == EAGAIN) {
@@ -461,6 +473,7 @@ static enum vcpu_state st_running(struct vcpu *v)
 		vm_stop(v->vm, 1, "vcpu %u: KVM_RUN failed: %s", v->index, strerror(err));
 		return VCPU_STOPPED;
 	}
+	lapic_pv_eoi_exit(v->lapic);
 	v->run->immediate_exit = 0;
 	take_rip_sample(v);
 	return vcpu_dispatch_exit(v);

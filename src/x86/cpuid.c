@@ -12,8 +12,8 @@
 
 /* KVM paravirt features that need KVM's in-kernel LAPIC or hypercalls we
  * do not serve: hide them so the guest uses the architectural paths that
- * reach our user-space interrupt controllers. */
-#define KVM_FEATURE_PV_EOI_BIT 6
+ * reach our user-space interrupt controllers. PV EOI (bit 6) is served:
+ * our lapic keeps the guest's flag (lapic.h, "Paravirtual EOI"). */
 #define KVM_FEATURE_PV_UNHALT_BIT 7
 #define KVM_FEATURE_PV_TLB_FLUSH_BIT 9
 #define KVM_FEATURE_ASYNC_PF_VMEXIT_BIT 10
@@ -162,8 +162,7 @@ int cpuid_apply(int vcpu_fd, const struct kvm_cpuid2 *tmpl, const struct topo *t
 				e->eax = 0x40000010;
 			break;
 		case 0x40000001:
-			e->eax &= ~((1u << KVM_FEATURE_PV_EOI_BIT) |
-				    (1u << KVM_FEATURE_PV_UNHALT_BIT) |
+			e->eax &= ~((1u << KVM_FEATURE_PV_UNHALT_BIT) |
 				    (1u << KVM_FEATURE_PV_TLB_FLUSH_BIT) |
 				    (1u << KVM_FEATURE_ASYNC_PF_VMEXIT_BIT) |
 				    (1u << KVM_FEATURE_PV_SEND_IPI_BIT) |

@@ -35,6 +35,10 @@ int msr_setup(int vm_fd)
 		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
 		.nmsrs = 256, .base = MSR_X2APIC_FIRST, .bitmap = deny_x2apic,
 	};
+	f.ranges[3] = (struct kvm_msr_filter_range){
+		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+		.nmsrs = 1, .base = MSR_KVM_PV_EOI_EN, .bitmap = deny_one,
+	};
 	if (ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
 		return -errno;
 	return 0;

@@ -45,11 +45,18 @@ static void op_eoi(void *o, uint8_t v)
 	e->neoi++;
 }
 static uint64_t op_clock(void *o) { return ((struct env *)o)->now; }
+/* Guest RAM, for PV EOI's flag: 64 bytes at gpa 0x1000. */
+static uint8_t ram[64];
+static void *op_guest_ptr(void *o, uint64_t gpa, unsigned len)
+{
+	(void)o;
+	return gpa >= 0x1000 && gpa + len <= 0x1000 + sizeof(ram) ? ram + (gpa - 0x1000) : NULL;
+}
 static uint64_t op_tsc(void *o) { return ((struct env *)o)->host_tsc; }
 
 static const struct lapic_ops ops = {
 	.kick = op_kick, .arm_timer = op_arm, .send = op_send, .eoi = op_eoi,
-	.clock_ns = op_clock, .host_tsc = op_tsc,
+	.clock_ns = op_clock, .host_tsc = op_tsc, .guest_ptr = op_guest_ptr,
 };
 
 #define TSC_KHZ 2000000		/* 2 GHz */
@@ -786,6 +793,122 @@ static void test_timer_tsc_deadline(void **state)
 	assert_int_equal(msr(MSR_IA32_TSC_DEADLINE), 0);
 }
 
+/* Paravirtual EOI: the flag is set only when the coming EOI may be
+ * skipped, a cleared flag retires the vector at the exit, a flag still
+ * set is taken back, and the MSR moves with the vCPU. */
+static void in_service(uint8_t vector, bool level)
+{
+	struct apic_msg m = fixed(vector, level);
+
+	lapic_deliver(E.l, &m);
+	assert_int_equal(lapic_get_interrupt(E.l), vector);
+	lapic_ack(E.l, vector);
+}
+
+static bool isr_has(uint8_t vector)
+{
+	return rd(0x100 + (vector / 32) * 0x10) >> (vector % 32) & 1;
+}
+
+static void test_pv_eoi(void **state)
+{
+	struct lapic_stats st;
+	struct lapic_state s;
+	struct lapic *other;
+
+	memset(ram, 0, sizeof(ram));
+	enable_sw();
+	/* Refused: unaligned, not RAM; off is always fine. */
+	assert_int_equal(lapic_msr_write(E.l, MSR_KVM_PV_EOI_EN, 0x1002 | 1), -EINVAL);
+	assert_int_equal(lapic_msr_write(E.l, MSR_KVM_PV_EOI_EN, 0x9000 | 1), -EINVAL);
+	assert_int_equal(msr(MSR_KVM_PV_EOI_EN), 0);
+	assert_int_equal(lapic_msr_write(E.l, MSR_KVM_PV_EOI_EN, 0), 0);
+	/* Off: nothing is ever set. */
+	in_service(0x30, false);
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 0);
+	wr(0xb0, 0);
+	assert_int_equal(lapic_msr_write(E.l, MSR_KVM_PV_EOI_EN, 0x1008 | 1), 0);
+	assert_int_equal(msr(MSR_KVM_PV_EOI_EN), 0x1009);
+
+	/* Nothing in service: no EOI is owed, no flag. */
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 0);
+	/* An edge vector in service, nothing waiting: set; the guest clears
+	 * it (its EOI) and the exit retires the vector. */
+	in_service(0x30, false);
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 1);
+	ram[8] = 0;
+	lapic_pv_eoi_exit(E.l);
+	assert_false(isr_has(0x30));
+	lapic_stats(E.l, &st);
+	assert_int_equal(st.pv_eois, 1);
+	assert_int_equal(st.eois, 2);
+	/* The guest did not get to it: the flag is taken back and the vector
+	 * stays in service until the guest writes the register. */
+	in_service(0x31, false);
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 1);
+	lapic_pv_eoi_exit(E.l);
+	assert_int_equal(ram[8], 0);
+	assert_true(isr_has(0x31));
+	lapic_pv_eoi_exit(E.l);		/* nothing set: nothing happens */
+	assert_true(isr_has(0x31));
+	wr(0xb0, 0);
+	assert_false(isr_has(0x31));
+	/* Something waiting in the IRR: its EOI must be seen at once. */
+	in_service(0x32, false);
+	{
+		struct apic_msg m = fixed(0x20, false);
+		lapic_deliver(E.l, &m);
+	}
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 0);
+	wr(0xb0, 0);
+	lapic_ack(E.l, lapic_get_interrupt(E.l));	/* 0x20 */
+	wr(0xb0, 0);
+	/* A level vector's EOI goes to the IOAPIC: never skipped. */
+	in_service(0x40, true);
+	lapic_pv_eoi_enter(E.l);
+	assert_int_equal(ram[8], 0);
+	wr(0xb0, 0);
+	assert_int_equal(E.neoi, 1);
+
+	/* It moves with the vCPU, and works where it arrives. */
+	lapic_depart(E.l, E.now, &s);
+	assert_int_equal(s.pv_eoi_msr, 0x1009);
+	other = make(3, true);
+	assert_non_null(other);
+	lapic_arrive(other, E.now, &s);
+	{
+		uint64_t v = 0;
+		assert_int_equal(lapic_msr_read(other, MSR_KVM_PV_EOI_EN, &v), 0);
+		assert_int_equal(v, 0x1009);
+	}
+	{
+		struct apic_msg m = fixed(0x50, false);
+		uint32_t svr = 0x1ff;
+		assert_int_equal(lapic_mmio(other, 0xf0, &svr, 4, true), 0);
+		lapic_deliver(other, &m);
+		lapic_ack(other, lapic_get_interrupt(other));
+	}
+	lapic_pv_eoi_enter(other);
+	assert_int_equal(ram[8], 1);
+	ram[8] = 0;
+	lapic_pv_eoi_exit(other);
+	lapic_stats(other, &st);
+	assert_int_equal(st.pv_eois, 1);
+	/* INIT forgets it: a processor coming up names its flag again. */
+	lapic_reset(other, true);
+	{
+		uint64_t v = 1;
+		assert_int_equal(lapic_msr_read(other, MSR_KVM_PV_EOI_EN, &v), 0);
+		assert_int_equal(v, 0);
+	}
+	lapic_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +931,7 @@ int main(void)
 		T(test_timer_tsc_deadline_guest_tsc),
 		T(test_timer_tsc_deadline_slow_read),
 		T(test_route_changes),
+		T(test_pv_eoi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
