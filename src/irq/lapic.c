@@ -488,7 +488,7 @@ static int write_pv_eoi(struct lapic *l, uint64_t val)
 {
 	uint8_t *flag = pv_eoi_flag(l, val);
 
-	if (val & 1 && !flag)
+	if ((val & 1) && !flag)
 		return -EINVAL;
 	l->pv_eoi_msr = val;
 	l->pv_eoi = flag;
@@ -637,8 +637,8 @@ void lapic_arrive(struct lapic *l, uint64_t now_ns, const struct lapic_state *s)
 	/* Valid where it was written; the same RAM here. */
 	l->pv_eoi_msr = s->pv_eoi_msr;
 	l->pv_eoi = pv_eoi_flag(l, s->pv_eoi_msr);
-	if (!l->pv_eoi)
-		l->pv_eoi_msr = 0;
+	if ((s->pv_eoi_msr & 1) && !l->pv_eoi)
+		l->pv_eoi_msr = 0;	/* no such RAM here: off */
 	l->pv_eoi_set = false;
 	l->armed_ns = 0;	/* lapic_resume arms it on the owner thread */
 	pthread_mutex_lock(&l->lock);

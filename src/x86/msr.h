@@ -2,8 +2,8 @@
  * KVM would silently swallow IA32_TSC_DEADLINE and keep its own copy of
  * IA32_APIC_BASE, so a filter sends those and the x2APIC range to our
  * lapic (and KVM's PV EOI MSR, which KVM would accept and then ignore
- * without its own lapic); MSRs KVM does not know at all also exit (and become #GP unless a
- * model claims them). */
+ * without its own lapic); MSRs KVM does not know at all also exit (and
+ * become #GP unless a model claims them). */
 #ifndef AMALGAM_X86_MSR_H
 #define AMALGAM_X86_MSR_H
 
