@@ -199,7 +199,24 @@
  * the triad's threads first touched their arrays (the guest's page-fault
  * path shares the process's locks and counters), and the home rule sent
  * it back, again and again: the triad went from x0.7-0.9 to x0.18-0.41.
- * Telling those two apart needs a measure of progress, not of CPU time.
+ * Trials. What an estimate cannot tell, a move can: where the pull's
+ * estimated gain falls short of gain_pct but is at least trial_pct, the
+ * vCPU moves on trial once the case has held twice sustain_ns (1 s), and
+ * only where both pools' loads are known, so that the work the two did
+ * apart is measured when it comes (seen_useful, affinity_came). There the
+ * CPU rule weighs a push against that measured work, as for any pull: a
+ * pair that does more together stays together while that is remembered
+ * (and a quick return doubles the memory, as for any pull); one that does
+ * less is pushed back after its stay. The trial zone needs both pools
+ * short of work apart (the gain counts only CPUs the pools leave idle),
+ * so a pair that computes apart (EP, the triad: about a CPU each) never
+ * tries. A trial back within half of memory_ns failed, pushed back for
+ * CPUs or sent home for its memory (the triad's first touch, above, would
+ * be such a case): the node that sent it tries no more for memory_ns,
+ * doubled with each failure in a row (up to 8 times); one held longer
+ * clears the count. Only the node
+ * that sent it learns of the failure, and only if the vCPU comes back to
+ * it (with three nodes, a push elsewhere teaches nothing).
  * Idle and bursts. A vCPU that would want less than busy_demand even
  * with its pages local is idle: its waiting delays only its wake-ups, and
  * a pull moves it away from where its next program will take its
@@ -234,9 +251,10 @@ struct affinity_config {
 	uint64_t memory_ns;	/* time constant of what a vCPU carried in */
 	uint64_t home_stay_ns;	/* away, before its home's used pages count */
 	uint64_t sustain_ns;	/* a pull's case holds this long first */
+	unsigned trial_pct;	/* least gain of a trial pull, CPUs / 100; 0: none */
 };
 
-/* The defaults: a vCPU whose move gains 0.4 of a CPU, that spent
+/* The defaults: a vCPU whose move gains 0.4 of a CPU (0.2 on trial), that spent
  * three quarters of its waiting on the node it would move to and has been
  * where it is for 200 ms; a fifth of the time waiting ties a vCPU to its
  * pages for the CPU rule. For CPUs: half a CPU of slack,
@@ -263,6 +281,9 @@ struct affinity_vcpu {
 	bool pulled;		/* the page or home rule sent it (it carries its waiting) */
 	uint64_t case_ns;	/* since when the page rule's case holds, 0 */
 	uint64_t case_last_ns;	/* when it last held */
+	uint64_t trial_ns;	/* when this node sent it on trial, 0 */
+	uint64_t trial_after_ns;	/* no trial before, after a failed one */
+	unsigned trial_fails;	/* failed trials in a row */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */
@@ -290,6 +311,7 @@ struct affinity {
 	 * vCPU's demand where it was, -1 where unknown). */
 	double last_wait_to, last_gain;
 	bool last_home;		/* it was the home rule */
+	bool last_trial;	/* the page rule, on trial */
 	double last_load[2], last_cpus[2], last_demand;	/* [0] here, [1] there */
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];

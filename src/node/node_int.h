@@ -61,6 +61,7 @@ struct node {
 	double last_load;	/* what the vCPUs here wanted at the last sample */
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	unsigned long home_moves;		/* of the page moves, the home rule's */
+	unsigned long trial_moves;		/* of the page moves, trials */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
 	/* Each peer's last LOAD, under aff_lock (the API shows it). */
