@@ -2,6 +2,7 @@
 #include "cpu/affinity.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_RETURNS 3		/* the stay grows to 8 times its length */
@@ -463,6 +464,35 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	a->last_trial = trial;
 	v->trial_ns = trial ? (now_ns ? now_ns : 1) : 0;
 	return (int)best;
+}
+
+/* For the log: the page rule's view of v as of its last fault, side
+ * effects none but the decay every call makes. */
+int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *buf,
+		      size_t len)
+{
+	struct affinity_vcpu *v;
+	unsigned best = 0;
+	double w, gain = 0;
+
+	if (vcpu >= a->nr_vcpus || !len)
+		return -EINVAL;
+	v = &a->v[vcpu];
+	if (v->where < 0)
+		return snprintf(buf, len, "not here");
+	decay_waits(a, v, now_ns);
+	for (unsigned n = 1; n < a->nr_nodes; n++)
+		if (waiting_for(v, n) > waiting_for(v, best))
+			best = n;
+	w = waiting_for(v, best) / (double)a->cfg.window_ns;
+	if (best != (unsigned)v->where)
+		gain = page_gain(a, v, (unsigned)v->where, best, now_ns);
+	return snprintf(buf, len, "waits %.2f of its time (%.2f for node %u), wants %.2f%s; "
+			"a pull there would gain %.2f; case held %.2f s; trials failed %u%s",
+			v->total / (double)a->cfg.window_ns, w, best, demand_here(a, v),
+			v->sampled ? "" : " (not sampled)", gain,
+			v->case_ns && now_ns >= v->case_ns ? (double)(now_ns - v->case_ns) / 1e9 : 0.0,
+			v->trial_fails, v->trial_after_ns > now_ns ? ", none now" : "");
 }
 
 /* ---- the CPU rule -------------------------------------------------------- */

@@ -232,6 +232,7 @@
 #define AMALGAM_CPU_AFFINITY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define AFFINITY_MAX_VCPUS 64
@@ -343,6 +344,11 @@ double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint6
 void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   double waited, uint64_t now_ns);
 
+/* The page rule's view of vCPU vcpu (its waiting, its demand, what a
+ * pull would gain, how long its case has held), one line for a log;
+ * snprintf's return, -EINVAL for no such vCPU. */
+int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *buf,
+		      size_t len);
 /* What node said of itself; -EINVAL for values no node can have (cpus
  * from above 0 to AFFINITY_MAX_CPUS, load at most one CPU per vCPU), and
  * the node is unknown again. */

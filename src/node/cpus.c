@@ -197,7 +197,8 @@ static void publish_load(struct node *n, double load)
 void node_balance_cpus(struct node *n)
 {
 	uint64_t now = vcpu_now_ns(), movable = 0, ns[VM_MAX_VCPUS];
-	bool ok[VM_MAX_VCPUS];
+	bool ok[VM_MAX_VCPUS], describe;
+	char why[VM_MAX_VCPUS][200];
 	double wanted, cpus, load;
 	unsigned vi = 0;
 	int to;
@@ -239,7 +240,17 @@ void node_balance_cpus(struct node *n)
 	/* With the vCPU just sent away already counted where it goes. */
 	load = n->aff.node[n->p.self].load;
 	n->last_load = wanted;
+	/* Once a second at debug level, why each vCPU here stays (printed
+	 * after the lock). */
+	describe = log_get_level() >= LOG_DEBUG && !(n->balances++ % 10);
+	for (unsigned i = 0; describe && i < n->vm.nr_vcpus; i++)
+		if (!ok[i] || affinity_describe(&n->aff, i, now, why[i], sizeof(why[i])) <= 0)
+			why[i][0] = 0;
 	pthread_mutex_unlock(&n->aff_lock);
+	for (unsigned i = 0; describe && i < n->vm.nr_vcpus; i++)
+		if (why[i][0])
+			pr_debug("vcpu %u on node %u: %s; node %u wants %.2f of %.0f CPUs", i,
+				 n->p.self, why[i], n->p.self, wanted, cpus);
 	publish_load(n, load);
 	if (to < 0) {
 		if (wanted > cpus)

@@ -62,6 +62,7 @@ struct node {
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	unsigned long home_moves;		/* of the page moves, the home rule's */
 	unsigned long trial_moves;		/* of the page moves, trials */
+	unsigned long balances;			/* node_balance_cpus calls */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];
 	/* Each peer's last LOAD, under aff_lock (the API shows it). */
