@@ -21,6 +21,7 @@ const struct affinity_config affinity_defaults = {
 	.home_stay_ns = 1000 * 1000 * 1000ull,
 	.sustain_ns = 500 * 1000 * 1000ull,
 	.trial_pct = 20,
+	.trial_fresh = 64,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -91,6 +92,7 @@ static void settle(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	memset(v->wait, 0, sizeof(v->wait));
 	v->total = 0;
 	v->home_wait = 0;
+	v->fresh = 0;
 	v->where = (int)here;
 	v->since_ns = v->last_ns = now_ns;
 	v->sampled = false;
@@ -109,6 +111,7 @@ static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t no
 		v->wait[n] *= k;
 	v->total *= k;
 	v->home_wait *= k;
+	v->fresh *= k;
 	v->last_ns = now_ns;
 }
 
@@ -381,14 +384,16 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 
 /* May v, whose pull from here to node to is estimated to gain only gain
  * (under gain_pct), go on trial (affinity.h, "Trials")? Where the gain is
- * at least trial_pct, both pools' loads are known (the work apart will be
- * measured when it comes) and no failed trial holds it back. */
+ * at least trial_pct, it is not taking new memory here, both pools'
+ * loads are known (the work apart will be measured when it comes) and no
+ * failed trial holds it back. */
 static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
 		      unsigned here, unsigned to, double gain, uint64_t now_ns)
 {
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
 
 	return gain * 100 >= a->cfg.trial_pct && a->cfg.trial_pct &&
+	       v->fresh < (double)a->cfg.trial_fresh &&
 	       h->known && t->known && h->pool != t->pool &&
 	       (!v->trial_after_ns || now_ns >= v->trial_after_ns);
 }
@@ -488,14 +493,27 @@ int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *
 	if (best != (unsigned)v->where)
 		gain = page_gain(a, v, (unsigned)v->where, best, now_ns);
 	return snprintf(buf, len, "waits %.2f of its time (%.2f for node %u), wants %.2f%s; "
-			"a pull there would gain %.2f; case held %.2f s; trials failed %u%s",
+			"a pull there would gain %.2f; case held %.2f s; new pages here %.0f a window; "
+			"trials failed %u%s",
 			v->total / (double)a->cfg.window_ns, w, best, demand_here(a, v),
 			v->sampled ? "" : " (not sampled)", gain,
 			v->case_ns && now_ns >= v->case_ns ? (double)(now_ns - v->case_ns) / 1e9 : 0.0,
-			v->trial_fails, v->trial_after_ns > now_ns ? ", none now" : "");
+			v->fresh, v->trial_fails, v->trial_after_ns > now_ns ? ", none now" : "");
 }
 
 /* ---- the CPU rule -------------------------------------------------------- */
+
+void affinity_fresh(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns)
+{
+	struct affinity_vcpu *v;
+
+	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes)
+		return;
+	v = &a->v[vcpu];
+	settle(a, v, here, now_ns);
+	decay_waits(a, v, now_ns);
+	v->fresh += 1;
+}
 
 void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double frac,
 		     uint64_t now_ns)

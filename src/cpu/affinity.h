@@ -210,7 +210,14 @@
  * less is pushed back after its stay. The trial zone needs both pools
  * short of work apart (the gain counts only CPUs the pools leave idle),
  * so a pair that computes apart (EP, the triad: about a CPU each) never
- * tries. A trial back within half of memory_ns failed, pushed back for
+ * tries. Nor does a vCPU taking new memory where it is (trial_fresh
+ * pages of its node's range that nobody had written, in a window): its
+ * program is placing its data there, and a pull would leave it behind.
+ * Seen in the lab (bench/scale's triad): pulled on trial as its thread
+ * first touched its arrays, waiting 63% of its time for node 0's pages
+ * (the process's page tables and counters), vcpu 1 then computed on
+ * node 0 with its arrays on node 1, and the triad took 33 s instead of
+ * 1.4. A trial back within half of memory_ns failed, pushed back for
  * CPUs or sent home for its memory (the triad's first touch, above, would
  * be such a case): the node that sent it tries no more for memory_ns,
  * doubled with each failure in a row (up to 8 times); one held longer
@@ -253,6 +260,7 @@ struct affinity_config {
 	uint64_t home_stay_ns;	/* away, before its home's used pages count */
 	uint64_t sustain_ns;	/* a pull's case holds this long first */
 	unsigned trial_pct;	/* least gain of a trial pull, CPUs / 100; 0: none */
+	unsigned trial_fresh;	/* new local pages a window that rule a trial out */
 };
 
 /* The defaults: a vCPU whose move gains 0.4 of a CPU (0.2 on trial), that spent
@@ -285,6 +293,7 @@ struct affinity_vcpu {
 	uint64_t trial_ns;	/* when this node sent it on trial, 0 */
 	uint64_t trial_after_ns;	/* no trial before, after a failed one */
 	unsigned trial_fails;	/* failed trials in a row */
+	double fresh;		/* new pages it took here, decayed like wait */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
 	int seen_from;		/* -1: nothing */
@@ -354,6 +363,9 @@ int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *
  * the node is unknown again. */
 int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool,
 		       double cpus, double load);
+/* vCPU vcpu, running on node here, took a page of here's range nobody
+ * had written before (the guest gave its thread new memory here). */
+void affinity_fresh(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns);
 /* vCPU vcpu, running on node here, wanted frac (0..1) of a CPU over the
  * sample that ends at now_ns. */
 void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double frac,

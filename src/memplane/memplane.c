@@ -118,8 +118,13 @@ static void fault_resolved(struct memplane *mp, uint64_t page, int from, bool fr
 {
 	struct fault_entry e;
 
-	if (!faults_done(&mp->faults, page, now, &e) || !e.remote)
+	if (!faults_done(&mp->faults, page, now, &e))
 		return;
+	if (!e.remote) {
+		if (fresh && from < 0 && mp->ops.local_fresh)
+			mp->ops.local_fresh(mp->opaque, e.tid);
+		return;
+	}
 	if (from >= 0 && mp->ops.remote_fault) {
 		unsigned tag = mp->ops.remote_fault(mp->opaque, e.tid, page, (unsigned)from,
 						    e.repeat, fresh,

@@ -98,6 +98,10 @@ struct memplane_ops {
 	 * must not call into the plane, nor block. */
 	unsigned (*remote_fault)(void *opaque, pid_t tid, uint64_t page, unsigned from,
 				 bool repeat, bool fresh, uint64_t wait_ns);
+	/* Optional: thread tid took a page of this node's own range that
+	 * nobody had ever written (the guest giving a thread new memory
+	 * here). Same rules as remote_fault. */
+	void (*local_fresh)(void *opaque, pid_t tid);
 };
 
 #define MEMPLANE_REPEAT 3

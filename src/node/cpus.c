@@ -81,6 +81,25 @@ unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from
 	return v->index + 1;
 }
 
+/* A vCPU here took new memory of this node's range: it is placing data
+ * here, which a trial pull would leave behind (affinity.h, "Trials"). */
+void node_local_fresh(void *opaque, pid_t tid)
+{
+	struct node *n = opaque;
+
+	if (!n->aff_on)
+		return;
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
+			if (!vcpu_here(n->vm.vcpus[i]) || vcpu_moving(n->vm.vcpus[i]))
+				return;
+			pthread_mutex_lock(&n->aff_lock);
+			affinity_fresh(&n->aff, i, n->p.self, vcpu_now_ns());
+			pthread_mutex_unlock(&n->aff_lock);
+			return;
+		}
+}
+
 int node_vcpu_home(const struct node *n, unsigned vcpu)
 {
 	unsigned h;

@@ -81,6 +81,7 @@ static const struct memplane_ops mem_ops = {
 	.send = mem_send,
 	.fatal = mem_fatal,
 	.remote_fault = node_remote_fault,
+	.local_fresh = node_local_fresh,
 };
 
 static int on_dsm(void *opaque, unsigned from, const struct net_msg *msg)

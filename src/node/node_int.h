@@ -127,6 +127,7 @@ void node_cpus_init(struct node *n);
 /* memplane_ops.remote_fault: a vCPU here waited for a page from node
  * 'from'; should it rather move there, or home for its memory? Tags the
  * page with the vCPU (its index + 1), for giving it back. */
+void node_local_fresh(void *opaque, pid_t tid);
 unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
 			   bool repeat, bool fresh, uint64_t wait_ns);
 /* vCPU vcpu's home (its NUMA node: where it was placed), -1 for a node

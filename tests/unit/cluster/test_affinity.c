@@ -674,6 +674,17 @@ static void test_trial_pull(void **state)
 	assert_true(A.last_gain > 0.3 && A.last_gain < 0.4);
 	assert_true(t - t0 >= 2 * affinity_defaults.sustain_ns);
 	assert_true(t - t0 <= 2 * affinity_defaults.sustain_ns + 100 * MS);
+	/* Taking new memory here (a first touch of its arrays, a page every
+	 * millisecond), it is not tried: a pull would leave them behind. */
+	assert_int_equal(setup(state), 0);
+	t = 0;
+	trial_case(&t);
+	for (unsigned i = 0; i < 5000; i++, t += MS) {
+		affinity_fresh(&A, 1, 1, t);
+		assert_int_equal(affinity_fault(&A, 1, 1, 0, -1, false, true, 410000, t), -1);
+	}
+	assert_int_equal(waits(1, 1, 0, 1500, MS, 410000, &t), 0);
+	assert_true(A.last_trial);
 	/* A trial's bounds are checked: none above gain_pct. */
 	c = affinity_defaults;
 	c.trial_pct = c.gain_pct + 1;
