@@ -216,7 +216,7 @@ static void publish_load(struct node *n, double load)
 void node_balance_cpus(struct node *n)
 {
 	uint64_t now = vcpu_now_ns(), movable = 0, ns[VM_MAX_VCPUS];
-	bool ok[VM_MAX_VCPUS], describe;
+	bool ok[VM_MAX_VCPUS], gone[VM_MAX_VCPUS], describe;
 	char why[VM_MAX_VCPUS][200];
 	double wanted, cpus, load;
 	unsigned vi = 0;
@@ -229,11 +229,20 @@ void node_balance_cpus(struct node *n)
 		struct vcpu *v = n->vm.vcpus[i];
 		pid_t tid = __atomic_load_n(&v->tid, __ATOMIC_ACQUIRE);
 
-		ok[i] = vcpu_here(v) && !vcpu_moving(v) && tid > 0 &&
+		gone[i] = !vcpu_here(v);
+		ok[i] = !gone[i] && !vcpu_moving(v) && tid > 0 &&
 			hostcpu_thread_demand_ns(tid, &ns[i]);
 	}
 	pthread_mutex_lock(&n->aff_lock);
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++) {
+		/* A vCPU that has left is not this node's load, even if a
+		 * sample taken while it was leaving (its thread has taken the
+		 * request, and is sending its state) counted it here again:
+		 * seen in the lab, a vCPU pushed away went on counting 0.36 of
+		 * node 0's CPU, and the page rule weighed every pull into node
+		 * 0 against that phantom load. */
+		if (gone[i])
+			affinity_left(&n->aff, i);
 		if (!ok[i]) {
 			n->sched_at[i] = 0;
 			continue;
