@@ -384,7 +384,8 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 
 /* May v, whose pull from here to node to is estimated to gain only gain
  * (under gain_pct), go on trial (affinity.h, "Trials")? Where the gain is
- * at least trial_pct, it is not taking new memory here, both pools'
+ * at least trial_pct, neither it nor the vCPUs on node to are taking new
+ * memory where they are, both pools'
  * loads are known (the work apart will be measured when it comes) and no
  * failed trial holds it back. */
 static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
@@ -394,6 +395,7 @@ static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
 
 	return gain * 100 >= a->cfg.trial_pct && a->cfg.trial_pct &&
 	       v->fresh < (double)a->cfg.trial_fresh &&
+	       t->fresh < (double)a->cfg.trial_fresh &&
 	       h->known && t->known && h->pool != t->pool &&
 	       (!v->trial_after_ns || now_ns >= v->trial_after_ns);
 }
@@ -540,6 +542,26 @@ void affinity_arrived(struct affinity *a, unsigned vcpu, unsigned here, uint64_t
 {
 	if (vcpu < a->nr_vcpus && here < a->nr_nodes)
 		settle(a, &a->v[vcpu], here, now_ns);
+}
+
+void affinity_node_fresh(struct affinity *a, unsigned node, double fresh)
+{
+	if (node < a->nr_nodes)
+		a->node[node].fresh = !(fresh >= 0) ? 0 : fresh;
+}
+
+double affinity_own_fresh(struct affinity *a, unsigned here, uint64_t now_ns)
+{
+	double fresh = 0;
+
+	if (here >= a->nr_nodes)
+		return 0;
+	for (unsigned i = 0; i < a->nr_vcpus; i++)
+		if (a->v[i].where == (int)here) {
+			decay_waits(a, &a->v[i], now_ns);
+			fresh += a->v[i].fresh;
+		}
+	return fresh;
 }
 
 double affinity_own_load(struct affinity *a, unsigned here, uint64_t pool, double cpus)

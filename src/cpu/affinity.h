@@ -213,6 +213,10 @@
  * tries. Nor does a vCPU taking new memory where it is (trial_fresh
  * pages of its node's range that nobody had written, in a window): its
  * program is placing its data there, and a pull would leave it behind.
+ * Nor into a node whose vCPUs take that much new memory there (each node
+ * says it with its load): the pool's low load is their first touch, not
+ * room, and a partner that waits for them meanwhile (at a barrier, while
+ * the other threads first touch their arrays) is not sharing with them.
  * Seen in the lab (bench/scale's triad): pulled on trial as its thread
  * first touched its arrays, waiting 63% of its time for node 0's pages
  * (the process's page tables and counters), vcpu 1 then computed on
@@ -311,6 +315,7 @@ struct affinity_node {
 	double cpus;		/* the pool's CPUs, as this node sees them */
 	double load;		/* CPUs its vCPUs want */
 	bool booked;		/* load includes a move not reported yet */
+	double fresh;		/* new pages its vCPUs took a window */
 };
 
 struct affinity {
@@ -373,6 +378,12 @@ void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double fr
 /* vCPU vcpu runs on node here, its demand not sampled yet (it has just
  * come): it counts as a whole CPU until it is. */
 void affinity_arrived(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns);
+/* What node said its vCPUs took of new memory there, pages a window
+ * (affinity.h, "Trials"); kept until it next says. */
+void affinity_node_fresh(struct affinity *a, unsigned node, double fresh);
+/* The new pages the vCPUs on node here took a window (decayed to now):
+ * to publish with its load. */
+double affinity_own_fresh(struct affinity *a, unsigned here, uint64_t now_ns);
 /* The sum of the demands of the vCPUs on node here (a whole CPU for each
  * not sampled yet): its load to publish (it is also recorded as node
  * here's, with pool and cpus). */

@@ -367,6 +367,10 @@ struct net_load {
 	uint64_t pool;			/* nodes with one pool share CPUs */
 	uint32_t cpus_milli;		/* CPUs the pool has, x1000 */
 	uint32_t load_milli;		/* CPUs the sender's vCPUs want, x1000 */
+	/* Never-written pages of the sender's range its vCPUs took over the
+	 * last window (decayed): they are placing new data there. */
+	uint32_t fresh;
+	uint32_t reserved;		/* zero */
 };
 
 /* NET_CPU_CONTROL: what node 0's API asks of the node that runs vCPUs:
@@ -636,10 +640,12 @@ NET_PIN(net_start, tsc_delta, 136);
 NET_PIN(net_start, ranges, 264);
 static_assert(NET_START_NODES <= 64, "has_delta is 64 bits");
 
-static_assert(sizeof(struct net_load) == 16, "net_load size");
+static_assert(sizeof(struct net_load) == 24, "net_load size");
 NET_PIN(net_load, pool, 0);
 NET_PIN(net_load, cpus_milli, 8);
 NET_PIN(net_load, load_milli, 12);
+NET_PIN(net_load, fresh, 16);
+NET_PIN(net_load, reserved, 20);
 
 static_assert(sizeof(struct net_report) == 56 + NET_REPORT_COUNTERS * 8,
 	      "net_report size");

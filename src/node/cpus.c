@@ -4,6 +4,7 @@
  * figures every 100 ms, and the moves it decides. Everything in n->aff is
  * under n->aff_lock; the memory plane calls node_remote_fault under its
  * own lock, so nothing here takes the plane's. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -129,8 +130,11 @@ void node_on_load(void *opaque, unsigned from, const struct net_load *l)
 		return;
 	}
 	first = !n->aff.node[from].known;
-	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
+	r = l->reserved ? -EINVAL :
+	    affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
 			       l->load_milli / 1000.0);
+	if (!r)
+		affinity_node_fresh(&n->aff, from, l->fresh);
 	pthread_mutex_unlock(&n->aff_lock);
 	if (!r && first)
 		pr_info("node %u offers %u.%03u CPUs, %s", from, l->cpus_milli / 1000,
@@ -195,7 +199,7 @@ void node_cpus_init(struct node *n)
 		affinity_own_load(&n->aff, n->p.self, n->pool, n->cpus);
 }
 
-static void publish_load(struct node *n, double load)
+static void publish_load(struct node *n, double load, double fresh)
 {
 	struct net_msg m = { .type = NET_MSG_CPU };
 
@@ -204,6 +208,7 @@ static void publish_load(struct node *n, double load)
 		.pool = n->pool,
 		.cpus_milli = (uint32_t)(n->cpus * 1000),
 		.load_milli = (uint32_t)(load * 1000 + 0.5),
+		.fresh = fresh < UINT32_MAX ? (uint32_t)(fresh + 0.5) : UINT32_MAX,
 	};
 	for (unsigned i = 0; i < n->p.nr_nodes; i++)
 		if (i != n->p.self)
@@ -218,7 +223,7 @@ void node_balance_cpus(struct node *n)
 	uint64_t now = vcpu_now_ns(), movable = 0, ns[VM_MAX_VCPUS];
 	bool ok[VM_MAX_VCPUS], gone[VM_MAX_VCPUS], describe;
 	char why[VM_MAX_VCPUS][200];
-	double wanted, cpus, load;
+	double wanted, cpus, load, fresh;
 	unsigned vi = 0;
 	int to;
 
@@ -267,6 +272,7 @@ void node_balance_cpus(struct node *n)
 	}
 	/* With the vCPU just sent away already counted where it goes. */
 	load = n->aff.node[n->p.self].load;
+	fresh = affinity_own_fresh(&n->aff, n->p.self, now);
 	n->last_load = wanted;
 	/* Once a second at debug level, why each vCPU here stays (printed
 	 * after the lock). */
@@ -279,7 +285,7 @@ void node_balance_cpus(struct node *n)
 		if (why[i][0])
 			pr_debug("vcpu %u on node %u: %s; node %u wants %.2f of %.0f CPUs", i,
 				 n->p.self, why[i], n->p.self, wanted, cpus);
-	publish_load(n, load);
+	publish_load(n, load, fresh);
 	if (to < 0) {
 		if (wanted > cpus)
 			pr_debug("the vCPUs on node %u want %.2f CPUs of %.0f; none moves",

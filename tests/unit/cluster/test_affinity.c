@@ -685,6 +685,16 @@ static void test_trial_pull(void **state)
 	}
 	assert_int_equal(waits(1, 1, 0, 1500, MS, 410000, &t), 0);
 	assert_true(A.last_trial);
+	/* Nor while node 0's vCPUs take new memory there (its threads first
+	 * touching their arrays while vcpu 1 waits at a barrier). */
+	assert_int_equal(setup(state), 0);
+	t = 0;
+	trial_case(&t);
+	affinity_node_fresh(&A, 0, 100);
+	assert_int_equal(waits(1, 1, 0, 5000, MS, 410000, &t), -1);
+	affinity_node_fresh(&A, 0, 3);
+	assert_int_equal(waits(1, 1, 0, 1500, MS, 410000, &t), 0);
+	assert_true(A.last_trial);
 	/* A trial's bounds are checked: none above gain_pct. */
 	c = affinity_defaults;
 	c.trial_pct = c.gain_pct + 1;
