@@ -21,7 +21,7 @@ const struct affinity_config affinity_defaults = {
 	.home_stay_ns = 1000 * 1000 * 1000ull,
 	.sustain_ns = 500 * 1000 * 1000ull,
 	.trial_pct = 20,
-	.trial_fresh = 64,
+	.fresh_pages = 64,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
@@ -384,8 +384,7 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 
 /* May v, whose pull from here to node to is estimated to gain only gain
  * (under gain_pct), go on trial (affinity.h, "Trials")? Where the gain is
- * at least trial_pct, neither it nor the vCPUs on node to are taking new
- * memory where they are, both pools'
+ * at least trial_pct, both pools'
  * loads are known (the work apart will be measured when it comes) and no
  * failed trial holds it back. */
 static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
@@ -394,8 +393,6 @@ static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
 	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
 
 	return gain * 100 >= a->cfg.trial_pct && a->cfg.trial_pct &&
-	       v->fresh < (double)a->cfg.trial_fresh &&
-	       t->fresh < (double)a->cfg.trial_fresh &&
 	       h->known && t->known && h->pool != t->pool &&
 	       (!v->trial_after_ns || now_ns >= v->trial_after_ns);
 }
@@ -451,6 +448,11 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (best >= here || waiting_for(v, best) * 100 < v->total * a->cfg.share_pct ||
 	    demand_here(a, v) + waiting_for(v, best) / (double)a->cfg.window_ns <
 	    a->cfg.busy_demand)
+		return -1;
+	/* Neither while it takes new memory here nor while the vCPUs there
+	 * take new memory there (affinity.h, "New memory"). */
+	if (v->fresh >= (double)a->cfg.fresh_pages ||
+	    a->node[best].fresh >= (double)a->cfg.fresh_pages)
 		return -1;
 	gain = page_gain(a, v, here, best, now_ns);
 	trial = gain * 100 < a->cfg.gain_pct;

@@ -210,24 +210,27 @@
  * less is pushed back after its stay. The trial zone needs both pools
  * short of work apart (the gain counts only CPUs the pools leave idle),
  * so a pair that computes apart (EP, the triad: about a CPU each) never
- * tries. Nor does a vCPU taking new memory where it is (trial_fresh
- * pages of its node's range that nobody had written, in a window): its
- * program is placing its data there, and a pull would leave it behind.
- * Nor into a node whose vCPUs take that much new memory there (each node
- * says it with its load): the pool's low load is their first touch, not
- * room, and a partner that waits for them meanwhile (at a barrier, while
- * the other threads first touch their arrays) is not sharing with them.
- * Seen in the lab (bench/scale's triad): pulled on trial as its thread
- * first touched its arrays, waiting 63% of its time for node 0's pages
- * (the process's page tables and counters), vcpu 1 then computed on
- * node 0 with its arrays on node 1, and the triad took 33 s instead of
- * 1.4. A trial back within half of memory_ns failed, pushed back for
- * CPUs or sent home for its memory (the triad's first touch, above, would
- * be such a case): the node that sent it tries no more for memory_ns,
+ * tries; nor, as for any pull, one taking new memory (below, "New
+ * memory"). A trial back within half of memory_ns failed, pushed back for
+ * CPUs or sent home for its memory: the node that sent it tries no more for memory_ns,
  * doubled with each failure in a row (up to 8 times); one held longer
  * clears the count. Only the node
  * that sent it learns of the failure, and only if the vCPU comes back to
  * it (with three nodes, a push elsewhere teaches nothing).
+ * New memory. No pull, on trial or not, of a vCPU taking new memory
+ * where it is (fresh_pages pages of its node's range that nobody had
+ * written, in a window): its program is placing its data there, and a
+ * pull would leave it behind. Nor into a node whose vCPUs take that much
+ * new memory there (each node says it with its load, NET_CPU_LOAD): that
+ * pool's low load is their first touch, not room, and a partner waiting
+ * for them meanwhile (at a barrier, while the other threads first touch
+ * their arrays) is not sharing pages with them. Seen in the lab
+ * (bench/scale's triad, 2 x 48 MiB of arrays first touched by two
+ * threads, seconds in the lab): vcpu 1, done first, waited at the barrier
+ * 60-70% of its time for node 0's pages, was pulled there, and computed
+ * on node 0 while its arrays stayed on node 1 until the home rule sent
+ * it back (3.3 to 5.4 s instead of 1.0-1.4). A boot takes new memory
+ * everywhere, so its vCPUs gather only once that slows.
  * Idle and bursts. A vCPU that would want less than busy_demand even
  * with its pages local is idle: its waiting delays only its wake-ups, and
  * a pull moves it away from where its next program will take its
@@ -264,7 +267,7 @@ struct affinity_config {
 	uint64_t home_stay_ns;	/* away, before its home's used pages count */
 	uint64_t sustain_ns;	/* a pull's case holds this long first */
 	unsigned trial_pct;	/* least gain of a trial pull, CPUs / 100; 0: none */
-	unsigned trial_fresh;	/* new local pages a window that rule a trial out */
+	unsigned fresh_pages;	/* new pages a window that rule a pull out */
 };
 
 /* The defaults: a vCPU whose move gains 0.4 of a CPU (0.2 on trial), that spent
