@@ -21,7 +21,7 @@ const struct affinity_config affinity_defaults = {
 	.home_stay_ns = 1000 * 1000 * 1000ull,
 	.sustain_ns = 500 * 1000 * 1000ull,
 	.trial_pct = 20,
-	.fresh_pages = 64,
+	.fresh_pages = 4,
 };
 
 int affinity_init(struct affinity *a, const struct affinity_config *cfg,
