@@ -349,6 +349,15 @@ static double home_gain(const struct affinity *a, const struct affinity_vcpu *v,
 	double ch = h->known ? pool_cpus(a, h->pool) : 0, lh = h->known ? pool_load(a, h->pool) : d;
 	double ct = t->known ? pool_cpus(a, t->pool) : 0, lt = t->known ? pool_load(a, t->pool) : 0;
 
+	/* Waiting more here for its own memory than it waited at home for
+	 * this node's pages, it came for a phase that has passed (the threads
+	 * computing on their own arrays now): what it carried in weighs
+	 * nothing. Seen in the lab (bench/scale's triad): pulled as its
+	 * partner first touched its arrays, vcpu 1 computed 28 s on node 0,
+	 * waiting 70-80% of its time for its arrays, while the 60% it had
+	 * carried in faded. */
+	if (m > 0 && wh > v->seen_wait)
+		w = 0;
 	if (h->known && t->known && h->pool == t->pool)
 		return wh - 2 * w;
 	return useful(ct, lt + clamp01(d + wh - w)) + useful(ch, lh > d + w ? lh - d - w : 0) -

@@ -946,6 +946,27 @@ static void test_home_weighs_why_it_came(void **state)
 	kept_while_remembered(0, 0x3, 0.4, 0.7, half_for_home);
 }
 
+/* Pulled in from home having waited half its time there for node 0's
+ * pages, a vCPU that now waits 80% of its time for its memory goes home
+ * at once (after home_stay_ns): its memory costs it more here than the
+ * pages it came for did there. */
+static int most_for_home(uint64_t *t)
+{
+	return home_faults(1, 0, 1, 1, false, 3000, 4 * MS / 5, t);
+}
+
+static void test_home_outweighs_why_it_came(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(affinity_node_load(&A, 1, POOL_B, 1, 0), 0);
+	affinity_set_home(&A, 1, 1);
+	affinity_came(&A, 1, 0, 1, 0.5, t);
+	busy(0, 0x3, 0.3, POOL_A, 1, 300, &t);
+	assert_int_equal(most_for_home(&t), 1);
+	assert_true(t <= affinity_defaults.home_stay_ns + 200 * MS);
+}
+
 /* Sent home for its memory, having waited 80% of its time for it, a vCPU
  * that waits a quarter of its time at home for node 0's pages is not
  * pulled straight back: there it would wait for its memory again. Once
@@ -1086,6 +1107,7 @@ int main(void)
 		cmocka_unit_test_setup(test_home_needs_waiting, setup),
 		cmocka_unit_test_setup(test_wait_from_before_not_counted, setup),
 		cmocka_unit_test_setup(test_home_weighs_why_it_came, setup),
+		cmocka_unit_test_setup(test_home_outweighs_why_it_came, setup),
 		cmocka_unit_test_setup(test_page_rule_weighs_home, setup),
 		cmocka_unit_test_setup(test_pushed_from_home_stays, setup),
 		cmocka_unit_test_setup(test_home_and_pages_settle, setup),
