@@ -20,7 +20,6 @@ const struct affinity_config affinity_defaults = {
 	.memory_ns = 5000 * 1000 * 1000ull,
 	.home_stay_ns = 1000 * 1000 * 1000ull,
 	.sustain_ns = 500 * 1000 * 1000ull,
-	.trial_pct = 20,
 	.fresh_pages = 4,
 };
 
@@ -30,8 +29,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	if (!nr_vcpus || nr_vcpus > AFFINITY_MAX_VCPUS || !nr_nodes ||
 	    nr_nodes > AFFINITY_MAX_NODES || !cfg->window_ns || !cfg->wait_pct ||
 	    cfg->wait_pct > 100 || !cfg->gain_pct || cfg->gain_pct > 100 ||
-	    cfg->share_pct > 100 || cfg->trial_pct > cfg->gain_pct ||
-	    !(cfg->slack_cpus >= 0) ||
+	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
 	    !cfg->memory_ns || cfg->memory_ns > UINT64_MAX >> MAX_RETURNS ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS ||
@@ -230,19 +228,6 @@ void affinity_came(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		return;
 	v = &a->v[vcpu];
 	settle(a, v, here, now_ns);
-	/* Back from a trial this node sent it on (affinity.h, "Trials"):
-	 * back within half a memory, for CPUs (the pools did less work
-	 * together than apart) or for its memory here, it failed: no trial
-	 * for a while, longer each time. Held longer, it did not. */
-	if (v->trial_ns) {
-		if (now_ns - v->trial_ns < a->cfg.memory_ns / 2) {
-			v->trial_after_ns = now_ns + (a->cfg.memory_ns << v->trial_fails);
-			v->trial_fails += v->trial_fails < MAX_RETURNS;
-		} else {
-			v->trial_fails = 0;
-		}
-		v->trial_ns = 0;
-	}
 	/* Pulled back by its pages soon after this node sent it away: a
 	 * return. Sent back for CPUs, or long after: none. */
 	if (v->pushed_ns)
@@ -320,7 +305,6 @@ static void note_pull(struct affinity *a, struct affinity_vcpu *v, unsigned here
 	a->last_wait_to = waited / (double)a->cfg.window_ns;
 	a->last_demand = v->sampled ? v->demand : -1;
 	a->last_home = home;
-	a->last_trial = false;
 	for (unsigned i = 0; i < 2; i++) {
 		const struct affinity_node *x = &a->node[i ? to : here];
 
@@ -391,28 +375,12 @@ static int go_home(struct affinity *a, struct affinity_vcpu *v, unsigned here,
 	return v->home;
 }
 
-/* May v, whose pull from here to node to is estimated to gain only gain
- * (under gain_pct), go on trial (affinity.h, "Trials")? Where the gain is
- * at least trial_pct, both pools'
- * loads are known (the work apart will be measured when it comes) and no
- * failed trial holds it back. */
-static bool trial_may(const struct affinity *a, const struct affinity_vcpu *v,
-		      unsigned here, unsigned to, double gain, uint64_t now_ns)
-{
-	const struct affinity_node *h = &a->node[here], *t = &a->node[to];
-
-	return gain * 100 >= a->cfg.trial_pct && a->cfg.trial_pct &&
-	       h->known && t->known && h->pool != t->pool &&
-	       (!v->trial_after_ns || now_ns >= v->trial_after_ns);
-}
-
 int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned from,
 		   int page_home, bool fresh, bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
 	unsigned best = 0;
 	double gain;
-	bool trial;
 
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
 	    from == here)
@@ -463,24 +431,20 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 	if (v->fresh >= (double)a->cfg.fresh_pages ||
 	    a->node[best].fresh >= (double)a->cfg.fresh_pages)
 		return -1;
-	gain = page_gain(a, v, here, best, now_ns);
-	trial = gain * 100 < a->cfg.gain_pct;
-	if (trial && !trial_may(a, v, here, best, gain, now_ns))
+	if ((gain = page_gain(a, v, here, best, now_ns)) * 100 < a->cfg.gain_pct)
 		return -1;
 	/* The case must hold for sustain_ns, at faults no more than a window
 	 * apart: a burst of waiting (a program starting, a thread woken at a
 	 * barrier) is not a phase (affinity.h). Not at every fault: with a
 	 * window of 100 ms the estimates swing, and a case that dips now and
-	 * then is still a phase. A trial's, twice as long. */
+	 * then is still a phase. */
 	if (!v->case_ns || now_ns - v->case_last_ns > a->cfg.window_ns)
 		v->case_ns = now_ns ? now_ns : 1;
 	v->case_last_ns = now_ns;
-	if (now_ns - v->case_ns < a->cfg.sustain_ns << trial)
+	if (now_ns - v->case_ns < a->cfg.sustain_ns)
 		return -1;
 	v->case_ns = 0;
 	note_pull(a, v, here, best, gain, waiting_for(v, best), false);
-	a->last_trial = trial;
-	v->trial_ns = trial ? (now_ns ? now_ns : 1) : 0;
 	return (int)best;
 }
 
@@ -506,12 +470,12 @@ int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *
 	if (best != (unsigned)v->where)
 		gain = page_gain(a, v, (unsigned)v->where, best, now_ns);
 	return snprintf(buf, len, "waits %.2f of its time (%.2f for node %u), wants %.2f%s; "
-			"a pull there would gain %.2f; case held %.2f s; new pages here %.0f a window; "
-			"trials failed %u%s",
+			"a pull there would gain %.2f; case held %.2f s; new pages here %.0f a "
+			"window",
 			v->total / (double)a->cfg.window_ns, w, best, demand_here(a, v),
 			v->sampled ? "" : " (not sampled)", gain,
 			v->case_ns && now_ns >= v->case_ns ? (double)(now_ns - v->case_ns) / 1e9 : 0.0,
-			v->fresh, v->trial_fails, v->trial_after_ns > now_ns ? ", none now" : "");
+			v->fresh);
 }
 
 /* ---- the CPU rule -------------------------------------------------------- */

@@ -199,25 +199,7 @@
  * the triad's threads first touched their arrays (the guest's page-fault
  * path shares the process's locks and counters), and the home rule sent
  * it back, again and again: the triad went from x0.7-0.9 to x0.18-0.41.
- * Trials. What an estimate cannot tell, a move can: where the pull's
- * estimated gain falls short of gain_pct but is at least trial_pct, the
- * vCPU moves on trial once the case has held twice sustain_ns (1 s), and
- * only where both pools' loads are known, so that the work the two did
- * apart is measured when it comes (seen_useful, affinity_came). There the
- * CPU rule weighs a push against that measured work, as for any pull: a
- * pair that does more together stays together while that is remembered
- * (and a quick return doubles the memory, as for any pull); one that does
- * less is pushed back after its stay. The trial zone needs both pools
- * short of work apart (the gain counts only CPUs the pools leave idle),
- * so a pair that computes apart (EP, the triad: about a CPU each) never
- * tries; nor, as for any pull, one taking new memory (below, "New
- * memory"). A trial back within half of memory_ns failed, pushed back for
- * CPUs or sent home for its memory: the node that sent it tries no more for memory_ns,
- * doubled with each failure in a row (up to 8 times); one held longer
- * clears the count. Only the node
- * that sent it learns of the failure, and only if the vCPU comes back to
- * it (with three nodes, a push elsewhere teaches nothing).
- * New memory. No pull, on trial or not, of a vCPU taking new memory
+ * New memory. No pull of a vCPU taking new memory
  * where it is (fresh_pages pages of its node's range that nobody had
  * written, in a window): its program is placing its data there, and a
  * pull would leave it behind. Nor into a node whose vCPUs take that much
@@ -266,11 +248,10 @@ struct affinity_config {
 	uint64_t memory_ns;	/* time constant of what a vCPU carried in */
 	uint64_t home_stay_ns;	/* away, before its home's used pages count */
 	uint64_t sustain_ns;	/* a pull's case holds this long first */
-	unsigned trial_pct;	/* least gain of a trial pull, CPUs / 100; 0: none */
 	unsigned fresh_pages;	/* new pages a window that rule a pull out */
 };
 
-/* The defaults: a vCPU whose move gains 0.4 of a CPU (0.2 on trial), that spent
+/* The defaults: a vCPU whose move gains 0.4 of a CPU, that spent
  * three quarters of its waiting on the node it would move to and has been
  * where it is for 200 ms; a fifth of the time waiting ties a vCPU to its
  * pages for the CPU rule. For CPUs: half a CPU of slack,
@@ -297,9 +278,6 @@ struct affinity_vcpu {
 	bool pulled;		/* the page or home rule sent it (it carries its waiting) */
 	uint64_t case_ns;	/* since when the page rule's case holds, 0 */
 	uint64_t case_last_ns;	/* when it last held */
-	uint64_t trial_ns;	/* when this node sent it on trial, 0 */
-	uint64_t trial_after_ns;	/* no trial before, after a failed one */
-	unsigned trial_fails;	/* failed trials in a row */
 	double fresh;		/* new pages it took here, decayed like wait */
 	/* What it carried in (affinity_came): the share of its time it
 	 * waited on node seen_from for the pages of the node it came to. */
@@ -329,7 +307,6 @@ struct affinity {
 	 * vCPU's demand where it was, -1 where unknown). */
 	double last_wait_to, last_gain;
 	bool last_home;		/* it was the home rule */
-	bool last_trial;	/* the page rule, on trial */
 	double last_load[2], last_cpus[2], last_demand;	/* [0] here, [1] there */
 	unsigned nr_vcpus, nr_nodes;
 	struct affinity_vcpu v[AFFINITY_MAX_VCPUS];
@@ -382,7 +359,7 @@ void affinity_demand(struct affinity *a, unsigned vcpu, unsigned here, double fr
  * come): it counts as a whole CPU until it is. */
 void affinity_arrived(struct affinity *a, unsigned vcpu, unsigned here, uint64_t now_ns);
 /* What node said its vCPUs took of new memory there, pages a window
- * (affinity.h, "Trials"); kept until it next says. */
+ * (affinity.h, "New memory"); kept until it next says. */
 void affinity_node_fresh(struct affinity *a, unsigned node, double fresh);
 /* The new pages the vCPUs on node here took a window (decayed to now):
  * to publish with its load. */

@@ -220,8 +220,6 @@ void node_collect(void *opaque, struct metrics_out *o)
 		C(o, "vcpus_sent_to_pages", "vCPUs this node sent to their pages", n->page_moves);
 		C(o, "vcpus_sent_home", "of those, vCPUs sent home for their memory there",
 		  n->home_moves);
-		C(o, "vcpus_sent_on_trial", "of those, vCPUs sent to their pages on trial",
-		  n->trial_moves);
 		C(o, "vcpus_sent_to_cpus", "vCPUs this node sent to spare CPUs", n->cpu_moves);
 		G(o, "cpus_offered", "CPUs this node offers", n->cpus);
 		G(o, "cpus_wanted", "CPUs its vCPUs wanted at the last sample",

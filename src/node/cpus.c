@@ -33,7 +33,7 @@ unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from
 	struct vcpu *v = NULL;
 	int to;
 	double wait = 0, gain = 0;
-	bool home = false, trial = false;
+	bool home = false;
 	char why[128] = "";
 
 	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
@@ -56,11 +56,9 @@ unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from
 		affinity_left(&n->aff, v->index);
 		n->page_moves++;
 		n->home_moves += f->last_home;
-		n->trial_moves += f->last_trial;
 		wait = f->last_wait_to;
 		gain = f->last_gain;
 		home = f->last_home;
-		trial = f->last_trial;
 		/* The figures the gain was weighed on, for whoever wonders
 		 * why a vCPU went where it did. */
 		snprintf(why, sizeof(why), "there %.2f of %.2f CPUs wanted, here %.2f of %.2f, "
@@ -76,14 +74,14 @@ unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from
 			why);
 	else
 		pr_info("vcpu %u keeps waiting for pages from node %d (%.0f%% of its time): "
-			"moving it there gains %.2f CPUs%s (%s)", v->index, to, wait * 100, gain,
-			trial ? ", too little to be sure: on trial" : "", why);
+			"moving it there gains %.2f CPUs (%s)", v->index, to, wait * 100, gain,
+			why);
 	vcpu_request_move(v, to);
 	return v->index + 1;
 }
 
 /* A vCPU here took new memory of this node's range: it is placing data
- * here, which a trial pull would leave behind (affinity.h, "Trials"). */
+ * here, which a pull would leave behind (affinity.h, "New memory"). */
 void node_local_fresh(void *opaque, pid_t tid)
 {
 	struct node *n = opaque;

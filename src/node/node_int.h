@@ -61,7 +61,6 @@ struct node {
 	double last_load;	/* what the vCPUs here wanted at the last sample */
 	unsigned long cpu_moves, page_moves;	/* vCPUs sent away by each rule */
 	unsigned long home_moves;		/* of the page moves, the home rule's */
-	unsigned long trial_moves;		/* of the page moves, trials */
 	unsigned long balances;			/* node_balance_cpus calls */
 	uint64_t sched_ns[VM_MAX_VCPUS], sched_at[VM_MAX_VCPUS];
 	bool load_warned[CLUSTER_MAX_NODES];

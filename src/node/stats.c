@@ -86,11 +86,9 @@ void node_print_stats(struct node *n)
 	if (n->aff_on) {
 		pthread_mutex_lock(&n->aff_lock);
 		fprintf(f,
-			"amalgam[%u] cost model: vCPUs sent to their pages %lu (home %lu, on "
-			"trial %lu), to spare CPUs %lu; CPUs offered %.0f (%s), wanted at the "
-			"last sample %.2f\n",
-			n->p.self, n->page_moves, n->home_moves, n->trial_moves, n->cpu_moves,
-			n->cpus,
+			"amalgam[%u] cost model: vCPUs sent to their pages %lu (home %lu), to "
+			"spare CPUs %lu; CPUs offered %.0f (%s), wanted at the last sample %.2f\n",
+			n->p.self, n->page_moves, n->home_moves, n->cpu_moves, n->cpus,
 			n->offered ? "its own" : "its host's, shared with any node there",
 			n->sched_ok ? n->last_load : 0.0);
 		pthread_mutex_unlock(&n->aff_lock);

@@ -645,142 +645,35 @@ static void test_held_up_partner_keeps_it(void **state)
 	pulled_in_kept_then_sent(0.33, 0.26, 0.25, 0.85, 5000, 12000, &t);
 }
 
-/* The stencil's pair in the lab (affinity.h, "Trials"): node 0's one CPU
- * 0.35 wanted, vcpu 1 on node 1's wanting 0.3 and waiting 41% of its
- * time for node 0's pages. The pull is estimated to gain 0.35 of a CPU,
- * under gain_pct: it goes on trial once the case has held a second, not
- * half a second. Not with trials off. */
-static void trial_case(uint64_t *t)
+/* A vCPU waiting 60% of its time for node 0's pages, both pools
+ * short of work: pulled (affinity.h, "Weighing"), but not while it takes
+ * new memory here (its thread first touching its arrays, a page every
+ * millisecond), nor while node 0 says its vCPUs take new memory there
+ * (vcpu 1 waiting at the barrier while the other threads first touch
+ * theirs); at once when both stop (affinity.h, "New memory"). */
+static void test_new_memory_holds(void **state)
 {
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.35), 0);
-	busy(1, 0x2, 0.3, POOL_B, 1, 300, t);
-}
+	uint64_t t = 0;
 
-static void test_trial_pull(void **state)
-{
-	struct affinity_config c = affinity_defaults;
-	uint64_t t = 0, t0;
-
-	c.trial_pct = 0;
-	assert_int_equal(affinity_init(&A, &c, 4, 3), 0);
-	trial_case(&t);
-	assert_int_equal(waits(1, 1, 0, 5000, MS, 410000, &t), -1);
-	assert_int_equal(setup(state), 0);
-	t = 0;
-	trial_case(&t);
-	t0 = t;
-	assert_int_equal(waits(1, 1, 0, 5000, MS, 410000, &t), 0);
-	assert_true(A.last_trial);
-	assert_true(A.last_gain > 0.3 && A.last_gain < 0.4);
-	assert_true(t - t0 >= 2 * affinity_defaults.sustain_ns);
-	assert_true(t - t0 <= 2 * affinity_defaults.sustain_ns + 100 * MS);
-	/* Taking new memory here (a first touch of its arrays, a page every
-	 * millisecond), it is not tried: a pull would leave them behind. */
-	assert_int_equal(setup(state), 0);
-	t = 0;
-	trial_case(&t);
-	for (unsigned i = 0; i < 5000; i++, t += MS) {
+	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.2), 0);
+	busy(1, 0x2, 0.3, POOL_B, 1, 300, &t);
+	for (unsigned i = 0; i < 3000; i++, t += MS) {
 		affinity_fresh(&A, 1, 1, t);
-		assert_int_equal(affinity_fault(&A, 1, 1, 0, -1, false, true, 410000, t), -1);
+		assert_int_equal(affinity_fault(&A, 1, 1, 0, -1, false, true, 600000, t), -1);
 	}
-	assert_int_equal(waits(1, 1, 0, 1500, MS, 410000, &t), 0);
-	assert_true(A.last_trial);
-	/* Nor while node 0's vCPUs take new memory there (its threads first
-	 * touching their arrays while vcpu 1 waits at a barrier). */
+	affinity_node_fresh(&A, 0, 100);
+	assert_int_equal(waits(1, 1, 0, 3000, MS, 600000, &t), -1);
+	/* A few a window: background, not a first touch. */
+	affinity_node_fresh(&A, 0, 3);
+	assert_int_equal(waits(1, 1, 0, 1000, MS, 600000, &t), 0);
+	/* Its own new pages decay with the window, and it says them. */
 	assert_int_equal(setup(state), 0);
 	t = 0;
-	trial_case(&t);
-	affinity_node_fresh(&A, 0, 100);
-	assert_int_equal(waits(1, 1, 0, 5000, MS, 410000, &t), -1);
-	affinity_node_fresh(&A, 0, 3);
-	assert_int_equal(waits(1, 1, 0, 1500, MS, 410000, &t), 0);
-	assert_true(A.last_trial);
-	/* A trial's bounds are checked: none above gain_pct. */
-	c = affinity_defaults;
-	c.trial_pct = c.gain_pct + 1;
-	assert_int_equal(affinity_init(&A, &c, 4, 3), -EINVAL);
-}
-
-/* A trial back within half of memory_ns failed: no trial for memory_ns,
- * then twice that after a second failure in a row; one held longer
- * clears the count. The node that sent it learns it as the vCPU comes
- * back (pushed for CPUs, carrying nothing). */
-static void trial_fails(unsigned away_ms, unsigned blocked_ms, uint64_t *t)
-{
-	affinity_left(&A, 1);
-	*t += away_ms * MS;
-	affinity_came(&A, 1, 1, 0, 0, *t);
-	busy(1, 0x2, 0.3, POOL_B, 1, 300, t);
-	assert_int_equal(affinity_node_load(&A, 0, POOL_A, 1, 0.35), 0);
-	if (blocked_ms)
-		assert_int_equal(waits(1, 1, 0, blocked_ms - 300, MS, 410000, t), -1);
-	assert_int_equal(waits(1, 1, 0, 1200, MS, 410000, t), 0);
-	assert_true(A.last_trial);
-}
-
-static void test_trial_fails_backs_off(void **state)
-{
-	uint64_t t = 0;
-
-	trial_case(&t);
-	assert_int_equal(waits(1, 1, 0, 5000, MS, 410000, &t), 0);
-	trial_fails(1000, 5000, &t);
-	trial_fails(2000, 10000, &t);
-	/* Held 3 s: no failure, and the count starts over. */
-	trial_fails(3000, 0, &t);
-	trial_fails(1000, 5000, &t);
-}
-
-/* The two nodes' models: the trial pull lands vcpu 1 on node 0 with the
- * work the pools did apart measured (0.65 of a CPU); together they want
- * 0.8 each of its one CPU and do a whole CPU's work, so the CPU rule keeps
- * them together while that is remembered, and lets vcpu 1 go once it has
- * faded (the probe, affinity.h, "One weighing"); back after that long,
- * the trial did not fail, and node 1 tries again at once. */
-static void test_trial_pair_kept(void **state)
-{
-	struct affinity n0, n1;
-	uint64_t t = 0;
-	unsigned v;
-	int to = -1;
-
-	assert_int_equal(affinity_init(&n0, &affinity_defaults, 2, 2), 0);
-	assert_int_equal(affinity_init(&n1, &affinity_defaults, 2, 2), 0);
-	for (int round = 0; round < 2; round++) {
-		to = -1;
-		for (unsigned k = 0; k < 50 && to < 0; k++, t += 100 * MS) {
-			affinity_demand(&n0, 0, 0, 0.35, t);
-			affinity_demand(&n1, 1, 1, 0.3, t);
-			assert_int_equal(affinity_node_load(&n1, 0, POOL_A, 1,
-							    affinity_own_load(&n0, 0, POOL_A, 1)), 0);
-			assert_int_equal(affinity_node_load(&n0, 1, POOL_B, 1,
-							    affinity_own_load(&n1, 1, POOL_B, 1)), 0);
-			for (unsigned f = 0; f < 100 && to < 0; f++)
-				to = affinity_fault(&n1, 1, 1, 0, -1, false, true, 410000,
-						    t + f * MS);
-		}
-		assert_int_equal(to, 0);
-		assert_true(n1.last_trial);
-		affinity_left(&n1, 1);
-		affinity_came(&n0, 1, 0, 1, affinity_waited_for(&n1, 1, 0, t), t);
-		assert_true(n0.v[1].seen_useful > 0.6 && n0.v[1].seen_useful < 0.7);
-		assert_int_equal(affinity_node_load(&n0, 1, POOL_B, 1,
-						    affinity_own_load(&n1, 1, POOL_B, 1)), 0);
-		to = -1;
-		for (unsigned k = 0; k < 400 && to < 0; k++) {
-			t += 100 * MS;
-			affinity_demand(&n0, 0, 0, 0.8, t);
-			affinity_demand(&n0, 1, 0, 0.8, t);
-			affinity_own_load(&n0, 0, POOL_A, 1);
-			to = affinity_balance(&n0, 0, 0x2, t, &v);
-			assert_true(to < 0 || k * 100 >= 3000);
-		}
-		assert_int_equal(to, 1);
-		affinity_left(&n0, 1);
-		affinity_came(&n1, 1, 1, 0, 0, t);
-		assert_int_equal(n1.v[1].trial_fails, 0);
-		assert_true(!n1.v[1].trial_after_ns);
-	}
+	for (unsigned i = 0; i < 100; i++, t += MS)
+		affinity_fresh(&A, 1, 1, t);
+	assert_true(affinity_own_fresh(&A, 1, t) > 50);
+	assert_true(affinity_own_fresh(&A, 1, t + 1000 * MS) < 1);
+	assert_true(affinity_own_fresh(&A, 0, t) == 0);
 }
 
 /* A vCPU that has just come counts as a whole CPU in its node's load
@@ -1096,9 +989,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pulled_in_not_pushed_back, setup),
 		cmocka_unit_test_setup(test_what_it_carries, setup),
 		cmocka_unit_test_setup(test_held_up_partner_keeps_it, setup),
-		cmocka_unit_test_setup(test_trial_pull, setup),
-		cmocka_unit_test_setup(test_trial_fails_backs_off, setup),
-		cmocka_unit_test_setup(test_trial_pair_kept, setup),
+		cmocka_unit_test_setup(test_new_memory_holds, setup),
 		cmocka_unit_test_setup(test_pushed_goes_back_when_loads_turn, setup),
 		cmocka_unit_test_setup(test_arrived_counts_whole, setup),
 		cmocka_unit_test_setup(test_pulls_book_whole_cpus, setup),
