@@ -188,6 +188,8 @@ static bool check_cpu(const struct net_msg *m)
 		return wire_zero(c->eoi.reserved, sizeof(c->eoi.reserved));
 	case NET_CPU_ROUTE:
 		return c->route.reserved == 0;
+	case NET_CPU_LOAD:
+		return c->load.reserved == 0;
 	case NET_CPU_CONTROL:
 		return c->control.what >= NET_CPU_CTL_MOVE &&
 		       c->control.what <= NET_CPU_CTL_RESUME &&

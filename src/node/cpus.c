@@ -4,7 +4,6 @@
  * figures every 100 ms, and the moves it decides. Everything in n->aff is
  * under n->aff_lock; the memory plane calls node_remote_fault under its
  * own lock, so nothing here takes the plane's. */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -128,8 +127,7 @@ void node_on_load(void *opaque, unsigned from, const struct net_load *l)
 		return;
 	}
 	first = !n->aff.node[from].known;
-	r = l->reserved ? -EINVAL :
-	    affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
+	r = affinity_node_load(&n->aff, from, l->pool, l->cpus_milli / 1000.0,
 			       l->load_milli / 1000.0);
 	if (!r)
 		affinity_node_fresh(&n->aff, from, l->fresh);

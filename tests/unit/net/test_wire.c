@@ -417,6 +417,7 @@ static void test_bad_fields(void **state)
 		{ "cpu last byte past load", 16, NET_HDR_SIZE + sizeof(struct net_cpu) - 1, 1 },
 		{ "eoi reserved", 13, ATC(eoi, net_eoi, reserved) + 6, 1 },
 		{ "route reserved", 15, ATC(route, net_route, reserved), 1 },
+		{ "load reserved", 16, ATC(load, net_load, reserved), 1 },
 		{ "join start_all", 17, AT(net_join, start_all), 2 },
 		{ "join reserved", 17, AT(net_join, reserved) + 1, 1 },
 		{ "join address unterminated", 17, AT(net_join, addr) + NET_ADDR_MAX * 2 - 1, 'x' },
