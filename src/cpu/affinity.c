@@ -31,6 +31,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	    cfg->wait_pct > 100 || !cfg->gain_pct || cfg->gain_pct > 100 ||
 	    cfg->share_pct > 100 || !(cfg->slack_cpus >= 0) ||
 	    !(cfg->busy_demand > 0 && cfg->busy_demand <= 1) || !cfg->demand_ns ||
+	    !cfg->fresh_pages ||
 	    !cfg->memory_ns || cfg->memory_ns > UINT64_MAX >> MAX_RETURNS ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS ||
 	    cfg->home_stay_ns > UINT64_MAX >> MAX_RETURNS ||
@@ -187,6 +188,7 @@ int affinity_node_load(struct affinity *a, unsigned node, uint64_t pool, double 
 	    load > (double)a->nr_vcpus) {
 		/* Nothing it said is to be trusted now, the old values neither. */
 		a->node[node].known = false;
+		a->node[node].fresh = 0;
 		return -EINVAL;
 	}
 	a->node[node] = (struct affinity_node){
@@ -487,7 +489,10 @@ void affinity_fresh(struct affinity *a, unsigned vcpu, unsigned here, uint64_t n
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes)
 		return;
 	v = &a->v[vcpu];
-	settle(a, v, here, now_ns);
+	/* Only where the model has it: a vCPU the CPU rule has just sent
+	 * away is on its way out, not placing data here. */
+	if (v->where != (int)here)
+		return;
 	decay_waits(a, v, now_ns);
 	v->fresh += 1;
 }

@@ -102,7 +102,13 @@
  * remembered to wait at home for the pages of the node it is on (a
  * pull's carry, faded as for the CPU rule), which its partners here would
  * wait again. Not leaning on the work measured before the pull: new
- * memory is a new phase.
+ * memory is a new phase. And once it waits a larger share of its time
+ * for its memory than it carried in (seen_wait, while remembered), what
+ * it carried weighs nothing: the phase it came for has passed (seen in
+ * the lab: the triad computed 28 s on node 0 while 60% carried in
+ * faded). The risk: a working set that follows it for longer than
+ * home_stay_ns, at a larger share than it carried, sends it home early;
+ * the doubling of home_stay_ns on quick returns bounds that.
  * Which pages count when. Fresh memory (pages nobody had ever written,
  * which the home grants as zeros: the guest has just taken them for a
  * thread here) counts after the vCPU's stay. A page written before may
@@ -199,6 +205,11 @@
  * the triad's threads first touched their arrays (the guest's page-fault
  * path shares the process's locks and counters), and the home rule sent
  * it back, again and again: the triad went from x0.7-0.9 to x0.18-0.41.
+ * Telling those two apart needs a measure of progress, not of CPU time.
+ * Also tried and left out: pulls "on trial" for estimated gains of 0.2 to
+ * 0.4, judged by the pools' work measured before and after (8 lab runs:
+ * the stencil together in 6, x0.41-0.67; the triad's vcpu 1 pulled from
+ * its arrays in 6, x0.03-0.30).
  * New memory. No pull of a vCPU taking new memory
  * where it is (fresh_pages pages of its node's range that nobody had
  * written, in a window): its program is placing its data there, and a
@@ -212,7 +223,10 @@
  * 60-70% of its time for node 0's pages, was pulled there, and computed
  * on node 0 while its arrays stayed on node 1 until the home rule sent
  * it back (3.3 to 5.4 s instead of 1.0-1.4). A boot takes new memory
- * everywhere, so its vCPUs gather only once that slows.
+ * everywhere, so its vCPUs gather only once that slows. The limit: only
+ * pages nobody ever wrote count, and Linux hands out the pages freed last
+ * first (below, "Which pages count when"): a first touch on recycled
+ * memory goes unseen.
  * Idle and bursts. A vCPU that would want less than busy_demand even
  * with its pages local is idle: its waiting delays only its wake-ups, and
  * a pull moves it away from where its next program will take its

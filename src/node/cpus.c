@@ -2,8 +2,8 @@
  * this node's host offers and what its vCPUs want, fed from the memory
  * plane's remote faults, the peers' LOAD messages and the scheduler's
  * figures every 100 ms, and the moves it decides. Everything in n->aff is
- * under n->aff_lock; the memory plane calls node_remote_fault under its
- * own lock, so nothing here takes the plane's. */
+ * under n->aff_lock; the memory plane calls node_remote_fault and
+ * node_local_fresh under its own lock, so nothing here takes the plane's. */
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -242,7 +242,7 @@ void node_balance_cpus(struct node *n)
 		 * seen in the lab, a vCPU pushed away went on counting 0.36 of
 		 * node 0's CPU, and the page rule weighed every pull into node
 		 * 0 against that phantom load. */
-		if (gone[i])
+		if (gone[i] && !vcpu_here(n->vm.vcpus[i]))	/* not back since */
 			affinity_left(&n->aff, i);
 		if (!ok[i]) {
 			n->sched_at[i] = 0;

@@ -123,10 +123,12 @@ void node_collect(void *opaque, struct metrics_out *o);
 /* Once, after the VM: the CPUs this node offers, its pool, whether the
  * kernel reports threads' demand. */
 void node_cpus_init(struct node *n);
+/* memplane_ops.local_fresh: a vCPU here took new memory of this node's
+ * range. */
+void node_local_fresh(void *opaque, pid_t tid);
 /* memplane_ops.remote_fault: a vCPU here waited for a page from node
  * 'from'; should it rather move there, or home for its memory? Tags the
  * page with the vCPU (its index + 1), for giving it back. */
-void node_local_fresh(void *opaque, pid_t tid);
 unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
 			   bool repeat, bool fresh, uint64_t wait_ns);
 /* vCPU vcpu's home (its NUMA node: where it was placed), -1 for a node

@@ -71,6 +71,9 @@ static void test_bad_config(void **state)
 	c = affinity_defaults;
 	c.slack_cpus = -1;
 	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
+	c = affinity_defaults;
+	c.fresh_pages = 0;
+	assert_int_equal(affinity_init(&a, &c, 2, 2), -EINVAL);
 	/* Out-of-range calls decide nothing. */
 	assert_int_equal(affinity_fault(&A, 4, 0, 1, -1, false, true, MS, 0), -1);
 	assert_int_equal(affinity_fault(&A, 0, 3, 1, -1, false, true, MS, 0), -1);
@@ -669,6 +672,9 @@ static void test_new_memory_holds(void **state)
 	/* Its own new pages decay with the window, and it says them. */
 	assert_int_equal(setup(state), 0);
 	t = 0;
+	affinity_fresh(&A, 1, 1, t);	/* not known here yet: not counted */
+	assert_true(affinity_own_fresh(&A, 1, t) == 0);
+	affinity_arrived(&A, 1, 1, t);
 	for (unsigned i = 0; i < 100; i++, t += MS)
 		affinity_fresh(&A, 1, 1, t);
 	assert_true(affinity_own_fresh(&A, 1, t) > 50);

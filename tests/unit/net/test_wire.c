@@ -117,7 +117,7 @@ static int sample(int i, struct net_msg *m)
 	case 16:
 		cpu(m, NET_CPU_LOAD);
 		m->u.cpu.load = (struct net_load){ .pool = 7, .cpus_milli = 2000,
-			.load_milli = 1500 };
+			.load_milli = 1500, .fresh = 33 };
 		return 0;
 	case 17:
 		memset(&join, 0, sizeof(join));
