@@ -34,8 +34,7 @@ int affinity_init(struct affinity *a, const struct affinity_config *cfg,
 	    !cfg->fresh_pages ||
 	    !cfg->memory_ns || cfg->memory_ns > UINT64_MAX >> MAX_RETURNS ||
 	    cfg->stay_ns > UINT64_MAX >> MAX_RETURNS ||
-	    cfg->home_stay_ns > UINT64_MAX >> MAX_RETURNS ||
-	    cfg->sustain_ns > UINT64_MAX >> 1)
+	    cfg->home_stay_ns > UINT64_MAX >> MAX_RETURNS)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
@@ -119,6 +118,17 @@ static void decay_waits(struct affinity *a, struct affinity_vcpu *v, uint64_t no
 static double waiting_for(const struct affinity_vcpu *v, unsigned n)
 {
 	return v->wait[n] + (v->home == (int)n ? v->home_wait : 0);
+}
+
+/* The node v waits for most (the lowest number on ties). */
+static unsigned most_waited_for(const struct affinity *a, const struct affinity_vcpu *v)
+{
+	unsigned best = 0;
+
+	for (unsigned n = 1; n < a->nr_nodes; n++)
+		if (waiting_for(v, n) > waiting_for(v, best))
+			best = n;
+	return best;
 }
 
 double affinity_waited_for(struct affinity *a, unsigned vcpu, unsigned of, uint64_t now_ns)
@@ -381,7 +391,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		   int page_home, bool fresh, bool repeat, uint64_t wait_ns, uint64_t now_ns)
 {
 	struct affinity_vcpu *v;
-	unsigned best = 0;
+	unsigned best;
 	double gain;
 
 	if (vcpu >= a->nr_vcpus || here >= a->nr_nodes || from >= a->nr_nodes ||
@@ -417,9 +427,7 @@ int affinity_fault(struct affinity *a, unsigned vcpu, unsigned here, unsigned fr
 		return -1;
 	v->wait[from] += (double)wait_ns;
 	v->total += (double)wait_ns;
-	for (unsigned n = 1; n < a->nr_nodes; n++)
-		if (waiting_for(v, n) > waiting_for(v, best))
-			best = n;
+	best = most_waited_for(a, v);
 	/* A steady waiting share f of the time decays to f * window. An idle
 	 * vCPU (one that would want less than busy_demand even with its
 	 * pages local) waits only on its wake-ups: not worth a move
@@ -456,7 +464,7 @@ int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *
 		      size_t len)
 {
 	struct affinity_vcpu *v;
-	unsigned best = 0;
+	unsigned best;
 	double w, gain = 0;
 
 	if (vcpu >= a->nr_vcpus || !len)
@@ -465,9 +473,7 @@ int affinity_describe(struct affinity *a, unsigned vcpu, uint64_t now_ns, char *
 	if (v->where < 0)
 		return snprintf(buf, len, "not here");
 	decay_waits(a, v, now_ns);
-	for (unsigned n = 1; n < a->nr_nodes; n++)
-		if (waiting_for(v, n) > waiting_for(v, best))
-			best = n;
+	best = most_waited_for(a, v);
 	w = waiting_for(v, best) / (double)a->cfg.window_ns;
 	if (best != (unsigned)v->where)
 		gain = page_gain(a, v, (unsigned)v->where, best, now_ns);

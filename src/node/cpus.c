@@ -23,23 +23,27 @@ static_assert(VM_MAX_VCPUS <= AFFINITY_MAX_VCPUS && AFFINITY_MAX_VCPUS <= 64,
 /* A page's tag is its vCPU's index + 1 (memplane_give_back). */
 static_assert(VM_MAX_VCPUS < MEMPLANE_TAGS, "every vCPU has a tag");
 
+/* The vCPU whose thread is tid, NULL for none (a device's thread). */
+static struct vcpu *vcpu_of_thread(struct node *n, pid_t tid)
+{
+	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
+		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid)
+			return n->vm.vcpus[i];
+	return NULL;
+}
+
 /* A vCPU here waited for a page from node 'from': should it rather
  * move there, or home for its memory there (pages of its home's range)? */
 unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from,
 			   bool repeat, bool fresh, uint64_t wait_ns)
 {
 	struct node *n = opaque;
-	struct vcpu *v = NULL;
+	struct vcpu *v = vcpu_of_thread(n, tid);
 	int to;
 	double wait = 0, gain = 0;
 	bool home = false;
 	char why[128] = "";
 
-	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
-		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
-			v = n->vm.vcpus[i];
-			break;
-		}
 	if (!v)
 		return 0;
 	/* For the API and metrics: each vCPU's time waiting for pages here. */
@@ -84,18 +88,13 @@ unsigned node_remote_fault(void *opaque, pid_t tid, uint64_t page, unsigned from
 void node_local_fresh(void *opaque, pid_t tid)
 {
 	struct node *n = opaque;
+	struct vcpu *v = n->aff_on ? vcpu_of_thread(n, tid) : NULL;
 
-	if (!n->aff_on)
+	if (!v || !vcpu_here(v) || vcpu_moving(v))
 		return;
-	for (unsigned i = 0; i < n->vm.nr_vcpus; i++)
-		if (__atomic_load_n(&n->vm.vcpus[i]->tid, __ATOMIC_ACQUIRE) == tid) {
-			if (!vcpu_here(n->vm.vcpus[i]) || vcpu_moving(n->vm.vcpus[i]))
-				return;
-			pthread_mutex_lock(&n->aff_lock);
-			affinity_fresh(&n->aff, i, n->p.self, vcpu_now_ns());
-			pthread_mutex_unlock(&n->aff_lock);
-			return;
-		}
+	pthread_mutex_lock(&n->aff_lock);
+	affinity_fresh(&n->aff, v->index, n->p.self, vcpu_now_ns());
+	pthread_mutex_unlock(&n->aff_lock);
 }
 
 int node_vcpu_home(const struct node *n, unsigned vcpu)
